@@ -1,0 +1,96 @@
+//! Symbolic helpers on typed expressions: inlining equation aliases and
+//! splitting a right-hand side into `a + b*x` for exact integration and the
+//! Euler stability lint.
+
+use super::model::*;
+use crate::syntax::ast::{BinOp, UnOp};
+
+/// Replace references to equation aliases by their (inlined) definitions.
+pub fn inline_aliases(e: &TExpr, aliases: &[(String, TExpr)]) -> TExpr {
+    map_refs(e, &|r| match r {
+        Ref::Alias(i) => aliases.get(i).map(|a| inline_aliases(&a.1, aliases)),
+        _ => None,
+    })
+}
+
+/// Rebuild `e`, replacing each reference for which `f` returns Some.
+pub fn map_refs(e: &TExpr, f: &dyn Fn(Ref) -> Option<TExpr>) -> TExpr {
+    let kind = match &e.kind {
+        TKind::Ref(r) => match f(*r) {
+            Some(x) => return x,
+            None => TKind::Ref(*r),
+        },
+        TKind::Unary(op, x) => TKind::Unary(*op, Box::new(map_refs(x, f))),
+        TKind::Binary(op, a, b) => TKind::Binary(*op, Box::new(map_refs(a, f)), Box::new(map_refs(b, f))),
+        TKind::Call(func, args) => TKind::Call(*func, args.iter().map(|a| map_refs(a, f)).collect()),
+        k => k.clone(),
+    };
+    TExpr { kind, ty: e.ty, span: e.span }
+}
+
+pub fn mentions(e: &TExpr, r: Ref) -> bool {
+    match &e.kind {
+        TKind::Ref(x) => *x == r,
+        TKind::Unary(_, x) => mentions(x, r),
+        TKind::Binary(_, a, b) => mentions(a, r) || mentions(b, r),
+        TKind::Call(_, args) => args.iter().any(|a| mentions(a, r)),
+        _ => false,
+    }
+}
+
+fn node(kind: TKind, like: &TExpr) -> TExpr {
+    TExpr { kind, ty: like.ty, span: like.span }
+}
+
+fn bin(op: BinOp, a: TExpr, b: TExpr) -> TExpr {
+    let span = a.span;
+    TExpr { kind: TKind::Binary(op, Box::new(a), Box::new(b)), ty: Ty::Error, span }
+}
+
+/// Split `e` into (a, b) with e = a + b*x and neither a nor b mentioning x.
+/// `b` is None when e does not depend on x. None when e is not linear in x.
+/// The returned trees carry no reliable `ty`; they are for evaluation.
+pub fn coefficients(e: &TExpr, x: Ref) -> Option<(TExpr, Option<TExpr>)> {
+    if !mentions(e, x) {
+        return Some((e.clone(), None));
+    }
+    let zero = || TExpr { kind: TKind::Const(0.0), ty: Ty::Error, span: e.span };
+    match &e.kind {
+        TKind::Ref(r) if *r == x => Some((zero(), Some(TExpr { kind: TKind::Const(1.0), ty: Ty::Error, span: e.span }))),
+        TKind::Unary(UnOp::Neg, inner) => {
+            let (a, b) = coefficients(inner, x)?;
+            Some((node(TKind::Unary(UnOp::Neg, Box::new(a)), e), b.map(|b| node(TKind::Unary(UnOp::Neg, Box::new(b)), e))))
+        }
+        TKind::Binary(op @ (BinOp::Add | BinOp::Sub), l, r) => {
+            let (la, lb) = coefficients(l, x)?;
+            let (ra, rb) = coefficients(r, x)?;
+            let a = bin(*op, la, ra);
+            let b = match (lb, rb) {
+                (Some(lb), Some(rb)) => Some(bin(*op, lb, rb)),
+                (Some(lb), None) => Some(lb),
+                (None, Some(rb)) if *op == BinOp::Add => Some(rb),
+                (None, Some(rb)) => Some(node(TKind::Unary(UnOp::Neg, Box::new(rb)), e)),
+                (None, None) => None,
+            };
+            Some((a, b))
+        }
+        TKind::Binary(BinOp::Mul, l, r) => {
+            let (la, lb) = coefficients(l, x)?;
+            let (ra, rb) = coefficients(r, x)?;
+            match (lb, rb) {
+                (Some(_), Some(_)) => None,
+                (Some(lb), None) => Some((bin(BinOp::Mul, la, (**r).clone()), Some(bin(BinOp::Mul, lb, (**r).clone())))),
+                (None, Some(rb)) => Some((bin(BinOp::Mul, (**l).clone(), ra), Some(bin(BinOp::Mul, (**l).clone(), rb)))),
+                (None, None) => Some((e.clone(), None)),
+            }
+        }
+        TKind::Binary(BinOp::Div, l, r) => {
+            if mentions(r, x) {
+                return None;
+            }
+            let (la, lb) = coefficients(l, x)?;
+            Some((bin(BinOp::Div, la, (**r).clone()), lb.map(|b| bin(BinOp::Div, b, (**r).clone()))))
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,219 @@
+//! Warnings: things that are legal but probably not what the author meant.
+
+use super::expr::{const_value, eval};
+use super::linear;
+use super::model::*;
+use super::units::{self, Dim};
+use super::Checker;
+use crate::diagnostics::Diagnostic;
+use crate::syntax::ast::Item;
+
+pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
+    unused_parameters(c, m);
+    unconnected_and_unrecorded(c, items, m);
+    short_time_constants(c, m);
+    unstable_euler(c, m);
+    fires_at_rest(c, m);
+    plasticity(c, m);
+}
+
+fn unused_parameters(c: &mut Checker, m: &Model) {
+    let vars = m.neurons.iter().flat_map(|n| n.params.iter().map(move |p| (p, n.name.as_str())));
+    let syn = m.synapses.iter().flat_map(|s| s.params.iter().map(move |p| (p, s.name.as_str())));
+    let mut found = Vec::new();
+    for (p, owner) in vars.chain(syn) {
+        if !c.used.contains(&p.span) {
+            found.push(Diagnostic::warning("cbm::W101", p.span, format!("parameter `{}` of `{owner}` is never used", p.name)).label("unused").help("remove it, or use it in an equation"));
+        }
+    }
+    c.diagnostics.extend(found);
+}
+
+fn unconnected_and_unrecorded(c: &mut Checker, items: &[Item], m: &Model) {
+    let _ = items;
+    for (i, p) in m.populations.iter().enumerate() {
+        let connected = m.projections.iter().any(|q| q.source == i || q.target == i) || m.gaps.iter().any(|g| g.population == i);
+        if !connected && m.populations.len() > 1 {
+            c.emit(Diagnostic::warning("cbm::W102", p.span, format!("population `{}` is never connected", p.name)).label("no projection or gap junction").help("connect it with a projection, or remove it"));
+        }
+        let recorded = m.recorders.iter().any(|r| match &r.kind {
+            RecorderKind::SpikeCounts { population, .. } | RecorderKind::SpikeTimes { population } | RecorderKind::Rate { population, .. } | RecorderKind::Trace { population, .. } => *population == i,
+            RecorderKind::Weights { .. } => false,
+        });
+        if !recorded {
+            c.emit(Diagnostic::warning("cbm::W103", p.span, format!("population `{}` is never recorded", p.name)).label("no recorder").help(format!("add e.g. `record {}_spikes = spike_counts({}, bin = 50 ms)`", p.name, p.name)));
+        }
+    }
+}
+
+fn param_value(n: &NeuronType, i: usize) -> Option<f64> {
+    match &n.params[i].init {
+        Some(Init::Expr(e)) => eval(e, &|r| match r {
+            Ref::Param(j) if j < i => param_value(n, j),
+            _ => None,
+        }),
+        _ => None,
+    }
+}
+
+fn short_time_constants(c: &mut Checker, m: &Model) {
+    let dt = m.dt;
+    let mut found = Vec::new();
+    for n in &m.neurons {
+        for (i, p) in n.params.iter().enumerate() {
+            if p.dim == Dim::TIME && p.name.starts_with("tau") {
+                if let Some(v) = param_value(n, i) {
+                    if v > 0.0 && v < dt {
+                        found.push(short_tau(&p.name, p.span, v, dt));
+                    } else if v <= 0.0 {
+                        found.push(Diagnostic::error("cbm::E020", p.span, format!("time constant `{}` must be positive, found {}", p.name, units::format_quantity(v, Dim::TIME))).label("not positive"));
+                    }
+                }
+            }
+        }
+    }
+    for s in &m.synapses {
+        for p in &s.params {
+            if p.dim == Dim::TIME && p.name.starts_with("tau") {
+                if let Some(Init::Expr(e)) = &p.init {
+                    if let Some(v) = const_value(e) {
+                        if v > 0.0 && v < dt {
+                            found.push(short_tau(&p.name, p.span, v, dt));
+                        } else if v <= 0.0 {
+                            found.push(Diagnostic::error("cbm::E020", p.span, format!("time constant `{}` must be positive", p.name)).label("not positive"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    c.diagnostics.extend(found);
+}
+
+fn short_tau(name: &str, span: crate::syntax::ast::Span, v: f64, dt: f64) -> Diagnostic {
+    Diagnostic::warning("cbm::W104", span, format!("time constant `{name}` ({}) is shorter than the time step ({})", units::format_quantity(v, Dim::TIME), units::format_quantity(dt, Dim::TIME)))
+        .label("tau < dt")
+        .help("the step cannot resolve it: use a smaller dt or [exact] integration")
+}
+
+/// Explicit Euler on dx/dt = a + b x is stable only for |b| dt < 1 (and
+/// oscillates for |b| dt > 1). Inputs are taken as zero.
+fn unstable_euler(c: &mut Checker, m: &Model) {
+    let mut found = Vec::new();
+    for n in &m.neurons {
+        for eq in &n.equations {
+            if eq.method != Method::Euler {
+                continue;
+            }
+            let rhs = linear::inline_aliases(&eq.rhs, &n.aliases);
+            let Some((_, Some(b))) = linear::coefficients(&rhs, Ref::State(eq.var)) else { continue };
+            let env = |r: Ref| match r {
+                Ref::Param(i) => param_value(n, i),
+                Ref::Input(_) => Some(0.0),
+                Ref::Dt => Some(m.dt),
+                _ => None,
+            };
+            if let Some(b) = eval(&b, &env) {
+                if b.abs() * m.dt >= 1.0 {
+                    found.push(
+                        Diagnostic::warning("cbm::W105", eq.span, format!("explicit Euler is unstable here: the rate of `{}` times dt is {:.3} (must be below 1)", n.state[eq.var].name, b.abs() * m.dt))
+                            .label("unstable step")
+                            .help("use [exact] (linear equations) or [rk4], or a smaller dt"),
+                    );
+                }
+            }
+        }
+    }
+    c.diagnostics.extend(found);
+}
+
+/// A cell whose spike condition already holds in its initial state with no
+/// input fires at step 0 and, after every reset that restores it, again.
+fn fires_at_rest(c: &mut Checker, m: &Model) {
+    let mut found = Vec::new();
+    for (pi, pop) in m.populations.iter().enumerate() {
+        let PopulationKind::Neuron { neuron, overrides } = &pop.kind else { continue };
+        let n = &m.neurons[*neuron];
+        let Some(spike) = &n.spike else { continue };
+        let param = |i: usize| -> Option<f64> {
+            match overrides.iter().find(|(v, _)| *v == OverrideVar::Param(i)) {
+                Some((_, Init::Expr(e))) => const_value(e),
+                Some(_) => None,
+                None => param_value(n, i),
+            }
+        };
+        let state0 = |i: usize| -> Option<f64> {
+            let init = match overrides.iter().find(|(v, _)| *v == OverrideVar::State(i)) {
+                Some((_, init)) => Some(init),
+                None => n.state[i].init.as_ref(),
+            };
+            match init {
+                Some(Init::Expr(e)) => eval(e, &|r| if let Ref::Param(j) = r { param(j) } else { None }),
+                None => Some(0.0),
+                _ => None,
+            }
+        };
+        let env = |r: Ref| match r {
+            Ref::Param(i) => param(i),
+            Ref::State(i) => state0(i),
+            Ref::Input(_) => Some(0.0),
+            Ref::Time => Some(0.0),
+            Ref::Dt => Some(m.dt),
+            _ => None,
+        };
+        let spike = linear::inline_aliases(spike, &n.aliases);
+        if eval(&spike, &env) == Some(1.0) {
+            let _ = pi;
+            found.push(
+                Diagnostic::warning("cbm::W106", pop.span, format!("`{}` fires at step 0 with no input: its spike condition already holds in the initial state", pop.name))
+                    .label("spikes at rest")
+                    .help(format!("check `{}`'s resting threshold against its leak reversal potential", n.name)),
+            );
+        }
+    }
+    c.diagnostics.extend(found);
+}
+
+fn plasticity(c: &mut Checker, m: &Model) {
+    let mut found = Vec::new();
+    for p in &m.projections {
+        let ty = &m.synapses[p.synapse];
+        if !p.handlers.on_teacher.is_empty() && p.teacher.is_none() {
+            found.push(Diagnostic::warning("cbm::W107", p.span, format!("`on_teacher` of `{}` never runs: projection `{}` names no teacher", ty.name, p.name)).label("no `teacher = ...`").help("add `teacher = <projection>` (e.g. the climbing-fibre projection onto the same cells)"));
+        }
+        for (_, body) in &p.handlers.every {
+            if body.iter().all(never_runs) && !body.is_empty() {
+                found.push(Diagnostic::warning("cbm::W107", p.span, format!("a periodic rule of `{}` can never change anything: its condition is always false", ty.name)).label("dead plasticity rule"));
+            }
+        }
+        // Initial values outside their bounds are clipped at the first event.
+        for (var, lo, hi) in &ty.bounds {
+            let mean = match &p.state_init[*var] {
+                Init::Expr(e) => const_value(e),
+                Init::Normal { mean, .. } => const_value(mean),
+                Init::Uniform { low, high } => const_value(low).zip(const_value(high)).map(|(a, b)| if a < *lo || a > *hi { a } else { b }),
+            };
+            if let Some(v) = mean {
+                if v < *lo || v > *hi {
+                    found.push(
+                        Diagnostic::warning("cbm::W108", p.span, format!("initial `{}` ({}) of `{}` is outside its bounds [{}, {}]", ty.state[*var].name, units::trim_float(v), p.name, units::trim_float(*lo), units::trim_float(*hi)))
+                            .label("starts out of bounds")
+                            .help("it will be clipped at the first plasticity event"),
+                    );
+                }
+            }
+        }
+    }
+    c.diagnostics.extend(found);
+}
+
+fn never_runs(s: &TStmt) -> bool {
+    match s {
+        TStmt::If { cond, then, otherwise } => match const_value(cond) {
+            Some(0.0) => otherwise.iter().all(never_runs),
+            _ => then.iter().all(never_runs) && otherwise.iter().all(never_runs),
+        },
+        TStmt::Let { .. } => true,
+        TStmt::Assign { .. } => false,
+    }
+}

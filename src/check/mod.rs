@@ -1,0 +1,583 @@
+//! Front end, second stage: resolve names, check dimensions and values,
+//! lint. Produces the checked `Model` that lowering turns into the IR.
+
+pub mod expr;
+pub mod linear;
+mod lints;
+pub mod load;
+pub mod model;
+mod network;
+pub mod overrides;
+mod stmt;
+pub mod units;
+
+use crate::diagnostics::{Diagnostic, SourceMap};
+use crate::syntax::ast::{self, Item, Span};
+use expr::{const_value, Scope};
+use model::*;
+use std::collections::HashSet;
+use std::path::Path;
+use units::Dim;
+
+/// The result of checking a model file.
+pub struct Checked {
+    pub sources: SourceMap,
+    pub diagnostics: Vec<Diagnostic>,
+    /// Present when there were no errors.
+    pub model: Option<Model>,
+}
+
+impl Checked {
+    pub fn has_errors(&self) -> bool {
+        self.diagnostics.iter().any(|d| d.is_error())
+    }
+}
+
+/// Read, parse and check a model with `--set NAME=VALUE` overrides applied.
+/// Err only when the model file itself cannot be read.
+pub fn check_file(path: &Path, sets: &[(String, String)]) -> Result<Checked, String> {
+    let loaded = load::load(path)?;
+    Ok(check_loaded(loaded, sets))
+}
+
+/// Check a model given as text (tests, fuzzing).
+pub fn check_text(path: &Path, text: &str) -> Checked {
+    check_loaded(load::load_text(path, text.to_string()), &[])
+}
+
+fn check_loaded(mut loaded: load::Loaded, sets: &[(String, String)]) -> Checked {
+    let mut diagnostics = std::mem::take(&mut loaded.diagnostics);
+    let mut model = None;
+    if !diagnostics.iter().any(|d| d.is_error()) {
+        let mut items = loaded.items;
+        let ok = overrides::apply(&mut items, sets, &mut loaded.sources, &mut diagnostics);
+        if ok {
+            let mut c = Checker::default();
+            let m = c.model(&items);
+            diagnostics.extend(c.diagnostics);
+            if !diagnostics.iter().any(|d| d.is_error()) {
+                model = Some(m);
+            }
+        }
+    }
+    // One diagnostic per place and message (synapse code is checked once per
+    // projection that uses it), errors first, then in file order.
+    let mut seen = HashSet::new();
+    diagnostics.retain(|d| seen.insert((d.code, d.span, d.message.clone())));
+    diagnostics.sort_by_key(|d| (std::cmp::Reverse(d.severity), d.span.file, d.span.start));
+    Checked {
+        sources: loaded.sources,
+        diagnostics,
+        model,
+    }
+}
+
+#[derive(Default)]
+pub struct Checker {
+    pub diagnostics: Vec<Diagnostic>,
+    /// Declaration spans of parameters that some expression uses.
+    pub used: HashSet<Span>,
+    pub dt: f64,
+}
+
+impl Checker {
+    pub fn emit(&mut self, d: Diagnostic) {
+        self.diagnostics.push(d);
+    }
+
+    fn model(&mut self, items: &[Item]) -> Model {
+        let mut m = Model {
+            name: "model".into(),
+            dt: 1e-4,
+            duration: 1.0,
+            seed: 1,
+            neurons: vec![],
+            synapses: vec![],
+            populations: vec![],
+            projections: vec![],
+            gaps: vec![],
+            recorders: vec![],
+            signals: vec![],
+            schedule: vec![],
+        };
+        self.duplicates(items);
+        for item in items {
+            match item {
+                Item::Model(name) => m.name = name.name.clone(),
+                Item::Simulation(s) => self.simulation(s, &mut m),
+                _ => {}
+            }
+        }
+        self.dt = m.dt;
+        for item in items {
+            if let Item::Protocol(p) = item {
+                self.protocol(p, &mut m);
+            }
+        }
+        for item in items {
+            if let Item::Neuron(n) = item {
+                let t = self.neuron(n, &m.signals);
+                m.neurons.push(t);
+            }
+        }
+        for item in items {
+            if let Item::Synapse(s) = item {
+                let t = self.synapse_type(s);
+                m.synapses.push(t);
+            }
+        }
+        self.network(items, &mut m);
+        lints::run(self, items, &m);
+        m
+    }
+
+    fn duplicates(&mut self, items: &[Item]) {
+        let mut seen: Vec<(&str, Span)> = Vec::new();
+        for item in items {
+            let name = match item {
+                Item::Neuron(n) => &n.name,
+                Item::Synapse(s) => &s.name,
+                Item::Population(p) => &p.name,
+                Item::Projection(p) => &p.name,
+                Item::GapJunction(g) => &g.name,
+                Item::Record(r) => &r.name,
+                Item::Protocol(p) => &p.name,
+                _ => continue,
+            };
+            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name.name) {
+                let (line_hint, _) = (first.start, first.end);
+                let _ = line_hint;
+                self.emit(
+                    ast_dup(&name.name, name.span)
+                        .help("every neuron, synapse, population, projection, gap junction, recorder and protocol needs its own name"),
+                );
+            } else {
+                seen.push((&name.name, name.span));
+            }
+        }
+    }
+
+    fn simulation(&mut self, s: &ast::Settings, m: &mut Model) {
+        let scope = Scope {
+            context: "simulation settings",
+            ..Scope::default()
+        };
+        for set in &s.settings {
+            let e = self.expr(&set.value, &scope);
+            match set.name.name.as_str() {
+                "dt" => {
+                    if let Some(v) = self.positive_const(&e, Dim::TIME, "dt", &scope) {
+                        m.dt = v;
+                    }
+                }
+                "duration" => {
+                    if self.expect_dim(&e, Dim::TIME, "the duration", &scope) {
+                        match const_value(&e) {
+                            Some(v) if v >= 0.0 && v.is_finite() => m.duration = v,
+                            _ => self.emit(Diagnostic::error("cbm::E020", e.span, "the duration must be a constant time of zero or more").label("here")),
+                        }
+                    }
+                }
+                "seed" => {
+                    if self.expect_dim(&e, Dim::NONE, "the seed", &scope) {
+                        match const_value(&e) {
+                            Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => m.seed = v as u64,
+                            _ => self.emit(Diagnostic::error("cbm::E020", e.span, "the seed must be a whole number of zero or more").label("here")),
+                        }
+                    }
+                }
+                other => self.emit(unknown_setting(other, set.name.span, &["dt", "duration", "seed"], "simulation")),
+            }
+        }
+        if m.dt > 0.0 && m.duration / m.dt > 1e12 {
+            self.emit(Diagnostic::error("cbm::E020", s.keyword_span, "more than 10^12 steps: duration / dt is too large").label("simulation"));
+        }
+    }
+
+    /// A constant of dimension `dim`, strictly positive and finite.
+    pub fn positive_const(&mut self, e: &TExpr, dim: Dim, what: &str, scope: &Scope) -> Option<f64> {
+        if !self.expect_dim(e, dim, what, scope) {
+            return None;
+        }
+        match const_value(e) {
+            Some(v) if v > 0.0 && v.is_finite() => Some(v),
+            Some(v) => {
+                self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be positive, found {}", units::format_quantity(v, dim))).label("not positive"));
+                None
+            }
+            None => {
+                self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant")).label("not a constant"));
+                None
+            }
+        }
+    }
+
+    /// A constant time that is a whole number of steps, at least `min` steps.
+    pub fn steps_of(&mut self, e: &TExpr, what: &str, scope: &Scope, min: u32) -> Option<u32> {
+        if !self.expect_dim(e, Dim::TIME, what, scope) {
+            return None;
+        }
+        let Some(v) = const_value(e) else {
+            self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant")).label("not a constant"));
+            return None;
+        };
+        let steps = v / self.dt;
+        let rounded = steps.round();
+        if v < 0.0 || !v.is_finite() {
+            self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} cannot be negative")).label(units::format_quantity(v, Dim::TIME)));
+            return None;
+        }
+        if (steps - rounded).abs() > 1e-6 * rounded.max(1.0) {
+            self.emit(
+                Diagnostic::error("cbm::E021", e.span, format!("{what} ({}) is not a whole number of time steps (dt = {})", units::format_quantity(v, Dim::TIME), units::format_quantity(self.dt, Dim::TIME)))
+                    .label(format!("{steps:.3} steps"))
+                    .help(format!("use a multiple of dt, e.g. {}", units::format_quantity(rounded.max(1.0) * self.dt, Dim::TIME))),
+            );
+            return None;
+        }
+        if rounded < min as f64 {
+            self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be at least {min} step(s)")).label(units::format_quantity(v, Dim::TIME)));
+            return None;
+        }
+        if rounded > u32::MAX as f64 / 2.0 {
+            self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} is too long")).label("too many steps"));
+            return None;
+        }
+        Some(rounded as u32)
+    }
+
+    /// Declarations of parameters or state: `name [: unit] [= value]`.
+    fn decls(&mut self, decls: &[ast::Decl], scope_base: &Scope, vars_kind: VarsKind, out: &mut Vec<Var>) {
+        for d in decls {
+            if out.iter().any(|v| v.name == d.name.name) {
+                self.emit(ast_dup(&d.name.name, d.name.span));
+                continue;
+            }
+            let unit = d.unit.as_ref().and_then(|u| self.unit(u));
+            let mut scope = scope_base.clone();
+            match vars_kind {
+                VarsKind::Params => scope.params = out,
+                VarsKind::State => scope.state = out,
+                VarsKind::SynParams => scope.syn_params = out,
+                VarsKind::SynState => scope.syn_state = out,
+                VarsKind::Inputs => {}
+            }
+            let init = match &d.value {
+                None => None,
+                Some(v) if vars_kind == VarsKind::Inputs => {
+                    self.emit(Diagnostic::error("cbm::E026", v.span, format!("input `{}` cannot have a value: inputs start each step at zero", d.name.name)).label("remove this").help("give the unit only, e.g. `g_exc: 1/ms`"));
+                    None
+                }
+                Some(v) => {
+                    let allow_dist = matches!(vars_kind, VarsKind::State | VarsKind::SynState);
+                    self.init(v, &scope, allow_dist)
+                }
+            };
+            let bare = unit.is_none()
+                && matches!(&init, Some(Init::Expr(e)) if expr::is_bare_literal(e) && const_value(e) != Some(0.0));
+            let dim = match (unit, &init) {
+                (Some(u), Some(i)) => {
+                    let what = format!("the value of `{}`", d.name.name);
+                    self.check_init_dim(i, u, &what, &scope);
+                    u
+                }
+                (Some(u), None) => u,
+                (None, Some(i)) => init_dim(i).unwrap_or(Dim::NONE),
+                (None, None) => {
+                    self.emit(Diagnostic::error("cbm::E026", d.span, format!("`{}` needs a unit or a value", d.name.name)).label("neither given").help(format!("e.g. `{}: mV` or `{} = -60 mV`", d.name.name, d.name.name)));
+                    Dim::NONE
+                }
+            };
+            out.push(Var { name: d.name.name.clone(), dim, init, span: d.name.span, bare_number: bare });
+        }
+    }
+
+    pub fn check_init_dim(&mut self, i: &Init, want: Dim, what: &str, scope: &Scope) {
+        match i {
+            Init::Expr(e) => {
+                self.expect_dim(e, want, what, scope);
+            }
+            Init::Normal { mean, sd, sd_relative, low, high } => {
+                self.expect_dim(mean, want, what, scope);
+                if !sd_relative {
+                    self.expect_dim(sd, want, "the standard deviation", scope);
+                }
+                for b in [low, high].into_iter().flatten() {
+                    self.expect_dim(b, want, "the bound", scope);
+                }
+            }
+            Init::Uniform { low, high } => {
+                self.expect_dim(low, want, what, scope);
+                self.expect_dim(high, want, what, scope);
+            }
+        }
+    }
+
+    /// An initial value: an expression, or `normal(mean, sd[, low, high])` /
+    /// `uniform(low, high)` where distributions are allowed.
+    pub fn init(&mut self, e: &ast::Expr, scope: &Scope, allow_dist: bool) -> Option<Init> {
+        if let ast::ExprKind::Call(c) = &e.kind {
+            let name = c.name.name.as_str();
+            if name == "normal" || name == "uniform" {
+                if !allow_dist {
+                    self.emit(Diagnostic::error("cbm::E028", e.span, format!("`{name}(...)` is not allowed here: this value is shared by every cell or synapse")).label("a distribution").help("per-cell or per-synapse values belong in state, or in a population's or projection's arguments"));
+                    return None;
+                }
+                let mut named = std::collections::HashMap::new();
+                let mut positional = Vec::new();
+                for a in &c.args {
+                    match &a.name {
+                        Some(n) => {
+                            named.insert(n.name.clone(), a.value.clone());
+                        }
+                        None => positional.push(a.value.clone()),
+                    }
+                }
+                let keys: &[&str] = if name == "normal" { &["mean", "sd", "low", "high"] } else { &["low", "high"] };
+                let mut get = |i: usize, c: &mut Checker| -> Option<TExpr> {
+                    let v = positional.get(i).cloned().or_else(|| named.remove(keys[i]))?;
+                    Some(c.expr(&v, scope))
+                };
+                if name == "normal" {
+                    let mean = get(0, self);
+                    let sd = get(1, self);
+                    let low = get(2, self);
+                    let high = get(3, self);
+                    let (Some(mean), Some(sd)) = (mean, sd) else {
+                        self.emit(Diagnostic::error("cbm::E014", e.span, "normal(mean, sd) needs a mean and a standard deviation").label("missing argument"));
+                        return None;
+                    };
+                    let rel = matches!(c.args.get(1).map(|a| &a.value.kind), Some(ast::ExprKind::Percent(_)))
+                        || matches!(c.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "sd")).map(|a| &a.value.kind), Some(ast::ExprKind::Percent(_)));
+                    return Some(Init::Normal { mean, sd, sd_relative: rel, low, high });
+                }
+                let (Some(low), Some(high)) = (get(0, self), get(1, self)) else {
+                    self.emit(Diagnostic::error("cbm::E014", e.span, "uniform(low, high) needs two bounds").label("missing argument"));
+                    return None;
+                };
+                return Some(Init::Uniform { low, high });
+            }
+        }
+        let t = self.expr(e, scope);
+        if t.ty == Ty::Error {
+            return None;
+        }
+        Some(Init::Expr(t))
+    }
+
+    fn unit(&mut self, u: &ast::UnitExpr) -> Option<Dim> {
+        let mut dim = Dim::NONE;
+        let mut ok = true;
+        for (name, pow) in &u.factors {
+            if name.name == "1" {
+                continue;
+            }
+            match units::lookup(&name.name) {
+                Some(unit) => dim = dim * unit.dim.powi(*pow),
+                None => {
+                    self.emit(expr::unknown_unit(&name.name, name.span));
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(dim)
+    }
+
+    fn neuron(&mut self, n: &ast::NeuronDef, signals: &[Signal]) -> NeuronType {
+        let base = Scope { context: "a parameter or initial value", signals: &[], ..Scope::default() };
+        let mut params = Vec::new();
+        self.decls(&n.parameters, &base, VarsKind::Params, &mut params);
+        let base = Scope { params: &params, context: "an initial value", ..Scope::default() };
+        let mut state = Vec::new();
+        self.decls(&n.state, &base, VarsKind::State, &mut state);
+        let mut inputs = Vec::new();
+        self.decls(&n.inputs, &base, VarsKind::Inputs, &mut inputs);
+        for i in &inputs {
+            if state.iter().chain(&params).any(|v| v.name == i.name) {
+                self.emit(ast_dup(&i.name, i.span));
+            }
+        }
+        for s in &state {
+            if params.iter().any(|v| v.name == s.name) {
+                self.emit(ast_dup(&s.name, s.span));
+            }
+        }
+        let mut aliases: Vec<(String, TExpr)> = Vec::new();
+        let mut equations = Vec::new();
+        for item in &n.equations {
+            let scope = Scope {
+                params: &params,
+                state: &state,
+                inputs: &inputs,
+                aliases: &aliases,
+                signals,
+                allow_time: true,
+                allow_random: true,
+                context: "equations",
+                ..Scope::default()
+            };
+            match item {
+                ast::EquationItem::Let(l) => {
+                    let v = self.expr(&l.value, &scope);
+                    aliases.push((l.name.name.clone(), v));
+                }
+                ast::EquationItem::Ode(o) => {
+                    let rhs = self.expr(&o.rhs, &scope);
+                    let Some(var) = state.iter().position(|v| v.name == o.var.name) else {
+                        let why = if params.iter().any(|v| v.name == o.var.name) {
+                            "is a parameter"
+                        } else if inputs.iter().any(|v| v.name == o.var.name) {
+                            "is an input"
+                        } else {
+                            "is not declared"
+                        };
+                        self.emit(Diagnostic::error("cbm::E029", o.var.span, format!("`d{}/dt`: `{}` {why}; only state variables have equations", o.var.name, o.var.name)).label("not a state variable").help("declare it in the `state` block"));
+                        continue;
+                    };
+                    if equations.iter().any(|e: &Equation| e.var == var) {
+                        self.emit(Diagnostic::error("cbm::E029", o.var.span, format!("a second equation for `{}`", o.var.name)).label("already has one"));
+                        continue;
+                    }
+                    let want = state[var].dim / Dim::TIME;
+                    self.expect_dim(&rhs, want, &format!("d{}/dt", o.var.name), &scope);
+                    let method = match o.method.as_ref().map(|m| m.name.as_str()) {
+                        None | Some("euler") => Method::Euler,
+                        Some("exact") => Method::Exact,
+                        Some("rk4") => Method::Rk4,
+                        Some(other) => {
+                            let m = o.method.as_ref().map(|m| m.span).unwrap_or(o.span);
+                            self.emit(Diagnostic::error("cbm::E026", m, format!("unknown integration method `{other}`")).label("not a method").help("methods: euler, exact (linear equations), rk4"));
+                            Method::Euler
+                        }
+                    };
+                    if method == Method::Exact && rhs.ty != Ty::Error {
+                        let inlined = linear::inline_aliases(&rhs, &aliases);
+                        if linear::coefficients(&inlined, Ref::State(var)).is_none() {
+                            self.emit(Diagnostic::error("cbm::E029", o.rhs.span, format!("`[exact]` needs an equation linear in `{}`", o.var.name)).label("not of the form a + b*x").help("use [euler] or [rk4] for nonlinear equations"));
+                        }
+                    }
+                    equations.push(Equation { var, rhs, method, span: o.span });
+                }
+            }
+        }
+        let mut locals = 0;
+        let mut scope = Scope {
+            params: &params,
+            state: &state,
+            inputs: &inputs,
+            aliases: &aliases,
+            signals,
+            allow_time: true,
+            allow_random: true,
+            context: "neuron code",
+            ..Scope::default()
+        };
+        let update = self.stmts(&n.update, &mut scope, stmt::Writes::NeuronState, &mut locals);
+        let spike = n.spike.as_ref().map(|s| {
+            let e = self.expr(s, &scope);
+            if matches!(e.ty, Ty::Num(_)) {
+                self.emit(Diagnostic::error("cbm::E013", e.span, "the spike condition must be a comparison").label("this is a number").help("e.g. `spike when V >= theta`"));
+            }
+            e
+        });
+        let reset = self.stmts(&n.reset, &mut scope, stmt::Writes::NeuronState, &mut locals);
+        let refractory = n.refractory.as_ref().and_then(|r| {
+            let scope = Scope { params: &params, context: "the refractory period", ..Scope::default() };
+            let e = self.expr(&r.period, &scope);
+            let steps = self.steps_of(&e, "the refractory period", &scope, 0)?;
+            let mut held = Vec::new();
+            for h in &r.holding {
+                match state.iter().position(|v| v.name == h.name) {
+                    Some(i) => held.push(i),
+                    None => self.emit(Diagnostic::error("cbm::E031", h.span, format!("`{}` is not a state variable, so it cannot be held", h.name)).label("not in state")),
+                }
+            }
+            Some((steps as f64 * self.dt, held))
+        });
+        if spike.is_none() && (!n.reset.is_empty() || n.refractory.is_some()) {
+            self.emit(Diagnostic::warning("cbm::W107", n.name.span, format!("neuron `{}` has a reset or refractory period but no spike condition, so it never spikes", n.name.name)).label("no `spike when ...`"));
+        }
+        NeuronType {
+            name: n.name.name.clone(),
+            params,
+            state,
+            inputs,
+            aliases,
+            equations,
+            update,
+            spike,
+            reset,
+            refractory,
+            locals,
+            span: n.name.span,
+        }
+    }
+
+    fn synapse_type(&mut self, s: &ast::SynapseDef) -> SynapseType {
+        let base = Scope { context: "a synapse parameter", ..Scope::default() };
+        let mut params = Vec::new();
+        self.decls(&s.parameters, &base, VarsKind::SynParams, &mut params);
+        let base = Scope { syn_params: &params, context: "an initial value", ..Scope::default() };
+        let mut state = Vec::new();
+        self.decls(&s.state, &base, VarsKind::SynState, &mut state);
+        let mut bounds = Vec::new();
+        for b in &s.bounds {
+            let Some(var) = state.iter().position(|v| v.name == b.var.name) else {
+                self.emit(Diagnostic::error("cbm::E031", b.var.span, format!("bounds on `{}`, which is not a per-synapse state variable", b.var.name)).label("not in state"));
+                continue;
+            };
+            let scope = Scope { syn_params: &params, context: "a bound", ..Scope::default() };
+            let lo = self.expr(&b.low, &scope);
+            let hi = self.expr(&b.high, &scope);
+            let dim = state[var].dim;
+            let ok = self.expect_dim(&lo, dim, "the lower bound", &scope) & self.expect_dim(&hi, dim, "the upper bound", &scope);
+            if !ok {
+                continue;
+            }
+            let env = |r: Ref| match r {
+                Ref::SynParam(i) => params[i].init.as_ref().and_then(|i| match i {
+                    Init::Expr(e) => const_value(e),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            match (expr::eval(&lo, &env), expr::eval(&hi, &env)) {
+                (Some(l), Some(h)) if l <= h => bounds.push((var, l, h)),
+                (Some(_), Some(_)) => self.emit(Diagnostic::error("cbm::E020", b.span, "the lower bound is above the upper bound").label("empty range")),
+                _ => self.emit(Diagnostic::error("cbm::E020", b.span, "bounds must be constants").label("not constant")),
+            }
+        }
+        SynapseType { name: s.name.name.clone(), params, state, bounds, span: s.name.span }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum VarsKind {
+    Params,
+    State,
+    Inputs,
+    SynParams,
+    SynState,
+}
+
+pub fn init_dim(i: &Init) -> Option<Dim> {
+    match i {
+        Init::Expr(e) => e.ty.dim(),
+        Init::Normal { mean, .. } => mean.ty.dim(),
+        Init::Uniform { low, .. } => low.ty.dim(),
+    }
+}
+
+fn ast_dup(name: &str, span: Span) -> Diagnostic {
+    Diagnostic::error("cbm::E002", span, format!("`{name}` is defined more than once")).label("second definition")
+}
+
+pub fn unknown_setting(name: &str, span: Span, known: &[&str], what: &str) -> Diagnostic {
+    let names: Vec<String> = known.iter().map(|s| s.to_string()).collect();
+    let mut d = Diagnostic::error("cbm::E026", span, format!("unknown setting `{name}` in {what}")).label("not a setting here");
+    d = match expr::closest(name, &names) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d.help(format!("settings here: {}", known.join(", "))),
+    };
+    d
+}

@@ -1,0 +1,385 @@
+//! The checked model: names resolved, every expression typed with its physical
+//! dimension, values in SI base units. This is what lowering to the IR reads.
+
+use super::units::Dim;
+use crate::syntax::ast::{AssignOp, BinOp, Span, UnOp};
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Ty {
+    Num(Dim),
+    Bool,
+    /// The expression already had an error; stay quiet about it.
+    Error,
+}
+
+impl Ty {
+    pub fn dim(self) -> Option<Dim> {
+        match self {
+            Ty::Num(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TExpr {
+    pub kind: TKind,
+    pub ty: Ty,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum TKind {
+    Const(f64),
+    Bool(bool),
+    Ref(Ref),
+    Unary(UnOp, Box<TExpr>),
+    Binary(BinOp, Box<TExpr>, Box<TExpr>),
+    Call(Func, Vec<TExpr>),
+    Error,
+}
+
+/// What a name in an expression refers to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ref {
+    /// Simulation time `t` and step `dt`.
+    Time,
+    Dt,
+    /// The owning neuron's variables (in neuron code).
+    Param(usize),
+    State(usize),
+    Input(usize),
+    /// An alias from a neuron's equations block, inlined when lowering.
+    Alias(usize),
+    /// A `let` inside a statement block.
+    Local(usize),
+    /// The owning synapse's shared parameters and per-synapse state.
+    SynParam(usize),
+    SynState(usize),
+    /// The presynaptic or postsynaptic cell (in synapse code).
+    Pre(CellRef),
+    Post(CellRef),
+    /// A protocol signal (0 or 1 at each time).
+    Signal(usize),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellRef {
+    Param(usize),
+    State(usize),
+    Input(usize),
+    /// Time of the cell's last spike (-1e9 s before the first).
+    LastSpike,
+    /// Whether the cell spiked in this step.
+    Spiked,
+    /// Time of the last spike that reached the cell through the projection's
+    /// teacher (e.g. the climbing fibre of a Purkinje cell).
+    LastTeacher,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Func {
+    Exp,
+    Log,
+    Sqrt,
+    Abs,
+    Min,
+    Max,
+    Clip,
+    Select,
+    Floor,
+    /// Uniform in [0, 1), drawn per cell (or synapse) per step.
+    Rand,
+    /// Standard normal, drawn per cell (or synapse) per step.
+    Randn,
+}
+
+impl Func {
+    pub fn by_name(name: &str) -> Option<Func> {
+        Some(match name {
+            "exp" => Func::Exp,
+            "log" => Func::Log,
+            "sqrt" => Func::Sqrt,
+            "abs" => Func::Abs,
+            "min" => Func::Min,
+            "max" => Func::Max,
+            "clip" => Func::Clip,
+            "select" => Func::Select,
+            "floor" => Func::Floor,
+            "rand" => Func::Rand,
+            "randn" => Func::Randn,
+            _ => return None,
+        })
+    }
+    pub fn is_transcendental(self) -> bool {
+        matches!(
+            self,
+            Func::Exp | Func::Log | Func::Sqrt | Func::Randn | Func::Rand
+        )
+    }
+}
+
+#[derive(Clone, Debug)]
+pub enum TStmt {
+    Let {
+        local: usize,
+        value: TExpr,
+    },
+    Assign {
+        target: Target,
+        op: AssignOp,
+        value: TExpr,
+        /// Pulse length in steps for `target += x for 2 ms` (deposits only).
+        pulse_steps: Option<u32>,
+        span: Span,
+    },
+    If {
+        cond: TExpr,
+        then: Vec<TStmt>,
+        otherwise: Vec<TStmt>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A neuron's own state variable.
+    State(usize),
+    /// A synapse's per-synapse state variable.
+    SynState(usize),
+    /// The projection's target variable on the postsynaptic cell: an
+    /// accumulating deposit that arrives after the delay.
+    Deposit,
+}
+
+/// How a per-cell or per-synapse value starts.
+#[derive(Clone, Debug)]
+pub enum Init {
+    /// An expression of constants and parameters.
+    Expr(TExpr),
+    Normal {
+        mean: TExpr,
+        sd: TExpr,
+        /// `10%` was written: sd is relative to the mean.
+        sd_relative: bool,
+        low: Option<TExpr>,
+        high: Option<TExpr>,
+    },
+    Uniform {
+        low: TExpr,
+        high: TExpr,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub struct Var {
+    pub name: String,
+    pub dim: Dim,
+    pub init: Option<Init>,
+    pub span: Span,
+    /// Declared as a bare number with no unit (`tau = 200`); used to hint.
+    pub bare_number: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Euler,
+    Exact,
+    Rk4,
+}
+
+#[derive(Clone, Debug)]
+pub struct Equation {
+    pub var: usize,
+    pub rhs: TExpr,
+    pub method: Method,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct NeuronType {
+    pub name: String,
+    pub params: Vec<Var>,
+    pub state: Vec<Var>,
+    pub inputs: Vec<Var>,
+    pub aliases: Vec<(String, TExpr)>,
+    pub equations: Vec<Equation>,
+    pub update: Vec<TStmt>,
+    pub spike: Option<TExpr>,
+    pub reset: Vec<TStmt>,
+    /// Refractory period in seconds and the state variables held during it.
+    pub refractory: Option<(f64, Vec<usize>)>,
+    pub locals: usize,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct SynapseType {
+    pub name: String,
+    pub params: Vec<Var>,
+    pub state: Vec<Var>,
+    /// (state variable, low, high) in SI units.
+    pub bounds: Vec<(usize, f64, f64)>,
+    pub span: Span,
+}
+
+/// A synapse type's event code, typed in the context of one projection
+/// (its `pre.` and `post.` names depend on the populations it joins).
+#[derive(Clone, Debug, Default)]
+pub struct Handlers {
+    pub on_pre: Vec<TStmt>,
+    pub on_post: Vec<TStmt>,
+    pub on_teacher: Vec<TStmt>,
+    /// (period in steps, body).
+    pub every: Vec<(u32, Vec<TStmt>)>,
+    pub locals: usize,
+}
+
+#[derive(Clone, Debug)]
+pub enum SourceKind {
+    /// Spike with probability 1 - exp(-rate dt) per step; rate may vary with t.
+    Poisson { rate: TExpr },
+    /// Spike with probability p per step, then `refractory_steps` blocked.
+    Bernoulli { p: TExpr, refractory_steps: u32 },
+    /// Every listed cell (or all) spikes at each listed time (step indices).
+    SpikeTimes {
+        steps: Vec<u64>,
+        cells: Option<Vec<usize>>,
+    },
+}
+
+#[derive(Clone, Debug)]
+pub enum PopulationKind {
+    Neuron {
+        neuron: usize,
+        /// Parameter values and initial states set by the population.
+        overrides: Vec<(OverrideVar, Init)>,
+    },
+    Source(SourceKind),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OverrideVar {
+    Param(usize),
+    State(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct Population {
+    pub name: String,
+    pub size: usize,
+    pub kind: PopulationKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Wiring {
+    AllToAll { allow_self: bool },
+    OneToOne,
+    FixedInDegree { k: usize, replace: bool },
+    FixedOutDegree { k: usize, replace: bool },
+    Probability { p: f64, allow_self: bool },
+    /// Source i contacts targets [i*m, (i+1)*m), m = targets per source.
+    Blocks { per_source: usize },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TargetVar {
+    Input(usize),
+    State(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct Projection {
+    pub name: String,
+    pub source: usize,
+    pub target: usize,
+    pub target_var: TargetVar,
+    pub synapse: usize,
+    /// Shared parameter values (SI), overriding the synapse type's defaults.
+    pub params: Vec<f64>,
+    /// Per-synapse state initialisers, one per synapse state variable.
+    pub state_init: Vec<Init>,
+    pub wiring: Wiring,
+    pub delay_steps: u32,
+    pub teacher: Option<usize>,
+    pub handlers: Handlers,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub struct GapJunction {
+    pub name: String,
+    pub population: usize,
+    /// Each cell picks this many partners; every picked pair couples both ends.
+    pub partners: usize,
+    pub distinct: bool,
+    /// Coupling coefficient in SI (dimension: target / voltage).
+    pub coupling: f64,
+    pub voltage: usize,
+    pub target: TargetVar,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug)]
+pub enum RecorderKind {
+    SpikeCounts { population: usize, bin_steps: u32 },
+    SpikeTimes { population: usize },
+    Trace { population: usize, var: TraceVar, cells: Vec<usize>, every_steps: u32 },
+    Weights { projection: usize, var: usize, every_steps: u32, max_synapses: usize },
+    Rate { population: usize, bin_steps: u32 },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceVar {
+    State(usize),
+    Input(usize),
+}
+
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    pub name: String,
+    pub kind: RecorderKind,
+    pub span: Span,
+}
+
+/// A protocol signal: 1 inside [start, end) of every trial, else 0; probe
+/// trials (every `probe_every`-th trial) silence the signals listed for them.
+#[derive(Clone, Debug)]
+pub struct Signal {
+    pub name: String,
+    pub start: f64,
+    pub end: f64,
+    pub trial: f64,
+    pub trials: Option<u64>,
+    pub probe_every: Option<u64>,
+    pub silenced_in_probe: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub name: String,
+    pub dt: f64,
+    pub duration: f64,
+    pub seed: u64,
+    pub neurons: Vec<NeuronType>,
+    pub synapses: Vec<SynapseType>,
+    pub populations: Vec<Population>,
+    pub projections: Vec<Projection>,
+    pub gaps: Vec<GapJunction>,
+    pub recorders: Vec<Recorder>,
+    pub signals: Vec<Signal>,
+    /// Population update order within a step.
+    pub schedule: Vec<usize>,
+}
+
+impl Model {
+    pub fn steps(&self) -> u64 {
+        (self.duration / self.dt).round().max(0.0) as u64
+    }
+    pub fn population_index(&self, name: &str) -> Option<usize> {
+        self.populations.iter().position(|p| p.name == name)
+    }
+    pub fn projection_index(&self, name: &str) -> Option<usize> {
+        self.projections.iter().position(|p| p.name == name)
+    }
+}

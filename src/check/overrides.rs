@@ -1,0 +1,130 @@
+//! `--set NAME=VALUE` from the command line, applied to the syntax tree
+//! before checking, so the values are unit-checked exactly like the model's.
+//!
+//! Names: `dt`, `duration`, `seed`; `POP.param` (a population argument);
+//! `PROJ.name` (a synapse argument or `delay`).
+
+use crate::diagnostics::{Diagnostic, SourceMap};
+use crate::syntax::ast::{Arg, Expr, Ident, Item, Setting, Settings, Span};
+use crate::syntax::parse_expr;
+use std::path::Path;
+
+/// Apply every override; false (with diagnostics) if any could not be.
+pub fn apply(items: &mut Vec<Item>, sets: &[(String, String)], sources: &mut SourceMap, out: &mut Vec<Diagnostic>) -> bool {
+    let mut ok = true;
+    for (name, value) in sets {
+        let text = format!("{name}={value}");
+        let file = sources.add(Path::new(&format!("--set {text}")), text.clone());
+        let value_start = name.len() + 1;
+        let name_span = Span::new(file, 0, name.len());
+        let expr = match parse_expr(value, file) {
+            Ok(mut e) => {
+                shift(&mut e, value_start);
+                e
+            }
+            Err(mut d) => {
+                d.span.start += value_start;
+                d.span.end += value_start;
+                d.message = format!("cannot read the value of --set {name}: {}", d.message);
+                out.push(d);
+                ok = false;
+                continue;
+            }
+        };
+        if !set_one(items, name, expr, name_span) {
+            out.push(
+                Diagnostic::error("cbm::E026", name_span, format!("--set {name}: no such setting in this model"))
+                    .label("unknown name")
+                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay"),
+            );
+            ok = false;
+        }
+    }
+    ok
+}
+
+fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
+    let ident = |n: &str| Ident { name: n.to_string(), span };
+    if matches!(name, "dt" | "duration" | "seed") {
+        let setting = Setting { name: ident(name), value };
+        for item in items.iter_mut() {
+            if let Item::Simulation(s) = item {
+                s.settings.retain(|x| x.name.name != name);
+                s.settings.push(setting);
+                return true;
+            }
+        }
+        items.insert(0, Item::Simulation(Settings { keyword_span: span, settings: vec![setting] }));
+        return true;
+    }
+    let Some((owner, field)) = name.split_once('.') else { return false };
+    for item in items.iter_mut() {
+        match item {
+            Item::Population(p) if p.name.name == owner => {
+                p.model.args.retain(|a| a.name.as_ref().is_none_or(|n| n.name != field));
+                p.model.args.push(Arg { name: Some(ident(field)), value });
+                return true;
+            }
+            Item::Projection(p) if p.name.name == owner => {
+                if field == "delay" {
+                    p.settings.retain(|s| s.name.name != "delay");
+                    p.settings.push(Setting { name: ident("delay"), value });
+                    return true;
+                }
+                for s in p.settings.iter_mut() {
+                    if s.name.name != "synapse" {
+                        continue;
+                    }
+                    if let crate::syntax::ast::ExprKind::Path(path) = &s.value.kind {
+                        let call = crate::syntax::ast::Call { name: path.parts[0].clone(), args: vec![], span: path.span };
+                        s.value.kind = crate::syntax::ast::ExprKind::Call(call);
+                    }
+                    if let crate::syntax::ast::ExprKind::Call(c) = &mut s.value.kind {
+                        c.args.retain(|a| a.name.as_ref().is_none_or(|n| n.name != field));
+                        c.args.push(Arg { name: Some(ident(field)), value });
+                        return true;
+                    }
+                }
+                return false;
+            }
+            _ => {}
+        }
+    }
+    false
+}
+
+fn shift(e: &mut Expr, by: usize) {
+    use crate::syntax::ast::ExprKind::*;
+    e.span.start += by;
+    e.span.end += by;
+    match &mut e.kind {
+        Number { unit: Some(u), .. } => {
+            u.span.start += by;
+            u.span.end += by;
+        }
+        Path(p) => {
+            p.span.start += by;
+            p.span.end += by;
+            for i in p.parts.iter_mut() {
+                i.span.start += by;
+                i.span.end += by;
+            }
+        }
+        Call(c) => {
+            c.span.start += by;
+            c.span.end += by;
+            c.name.span.start += by;
+            c.name.span.end += by;
+            for a in c.args.iter_mut() {
+                shift(&mut a.value, by);
+            }
+        }
+        List(v) => v.iter_mut().for_each(|x| shift(x, by)),
+        Unary(_, x) => shift(x, by),
+        Binary(_, a, b) => {
+            shift(a, by);
+            shift(b, by);
+        }
+        _ => {}
+    }
+}

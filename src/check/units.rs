@@ -1,0 +1,292 @@
+//! Physical dimensions and units.
+//!
+//! A dimension is a vector of integer exponents over the SI base quantities a
+//! neural model needs (length, mass, time, electric current). Values are stored
+//! in SI base units after parsing, so `-60 mV` is -0.06 and `4.15 ms` is 0.00415.
+
+use std::fmt;
+use std::ops::{Div, Mul};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Dim {
+    /// Exponents of metre, kilogram, second, ampere.
+    pub exp: [i8; 4],
+}
+
+impl Dim {
+    pub const NONE: Dim = Dim { exp: [0, 0, 0, 0] };
+    pub const TIME: Dim = Dim { exp: [0, 0, 1, 0] };
+    pub const RATE: Dim = Dim { exp: [0, 0, -1, 0] };
+    pub const CURRENT: Dim = Dim { exp: [0, 0, 0, 1] };
+    pub const VOLTAGE: Dim = Dim { exp: [2, 1, -3, -1] };
+    pub const CONDUCTANCE: Dim = Dim { exp: [-2, -1, 3, 2] };
+    pub const CAPACITANCE: Dim = Dim { exp: [-2, -1, 4, 2] };
+    pub const RESISTANCE: Dim = Dim { exp: [2, 1, -3, -2] };
+    pub const LENGTH: Dim = Dim { exp: [1, 0, 0, 0] };
+    pub const CHARGE: Dim = Dim { exp: [0, 0, 1, 1] };
+
+    pub fn is_none(self) -> bool {
+        self == Dim::NONE
+    }
+    pub fn powi(self, p: i32) -> Dim {
+        let mut exp = self.exp;
+        for e in exp.iter_mut() {
+            *e = (*e as i32 * p).clamp(-100, 100) as i8;
+        }
+        Dim { exp }
+    }
+    /// The square root, when every exponent is even.
+    pub fn sqrt(self) -> Option<Dim> {
+        if self.exp.iter().all(|e| e % 2 == 0) {
+            let mut exp = self.exp;
+            for e in exp.iter_mut() {
+                *e /= 2;
+            }
+            Some(Dim { exp })
+        } else {
+            None
+        }
+    }
+    pub fn recip(self) -> Dim {
+        self.powi(-1)
+    }
+
+    /// A name a neuroscientist would use for this dimension, with a unit.
+    pub fn describe(self) -> String {
+        for (dim, name) in NAMED_DIMS {
+            if *dim == self {
+                return name.to_string();
+            }
+        }
+        format!("{self}")
+    }
+
+    /// A conventional unit to write a value of this dimension in.
+    pub fn preferred_unit(self) -> Option<&'static str> {
+        PREFERRED.iter().find(|(d, _)| *d == self).map(|(_, u)| *u)
+    }
+}
+
+const NAMED_DIMS: &[(Dim, &str)] = &[
+    (Dim::NONE, "dimensionless"),
+    (Dim::TIME, "time (e.g. ms)"),
+    (Dim::RATE, "1/time (e.g. Hz, 1/ms; also conductance per capacitance)"),
+    (Dim::VOLTAGE, "voltage (e.g. mV)"),
+    (Dim::CURRENT, "current (e.g. nA)"),
+    (Dim::CONDUCTANCE, "conductance (e.g. nS)"),
+    (Dim::CAPACITANCE, "capacitance (e.g. pF)"),
+    (Dim::RESISTANCE, "resistance (e.g. Mohm)"),
+    (Dim::CHARGE, "charge"),
+    (Dim::LENGTH, "length (e.g. um)"),
+    (
+        Dim {
+            exp: [2, 1, -4, -1],
+        },
+        "voltage/time (e.g. mV/ms; also current per capacitance)",
+    ),
+    (
+        Dim {
+            exp: [4, 2, -6, -2],
+        },
+        "voltage squared (e.g. mV^2)",
+    ),
+    (
+        Dim {
+            exp: [4, 2, -7, -2],
+        },
+        "voltage squared per time (e.g. mV^2/ms)",
+    ),
+];
+
+const PREFERRED: &[(Dim, &str)] = &[
+    (Dim::TIME, "ms"),
+    (Dim::RATE, "Hz"),
+    (Dim::VOLTAGE, "mV"),
+    (Dim::CURRENT, "nA"),
+    (Dim::CONDUCTANCE, "nS"),
+    (Dim::CAPACITANCE, "pF"),
+    (Dim::RESISTANCE, "Mohm"),
+    (Dim::LENGTH, "um"),
+];
+
+impl Mul for Dim {
+    type Output = Dim;
+    fn mul(self, o: Dim) -> Dim {
+        let mut exp = self.exp;
+        for (e, o) in exp.iter_mut().zip(o.exp) {
+            *e = e.saturating_add(o);
+        }
+        Dim { exp }
+    }
+}
+
+impl Div for Dim {
+    type Output = Dim;
+    fn div(self, o: Dim) -> Dim {
+        self * o.recip()
+    }
+}
+
+impl fmt::Display for Dim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_none() {
+            return f.write_str("1");
+        }
+        let names = ["m", "kg", "s", "A"];
+        let mut parts = Vec::new();
+        for (n, e) in names.iter().zip(self.exp) {
+            match e {
+                0 => {}
+                1 => parts.push(n.to_string()),
+                e => parts.push(format!("{n}^{e}")),
+            }
+        }
+        f.write_str(&parts.join(" "))
+    }
+}
+
+/// A named unit: its size in SI base units and its dimension.
+#[derive(Clone, Copy, Debug)]
+pub struct Unit {
+    pub scale: f64,
+    pub dim: Dim,
+}
+
+const PREFIXES: &[(&str, f64)] = &[
+    ("G", 1e9),
+    ("M", 1e6),
+    ("k", 1e3),
+    ("c", 1e-2),
+    ("m", 1e-3),
+    ("u", 1e-6),
+    ("µ", 1e-6),
+    ("n", 1e-9),
+    ("p", 1e-12),
+    ("f", 1e-15),
+];
+
+const BASE_UNITS: &[(&str, Dim)] = &[
+    ("s", Dim::TIME),
+    ("V", Dim::VOLTAGE),
+    ("A", Dim::CURRENT),
+    ("S", Dim::CONDUCTANCE),
+    ("F", Dim::CAPACITANCE),
+    ("ohm", Dim::RESISTANCE),
+    ("Ohm", Dim::RESISTANCE),
+    ("Hz", Dim::RATE),
+    ("m", Dim::LENGTH),
+    ("C", Dim::CHARGE),
+];
+
+/// Look a unit name up: a base unit, optionally with an SI prefix (`mV`, `nS`,
+/// `kHz`, `Mohm`, `um`). Returns None for anything else.
+pub fn lookup(name: &str) -> Option<Unit> {
+    for (base, dim) in BASE_UNITS {
+        if name == *base {
+            return Some(Unit {
+                scale: 1.0,
+                dim: *dim,
+            });
+        }
+    }
+    for (prefix, scale) in PREFIXES {
+        if let Some(rest) = name.strip_prefix(prefix) {
+            for (base, dim) in BASE_UNITS {
+                if rest == *base {
+                    return Some(Unit {
+                        scale: *scale,
+                        dim: *dim,
+                    });
+                }
+            }
+        }
+    }
+    match name {
+        "min" => Some(Unit {
+            scale: 60.0,
+            dim: Dim::TIME,
+        }),
+        "cm2" => Some(Unit {
+            scale: 1e-4,
+            dim: Dim::LENGTH.powi(2),
+        }),
+        "um2" => Some(Unit {
+            scale: 1e-12,
+            dim: Dim::LENGTH.powi(2),
+        }),
+        _ => None,
+    }
+}
+
+/// Format a value given in SI base units in the conventional unit of its
+/// dimension, for messages: `0.2 s` of dimension time becomes `200 ms`.
+pub fn format_quantity(value: f64, dim: Dim) -> String {
+    match dim.preferred_unit().and_then(|u| lookup(u).map(|l| (u, l))) {
+        Some((name, unit)) => format!("{} {name}", trim_float(value / unit.scale)),
+        None if dim.is_none() => trim_float(value),
+        None => format!("{} {dim}", trim_float(value)),
+    }
+}
+
+pub fn trim_float(v: f64) -> String {
+    let s = format!("{v:.6}");
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    if s.is_empty() || s == "-0" {
+        "0".to_string()
+    } else if v != 0.0 && (v.abs() < 1e-4 || v.abs() >= 1e7) {
+        format!("{v:e}")
+    } else {
+        s.to_string()
+    }
+}
+
+/// Candidate units to suggest when a bare number is used where a quantity was
+/// expected, in order of how often neural models use them.
+pub const SUGGESTIONS: &[&str] = &["ms", "mV", "Hz", "nS", "pF", "nA", "1/ms", "mV/ms"];
+
+/// Parse a suggestion like `1/ms` or `mV/ms` into a unit.
+pub fn suggestion_unit(s: &str) -> Option<Unit> {
+    let mut scale = 1.0;
+    let mut dim = Dim::NONE;
+    for (i, part) in s.split('/').enumerate() {
+        let u = if part == "1" {
+            Unit {
+                scale: 1.0,
+                dim: Dim::NONE,
+            }
+        } else {
+            lookup(part)?
+        };
+        if i == 0 {
+            scale *= u.scale;
+            dim = dim * u.dim;
+        } else {
+            scale /= u.scale;
+            dim = dim / u.dim;
+        }
+    }
+    Some(Unit { scale, dim })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volts_times_siemens_is_amperes() {
+        assert_eq!(Dim::VOLTAGE * Dim::CONDUCTANCE, Dim::CURRENT);
+        assert_eq!(Dim::CAPACITANCE / Dim::CONDUCTANCE, Dim::TIME);
+        assert_eq!(Dim::CURRENT / Dim::CAPACITANCE, Dim::VOLTAGE / Dim::TIME);
+    }
+
+    #[test]
+    fn prefixes_scale() {
+        let mv = lookup("mV").unwrap();
+        assert_eq!(mv.dim, Dim::VOLTAGE);
+        assert!((mv.scale - 1e-3).abs() < 1e-18);
+        assert_eq!(lookup("ms").unwrap().dim, Dim::TIME);
+        assert_eq!(lookup("kHz").unwrap().dim, Dim::RATE);
+        assert!(lookup("mx").is_none());
+        assert_eq!(format_quantity(0.2, Dim::TIME), "200 ms");
+    }
+}

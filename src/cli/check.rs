@@ -1,0 +1,77 @@
+//! `cbmc check FILE...`
+
+use cbmc::check::check_file;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Model files to check.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Treat warnings as errors (exit 1 if any).
+    #[arg(long)]
+    deny_warnings: bool,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Override a setting or parameter: NAME=VALUE (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    sets: Vec<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    Human,
+    Json,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    let sets = match super::parse_sets(&args.sets) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut failed = false;
+    let mut json = Vec::new();
+    for file in &args.files {
+        let checked = match check_file(file, &sets) {
+            Ok(c) => c,
+            Err(e) => {
+                if args.format == Format::Json {
+                    json.push(serde_json::json!({"code": "cbm::E000", "severity": "error", "file": file.display().to_string(), "line": 0, "column": 0, "message": e}));
+                } else {
+                    eprintln!("error: {e}");
+                }
+                failed = true;
+                continue;
+            }
+        };
+        let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+        let warnings = checked.diagnostics.len() - errors;
+        if errors > 0 || (args.deny_warnings && warnings > 0) {
+            failed = true;
+        }
+        match args.format {
+            Format::Json => json.extend(checked.diagnostics.iter().map(|d| checked.sources.to_json(d))),
+            Format::Human => {
+                super::print_diagnostics(&checked, true);
+                if errors == 0 && warnings == 0 {
+                    eprintln!("{}: ok", file.display());
+                } else {
+                    eprintln!("{}: {errors} error(s), {warnings} warning(s)", file.display());
+                }
+            }
+        }
+    }
+    if args.format == Format::Json {
+        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into()));
+    }
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,32 @@
+//! The `cbmc` command line.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+mod cli;
+
+#[derive(Parser)]
+#[command(name = "cbmc", version, about = "Compile and run spiking neural circuits (.cbm models)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse, resolve names, check units and values, and lint models.
+    Check(cli::check::Args),
+    /// Simulate a model, record it to .npz and print a summary.
+    Run(cli::run::Args),
+    /// Time a model with and without recording.
+    Bench(cli::bench::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(a) => cli::check::main(a),
+        Command::Run(a) => cli::run::main(a),
+        Command::Bench(a) => cli::bench::main(a),
+    }
+}
