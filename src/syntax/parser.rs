@@ -109,9 +109,23 @@ struct Builder {
 }
 
 impl Builder {
+    /// The pair's span without trailing whitespace or comments (pest
+    /// includes whitespace skipped before a repetition that did not match).
     fn span(&self, p: &Pair<Rule>) -> Span {
         let s = p.as_span();
-        Span::new(self.file, s.start(), s.end())
+        let text = s.as_str();
+        let mut end = text.trim_end().len();
+        // A trailing line comment is whitespace too.
+        while let Some(line_start) = text[..end].rfind('\n') {
+            let line = &text[line_start + 1..end];
+            let t = line.trim_start();
+            if t.starts_with("//") || t.starts_with('#') {
+                end = text[..line_start].trim_end().len();
+            } else {
+                break;
+            }
+        }
+        Span::new(self.file, s.start(), s.start() + end)
     }
 
     fn ident(&self, p: Pair<Rule>) -> Ident {
