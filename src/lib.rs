@@ -6,4 +6,9 @@
 
 pub mod check;
 pub mod diagnostics;
+pub mod engine;
+pub mod ir;
+pub mod network;
+pub mod record;
+pub mod session;
 pub mod syntax;

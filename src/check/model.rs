@@ -322,7 +322,7 @@ pub struct GapJunction {
 
 #[derive(Clone, Debug)]
 pub enum RecorderKind {
-    SpikeCounts { population: usize, bin_steps: u32 },
+    SpikeCounts { population: usize, bin_steps: u32, cells: usize },
     SpikeTimes { population: usize },
     Trace { population: usize, var: TraceVar, cells: Vec<usize>, every_steps: u32 },
     Weights { projection: usize, var: usize, every_steps: u32, max_synapses: usize },

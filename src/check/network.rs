@@ -716,7 +716,8 @@ impl Checker {
         };
         let kind_name = call.name.name.as_str();
         let known: &[&str] = match kind_name {
-            "spike_counts" | "rate" => &["bin"],
+            "spike_counts" => &["bin", "cells"],
+            "rate" => &["bin"],
             "spike_times" => &[],
             "trace" => &["cells", "every"],
             "weights" => &["every", "max"],
@@ -747,7 +748,21 @@ impl Checker {
                 let pop = self.pop_ref(&parts[0], m)?;
                 let bin = steps_arg(self, "bin", 1)?;
                 match kind_name {
-                    "spike_counts" => RecorderKind::SpikeCounts { population: pop, bin_steps: bin },
+                    "spike_counts" => {
+                        let size = m.populations[pop].size;
+                        let cells = match named("cells") {
+                            Some(e) => {
+                                let n = self.count(e, "the number of cells recorded", 1)? as usize;
+                                if n > size {
+                                    self.emit(Diagnostic::error("cbm::E020", e.span, format!("`{}` has only {size} cells", parts[0].name)).label("too many"));
+                                    return None;
+                                }
+                                n
+                            }
+                            None => size,
+                        };
+                        RecorderKind::SpikeCounts { population: pop, bin_steps: bin, cells }
+                    }
                     "rate" => RecorderKind::Rate { population: pop, bin_steps: bin },
                     _ => RecorderKind::SpikeTimes { population: pop },
                 }

@@ -1,6 +1,161 @@
-//! `cbmc run FILE`
+//! `cbmc run FILE`: simulate, record, summarise.
+
+use cbmc::session::{self, PrepareError, Prepared, RunResult};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 #[derive(clap::Args)]
-pub struct Args {}
-pub fn main(_a: Args) -> std::process::ExitCode {
-    std::process::ExitCode::from(1)
+pub struct Args {
+    /// The model file.
+    pub file: PathBuf,
+    /// Override a setting or parameter: NAME=VALUE, unit-checked (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    pub sets: Vec<String>,
+    /// Random seed (same as --set seed=N).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Simulated duration, e.g. 60s or "500 ms" (same as --set duration=...).
+    #[arg(long)]
+    pub duration: Option<String>,
+    /// Engine: auto (CUDA when usable, else CPU), cpu or cuda.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub backend: Backend,
+    /// CPU threads.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Output folder.
+    #[arg(short = 'o', long = "out", default_value = "out")]
+    pub out: PathBuf,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Backend {
+    Auto,
+    Cpu,
+    Cuda,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    match run(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Combine --set, --seed and --duration into one override list.
+pub fn overrides(args: &Args) -> Result<Vec<(String, String)>, String> {
+    let mut sets = super::parse_sets(&args.sets)?;
+    if let Some(seed) = args.seed {
+        sets.push(("seed".into(), seed.to_string()));
+    }
+    if let Some(d) = &args.duration {
+        sets.push(("duration".into(), spaced_unit(d)));
+    }
+    Ok(sets)
+}
+
+/// `60s` -> `60 s` so a value typed without a space reads as a quantity.
+fn spaced_unit(v: &str) -> String {
+    let v = v.trim();
+    match v.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(i) if i > 0 && !v[..i].ends_with(' ') && !v[..i].ends_with('e') => format!("{} {}", &v[..i], &v[i..]),
+        _ => v.to_string(),
+    }
+}
+
+pub fn load(file: &std::path::Path, sets: &[(String, String)]) -> Result<Prepared, String> {
+    match session::prepare(file, sets) {
+        Ok(p) => {
+            if p.checked.diagnostics.iter().any(|d| !d.is_error()) {
+                let n = p.checked.diagnostics.len();
+                eprintln!("{}: {n} warning(s); `cbmc check {}` shows them", file.display(), file.display());
+            }
+            Ok(p)
+        }
+        Err(PrepareError::Io(e)) => Err(e),
+        Err(PrepareError::Lowering(e)) => Err(format!("cannot compile {}: {e}", file.display())),
+        Err(PrepareError::Invalid(checked)) => {
+            super::print_diagnostics(&checked, false);
+            let n = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+            Err(format!("{}: {n} error(s); nothing was run", file.display()))
+        }
+    }
+}
+
+fn run(args: Args) -> Result<ExitCode, String> {
+    let sets = overrides(&args)?;
+    let prepared = load(&args.file, &sets)?;
+    if args.backend == Backend::Cuda {
+        return Err("the CUDA engine is not available in this build; use --backend cpu (or auto)".into());
+    }
+    if args.threads == 0 {
+        return Err("--threads must be at least 1".into());
+    }
+    session::check_writable(&args.out)?;
+    let ir = &prepared.ir;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C (or a failure to install the handler) falls back to
+        // the default behaviour.
+        let _ = ctrlc::set_handler(move || {
+            if stop.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+        });
+    }
+    if args.backend == Backend::Auto && !args.quiet {
+        eprintln!("backend: cpu (the CUDA engine is not built yet)");
+    }
+    let bar = (!args.quiet).then(|| progress_bar(ir.steps, ir.dt));
+    let every = (ir.steps / 200).clamp(1, 10_000);
+    let mut tick = |s: u64| {
+        if let Some(b) = &bar {
+            b.set_position(s);
+        }
+    };
+    let result = session::run_cpu(ir, args.threads, &stop, every, &mut tick)?;
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let stem = args.file.file_stem().and_then(|s| s.to_str()).unwrap_or("run").to_string();
+    let path = session::write_outputs(&args.out, &stem, &prepared, &result)?;
+    print_summary(&prepared, &result);
+    println!("wrote {}", path.display());
+    if let Some(e) = &result.error {
+        eprintln!("error: {e}");
+        eprintln!("everything recorded until then is in {}", path.display());
+        return Ok(ExitCode::from(1));
+    }
+    if result.partial {
+        eprintln!("stopped early at step {} of {}: the output is marked partial", result.steps_done, ir.steps);
+        return Ok(ExitCode::from(130));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn progress_bar(steps: u64, dt: f64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(steps);
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {msg} {per_sec} ETA {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(format!("{:.0} s simulated", steps as f64 * dt));
+    bar
+}
+
+pub fn print_summary(p: &Prepared, r: &RunResult) {
+    let sim = r.steps_done as f64 * p.ir.dt;
+    println!("{:<8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}", "pop", "cells", "mean Hz", "min", "median", "max", "silent");
+    for s in &r.summary {
+        println!("{:<8} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>7}", s.name, s.cells, s.mean_hz, s.min_hz, s.median_hz, s.max_hz, s.silent);
+    }
+    let rtf = if r.wall_seconds > 0.0 { sim / r.wall_seconds } else { f64::INFINITY };
+    println!("simulated {sim:.3} s in {:.3} s wall ({rtf:.1}x real time) on {}; network built in {:.3} s", r.wall_seconds, r.engine, r.build_seconds);
 }

@@ -1,0 +1,615 @@
+//! The native CPU engine.
+//!
+//! Event-driven: synapses are stored by source (CSR), so a spike touches only
+//! its own synapses; deposits wait in per-projection ring buffers (slots x
+//! targets) until their delay has passed; plasticity runs on events (post
+//! spikes, teacher arrivals) through a by-target index, and periodic rules
+//! whose guard depends only on the presynaptic cell skip silent sources.
+
+mod env;
+pub mod vm;
+
+use super::{Engine, NumericalError, StateView};
+use crate::ir::{Expr, Ir, PopulationKindIr, SourceIr, Stmt};
+use crate::network::rng::{self, stream, Rng};
+use crate::network::{GapNet, Network, ProjectionNet};
+use env::{NeuronEnv, SourceCellEnv, SynapseEnv};
+use vm::{Program, Reg, Regs};
+
+pub struct CpuEngine {
+    ir: Ir,
+    rng: Rng,
+    step: u64,
+    pops: Vec<PopRt>,
+    projs: Vec<ProjRt>,
+    gaps: Vec<GapNet>,
+    regs: Regs,
+    scratch: Vec<u32>,
+    threads: usize,
+}
+
+pub(crate) struct PopRt {
+    pub size: usize,
+    pub vars: Vec<Vec<f64>>,
+    pub spiked: Vec<bool>,
+    pub spikes: Vec<u32>,
+    pub last_spike: Vec<f64>,
+    pub refr: Vec<u32>,
+    neuron: Option<NeuronRt>,
+    source: Option<SourceRt>,
+}
+
+struct NeuronRt {
+    step: Program,
+    spike: Option<(Program, Reg)>,
+    reset: Program,
+    refractory: u32,
+    inputs: Vec<usize>,
+    checked: Vec<usize>,
+    var_names: Vec<String>,
+}
+
+struct SourceRt {
+    kind: SourceIr,
+    /// Constant per-step probability, when the rate does not vary.
+    fixed_p: Option<f64>,
+    /// For fixed p: the step of each cell's next spike and spike count.
+    next: Vec<u64>,
+    count: Vec<u32>,
+    cursor: usize,
+}
+
+pub(crate) struct ProjRt {
+    pub net: ProjectionNet,
+    ring: Vec<f64>,
+    slots: usize,
+    n_target: usize,
+    on_pre: Program,
+    on_post: Program,
+    on_teacher: Program,
+    every: Vec<(u32, Periodic)>,
+    csc: Option<(Vec<u32>, Vec<u32>)>,
+    /// Arrival counts of this projection's spikes (when it is a teacher).
+    arrivals: Option<Vec<u32>>,
+    pub last_arrival: Vec<f64>,
+    pub bounds: Vec<Option<(f64, f64)>>,
+}
+
+enum Periodic {
+    /// Runs the body over all synapses.
+    All(Program),
+    /// `if <pre-only condition> { body }`: the condition once per source.
+    Guarded { cond: Program, cond_reg: Reg, body: Program },
+}
+
+impl CpuEngine {
+    pub fn new(ir: &Ir, net: Network, threads: usize) -> Self {
+        let rng = Rng::new(ir.seed);
+        let mut pops = Vec::new();
+        for (pop, pnet) in ir.populations.iter().zip(net.populations) {
+            let n = pop.size;
+            let (neuron, source) = match &pop.kind {
+                PopulationKindIr::Neuron(nir) => (
+                    Some(NeuronRt {
+                        step: vm::compile(&nir.step, nir.locals),
+                        spike: nir.spike.as_ref().map(|s| vm::compile_expr(s, nir.locals)),
+                        reset: vm::compile(&nir.reset, nir.locals),
+                        refractory: nir.refractory_steps,
+                        inputs: nir.vars.iter().enumerate().filter(|(_, v)| v.kind == crate::ir::VarKind::Input).map(|(i, _)| i).collect(),
+                        checked: nir.checked_vars.clone(),
+                        var_names: nir.vars.iter().map(|v| v.name.clone()).collect(),
+                    }),
+                    None,
+                ),
+                PopulationKindIr::Source(s) => {
+                    let fixed_p = match s {
+                        SourceIr::Bernoulli { p: Expr::Const(p), .. } => Some(*p),
+                        SourceIr::Poisson { rate: Expr::Const(r) } => Some(1.0 - (-r * ir.dt).exp()),
+                        _ => None,
+                    };
+                    (None, Some(SourceRt { kind: s.clone(), fixed_p, next: vec![0; n], count: vec![0; n], cursor: 0 }))
+                }
+            };
+            pops.push(PopRt { size: n, vars: pnet.vars, spiked: vec![false; n], spikes: vec![], last_spike: vec![-1e9; n], refr: vec![0; n], neuron, source });
+        }
+        let teachers: Vec<usize> = ir.projections.iter().filter_map(|p| p.teacher).collect();
+        let mut projs = Vec::new();
+        for (qi, (q, qnet)) in ir.projections.iter().zip(net.projections).enumerate() {
+            let n_target = ir.populations[q.target].size;
+            let slots = (q.delay_steps + q.max_pulse_steps) as usize;
+            let needs_csc = !q.on_post.is_empty() || !q.on_teacher.is_empty();
+            let csc = needs_csc.then(|| qnet.by_target(n_target));
+            let every = q.every.iter().map(|(period, body)| (*period, periodic(body, q.locals))).collect();
+            let is_teacher = teachers.contains(&qi);
+            let mut bounds = vec![None; q.vars.len()];
+            for (v, lo, hi) in &q.bounds {
+                bounds[*v] = Some((*lo, *hi));
+            }
+            projs.push(ProjRt {
+                net: qnet,
+                ring: vec![0.0; slots * n_target],
+                slots,
+                n_target,
+                on_pre: vm::compile(&q.on_pre, q.locals),
+                on_post: vm::compile(&q.on_post, q.locals),
+                on_teacher: vm::compile(&q.on_teacher, q.locals),
+                every,
+                csc,
+                arrivals: is_teacher.then(|| vec![0; slots * n_target]),
+                last_arrival: if is_teacher { vec![-1e9; n_target] } else { vec![] },
+                bounds,
+            });
+        }
+        let mut engine = CpuEngine { ir: ir.clone(), rng, step: 0, pops, projs, gaps: net.gaps, regs: Regs::default(), scratch: vec![], threads: threads.max(1) };
+        engine.init_sources();
+        engine
+    }
+
+    fn init_sources(&mut self) {
+        let rng = self.rng;
+        for (pi, pop) in self.pops.iter_mut().enumerate() {
+            if let Some(src) = &mut pop.source {
+                if let Some(p) = src.fixed_p {
+                    for i in 0..pop.size {
+                        src.next[i] = geometric_gap(&rng, pi, i, 0, p);
+                    }
+                }
+            }
+        }
+    }
+
+    fn signals(&self) -> Vec<f64> {
+        let t = self.time();
+        self.ir.signals.iter().map(|s| signal_value(s, t)).collect()
+    }
+
+    fn time(&self) -> f64 {
+        self.step as f64 * self.ir.dt
+    }
+
+    fn update_source(&mut self, pi: usize) {
+        let s = self.step;
+        let dt = self.ir.dt;
+        let t = self.time();
+        let signals = self.signals();
+        let rng = self.rng;
+        let pop = &mut self.pops[pi];
+        let Some(src) = pop.source.as_mut() else { return };
+        let refractory = match &src.kind {
+            SourceIr::Bernoulli { refractory_steps, .. } => *refractory_steps as u64,
+            _ => 0,
+        };
+        if let Some(p) = src.fixed_p {
+            // Each cell's next spike step is drawn when it spikes (geometric
+            // gaps), so the cost scales with the number of spikes.
+            for i in 0..pop.size {
+                if src.next[i] == s {
+                    pop.spikes.push(i as u32);
+                    src.count[i] += 1;
+                    src.next[i] = s + 1 + refractory + geometric_gap(&rng, pi, i, src.count[i], p);
+                }
+            }
+            return;
+        }
+        match &src.kind {
+            SourceIr::SpikeTimes { steps, cells } => {
+                while src.cursor < steps.len() && steps[src.cursor] < s {
+                    src.cursor += 1;
+                }
+                let mut fire = false;
+                while src.cursor < steps.len() && steps[src.cursor] == s {
+                    fire = true;
+                    src.cursor += 1;
+                }
+                if fire {
+                    match cells {
+                        Some(c) => {
+                            let mut c = c.clone();
+                            c.sort_unstable();
+                            c.dedup();
+                            pop.spikes.extend(c.into_iter().map(|i| i as u32));
+                        }
+                        None => pop.spikes.extend(0..pop.size as u32),
+                    }
+                }
+            }
+            SourceIr::Bernoulli { p, .. } | SourceIr::Poisson { rate: p } => {
+                let v = eval_time(p, t, &signals);
+                let prob = if matches!(src.kind, SourceIr::Poisson { .. }) { 1.0 - (-v * dt).exp() } else { v };
+                let st = stream(rng::SOURCE, pi, 0);
+                for i in 0..pop.size {
+                    if pop.refr[i] > 0 {
+                        pop.refr[i] -= 1;
+                        continue;
+                    }
+                    let w = rng.words(st, i as u32, s as u32, (s >> 32) as u32);
+                    if Rng::uniform(w[0]) < prob {
+                        pop.spikes.push(i as u32);
+                        pop.refr[i] = refractory as u32;
+                    }
+                }
+            }
+        }
+    }
+
+    fn update_neurons(&mut self, pi: usize) -> Result<(), NumericalError> {
+        let s = self.step;
+        let t = self.time();
+        let signals = self.signals();
+        // Inputs start at zero; arriving deposits and gap currents fill them.
+        {
+            let pop = &mut self.pops[pi];
+            let nrt = pop.neuron.as_ref().expect("neuron population");
+            for &v in &nrt.inputs {
+                pop.vars[v].fill(0.0);
+            }
+        }
+        for (qi, q) in self.ir.projections.iter().enumerate() {
+            if q.target != pi {
+                continue;
+            }
+            let proj = &mut self.projs[qi];
+            let n = proj.n_target;
+            let slot = (s % proj.slots as u64) as usize;
+            let target = &mut self.pops[pi].vars[q.target_var];
+            let ring = &mut proj.ring[slot * n..(slot + 1) * n];
+            for j in 0..n {
+                target[j] += ring[j];
+                ring[j] = 0.0;
+            }
+        }
+        self.teacher_arrivals(pi, t, &signals);
+        for (gi, g) in self.ir.gaps.iter().enumerate() {
+            if g.population != pi {
+                continue;
+            }
+            let pop = &mut self.pops[pi];
+            let (v, target) = (g.voltage, g.target);
+            for &(i, j) in &self.gaps[gi].pairs {
+                let (i, j) = (i as usize, j as usize);
+                let current = g.coupling * (pop.vars[v][j] - pop.vars[v][i]);
+                pop.vars[target][i] += current;
+                pop.vars[target][j] -= current;
+            }
+        }
+        let rng = self.rng;
+        let pop = &mut self.pops[pi];
+        let nrt = pop.neuron.as_ref().expect("neuron population");
+        let n = pop.size;
+        let mut env = NeuronEnv { vars: &mut pop.vars, refr: &pop.refr, mask: None, time: t, signals: &signals, rng, population: pi, step: s };
+        vm::run(&nrt.step, &mut env, &mut self.regs);
+        let mut fired = vec![0.0; n];
+        if let Some((prog, reg)) = &nrt.spike {
+            vm::run(prog, &mut env, &mut self.regs);
+            let cond = self.regs.reg(*reg);
+            for i in 0..n {
+                let free = pop.refr[i] == 0;
+                if pop.refr[i] > 0 {
+                    pop.refr[i] -= 1;
+                }
+                if cond[i] != 0.0 && free {
+                    fired[i] = 1.0;
+                    pop.spikes.push(i as u32);
+                    pop.refr[i] = nrt.refractory;
+                }
+            }
+            if !pop.spikes.is_empty() && !nrt.reset.is_empty() {
+                let mut env = NeuronEnv { vars: &mut pop.vars, refr: &pop.refr, mask: Some(&fired), time: t, signals: &signals, rng, population: pi, step: s };
+                vm::run(&nrt.reset, &mut env, &mut self.regs);
+            }
+        }
+        for &v in &nrt.checked {
+            if let Some(cell) = pop.vars[v].iter().position(|x| !x.is_finite()) {
+                return Err(NumericalError { population: self.ir.populations[pi].name.clone(), variable: nrt.var_names[v].clone(), cell, step: s, value: pop.vars[v][cell] });
+            }
+        }
+        Ok(())
+    }
+
+    /// Teacher spikes arriving at `pi` now: note the time and run the
+    /// `on_teacher` code of every projection that names this teacher.
+    fn teacher_arrivals(&mut self, pi: usize, t: f64, signals: &[f64]) {
+        for ti in 0..self.projs.len() {
+            if self.ir.projections[ti].target != pi || self.projs[ti].arrivals.is_none() {
+                continue;
+            }
+            let s = self.step;
+            let proj = &mut self.projs[ti];
+            let n = proj.n_target;
+            let slot = (s % proj.slots as u64) as usize;
+            let arrivals = proj.arrivals.as_mut().expect("checked above");
+            let mut arrived = std::mem::take(&mut self.scratch);
+            arrived.clear();
+            for j in 0..n {
+                if arrivals[slot * n + j] > 0 {
+                    arrivals[slot * n + j] = 0;
+                    proj.last_arrival[j] = t;
+                    arrived.push(j as u32);
+                }
+            }
+            for qi in 0..self.projs.len() {
+                if self.ir.projections[qi].teacher != Some(ti) || self.projs[qi].on_teacher.is_empty() {
+                    continue;
+                }
+                for &j in &arrived {
+                    self.run_by_target(qi, j as usize, Handler::Teacher, t, signals);
+                }
+            }
+            self.scratch = arrived;
+        }
+    }
+
+    fn run_by_target(&mut self, qi: usize, j: usize, h: Handler, t: f64, signals: &[f64]) {
+        let q = &self.ir.projections[qi];
+        let teacher_times = q.teacher.map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
+        let proj = &mut self.projs[qi];
+        let Some((offsets, ids)) = &proj.csc else { return };
+        let ids = &ids[offsets[j] as usize..offsets[j + 1] as usize];
+        let prog = match h {
+            Handler::Teacher => &proj.on_teacher,
+            Handler::Post => &proj.on_post,
+        };
+        let mut env = SynapseEnv {
+            ids,
+            vars: &mut proj.net.vars,
+            pre: &proj.net.pre,
+            post: &proj.net.post,
+            pre_pop: &self.pops[q.source],
+            post_pop: &self.pops[q.target],
+            last_teacher: teacher_times.as_deref(),
+            bounds: &proj.bounds,
+            deposit: None,
+            time: t,
+            signals,
+        };
+        vm::run(prog, &mut env, &mut self.regs);
+        if let (Some(ti), Some(times)) = (q.teacher, teacher_times) {
+            self.projs[ti].last_arrival = times;
+        }
+    }
+
+    /// Deliver the spikes `pi` just emitted and run spike-driven plasticity.
+    fn after_spikes(&mut self, pi: usize, t: f64, signals: &[f64]) {
+        let s = self.step;
+        let spikes = std::mem::take(&mut self.pops[pi].spikes);
+        for &i in &spikes {
+            self.pops[pi].spiked[i as usize] = true;
+            self.pops[pi].last_spike[i as usize] = t;
+        }
+        for qi in 0..self.projs.len() {
+            let q = &self.ir.projections[qi];
+            if q.source != pi {
+                continue;
+            }
+            let teacher_times = q.teacher.map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
+            let proj = &mut self.projs[qi];
+            let n = proj.n_target;
+            let first_slot = ((s + q.delay_steps as u64) % proj.slots as u64) as usize;
+            for &i in &spikes {
+                let lo = proj.net.offsets[i as usize] as usize;
+                let hi = proj.net.offsets[i as usize + 1] as usize;
+                if lo == hi {
+                    continue;
+                }
+                if let Some(arr) = proj.arrivals.as_mut() {
+                    for k in lo..hi {
+                        arr[first_slot * n + proj.net.post[k] as usize] += 1;
+                    }
+                }
+                if proj.on_pre.is_empty() {
+                    continue;
+                }
+                self.scratch.clear();
+                self.scratch.extend(lo as u32..hi as u32);
+                let mut env = SynapseEnv {
+                    ids: &self.scratch,
+                    vars: &mut proj.net.vars,
+                    pre: &proj.net.pre,
+                    post: &proj.net.post,
+                    pre_pop: &self.pops[q.source],
+                    post_pop: &self.pops[q.target],
+                    last_teacher: teacher_times.as_deref(),
+                    bounds: &proj.bounds,
+                    deposit: Some((&mut proj.ring, proj.slots, n, first_slot)),
+                    time: t,
+                    signals,
+                };
+                vm::run(&proj.on_pre, &mut env, &mut self.regs);
+            }
+            if let (Some(ti), Some(times)) = (q.teacher, teacher_times) {
+                self.projs[ti].last_arrival = times;
+            }
+        }
+        self.pops[pi].spikes = spikes;
+        for qi in 0..self.projs.len() {
+            if self.ir.projections[qi].target != pi || self.projs[qi].on_post.is_empty() {
+                continue;
+            }
+            let spikes = self.pops[pi].spikes.clone();
+            for j in spikes {
+                self.run_by_target(qi, j as usize, Handler::Post, t, signals);
+            }
+        }
+    }
+
+    fn periodic(&mut self, t: f64, signals: &[f64]) {
+        let s = self.step;
+        for qi in 0..self.projs.len() {
+            for k in 0..self.projs[qi].every.len() {
+                let period = self.projs[qi].every[k].0 as u64;
+                if s % period != 0 {
+                    continue;
+                }
+                let q = &self.ir.projections[qi];
+                let teacher_times = q.teacher.map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
+                let proj = &mut self.projs[qi];
+                let pre_pop = &self.pops[q.source];
+                let post_pop = &self.pops[q.target];
+                match &proj.every[k].1 {
+                    Periodic::All(body) => {
+                        let n_syn = proj.net.len();
+                        let mut lo = 0;
+                        while lo < n_syn {
+                            let hi = (lo + 4096).min(n_syn);
+                            self.scratch.clear();
+                            self.scratch.extend(lo as u32..hi as u32);
+                            let mut env = SynapseEnv { ids: &self.scratch, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher_times.as_deref(), bounds: &proj.bounds, deposit: None, time: t, signals };
+                            vm::run(body, &mut env, &mut self.regs);
+                            lo = hi;
+                        }
+                    }
+                    Periodic::Guarded { cond, cond_reg, body } => {
+                        let mut env = SourceCellEnv { pop: pre_pop, time: t, signals };
+                        vm::run(cond, &mut env, &mut self.regs);
+                        let active: Vec<usize> = self.regs.reg(*cond_reg).iter().enumerate().filter(|(_, c)| **c != 0.0).map(|(i, _)| i).collect();
+                        for i in active {
+                            let lo = proj.net.offsets[i] as usize;
+                            let hi = proj.net.offsets[i + 1] as usize;
+                            if lo == hi {
+                                continue;
+                            }
+                            self.scratch.clear();
+                            self.scratch.extend(lo as u32..hi as u32);
+                            let mut env = SynapseEnv { ids: &self.scratch, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher_times.as_deref(), bounds: &proj.bounds, deposit: None, time: t, signals };
+                            vm::run(body, &mut env, &mut self.regs);
+                        }
+                    }
+                }
+                if let (Some(ti), Some(times)) = (q.teacher, teacher_times) {
+                    self.projs[ti].last_arrival = times;
+                }
+            }
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Handler {
+    Teacher,
+    Post,
+}
+
+/// Compile a periodic rule, hoisting a leading condition on the presynaptic
+/// cell alone so that silent sources cost nothing.
+fn periodic(body: &[Stmt], locals: usize) -> Periodic {
+    if let [Stmt::If { cond, then, otherwise }] = body {
+        if otherwise.is_empty() && pre_only(cond) {
+            let (cond, cond_reg) = vm::compile_expr(cond, 0);
+            return Periodic::Guarded { cond, cond_reg, body: vm::compile(then, locals) };
+        }
+    }
+    Periodic::All(vm::compile(body, locals))
+}
+
+fn pre_only(e: &Expr) -> bool {
+    match e {
+        Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Pre(_) => true,
+        Expr::Unary(_, x) => pre_only(x),
+        Expr::Binary(_, a, b) => pre_only(a) && pre_only(b),
+        Expr::Call(f, args, _) => !matches!(f, crate::ir::Func::Rand | crate::ir::Func::Randn) && args.iter().all(pre_only),
+        _ => false,
+    }
+}
+
+/// Steps until the next spike of a Bernoulli(p) process (failures before the
+/// first success), drawn from the cell's own counter.
+fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64) -> u64 {
+    if p <= 0.0 {
+        return u64::MAX / 4;
+    }
+    if p >= 1.0 {
+        return 0;
+    }
+    let w = rng.words(stream(rng::SOURCE, pop, 1), cell as u32, count, 0);
+    let u = Rng::uniform_open(w[0]);
+    (u.ln() / (1.0 - p).ln()).floor().min(1e15) as u64
+}
+
+/// Value of a protocol signal at time t.
+pub fn signal_value(s: &crate::ir::Signal, t: f64) -> f64 {
+    let trial = (t / s.trial).floor();
+    if let Some(n) = s.trials {
+        if trial >= n as f64 {
+            return 0.0;
+        }
+    }
+    if s.silenced_in_probe {
+        if let Some(k) = s.probe_every {
+            if (trial as u64 + 1) % k == 0 {
+                return 0.0;
+            }
+        }
+    }
+    let within = t - trial * s.trial;
+    f64::from(u8::from(within >= s.start - 1e-12 && within < s.end - 1e-12))
+}
+
+fn eval_time(e: &Expr, t: f64, signals: &[f64]) -> f64 {
+    fn sub(e: &Expr, t: f64, sig: &[f64]) -> Expr {
+        match e {
+            Expr::Time => Expr::Const(t),
+            Expr::Signal(i) => Expr::Const(sig.get(*i).copied().unwrap_or(0.0)),
+            Expr::Unary(op, x) => Expr::Unary(*op, Box::new(sub(x, t, sig))),
+            Expr::Binary(op, a, b) => Expr::Binary(*op, Box::new(sub(a, t, sig)), Box::new(sub(b, t, sig))),
+            Expr::Call(f, a, s) => Expr::Call(*f, a.iter().map(|x| sub(x, t, sig)).collect(), *s),
+            e => e.clone(),
+        }
+    }
+    match e {
+        Expr::Const(c) => *c,
+        e => crate::network::eval_scalar(&sub(e, t, signals), &|_| None).unwrap_or(0.0),
+    }
+}
+
+impl Engine for CpuEngine {
+    fn step(&mut self) -> Result<(), NumericalError> {
+        let t = self.time();
+        let signals = self.signals();
+        for pop in self.pops.iter_mut() {
+            for &i in &pop.spikes {
+                pop.spiked[i as usize] = false;
+            }
+            pop.spikes.clear();
+        }
+        for k in 0..self.ir.schedule.len() {
+            let pi = self.ir.schedule[k];
+            if self.pops[pi].source.is_some() {
+                self.update_source(pi);
+            } else {
+                self.update_neurons(pi)?;
+            }
+            self.after_spikes(pi, t, &signals);
+        }
+        self.periodic(t, &signals);
+        self.step += 1;
+        Ok(())
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.step
+    }
+
+    fn describe(&self) -> String {
+        format!("cpu ({} thread{})", self.threads, if self.threads == 1 { "" } else { "s" })
+    }
+}
+
+impl CpuEngine {
+    /// (pre, post) cell of every synapse of a projection, in storage order.
+    pub fn synapse_pairs(&self, projection: usize) -> (Vec<u32>, Vec<u32>) {
+        let net = &self.projs[projection].net;
+        (net.pre.clone(), net.post.clone())
+    }
+}
+
+impl StateView for CpuEngine {
+    fn spikes(&self, population: usize) -> &[u32] {
+        &self.pops[population].spikes
+    }
+    fn var(&self, population: usize, var: usize) -> &[f64] {
+        &self.pops[population].vars[var]
+    }
+    fn synapse_var(&self, projection: usize, var: usize) -> &[f64] {
+        &self.projs[projection].net.vars[var]
+    }
+}

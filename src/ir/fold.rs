@@ -1,0 +1,106 @@
+//! Constant folding and algebraic simplification on IR expressions.
+
+use super::{BinOp, Expr, Func, Stmt, UnOp};
+
+pub fn fold(e: Expr) -> Expr {
+    match e {
+        Expr::Unary(op, x) => {
+            let x = fold(*x);
+            match (op, &x) {
+                (UnOp::Neg, Expr::Const(v)) => Expr::Const(-v),
+                (UnOp::Not, Expr::Const(v)) => Expr::Const(f64::from(u8::from(*v == 0.0))),
+                (UnOp::Neg, Expr::Unary(UnOp::Neg, inner)) => (**inner).clone(),
+                _ => Expr::Unary(op, Box::new(x)),
+            }
+        }
+        Expr::Binary(op, a, b) => {
+            let a = fold(*a);
+            let b = fold(*b);
+            if let (Expr::Const(x), Expr::Const(y)) = (&a, &b) {
+                return Expr::Const(binary(op, *x, *y));
+            }
+            match (op, &a, &b) {
+                (BinOp::Add, Expr::Const(z), _) if *z == 0.0 => b,
+                (BinOp::Add | BinOp::Sub, _, Expr::Const(z)) if *z == 0.0 => a,
+                (BinOp::Sub, Expr::Const(z), _) if *z == 0.0 => fold(Expr::Unary(UnOp::Neg, Box::new(b))),
+                (BinOp::Mul, Expr::Const(o), _) if *o == 1.0 => b,
+                (BinOp::Mul | BinOp::Div, _, Expr::Const(o)) if *o == 1.0 => a,
+                (BinOp::Mul, Expr::Const(z), _) | (BinOp::Mul, _, Expr::Const(z)) if *z == 0.0 => Expr::Const(0.0),
+                (BinOp::Div, Expr::Const(z), _) if *z == 0.0 => Expr::Const(0.0),
+                _ => Expr::Binary(op, Box::new(a), Box::new(b)),
+            }
+        }
+        Expr::Call(f, args, site) => {
+            let args: Vec<Expr> = args.into_iter().map(fold).collect();
+            let consts: Option<Vec<f64>> = args.iter().map(|a| if let Expr::Const(v) = a { Some(*v) } else { None }).collect();
+            match consts {
+                Some(v) if !matches!(f, Func::Rand | Func::Randn) => Expr::Const(call(f, &v)),
+                _ => Expr::Call(f, args, site),
+            }
+        }
+        e => e,
+    }
+}
+
+pub fn fold_stmts(stmts: Vec<Stmt>) -> Vec<Stmt> {
+    let mut out = Vec::new();
+    for s in stmts {
+        match s {
+            Stmt::Set { var, value, held } => out.push(Stmt::Set { var, value: fold(value), held }),
+            Stmt::SetLocal { local, value } => out.push(Stmt::SetLocal { local, value: fold(value) }),
+            Stmt::Deposit { value, pulse_steps } => out.push(Stmt::Deposit { value: fold(value), pulse_steps }),
+            Stmt::If { cond, then, otherwise } => {
+                let cond = fold(cond);
+                let then = fold_stmts(then);
+                let otherwise = fold_stmts(otherwise);
+                match cond {
+                    Expr::Const(c) if c != 0.0 => out.extend(then),
+                    Expr::Const(_) => out.extend(otherwise),
+                    cond => out.push(Stmt::If { cond, then, otherwise }),
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn binary(op: BinOp, a: f64, b: f64) -> f64 {
+    let t = |c: bool| f64::from(u8::from(c));
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Pow => a.powf(b),
+        BinOp::Eq => t(a == b),
+        BinOp::Ne => t(a != b),
+        BinOp::Lt => t(a < b),
+        BinOp::Le => t(a <= b),
+        BinOp::Gt => t(a > b),
+        BinOp::Ge => t(a >= b),
+        BinOp::And => t(a != 0.0 && b != 0.0),
+        BinOp::Or => t(a != 0.0 || b != 0.0),
+    }
+}
+
+/// The value of a deterministic function (not rand/randn).
+pub fn call(f: Func, v: &[f64]) -> f64 {
+    match f {
+        Func::Exp => v[0].exp(),
+        Func::Log => v[0].ln(),
+        Func::Sqrt => v[0].sqrt(),
+        Func::Abs => v[0].abs(),
+        Func::Floor => v[0].floor(),
+        Func::Min => v[0].min(v[1]),
+        Func::Max => v[0].max(v[1]),
+        Func::Clip => v[0].max(v[1]).min(v[2]),
+        Func::Select => {
+            if v[0] != 0.0 {
+                v[1]
+            } else {
+                v[2]
+            }
+        }
+        Func::Rand | Func::Randn => f64::NAN,
+    }
+}

@@ -1,0 +1,209 @@
+//! The IR: the contract between the language and the engines.
+//!
+//! Flat and explicit. Every population is instantiated (parameters folded to
+//! constants, or per-cell variables where a population draws them from a
+//! distribution); ODEs are already discretised into assignments; assignment
+//! operators are expanded; constants are folded (`exp(-dt/tau)` is a number).
+//! Both engines consume this and nothing else.
+
+mod fold;
+mod lower;
+
+pub use crate::check::model::{Func, Signal, Wiring};
+pub use crate::syntax::ast::{BinOp, UnOp};
+pub use lower::lower;
+
+/// The value of a binary operator on numbers (booleans are 0 and 1).
+pub fn fold_binary(op: BinOp, a: f64, b: f64) -> f64 {
+    fold::binary(op, a, b)
+}
+
+/// The value of a deterministic built-in function.
+pub fn fold_call(f: Func, v: &[f64]) -> f64 {
+    fold::call(f, v)
+}
+
+#[derive(Clone, Debug)]
+pub struct Ir {
+    pub model_name: String,
+    pub dt: f64,
+    pub steps: u64,
+    pub seed: u64,
+    pub populations: Vec<PopulationIr>,
+    pub projections: Vec<ProjectionIr>,
+    pub gaps: Vec<GapIr>,
+    pub recorders: Vec<RecorderIr>,
+    pub signals: Vec<Signal>,
+    /// Population update order within a step.
+    pub schedule: Vec<usize>,
+}
+
+#[derive(Clone, Debug)]
+pub struct PopulationIr {
+    pub name: String,
+    pub size: usize,
+    pub kind: PopulationKindIr,
+}
+
+#[derive(Clone, Debug)]
+pub enum PopulationKindIr {
+    Neuron(NeuronIr),
+    Source(SourceIr),
+}
+
+#[derive(Clone, Debug)]
+pub enum SourceIr {
+    /// Spike when u < 1 - exp(-rate * dt); `rate` is evaluated once per step.
+    Poisson { rate: Expr },
+    /// Spike when u < p, then `refractory_steps` steps blocked.
+    Bernoulli { p: Expr, refractory_steps: u32 },
+    SpikeTimes { steps: Vec<u64>, cells: Option<Vec<usize>> },
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VarKind {
+    /// Persists across steps.
+    State,
+    /// Zeroed at the start of each step, then filled by deposits and couplings.
+    Input,
+    /// A parameter that differs between cells; constant in time.
+    CellParam,
+}
+
+#[derive(Clone, Debug)]
+pub struct VarIr {
+    pub name: String,
+    pub kind: VarKind,
+    pub init: InitIr,
+}
+
+/// How a per-cell or per-synapse value starts (SI units).
+#[derive(Clone, Debug)]
+pub enum InitIr {
+    Const(f64),
+    /// Per-element expression of other variables (evaluated in declaration order).
+    Expr(Expr),
+    Normal { mean: f64, sd: f64, low: f64, high: f64 },
+    Uniform { low: f64, high: f64 },
+}
+
+#[derive(Clone, Debug)]
+pub struct NeuronIr {
+    pub type_name: String,
+    pub vars: Vec<VarIr>,
+    /// The per-step program: integration of the ODEs, then the update block.
+    pub step: Vec<Stmt>,
+    pub spike: Option<Expr>,
+    pub reset: Vec<Stmt>,
+    pub refractory_steps: u32,
+    /// Number of local slots the programs use.
+    pub locals: usize,
+    /// Variables whose values are checked for NaN/inf after each step.
+    pub checked_vars: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Expr {
+    Const(f64),
+    /// A variable of the element being computed: a cell variable in neuron
+    /// code, a per-synapse variable in synapse code.
+    Var(usize),
+    Local(usize),
+    /// Simulation time in seconds at the start of the step.
+    Time,
+    Signal(usize),
+    Pre(CellAccess),
+    Post(CellAccess),
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// rand() and randn() carry a call-site number so each draws its own stream.
+    Call(Func, Vec<Expr>, u32),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CellAccess {
+    Var(usize),
+    LastSpike,
+    Spiked,
+    LastTeacher,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Stmt {
+    /// var = value. `held`: skipped while the cell is refractory.
+    Set { var: usize, value: Expr, held: bool },
+    SetLocal { local: usize, value: Expr },
+    If { cond: Expr, then: Vec<Stmt>, otherwise: Vec<Stmt> },
+    /// Add to the projection's target on the postsynaptic cell after the
+    /// delay, for `pulse_steps` consecutive steps.
+    Deposit { value: Expr, pulse_steps: u32 },
+}
+
+#[derive(Clone, Debug)]
+pub struct ProjectionIr {
+    pub name: String,
+    pub source: usize,
+    pub target: usize,
+    /// Index of the target variable in the target population's `vars`.
+    pub target_var: usize,
+    pub synapse_type: String,
+    pub vars: Vec<VarIr>,
+    pub on_pre: Vec<Stmt>,
+    pub on_post: Vec<Stmt>,
+    pub on_teacher: Vec<Stmt>,
+    pub every: Vec<(u32, Vec<Stmt>)>,
+    /// (var, low, high): clipped after every handler that runs.
+    pub bounds: Vec<(usize, f64, f64)>,
+    pub wiring: Wiring,
+    pub delay_steps: u32,
+    pub teacher: Option<usize>,
+    pub locals: usize,
+    pub max_pulse_steps: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct GapIr {
+    pub name: String,
+    pub population: usize,
+    pub partners: usize,
+    pub distinct: bool,
+    pub coupling: f64,
+    pub voltage: usize,
+    pub target: usize,
+}
+
+#[derive(Clone, Debug)]
+pub enum RecorderKindIr {
+    SpikeCounts { population: usize, bin_steps: u32, cells: usize },
+    SpikeTimes { population: usize },
+    Trace { population: usize, var: usize, cells: Vec<usize>, every_steps: u32 },
+    Weights { projection: usize, var: usize, every_steps: u32, max_synapses: usize },
+    Rate { population: usize, bin_steps: u32 },
+}
+
+#[derive(Clone, Debug)]
+pub struct RecorderIr {
+    pub name: String,
+    pub kind: RecorderKindIr,
+}
+
+impl Ir {
+    pub fn population_index(&self, name: &str) -> Option<usize> {
+        self.populations.iter().position(|p| p.name == name)
+    }
+    pub fn projection_index(&self, name: &str) -> Option<usize> {
+        self.projections.iter().position(|p| p.name == name)
+    }
+}
+
+impl Expr {
+    pub fn uses_transcendentals(&self) -> bool {
+        match self {
+            Expr::Call(f, args, _) => f.is_transcendental() || args.iter().any(|a| a.uses_transcendentals()),
+            Expr::Unary(_, x) => x.uses_transcendentals(),
+            Expr::Binary(BinOp::Pow, _, _) => true,
+            Expr::Binary(_, a, b) => a.uses_transcendentals() || b.uses_transcendentals(),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! Instantiation: wiring, per-synapse values and initial state, computed once
+//! on the host from the IR and the seed, by the same code for every engine.
+
+pub mod rng;
+
+use crate::ir::{Expr, Func, InitIr, Ir, PopulationKindIr, UnOp, VarIr, Wiring};
+use rng::{stream, Rng};
+
+#[derive(Clone, Debug)]
+pub struct Network {
+    pub populations: Vec<PopulationNet>,
+    pub projections: Vec<ProjectionNet>,
+    pub gaps: Vec<GapNet>,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct PopulationNet {
+    /// Initial values, `vars[var][cell]` (empty for spike sources).
+    pub vars: Vec<Vec<f64>>,
+}
+
+/// Synapses stored by presynaptic cell (CSR): the synapses of source `i` are
+/// `offsets[i]..offsets[i+1]`, ordered by target, then by draw.
+#[derive(Clone, Debug, Default)]
+pub struct ProjectionNet {
+    pub offsets: Vec<u32>,
+    pub pre: Vec<u32>,
+    pub post: Vec<u32>,
+    /// Per-synapse values, `vars[var][synapse]`.
+    pub vars: Vec<Vec<f64>>,
+}
+
+impl ProjectionNet {
+    pub fn len(&self) -> usize {
+        self.post.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.post.is_empty()
+    }
+    /// Synapses grouped by target (CSC): (offsets, synapse ids).
+    pub fn by_target(&self, n_target: usize) -> (Vec<u32>, Vec<u32>) {
+        let mut counts = vec![0u32; n_target + 1];
+        for &j in &self.post {
+            counts[j as usize + 1] += 1;
+        }
+        for i in 0..n_target {
+            counts[i + 1] += counts[i];
+        }
+        let mut fill = counts.clone();
+        let mut ids = vec![0u32; self.post.len()];
+        for (s, &j) in self.post.iter().enumerate() {
+            ids[fill[j as usize] as usize] = s as u32;
+            fill[j as usize] += 1;
+        }
+        (counts, ids)
+    }
+}
+
+/// Gap-junction pairs; each couples both ends.
+#[derive(Clone, Debug, Default)]
+pub struct GapNet {
+    pub pairs: Vec<(u32, u32)>,
+}
+
+/// Build the network a run starts from. Pure function of the IR (and so of
+/// the model, the overrides and the seed).
+pub fn build(ir: &Ir) -> Result<Network, String> {
+    let rng = Rng::new(ir.seed);
+    let mut populations = Vec::new();
+    for (pi, p) in ir.populations.iter().enumerate() {
+        let vars = match &p.kind {
+            PopulationKindIr::Neuron(n) => init_vars(&n.vars, p.size, &rng, |var, site| stream(rng::CELL_INIT, pi, (var as u32) << 4 | site))?,
+            PopulationKindIr::Source(_) => vec![],
+        };
+        populations.push(PopulationNet { vars });
+    }
+    let mut projections = Vec::new();
+    for (qi, q) in ir.projections.iter().enumerate() {
+        let n_src = ir.populations[q.source].size;
+        let n_dst = ir.populations[q.target].size;
+        let pairs = wire(&q.wiring, n_src, n_dst, q.source == q.target, &rng, stream(rng::WIRING, qi, 0));
+        let mut net = csr(pairs, n_src);
+        if net.len() > u32::MAX as usize / 2 {
+            return Err(format!("projection `{}` has {} synapses, more than this engine supports", q.name, net.len()));
+        }
+        net.vars = init_vars(&q.vars, net.len(), &rng, |var, site| stream(rng::SYN_INIT, qi, (var as u32) << 4 | site))?;
+        projections.push(net);
+    }
+    let gaps = ir
+        .gaps
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| {
+            let n = ir.populations[g.population].size;
+            let mut pairs = Vec::new();
+            for i in 0..n {
+                let mut seq = rng.sequence(stream(rng::GAP, gi, 0), i as u32);
+                // Partners are other cells: draw from n-1 and skip i.
+                let picks = if g.distinct { sample_distinct(&mut seq, n - 1, g.partners) } else { (0..g.partners).map(|_| seq.below(n - 1)).collect() };
+                for p in picks {
+                    let j = if p >= i { p + 1 } else { p };
+                    pairs.push((i as u32, j as u32));
+                }
+            }
+            GapNet { pairs }
+        })
+        .collect();
+    Ok(Network { populations, projections, gaps })
+}
+
+/// Floyd's algorithm: k distinct values from 0..n, in draw order.
+fn sample_distinct(seq: &mut rng::Sequence, n: usize, k: usize) -> Vec<usize> {
+    let mut chosen: Vec<usize> = Vec::with_capacity(k);
+    for j in n - k..n {
+        let t = seq.below(j + 1);
+        if chosen.contains(&t) {
+            chosen.push(j);
+        } else {
+            chosen.push(t);
+        }
+    }
+    chosen
+}
+
+fn wire(w: &Wiring, n_src: usize, n_dst: usize, same: bool, rng: &Rng, s: u32) -> Vec<(u32, u32)> {
+    let mut pairs = Vec::new();
+    match *w {
+        Wiring::AllToAll { allow_self } => {
+            for j in 0..n_dst {
+                for i in 0..n_src {
+                    if allow_self || !same || i != j {
+                        pairs.push((i as u32, j as u32));
+                    }
+                }
+            }
+        }
+        Wiring::OneToOne => pairs.extend((0..n_src.min(n_dst)).map(|i| (i as u32, i as u32))),
+        Wiring::Blocks { per_source } => {
+            for i in 0..n_src {
+                for j in i * per_source..(i + 1) * per_source {
+                    pairs.push((i as u32, j as u32));
+                }
+            }
+        }
+        Wiring::FixedInDegree { k, replace } => {
+            for j in 0..n_dst {
+                let mut seq = rng.sequence(s, j as u32);
+                let picks = if replace { (0..k).map(|_| seq.below(n_src)).collect() } else { sample_distinct(&mut seq, n_src, k) };
+                pairs.extend(picks.into_iter().map(|i| (i as u32, j as u32)));
+            }
+        }
+        Wiring::FixedOutDegree { k, replace } => {
+            for i in 0..n_src {
+                let mut seq = rng.sequence(s, i as u32);
+                let picks = if replace { (0..k).map(|_| seq.below(n_dst)).collect() } else { sample_distinct(&mut seq, n_dst, k) };
+                pairs.extend(picks.into_iter().map(|j| (i as u32, j as u32)));
+            }
+        }
+        Wiring::Probability { p, allow_self } => {
+            for j in 0..n_dst {
+                let mut seq = rng.sequence(s, j as u32);
+                for i in 0..n_src {
+                    let u = Rng::uniform(seq.next_word());
+                    if u < p && (allow_self || !same || i != j) {
+                        pairs.push((i as u32, j as u32));
+                    }
+                }
+            }
+        }
+    }
+    pairs
+}
+
+fn csr(mut pairs: Vec<(u32, u32)>, n_src: usize) -> ProjectionNet {
+    // Stable: equal (pre, post) keep draw order.
+    pairs.sort_by_key(|&(i, j)| (i, j));
+    let mut offsets = vec![0u32; n_src + 1];
+    for &(i, _) in &pairs {
+        offsets[i as usize + 1] += 1;
+    }
+    for i in 0..n_src {
+        offsets[i + 1] += offsets[i];
+    }
+    ProjectionNet { offsets, pre: pairs.iter().map(|p| p.0).collect(), post: pairs.iter().map(|p| p.1).collect(), vars: vec![] }
+}
+
+/// Initial values of per-element variables, in declaration order (an
+/// expression may use variables declared before it).
+fn init_vars(vars: &[VarIr], n: usize, rng: &Rng, stream_of: impl Fn(usize, u32) -> u32) -> Result<Vec<Vec<f64>>, String> {
+    let mut out: Vec<Vec<f64>> = Vec::with_capacity(vars.len());
+    // Per-cell parameters come last in a population's vars but may be used by
+    // state initial values, so fill in two passes: non-expressions first.
+    out.resize(vars.len(), vec![]);
+    for (v, var) in vars.iter().enumerate() {
+        let s = stream_of(v, 0);
+        out[v] = match &var.init {
+            InitIr::Const(c) => vec![*c; n],
+            InitIr::Normal { mean, sd, low, high } => (0..n)
+                .map(|e| {
+                    let w = rng.words(s, e as u32, (e >> 32) as u32, 0);
+                    (mean + sd * Rng::normal(w[0], w[1])).clamp(*low, *high)
+                })
+                .collect(),
+            InitIr::Uniform { low, high } => (0..n).map(|e| low + (high - low) * Rng::uniform(rng.words(s, e as u32, (e >> 32) as u32, 0)[0])).collect(),
+            InitIr::Expr(_) => vec![0.0; n],
+        };
+    }
+    for (v, var) in vars.iter().enumerate() {
+        if let InitIr::Expr(e) = &var.init {
+            let mut col = vec![0.0; n];
+            for (i, x) in col.iter_mut().enumerate() {
+                *x = eval_scalar(e, &|k| out.get(k).and_then(|c| c.get(i)).copied()).ok_or_else(|| format!("the initial value of `{}` is not computable before the run", var.name))?;
+            }
+            out[v] = col;
+        }
+    }
+    Ok(out)
+}
+
+/// Evaluate an expression of constants and variables (no time, no noise).
+pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> {
+    Some(match e {
+        Expr::Const(c) => *c,
+        Expr::Var(v) => var(*v)?,
+        Expr::Unary(UnOp::Neg, x) => -eval_scalar(x, var)?,
+        Expr::Unary(UnOp::Not, x) => f64::from(u8::from(eval_scalar(x, var)? == 0.0)),
+        Expr::Binary(op, a, b) => crate::ir::fold_binary(*op, eval_scalar(a, var)?, eval_scalar(b, var)?),
+        Expr::Call(f, args, _) if !matches!(f, Func::Rand | Func::Randn) => {
+            let v: Option<Vec<f64>> = args.iter().map(|a| eval_scalar(a, var)).collect();
+            crate::ir::fold_call(*f, &v?)
+        }
+        _ => return None,
+    })
+}
+

@@ -1,0 +1,173 @@
+//! Recorders: what a run keeps, accumulated step by step, and the `.npz`
+//! file it ends in.
+
+mod npz;
+
+pub use npz::{write_npz, NpzArray};
+
+use crate::engine::StateView;
+use crate::ir::{Ir, RecorderKindIr};
+
+/// Everything recorded so far in one run.
+pub struct Recording {
+    dt: f64,
+    recs: Vec<(String, Buffer)>,
+    /// Spikes per cell per population over the whole run (for the summary).
+    pub totals: Vec<Vec<u64>>,
+    pub steps: u64,
+}
+
+enum Buffer {
+    Counts { pop: usize, bin: u32, cells: usize, data: Vec<u16>, current: Vec<u16> },
+    Times { pop: usize, t: Vec<f64>, i: Vec<u32> },
+    Trace { pop: usize, var: usize, cells: Vec<usize>, every: u32, data: Vec<f64>, t: Vec<f64> },
+    Weights { proj: usize, var: usize, every: u32, ids: Vec<usize>, pre: Vec<u32>, post: Vec<u32>, data: Vec<f64>, t: Vec<f64> },
+    Rate { pop: usize, bin: u32, size: usize, data: Vec<f64>, current: u64 },
+}
+
+impl Recording {
+    /// `synapses[q]` gives (pre, post) of projection q, to sample weights.
+    pub fn new(ir: &Ir, synapses: &[(&[u32], &[u32])]) -> Self {
+        let recs = ir
+            .recorders
+            .iter()
+            .map(|r| {
+                let b = match &r.kind {
+                    RecorderKindIr::SpikeCounts { population, bin_steps, cells } => Buffer::Counts { pop: *population, bin: *bin_steps, cells: *cells, data: vec![], current: vec![0; *cells] },
+                    RecorderKindIr::SpikeTimes { population } => Buffer::Times { pop: *population, t: vec![], i: vec![] },
+                    RecorderKindIr::Trace { population, var, cells, every_steps } => Buffer::Trace { pop: *population, var: *var, cells: cells.clone(), every: *every_steps, data: vec![], t: vec![] },
+                    RecorderKindIr::Weights { projection, var, every_steps, max_synapses } => {
+                        let (pre, post) = synapses[*projection];
+                        let n = post.len();
+                        let ids: Vec<usize> = if n <= *max_synapses { (0..n).collect() } else { (0..*max_synapses).map(|k| k * n / max_synapses).collect() };
+                        Buffer::Weights { proj: *projection, var: *var, every: *every_steps, pre: ids.iter().map(|&k| pre[k]).collect(), post: ids.iter().map(|&k| post[k]).collect(), ids, data: vec![], t: vec![] }
+                    }
+                    RecorderKindIr::Rate { population, bin_steps } => Buffer::Rate { pop: *population, bin: *bin_steps, size: ir.populations[*population].size, data: vec![], current: 0 },
+                };
+                (r.name.clone(), b)
+            })
+            .collect();
+        Recording { dt: ir.dt, recs, totals: ir.populations.iter().map(|p| vec![0; p.size]).collect(), steps: 0 }
+    }
+
+    /// Record the step that just ran (index `step`).
+    pub fn after_step(&mut self, step: u64, view: &dyn StateView) {
+        let t = step as f64 * self.dt;
+        for (p, totals) in self.totals.iter_mut().enumerate() {
+            for &i in view.spikes(p) {
+                totals[i as usize] += 1;
+            }
+        }
+        for (_, b) in self.recs.iter_mut() {
+            match b {
+                Buffer::Counts { pop, bin, cells, data, current } => {
+                    for &i in view.spikes(*pop) {
+                        if (i as usize) < *cells {
+                            current[i as usize] = current[i as usize].saturating_add(1);
+                        }
+                    }
+                    if (step + 1) % *bin as u64 == 0 {
+                        data.extend_from_slice(current);
+                        current.fill(0);
+                    }
+                }
+                Buffer::Times { pop, t: ts, i } => {
+                    for &c in view.spikes(*pop) {
+                        ts.push(t);
+                        i.push(c);
+                    }
+                }
+                Buffer::Trace { pop, var, cells, every, data, t: ts } => {
+                    if step % *every as u64 == 0 {
+                        let v = view.var(*pop, *var);
+                        data.extend(cells.iter().map(|&c| v[c]));
+                        ts.push(t);
+                    }
+                }
+                Buffer::Weights { proj, var, every, ids, data, t: ts, .. } => {
+                    if step % *every as u64 == 0 {
+                        let w = view.synapse_var(*proj, *var);
+                        data.extend(ids.iter().map(|&k| w[k]));
+                        ts.push(t);
+                    }
+                }
+                Buffer::Rate { pop, bin, size, data, current } => {
+                    *current += view.spikes(*pop).len() as u64;
+                    if (step + 1) % *bin as u64 == 0 {
+                        data.push(*current as f64 / (*size as f64 * *bin as f64 * self.dt));
+                        *current = 0;
+                    }
+                }
+            }
+        }
+        self.steps = step + 1;
+    }
+
+    /// The arrays to write, keyed as documented in docs/language.md.
+    pub fn arrays(&self) -> Vec<(String, NpzArray)> {
+        let mut out = Vec::new();
+        for (name, b) in &self.recs {
+            match b {
+                Buffer::Counts { cells, data, bin, .. } => {
+                    let rows = data.len() / (*cells).max(1);
+                    out.push((name.clone(), NpzArray::U16 { shape: vec![rows, *cells], data: data.clone() }));
+                    out.push((format!("{name}_bin"), NpzArray::F64 { shape: vec![], data: vec![*bin as f64 * self.dt] }));
+                }
+                Buffer::Times { t, i, .. } => {
+                    out.push((format!("{name}_t"), NpzArray::F64 { shape: vec![t.len()], data: t.clone() }));
+                    out.push((format!("{name}_i"), NpzArray::U32 { shape: vec![i.len()], data: i.clone() }));
+                }
+                Buffer::Trace { cells, data, t, .. } => {
+                    out.push((name.clone(), NpzArray::F64 { shape: vec![t.len(), cells.len()], data: data.clone() }));
+                    out.push((format!("{name}_t"), NpzArray::F64 { shape: vec![t.len()], data: t.clone() }));
+                    out.push((format!("{name}_cells"), NpzArray::U32 { shape: vec![cells.len()], data: cells.iter().map(|&c| c as u32).collect() }));
+                }
+                Buffer::Weights { ids, pre, post, data, t, .. } => {
+                    out.push((name.clone(), NpzArray::F64 { shape: vec![t.len(), ids.len()], data: data.clone() }));
+                    out.push((format!("{name}_t"), NpzArray::F64 { shape: vec![t.len()], data: t.clone() }));
+                    out.push((format!("{name}_pre"), NpzArray::U32 { shape: vec![pre.len()], data: pre.clone() }));
+                    out.push((format!("{name}_post"), NpzArray::U32 { shape: vec![post.len()], data: post.clone() }));
+                }
+                Buffer::Rate { data, bin, .. } => {
+                    out.push((name.clone(), NpzArray::F64 { shape: vec![data.len()], data: data.clone() }));
+                    out.push((format!("{name}_bin"), NpzArray::F64 { shape: vec![], data: vec![*bin as f64 * self.dt] }));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Per-population firing statistics over a run.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct PopulationSummary {
+    pub name: String,
+    pub cells: usize,
+    pub mean_hz: f64,
+    pub min_hz: f64,
+    pub median_hz: f64,
+    pub max_hz: f64,
+    pub silent: usize,
+}
+
+pub fn summarise(ir: &Ir, rec: &Recording) -> Vec<PopulationSummary> {
+    let seconds = rec.steps as f64 * ir.dt;
+    ir.populations
+        .iter()
+        .zip(&rec.totals)
+        .map(|(p, totals)| {
+            let mut rates: Vec<f64> = totals.iter().map(|&c| if seconds > 0.0 { c as f64 / seconds } else { 0.0 }).collect();
+            rates.sort_by(|a, b| a.total_cmp(b));
+            let n = rates.len().max(1);
+            PopulationSummary {
+                name: p.name.clone(),
+                cells: p.size,
+                mean_hz: rates.iter().sum::<f64>() / n as f64,
+                min_hz: rates.first().copied().unwrap_or(0.0),
+                median_hz: rates.get(rates.len() / 2).copied().unwrap_or(0.0),
+                max_hz: rates.last().copied().unwrap_or(0.0),
+                silent: totals.iter().filter(|&&c| c == 0).count(),
+            }
+        })
+        .collect()
+}

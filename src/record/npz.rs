@@ -1,0 +1,41 @@
+//! Writing a run's arrays to one `.npz` (readable with `numpy.load`), via a
+//! temporary file renamed into place so a crash never leaves half a file.
+
+use ndarray::{ArrayD, IxDyn};
+use ndarray_npy::NpzWriter;
+use std::fs::File;
+use std::path::Path;
+
+pub enum NpzArray {
+    F64 { shape: Vec<usize>, data: Vec<f64> },
+    U32 { shape: Vec<usize>, data: Vec<u32> },
+    U16 { shape: Vec<usize>, data: Vec<u16> },
+    U8 { shape: Vec<usize>, data: Vec<u8> },
+}
+
+pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
+    let tmp = path.with_extension("npz.partial");
+    let result = write_to(&tmp, arrays).and_then(|_| std::fs::rename(&tmp, path).map_err(|e| format!("cannot move {} into place: {e}", tmp.display())));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_to(tmp: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", tmp.display());
+    let file = File::create(tmp).map_err(|e| err(&e))?;
+    let mut npz = NpzWriter::new(file);
+    for (name, a) in arrays {
+        let r = match a {
+            NpzArray::F64 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| err(&e)).and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+            NpzArray::U32 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| err(&e)).and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+            NpzArray::U16 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| err(&e)).and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+            NpzArray::U8 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| err(&e)).and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+        };
+        r?;
+    }
+    let f = npz.finish().map_err(|e| err(&e))?;
+    f.sync_all().map_err(|e| err(&e))?;
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! One run, end to end: check, lower, instantiate, simulate, record, write.
+//! The command line and the tests both drive runs through here.
+
+use crate::check::{check_file, Checked};
+use crate::engine::cpu::CpuEngine;
+use crate::engine::{Engine, NumericalError, StateView};
+use crate::ir::Ir;
+use crate::record::{summarise, write_npz, NpzArray, PopulationSummary, Recording};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// A model ready to run.
+pub struct Prepared {
+    pub ir: Ir,
+    pub checked: Checked,
+    /// FNV-1a hash of every source text (model and imports) and override.
+    pub model_hash: String,
+    pub sets: Vec<(String, String)>,
+    pub path: PathBuf,
+}
+
+pub enum PrepareError {
+    /// The model file could not be read.
+    Io(String),
+    /// The model has errors (diagnostics inside).
+    Invalid(Box<Checked>),
+    /// Lowering failed (a checker gap; reported, never a panic).
+    Lowering(String),
+}
+
+pub fn prepare(path: &Path, sets: &[(String, String)]) -> Result<Prepared, PrepareError> {
+    let checked = check_file(path, sets).map_err(PrepareError::Io)?;
+    let Some(model) = &checked.model else {
+        return Err(PrepareError::Invalid(Box::new(checked)));
+    };
+    let ir = crate::ir::lower(model).map_err(PrepareError::Lowering)?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut feed = |bytes: &[u8]| {
+        for b in bytes {
+            h ^= *b as u64;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    for i in 0..checked.sources.len() {
+        feed(checked.sources.file(i as u32).text.as_bytes());
+    }
+    Ok(Prepared { ir, checked, model_hash: format!("{h:016x}"), sets: sets.to_vec(), path: path.to_path_buf() })
+}
+
+/// How a run ended.
+pub struct RunResult {
+    pub recording: Recording,
+    pub summary: Vec<PopulationSummary>,
+    pub engine: String,
+    pub threads: usize,
+    pub wall_seconds: f64,
+    pub build_seconds: f64,
+    pub steps_done: u64,
+    /// Stopped early (Ctrl-C) or by an error.
+    pub partial: bool,
+    pub error: Option<NumericalError>,
+    pub synapses: usize,
+}
+
+/// Run on the CPU engine. `progress` is called with the steps done, at most
+/// every `progress_every` steps; `stop` ends the run after the current step.
+pub fn run_cpu(ir: &Ir, threads: usize, stop: &AtomicBool, progress_every: u64, progress: &mut dyn FnMut(u64)) -> Result<RunResult, String> {
+    let t0 = Instant::now();
+    let net = crate::network::build(ir)?;
+    let synapses = net.projections.iter().map(|p| p.len()).sum();
+    let build_seconds = t0.elapsed().as_secs_f64();
+    {
+        let mut engine = CpuEngine::new(ir, net, threads);
+        let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len()).map(|q| engine.synapse_pairs(q)).collect();
+        let refs: Vec<(&[u32], &[u32])> = pairs.iter().map(|(a, b)| (a.as_slice(), b.as_slice())).collect();
+        let mut rec = Recording::new(ir, &refs);
+        drop(pairs);
+        let t1 = Instant::now();
+        let mut error = None;
+        let mut partial = false;
+        while engine.steps_done() < ir.steps {
+            if stop.load(Ordering::Relaxed) {
+                partial = true;
+                break;
+            }
+            let s = engine.steps_done();
+            if let Err(e) = engine.step() {
+                error = Some(e);
+                partial = true;
+                break;
+            }
+            rec.after_step(s, &engine as &dyn StateView);
+            if progress_every > 0 && (s + 1) % progress_every == 0 {
+                progress(s + 1);
+            }
+        }
+        let wall_seconds = t1.elapsed().as_secs_f64();
+        let summary = summarise(ir, &rec);
+        Ok(RunResult { summary, engine: engine.describe(), threads, wall_seconds, build_seconds, steps_done: engine.steps_done(), partial, error, synapses, recording: rec })
+    }
+}
+
+/// The metadata record stored in the .npz (key `meta`, UTF-8 JSON bytes).
+pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
+    serde_json::json!({
+        "model": p.path.display().to_string(),
+        "model_name": p.ir.model_name,
+        "model_hash": p.model_hash,
+        "overrides": p.sets.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "seed": p.ir.seed,
+        "dt": p.ir.dt,
+        "steps_planned": p.ir.steps,
+        "steps_done": r.steps_done,
+        "simulated_seconds": r.steps_done as f64 * p.ir.dt,
+        "partial": r.partial,
+        "error": r.error.as_ref().map(|e| e.to_string()),
+        "engine": r.engine,
+        "threads": r.threads,
+        "device": "cpu",
+        "cbmc_version": env!("CARGO_PKG_VERSION"),
+        "wall_seconds": r.wall_seconds,
+        "build_seconds": r.build_seconds,
+        "synapses": r.synapses,
+        "populations": r.summary,
+    })
+}
+
+/// Write `<dir>/<stem>.npz` and `<dir>/<stem>.meta.json`.
+pub fn write_outputs(dir: &Path, stem: &str, p: &Prepared, r: &RunResult) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
+    let meta = metadata(p, r);
+    let meta_text = serde_json::to_string_pretty(&meta).unwrap_or_default();
+    let mut arrays = r.recording.arrays();
+    let bytes = meta_text.clone().into_bytes();
+    arrays.push(("meta".into(), NpzArray::U8 { shape: vec![bytes.len()], data: bytes }));
+    let path = dir.join(format!("{stem}.npz"));
+    write_npz(&path, &arrays)?;
+    let meta_path = dir.join(format!("{stem}.meta.json"));
+    std::fs::write(&meta_path, meta_text).map_err(|e| format!("cannot write {}: {e}", meta_path.display()))?;
+    Ok(path)
+}
+
+/// Fail early, before a long run, if the output folder cannot be written.
+pub fn check_writable(dir: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
+    let probe = dir.join(".cbmc-write-test");
+    std::fs::write(&probe, b"").map_err(|e| format!("cannot write to output folder {}: {e}", dir.display()))?;
+    let _ = std::fs::remove_file(probe);
+    Ok(())
+}
