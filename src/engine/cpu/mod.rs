@@ -385,22 +385,20 @@ impl CpuEngine {
             let proj = &mut self.projs[qi];
             let n = proj.n_target;
             let first_slot = ((s + q.delay_steps as u64) % proj.slots as u64) as usize;
+            // All synapses of all cells that spiked, in one batch: cells in
+            // ascending order, each cell's synapses in storage order.
+            self.scratch.clear();
             for &i in &spikes {
-                let lo = proj.net.offsets[i as usize] as usize;
-                let hi = proj.net.offsets[i as usize + 1] as usize;
-                if lo == hi {
-                    continue;
+                let lo = proj.net.offsets[i as usize];
+                let hi = proj.net.offsets[i as usize + 1];
+                self.scratch.extend(lo..hi);
+            }
+            if let Some(arr) = proj.arrivals.as_mut() {
+                for &k in &self.scratch {
+                    arr[first_slot * n + proj.net.post[k as usize] as usize] += 1;
                 }
-                if let Some(arr) = proj.arrivals.as_mut() {
-                    for k in lo..hi {
-                        arr[first_slot * n + proj.net.post[k] as usize] += 1;
-                    }
-                }
-                if proj.on_pre.is_empty() {
-                    continue;
-                }
-                self.scratch.clear();
-                self.scratch.extend(lo as u32..hi as u32);
+            }
+            if !proj.on_pre.is_empty() && !self.scratch.is_empty() {
                 let mut env = SynapseEnv {
                     ids: &self.scratch,
                     vars: &mut proj.net.vars,
@@ -461,15 +459,14 @@ impl CpuEngine {
                     Periodic::Guarded { cond, cond_reg, body } => {
                         let mut env = SourceCellEnv { pop: pre_pop, time: t, signals };
                         vm::run(cond, &mut env, &mut self.regs);
-                        let active: Vec<usize> = self.regs.reg(*cond_reg).iter().enumerate().filter(|(_, c)| **c != 0.0).map(|(i, _)| i).collect();
-                        for i in active {
-                            let lo = proj.net.offsets[i] as usize;
-                            let hi = proj.net.offsets[i + 1] as usize;
-                            if lo == hi {
-                                continue;
+                        self.scratch.clear();
+                        let cond = self.regs.reg(*cond_reg);
+                        for (i, c) in cond.iter().enumerate() {
+                            if *c != 0.0 {
+                                self.scratch.extend(proj.net.offsets[i]..proj.net.offsets[i + 1]);
                             }
-                            self.scratch.clear();
-                            self.scratch.extend(lo as u32..hi as u32);
+                        }
+                        if !self.scratch.is_empty() {
                             let mut env = SynapseEnv { ids: &self.scratch, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher_times.as_deref(), bounds: &proj.bounds, deposit: None, time: t, signals };
                             vm::run(body, &mut env, &mut self.regs);
                         }

@@ -1,0 +1,206 @@
+//! The CPU engine against closed forms.
+
+mod common;
+use common::*;
+
+/// A leaky cell under constant drive with [exact] integration reaches
+/// threshold after n* = ceil(ln((Vinf - theta)/(Vinf - Vreset)) / (-dt/tau))
+/// steps, every time, so it spikes floor(steps / n*) times.
+#[test]
+fn leaky_cell_spike_count_matches_formula() {
+    let model = r#"
+simulation { dt = 0.1 ms  duration = 1 s }
+neuron Lif {
+    parameters { tau = 20 ms; EL = -70 mV; drive = 25 mV; theta = -50 mV; V_reset = -70 mV }
+    state { V = V_reset }
+    equations { dV/dt = (EL + drive - V) / tau  [exact] }
+    spike when V >= theta
+    reset { V = V_reset }
+}
+population N[3] = Lif()
+record s = spike_times(N)
+"#;
+    let r = run_text("lif", model);
+    let (tau, dt) = (0.02_f64, 1e-4_f64);
+    let (v_inf, theta, v_reset) = (-0.045_f64, -0.05_f64, -0.07_f64);
+    let n_star = (((v_inf - theta) / (v_inf - v_reset)).ln() / (-dt / tau)).ceil() as u64;
+    let expected = 10_000 / n_star;
+    for (cell, &count) in totals(&r, 0).iter().enumerate() {
+        assert_eq!(count, expected, "cell {cell}: {count} spikes, formula says {expected} (period {n_star} steps)");
+    }
+    // And the first spike is at step n* - 1 (0-based).
+    let (_, t) = f64s(&r, "s_t");
+    assert!((t[0] - (n_star - 1) as f64 * dt).abs() < 1e-12, "first spike at {} s", t[0]);
+}
+
+#[test]
+fn exponential_conductance_decays_exactly() {
+    let model = r#"
+simulation { dt = 0.5 ms  duration = 50 ms }
+neuron G {
+    parameters { tau = 4.15 ms }
+    state { g: 1/ms = 1 /ms }
+    equations { dg/dt = -g / tau  [exact] }
+}
+population P[1] = G()
+record g = trace(P.g, cells = [0])
+"#;
+    let r = run_text("decay", model);
+    let (_, g) = f64s(&r, "g");
+    assert_eq!(g.len(), 100);
+    for (s, v) in g.iter().enumerate() {
+        // Recorded after step s: s + 1 decay factors (1 /ms = 1000 /s).
+        let want = 1000.0 * (-((s + 1) as f64) * 0.5 / 4.15).exp();
+        assert!(((v - want) / want).abs() < 1e-12, "step {s}: {v} vs {want}");
+    }
+}
+
+fn rate_within_3_sigma(counts: &[u64], steps: u64, p_expected: f64) {
+    let n = counts.len() as f64;
+    let per_step: Vec<f64> = counts.iter().map(|&c| c as f64 / steps as f64).collect();
+    let mean = per_step.iter().sum::<f64>() / n;
+    let var = per_step.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let se = (var / n).sqrt();
+    assert!(se > 0.0);
+    assert!((mean - p_expected).abs() < 3.0 * se, "rate per step {mean} vs expected {p_expected} (se {se})");
+}
+
+#[test]
+fn bernoulli_with_refractory_rate_is_p_over_1_plus_kp() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 20 s }
+population S[500] = bernoulli(p = 0.03, refractory = 5 ms)
+record s = spike_counts(S, bin = 1 s)
+"#;
+    let r = run_text("bern", model);
+    let p = 0.03;
+    rate_within_3_sigma(&totals(&r, 0), 20_000, p / (1.0 + 5.0 * p));
+}
+
+#[test]
+fn bernoulli_without_constant_rate_uses_per_step_draws_and_same_rate() {
+    // A rate that depends on t takes the per-step path; same statistics.
+    let model = r#"
+simulation { dt = 1 ms  duration = 20 s }
+population S[500] = bernoulli(rate = 30 Hz + 0 Hz * t / 1 s, refractory = 5 ms)
+record s = spike_counts(S, bin = 1 s)
+"#;
+    let r = run_text("bern_t", model);
+    let p = 0.03;
+    rate_within_3_sigma(&totals(&r, 0), 20_000, p / (1.0 + 5.0 * p));
+}
+
+#[test]
+fn poisson_rate_matches() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 20 s }
+population S[500] = poisson(rate = 10 Hz)
+record s = spike_counts(S, bin = 1 s)
+"#;
+    let r = run_text("poisson", model);
+    rate_within_3_sigma(&totals(&r, 0), 20_000, 1.0 - (-0.01f64).exp());
+}
+
+#[test]
+fn spike_arrives_exactly_delay_steps_later() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 30 ms }
+neuron Sink {
+    inputs { I: mV/ms }
+    state { V = 0 mV }
+    equations { dV/dt = I [euler] }
+}
+synapse Kick { parameters { amount: mV/ms } on_pre { target += amount } }
+population Src[1] = spike_times(times = [10 ms])
+population Dst[1] = Sink()
+projection p: Src -> Dst.I { synapse = Kick(amount = 1 mV/ms)  connect = one_to_one()  delay = 3 ms }
+record i = trace(Dst.I, cells = [0])
+"#;
+    let r = run_text("delay", model);
+    let (_, i) = f64s(&r, "i");
+    for (s, v) in i.iter().enumerate() {
+        let want = if s == 13 { 1.0 } else { 0.0 };
+        assert_eq!(*v, want, "step {s}: input {v}");
+    }
+}
+
+#[test]
+fn pulse_lasts_its_duration() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 20 ms }
+neuron Sink { inputs { I: mV/ms } state { V = 0 mV } equations { dV/dt = I [euler] } }
+synapse Pulse { on_pre { target += 1 mV/ms for 3 ms } }
+population Src[1] = spike_times(times = [5 ms])
+population Dst[1] = Sink()
+projection p: Src -> Dst.I { synapse = Pulse()  connect = one_to_one()  delay = 0 ms }
+record i = trace(Dst.I, cells = [0])
+"#;
+    let r = run_text("pulse", model);
+    let (_, i) = f64s(&r, "i");
+    let on: Vec<usize> = i.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(s, _)| s).collect();
+    assert_eq!(on, vec![5, 6, 7], "a zero-delay 3 ms pulse covers the spike's own step and the next two");
+}
+
+#[test]
+fn fixed_indegree_gives_exactly_k_inputs() {
+    let dir = temp_dir("indeg");
+    let path = dir.join("m.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 1 ms }
+neuron Sink { inputs { I: mV/ms } state { V = 0 mV } equations { dV/dt = I [euler] } }
+synapse S { state { w = 1 } on_pre { target += w * 1 mV/ms } }
+population A[100] = poisson(rate = 1 Hz)
+population B[37] = Sink()
+projection with: A -> B.I { synapse = S()  connect = fixed_indegree(20, replace = true) }
+projection without: A -> B.I { synapse = S()  connect = fixed_indegree(100) }
+"#,
+    )
+    .unwrap();
+    let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
+    let net = cbmc::network::build(&p.ir).unwrap();
+    for (q, k) in [(0, 20), (1, 100)] {
+        let (offsets, ids) = net.projections[q].by_target(37);
+        for j in 0..37 {
+            assert_eq!(offsets[j + 1] - offsets[j], k, "projection {q}, target {j}");
+        }
+        assert_eq!(ids.len(), 37 * k as usize);
+    }
+    // Without replacement: 100 of 100 means every source exactly once.
+    let (offsets, ids) = net.projections[1].by_target(37);
+    for j in 0..37 {
+        let mut pre: Vec<u32> = ids[offsets[j] as usize..offsets[j + 1] as usize].iter().map(|&s| net.projections[1].pre[s as usize]).collect();
+        pre.sort_unstable();
+        assert_eq!(pre, (0..100).collect::<Vec<u32>>());
+    }
+}
+
+#[test]
+fn gap_junction_currents_sum_to_zero() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 100 ms }
+neuron Cell {
+    parameters { gL = 0.1 /ms; EL = -60 mV }
+    state { V = normal(-60 mV, 5 mV) }
+    inputs { I_gap: mV/ms }
+    equations { dV/dt = gL*(EL - V) + I_gap [euler] }
+    update { V += 1 mV * randn() }
+}
+population IO[16] = Cell()
+gap_junction g on IO { partners = 3; coupling = 0.025 /ms; voltage = V; target = I_gap }
+record i = trace(IO.I_gap, cells = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15])
+"#;
+    let r = run_text("gap", model);
+    let (shape, i) = f64s(&r, "i");
+    let mut nonzero = 0;
+    for row in i.chunks(shape[1]) {
+        let sum: f64 = row.iter().sum();
+        let scale: f64 = row.iter().map(|x| x.abs()).sum();
+        assert!(sum.abs() <= 1e-12 * scale.max(1e-30), "currents sum to {sum}");
+        if scale > 0.0 {
+            nonzero += 1;
+        }
+    }
+    assert!(nonzero > 90, "the currents should be nonzero (voltages differ)");
+}
