@@ -1,0 +1,154 @@
+//! `cbmc run` end to end: determinism, and bad input that must fail cleanly
+//! without leaving half-written files.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+fn cbmc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cbmc"))
+}
+
+const SMALL: &str = r#"
+model small
+simulation { dt = 1 ms  duration = 2 s  seed = 3 }
+neuron Cell {
+    parameters { gL = 0.1 /ms; EL = -65 mV; theta = -55 mV; tau_g = 5 ms; noise = 2 mV }
+    state { V = EL; g: 1/ms = 0 /ms }
+    equations {
+        dV/dt = gL*(EL - V) + g*(0 mV - V) [euler]
+        dg/dt = -g / tau_g [exact]
+    }
+    update { V += noise * randn() }
+    spike when V >= theta
+    reset { V = EL }
+    refractory 2 ms holding V
+}
+synapse Plastic {
+    state { w = uniform(0.5, 1.5) }
+    on_pre { target += w * 0.002 /ms }
+    on_post { w += 0.01 }
+    every 10 ms { if t - pre.last_spike < 10 ms { w -= 0.001 } }
+    bounds w in [0, 2]
+}
+population In[200] = poisson(rate = 20 Hz)
+population Out[50] = Cell()
+projection p: In -> Out.g { synapse = Plastic()  connect = probability(0.2)  delay = 2 ms }
+record Out_spikes = spike_counts(Out, bin = 50 ms)
+record w = weights(p.w, every = 100 ms)
+record v = trace(Out.V, cells = [0, 1])
+"#;
+
+fn small_model(dir: &str) -> std::path::PathBuf {
+    let d = temp_dir(dir);
+    let path = d.join("small.cbm");
+    std::fs::write(&path, SMALL).unwrap();
+    path
+}
+
+fn arrays_bytes(r: &cbmc::session::RunResult) -> Vec<(String, Vec<u8>)> {
+    use cbmc::record::NpzArray::*;
+    r.recording
+        .arrays()
+        .into_iter()
+        .map(|(k, a)| {
+            let bytes = match a {
+                F64 { data, .. } => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                U32 { data, .. } => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                U16 { data, .. } => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+                U8 { data, .. } => data,
+            };
+            (k, bytes)
+        })
+        .collect()
+}
+
+#[test]
+fn same_seed_gives_identical_arrays_and_threads_do_not_matter() {
+    let path = small_model("determinism");
+    let (_, a) = run_file(&path, &[], 1);
+    let (_, b) = run_file(&path, &[], 1);
+    let (_, c) = run_file(&path, &[], 2);
+    let spikes: u64 = a.recording.totals[1].iter().sum();
+    assert!(spikes > 10, "the test model should spike ({spikes})");
+    assert_eq!(arrays_bytes(&a), arrays_bytes(&b), "two runs with one seed differ");
+    assert_eq!(arrays_bytes(&a), arrays_bytes(&c), "1 and 2 threads differ");
+    let (_, d) = run_file(&path, &[("seed", "4")], 1);
+    assert_ne!(arrays_bytes(&a), arrays_bytes(&d), "another seed should change the run");
+}
+
+#[test]
+fn run_writes_npz_with_keys_and_metadata() {
+    let path = small_model("run_ok");
+    let out = path.parent().unwrap().join("out");
+    let o = cbmc().args(["run", path.to_str().unwrap(), "--quiet", "-o", out.to_str().unwrap(), "--duration", "500ms"]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(stdout.contains("Out") && stdout.contains("mean Hz"), "summary table missing: {stdout}");
+    let npz = out.join("small.npz");
+    let bytes = std::fs::read(&npz).unwrap();
+    assert_eq!(&bytes[..2], b"PK", "an npz is a zip file");
+    for key in ["Out_spikes.npy", "w.npy", "w_t.npy", "v.npy", "meta.npy"] {
+        assert!(bytes.windows(key.len()).any(|w| w == key.as_bytes()), "missing {key}");
+    }
+    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("small.meta.json")).unwrap()).unwrap();
+    assert_eq!(meta["seed"], 3);
+    assert_eq!(meta["steps_done"], 500);
+    assert_eq!(meta["partial"], false);
+    assert!(meta["model_hash"].as_str().unwrap().len() == 16);
+    assert!(!out.join("small.npz.partial").exists());
+}
+
+fn assert_fails_cleanly(args: &[&str], out: &std::path::Path, needle: &str) {
+    let o = cbmc().args(args).output().unwrap();
+    assert!(!o.status.success(), "{args:?} should fail");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(needle), "{args:?}: stderr lacks `{needle}`:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    if out.exists() {
+        let files: Vec<_> = std::fs::read_dir(out).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+        assert!(files.is_empty(), "{args:?} left files behind: {files:?}");
+    }
+}
+
+#[test]
+fn bad_input_fails_with_a_clear_message() {
+    let path = small_model("bad_input");
+    let p = path.to_str().unwrap();
+    let out = path.parent().unwrap().join("out");
+    let o = out.to_str().unwrap();
+    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "Out.nonsense=3"], &out, "unknown setting");
+    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "Nowhere.x=3"], &out, "no such setting");
+    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "Out.gL=0.1 mV"], &out, "wrong dimension");
+    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "duration=5"], &out, "needs a unit");
+    assert_fails_cleanly(&["run", "does/not/exist.cbm", "--quiet", "-o", o], &out, "cannot read model file");
+    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "novalue"], &out, "NAME=VALUE");
+    // An output folder that cannot be created (a file is in the way).
+    let blocker = path.parent().unwrap().join("blocker");
+    std::fs::write(&blocker, "x").unwrap();
+    let inside = blocker.join("out");
+    assert_fails_cleanly(&["run", p, "--quiet", "-o", inside.to_str().unwrap()], &inside, "output folder");
+}
+
+#[test]
+fn check_exit_codes_and_json() {
+    let path = small_model("check_cli");
+    let o = cbmc().args(["check", path.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let bad = path.parent().unwrap().join("bad.cbm");
+    std::fs::write(&bad, SMALL.replace("tau_g = 5 ms", "tau_g = 5")).unwrap();
+    let o = cbmc().args(["check", "--format", "json", bad.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let first = &v[0];
+    assert_eq!(first["severity"], "error");
+    assert!(first["code"].as_str().unwrap().starts_with("cbm::E"));
+    assert!(first["line"].as_u64().unwrap() > 0);
+    // Warnings pass unless denied.
+    let warn = path.parent().unwrap().join("warn.cbm");
+    std::fs::write(&warn, SMALL.replace("record v = trace(Out.V, cells = [0, 1])", "").replace("record Out_spikes = spike_counts(Out, bin = 50 ms)", "")).unwrap();
+    let o = cbmc().args(["check", warn.to_str().unwrap()]).output().unwrap();
+    assert!(o.status.success());
+    let o = cbmc().args(["check", "--deny-warnings", warn.to_str().unwrap()]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+}
