@@ -10,8 +10,22 @@ use crate::syntax::parse_expr;
 use std::path::Path;
 
 /// Apply every override; false (with diagnostics) if any could not be.
+/// `set` items in the files apply first, in order, then the command line's.
 pub fn apply(items: &mut Vec<Item>, sets: &[(String, String)], sources: &mut SourceMap, out: &mut Vec<Diagnostic>) -> bool {
     let mut ok = true;
+    let in_file: Vec<crate::syntax::ast::SetItem> = items.iter().filter_map(|i| if let Item::Set(s) = i { Some(s.clone()) } else { None }).collect();
+    items.retain(|i| !matches!(i, Item::Set(_)));
+    for s in in_file {
+        let name = s.path.to_string();
+        if !set_one(items, &name, s.value, s.path.span) {
+            out.push(
+                Diagnostic::error("cbm::E026", s.path.span, format!("`set {name}`: no such setting in this model"))
+                    .label("unknown name")
+                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting"),
+            );
+            ok = false;
+        }
+    }
     for (name, value) in sets {
         let text = format!("{name}={value}");
         let file = sources.add(Path::new(&format!("--set {text}")), text.clone());
@@ -35,7 +49,7 @@ pub fn apply(items: &mut Vec<Item>, sets: &[(String, String)], sources: &mut Sou
             out.push(
                 Diagnostic::error("cbm::E026", name_span, format!("--set {name}: no such setting in this model"))
                     .label("unknown name")
-                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay"),
+                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting"),
             );
             ok = false;
         }
@@ -65,10 +79,15 @@ fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
                 p.model.args.push(Arg { name: Some(ident(field)), value });
                 return true;
             }
+            Item::GapJunction(g) if g.name.name == owner => {
+                g.settings.retain(|s| s.name.name != field);
+                g.settings.push(Setting { name: ident(field), value });
+                return true;
+            }
             Item::Projection(p) if p.name.name == owner => {
-                if field == "delay" {
-                    p.settings.retain(|s| s.name.name != "delay");
-                    p.settings.push(Setting { name: ident("delay"), value });
+                if matches!(field, "delay" | "synapse" | "connect" | "teacher") {
+                    p.settings.retain(|s| s.name.name != field);
+                    p.settings.push(Setting { name: ident(field), value });
                     return true;
                 }
                 for s in p.settings.iter_mut() {

@@ -1,6 +1,84 @@
-//! `cbmc bench FILE`
+//! `cbmc bench FILE`: time a model without and with recording.
+
+use cbmc::session;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+
 #[derive(clap::Args)]
-pub struct Args {}
-pub fn main(_a: Args) -> std::process::ExitCode {
-    std::process::ExitCode::from(1)
+pub struct Args {
+    /// The model file.
+    file: PathBuf,
+    /// Override a setting or parameter: NAME=VALUE (repeatable).
+    #[arg(long = "set", value_name = "NAME=VALUE")]
+    sets: Vec<String>,
+    /// Simulated duration, e.g. 60s.
+    #[arg(long)]
+    duration: Option<String>,
+    /// CPU threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Repetitions of each measurement (the fastest is reported).
+    #[arg(long, default_value_t = 1)]
+    repeat: usize,
+}
+
+pub fn main(args: Args) -> ExitCode {
+    let run_args = super::run::Args {
+        file: args.file.clone(),
+        sets: args.sets.clone(),
+        seed: None,
+        duration: args.duration.clone(),
+        backend: super::run::Backend::Cpu,
+        threads: args.threads,
+        out: PathBuf::from("."),
+        quiet: true,
+    };
+    let sets = match super::run::overrides(&run_args) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let prepared = match super::run::load(&args.file, &sets) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut bare = prepared.ir.clone();
+    bare.recorders.clear();
+    let stop = AtomicBool::new(false);
+    let sim = prepared.ir.steps as f64 * prepared.ir.dt;
+    println!("model {} ({} steps of {} ms, {sim} s simulated), {} thread(s)", args.file.display(), prepared.ir.steps, prepared.ir.dt * 1e3, args.threads);
+    println!("{:<16} {:>10} {:>12} {:>10} {:>10}", "", "wall s", "steps/s", "x real", "build s");
+    for (label, ir) in [("no recording", &bare), ("with recording", &prepared.ir)] {
+        let mut best: Option<session::RunResult> = None;
+        for _ in 0..args.repeat.max(1) {
+            match session::run_cpu(ir, args.threads, &stop, 0, &mut |_| {}) {
+                Ok(r) => {
+                    if best.as_ref().is_none_or(|b| r.wall_seconds < b.wall_seconds) {
+                        best = Some(r);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        }
+        let Some(r) = best else { return ExitCode::from(1) };
+        println!("{label:<16} {:>10.3} {:>12.0} {:>10.1} {:>10.3}", r.wall_seconds, r.steps_done as f64 / r.wall_seconds, sim / r.wall_seconds, r.build_seconds);
+    }
+    match cbmc::network::build(&prepared.ir) {
+        Ok(net) => {
+            let synapses: usize = net.projections.iter().map(|p| p.len()).sum();
+            let bytes: usize = net.projections.iter().map(|p| p.len() * (8 + 8 * p.vars.len()) + p.offsets.len() * 4).sum();
+            println!("synapses: {synapses}; synapse memory {bytes} bytes ({:.1} bytes/synapse: pre and post index u32, each per-synapse variable f64, CSR offsets)", bytes as f64 / synapses.max(1) as f64);
+        }
+        Err(e) => eprintln!("error: {e}"),
+    }
+    ExitCode::SUCCESS
 }

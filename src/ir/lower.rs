@@ -406,13 +406,28 @@ fn projection(model: &Model, p: &m::Projection, layouts: &[Layout]) -> Result<Pr
         vars.push(VarIr { name: v.name.clone(), kind: VarKind::State, init: init_ir(&mut ctx, &p.state_init[i])? });
     }
     let h = &p.handlers;
-    let on_pre = fold_stmts(ctx.stmts(&h.on_pre, &[])?);
-    let on_post = fold_stmts(ctx.stmts(&h.on_post, &[])?);
-    let on_teacher = fold_stmts(ctx.stmts(&h.on_teacher, &[])?);
+    let mut on_pre = ctx.stmts(&h.on_pre, &[])?;
+    let mut on_post = ctx.stmts(&h.on_post, &[])?;
+    let mut on_teacher = ctx.stmts(&h.on_teacher, &[])?;
     let mut every = Vec::new();
     for (period, body) in &h.every {
-        every.push((*period, fold_stmts(ctx.stmts(body, &[])?)));
+        every.push((*period, ctx.stmts(body, &[])?));
     }
+    // A per-synapse variable that starts equal everywhere and that no handler
+    // changes is a constant: fold it, so delivery does not load it.
+    for (v, var) in vars.iter().enumerate() {
+        let InitIr::Const(c) = var.init else { continue };
+        let written = [&on_pre, &on_post, &on_teacher].into_iter().chain(every.iter().map(|e| &e.1)).any(|b| writes(b, v));
+        if !written {
+            for body in [&mut on_pre, &mut on_post, &mut on_teacher].into_iter().chain(every.iter_mut().map(|e| &mut e.1)) {
+                *body = body.iter().map(|s| replace_var_stmt(s, v, c)).collect();
+            }
+        }
+    }
+    let on_pre = fold_stmts(on_pre);
+    let on_post = fold_stmts(on_post);
+    let on_teacher = fold_stmts(on_teacher);
+    let every: Vec<(u32, Vec<Stmt>)> = every.into_iter().map(|(p, b)| (p, fold_stmts(b))).collect();
     let max_pulse_steps = max_pulse(&on_pre).max(1);
     Ok(ProjectionIr {
         name: p.name.clone(),
@@ -432,6 +447,34 @@ fn projection(model: &Model, p: &m::Projection, layouts: &[Layout]) -> Result<Pr
         locals: h.locals,
         max_pulse_steps,
     })
+}
+
+fn writes(stmts: &[Stmt], v: usize) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::Set { var, .. } => *var == v,
+        Stmt::If { then, otherwise, .. } => writes(then, v) || writes(otherwise, v),
+        _ => false,
+    })
+}
+
+fn replace_var_stmt(s: &Stmt, v: usize, c: f64) -> Stmt {
+    let e = |x: &Expr| replace_var(x, v, c);
+    match s {
+        Stmt::Set { var, value, held } => Stmt::Set { var: *var, value: e(value), held: *held },
+        Stmt::SetLocal { local, value } => Stmt::SetLocal { local: *local, value: e(value) },
+        Stmt::Deposit { value, pulse_steps } => Stmt::Deposit { value: e(value), pulse_steps: *pulse_steps },
+        Stmt::If { cond, then, otherwise } => Stmt::If { cond: e(cond), then: then.iter().map(|s| replace_var_stmt(s, v, c)).collect(), otherwise: otherwise.iter().map(|s| replace_var_stmt(s, v, c)).collect() },
+    }
+}
+
+fn replace_var(e: &Expr, v: usize, c: f64) -> Expr {
+    match e {
+        Expr::Var(x) if *x == v => Expr::Const(c),
+        Expr::Unary(op, x) => Expr::Unary(*op, Box::new(replace_var(x, v, c))),
+        Expr::Binary(op, a, b) => Expr::Binary(*op, Box::new(replace_var(a, v, c)), Box::new(replace_var(b, v, c))),
+        Expr::Call(f, args, s) => Expr::Call(*f, args.iter().map(|a| replace_var(a, v, c)).collect(), *s),
+        e => e.clone(),
+    }
 }
 
 fn max_pulse(stmts: &[Stmt]) -> u32 {

@@ -58,6 +58,15 @@ pub enum Item {
     GapJunction(GapJunctionDecl),
     Record(RecordDecl),
     Protocol(ProtocolDecl),
+    /// `set NAME = value`: an override written in the file.
+    Set(SetItem),
+}
+
+#[derive(Clone, Debug)]
+pub struct SetItem {
+    pub path: Path,
+    pub value: Expr,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]

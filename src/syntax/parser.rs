@@ -210,6 +210,12 @@ impl Builder {
                     span,
                 })
             }
+            Rule::set_item => {
+                let mut it = p.into_inner();
+                let path = self.path(next(&mut it));
+                let value = self.expr(next(&mut it));
+                Item::Set(SetItem { path, value, span })
+            }
             r => unreachable!("grammar item rule {r:?}"),
         }
     }

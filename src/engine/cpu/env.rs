@@ -82,6 +82,30 @@ fn cell(pop: &PopRt, a: CellAccess, teacher: Option<&[f64]>, i: usize) -> f64 {
     }
 }
 
+/// out[k] = the cell value of synapse ids[k]'s pre or post cell.
+fn gather_cells(pop: &PopRt, a: CellAccess, teacher: Option<&[f64]>, ids: &[u32], cells: &[u32], out: &mut [f64]) {
+    let col: &[f64] = match a {
+        CellAccess::Var(v) => &pop.vars[v],
+        CellAccess::LastSpike => &pop.last_spike,
+        CellAccess::LastTeacher => match teacher {
+            Some(t) => t,
+            None => {
+                out.fill(-1e9);
+                return;
+            }
+        },
+        CellAccess::Spiked => {
+            for (o, &k) in out.iter_mut().zip(ids) {
+                *o = f64::from(u8::from(pop.spiked[cells[k as usize] as usize]));
+            }
+            return;
+        }
+    };
+    for (o, &k) in out.iter_mut().zip(ids) {
+        *o = col[cells[k as usize] as usize];
+    }
+}
+
 impl Env for SynapseEnv<'_> {
     fn len(&self) -> usize {
         self.ids.len()
@@ -99,14 +123,10 @@ impl Env for SynapseEnv<'_> {
         self.signals.get(s).copied().unwrap_or(0.0)
     }
     fn pre(&self, a: CellAccess, out: &mut [f64]) {
-        for (o, &k) in out.iter_mut().zip(self.ids) {
-            *o = cell(self.pre_pop, a, None, self.pre[k as usize] as usize);
-        }
+        gather_cells(self.pre_pop, a, None, self.ids, self.pre, out);
     }
     fn post(&self, a: CellAccess, out: &mut [f64]) {
-        for (o, &k) in out.iter_mut().zip(self.ids) {
-            *o = cell(self.post_pop, a, self.last_teacher, self.post[k as usize] as usize);
-        }
+        gather_cells(self.post_pop, a, self.last_teacher, self.ids, self.post, out);
     }
     fn rand(&self, _: u32, _: bool, out: &mut [f64]) {
         out.fill(0.0);

@@ -65,6 +65,8 @@ pub(crate) struct ProjRt {
     slots: usize,
     n_target: usize,
     on_pre: Program,
+    /// `on_pre` when it only deposits a product of synapse variables.
+    fast_deposit: Option<FastDeposit>,
     on_post: Program,
     on_teacher: Program,
     every: Vec<(u32, Periodic)>,
@@ -73,6 +75,42 @@ pub(crate) struct ProjRt {
     arrivals: Option<Vec<u32>>,
     pub last_arrival: Vec<f64>,
     pub bounds: Vec<Option<(f64, f64)>>,
+}
+
+/// `target += v1 * v2 * ... * c` (left to right, as written), computed
+/// straight from the synapse arrays without the interpreter.
+struct FastDeposit {
+    factors: Vec<Factor>,
+    pulse: u32,
+}
+
+#[derive(Clone, Copy)]
+enum Factor {
+    Var(usize),
+    Const(f64),
+}
+
+fn fast_deposit(on_pre: &[Stmt]) -> Option<FastDeposit> {
+    let [Stmt::Deposit { value, pulse_steps }] = on_pre else { return None };
+    if let Expr::Const(c) = value {
+        return Some(FastDeposit { factors: vec![Factor::Const(*c)], pulse: *pulse_steps });
+    }
+    fn spine(e: &Expr, out: &mut Vec<Factor>) -> bool {
+        match e {
+            Expr::Var(v) => {
+                out.push(Factor::Var(*v));
+                true
+            }
+            Expr::Const(c) => {
+                out.push(Factor::Const(*c));
+                true
+            }
+            Expr::Binary(crate::ir::BinOp::Mul, a, b) if matches!(**b, Expr::Var(_) | Expr::Const(_)) => spine(a, out) && spine(b, out),
+            _ => false,
+        }
+    }
+    let mut factors = Vec::new();
+    spine(value, &mut factors).then_some(FastDeposit { factors, pulse: *pulse_steps })
 }
 
 enum Periodic {
@@ -131,6 +169,7 @@ impl CpuEngine {
                 slots,
                 n_target,
                 on_pre: vm::compile(&q.on_pre, q.locals),
+                fast_deposit: fast_deposit(&q.on_pre),
                 on_post: vm::compile(&q.on_post, q.locals),
                 on_teacher: vm::compile(&q.on_teacher, q.locals),
                 every,
@@ -398,7 +437,48 @@ impl CpuEngine {
                     arr[first_slot * n + proj.net.post[k as usize] as usize] += 1;
                 }
             }
-            if !proj.on_pre.is_empty() && !self.scratch.is_empty() {
+            if let Some(fd) = &proj.fast_deposit {
+                let vars = &proj.net.vars;
+                let cols: Vec<&[f64]> = fd.factors.iter().filter_map(|f| if let Factor::Var(x) = f { Some(vars[*x].as_slice()) } else { None }).collect();
+                for p in 0..fd.pulse as usize {
+                    let base = ((first_slot + p) % proj.slots) * n;
+                    let ring = &mut proj.ring[base..base + n];
+                    let post = &proj.net.post;
+                    match (fd.factors.as_slice(), cols.as_slice()) {
+                        ([Factor::Var(_), Factor::Var(_)], [a, b]) => {
+                            for &k in &self.scratch {
+                                let k = k as usize;
+                                ring[post[k] as usize] += a[k] * b[k];
+                            }
+                        }
+                        ([Factor::Const(c)], []) => {
+                            for &k in &self.scratch {
+                                ring[post[k as usize] as usize] += c;
+                            }
+                        }
+                        ([Factor::Var(_), Factor::Const(c)], [a]) => {
+                            for &k in &self.scratch {
+                                let k = k as usize;
+                                ring[post[k] as usize] += a[k] * c;
+                            }
+                        }
+                        (factors, _) => {
+                            for &k in &self.scratch {
+                                let k = k as usize;
+                                let mut v = 1.0;
+                                for (i, f) in factors.iter().enumerate() {
+                                    let x = match *f {
+                                        Factor::Var(x) => vars[x][k],
+                                        Factor::Const(c) => c,
+                                    };
+                                    v = if i == 0 { x } else { v * x };
+                                }
+                                ring[post[k] as usize] += v;
+                            }
+                        }
+                    }
+                }
+            } else if !proj.on_pre.is_empty() && !self.scratch.is_empty() {
                 let mut env = SynapseEnv {
                     ids: &self.scratch,
                     vars: &mut proj.net.vars,

@@ -21,6 +21,12 @@ pub enum Op {
     Neg(Reg, Reg),
     Not(Reg, Reg),
     Bin(BinOp, Reg, Reg, Reg),
+    /// dst = a op constant
+    BinRC(BinOp, Reg, Reg, f64),
+    /// dst = constant op b
+    BinCR(BinOp, Reg, f64, Reg),
+    /// dst = t op b (the time is the same for every element)
+    BinTR(BinOp, Reg, Reg),
     Call1(Func, Reg, Reg),
     Call2(Func, Reg, Reg, Reg),
     Select(Reg, Reg, Reg, Reg),
@@ -137,11 +143,25 @@ impl Compiler {
                     UnOp::Not => Op::Not(dst, x),
                 });
             }
-            Expr::Binary(op, a, b) => {
-                let a = self.expr(a);
-                let b = self.expr(b);
-                self.ops.push(Op::Bin(*op, dst, a, b));
-            }
+            Expr::Binary(op, a, b) => match (&**a, &**b) {
+                (Expr::Time, x) if !matches!(x, Expr::Const(_)) => {
+                    let x = self.expr(x);
+                    self.ops.push(Op::BinTR(*op, dst, x));
+                }
+                (x, Expr::Const(c)) => {
+                    let x = self.expr(x);
+                    self.ops.push(Op::BinRC(*op, dst, x, *c));
+                }
+                (Expr::Const(c), x) => {
+                    let x = self.expr(x);
+                    self.ops.push(Op::BinCR(*op, dst, *c, x));
+                }
+                _ => {
+                    let a = self.expr(a);
+                    let b = self.expr(b);
+                    self.ops.push(Op::Bin(*op, dst, a, b));
+                }
+            },
             Expr::Call(f, args, site) => {
                 let regs: Vec<Reg> = args.iter().map(|a| self.expr(a)).collect();
                 self.ops.push(match (f, regs.as_slice()) {
@@ -239,6 +259,18 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
                 let (o, a, b) = (w!(d), r!(a), r!(b));
                 binary(op, o, a, b);
             }
+            Op::BinRC(op, d, a, c) => {
+                let (o, a) = (w!(d), r!(a));
+                binary_scalar(op, o, a, c, false);
+            }
+            Op::BinTR(op, d, b) => {
+                let (o, b) = (w!(d), r!(b));
+                binary_scalar(op, o, b, env.time(), true);
+            }
+            Op::BinCR(op, d, c, b) => {
+                let (o, b) = (w!(d), r!(b));
+                binary_scalar(op, o, b, c, true);
+            }
             Op::Call1(f, d, a) => {
                 let (o, a) = (w!(d), r!(a));
                 for i in 0..n {
@@ -290,6 +322,28 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
                 env.deposit(r!(src), m, pulse);
             }
         }
+    }
+}
+
+/// o = a op c (or c op a when `swapped`).
+#[inline]
+fn binary_scalar(op: BinOp, o: &mut [f64], a: &[f64], c: f64, swapped: bool) {
+    let n = o.len();
+    let a = &a[..n];
+    let t = |x: bool| f64::from(u8::from(x));
+    match (op, swapped) {
+        (BinOp::Add, _) => (0..n).for_each(|i| o[i] = a[i] + c),
+        (BinOp::Mul, _) => (0..n).for_each(|i| o[i] = a[i] * c),
+        (BinOp::Sub, false) => (0..n).for_each(|i| o[i] = a[i] - c),
+        (BinOp::Sub, true) => (0..n).for_each(|i| o[i] = c - a[i]),
+        (BinOp::Div, false) => (0..n).for_each(|i| o[i] = a[i] / c),
+        (BinOp::Div, true) => (0..n).for_each(|i| o[i] = c / a[i]),
+        (BinOp::Lt, false) | (BinOp::Gt, true) => (0..n).for_each(|i| o[i] = t(a[i] < c)),
+        (BinOp::Gt, false) | (BinOp::Lt, true) => (0..n).for_each(|i| o[i] = t(a[i] > c)),
+        (BinOp::Le, false) | (BinOp::Ge, true) => (0..n).for_each(|i| o[i] = t(a[i] <= c)),
+        (BinOp::Ge, false) | (BinOp::Le, true) => (0..n).for_each(|i| o[i] = t(a[i] >= c)),
+        (op, false) => (0..n).for_each(|i| o[i] = crate::ir::fold_binary(op, a[i], c)),
+        (op, true) => (0..n).for_each(|i| o[i] = crate::ir::fold_binary(op, c, a[i])),
     }
 }
 
