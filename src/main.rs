@@ -6,7 +6,11 @@ use std::process::ExitCode;
 mod cli;
 
 #[derive(Parser)]
-#[command(name = "cbmc", version, about = "Compile and run spiking neural circuits (.cbm models)")]
+#[command(
+    name = "cbmc",
+    version,
+    about = "Compile and run spiking neural circuits (.cbm models)"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

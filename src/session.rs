@@ -45,7 +45,13 @@ pub fn prepare(path: &Path, sets: &[(String, String)]) -> Result<Prepared, Prepa
     for i in 0..checked.sources.len() {
         feed(checked.sources.file(i as u32).text.as_bytes());
     }
-    Ok(Prepared { ir, checked, model_hash: format!("{h:016x}"), sets: sets.to_vec(), path: path.to_path_buf() })
+    Ok(Prepared {
+        ir,
+        checked,
+        model_hash: format!("{h:016x}"),
+        sets: sets.to_vec(),
+        path: path.to_path_buf(),
+    })
 }
 
 /// How a run ended.
@@ -65,15 +71,26 @@ pub struct RunResult {
 
 /// Run on the CPU engine. `progress` is called with the steps done, at most
 /// every `progress_every` steps; `stop` ends the run after the current step.
-pub fn run_cpu(ir: &Ir, threads: usize, stop: &AtomicBool, progress_every: u64, progress: &mut dyn FnMut(u64)) -> Result<RunResult, String> {
+pub fn run_cpu(
+    ir: &Ir,
+    threads: usize,
+    stop: &AtomicBool,
+    progress_every: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<RunResult, String> {
     let t0 = Instant::now();
     let net = crate::network::build(ir)?;
     let synapses = net.projections.iter().map(|p| p.len()).sum();
     let build_seconds = t0.elapsed().as_secs_f64();
     {
         let mut engine = CpuEngine::new(ir, net, threads);
-        let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len()).map(|q| engine.synapse_pairs(q)).collect();
-        let refs: Vec<(&[u32], &[u32])> = pairs.iter().map(|(a, b)| (a.as_slice(), b.as_slice())).collect();
+        let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len())
+            .map(|q| engine.synapse_pairs(q))
+            .collect();
+        let refs: Vec<(&[u32], &[u32])> = pairs
+            .iter()
+            .map(|(a, b)| (a.as_slice(), b.as_slice()))
+            .collect();
         let mut rec = Recording::new(ir, &refs);
         drop(pairs);
         let t1 = Instant::now();
@@ -97,7 +114,18 @@ pub fn run_cpu(ir: &Ir, threads: usize, stop: &AtomicBool, progress_every: u64, 
         }
         let wall_seconds = t1.elapsed().as_secs_f64();
         let summary = summarise(ir, &rec);
-        Ok(RunResult { summary, engine: engine.describe(), threads, wall_seconds, build_seconds, steps_done: engine.steps_done(), partial, error, synapses, recording: rec })
+        Ok(RunResult {
+            summary,
+            engine: engine.describe(),
+            threads,
+            wall_seconds,
+            build_seconds,
+            steps_done: engine.steps_done(),
+            partial,
+            error,
+            synapses,
+            recording: rec,
+        })
     }
 }
 
@@ -127,25 +155,40 @@ pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
 }
 
 /// Write `<dir>/<stem>.npz` and `<dir>/<stem>.meta.json`.
-pub fn write_outputs(dir: &Path, stem: &str, p: &Prepared, r: &RunResult) -> Result<PathBuf, String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
+pub fn write_outputs(
+    dir: &Path,
+    stem: &str,
+    p: &Prepared,
+    r: &RunResult,
+) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
     let meta = metadata(p, r);
     let meta_text = serde_json::to_string_pretty(&meta).unwrap_or_default();
     let mut arrays = r.recording.arrays();
     let bytes = meta_text.clone().into_bytes();
-    arrays.push(("meta".into(), NpzArray::U8 { shape: vec![bytes.len()], data: bytes }));
+    arrays.push((
+        "meta".into(),
+        NpzArray::U8 {
+            shape: vec![bytes.len()],
+            data: bytes,
+        },
+    ));
     let path = dir.join(format!("{stem}.npz"));
     write_npz(&path, &arrays)?;
     let meta_path = dir.join(format!("{stem}.meta.json"));
-    std::fs::write(&meta_path, meta_text).map_err(|e| format!("cannot write {}: {e}", meta_path.display()))?;
+    std::fs::write(&meta_path, meta_text)
+        .map_err(|e| format!("cannot write {}: {e}", meta_path.display()))?;
     Ok(path)
 }
 
 /// Fail early, before a long run, if the output folder cannot be written.
 pub fn check_writable(dir: &Path) -> Result<(), String> {
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
     let probe = dir.join(".cbmc-write-test");
-    std::fs::write(&probe, b"").map_err(|e| format!("cannot write to output folder {}: {e}", dir.display()))?;
+    std::fs::write(&probe, b"")
+        .map_err(|e| format!("cannot write to output folder {}: {e}", dir.display()))?;
     let _ = std::fs::remove_file(probe);
     Ok(())
 }

@@ -37,63 +37,11 @@ enum Bug {
 /// requires, and the test fails once the output matches the golden exactly,
 /// so that the entry is removed when the bug is fixed. These are never
 /// blessed.
-const KNOWN_CHECKER_BUGS: &[(&str, Bug, &str)] = &[
-    (
-        "original_tau_theta_without_unit",
-        Bug::Span,
-        "the span of an expression that starts with `(` starts after the `(`",
-    ),
-    (
-        "syntax_missing_equals",
-        Bug::Span,
-        "a missing `=` is reported one token early, at `]`, as `expected an operator`",
-    ),
-    (
-        "unknown_unit_in_parameter_value",
-        Bug::Cascade,
-        "an erroneous value makes a declaration `need a unit or a value` (E026) and dimensionless (E010 later)",
-    ),
-    (
-        "distribution_in_neuron_parameter",
-        Bug::Cascade,
-        "an erroneous value makes a declaration `need a unit or a value` (E026) and dimensionless (E010 later)",
-    ),
-    (
-        "cascade_unknown_cell_type",
-        Bug::Cascade,
-        "a population with an unknown cell type becomes a spike source: false E027, W101, W102",
-    ),
-    (
-        "cascade_wiring_error",
-        Bug::Cascade,
-        "a projection with a wiring error is dropped: false W102 for its populations",
-    ),
-    (
-        "cascade_recorder_error",
-        Bug::Cascade,
-        "a recorder with an error is dropped: false W103 for its population",
-    ),
-    (
-        "cascade_unknown_function_args",
-        Bug::Cascade,
-        "the arguments of an unknown function are never resolved: false W101",
-    ),
-    (
-        "lint_unstable_euler_with_conductance",
-        Bug::Missing,
-        "the Euler stability lint gives up when the rate depends on another state variable",
-    ),
-    (
-        "teacher_is_itself",
-        Bug::Missing,
-        "a projection may name itself as its own teacher",
-    ),
-    (
-        "duplicate_setting",
-        Bug::Missing,
-        "a setting given twice is accepted silently (the last one wins)",
-    ),
-];
+const KNOWN_CHECKER_BUGS: &[(&str, Bug, &str)] = &[(
+    "syntax_missing_equals",
+    Bug::Span,
+    "a missing `=` is reported one token early, at `]`, as `expected an operator`",
+)];
 
 /// Help texts the checker should give: (model, code, text the help must contain).
 const HINTS: &[(&str, &str, &str)] = &[
@@ -114,17 +62,7 @@ const HINTS: &[(&str, &str, &str)] = &[
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).
-const KNOWN_HINT_BUGS: &[(&str, &str)] = &[
-    (
-        "original_current_into_conductance",
-        "expect_dim tests `got == want * VOLTAGE` first, which also matches a current (mV/ms) \
-         where a conductance (1/ms) is expected, so the current-for-conductance help is unreachable",
-    ),
-    (
-        "unknown_unit_in_parameter_value",
-        "`mv` is answered with `did you mean ms?` (first candidate at distance 1) instead of `mV`",
-    ),
-];
+const KNOWN_HINT_BUGS: &[(&str, &str)] = &[];
 
 /// Codes no faulty model can show through `check_file`.
 const UNREACHABLE_CODES: &[&str] = &[];
@@ -448,11 +386,9 @@ fn unreadable_model_is_an_error_not_a_panic() {
     assert!(check_file(&missing, &[]).is_err());
 }
 
-/// Known checker bug: a model that imports a file which imports the model
-/// back is read twice when the model is named by a relative path (the root
-/// file's path is not canonicalised, its imports' paths are), so every item
-/// in it is "defined more than once" (E002). Integration tests run in the
-/// package root, so the relative path below resolves.
+/// A model that imports a file which imports the model back is read once,
+/// whether the model is named by a relative or an absolute path.
+/// Integration tests run in the package root, so the relative path resolves.
 #[test]
 fn import_cycle_back_to_a_relative_root_reads_it_once() {
     let checked = check(Path::new("tests/check/lib/cycle_a.cbm"));
@@ -461,11 +397,8 @@ fn import_cycle_back_to_a_relative_root_reads_it_once() {
         .iter()
         .filter(|d| d.code == "cbm::E002")
         .count();
-    let fixed = duplicates == 0 && checked.sources.len() == 2;
-    assert!(
-        !fixed,
-        "the import-cycle bug is fixed: turn this test into a plain assertion"
-    );
+    assert_eq!(duplicates, 0, "the root file was read twice");
+    assert_eq!(checked.sources.len(), 2);
     // The absolute path works.
     let abs = check(&root().join("tests/check/lib/cycle_a.cbm"));
     assert!(!abs.has_errors(), "cycle through an absolute path");

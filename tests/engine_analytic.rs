@@ -26,11 +26,18 @@ record s = spike_times(N)
     let n_star = (((v_inf - theta) / (v_inf - v_reset)).ln() / (-dt / tau)).ceil() as u64;
     let expected = 10_000 / n_star;
     for (cell, &count) in totals(&r, 0).iter().enumerate() {
-        assert_eq!(count, expected, "cell {cell}: {count} spikes, formula says {expected} (period {n_star} steps)");
+        assert_eq!(
+            count, expected,
+            "cell {cell}: {count} spikes, formula says {expected} (period {n_star} steps)"
+        );
     }
     // And the first spike is at step n* - 1 (0-based).
     let (_, t) = f64s(&r, "s_t");
-    assert!((t[0] - (n_star - 1) as f64 * dt).abs() < 1e-12, "first spike at {} s", t[0]);
+    assert!(
+        (t[0] - (n_star - 1) as f64 * dt).abs() < 1e-12,
+        "first spike at {} s",
+        t[0]
+    );
 }
 
 #[test]
@@ -62,7 +69,10 @@ fn rate_within_3_sigma(counts: &[u64], steps: u64, p_expected: f64) {
     let var = per_step.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
     let se = (var / n).sqrt();
     assert!(se > 0.0);
-    assert!((mean - p_expected).abs() < 3.0 * se, "rate per step {mean} vs expected {p_expected} (se {se})");
+    assert!(
+        (mean - p_expected).abs() < 3.0 * se,
+        "rate per step {mean} vs expected {p_expected} (se {se})"
+    );
 }
 
 #[test]
@@ -137,8 +147,17 @@ record i = trace(Dst.I, cells = [0])
 "#;
     let r = run_text("pulse", model);
     let (_, i) = f64s(&r, "i");
-    let on: Vec<usize> = i.iter().enumerate().filter(|(_, v)| **v != 0.0).map(|(s, _)| s).collect();
-    assert_eq!(on, vec![5, 6, 7], "a zero-delay 3 ms pulse covers the spike's own step and the next two");
+    let on: Vec<usize> = i
+        .iter()
+        .enumerate()
+        .filter(|(_, v)| **v != 0.0)
+        .map(|(s, _)| s)
+        .collect();
+    assert_eq!(
+        on,
+        vec![5, 6, 7],
+        "a zero-delay 3 ms pulse covers the spike's own step and the next two"
+    );
 }
 
 #[test]
@@ -170,7 +189,10 @@ projection without: A -> B.I { synapse = S()  connect = fixed_indegree(100) }
     // Without replacement: 100 of 100 means every source exactly once.
     let (offsets, ids) = net.projections[1].by_target(37);
     for j in 0..37 {
-        let mut pre: Vec<u32> = ids[offsets[j] as usize..offsets[j + 1] as usize].iter().map(|&s| net.projections[1].pre[s as usize]).collect();
+        let mut pre: Vec<u32> = ids[offsets[j] as usize..offsets[j + 1] as usize]
+            .iter()
+            .map(|&s| net.projections[1].pre[s as usize])
+            .collect();
         pre.sort_unstable();
         assert_eq!(pre, (0..100).collect::<Vec<u32>>());
     }
@@ -197,10 +219,16 @@ record i = trace(IO.I_gap, cells = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
     for row in i.chunks(shape[1]) {
         let sum: f64 = row.iter().sum();
         let scale: f64 = row.iter().map(|x| x.abs()).sum();
-        assert!(sum.abs() <= 1e-12 * scale.max(1e-30), "currents sum to {sum}");
+        assert!(
+            sum.abs() <= 1e-12 * scale.max(1e-30),
+            "currents sum to {sum}"
+        );
         if scale > 0.0 {
             nonzero += 1;
         }
     }
-    assert!(nonzero > 90, "the currents should be nonzero (voltages differ)");
+    assert!(
+        nonzero > 90,
+        "the currents should be nonzero (voltages differ)"
+    );
 }

@@ -71,27 +71,54 @@ fn same_seed_gives_identical_arrays_and_threads_do_not_matter() {
     let (_, c) = run_file(&path, &[], 2);
     let spikes: u64 = a.recording.totals[1].iter().sum();
     assert!(spikes > 10, "the test model should spike ({spikes})");
-    assert_eq!(arrays_bytes(&a), arrays_bytes(&b), "two runs with one seed differ");
+    assert_eq!(
+        arrays_bytes(&a),
+        arrays_bytes(&b),
+        "two runs with one seed differ"
+    );
     assert_eq!(arrays_bytes(&a), arrays_bytes(&c), "1 and 2 threads differ");
     let (_, d) = run_file(&path, &[("seed", "4")], 1);
-    assert_ne!(arrays_bytes(&a), arrays_bytes(&d), "another seed should change the run");
+    assert_ne!(
+        arrays_bytes(&a),
+        arrays_bytes(&d),
+        "another seed should change the run"
+    );
 }
 
 #[test]
 fn run_writes_npz_with_keys_and_metadata() {
     let path = small_model("run_ok");
     let out = path.parent().unwrap().join("out");
-    let o = cbmc().args(["run", path.to_str().unwrap(), "--quiet", "-o", out.to_str().unwrap(), "--duration", "500ms"]).output().unwrap();
+    let o = cbmc()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--quiet",
+            "-o",
+            out.to_str().unwrap(),
+            "--duration",
+            "500ms",
+        ])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(stdout.contains("Out") && stdout.contains("mean Hz"), "summary table missing: {stdout}");
+    assert!(
+        stdout.contains("Out") && stdout.contains("mean Hz"),
+        "summary table missing: {stdout}"
+    );
     let npz = out.join("small.npz");
     let bytes = std::fs::read(&npz).unwrap();
     assert_eq!(&bytes[..2], b"PK", "an npz is a zip file");
     for key in ["Out_spikes.npy", "w.npy", "w_t.npy", "v.npy", "meta.npy"] {
-        assert!(bytes.windows(key.len()).any(|w| w == key.as_bytes()), "missing {key}");
+        assert!(
+            bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+            "missing {key}"
+        );
     }
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("small.meta.json")).unwrap()).unwrap();
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("small.meta.json")).unwrap())
+            .unwrap();
     assert_eq!(meta["seed"], 3);
     assert_eq!(meta["steps_done"], 500);
     assert_eq!(meta["partial"], false);
@@ -103,10 +130,17 @@ fn assert_fails_cleanly(args: &[&str], out: &std::path::Path, needle: &str) {
     let o = cbmc().args(args).output().unwrap();
     assert!(!o.status.success(), "{args:?} should fail");
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains(needle), "{args:?}: stderr lacks `{needle}`:\n{err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: stderr lacks `{needle}`:\n{err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
     if out.exists() {
-        let files: Vec<_> = std::fs::read_dir(out).unwrap().filter_map(|e| e.ok()).map(|e| e.file_name()).collect();
+        let files: Vec<_> = std::fs::read_dir(out)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
         assert!(files.is_empty(), "{args:?} left files behind: {files:?}");
     }
 }
@@ -117,27 +151,61 @@ fn bad_input_fails_with_a_clear_message() {
     let p = path.to_str().unwrap();
     let out = path.parent().unwrap().join("out");
     let o = out.to_str().unwrap();
-    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "Out.nonsense=3"], &out, "unknown setting");
-    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "Nowhere.x=3"], &out, "no such setting");
-    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "Out.gL=0.1 mV"], &out, "wrong dimension");
-    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "duration=5"], &out, "needs a unit");
-    assert_fails_cleanly(&["run", "does/not/exist.cbm", "--quiet", "-o", o], &out, "cannot read model file");
-    assert_fails_cleanly(&["run", p, "--quiet", "-o", o, "--set", "novalue"], &out, "NAME=VALUE");
+    assert_fails_cleanly(
+        &["run", p, "--quiet", "-o", o, "--set", "Out.nonsense=3"],
+        &out,
+        "unknown setting",
+    );
+    assert_fails_cleanly(
+        &["run", p, "--quiet", "-o", o, "--set", "Nowhere.x=3"],
+        &out,
+        "no such setting",
+    );
+    assert_fails_cleanly(
+        &["run", p, "--quiet", "-o", o, "--set", "Out.gL=0.1 mV"],
+        &out,
+        "wrong dimension",
+    );
+    assert_fails_cleanly(
+        &["run", p, "--quiet", "-o", o, "--set", "duration=5"],
+        &out,
+        "needs a unit",
+    );
+    assert_fails_cleanly(
+        &["run", "does/not/exist.cbm", "--quiet", "-o", o],
+        &out,
+        "cannot read model file",
+    );
+    assert_fails_cleanly(
+        &["run", p, "--quiet", "-o", o, "--set", "novalue"],
+        &out,
+        "NAME=VALUE",
+    );
     // An output folder that cannot be created (a file is in the way).
     let blocker = path.parent().unwrap().join("blocker");
     std::fs::write(&blocker, "x").unwrap();
     let inside = blocker.join("out");
-    assert_fails_cleanly(&["run", p, "--quiet", "-o", inside.to_str().unwrap()], &inside, "output folder");
+    assert_fails_cleanly(
+        &["run", p, "--quiet", "-o", inside.to_str().unwrap()],
+        &inside,
+        "output folder",
+    );
 }
 
 #[test]
 fn check_exit_codes_and_json() {
     let path = small_model("check_cli");
-    let o = cbmc().args(["check", path.to_str().unwrap()]).output().unwrap();
+    let o = cbmc()
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let bad = path.parent().unwrap().join("bad.cbm");
     std::fs::write(&bad, SMALL.replace("tau_g = 5 ms", "tau_g = 5")).unwrap();
-    let o = cbmc().args(["check", "--format", "json", bad.to_str().unwrap()]).output().unwrap();
+    let o = cbmc()
+        .args(["check", "--format", "json", bad.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let first = &v[0];
@@ -146,9 +214,21 @@ fn check_exit_codes_and_json() {
     assert!(first["line"].as_u64().unwrap() > 0);
     // Warnings pass unless denied.
     let warn = path.parent().unwrap().join("warn.cbm");
-    std::fs::write(&warn, SMALL.replace("record v = trace(Out.V, cells = [0, 1])", "").replace("record Out_spikes = spike_counts(Out, bin = 50 ms)", "")).unwrap();
-    let o = cbmc().args(["check", warn.to_str().unwrap()]).output().unwrap();
+    std::fs::write(
+        &warn,
+        SMALL
+            .replace("record v = trace(Out.V, cells = [0, 1])", "")
+            .replace("record Out_spikes = spike_counts(Out, bin = 50 ms)", ""),
+    )
+    .unwrap();
+    let o = cbmc()
+        .args(["check", warn.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(o.status.success());
-    let o = cbmc().args(["check", "--deny-warnings", warn.to_str().unwrap()]).output().unwrap();
+    let o = cbmc()
+        .args(["check", "--deny-warnings", warn.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(1));
 }

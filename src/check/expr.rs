@@ -41,12 +41,22 @@ impl Scope<'_> {
         let mut v: Vec<String> = Vec::new();
         v.extend(self.locals.iter().map(|l| l.0.clone()));
         v.extend(self.aliases.iter().map(|a| a.0.clone()));
-        for vars in [self.params, self.state, self.inputs, self.syn_params, self.syn_state] {
+        for vars in [
+            self.params,
+            self.state,
+            self.inputs,
+            self.syn_params,
+            self.syn_state,
+        ] {
             v.extend(vars.iter().map(|x| x.name.clone()));
         }
         v.extend(self.signals.iter().map(|s| s.name.clone()));
         v
     }
+}
+
+fn e_text(value: f64, unit: &str) -> String {
+    format!("{} {unit}", units::trim_float(value))
 }
 
 pub fn typed(kind: TKind, ty: Ty, span: Span) -> TExpr {
@@ -67,7 +77,26 @@ impl Checker {
             ExprKind::Number { value, unit } => match unit {
                 None => typed(TKind::Const(*value), Ty::Num(Dim::NONE), e.span),
                 Some(u) => match units::lookup(&u.name) {
-                    Some(unit) => typed(TKind::Const(value * unit.scale), Ty::Num(unit.dim), e.span),
+                    Some(unit) => {
+                        let shadowed = [
+                            scope.params,
+                            scope.state,
+                            scope.inputs,
+                            scope.syn_params,
+                            scope.syn_state,
+                        ]
+                        .iter()
+                        .any(|vars| vars.iter().any(|v| v.name == u.name))
+                            || scope.locals.iter().any(|l| l.0 == u.name);
+                        if shadowed {
+                            self.emit(
+                                Diagnostic::warning("cbm::W110", e.span, format!("`{}` reads as a quantity in the unit {}, not as the variable `{}`", &e_text(*value, &u.name), u.name, u.name))
+                                    .label("number followed by a unit")
+                                    .help(format!("write `{} * {}` to multiply by the variable", units::trim_float(*value), u.name)),
+                            );
+                        }
+                        typed(TKind::Const(value * unit.scale), Ty::Num(unit.dim), e.span)
+                    }
                     None => {
                         self.emit(unknown_unit(&u.name, u.span));
                         error(e.span)
@@ -92,11 +121,22 @@ impl Checker {
                     (UnOp::Neg, Ty::Num(d)) => Ty::Num(d),
                     (UnOp::Not, Ty::Bool) => Ty::Bool,
                     (UnOp::Neg, Ty::Bool) => {
-                        self.emit(Diagnostic::error("cbm::E013", e.span, "cannot negate a condition").label("a true/false value").help("use `not` for conditions"));
+                        self.emit(
+                            Diagnostic::error("cbm::E013", e.span, "cannot negate a condition")
+                                .label("a true/false value")
+                                .help("use `not` for conditions"),
+                        );
                         Ty::Error
                     }
                     (UnOp::Not, Ty::Num(_)) => {
-                        self.emit(Diagnostic::error("cbm::E013", e.span, "`not` needs a condition, not a number").label("a number"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E013",
+                                e.span,
+                                "`not` needs a condition, not a number",
+                            )
+                            .label("a number"),
+                        );
                         Ty::Error
                     }
                 };
@@ -110,17 +150,35 @@ impl Checker {
             }
             ExprKind::Call(c) => {
                 let Some(func) = Func::by_name(&c.name.name) else {
+                    // Still resolve the arguments: their names are used, and
+                    // their own mistakes deserve a report.
+                    if !matches!(c.name.name.as_str(), "normal" | "uniform") {
+                        for a in &c.args {
+                            self.expr(&a.value, scope);
+                        }
+                    }
                     let msg = if matches!(c.name.name.as_str(), "normal" | "uniform") {
                         format!("`{}(...)` draws a random initial value and is only allowed as an initial value or a parameter override", c.name.name)
                     } else {
                         format!("unknown function `{}`", c.name.name)
                     };
-                    let code = if msg.starts_with("unknown") { "cbm::E003" } else { "cbm::E028" };
+                    let code = if msg.starts_with("unknown") {
+                        "cbm::E003"
+                    } else {
+                        "cbm::E028"
+                    };
                     self.emit(Diagnostic::error(code, c.name.span, msg).label("here").help("functions: exp, log, sqrt, abs, min, max, clip, select, floor, rand, randn"));
                     return error(e.span);
                 };
                 if let Some(a) = c.args.iter().find(|a| a.name.is_some()) {
-                    self.emit(Diagnostic::error("cbm::E014", a.value.span, format!("`{}` takes no named arguments", c.name.name)).label("named argument"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E014",
+                            a.value.span,
+                            format!("`{}` takes no named arguments", c.name.name),
+                        )
+                        .label("named argument"),
+                    );
                 }
                 let args: Vec<TExpr> = c.args.iter().map(|a| self.expr(&a.value, scope)).collect();
                 let ty = self.call_ty(func, &args, e.span, scope);
@@ -150,12 +208,25 @@ impl Checker {
             for (vars, make) in lookups {
                 if let Some(i) = find(vars, name) {
                     self.used.insert(vars[i].span);
-                    return typed(TKind::Ref(make(i)), Ty::Num(vars[i].dim), span);
+                    let ty = if vars[i].broken {
+                        Ty::Error
+                    } else {
+                        Ty::Num(vars[i].dim)
+                    };
+                    return typed(TKind::Ref(make(i)), ty, span);
                 }
             }
             if name == "t" || name == "dt" {
                 if !scope.allow_time && name == "t" {
-                    self.emit(Diagnostic::error("cbm::E028", span, format!("time `t` cannot be used in {}", scope.context)).label("changes every step").help("use it in equations, updates, handlers or a source's rate"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E028",
+                            span,
+                            format!("time `t` cannot be used in {}", scope.context),
+                        )
+                        .label("changes every step")
+                        .help("use it in equations, updates, handlers or a source's rate"),
+                    );
                     return error(span);
                 }
                 let r = if name == "t" { Ref::Time } else { Ref::Dt };
@@ -163,7 +234,17 @@ impl Checker {
             }
             if let Some(i) = scope.signals.iter().position(|s| s.name == name) {
                 if !scope.allow_time {
-                    self.emit(Diagnostic::error("cbm::E028", span, format!("protocol signal `{name}` cannot be used in {}", scope.context)).label("changes with time"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E028",
+                            span,
+                            format!(
+                                "protocol signal `{name}` cannot be used in {}",
+                                scope.context
+                            ),
+                        )
+                        .label("changes with time"),
+                    );
                     return error(span);
                 }
                 return typed(TKind::Ref(Ref::Signal(i)), Ty::Num(Dim::NONE), span);
@@ -176,7 +257,10 @@ impl Checker {
             if let Some(s) = closest(name, &scope.all_names()) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else {
-                d = d.help(format!("declare it in a parameters, state or inputs block (in {})", scope.context));
+                d = d.help(format!(
+                    "declare it in a parameters, state or inputs block (in {})",
+                    scope.context
+                ));
             }
             self.emit(d);
             return error(span);
@@ -186,7 +270,14 @@ impl Checker {
             let side = if is_pre { scope.pre } else { scope.post };
             let field = &p.parts[1];
             let Some(cell) = side else {
-                self.emit(Diagnostic::error("cbm::E003", span, format!("`{}.` is only available in synapse code", first.name)).label("no pre/postsynaptic cell here"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E003",
+                        span,
+                        format!("`{}.` is only available in synapse code", first.name),
+                    )
+                    .label("no pre/postsynaptic cell here"),
+                );
                 return error(span);
             };
             let builtin = match field.name.as_str() {
@@ -219,11 +310,30 @@ impl Checker {
                     return typed(TKind::Ref(wrap(make(i))), Ty::Num(vars[i].dim), span);
                 }
             }
-            let what = if cell.is_source { "a spike source, which has only last_spike and spiked" } else { "its cell type" };
-            self.emit(Diagnostic::error("cbm::E003", field.span, format!("`{}` has no variable `{}`", first.name, field.name)).label(format!("not in {what}")));
+            let what = if cell.is_source {
+                "a spike source, which has only last_spike and spiked"
+            } else {
+                "its cell type"
+            };
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E003",
+                    field.span,
+                    format!("`{}` has no variable `{}`", first.name, field.name),
+                )
+                .label(format!("not in {what}")),
+            );
             return error(span);
         }
-        self.emit(Diagnostic::error("cbm::E003", span, format!("`{p}` does not name a variable here")).label("unknown").help("dotted names are `pre.X` and `post.X` in synapse code"));
+        self.emit(
+            Diagnostic::error(
+                "cbm::E003",
+                span,
+                format!("`{p}` does not name a variable here"),
+            )
+            .label("unknown")
+            .help("dotted names are `pre.X` and `post.X` in synapse code"),
+        );
         error(span)
     }
 
@@ -236,14 +346,29 @@ impl Checker {
         match op {
             And | Or => {
                 if ta != Ty::Bool || tb != Ty::Bool {
-                    self.emit(Diagnostic::error("cbm::E013", span, format!("`{}` joins conditions, not numbers", op.symbol())).label("needs true/false on both sides"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E013",
+                            span,
+                            format!("`{}` joins conditions, not numbers", op.symbol()),
+                        )
+                        .label("needs true/false on both sides"),
+                    );
                     return Ty::Error;
                 }
                 Ty::Bool
             }
             _ => {
                 let (Ty::Num(da), Ty::Num(db)) = (ta, tb) else {
-                    self.emit(Diagnostic::error("cbm::E013", span, format!("`{}` needs numbers, not conditions", op.symbol())).label("a true/false value is used as a number").help("use `select(cond, a, b)` to turn a condition into a number"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E013",
+                            span,
+                            format!("`{}` needs numbers, not conditions", op.symbol()),
+                        )
+                        .label("a true/false value is used as a number")
+                        .help("use `select(cond, a, b)` to turn a condition into a number"),
+                    );
                     return Ty::Error;
                 };
                 match op {
@@ -251,14 +376,23 @@ impl Checker {
                     Div => Ty::Num(da / db),
                     Pow => {
                         if db != Dim::NONE {
-                            self.emit(Diagnostic::error("cbm::E015", b.span, "an exponent must be dimensionless").label(db.describe()));
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E015",
+                                    b.span,
+                                    "an exponent must be dimensionless",
+                                )
+                                .label(db.describe()),
+                            );
                             return Ty::Error;
                         }
                         if da.is_none() {
                             return Ty::Num(Dim::NONE);
                         }
                         match const_value(b) {
-                            Some(n) if n.fract() == 0.0 && n.abs() <= 8.0 => Ty::Num(da.powi(n as i32)),
+                            Some(n) if n.fract() == 0.0 && n.abs() <= 8.0 => {
+                                Ty::Num(da.powi(n as i32))
+                            }
                             _ => {
                                 self.emit(Diagnostic::error("cbm::E015", b.span, "a quantity with a unit can only be raised to a constant whole power").label("not a constant integer"));
                                 Ty::Error
@@ -270,23 +404,44 @@ impl Checker {
                         // A literal 0 fits any dimension.
                         if da == db || is_zero_literal(a) || is_zero_literal(b) {
                             let d = if is_zero_literal(a) { db } else { da };
-                            return if matches!(op, Add | Sub) { Ty::Num(d) } else { Ty::Bool };
+                            return if matches!(op, Add | Sub) {
+                                Ty::Num(d)
+                            } else {
+                                Ty::Bool
+                            };
                         }
-                        let (bare, other, other_dim) = if is_bare_literal(a) { (Some(a), b, db) } else if is_bare_literal(b) { (Some(b), a, da) } else { (None, a, da) };
+                        let (bare, other, other_dim) = if is_bare_literal(a) {
+                            (Some(a), b, db)
+                        } else if is_bare_literal(b) {
+                            (Some(b), a, da)
+                        } else {
+                            (None, a, da)
+                        };
                         let _ = other;
                         let mut d = Diagnostic::error(
                             "cbm::E010",
                             span,
-                            format!("`{}` between different dimensions: {} and {}", op.symbol(), da.describe(), db.describe()),
+                            format!(
+                                "`{}` between different dimensions: {} and {}",
+                                op.symbol(),
+                                da.describe(),
+                                db.describe()
+                            ),
                         )
-                        .label(format!("left is {}, right is {}", short(da), short(db)));
+                        .label(format!(
+                            "left is {}, right is {}",
+                            short(da),
+                            short(db)
+                        ));
                         if let Some(lit) = bare {
                             if let Some(u) = other_dim.preferred_unit() {
                                 let v = const_value(lit).unwrap_or(0.0);
                                 d = d.help(format!("did you mean `{} {u}`?", units::trim_float(v)));
                             }
                         } else {
-                            d = d.help("both sides of + - and comparisons must have the same dimension");
+                            d = d.help(
+                                "both sides of + - and comparisons must have the same dimension",
+                            );
                         }
                         self.emit(d);
                         Ty::Error
@@ -304,7 +459,15 @@ impl Checker {
             Func::Clip | Func::Select => 3,
         };
         if args.len() != arity {
-            self.emit(Diagnostic::error("cbm::E014", span, format!("{func:?} takes {arity} argument(s), got {}", args.len()).to_lowercase()).label("wrong number of arguments"));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E014",
+                    span,
+                    format!("{func:?} takes {arity} argument(s), got {}", args.len())
+                        .to_lowercase(),
+                )
+                .label("wrong number of arguments"),
+            );
             return Ty::Error;
         }
         if args.iter().any(|a| a.ty == Ty::Error) {
@@ -314,7 +477,14 @@ impl Checker {
             match a.ty {
                 Ty::Num(d) => Some(d),
                 _ => {
-                    c.emit(Diagnostic::error("cbm::E013", a.span, "a number is needed here, not a condition").label("true/false"));
+                    c.emit(
+                        Diagnostic::error(
+                            "cbm::E013",
+                            a.span,
+                            "a number is needed here, not a condition",
+                        )
+                        .label("true/false"),
+                    );
                     None
                 }
             }
@@ -322,25 +492,58 @@ impl Checker {
         match func {
             Func::Rand | Func::Randn => {
                 if !scope.allow_random {
-                    self.emit(Diagnostic::error("cbm::E028", span, format!("random numbers at step time are not allowed in {}", scope.context)).label("drawn every step").help("step-time noise belongs in a neuron's update block or equations"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E028",
+                            span,
+                            format!(
+                                "random numbers at step time are not allowed in {}",
+                                scope.context
+                            ),
+                        )
+                        .label("drawn every step")
+                        .help("step-time noise belongs in a neuron's update block or equations"),
+                    );
                     return Ty::Error;
                 }
                 Ty::Num(Dim::NONE)
             }
             Func::Exp | Func::Log => {
-                let Some(d) = num(self, &args[0]) else { return Ty::Error };
+                let Some(d) = num(self, &args[0]) else {
+                    return Ty::Error;
+                };
                 if !d.is_none() {
-                    self.emit(Diagnostic::error("cbm::E014", args[0].span, format!("{} of a quantity with a unit", if func == Func::Exp { "exp" } else { "log" })).label(d.describe()).help("the argument must be dimensionless, e.g. exp(-dt/tau)"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E014",
+                            args[0].span,
+                            format!(
+                                "{} of a quantity with a unit",
+                                if func == Func::Exp { "exp" } else { "log" }
+                            ),
+                        )
+                        .label(d.describe())
+                        .help("the argument must be dimensionless, e.g. exp(-dt/tau)"),
+                    );
                     return Ty::Error;
                 }
                 Ty::Num(Dim::NONE)
             }
             Func::Sqrt => {
-                let Some(d) = num(self, &args[0]) else { return Ty::Error };
+                let Some(d) = num(self, &args[0]) else {
+                    return Ty::Error;
+                };
                 match d.sqrt() {
                     Some(r) => Ty::Num(r),
                     None => {
-                        self.emit(Diagnostic::error("cbm::E014", args[0].span, "square root of a dimension with odd powers").label(d.describe()));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E014",
+                                args[0].span,
+                                "square root of a dimension with odd powers",
+                            )
+                            .label(d.describe()),
+                        );
                         Ty::Error
                     }
                 }
@@ -355,7 +558,18 @@ impl Checker {
                 for (a, d) in args.iter().zip(&dims).skip(1) {
                     let d = d.unwrap_or(Dim::NONE);
                     if d != d0 && !is_zero_literal(a) {
-                        self.emit(Diagnostic::error("cbm::E010", a.span, format!("all arguments must have the same dimension: {} vs {}", d0.describe(), d.describe())).label(short(d)));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E010",
+                                a.span,
+                                format!(
+                                    "all arguments must have the same dimension: {} vs {}",
+                                    d0.describe(),
+                                    d.describe()
+                                ),
+                            )
+                            .label(short(d)),
+                        );
                         return Ty::Error;
                     }
                 }
@@ -363,18 +577,45 @@ impl Checker {
             }
             Func::Select => {
                 if args[0].ty != Ty::Bool {
-                    self.emit(Diagnostic::error("cbm::E013", args[0].span, "select's first argument must be a condition").label("not true/false"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E013",
+                            args[0].span,
+                            "select's first argument must be a condition",
+                        )
+                        .label("not true/false"),
+                    );
                     return Ty::Error;
                 }
                 match (args[1].ty, args[2].ty) {
                     (Ty::Num(a), Ty::Num(b)) if a == b || is_zero_literal(&args[2]) => Ty::Num(a),
-                    (Ty::Num(a), Ty::Num(_)) if is_zero_literal(&args[1]) => Ty::Num(args[2].ty.dim().unwrap_or(a)),
+                    (Ty::Num(a), Ty::Num(_)) if is_zero_literal(&args[1]) => {
+                        Ty::Num(args[2].ty.dim().unwrap_or(a))
+                    }
                     (Ty::Num(a), Ty::Num(b)) => {
-                        self.emit(Diagnostic::error("cbm::E010", span, format!("select's branches differ: {} vs {}", a.describe(), b.describe())).label("both branches need one dimension"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E010",
+                                span,
+                                format!(
+                                    "select's branches differ: {} vs {}",
+                                    a.describe(),
+                                    b.describe()
+                                ),
+                            )
+                            .label("both branches need one dimension"),
+                        );
                         Ty::Error
                     }
                     _ => {
-                        self.emit(Diagnostic::error("cbm::E013", span, "select's branches must be numbers").label("here"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E013",
+                                span,
+                                "select's branches must be numbers",
+                            )
+                            .label("here"),
+                        );
                         Ty::Error
                     }
                 }
@@ -387,7 +628,14 @@ impl Checker {
     pub fn expect_dim(&mut self, e: &TExpr, want: Dim, what: &str, scope: &Scope) -> bool {
         let Ty::Num(got) = e.ty else {
             if e.ty == Ty::Bool {
-                self.emit(Diagnostic::error("cbm::E013", e.span, format!("{what} must be a number, not a condition")).label("true/false"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E013",
+                        e.span,
+                        format!("{what} must be a number, not a condition"),
+                    )
+                    .label("true/false"),
+                );
             }
             return false;
         };
@@ -396,22 +644,43 @@ impl Checker {
         }
         if got.is_none() && is_bare_literal(e) {
             let v = const_value(e).unwrap_or(0.0);
-            let mut d = Diagnostic::error("cbm::E012", e.span, format!("{what} needs a unit: expected {}, found a bare number", want.describe()))
-                .label("no unit");
-            if let Some(u) = want.preferred_unit() {
+            let mut d = Diagnostic::error(
+                "cbm::E012",
+                e.span,
+                format!(
+                    "{what} needs a unit: expected {}, found a bare number",
+                    want.describe()
+                ),
+            )
+            .label("no unit");
+            if want == Dim::TIME && v != 0.0 && v.abs() < 0.1 {
+                d = d.help(format!(
+                    "did you mean `{} s` (= {})?",
+                    units::trim_float(v),
+                    units::format_quantity(v, Dim::TIME)
+                ));
+            } else if let Some(u) = want.preferred_unit() {
                 d = d.help(format!("did you mean `{} {u}`?", units::trim_float(v)));
             }
             self.emit(d);
             return false;
         }
-        let mut d = Diagnostic::error("cbm::E011", e.span, format!("{what} has the wrong dimension: expected {}, found {}", want.describe(), got.describe()))
-            .label(format!("this is {}", short(got)));
+        let mut d = Diagnostic::error(
+            "cbm::E011",
+            e.span,
+            format!(
+                "{what} has the wrong dimension: expected {}, found {}",
+                want.describe(),
+                got.describe()
+            ),
+        )
+        .label(format!("this is {}", short(got)));
         if let Some(h) = bare_param_hint(e, want, scope) {
             d = d.help(h);
-        } else if got == want * Dim::VOLTAGE {
-            d = d.help("this has an extra voltage factor: a driving force (E - V) applied twice? A current already includes its driving force");
         } else if want == Dim::RATE && got == Dim::VOLTAGE / Dim::TIME {
             d = d.help("a current (voltage/time) is used where a conductance (1/time) is expected; pass the conductance and let the cell apply the driving force");
+        } else if !want.is_none() && got == want * Dim::VOLTAGE {
+            d = d.help("this has an extra voltage factor: a driving force (E - V) applied twice? A current already includes its driving force");
         }
         self.emit(d);
         false
@@ -434,14 +703,19 @@ fn bare_param_hint(e: &TExpr, want: Dim, scope: &Scope) -> Option<String> {
             continue;
         }
         for sug in units::SUGGESTIONS {
-            let Some(unit) = units::suggestion_unit(sug) else { continue };
+            let Some(unit) = units::suggestion_unit(sug) else {
+                continue;
+            };
             if dim_with(e, r, unit.dim) == Some(want) {
                 let v = match &var.init {
                     Some(Init::Expr(x)) => const_value(x),
                     _ => None,
                 };
                 let shown = v.map(units::trim_float).unwrap_or_else(|| "...".into());
-                return Some(format!("`{}` was declared without a unit; did you mean `{} = {shown} {sug}`?", var.name, var.name));
+                return Some(format!(
+                    "`{}` was declared without a unit; did you mean `{} = {shown} {sug}`?",
+                    var.name, var.name
+                ));
             }
         }
     }
@@ -480,8 +754,12 @@ fn dim_with(e: &TExpr, r: Ref, d: Dim) -> Option<Dim> {
                 _ => None,
             }
         }
-        TKind::Call(Func::Exp | Func::Log, args) => (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE),
-        TKind::Call(Func::Abs | Func::Floor | Func::Min | Func::Max | Func::Clip, args) => dim_with(&args[0], r, d),
+        TKind::Call(Func::Exp | Func::Log, args) => {
+            (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE)
+        }
+        TKind::Call(Func::Abs | Func::Floor | Func::Min | Func::Max | Func::Clip, args) => {
+            dim_with(&args[0], r, d)
+        }
         _ => e.ty.dim(),
     }
 }
@@ -563,8 +841,11 @@ fn short(d: Dim) -> String {
 }
 
 pub fn unknown_unit(name: &str, span: Span) -> Diagnostic {
-    let known = ["ms", "s", "us", "mV", "V", "Hz", "kHz", "nS", "uS", "pF", "nF", "nA", "pA", "Mohm", "um"];
-    let mut d = Diagnostic::error("cbm::E004", span, format!("unknown unit `{name}`")).label("not a unit");
+    let known = [
+        "ms", "s", "us", "mV", "V", "Hz", "kHz", "nS", "uS", "pF", "nF", "nA", "pA", "Mohm", "um",
+    ];
+    let mut d =
+        Diagnostic::error("cbm::E004", span, format!("unknown unit `{name}`")).label("not a unit");
     let names: Vec<String> = known.iter().map(|s| s.to_string()).collect();
     if let Some(s) = closest(name, &names) {
         d = d.help(format!("did you mean `{s}`?"));
@@ -576,6 +857,9 @@ pub fn unknown_unit(name: &str, span: Span) -> Diagnostic {
 
 /// The closest name within a small edit distance, for "did you mean".
 pub fn closest(name: &str, candidates: &[String]) -> Option<String> {
+    if let Some(c) = candidates.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+        return Some(c.clone());
+    }
     let mut best: Option<(usize, &String)> = None;
     for c in candidates {
         let d = edit_distance(name, c);

@@ -21,11 +21,19 @@ pub fn map_refs(e: &TExpr, f: &dyn Fn(Ref) -> Option<TExpr>) -> TExpr {
             None => TKind::Ref(*r),
         },
         TKind::Unary(op, x) => TKind::Unary(*op, Box::new(map_refs(x, f))),
-        TKind::Binary(op, a, b) => TKind::Binary(*op, Box::new(map_refs(a, f)), Box::new(map_refs(b, f))),
-        TKind::Call(func, args) => TKind::Call(*func, args.iter().map(|a| map_refs(a, f)).collect()),
+        TKind::Binary(op, a, b) => {
+            TKind::Binary(*op, Box::new(map_refs(a, f)), Box::new(map_refs(b, f)))
+        }
+        TKind::Call(func, args) => {
+            TKind::Call(*func, args.iter().map(|a| map_refs(a, f)).collect())
+        }
         k => k.clone(),
     };
-    TExpr { kind, ty: e.ty, span: e.span }
+    TExpr {
+        kind,
+        ty: e.ty,
+        span: e.span,
+    }
 }
 
 pub fn mentions(e: &TExpr, r: Ref) -> bool {
@@ -39,12 +47,20 @@ pub fn mentions(e: &TExpr, r: Ref) -> bool {
 }
 
 fn node(kind: TKind, like: &TExpr) -> TExpr {
-    TExpr { kind, ty: like.ty, span: like.span }
+    TExpr {
+        kind,
+        ty: like.ty,
+        span: like.span,
+    }
 }
 
 fn bin(op: BinOp, a: TExpr, b: TExpr) -> TExpr {
     let span = a.span;
-    TExpr { kind: TKind::Binary(op, Box::new(a), Box::new(b)), ty: Ty::Error, span }
+    TExpr {
+        kind: TKind::Binary(op, Box::new(a), Box::new(b)),
+        ty: Ty::Error,
+        span,
+    }
 }
 
 /// Split `e` into (a, b) with e = a + b*x and neither a nor b mentioning x.
@@ -54,12 +70,26 @@ pub fn coefficients(e: &TExpr, x: Ref) -> Option<(TExpr, Option<TExpr>)> {
     if !mentions(e, x) {
         return Some((e.clone(), None));
     }
-    let zero = || TExpr { kind: TKind::Const(0.0), ty: Ty::Error, span: e.span };
+    let zero = || TExpr {
+        kind: TKind::Const(0.0),
+        ty: Ty::Error,
+        span: e.span,
+    };
     match &e.kind {
-        TKind::Ref(r) if *r == x => Some((zero(), Some(TExpr { kind: TKind::Const(1.0), ty: Ty::Error, span: e.span }))),
+        TKind::Ref(r) if *r == x => Some((
+            zero(),
+            Some(TExpr {
+                kind: TKind::Const(1.0),
+                ty: Ty::Error,
+                span: e.span,
+            }),
+        )),
         TKind::Unary(UnOp::Neg, inner) => {
             let (a, b) = coefficients(inner, x)?;
-            Some((node(TKind::Unary(UnOp::Neg, Box::new(a)), e), b.map(|b| node(TKind::Unary(UnOp::Neg, Box::new(b)), e))))
+            Some((
+                node(TKind::Unary(UnOp::Neg, Box::new(a)), e),
+                b.map(|b| node(TKind::Unary(UnOp::Neg, Box::new(b)), e)),
+            ))
         }
         TKind::Binary(op @ (BinOp::Add | BinOp::Sub), l, r) => {
             let (la, lb) = coefficients(l, x)?;
@@ -79,8 +109,14 @@ pub fn coefficients(e: &TExpr, x: Ref) -> Option<(TExpr, Option<TExpr>)> {
             let (ra, rb) = coefficients(r, x)?;
             match (lb, rb) {
                 (Some(_), Some(_)) => None,
-                (Some(lb), None) => Some((bin(BinOp::Mul, la, (**r).clone()), Some(bin(BinOp::Mul, lb, (**r).clone())))),
-                (None, Some(rb)) => Some((bin(BinOp::Mul, (**l).clone(), ra), Some(bin(BinOp::Mul, (**l).clone(), rb)))),
+                (Some(lb), None) => Some((
+                    bin(BinOp::Mul, la, (**r).clone()),
+                    Some(bin(BinOp::Mul, lb, (**r).clone())),
+                )),
+                (None, Some(rb)) => Some((
+                    bin(BinOp::Mul, (**l).clone(), ra),
+                    Some(bin(BinOp::Mul, (**l).clone(), rb)),
+                )),
                 (None, None) => Some((e.clone(), None)),
             }
         }
@@ -89,7 +125,10 @@ pub fn coefficients(e: &TExpr, x: Ref) -> Option<(TExpr, Option<TExpr>)> {
                 return None;
             }
             let (la, lb) = coefficients(l, x)?;
-            Some((bin(BinOp::Div, la, (**r).clone()), lb.map(|b| bin(BinOp::Div, b, (**r).clone()))))
+            Some((
+                bin(BinOp::Div, la, (**r).clone()),
+                lb.map(|b| bin(BinOp::Div, b, (**r).clone())),
+            ))
         }
         _ => None,
     }

@@ -18,12 +18,26 @@ pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
 }
 
 fn unused_parameters(c: &mut Checker, m: &Model) {
-    let vars = m.neurons.iter().flat_map(|n| n.params.iter().map(move |p| (p, n.name.as_str())));
-    let syn = m.synapses.iter().flat_map(|s| s.params.iter().map(move |p| (p, s.name.as_str())));
+    let vars = m
+        .neurons
+        .iter()
+        .flat_map(|n| n.params.iter().map(move |p| (p, n.name.as_str())));
+    let syn = m
+        .synapses
+        .iter()
+        .flat_map(|s| s.params.iter().map(move |p| (p, s.name.as_str())));
     let mut found = Vec::new();
     for (p, owner) in vars.chain(syn) {
         if !c.used.contains(&p.span) {
-            found.push(Diagnostic::warning("cbm::W101", p.span, format!("parameter `{}` of `{owner}` is never used", p.name)).label("unused").help("remove it, or use it in an equation"));
+            found.push(
+                Diagnostic::warning(
+                    "cbm::W101",
+                    p.span,
+                    format!("parameter `{}` of `{owner}` is never used", p.name),
+                )
+                .label("unused")
+                .help("remove it, or use it in an equation"),
+            );
         }
     }
     c.diagnostics.extend(found);
@@ -32,16 +46,39 @@ fn unused_parameters(c: &mut Checker, m: &Model) {
 fn unconnected_and_unrecorded(c: &mut Checker, items: &[Item], m: &Model) {
     let _ = items;
     for (i, p) in m.populations.iter().enumerate() {
-        let connected = m.projections.iter().any(|q| q.source == i || q.target == i) || m.gaps.iter().any(|g| g.population == i);
+        let connected = m.projections.iter().any(|q| q.source == i || q.target == i)
+            || m.gaps.iter().any(|g| g.population == i);
         if !connected && m.populations.len() > 1 {
-            c.emit(Diagnostic::warning("cbm::W102", p.span, format!("population `{}` is never connected", p.name)).label("no projection or gap junction").help("connect it with a projection, or remove it"));
+            c.emit(
+                Diagnostic::warning(
+                    "cbm::W102",
+                    p.span,
+                    format!("population `{}` is never connected", p.name),
+                )
+                .label("no projection or gap junction")
+                .help("connect it with a projection, or remove it"),
+            );
         }
         let recorded = m.recorders.iter().any(|r| match &r.kind {
-            RecorderKind::SpikeCounts { population, .. } | RecorderKind::SpikeTimes { population } | RecorderKind::Rate { population, .. } | RecorderKind::Trace { population, .. } => *population == i,
+            RecorderKind::SpikeCounts { population, .. }
+            | RecorderKind::SpikeTimes { population }
+            | RecorderKind::Rate { population, .. }
+            | RecorderKind::Trace { population, .. } => *population == i,
             RecorderKind::Weights { .. } => false,
         });
         if !recorded {
-            c.emit(Diagnostic::warning("cbm::W103", p.span, format!("population `{}` is never recorded", p.name)).label("no recorder").help(format!("add e.g. `record {}_spikes = spike_counts({}, bin = 50 ms)`", p.name, p.name)));
+            c.emit(
+                Diagnostic::warning(
+                    "cbm::W103",
+                    p.span,
+                    format!("population `{}` is never recorded", p.name),
+                )
+                .label("no recorder")
+                .help(format!(
+                    "add e.g. `record {}_spikes = spike_counts({}, bin = 50 ms)`",
+                    p.name, p.name
+                )),
+            );
         }
     }
 }
@@ -66,7 +103,18 @@ fn short_time_constants(c: &mut Checker, m: &Model) {
                     if v > 0.0 && v < dt {
                         found.push(short_tau(&p.name, p.span, v, dt));
                     } else if v <= 0.0 {
-                        found.push(Diagnostic::error("cbm::E020", p.span, format!("time constant `{}` must be positive, found {}", p.name, units::format_quantity(v, Dim::TIME))).label("not positive"));
+                        found.push(
+                            Diagnostic::error(
+                                "cbm::E020",
+                                p.span,
+                                format!(
+                                    "time constant `{}` must be positive, found {}",
+                                    p.name,
+                                    units::format_quantity(v, Dim::TIME)
+                                ),
+                            )
+                            .label("not positive"),
+                        );
                     }
                 }
             }
@@ -80,7 +128,14 @@ fn short_time_constants(c: &mut Checker, m: &Model) {
                         if v > 0.0 && v < dt {
                             found.push(short_tau(&p.name, p.span, v, dt));
                         } else if v <= 0.0 {
-                            found.push(Diagnostic::error("cbm::E020", p.span, format!("time constant `{}` must be positive", p.name)).label("not positive"));
+                            found.push(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    p.span,
+                                    format!("time constant `{}` must be positive", p.name),
+                                )
+                                .label("not positive"),
+                            );
                         }
                     }
                 }
@@ -91,9 +146,17 @@ fn short_time_constants(c: &mut Checker, m: &Model) {
 }
 
 fn short_tau(name: &str, span: crate::syntax::ast::Span, v: f64, dt: f64) -> Diagnostic {
-    Diagnostic::warning("cbm::W104", span, format!("time constant `{name}` ({}) is shorter than the time step ({})", units::format_quantity(v, Dim::TIME), units::format_quantity(dt, Dim::TIME)))
-        .label("tau < dt")
-        .help("the step cannot resolve it: use a smaller dt or [exact] integration")
+    Diagnostic::warning(
+        "cbm::W104",
+        span,
+        format!(
+            "time constant `{name}` ({}) is shorter than the time step ({})",
+            units::format_quantity(v, Dim::TIME),
+            units::format_quantity(dt, Dim::TIME)
+        ),
+    )
+    .label("tau < dt")
+    .help("the step cannot resolve it: use a smaller dt or [exact] integration")
 }
 
 /// Explicit Euler on dx/dt = a + b x is stable only for |b| dt < 1 (and
@@ -106,10 +169,23 @@ fn unstable_euler(c: &mut Checker, m: &Model) {
                 continue;
             }
             let rhs = linear::inline_aliases(&eq.rhs, &n.aliases);
-            let Some((_, Some(b))) = linear::coefficients(&rhs, Ref::State(eq.var)) else { continue };
+            let Some((_, Some(b))) = linear::coefficients(&rhs, Ref::State(eq.var)) else {
+                continue;
+            };
             let env = |r: Ref| match r {
                 Ref::Param(i) => param_value(n, i),
                 Ref::Input(_) => Some(0.0),
+                Ref::State(i) => match &n.state[i].init {
+                    Some(Init::Expr(e)) => eval(e, &|r| {
+                        if let Ref::Param(j) = r {
+                            param_value(n, j)
+                        } else {
+                            None
+                        }
+                    }),
+                    None => Some(0.0),
+                    _ => None,
+                },
                 Ref::Dt => Some(m.dt),
                 _ => None,
             };
@@ -132,7 +208,9 @@ fn unstable_euler(c: &mut Checker, m: &Model) {
 fn fires_at_rest(c: &mut Checker, m: &Model) {
     let mut found = Vec::new();
     for (pi, pop) in m.populations.iter().enumerate() {
-        let PopulationKind::Neuron { neuron, overrides } = &pop.kind else { continue };
+        let PopulationKind::Neuron { neuron, overrides } = &pop.kind else {
+            continue;
+        };
         let n = &m.neurons[*neuron];
         let Some(spike) = &n.spike else { continue };
         let param = |i: usize| -> Option<f64> {
@@ -148,7 +226,13 @@ fn fires_at_rest(c: &mut Checker, m: &Model) {
                 None => n.state[i].init.as_ref(),
             };
             match init {
-                Some(Init::Expr(e)) => eval(e, &|r| if let Ref::Param(j) = r { param(j) } else { None }),
+                Some(Init::Expr(e)) => eval(e, &|r| {
+                    if let Ref::Param(j) = r {
+                        param(j)
+                    } else {
+                        None
+                    }
+                }),
                 None => Some(0.0),
                 _ => None,
             }
@@ -191,14 +275,27 @@ fn plasticity(c: &mut Checker, m: &Model) {
             let mean = match &p.state_init[*var] {
                 Init::Expr(e) => const_value(e),
                 Init::Normal { mean, .. } => const_value(mean),
-                Init::Uniform { low, high } => const_value(low).zip(const_value(high)).map(|(a, b)| if a < *lo || a > *hi { a } else { b }),
+                Init::Uniform { low, high } => const_value(low)
+                    .zip(const_value(high))
+                    .map(|(a, b)| if a < *lo || a > *hi { a } else { b }),
             };
             if let Some(v) = mean {
                 if v < *lo || v > *hi {
                     found.push(
-                        Diagnostic::warning("cbm::W108", p.span, format!("initial `{}` ({}) of `{}` is outside its bounds [{}, {}]", ty.state[*var].name, units::trim_float(v), p.name, units::trim_float(*lo), units::trim_float(*hi)))
-                            .label("starts out of bounds")
-                            .help("it will be clipped at the first plasticity event"),
+                        Diagnostic::warning(
+                            "cbm::W108",
+                            p.span,
+                            format!(
+                                "initial `{}` ({}) of `{}` is outside its bounds [{}, {}]",
+                                ty.state[*var].name,
+                                units::trim_float(v),
+                                p.name,
+                                units::trim_float(*lo),
+                                units::trim_float(*hi)
+                            ),
+                        )
+                        .label("starts out of bounds")
+                        .help("it will be clipped at the first plasticity event"),
                     );
                 }
             }
@@ -209,7 +306,11 @@ fn plasticity(c: &mut Checker, m: &Model) {
 
 fn never_runs(s: &TStmt) -> bool {
     match s {
-        TStmt::If { cond, then, otherwise } => match const_value(cond) {
+        TStmt::If {
+            cond,
+            then,
+            otherwise,
+        } => match const_value(cond) {
             Some(0.0) => otherwise.iter().all(never_runs),
             _ => then.iter().all(never_runs) && otherwise.iter().all(never_runs),
         },

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Everything read for one model: its sources and their items, imports first.
 pub struct Loaded {
+    pub root_canonical: Option<PathBuf>,
     pub sources: SourceMap,
     pub items: Vec<Item>,
     pub diagnostics: Vec<Diagnostic>,
@@ -17,12 +18,15 @@ pub struct Loaded {
 pub fn load(path: &Path) -> Result<Loaded, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read model file `{}`: {e}", path.display()))?;
+    // Diagnostics name the file as the user typed it; import cycles back to
+    // it are recognised by its canonical path (see `load_text`).
     Ok(load_text(path, text))
 }
 
 /// Like `load`, for a model whose text is already in memory.
 pub fn load_text(path: &Path, text: String) -> Loaded {
     let mut loaded = Loaded {
+        root_canonical: path.canonicalize().ok(),
         sources: SourceMap::default(),
         items: vec![],
         diagnostics: vec![],
@@ -61,7 +65,10 @@ fn import(
     let base = from.parent().unwrap_or(Path::new("."));
     let target: PathBuf = base.join(rel);
     let canonical = target.canonicalize().unwrap_or(target.clone());
-    if loaded.sources.find(&canonical).is_some() || loaded.sources.find(&target).is_some() {
+    if loaded.sources.find(&canonical).is_some()
+        || loaded.sources.find(&target).is_some()
+        || loaded.root_canonical.as_ref() == Some(&canonical)
+    {
         return;
     }
     if depth > 32 {

@@ -77,6 +77,9 @@ pub struct Checker {
     pub diagnostics: Vec<Diagnostic>,
     /// Declaration spans of parameters that some expression uses.
     pub used: HashSet<Span>,
+    /// Populations and projections whose declaration had an error: other
+    /// items that mention them stay quiet instead of piling on.
+    pub broken: HashSet<String>,
     pub dt: f64,
 }
 
@@ -127,7 +130,11 @@ impl Checker {
             }
         }
         self.network(items, &mut m);
-        lints::run(self, items, &m);
+        // Lints read the model as checked; after an error they would mostly
+        // repeat it in other words.
+        if !self.diagnostics.iter().any(|d| d.is_error()) {
+            lints::run(self, items, &m);
+        }
         m
     }
 
@@ -162,51 +169,127 @@ impl Checker {
             context: "simulation settings",
             ..Scope::default()
         };
+        self.duplicate_settings(&s.settings);
+        // dt first: the other settings may be written in steps (`100 * dt`).
+        for set in s.settings.iter().filter(|x| x.name.name == "dt") {
+            let e = self.expr(&set.value, &scope);
+            if let Some(v) = self.positive_const(&e, Dim::TIME, "dt", &scope) {
+                m.dt = v;
+            }
+        }
+        self.dt = m.dt;
         for set in &s.settings {
             let e = self.expr(&set.value, &scope);
             match set.name.name.as_str() {
-                "dt" => {
-                    if let Some(v) = self.positive_const(&e, Dim::TIME, "dt", &scope) {
-                        m.dt = v;
-                    }
-                }
+                "dt" => {}
                 "duration" => {
                     if self.expect_dim(&e, Dim::TIME, "the duration", &scope) {
-                        match const_value(&e) {
+                        match self.const_eval(&e, &scope) {
                             Some(v) if v >= 0.0 && v.is_finite() => m.duration = v,
-                            _ => self.emit(Diagnostic::error("cbm::E020", e.span, "the duration must be a constant time of zero or more").label("here")),
+                            _ => self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    e.span,
+                                    "the duration must be a constant time of zero or more",
+                                )
+                                .label("here"),
+                            ),
                         }
                     }
                 }
                 "seed" => {
                     if self.expect_dim(&e, Dim::NONE, "the seed", &scope) {
                         match const_value(&e) {
-                            Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => m.seed = v as u64,
-                            _ => self.emit(Diagnostic::error("cbm::E020", e.span, "the seed must be a whole number of zero or more").label("here")),
+                            Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => {
+                                m.seed = v as u64
+                            }
+                            _ => self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    e.span,
+                                    "the seed must be a whole number of zero or more",
+                                )
+                                .label("here"),
+                            ),
                         }
                     }
                 }
-                other => self.emit(unknown_setting(other, set.name.span, &["dt", "duration", "seed"], "simulation")),
+                other => self.emit(unknown_setting(
+                    other,
+                    set.name.span,
+                    &["dt", "duration", "seed"],
+                    "simulation",
+                )),
             }
         }
         if m.dt > 0.0 && m.duration / m.dt > 1e12 {
-            self.emit(Diagnostic::error("cbm::E020", s.keyword_span, "more than 10^12 steps: duration / dt is too large").label("simulation"));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    s.keyword_span,
+                    "more than 10^12 steps: duration / dt is too large",
+                )
+                .label("simulation"),
+            );
         }
     }
 
+    /// The value of an expression of constants, `dt` and parameters with
+    /// constant values (None when it depends on anything else).
+    pub fn const_eval(&self, e: &TExpr, scope: &Scope) -> Option<f64> {
+        self.const_eval_depth(e, scope, 0)
+    }
+
+    fn const_eval_depth(&self, e: &TExpr, scope: &Scope, depth: usize) -> Option<f64> {
+        if depth > 32 {
+            return None;
+        }
+        let var = |v: Option<&Var>| -> Option<f64> {
+            match &v?.init {
+                Some(Init::Expr(x)) => self.const_eval_depth(x, scope, depth + 1),
+                _ => None,
+            }
+        };
+        expr::eval(e, &|r| match r {
+            Ref::Dt => Some(self.dt),
+            Ref::Param(i) => var(scope.params.get(i)),
+            Ref::SynParam(i) => var(scope.syn_params.get(i)),
+            _ => None,
+        })
+    }
+
     /// A constant of dimension `dim`, strictly positive and finite.
-    pub fn positive_const(&mut self, e: &TExpr, dim: Dim, what: &str, scope: &Scope) -> Option<f64> {
+    pub fn positive_const(
+        &mut self,
+        e: &TExpr,
+        dim: Dim,
+        what: &str,
+        scope: &Scope,
+    ) -> Option<f64> {
         if !self.expect_dim(e, dim, what, scope) {
             return None;
         }
-        match const_value(e) {
+        match self.const_eval(e, scope) {
             Some(v) if v > 0.0 && v.is_finite() => Some(v),
             Some(v) => {
-                self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be positive, found {}", units::format_quantity(v, dim))).label("not positive"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        e.span,
+                        format!(
+                            "{what} must be positive, found {}",
+                            units::format_quantity(v, dim)
+                        ),
+                    )
+                    .label("not positive"),
+                );
                 None
             }
             None => {
-                self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant")).label("not a constant"));
+                self.emit(
+                    Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant"))
+                        .label("not a constant"),
+                );
                 None
             }
         }
@@ -217,37 +300,70 @@ impl Checker {
         if !self.expect_dim(e, Dim::TIME, what, scope) {
             return None;
         }
-        let Some(v) = const_value(e) else {
-            self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant")).label("not a constant"));
+        let Some(v) = self.const_eval(e, scope) else {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant"))
+                    .label("not a constant"),
+            );
             return None;
         };
         let steps = v / self.dt;
         let rounded = steps.round();
         if v < 0.0 || !v.is_finite() {
-            self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} cannot be negative")).label(units::format_quantity(v, Dim::TIME)));
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} cannot be negative"))
+                    .label(units::format_quantity(v, Dim::TIME)),
+            );
             return None;
         }
         if (steps - rounded).abs() > 1e-6 * rounded.max(1.0) {
             self.emit(
-                Diagnostic::error("cbm::E021", e.span, format!("{what} ({}) is not a whole number of time steps (dt = {})", units::format_quantity(v, Dim::TIME), units::format_quantity(self.dt, Dim::TIME)))
-                    .label(format!("{steps:.3} steps"))
-                    .help(format!("use a multiple of dt, e.g. {}", units::format_quantity(rounded.max(1.0) * self.dt, Dim::TIME))),
+                Diagnostic::error(
+                    "cbm::E021",
+                    e.span,
+                    format!(
+                        "{what} ({}) is not a whole number of time steps (dt = {})",
+                        units::format_quantity(v, Dim::TIME),
+                        units::format_quantity(self.dt, Dim::TIME)
+                    ),
+                )
+                .label(format!("{steps:.3} steps"))
+                .help(format!(
+                    "use a multiple of dt, e.g. {}",
+                    units::format_quantity(rounded.max(1.0) * self.dt, Dim::TIME)
+                )),
             );
             return None;
         }
         if rounded < min as f64 {
-            self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be at least {min} step(s)")).label(units::format_quantity(v, Dim::TIME)));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    e.span,
+                    format!("{what} must be at least {min} step(s)"),
+                )
+                .label(units::format_quantity(v, Dim::TIME)),
+            );
             return None;
         }
         if rounded > u32::MAX as f64 / 2.0 {
-            self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} is too long")).label("too many steps"));
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} is too long"))
+                    .label("too many steps"),
+            );
             return None;
         }
         Some(rounded as u32)
     }
 
     /// Declarations of parameters or state: `name [: unit] [= value]`.
-    fn decls(&mut self, decls: &[ast::Decl], scope_base: &Scope, vars_kind: VarsKind, out: &mut Vec<Var>) {
+    fn decls(
+        &mut self,
+        decls: &[ast::Decl],
+        scope_base: &Scope,
+        vars_kind: VarsKind,
+        out: &mut Vec<Var>,
+    ) {
         for d in decls {
             if out.iter().any(|v| v.name == d.name.name) {
                 self.emit(ast_dup(&d.name.name, d.name.span));
@@ -265,7 +381,18 @@ impl Checker {
             let init = match &d.value {
                 None => None,
                 Some(v) if vars_kind == VarsKind::Inputs => {
-                    self.emit(Diagnostic::error("cbm::E026", v.span, format!("input `{}` cannot have a value: inputs start each step at zero", d.name.name)).label("remove this").help("give the unit only, e.g. `g_exc: 1/ms`"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            v.span,
+                            format!(
+                                "input `{}` cannot have a value: inputs start each step at zero",
+                                d.name.name
+                            ),
+                        )
+                        .label("remove this")
+                        .help("give the unit only, e.g. `g_exc: 1/ms`"),
+                    );
                     None
                 }
                 Some(v) => {
@@ -273,6 +400,7 @@ impl Checker {
                     self.init(v, &scope, allow_dist)
                 }
             };
+            let value_failed = d.value.is_some() && init.is_none() && vars_kind != VarsKind::Inputs;
             let bare = unit.is_none()
                 && matches!(&init, Some(Init::Expr(e)) if expr::is_bare_literal(e) && const_value(e) != Some(0.0));
             let dim = match (unit, &init) {
@@ -283,12 +411,32 @@ impl Checker {
                 }
                 (Some(u), None) => u,
                 (None, Some(i)) => init_dim(i).unwrap_or(Dim::NONE),
+                (None, None) if value_failed => Dim::NONE,
                 (None, None) => {
-                    self.emit(Diagnostic::error("cbm::E026", d.span, format!("`{}` needs a unit or a value", d.name.name)).label("neither given").help(format!("e.g. `{}: mV` or `{} = -60 mV`", d.name.name, d.name.name)));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            d.span,
+                            format!("`{}` needs a unit or a value", d.name.name),
+                        )
+                        .label("neither given")
+                        .help(format!(
+                            "e.g. `{}: mV` or `{} = -60 mV`",
+                            d.name.name, d.name.name
+                        )),
+                    );
                     Dim::NONE
                 }
             };
-            out.push(Var { name: d.name.name.clone(), dim, init, span: d.name.span, bare_number: bare });
+            let broken = value_failed || (d.unit.is_some() && unit.is_none());
+            out.push(Var {
+                name: d.name.name.clone(),
+                dim,
+                init,
+                span: d.name.span,
+                bare_number: bare,
+                broken,
+            });
         }
     }
 
@@ -297,7 +445,13 @@ impl Checker {
             Init::Expr(e) => {
                 self.expect_dim(e, want, what, scope);
             }
-            Init::Normal { mean, sd, sd_relative, low, high } => {
+            Init::Normal {
+                mean,
+                sd,
+                sd_relative,
+                low,
+                high,
+            } => {
                 self.expect_dim(mean, want, what, scope);
                 if !sd_relative {
                     self.expect_dim(sd, want, "the standard deviation", scope);
@@ -333,9 +487,16 @@ impl Checker {
                         None => positional.push(a.value.clone()),
                     }
                 }
-                let keys: &[&str] = if name == "normal" { &["mean", "sd", "low", "high"] } else { &["low", "high"] };
+                let keys: &[&str] = if name == "normal" {
+                    &["mean", "sd", "low", "high"]
+                } else {
+                    &["low", "high"]
+                };
                 let mut get = |i: usize, c: &mut Checker| -> Option<TExpr> {
-                    let v = positional.get(i).cloned().or_else(|| named.remove(keys[i]))?;
+                    let v = positional
+                        .get(i)
+                        .cloned()
+                        .or_else(|| named.remove(keys[i]))?;
                     Some(c.expr(&v, scope))
                 };
                 if name == "normal" {
@@ -344,15 +505,43 @@ impl Checker {
                     let low = get(2, self);
                     let high = get(3, self);
                     let (Some(mean), Some(sd)) = (mean, sd) else {
-                        self.emit(Diagnostic::error("cbm::E014", e.span, "normal(mean, sd) needs a mean and a standard deviation").label("missing argument"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E014",
+                                e.span,
+                                "normal(mean, sd) needs a mean and a standard deviation",
+                            )
+                            .label("missing argument"),
+                        );
                         return None;
                     };
-                    let rel = matches!(c.args.get(1).map(|a| &a.value.kind), Some(ast::ExprKind::Percent(_)))
-                        || matches!(c.args.iter().find(|a| a.name.as_ref().is_some_and(|n| n.name == "sd")).map(|a| &a.value.kind), Some(ast::ExprKind::Percent(_)));
-                    return Some(Init::Normal { mean, sd, sd_relative: rel, low, high });
+                    let rel = matches!(
+                        c.args.get(1).map(|a| &a.value.kind),
+                        Some(ast::ExprKind::Percent(_))
+                    ) || matches!(
+                        c.args
+                            .iter()
+                            .find(|a| a.name.as_ref().is_some_and(|n| n.name == "sd"))
+                            .map(|a| &a.value.kind),
+                        Some(ast::ExprKind::Percent(_))
+                    );
+                    return Some(Init::Normal {
+                        mean,
+                        sd,
+                        sd_relative: rel,
+                        low,
+                        high,
+                    });
                 }
                 let (Some(low), Some(high)) = (get(0, self), get(1, self)) else {
-                    self.emit(Diagnostic::error("cbm::E014", e.span, "uniform(low, high) needs two bounds").label("missing argument"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E014",
+                            e.span,
+                            "uniform(low, high) needs two bounds",
+                        )
+                        .label("missing argument"),
+                    );
                     return None;
                 };
                 return Some(Init::Uniform { low, high });
@@ -384,10 +573,18 @@ impl Checker {
     }
 
     fn neuron(&mut self, n: &ast::NeuronDef, signals: &[Signal]) -> NeuronType {
-        let base = Scope { context: "a parameter or initial value", signals: &[], ..Scope::default() };
+        let base = Scope {
+            context: "a parameter or initial value",
+            signals: &[],
+            ..Scope::default()
+        };
         let mut params = Vec::new();
         self.decls(&n.parameters, &base, VarsKind::Params, &mut params);
-        let base = Scope { params: &params, context: "an initial value", ..Scope::default() };
+        let base = Scope {
+            params: &params,
+            context: "an initial value",
+            ..Scope::default()
+        };
         let mut state = Vec::new();
         self.decls(&n.state, &base, VarsKind::State, &mut state);
         let mut inputs = Vec::new();
@@ -431,11 +628,29 @@ impl Checker {
                         } else {
                             "is not declared"
                         };
-                        self.emit(Diagnostic::error("cbm::E029", o.var.span, format!("`d{}/dt`: `{}` {why}; only state variables have equations", o.var.name, o.var.name)).label("not a state variable").help("declare it in the `state` block"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E029",
+                                o.var.span,
+                                format!(
+                                    "`d{}/dt`: `{}` {why}; only state variables have equations",
+                                    o.var.name, o.var.name
+                                ),
+                            )
+                            .label("not a state variable")
+                            .help("declare it in the `state` block"),
+                        );
                         continue;
                     };
                     if equations.iter().any(|e: &Equation| e.var == var) {
-                        self.emit(Diagnostic::error("cbm::E029", o.var.span, format!("a second equation for `{}`", o.var.name)).label("already has one"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E029",
+                                o.var.span,
+                                format!("a second equation for `{}`", o.var.name),
+                            )
+                            .label("already has one"),
+                        );
                         continue;
                     }
                     let want = state[var].dim / Dim::TIME;
@@ -446,17 +661,41 @@ impl Checker {
                         Some("rk4") => Method::Rk4,
                         Some(other) => {
                             let m = o.method.as_ref().map(|m| m.span).unwrap_or(o.span);
-                            self.emit(Diagnostic::error("cbm::E026", m, format!("unknown integration method `{other}`")).label("not a method").help("methods: euler, exact (linear equations), rk4"));
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E026",
+                                    m,
+                                    format!("unknown integration method `{other}`"),
+                                )
+                                .label("not a method")
+                                .help("methods: euler, exact (linear equations), rk4"),
+                            );
                             Method::Euler
                         }
                     };
                     if method == Method::Exact && rhs.ty != Ty::Error {
                         let inlined = linear::inline_aliases(&rhs, &aliases);
                         if linear::coefficients(&inlined, Ref::State(var)).is_none() {
-                            self.emit(Diagnostic::error("cbm::E029", o.rhs.span, format!("`[exact]` needs an equation linear in `{}`", o.var.name)).label("not of the form a + b*x").help("use [euler] or [rk4] for nonlinear equations"));
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E029",
+                                    o.rhs.span,
+                                    format!(
+                                        "`[exact]` needs an equation linear in `{}`",
+                                        o.var.name
+                                    ),
+                                )
+                                .label("not of the form a + b*x")
+                                .help("use [euler] or [rk4] for nonlinear equations"),
+                            );
                         }
                     }
-                    equations.push(Equation { var, rhs, method, span: o.span });
+                    equations.push(Equation {
+                        var,
+                        rhs,
+                        method,
+                        span: o.span,
+                    });
                 }
             }
         }
@@ -472,24 +711,48 @@ impl Checker {
             context: "neuron code",
             ..Scope::default()
         };
-        let update = self.stmts(&n.update, &mut scope, stmt::Writes::NeuronState, &mut locals);
+        let update = self.stmts(
+            &n.update,
+            &mut scope,
+            stmt::Writes::NeuronState,
+            &mut locals,
+        );
         let spike = n.spike.as_ref().map(|s| {
             let e = self.expr(s, &scope);
             if matches!(e.ty, Ty::Num(_)) {
-                self.emit(Diagnostic::error("cbm::E013", e.span, "the spike condition must be a comparison").label("this is a number").help("e.g. `spike when V >= theta`"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E013",
+                        e.span,
+                        "the spike condition must be a comparison",
+                    )
+                    .label("this is a number")
+                    .help("e.g. `spike when V >= theta`"),
+                );
             }
             e
         });
         let reset = self.stmts(&n.reset, &mut scope, stmt::Writes::NeuronState, &mut locals);
         let refractory = n.refractory.as_ref().and_then(|r| {
-            let scope = Scope { params: &params, context: "the refractory period", ..Scope::default() };
+            let scope = Scope {
+                params: &params,
+                context: "the refractory period",
+                ..Scope::default()
+            };
             let e = self.expr(&r.period, &scope);
             let steps = self.steps_of(&e, "the refractory period", &scope, 0)?;
             let mut held = Vec::new();
             for h in &r.holding {
                 match state.iter().position(|v| v.name == h.name) {
                     Some(i) => held.push(i),
-                    None => self.emit(Diagnostic::error("cbm::E031", h.span, format!("`{}` is not a state variable, so it cannot be held", h.name)).label("not in state")),
+                    None => self.emit(
+                        Diagnostic::error(
+                            "cbm::E031",
+                            h.span,
+                            format!("`{}` is not a state variable, so it cannot be held", h.name),
+                        )
+                        .label("not in state"),
+                    ),
                 }
             }
             Some((steps as f64 * self.dt, held))
@@ -514,23 +777,45 @@ impl Checker {
     }
 
     fn synapse_type(&mut self, s: &ast::SynapseDef) -> SynapseType {
-        let base = Scope { context: "a synapse parameter", ..Scope::default() };
+        let base = Scope {
+            context: "a synapse parameter",
+            ..Scope::default()
+        };
         let mut params = Vec::new();
         self.decls(&s.parameters, &base, VarsKind::SynParams, &mut params);
-        let base = Scope { syn_params: &params, context: "an initial value", ..Scope::default() };
+        let base = Scope {
+            syn_params: &params,
+            context: "an initial value",
+            ..Scope::default()
+        };
         let mut state = Vec::new();
         self.decls(&s.state, &base, VarsKind::SynState, &mut state);
         let mut bounds = Vec::new();
         for b in &s.bounds {
             let Some(var) = state.iter().position(|v| v.name == b.var.name) else {
-                self.emit(Diagnostic::error("cbm::E031", b.var.span, format!("bounds on `{}`, which is not a per-synapse state variable", b.var.name)).label("not in state"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E031",
+                        b.var.span,
+                        format!(
+                            "bounds on `{}`, which is not a per-synapse state variable",
+                            b.var.name
+                        ),
+                    )
+                    .label("not in state"),
+                );
                 continue;
             };
-            let scope = Scope { syn_params: &params, context: "a bound", ..Scope::default() };
+            let scope = Scope {
+                syn_params: &params,
+                context: "a bound",
+                ..Scope::default()
+            };
             let lo = self.expr(&b.low, &scope);
             let hi = self.expr(&b.high, &scope);
             let dim = state[var].dim;
-            let ok = self.expect_dim(&lo, dim, "the lower bound", &scope) & self.expect_dim(&hi, dim, "the upper bound", &scope);
+            let ok = self.expect_dim(&lo, dim, "the lower bound", &scope)
+                & self.expect_dim(&hi, dim, "the upper bound", &scope);
             if !ok {
                 continue;
             }
@@ -543,11 +828,27 @@ impl Checker {
             };
             match (expr::eval(&lo, &env), expr::eval(&hi, &env)) {
                 (Some(l), Some(h)) if l <= h => bounds.push((var, l, h)),
-                (Some(_), Some(_)) => self.emit(Diagnostic::error("cbm::E020", b.span, "the lower bound is above the upper bound").label("empty range")),
-                _ => self.emit(Diagnostic::error("cbm::E020", b.span, "bounds must be constants").label("not constant")),
+                (Some(_), Some(_)) => self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        b.span,
+                        "the lower bound is above the upper bound",
+                    )
+                    .label("empty range"),
+                ),
+                _ => self.emit(
+                    Diagnostic::error("cbm::E020", b.span, "bounds must be constants")
+                        .label("not constant"),
+                ),
             }
         }
-        SynapseType { name: s.name.name.clone(), params, state, bounds, span: s.name.span }
+        SynapseType {
+            name: s.name.name.clone(),
+            params,
+            state,
+            bounds,
+            span: s.name.span,
+        }
     }
 }
 
@@ -569,12 +870,22 @@ pub fn init_dim(i: &Init) -> Option<Dim> {
 }
 
 fn ast_dup(name: &str, span: Span) -> Diagnostic {
-    Diagnostic::error("cbm::E002", span, format!("`{name}` is defined more than once")).label("second definition")
+    Diagnostic::error(
+        "cbm::E002",
+        span,
+        format!("`{name}` is defined more than once"),
+    )
+    .label("second definition")
 }
 
 pub fn unknown_setting(name: &str, span: Span, known: &[&str], what: &str) -> Diagnostic {
     let names: Vec<String> = known.iter().map(|s| s.to_string()).collect();
-    let mut d = Diagnostic::error("cbm::E026", span, format!("unknown setting `{name}` in {what}")).label("not a setting here");
+    let mut d = Diagnostic::error(
+        "cbm::E026",
+        span,
+        format!("unknown setting `{name}` in {what}"),
+    )
+    .label("not a setting here");
     d = match expr::closest(name, &names) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
         None => d.help(format!("settings here: {}", known.join(", "))),

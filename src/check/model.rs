@@ -178,6 +178,8 @@ pub struct Var {
     pub span: Span,
     /// Declared as a bare number with no unit (`tau = 200`); used to hint.
     pub bare_number: bool,
+    /// Its declaration had an error: uses of it stay quiet.
+    pub broken: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -273,13 +275,26 @@ pub struct Population {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Wiring {
-    AllToAll { allow_self: bool },
+    AllToAll {
+        allow_self: bool,
+    },
     OneToOne,
-    FixedInDegree { k: usize, replace: bool },
-    FixedOutDegree { k: usize, replace: bool },
-    Probability { p: f64, allow_self: bool },
+    FixedInDegree {
+        k: usize,
+        replace: bool,
+    },
+    FixedOutDegree {
+        k: usize,
+        replace: bool,
+    },
+    Probability {
+        p: f64,
+        allow_self: bool,
+    },
     /// Source i contacts targets [i*m, (i+1)*m), m = targets per source.
-    Blocks { per_source: usize },
+    Blocks {
+        per_source: usize,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -322,11 +337,30 @@ pub struct GapJunction {
 
 #[derive(Clone, Debug)]
 pub enum RecorderKind {
-    SpikeCounts { population: usize, bin_steps: u32, cells: usize },
-    SpikeTimes { population: usize },
-    Trace { population: usize, var: TraceVar, cells: Vec<usize>, every_steps: u32 },
-    Weights { projection: usize, var: usize, every_steps: u32, max_synapses: usize },
-    Rate { population: usize, bin_steps: u32 },
+    SpikeCounts {
+        population: usize,
+        bin_steps: u32,
+        cells: usize,
+    },
+    SpikeTimes {
+        population: usize,
+    },
+    Trace {
+        population: usize,
+        var: TraceVar,
+        cells: Vec<usize>,
+        every_steps: u32,
+    },
+    Weights {
+        projection: usize,
+        var: usize,
+        every_steps: u32,
+        max_synapses: usize,
+    },
+    Rate {
+        population: usize,
+        bin_steps: u32,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,7 +1,7 @@
 //! Checking the network: populations, projections, gap junctions, recorders,
 //! protocols and the step schedule.
 
-use super::expr::{const_value, CellScope, Scope};
+use super::expr::{self, const_value, CellScope, Scope};
 use super::model::*;
 use super::stmt::Writes;
 use super::units::{self, Dim};
@@ -10,8 +10,30 @@ use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{self, Expr, ExprKind, Item, Setting, Span};
 
 impl Checker {
+    /// A setting written twice in one item is an error (the reader cannot
+    /// tell which one was meant).
+    pub(super) fn duplicate_settings(&mut self, settings: &[Setting]) {
+        for (i, s) in settings.iter().enumerate() {
+            if settings[..i].iter().any(|x| x.name.name == s.name.name) {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E002",
+                        s.name.span,
+                        format!("setting `{}` is given more than once", s.name.name),
+                    )
+                    .label("again")
+                    .help("keep one"),
+                );
+            }
+        }
+    }
+
     pub(super) fn protocol(&mut self, p: &ast::ProtocolDecl, m: &mut Model) {
-        let scope = Scope { context: "a protocol", ..Scope::default() };
+        self.duplicate_settings(&p.settings);
+        let scope = Scope {
+            context: "a protocol",
+            ..Scope::default()
+        };
         let mut trial = None;
         let mut trials = None;
         let mut probe_every = None;
@@ -26,11 +48,31 @@ impl Checker {
                 "probe_every" => probe_every = self.count(&s.value, "the probe interval", 1),
                 name => {
                     let ExprKind::Call(c) = &s.value.kind else {
-                        self.emit(unknown_setting(name, s.name.span, &["trial", "trials", "probe_every", "<signal> = window(start, end)"], "a protocol"));
+                        self.emit(unknown_setting(
+                            name,
+                            s.name.span,
+                            &[
+                                "trial",
+                                "trials",
+                                "probe_every",
+                                "<signal> = window(start, end)",
+                            ],
+                            "a protocol",
+                        ));
                         continue;
                     };
                     if c.name.name != "window" {
-                        self.emit(Diagnostic::error("cbm::E027", c.name.span, format!("unknown protocol element `{}`", c.name.name)).label("not window(...)").help("signals are `name = window(start, end)`, optionally `probe = off`"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E027",
+                                c.name.span,
+                                format!("unknown protocol element `{}`", c.name.name),
+                            )
+                            .label("not window(...)")
+                            .help(
+                                "signals are `name = window(start, end)`, optionally `probe = off`",
+                            ),
+                        );
                         continue;
                     }
                     let mut start = None;
@@ -45,42 +87,103 @@ impl Checker {
                         match key {
                             "start" | "end" => {
                                 let e = self.expr(&a.value, &scope);
-                                if self.expect_dim(&e, Dim::TIME, &format!("the window {key}"), &scope) {
+                                if self.expect_dim(
+                                    &e,
+                                    Dim::TIME,
+                                    &format!("the window {key}"),
+                                    &scope,
+                                ) {
                                     let v = const_value(&e);
-                                    if key == "start" { start = v } else { end = v }
+                                    if key == "start" {
+                                        start = v
+                                    } else {
+                                        end = v
+                                    }
                                 }
                             }
-                            "probe" => silenced = matches!(&a.value.kind, ExprKind::Path(p) if p.to_string() == "off") || matches!(a.value.kind, ExprKind::Bool(false)),
-                            other => self.emit(unknown_setting(other, a.value.span, &["start", "end", "probe"], "window(...)")),
+                            "probe" => {
+                                silenced = matches!(&a.value.kind, ExprKind::Path(p) if p.to_string() == "off")
+                                    || matches!(a.value.kind, ExprKind::Bool(false))
+                            }
+                            other => self.emit(unknown_setting(
+                                other,
+                                a.value.span,
+                                &["start", "end", "probe"],
+                                "window(...)",
+                            )),
                         }
                     }
                     match (start, end) {
-                        (Some(a), Some(b)) if b > a => windows.push((name.to_string(), a, b, silenced, s.name.span)),
-                        (Some(_), Some(_)) => self.emit(Diagnostic::error("cbm::E020", s.value.span, "a window must end after it starts").label("empty window")),
+                        (Some(a), Some(b)) if b > a => {
+                            windows.push((name.to_string(), a, b, silenced, s.name.span))
+                        }
+                        (Some(_), Some(_)) => self.emit(
+                            Diagnostic::error(
+                                "cbm::E020",
+                                s.value.span,
+                                "a window must end after it starts",
+                            )
+                            .label("empty window"),
+                        ),
                         _ => {}
                     }
                 }
             }
         }
         let Some(trial) = trial else {
-            self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("protocol `{}` needs `trial = <length>`", p.name.name)).label("no trial length"));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E026",
+                    p.name.span,
+                    format!("protocol `{}` needs `trial = <length>`", p.name.name),
+                )
+                .label("no trial length"),
+            );
             return;
         };
         for (name, start, end, silenced, span) in windows {
             if end > trial + 1e-12 {
-                self.emit(Diagnostic::error("cbm::E020", span, format!("window `{name}` ends after the trial ({})", units::format_quantity(trial, Dim::TIME))).label("outside the trial"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        span,
+                        format!(
+                            "window `{name}` ends after the trial ({})",
+                            units::format_quantity(trial, Dim::TIME)
+                        ),
+                    )
+                    .label("outside the trial"),
+                );
             }
             if m.signals.iter().any(|s| s.name == name) {
-                self.emit(Diagnostic::error("cbm::E002", span, format!("signal `{name}` is defined more than once")).label("second definition"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E002",
+                        span,
+                        format!("signal `{name}` is defined more than once"),
+                    )
+                    .label("second definition"),
+                );
                 continue;
             }
-            m.signals.push(Signal { name, start, end, trial, trials, probe_every, silenced_in_probe: silenced });
+            m.signals.push(Signal {
+                name,
+                start,
+                end,
+                trial,
+                trials,
+                probe_every,
+                silenced_in_probe: silenced,
+            });
         }
     }
 
     /// A constant whole number of at least `min`.
     pub(super) fn count(&mut self, e: &Expr, what: &str, min: u64) -> Option<u64> {
-        let scope = Scope { context: "a count", ..Scope::default() };
+        let scope = Scope {
+            context: "a count",
+            ..Scope::default()
+        };
         let t = self.expr(e, &scope);
         if !self.expect_dim(&t, Dim::NONE, what, &scope) {
             return None;
@@ -88,7 +191,14 @@ impl Checker {
         match const_value(&t) {
             Some(v) if v.fract() == 0.0 && v >= min as f64 && v < 1e12 => Some(v as u64),
             _ => {
-                self.emit(Diagnostic::error("cbm::E020", e.span, format!("{what} must be a whole number of at least {min}")).label("here"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        e.span,
+                        format!("{what} must be a whole number of at least {min}"),
+                    )
+                    .label("here"),
+                );
                 None
             }
         }
@@ -100,31 +210,63 @@ impl Checker {
                 if let Some(pop) = self.population(p, m) {
                     m.populations.push(pop);
                 } else {
+                    self.broken.insert(p.name.name.clone());
                     // Keep indices aligned with declarations for later checks.
                     let size = match &p.size.kind {
-                        ExprKind::Number { value, unit: None } if *value >= 1.0 && *value < 1e8 => *value as usize,
+                        ExprKind::Number { value, unit: None } if *value >= 1.0 && *value < 1e8 => {
+                            *value as usize
+                        }
                         _ => 1,
                     };
-                    m.populations.push(Population { name: p.name.name.clone(), size, kind: PopulationKind::Source(SourceKind::SpikeTimes { steps: vec![], cells: None }), span: p.name.span });
+                    m.populations.push(Population {
+                        name: p.name.name.clone(),
+                        size,
+                        kind: PopulationKind::Source(SourceKind::SpikeTimes {
+                            steps: vec![],
+                            cells: None,
+                        }),
+                        span: p.name.span,
+                    });
                 }
             }
         }
         self.schedule(items, m);
-        let names: Vec<&ast::ProjectionDecl> = items.iter().filter_map(|i| if let Item::Projection(p) = i { Some(p) } else { None }).collect();
+        let names: Vec<&ast::ProjectionDecl> = items
+            .iter()
+            .filter_map(|i| {
+                if let Item::Projection(p) = i {
+                    Some(p)
+                } else {
+                    None
+                }
+            })
+            .collect();
         for p in &names {
             if let Some(proj) = self.projection(p, &names, items, m) {
                 m.projections.push(proj);
+            } else {
+                self.broken.insert(p.name.name.clone());
             }
         }
         // A synapse type that no projection uses is still checked, without
         // knowing its pre/post cells.
         for item in items {
             if let Item::Synapse(s) = item {
-                if !names.iter().any(|p| synapse_name(p).is_some_and(|n| n == s.name.name)) {
+                if !names
+                    .iter()
+                    .any(|p| synapse_name(p).is_some_and(|n| n == s.name.name))
+                {
                     if let Some(ty) = m.synapses.iter().find(|t| t.name == s.name.name).cloned() {
                         self.handlers(s, &ty, None, None, false, None, &m.signals);
                     }
-                    self.emit(Diagnostic::warning("cbm::W109", s.name.span, format!("synapse type `{}` is never used", s.name.name)).label("no projection uses it"));
+                    self.emit(
+                        Diagnostic::warning(
+                            "cbm::W109",
+                            s.name.span,
+                            format!("synapse type `{}` is never used", s.name.name),
+                        )
+                        .label("no projection uses it"),
+                    );
                 }
             }
         }
@@ -148,19 +290,34 @@ impl Checker {
     fn population(&mut self, p: &ast::PopulationDecl, m: &Model) -> Option<Population> {
         let size = self.count(&p.size, "the population size", 1)? as usize;
         if size > 100_000_000 {
-            self.emit(Diagnostic::error("cbm::E020", p.size.span, "a population of more than 10^8 cells").label("too large"));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    p.size.span,
+                    "a population of more than 10^8 cells",
+                )
+                .label("too large"),
+            );
             return None;
         }
         let call = &p.model;
         let kind = match call.name.name.as_str() {
-            "poisson" | "bernoulli" | "spike_times" => PopulationKind::Source(self.source(call, size, m)?),
+            "poisson" | "bernoulli" | "spike_times" => {
+                PopulationKind::Source(self.source(call, size, m)?)
+            }
             name => {
                 let Some(ni) = m.neurons.iter().position(|n| n.name == name) else {
-                    let mut d = Diagnostic::error("cbm::E003", call.name.span, format!("unknown cell type `{name}`")).label("not a neuron type or spike source");
+                    let mut d = Diagnostic::error(
+                        "cbm::E003",
+                        call.name.span,
+                        format!("unknown cell type `{name}`"),
+                    )
+                    .label("not a neuron type or spike source");
                     d = if m.synapses.iter().any(|s| s.name == name) {
                         d.help(format!("`{name}` is a synapse type; populations are made of neuron types or spike sources"))
                     } else {
-                        let mut names: Vec<String> = m.neurons.iter().map(|n| n.name.clone()).collect();
+                        let mut names: Vec<String> =
+                            m.neurons.iter().map(|n| n.name.clone()).collect();
                         names.extend(["poisson", "bernoulli", "spike_times"].map(String::from));
                         match super::expr::closest(name, &names) {
                             Some(s) => d.help(format!("did you mean `{s}`?")),
@@ -174,35 +331,88 @@ impl Checker {
                 let mut overrides = Vec::new();
                 for a in &call.args {
                     let Some(name) = &a.name else {
-                        self.emit(Diagnostic::error("cbm::E026", a.value.span, "population arguments are named: `param = value`").label("no name"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E026",
+                                a.value.span,
+                                "population arguments are named: `param = value`",
+                            )
+                            .label("no name"),
+                        );
                         continue;
                     };
-                    let scope = Scope { params: &neuron.params, context: "a population argument", ..Scope::default() };
+                    let scope = Scope {
+                        params: &neuron.params,
+                        context: "a population argument",
+                        ..Scope::default()
+                    };
                     if let Some(i) = neuron.params.iter().position(|v| v.name == name.name) {
                         if let Some(init) = self.init(&a.value, &scope, true) {
-                            self.check_init_dim(&init, neuron.params[i].dim, &format!("`{}`", name.name), &scope);
+                            self.check_init_dim(
+                                &init,
+                                neuron.params[i].dim,
+                                &format!("`{}`", name.name),
+                                &scope,
+                            );
                             overrides.push((OverrideVar::Param(i), init));
                         }
                     } else if let Some(i) = neuron.state.iter().position(|v| v.name == name.name) {
                         if let Some(init) = self.init(&a.value, &scope, true) {
-                            self.check_init_dim(&init, neuron.state[i].dim, &format!("the initial `{}`", name.name), &scope);
+                            self.check_init_dim(
+                                &init,
+                                neuron.state[i].dim,
+                                &format!("the initial `{}`", name.name),
+                                &scope,
+                            );
                             overrides.push((OverrideVar::State(i), init));
                         }
                     } else {
-                        let known: Vec<&str> = neuron.params.iter().chain(&neuron.state).map(|v| v.name.as_str()).collect();
-                        self.emit(unknown_setting(&name.name, name.span, &known, &format!("neuron `{}`", neuron.name)));
+                        let known: Vec<&str> = neuron
+                            .params
+                            .iter()
+                            .chain(&neuron.state)
+                            .map(|v| v.name.as_str())
+                            .collect();
+                        self.emit(unknown_setting(
+                            &name.name,
+                            name.span,
+                            &known,
+                            &format!("neuron `{}`", neuron.name),
+                        ));
                     }
                 }
-                PopulationKind::Neuron { neuron: ni, overrides }
+                PopulationKind::Neuron {
+                    neuron: ni,
+                    overrides,
+                }
             }
         };
-        Some(Population { name: p.name.name.clone(), size, kind, span: p.name.span })
+        Some(Population {
+            name: p.name.name.clone(),
+            size,
+            kind,
+            span: p.name.span,
+        })
     }
 
     fn source(&mut self, call: &ast::Call, size: usize, m: &Model) -> Option<SourceKind> {
-        let scope = Scope { signals: &m.signals, allow_time: true, context: "a spike source's rate", ..Scope::default() };
+        let scope = Scope {
+            signals: &m.signals,
+            allow_time: true,
+            context: "a spike source's rate",
+            ..Scope::default()
+        };
         let arg = |n: &str, pos: usize| -> Option<&Expr> {
-            call.args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value).or_else(|| call.args.get(pos).filter(|a| a.name.is_none()).map(|a| &a.value))
+            call.args
+                .iter()
+                .find(|a| a.name.as_ref().is_some_and(|x| x.name == n))
+                .map(|a| &a.value)
+                .or_else(|| {
+                    call.args
+                        .get(pos)
+                        .filter(|a| a.name.is_none())
+                        .map(|a| &a.value)
+                })
         };
         let known: &[&str] = match call.name.name.as_str() {
             "poisson" => &["rate"],
@@ -212,24 +422,38 @@ impl Checker {
         for a in &call.args {
             if let Some(n) = &a.name {
                 if !known.contains(&n.name.as_str()) {
-                    self.emit(unknown_setting(&n.name, n.span, known, &format!("{}(...)", call.name.name)));
+                    self.emit(unknown_setting(
+                        &n.name,
+                        n.span,
+                        known,
+                        &format!("{}(...)", call.name.name),
+                    ));
                 }
             }
         }
         match call.name.name.as_str() {
             "poisson" => {
                 let Some(r) = arg("rate", 0) else {
-                    self.emit(Diagnostic::error("cbm::E026", call.span, "poisson(...) needs `rate = <frequency>`").label("no rate"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            call.span,
+                            "poisson(...) needs `rate = <frequency>`",
+                        )
+                        .label("no rate"),
+                    );
                     return None;
                 };
                 let rate = self.expr(r, &scope);
-                self.expect_dim(&rate, Dim::RATE, "the rate", &scope).then_some(SourceKind::Poisson { rate })
+                self.expect_dim(&rate, Dim::RATE, "the rate", &scope)
+                    .then_some(SourceKind::Poisson { rate })
             }
             "bernoulli" => {
                 let p = match (arg("p", usize::MAX), arg("rate", usize::MAX)) {
                     (Some(p), None) => {
                         let p = self.expr(p, &scope);
-                        if !self.expect_dim(&p, Dim::NONE, "the spike probability per step", &scope) {
+                        if !self.expect_dim(&p, Dim::NONE, "the spike probability per step", &scope)
+                        {
                             return None;
                         }
                         p
@@ -240,8 +464,16 @@ impl Checker {
                             return None;
                         }
                         let span = r.span;
-                        let dt = TExpr { kind: TKind::Const(self.dt), ty: Ty::Num(Dim::TIME), span };
-                        TExpr { kind: TKind::Binary(ast::BinOp::Mul, Box::new(r), Box::new(dt)), ty: Ty::Num(Dim::NONE), span }
+                        let dt = TExpr {
+                            kind: TKind::Const(self.dt),
+                            ty: Ty::Num(Dim::TIME),
+                            span,
+                        };
+                        TExpr {
+                            kind: TKind::Binary(ast::BinOp::Mul, Box::new(r), Box::new(dt)),
+                            ty: Ty::Num(Dim::NONE),
+                            span,
+                        }
                     }
                     _ => {
                         self.emit(Diagnostic::error("cbm::E026", call.span, "bernoulli(...) needs exactly one of `p = <probability per step>` or `rate = <frequency>`").label("here"));
@@ -265,11 +497,21 @@ impl Checker {
                     }
                     None => 0,
                 };
-                Some(SourceKind::Bernoulli { p, refractory_steps })
+                Some(SourceKind::Bernoulli {
+                    p,
+                    refractory_steps,
+                })
             }
             _ => {
                 let Some(times) = arg("times", 0) else {
-                    self.emit(Diagnostic::error("cbm::E026", call.span, "spike_times(...) needs `times = [t1, t2, ...]`").label("no times"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            call.span,
+                            "spike_times(...) needs `times = [t1, t2, ...]`",
+                        )
+                        .label("no times"),
+                    );
                     return None;
                 };
                 let mut steps = Vec::new();
@@ -287,7 +529,16 @@ impl Checker {
                         for e in list_items(c) {
                             if let Some(i) = self.count(e, "a cell index", 0) {
                                 if i as usize >= size {
-                                    self.emit(Diagnostic::error("cbm::E020", e.span, format!("cell {i} is outside the population (size {size})")).label("out of range"));
+                                    self.emit(
+                                        Diagnostic::error(
+                                            "cbm::E020",
+                                            e.span,
+                                            format!(
+                                                "cell {i} is outside the population (size {size})"
+                                            ),
+                                        )
+                                        .label("out of range"),
+                                    );
                                 } else {
                                     v.push(i as usize);
                                 }
@@ -307,9 +558,23 @@ impl Checker {
             if let Item::Schedule(s) = item {
                 for id in &s.order {
                     match m.population_index(&id.name) {
-                        Some(i) if order.contains(&i) => self.emit(Diagnostic::error("cbm::E030", id.span, format!("`{}` appears twice in the schedule", id.name)).label("again")),
+                        Some(i) if order.contains(&i) => self.emit(
+                            Diagnostic::error(
+                                "cbm::E030",
+                                id.span,
+                                format!("`{}` appears twice in the schedule", id.name),
+                            )
+                            .label("again"),
+                        ),
                         Some(i) => order.push(i),
-                        None => self.emit(Diagnostic::error("cbm::E003", id.span, format!("unknown population `{}` in the schedule", id.name)).label("not a population")),
+                        None => self.emit(
+                            Diagnostic::error(
+                                "cbm::E003",
+                                id.span,
+                                format!("unknown population `{}` in the schedule", id.name),
+                            )
+                            .label("not a population"),
+                        ),
                     }
                 }
             }
@@ -323,29 +588,67 @@ impl Checker {
         m.schedule = order;
     }
 
-    fn projection(&mut self, p: &ast::ProjectionDecl, all: &[&ast::ProjectionDecl], items: &[Item], m: &Model) -> Option<Projection> {
+    fn projection(
+        &mut self,
+        p: &ast::ProjectionDecl,
+        all: &[&ast::ProjectionDecl],
+        items: &[Item],
+        m: &Model,
+    ) -> Option<Projection> {
+        self.duplicate_settings(&p.settings);
         let src = self.pop_ref(&p.source, m);
         let dst = self.pop_ref(&p.target, m);
         let (src, dst) = (src?, dst?);
-        let PopulationKind::Neuron { neuron: post_ty, .. } = m.populations[dst].kind else {
-            self.emit(Diagnostic::error("cbm::E027", p.target.span, format!("`{}` is a spike source; projections must target a population of neurons", p.target.name)).label("a spike source").help("spike sources have no inputs"));
+        let PopulationKind::Neuron {
+            neuron: post_ty, ..
+        } = m.populations[dst].kind
+        else {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E027",
+                    p.target.span,
+                    format!(
+                        "`{}` is a spike source; projections must target a population of neurons",
+                        p.target.name
+                    ),
+                )
+                .label("a spike source")
+                .help("spike sources have no inputs"),
+            );
             return None;
         };
         let post = &m.neurons[post_ty];
-        let target_var = if let Some(i) = post.inputs.iter().position(|v| v.name == p.target_var.name) {
-            TargetVar::Input(i)
-        } else if let Some(i) = post.state.iter().position(|v| v.name == p.target_var.name) {
-            TargetVar::State(i)
-        } else {
-            let known: Vec<String> = post.inputs.iter().chain(&post.state).map(|v| v.name.clone()).collect();
-            let mut d = Diagnostic::error("cbm::E031", p.target_var.span, format!("`{}` has no input or state variable `{}`", post.name, p.target_var.name)).label("not an input of the target");
-            d = match super::expr::closest(&p.target_var.name, &known) {
-                Some(s) => d.help(format!("did you mean `{}.{s}`?", p.target.name)),
-                None => d.help(format!("declare `{}` in the inputs of `{}`", p.target_var.name, post.name)),
+        let target_var =
+            if let Some(i) = post.inputs.iter().position(|v| v.name == p.target_var.name) {
+                TargetVar::Input(i)
+            } else if let Some(i) = post.state.iter().position(|v| v.name == p.target_var.name) {
+                TargetVar::State(i)
+            } else {
+                let known: Vec<String> = post
+                    .inputs
+                    .iter()
+                    .chain(&post.state)
+                    .map(|v| v.name.clone())
+                    .collect();
+                let mut d = Diagnostic::error(
+                    "cbm::E031",
+                    p.target_var.span,
+                    format!(
+                        "`{}` has no input or state variable `{}`",
+                        post.name, p.target_var.name
+                    ),
+                )
+                .label("not an input of the target");
+                d = match super::expr::closest(&p.target_var.name, &known) {
+                    Some(s) => d.help(format!("did you mean `{}.{s}`?", p.target.name)),
+                    None => d.help(format!(
+                        "declare `{}` in the inputs of `{}`",
+                        p.target_var.name, post.name
+                    )),
+                };
+                self.emit(d);
+                return None;
             };
-            self.emit(d);
-            return None;
-        };
         let target_dim = match target_var {
             TargetVar::Input(i) => post.inputs[i].dim,
             TargetVar::State(i) => post.state[i].dim,
@@ -353,15 +656,31 @@ impl Checker {
         let mut wiring = None;
         let mut delay_steps = 1;
         let mut teacher = None;
-        let scope = Scope { context: "a projection setting", ..Scope::default() };
+        let scope = Scope {
+            context: "a projection setting",
+            ..Scope::default()
+        };
         let mut syn_call: Option<ast::Call> = None;
         let mut connect_set: Option<&Setting> = None;
         for s in &p.settings {
             match s.name.name.as_str() {
                 "synapse" => match &s.value.kind {
                     ExprKind::Call(c) => syn_call = Some(c.clone()),
-                    ExprKind::Path(path) if path.parts.len() == 1 => syn_call = Some(ast::Call { name: path.parts[0].clone(), args: vec![], span: path.span }),
-                    _ => self.emit(Diagnostic::error("cbm::E027", s.value.span, "`synapse` names a synapse type, e.g. `synapse = Exc(w = 1)`").label("not a synapse type")),
+                    ExprKind::Path(path) if path.parts.len() == 1 => {
+                        syn_call = Some(ast::Call {
+                            name: path.parts[0].clone(),
+                            args: vec![],
+                            span: path.span,
+                        })
+                    }
+                    _ => self.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            s.value.span,
+                            "`synapse` names a synapse type, e.g. `synapse = Exc(w = 1)`",
+                        )
+                        .label("not a synapse type"),
+                    ),
                 },
                 "connect" => connect_set = Some(s),
                 "delay" => {
@@ -380,28 +699,58 @@ impl Checker {
                     ExprKind::Path(path) if path.parts.len() == 1 => {
                         let name = &path.parts[0].name;
                         match all.iter().position(|q| q.name.name == *name) {
+                            Some(i) if all[i].name.name == p.name.name => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("projection `{name}` cannot be its own teacher")).label("itself").help("the teacher is another projection onto the same cells, e.g. CF -> PKJ for PF -> PKJ")),
                             Some(i) if all[i].target.name == p.target.name => teacher = Some(i),
                             Some(i) => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("teacher `{name}` targets `{}`, not `{}`", all[i].target.name, p.target.name)).label("different target population").help("a teacher projection must reach the same cells, e.g. CF -> PKJ for PF -> PKJ")),
                             None => self.emit(Diagnostic::error("cbm::E003", s.value.span, format!("unknown projection `{name}`")).label("not a projection")),
                         }
                     }
-                    _ => self.emit(Diagnostic::error("cbm::E027", s.value.span, "`teacher` names another projection").label("not a projection name")),
+                    _ => self.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            s.value.span,
+                            "`teacher` names another projection",
+                        )
+                        .label("not a projection name"),
+                    ),
                 },
-                other => self.emit(unknown_setting(other, s.name.span, &["synapse", "connect", "delay", "teacher"], "a projection")),
+                other => self.emit(unknown_setting(
+                    other,
+                    s.name.span,
+                    &["synapse", "connect", "delay", "teacher"],
+                    "a projection",
+                )),
             }
         }
         if let Some(s) = connect_set {
-            wiring = self.wiring(&s.value, m.populations[src].size, m.populations[dst].size, src == dst);
+            wiring = self.wiring(
+                &s.value,
+                m.populations[src].size,
+                m.populations[dst].size,
+                src == dst,
+            );
         } else {
             self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("projection `{}` needs `connect = <rule>`", p.name.name)).label("no wiring rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks()"));
         }
         let Some(call) = syn_call else {
-            self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("projection `{}` needs `synapse = <type>(...)`", p.name.name)).label("no synapse type"));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E026",
+                    p.name.span,
+                    format!("projection `{}` needs `synapse = <type>(...)`", p.name.name),
+                )
+                .label("no synapse type"),
+            );
             return None;
         };
         let Some(si) = m.synapses.iter().position(|t| t.name == call.name.name) else {
             let names: Vec<String> = m.synapses.iter().map(|s| s.name.clone()).collect();
-            let mut d = Diagnostic::error("cbm::E003", call.name.span, format!("unknown synapse type `{}`", call.name.name)).label("not a synapse type");
+            let mut d = Diagnostic::error(
+                "cbm::E003",
+                call.name.span,
+                format!("unknown synapse type `{}`", call.name.name),
+            )
+            .label("not a synapse type");
             if let Some(s) = super::expr::closest(&call.name.name, &names) {
                 d = d.help(format!("did you mean `{s}`?"));
             }
@@ -409,50 +758,136 @@ impl Checker {
             return None;
         };
         let ty = &m.synapses[si];
-        let def = items.iter().find_map(|i| if let Item::Synapse(s) = i { (s.name.name == ty.name).then_some(s) } else { None })?;
+        let def = items.iter().find_map(|i| {
+            if let Item::Synapse(s) = i {
+                (s.name.name == ty.name).then_some(s)
+            } else {
+                None
+            }
+        })?;
         // Arguments: shared parameters (constants) and per-synapse initial values.
-        let mut params: Vec<Option<f64>> = ty.params.iter().map(|v| v.init.as_ref().and_then(init_const)).collect();
+        // Parameter values: overrides, else defaults; either may use earlier
+        // parameters and dt. Resolved in declaration order below.
+        let mut param_exprs: Vec<Option<Init>> = ty.params.iter().map(|v| v.init.clone()).collect();
         let mut state_init: Vec<Option<Init>> = ty.state.iter().map(|v| v.init.clone()).collect();
         for a in &call.args {
             let Some(name) = &a.name else {
-                self.emit(Diagnostic::error("cbm::E026", a.value.span, "synapse arguments are named: `name = value`").label("no name"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E026",
+                        a.value.span,
+                        "synapse arguments are named: `name = value`",
+                    )
+                    .label("no name"),
+                );
                 continue;
             };
-            let scope = Scope { syn_params: &ty.params, context: "a synapse argument", ..Scope::default() };
+            let scope = Scope {
+                syn_params: &ty.params,
+                context: "a synapse argument",
+                ..Scope::default()
+            };
             if let Some(i) = ty.params.iter().position(|v| v.name == name.name) {
                 if let Some(init) = self.init(&a.value, &scope, false) {
-                    self.check_init_dim(&init, ty.params[i].dim, &format!("`{}`", name.name), &scope);
-                    params[i] = init_const(&init);
-                    if params[i].is_none() {
-                        self.emit(Diagnostic::error("cbm::E020", a.value.span, format!("`{}` must be a constant", name.name)).label("not constant"));
-                    }
+                    self.check_init_dim(
+                        &init,
+                        ty.params[i].dim,
+                        &format!("`{}`", name.name),
+                        &scope,
+                    );
+                    param_exprs[i] = Some(init);
                 }
             } else if let Some(i) = ty.state.iter().position(|v| v.name == name.name) {
                 if let Some(init) = self.init(&a.value, &scope, true) {
-                    self.check_init_dim(&init, ty.state[i].dim, &format!("the initial `{}`", name.name), &scope);
+                    self.check_init_dim(
+                        &init,
+                        ty.state[i].dim,
+                        &format!("the initial `{}`", name.name),
+                        &scope,
+                    );
                     state_init[i] = Some(init);
                 }
             } else {
-                let known: Vec<&str> = ty.params.iter().chain(&ty.state).map(|v| v.name.as_str()).collect();
-                self.emit(unknown_setting(&name.name, name.span, &known, &format!("synapse `{}`", ty.name)));
+                let known: Vec<&str> = ty
+                    .params
+                    .iter()
+                    .chain(&ty.state)
+                    .map(|v| v.name.as_str())
+                    .collect();
+                self.emit(unknown_setting(
+                    &name.name,
+                    name.span,
+                    &known,
+                    &format!("synapse `{}`", ty.name),
+                ));
             }
+        }
+        let mut params: Vec<Option<f64>> = Vec::new();
+        for init in &param_exprs {
+            let value = match init {
+                Some(Init::Expr(e)) => expr::eval(e, &|r| match r {
+                    Ref::Dt => Some(self.dt),
+                    Ref::SynParam(j) => params.get(j).copied().flatten(),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            params.push(value);
         }
         let mut ok = true;
         for (i, v) in params.iter().enumerate() {
             if v.is_none() {
-                self.emit(Diagnostic::error("cbm::E026", call.span, format!("synapse parameter `{}` has no value", ty.params[i].name)).label("missing").help(format!("pass it: `{}({} = ...)`", ty.name, ty.params[i].name)));
+                if param_exprs[i].is_some() {
+                    let span = call
+                        .args
+                        .iter()
+                        .find(|a| a.name.as_ref().is_some_and(|n| n.name == ty.params[i].name))
+                        .map(|a| a.value.span)
+                        .unwrap_or(ty.params[i].span);
+                    self.emit(Diagnostic::error("cbm::E020", span, format!("synapse parameter `{}` must be a constant", ty.params[i].name)).label("not constant").help("shared parameters may use numbers, dt and other parameters; per-synapse values belong in state"));
+                } else {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            call.span,
+                            format!("synapse parameter `{}` has no value", ty.params[i].name),
+                        )
+                        .label("missing")
+                        .help(format!(
+                            "pass it: `{}({} = ...)`",
+                            ty.name, ty.params[i].name
+                        )),
+                    );
+                }
                 ok = false;
             }
         }
         for (i, v) in state_init.iter().enumerate() {
             if v.is_none() {
-                self.emit(Diagnostic::error("cbm::E026", call.span, format!("synapse state `{}` has no initial value", ty.state[i].name)).label("missing"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E026",
+                        call.span,
+                        format!("synapse state `{}` has no initial value", ty.state[i].name),
+                    )
+                    .label("missing"),
+                );
                 ok = false;
             }
         }
         let pre_cell = cell_scope(m, src);
         let post_cell = cell_scope(m, dst);
-        let handlers = self.handlers(def, ty, Some(pre_cell), Some(post_cell), teacher.is_some(), Some(target_dim), &m.signals);
+        // A teacher that was named but is invalid has its own error already.
+        let teacher_named = p.settings.iter().any(|s| s.name.name == "teacher");
+        let handlers = self.handlers(
+            def,
+            ty,
+            Some(pre_cell),
+            Some(post_cell),
+            teacher.is_some() || teacher_named,
+            Some(target_dim),
+            &m.signals,
+        );
         if !ok {
             return None;
         }
@@ -463,7 +898,10 @@ impl Checker {
             target_var,
             synapse: si,
             params: params.into_iter().map(|v| v.unwrap_or(0.0)).collect(),
-            state_init: state_init.into_iter().map(|v| v.expect("checked above")).collect(),
+            state_init: state_init
+                .into_iter()
+                .map(|v| v.expect("checked above"))
+                .collect(),
             wiring: wiring?,
             delay_steps,
             teacher,
@@ -474,7 +912,16 @@ impl Checker {
 
     /// Type a synapse type's handlers for one projection (or none).
     #[allow(clippy::too_many_arguments)]
-    pub(super) fn handlers(&mut self, def: &ast::SynapseDef, ty: &SynapseType, pre: Option<CellScope>, post: Option<CellScope>, has_teacher: bool, deposit: Option<Dim>, signals: &[Signal]) -> Handlers {
+    pub(super) fn handlers(
+        &mut self,
+        def: &ast::SynapseDef,
+        ty: &SynapseType,
+        pre: Option<CellScope>,
+        post: Option<CellScope>,
+        has_teacher: bool,
+        deposit: Option<Dim>,
+        signals: &[Signal],
+    ) -> Handlers {
         let mut scope = Scope {
             syn_params: &ty.params,
             syn_state: &ty.state,
@@ -489,18 +936,40 @@ impl Checker {
         let mut h = Handlers::default();
         let mut locals = 0;
         if let Some(b) = &def.on_pre {
-            h.on_pre = self.stmts(&b.body, &mut scope, Writes::Synapse { deposit: Some(deposit) }, &mut locals);
+            h.on_pre = self.stmts(
+                &b.body,
+                &mut scope,
+                Writes::Synapse {
+                    deposit: Some(deposit),
+                },
+                &mut locals,
+            );
         }
         if let Some(b) = &def.on_post {
-            h.on_post = self.stmts(&b.body, &mut scope, Writes::Synapse { deposit: None }, &mut locals);
+            h.on_post = self.stmts(
+                &b.body,
+                &mut scope,
+                Writes::Synapse { deposit: None },
+                &mut locals,
+            );
         }
         if let Some(b) = &def.on_teacher {
-            h.on_teacher = self.stmts(&b.body, &mut scope, Writes::Synapse { deposit: None }, &mut locals);
+            h.on_teacher = self.stmts(
+                &b.body,
+                &mut scope,
+                Writes::Synapse { deposit: None },
+                &mut locals,
+            );
         }
         for e in &def.every {
             let period = self.expr(&e.period, &scope);
             let steps = self.steps_of(&period, "the period", &scope, 1);
-            let body = self.stmts(&e.body, &mut scope, Writes::Synapse { deposit: None }, &mut locals);
+            let body = self.stmts(
+                &e.body,
+                &mut scope,
+                Writes::Synapse { deposit: None },
+                &mut locals,
+            );
             if let Some(s) = steps {
                 h.every.push((s, body));
             }
@@ -510,10 +979,18 @@ impl Checker {
     }
 
     fn pop_ref(&mut self, id: &ast::Ident, m: &Model) -> Option<usize> {
+        if self.broken.contains(&id.name) {
+            return None;
+        }
         let i = m.population_index(&id.name);
         if i.is_none() {
             let names: Vec<String> = m.populations.iter().map(|p| p.name.clone()).collect();
-            let mut d = Diagnostic::error("cbm::E003", id.span, format!("unknown population `{}`", id.name)).label("not a population");
+            let mut d = Diagnostic::error(
+                "cbm::E003",
+                id.span,
+                format!("unknown population `{}`", id.name),
+            )
+            .label("not a population");
             if let Some(s) = super::expr::closest(&id.name, &names) {
                 d = d.help(format!("did you mean `{s}`?"));
             }
@@ -532,14 +1009,24 @@ impl Checker {
             }
         };
         let named = |n: &str, pos: usize| -> Option<&Expr> {
-            args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value).or_else(|| args.get(pos).filter(|a| a.name.is_none()).map(|a| &a.value))
+            args.iter()
+                .find(|a| a.name.as_ref().is_some_and(|x| x.name == n))
+                .map(|a| &a.value)
+                .or_else(|| args.get(pos).filter(|a| a.name.is_none()).map(|a| &a.value))
         };
         let flag = |c: &mut Checker, n: &str, default: bool| -> bool {
             match named(n, usize::MAX).map(|e| &e.kind) {
                 None => default,
                 Some(ExprKind::Bool(b)) => *b,
                 Some(_) => {
-                    c.emit(Diagnostic::error("cbm::E027", named(n, usize::MAX).map(|e| e.span).unwrap_or(e.span), format!("`{n}` is true or false")).label("not a boolean"));
+                    c.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            named(n, usize::MAX).map(|e| e.span).unwrap_or(e.span),
+                            format!("`{n}` is true or false"),
+                        )
+                        .label("not a boolean"),
+                    );
                     default
                 }
             }
@@ -553,12 +1040,19 @@ impl Checker {
         for a in &args {
             if let Some(n) = &a.name {
                 if !known.contains(&n.name.as_str()) {
-                    self.emit(unknown_setting(&n.name, n.span, known, &format!("{}(...)", name.name)));
+                    self.emit(unknown_setting(
+                        &n.name,
+                        n.span,
+                        known,
+                        &format!("{}(...)", name.name),
+                    ));
                 }
             }
         }
         Some(match name.name.as_str() {
-            "all_to_all" => Wiring::AllToAll { allow_self: flag(self, "allow_self", !same) },
+            "all_to_all" => Wiring::AllToAll {
+                allow_self: flag(self, "allow_self", !same),
+            },
             "one_to_one" => {
                 if n_src != n_dst {
                     self.emit(Diagnostic::error("cbm::E023", e.span, format!("one_to_one needs equal sizes, got {n_src} sources and {n_dst} targets")).label("sizes differ"));
@@ -571,12 +1065,17 @@ impl Checker {
                     self.emit(Diagnostic::error("cbm::E023", e.span, format!("blocks() needs the target size to be a multiple of the source size: {n_dst} targets / {n_src} sources does not divide")).label("sizes do not divide").help("source i contacts targets [i*m, (i+1)*m) with m = targets / sources"));
                     return None;
                 }
-                Wiring::Blocks { per_source: n_dst / n_src }
+                Wiring::Blocks {
+                    per_source: n_dst / n_src,
+                }
             }
             "fixed_indegree" | "fixed_outdegree" => {
                 let indeg = name.name == "fixed_indegree";
                 let Some(k) = named("k", 0) else {
-                    self.emit(Diagnostic::error("cbm::E026", e.span, format!("{}(k) needs k", name.name)).label("no k"));
+                    self.emit(
+                        Diagnostic::error("cbm::E026", e.span, format!("{}(k) needs k", name.name))
+                            .label("no k"),
+                    );
                     return None;
                 };
                 let k = self.count(k, "k", 0)? as usize;
@@ -584,9 +1083,16 @@ impl Checker {
                 let pool = if indeg { n_src } else { n_dst };
                 if !replace && k > pool {
                     self.emit(
-                        Diagnostic::error("cbm::E024", e.span, format!("{} {k} without replacement from a population of {pool}", if indeg { "in-degree" } else { "out-degree" }))
-                            .label("k is larger than the population")
-                            .help("lower k, or draw with `replace = true`"),
+                        Diagnostic::error(
+                            "cbm::E024",
+                            e.span,
+                            format!(
+                                "{} {k} without replacement from a population of {pool}",
+                                if indeg { "in-degree" } else { "out-degree" }
+                            ),
+                        )
+                        .label("k is larger than the population")
+                        .help("lower k, or draw with `replace = true`"),
                     );
                     return None;
                 }
@@ -598,25 +1104,55 @@ impl Checker {
             }
             "probability" => {
                 let Some(p) = named("p", 0) else {
-                    self.emit(Diagnostic::error("cbm::E026", e.span, "probability(p) needs p").label("no p"));
+                    self.emit(
+                        Diagnostic::error("cbm::E026", e.span, "probability(p) needs p")
+                            .label("no p"),
+                    );
                     return None;
                 };
-                let scope = Scope { context: "a wiring rule", ..Scope::default() };
+                let scope = Scope {
+                    context: "a wiring rule",
+                    ..Scope::default()
+                };
                 let t = self.expr(p, &scope);
                 if !self.expect_dim(&t, Dim::NONE, "the connection probability", &scope) {
                     return None;
                 }
                 match const_value(&t) {
-                    Some(v) if (0.0..=1.0).contains(&v) => Wiring::Probability { p: v, allow_self: flag(self, "allow_self", !same) },
+                    Some(v) if (0.0..=1.0).contains(&v) => Wiring::Probability {
+                        p: v,
+                        allow_self: flag(self, "allow_self", !same),
+                    },
                     _ => {
-                        self.emit(Diagnostic::error("cbm::E020", p.span, "a probability must be a constant in [0, 1]").label("out of range"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E020",
+                                p.span,
+                                "a probability must be a constant in [0, 1]",
+                            )
+                            .label("out of range"),
+                        );
                         return None;
                     }
                 }
             }
             other => {
-                let names: Vec<String> = ["all_to_all", "one_to_one", "fixed_indegree", "fixed_outdegree", "probability", "blocks"].map(String::from).to_vec();
-                let mut d = Diagnostic::error("cbm::E027", name.span, format!("unknown wiring rule `{other}`")).label("not a rule");
+                let names: Vec<String> = [
+                    "all_to_all",
+                    "one_to_one",
+                    "fixed_indegree",
+                    "fixed_outdegree",
+                    "probability",
+                    "blocks",
+                ]
+                .map(String::from)
+                .to_vec();
+                let mut d = Diagnostic::error(
+                    "cbm::E027",
+                    name.span,
+                    format!("unknown wiring rule `{other}`"),
+                )
+                .label("not a rule");
                 d = match super::expr::closest(other, &names) {
                     Some(s) => d.help(format!("did you mean `{s}`?")),
                     None => d.help(format!("rules: {}", names.join(", "))),
@@ -628,13 +1164,25 @@ impl Checker {
     }
 
     fn gap(&mut self, g: &ast::GapJunctionDecl, m: &Model) -> Option<GapJunction> {
+        self.duplicate_settings(&g.settings);
         let pop = self.pop_ref(&g.population, m)?;
         let PopulationKind::Neuron { neuron, .. } = m.populations[pop].kind else {
-            self.emit(Diagnostic::error("cbm::E027", g.population.span, "gap junctions join cells with a voltage; this is a spike source").label("a spike source"));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E027",
+                    g.population.span,
+                    "gap junctions join cells with a voltage; this is a spike source",
+                )
+                .label("a spike source"),
+            );
             return None;
         };
         let ty = &m.neurons[neuron];
-        let scope = Scope { context: "a gap junction", ..Scope::default() };
+        let scope = Scope {
+            context: "a gap junction",
+            ..Scope::default()
+        };
+        let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
         let mut partners = None;
         let mut distinct = true;
         let mut coupling = None;
@@ -651,35 +1199,79 @@ impl Checker {
                 "partners" => partners = self.count(&s.value, "the number of partners", 1),
                 "distinct" => match s.value.kind {
                     ExprKind::Bool(b) => distinct = b,
-                    _ => self.emit(Diagnostic::error("cbm::E027", s.value.span, "`distinct` is true or false").label("not a boolean")),
+                    _ => self.emit(
+                        Diagnostic::error("cbm::E027", s.value.span, "`distinct` is true or false")
+                            .label("not a boolean"),
+                    ),
                 },
                 "coupling" => {
                     let e = self.expr(&s.value, &scope);
                     coupling = match (e.ty, const_value(&e)) {
                         (Ty::Num(d), Some(v)) => Some((v, d, s.value.span)),
                         _ => {
-                            self.emit(Diagnostic::error("cbm::E020", s.value.span, "the coupling must be a constant").label("not constant"));
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    s.value.span,
+                                    "the coupling must be a constant",
+                                )
+                                .label("not constant"),
+                            );
                             None
                         }
                     };
                 }
-                "voltage" => match var_named(&s.value).and_then(|n| ty.state.iter().position(|v| v.name == n)) {
+                "voltage" => match var_named(&s.value)
+                    .and_then(|n| ty.state.iter().position(|v| v.name == n))
+                {
                     Some(i) => voltage = Some(i),
-                    None => self.emit(Diagnostic::error("cbm::E031", s.value.span, format!("`voltage` must name a state variable of `{}`", ty.name)).label("not a state variable")),
+                    None => self.emit(
+                        Diagnostic::error(
+                            "cbm::E031",
+                            s.value.span,
+                            format!("`voltage` must name a state variable of `{}`", ty.name),
+                        )
+                        .label("not a state variable"),
+                    ),
                 },
                 "target" => {
                     let n = var_named(&s.value).unwrap_or_default();
                     if let Some(i) = ty.inputs.iter().position(|v| v.name == n) {
                         target = Some(TargetVar::Input(i));
                     } else {
-                        self.emit(Diagnostic::error("cbm::E031", s.value.span, format!("`target` must name an input of `{}`", ty.name)).label("not an input").help("declare e.g. `I_gap: mV/ms` under inputs"));
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E031",
+                                s.value.span,
+                                format!("`target` must name an input of `{}`", ty.name),
+                            )
+                            .label("not an input")
+                            .help("declare e.g. `I_gap: mV/ms` under inputs"),
+                        );
                     }
                 }
-                other => self.emit(unknown_setting(other, s.name.span, &["partners", "distinct", "coupling", "voltage", "target"], "a gap junction")),
+                other => self.emit(unknown_setting(
+                    other,
+                    s.name.span,
+                    &["partners", "distinct", "coupling", "voltage", "target"],
+                    "a gap junction",
+                )),
             }
         }
-        let (Some(partners), Some((coupling, cdim, cspan)), Some(voltage), Some(target)) = (partners, coupling, voltage, target) else {
-            self.emit(Diagnostic::error("cbm::E026", g.name.span, "a gap junction needs partners, coupling, voltage and target").label("incomplete"));
+        let (Some(partners), Some((coupling, cdim, cspan)), Some(voltage), Some(target)) =
+            (partners, coupling, voltage, target)
+        else {
+            if self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before {
+                return None;
+            }
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E026",
+                    g.name.span,
+                    "a gap junction needs partners, coupling, voltage and target",
+                )
+                .label("incomplete"),
+            );
             return None;
         };
         let tdim = match target {
@@ -689,25 +1281,79 @@ impl Checker {
         let got = cdim * ty.state[voltage].dim;
         if got != tdim {
             self.emit(
-                Diagnostic::error("cbm::E011", cspan, format!("coupling x voltage difference is {}, but the target input is {}", got.describe(), tdim.describe()))
-                    .label(format!("coupling is {}", cdim.describe()))
-                    .help(format!("the coupling needs dimension {}", (tdim / ty.state[voltage].dim).describe())),
+                Diagnostic::error(
+                    "cbm::E011",
+                    cspan,
+                    format!(
+                        "coupling x voltage difference is {}, but the target input is {}",
+                        got.describe(),
+                        tdim.describe()
+                    ),
+                )
+                .label(format!("coupling is {}", cdim.describe()))
+                .help(format!(
+                    "the coupling needs dimension {}",
+                    (tdim / ty.state[voltage].dim).describe()
+                )),
             );
             return None;
         }
         let size = m.populations[pop].size;
-        if distinct && partners >= size as u64 {
-            self.emit(Diagnostic::error("cbm::E024", g.name.span, format!("{partners} distinct partners in a population of {size}")).label("too many partners").help("each cell's partners are other cells"));
+        if size < 2 {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E024",
+                    g.name.span,
+                    format!(
+                        "a gap junction needs at least two cells; `{}` has {size}",
+                        g.population.name
+                    ),
+                )
+                .label("no partners possible"),
+            );
             return None;
         }
-        Some(GapJunction { name: g.name.name.clone(), population: pop, partners: partners as usize, distinct, coupling, voltage, target, span: g.name.span })
+        if distinct && partners >= size as u64 {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E024",
+                    g.name.span,
+                    format!("{partners} distinct partners in a population of {size}"),
+                )
+                .label("too many partners")
+                .help("each cell's partners are other cells"),
+            );
+            return None;
+        }
+        Some(GapJunction {
+            name: g.name.name.clone(),
+            population: pop,
+            partners: partners as usize,
+            distinct,
+            coupling,
+            voltage,
+            target,
+            span: g.name.span,
+        })
     }
 
     fn recorder(&mut self, r: &ast::RecordDecl, m: &Model) -> Option<Recorder> {
         let call = &r.what;
-        let scope = Scope { context: "a recorder", ..Scope::default() };
-        let first = call.args.first().filter(|a| a.name.is_none()).map(|a| &a.value);
-        let named = |n: &str| call.args.iter().find(|a| a.name.as_ref().is_some_and(|x| x.name == n)).map(|a| &a.value);
+        let scope = Scope {
+            context: "a recorder",
+            ..Scope::default()
+        };
+        let first = call
+            .args
+            .first()
+            .filter(|a| a.name.is_none())
+            .map(|a| &a.value);
+        let named = |n: &str| {
+            call.args
+                .iter()
+                .find(|a| a.name.as_ref().is_some_and(|x| x.name == n))
+                .map(|a| &a.value)
+        };
         let path = |e: Option<&Expr>| -> Option<Vec<ast::Ident>> {
             match &e?.kind {
                 ExprKind::Path(p) => Some(p.parts.clone()),
@@ -726,12 +1372,31 @@ impl Checker {
         for a in call.args.iter().skip(1) {
             if let Some(n) = &a.name {
                 if !known.contains(&n.name.as_str()) {
-                    self.emit(unknown_setting(&n.name, n.span, known, &format!("{kind_name}(...)")));
+                    self.emit(unknown_setting(
+                        &n.name,
+                        n.span,
+                        known,
+                        &format!("{kind_name}(...)"),
+                    ));
                 }
             }
         }
         let Some(parts) = path(first) else {
-            self.emit(Diagnostic::error("cbm::E026", call.span, format!("{kind_name}(...) needs what to record first, e.g. {kind_name}(IO{})", match kind_name { "trace" => ".V", "weights" => "", _ => "" })).label("nothing to record"));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E026",
+                    call.span,
+                    format!(
+                        "{kind_name}(...) needs what to record first, e.g. {kind_name}(IO{})",
+                        match kind_name {
+                            "trace" => ".V",
+                            "weights" => "",
+                            _ => "",
+                        }
+                    ),
+                )
+                .label("nothing to record"),
+            );
             return None;
         };
         let steps_arg = |c: &mut Checker, n: &str, default: u32| -> Option<u32> {
@@ -754,28 +1419,56 @@ impl Checker {
                             Some(e) => {
                                 let n = self.count(e, "the number of cells recorded", 1)? as usize;
                                 if n > size {
-                                    self.emit(Diagnostic::error("cbm::E020", e.span, format!("`{}` has only {size} cells", parts[0].name)).label("too many"));
+                                    self.emit(
+                                        Diagnostic::error(
+                                            "cbm::E020",
+                                            e.span,
+                                            format!("`{}` has only {size} cells", parts[0].name),
+                                        )
+                                        .label("too many"),
+                                    );
                                     return None;
                                 }
                                 n
                             }
                             None => size,
                         };
-                        RecorderKind::SpikeCounts { population: pop, bin_steps: bin, cells }
+                        RecorderKind::SpikeCounts {
+                            population: pop,
+                            bin_steps: bin,
+                            cells,
+                        }
                     }
-                    "rate" => RecorderKind::Rate { population: pop, bin_steps: bin },
+                    "rate" => RecorderKind::Rate {
+                        population: pop,
+                        bin_steps: bin,
+                    },
                     _ => RecorderKind::SpikeTimes { population: pop },
                 }
             }
             "trace" => {
                 let pop = self.pop_ref(&parts[0], m)?;
                 let PopulationKind::Neuron { neuron, .. } = m.populations[pop].kind else {
-                    self.emit(Diagnostic::error("cbm::E027", parts[0].span, "a spike source has no variables to trace").label("a spike source"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            parts[0].span,
+                            "a spike source has no variables to trace",
+                        )
+                        .label("a spike source"),
+                    );
                     return None;
                 };
                 let ty = &m.neurons[neuron];
                 let Some(field) = parts.get(1) else {
-                    self.emit(Diagnostic::error("cbm::E026", call.span, "trace(...) needs a variable, e.g. trace(IO.V)").label("no variable"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            call.span,
+                            "trace(...) needs a variable, e.g. trace(IO.V)",
+                        )
+                        .label("no variable"),
+                    );
                     return None;
                 };
                 let var = if let Some(i) = ty.state.iter().position(|v| v.name == field.name) {
@@ -783,7 +1476,14 @@ impl Checker {
                 } else if let Some(i) = ty.inputs.iter().position(|v| v.name == field.name) {
                     TraceVar::Input(i)
                 } else {
-                    self.emit(Diagnostic::error("cbm::E031", field.span, format!("`{}` has no state or input `{}`", ty.name, field.name)).label("unknown variable"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E031",
+                            field.span,
+                            format!("`{}` has no state or input `{}`", ty.name, field.name),
+                        )
+                        .label("unknown variable"),
+                    );
                     return None;
                 };
                 let size = m.populations[pop].size;
@@ -794,7 +1494,17 @@ impl Checker {
                         for x in list_items(e) {
                             if let Some(i) = self.count(x, "a cell index", 0) {
                                 if i as usize >= size {
-                                    self.emit(Diagnostic::error("cbm::E020", x.span, format!("cell {i} is outside `{}` (size {size})", parts[0].name)).label("out of range"));
+                                    self.emit(
+                                        Diagnostic::error(
+                                            "cbm::E020",
+                                            x.span,
+                                            format!(
+                                                "cell {i} is outside `{}` (size {size})",
+                                                parts[0].name
+                                            ),
+                                        )
+                                        .label("out of range"),
+                                    );
                                 } else {
                                     v.push(i as usize);
                                 }
@@ -804,18 +1514,40 @@ impl Checker {
                     }
                 };
                 let every = steps_arg(self, "every", 1)?;
-                RecorderKind::Trace { population: pop, var, cells, every_steps: every }
+                RecorderKind::Trace {
+                    population: pop,
+                    var,
+                    cells,
+                    every_steps: every,
+                }
             }
             "weights" => {
                 let Some(pi) = m.projections.iter().position(|p| p.name == parts[0].name) else {
-                    self.emit(Diagnostic::error("cbm::E003", parts[0].span, format!("unknown projection `{}`", parts[0].name)).label("not a projection"));
+                    if self.broken.contains(&parts[0].name) {
+                        return None;
+                    }
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E003",
+                            parts[0].span,
+                            format!("unknown projection `{}`", parts[0].name),
+                        )
+                        .label("not a projection"),
+                    );
                     return None;
                 };
                 let proj = &m.projections[pi];
                 let ty = &m.synapses[proj.synapse];
                 let var_name = parts.get(1).map(|f| f.name.as_str()).unwrap_or("w");
                 let Some(var) = ty.state.iter().position(|v| v.name == var_name) else {
-                    self.emit(Diagnostic::error("cbm::E031", parts.last().map(|p| p.span).unwrap_or(call.span), format!("synapse `{}` has no state `{var_name}`", ty.name)).label("unknown variable"));
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E031",
+                            parts.last().map(|p| p.span).unwrap_or(call.span),
+                            format!("synapse `{}` has no state `{var_name}`", ty.name),
+                        )
+                        .label("unknown variable"),
+                    );
                     return None;
                 };
                 let every = steps_arg(self, "every", 1)?;
@@ -823,14 +1555,31 @@ impl Checker {
                     Some(e) => self.count(e, "max", 1)? as usize,
                     None => 1000,
                 };
-                RecorderKind::Weights { projection: pi, var, every_steps: every, max_synapses: max }
+                RecorderKind::Weights {
+                    projection: pi,
+                    var,
+                    every_steps: every,
+                    max_synapses: max,
+                }
             }
             other => {
-                self.emit(Diagnostic::error("cbm::E027", call.name.span, format!("unknown recorder `{other}`")).label("not a recorder").help("recorders: spike_counts, spike_times, trace, weights, rate"));
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E027",
+                        call.name.span,
+                        format!("unknown recorder `{other}`"),
+                    )
+                    .label("not a recorder")
+                    .help("recorders: spike_counts, spike_times, trace, weights, rate"),
+                );
                 return None;
             }
         };
-        Some(Recorder { name: r.name.name.clone(), kind, span: r.name.span })
+        Some(Recorder {
+            name: r.name.name.clone(),
+            kind,
+            span: r.name.span,
+        })
     }
 }
 
@@ -841,29 +1590,35 @@ fn list_items(e: &Expr) -> Vec<&Expr> {
     }
 }
 
-fn init_const(i: &Init) -> Option<f64> {
-    match i {
-        Init::Expr(e) => const_value(e),
-        _ => None,
-    }
-}
-
 fn cell_scope(m: &Model, pop: usize) -> CellScope<'_> {
     match &m.populations[pop].kind {
         PopulationKind::Neuron { neuron, .. } => {
             let n = &m.neurons[*neuron];
-            CellScope { params: &n.params, state: &n.state, inputs: &n.inputs, is_source: false }
+            CellScope {
+                params: &n.params,
+                state: &n.state,
+                inputs: &n.inputs,
+                is_source: false,
+            }
         }
-        PopulationKind::Source(_) => CellScope { params: &[], state: &[], inputs: &[], is_source: true },
+        PopulationKind::Source(_) => CellScope {
+            params: &[],
+            state: &[],
+            inputs: &[],
+            is_source: true,
+        },
     }
 }
 
 fn synapse_name(p: &ast::ProjectionDecl) -> Option<&str> {
-    p.settings.iter().find(|s| s.name.name == "synapse").and_then(|s| match &s.value.kind {
-        ExprKind::Call(c) => Some(c.name.name.as_str()),
-        ExprKind::Path(p) => p.parts.first().map(|i| i.name.as_str()),
-        _ => None,
-    })
+    p.settings
+        .iter()
+        .find(|s| s.name.name == "synapse")
+        .and_then(|s| match &s.value.kind {
+            ExprKind::Call(c) => Some(c.name.name.as_str()),
+            ExprKind::Path(p) => p.parts.first().map(|i| i.name.as_str()),
+            _ => None,
+        })
 }
 
 #[allow(dead_code)]

@@ -11,9 +11,23 @@ use std::path::Path;
 
 /// Apply every override; false (with diagnostics) if any could not be.
 /// `set` items in the files apply first, in order, then the command line's.
-pub fn apply(items: &mut Vec<Item>, sets: &[(String, String)], sources: &mut SourceMap, out: &mut Vec<Diagnostic>) -> bool {
+pub fn apply(
+    items: &mut Vec<Item>,
+    sets: &[(String, String)],
+    sources: &mut SourceMap,
+    out: &mut Vec<Diagnostic>,
+) -> bool {
     let mut ok = true;
-    let in_file: Vec<crate::syntax::ast::SetItem> = items.iter().filter_map(|i| if let Item::Set(s) = i { Some(s.clone()) } else { None }).collect();
+    let in_file: Vec<crate::syntax::ast::SetItem> = items
+        .iter()
+        .filter_map(|i| {
+            if let Item::Set(s) = i {
+                Some(s.clone())
+            } else {
+                None
+            }
+        })
+        .collect();
     items.retain(|i| !matches!(i, Item::Set(_)));
     for s in in_file {
         let name = s.path.to_string();
@@ -58,9 +72,15 @@ pub fn apply(items: &mut Vec<Item>, sets: &[(String, String)], sources: &mut Sou
 }
 
 fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
-    let ident = |n: &str| Ident { name: n.to_string(), span };
+    let ident = |n: &str| Ident {
+        name: n.to_string(),
+        span,
+    };
     if matches!(name, "dt" | "duration" | "seed") {
-        let setting = Setting { name: ident(name), value };
+        let setting = Setting {
+            name: ident(name),
+            value,
+        };
         for item in items.iter_mut() {
             if let Item::Simulation(s) = item {
                 s.settings.retain(|x| x.name.name != name);
@@ -68,26 +88,45 @@ fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
                 return true;
             }
         }
-        items.insert(0, Item::Simulation(Settings { keyword_span: span, settings: vec![setting] }));
+        items.insert(
+            0,
+            Item::Simulation(Settings {
+                keyword_span: span,
+                settings: vec![setting],
+            }),
+        );
         return true;
     }
-    let Some((owner, field)) = name.split_once('.') else { return false };
+    let Some((owner, field)) = name.split_once('.') else {
+        return false;
+    };
     for item in items.iter_mut() {
         match item {
             Item::Population(p) if p.name.name == owner => {
-                p.model.args.retain(|a| a.name.as_ref().is_none_or(|n| n.name != field));
-                p.model.args.push(Arg { name: Some(ident(field)), value });
+                p.model
+                    .args
+                    .retain(|a| a.name.as_ref().is_none_or(|n| n.name != field));
+                p.model.args.push(Arg {
+                    name: Some(ident(field)),
+                    value,
+                });
                 return true;
             }
             Item::GapJunction(g) if g.name.name == owner => {
                 g.settings.retain(|s| s.name.name != field);
-                g.settings.push(Setting { name: ident(field), value });
+                g.settings.push(Setting {
+                    name: ident(field),
+                    value,
+                });
                 return true;
             }
             Item::Projection(p) if p.name.name == owner => {
                 if matches!(field, "delay" | "synapse" | "connect" | "teacher") {
                     p.settings.retain(|s| s.name.name != field);
-                    p.settings.push(Setting { name: ident(field), value });
+                    p.settings.push(Setting {
+                        name: ident(field),
+                        value,
+                    });
                     return true;
                 }
                 for s in p.settings.iter_mut() {
@@ -95,12 +134,20 @@ fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
                         continue;
                     }
                     if let crate::syntax::ast::ExprKind::Path(path) = &s.value.kind {
-                        let call = crate::syntax::ast::Call { name: path.parts[0].clone(), args: vec![], span: path.span };
+                        let call = crate::syntax::ast::Call {
+                            name: path.parts[0].clone(),
+                            args: vec![],
+                            span: path.span,
+                        };
                         s.value.kind = crate::syntax::ast::ExprKind::Call(call);
                     }
                     if let crate::syntax::ast::ExprKind::Call(c) = &mut s.value.kind {
-                        c.args.retain(|a| a.name.as_ref().is_none_or(|n| n.name != field));
-                        c.args.push(Arg { name: Some(ident(field)), value });
+                        c.args
+                            .retain(|a| a.name.as_ref().is_none_or(|n| n.name != field));
+                        c.args.push(Arg {
+                            name: Some(ident(field)),
+                            value,
+                        });
                         return true;
                     }
                 }

@@ -19,7 +19,13 @@ pub enum Writes {
 }
 
 impl Checker {
-    pub fn stmts(&mut self, stmts: &[Stmt], scope: &mut Scope, writes: Writes, locals: &mut usize) -> Vec<TStmt> {
+    pub fn stmts(
+        &mut self,
+        stmts: &[Stmt],
+        scope: &mut Scope,
+        writes: Writes,
+        locals: &mut usize,
+    ) -> Vec<TStmt> {
         let depth = scope.locals.len();
         let mut out = Vec::new();
         for s in stmts {
@@ -34,11 +40,19 @@ impl Checker {
                 Stmt::If(i) => {
                     let cond = self.expr(&i.cond, scope);
                     if matches!(cond.ty, Ty::Num(_)) {
-                        self.emit(Diagnostic::error("cbm::E013", cond.span, "an `if` needs a condition").label("this is a number").help("compare it, e.g. `if V > theta`"));
+                        self.emit(
+                            Diagnostic::error("cbm::E013", cond.span, "an `if` needs a condition")
+                                .label("this is a number")
+                                .help("compare it, e.g. `if V > theta`"),
+                        );
                     }
                     let then = self.stmts(&i.then, scope, writes, locals);
                     let otherwise = self.stmts(&i.otherwise, scope, writes, locals);
-                    out.push(TStmt::If { cond, then, otherwise });
+                    out.push(TStmt::If {
+                        cond,
+                        then,
+                        otherwise,
+                    });
                 }
                 Stmt::Assign(a) => {
                     let value = self.expr(&a.value, scope);
@@ -50,7 +64,15 @@ impl Checker {
                     let target = match writes {
                         Writes::Synapse { deposit } if single && first == "target" => {
                             let Some(dim) = deposit else {
-                                self.emit(Diagnostic::error("cbm::E025", span, "only `on_pre` can deposit into the target").label("plasticity handlers change synapse state only").help("move the deposit into `on_pre`"));
+                                self.emit(
+                                    Diagnostic::error(
+                                        "cbm::E025",
+                                        span,
+                                        "only `on_pre` can deposit into the target",
+                                    )
+                                    .label("plasticity handlers change synapse state only")
+                                    .help("move the deposit into `on_pre`"),
+                                );
                                 continue;
                             };
                             if !matches!(a.op, AssignOp::Add | AssignOp::Sub) {
@@ -58,7 +80,12 @@ impl Checker {
                                 continue;
                             }
                             if let Some(d) = dim {
-                                if self.expect_dim(&value, d, "the deposit into the projection's target", scope) {
+                                if self.expect_dim(
+                                    &value,
+                                    d,
+                                    "the deposit into the projection's target",
+                                    scope,
+                                ) {
                                     // fine
                                 }
                             }
@@ -70,9 +97,18 @@ impl Checker {
                         }
                         _ => {
                             if let Some(dur) = &a.duration {
-                                self.emit(Diagnostic::error("cbm::E025", dur.span, "`for <duration>` only applies to deposits into `target`").label("pulse length"));
+                                self.emit(
+                                    Diagnostic::error(
+                                        "cbm::E025",
+                                        dur.span,
+                                        "`for <duration>` only applies to deposits into `target`",
+                                    )
+                                    .label("pulse length"),
+                                );
                             }
-                            let Some(t) = self.assign_target(&a.target, scope, writes) else { continue };
+                            let Some(t) = self.assign_target(&a.target, scope, writes) else {
+                                continue;
+                            };
                             let dim = match t {
                                 Target::State(i) => scope.state[i].dim,
                                 Target::SynState(i) => scope.syn_state[i].dim,
@@ -80,16 +116,35 @@ impl Checker {
                             };
                             match a.op {
                                 AssignOp::Mul | AssignOp::Div => {
-                                    self.expect_dim(&value, Dim::NONE, &format!("the factor in `{name} {}=`", if a.op == AssignOp::Mul { "*" } else { "/" }), scope);
+                                    self.expect_dim(
+                                        &value,
+                                        Dim::NONE,
+                                        &format!(
+                                            "the factor in `{name} {}=`",
+                                            if a.op == AssignOp::Mul { "*" } else { "/" }
+                                        ),
+                                        scope,
+                                    );
                                 }
                                 _ => {
-                                    self.expect_dim(&value, dim, &format!("the value assigned to `{name}`"), scope);
+                                    self.expect_dim(
+                                        &value,
+                                        dim,
+                                        &format!("the value assigned to `{name}`"),
+                                        scope,
+                                    );
                                 }
                             }
                             t
                         }
                     };
-                    out.push(TStmt::Assign { target, op: a.op, value, pulse_steps, span: a.span });
+                    out.push(TStmt::Assign {
+                        target,
+                        op: a.op,
+                        value,
+                        pulse_steps,
+                        span: a.span,
+                    });
                 }
             }
         }
@@ -97,7 +152,12 @@ impl Checker {
         out
     }
 
-    fn assign_target(&mut self, path: &crate::syntax::ast::Path, scope: &Scope, writes: Writes) -> Option<Target> {
+    fn assign_target(
+        &mut self,
+        path: &crate::syntax::ast::Path,
+        scope: &Scope,
+        writes: Writes,
+    ) -> Option<Target> {
         let span = path.span;
         let name = path.to_string();
         if path.parts.len() == 1 {
@@ -114,17 +174,37 @@ impl Checker {
                     }
                 }
             }
-            let (why, help) = if scope.params.iter().any(|v| v.name == n) || scope.syn_params.iter().any(|v| v.name == n) {
-                ("a parameter is constant during a run", "declare it under `state` if it changes")
+            let (why, help) = if scope.params.iter().any(|v| v.name == n)
+                || scope.syn_params.iter().any(|v| v.name == n)
+            {
+                (
+                    "a parameter is constant during a run",
+                    "declare it under `state` if it changes",
+                )
             } else if scope.inputs.iter().any(|v| v.name == n) {
-                ("an input is written by projections and couplings", "inputs are summed from synapses each step; change a state variable instead")
+                (
+                    "an input is written by projections and couplings",
+                    "inputs are summed from synapses each step; change a state variable instead",
+                )
             } else if scope.locals.iter().any(|l| l.0 == n) {
                 ("a `let` value cannot be changed", "use a state variable")
             } else {
-                self.emit(Diagnostic::error("cbm::E003", span, format!("undefined variable `{name}`")).label("not declared").help("declare it under `state`"));
+                self.emit(
+                    Diagnostic::error("cbm::E003", span, format!("undefined variable `{name}`"))
+                        .label("not declared")
+                        .help("declare it under `state`"),
+                );
                 return None;
             };
-            self.emit(Diagnostic::error("cbm::E025", span, format!("cannot assign to `{name}`: {why}")).label("read-only here").help(help));
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E025",
+                    span,
+                    format!("cannot assign to `{name}`: {why}"),
+                )
+                .label("read-only here")
+                .help(help),
+            );
             return None;
         }
         self.emit(Diagnostic::error("cbm::E025", span, format!("cannot assign to `{name}`")).label("read-only here").help("synapse code changes its own state (e.g. `w`) or deposits with `target += ...`; cells change only their own state"));

@@ -18,10 +18,18 @@ impl Dim {
     pub const TIME: Dim = Dim { exp: [0, 0, 1, 0] };
     pub const RATE: Dim = Dim { exp: [0, 0, -1, 0] };
     pub const CURRENT: Dim = Dim { exp: [0, 0, 0, 1] };
-    pub const VOLTAGE: Dim = Dim { exp: [2, 1, -3, -1] };
-    pub const CONDUCTANCE: Dim = Dim { exp: [-2, -1, 3, 2] };
-    pub const CAPACITANCE: Dim = Dim { exp: [-2, -1, 4, 2] };
-    pub const RESISTANCE: Dim = Dim { exp: [2, 1, -3, -2] };
+    pub const VOLTAGE: Dim = Dim {
+        exp: [2, 1, -3, -1],
+    };
+    pub const CONDUCTANCE: Dim = Dim {
+        exp: [-2, -1, 3, 2],
+    };
+    pub const CAPACITANCE: Dim = Dim {
+        exp: [-2, -1, 4, 2],
+    };
+    pub const RESISTANCE: Dim = Dim {
+        exp: [2, 1, -3, -2],
+    };
     pub const LENGTH: Dim = Dim { exp: [1, 0, 0, 0] };
     pub const CHARGE: Dim = Dim { exp: [0, 0, 1, 1] };
 
@@ -31,7 +39,7 @@ impl Dim {
     pub fn powi(self, p: i32) -> Dim {
         let mut exp = self.exp;
         for e in exp.iter_mut() {
-            *e = (*e as i32 * p).clamp(-100, 100) as i8;
+            *e = (*e as i64).saturating_mul(p as i64).clamp(-100, 100) as i8;
         }
         Dim { exp }
     }
@@ -70,7 +78,10 @@ impl Dim {
 const NAMED_DIMS: &[(Dim, &str)] = &[
     (Dim::NONE, "dimensionless"),
     (Dim::TIME, "time (e.g. ms)"),
-    (Dim::RATE, "1/time (e.g. Hz, 1/ms; also conductance per capacitance)"),
+    (
+        Dim::RATE,
+        "1/time (e.g. Hz, 1/ms; also conductance per capacitance)",
+    ),
     (Dim::VOLTAGE, "voltage (e.g. mV)"),
     (Dim::CURRENT, "current (e.g. nA)"),
     (Dim::CONDUCTANCE, "conductance (e.g. nS)"),
@@ -156,7 +167,6 @@ const PREFIXES: &[(&str, f64)] = &[
     ("G", 1e9),
     ("M", 1e6),
     ("k", 1e3),
-    ("c", 1e-2),
     ("m", 1e-3),
     ("u", 1e-6),
     ("µ", 1e-6),
@@ -202,6 +212,10 @@ pub fn lookup(name: &str) -> Option<Unit> {
         }
     }
     match name {
+        "cm" => Some(Unit {
+            scale: 1e-2,
+            dim: Dim::LENGTH,
+        }),
         "min" => Some(Unit {
             scale: 60.0,
             dim: Dim::TIME,

@@ -52,14 +52,26 @@ pub fn main(args: Args) -> ExitCode {
     bare.recorders.clear();
     let stop = AtomicBool::new(false);
     let sim = prepared.ir.steps as f64 * prepared.ir.dt;
-    println!("model {} ({} steps of {} ms, {sim} s simulated), {} thread(s)", args.file.display(), prepared.ir.steps, prepared.ir.dt * 1e3, args.threads);
-    println!("{:<16} {:>10} {:>12} {:>10} {:>10}", "", "wall s", "steps/s", "x real", "build s");
+    println!(
+        "model {} ({} steps of {} ms, {sim} s simulated), {} thread(s)",
+        args.file.display(),
+        prepared.ir.steps,
+        prepared.ir.dt * 1e3,
+        args.threads
+    );
+    println!(
+        "{:<16} {:>10} {:>12} {:>10} {:>10}",
+        "", "wall s", "steps/s", "x real", "build s"
+    );
     for (label, ir) in [("no recording", &bare), ("with recording", &prepared.ir)] {
         let mut best: Option<session::RunResult> = None;
         for _ in 0..args.repeat.max(1) {
             match session::run_cpu(ir, args.threads, &stop, 0, &mut |_| {}) {
                 Ok(r) => {
-                    if best.as_ref().is_none_or(|b| r.wall_seconds < b.wall_seconds) {
+                    if best
+                        .as_ref()
+                        .is_none_or(|b| r.wall_seconds < b.wall_seconds)
+                    {
                         best = Some(r);
                     }
                 }
@@ -69,13 +81,25 @@ pub fn main(args: Args) -> ExitCode {
                 }
             }
         }
-        let Some(r) = best else { return ExitCode::from(1) };
-        println!("{label:<16} {:>10.3} {:>12.0} {:>10.1} {:>10.3}", r.wall_seconds, r.steps_done as f64 / r.wall_seconds, sim / r.wall_seconds, r.build_seconds);
+        let Some(r) = best else {
+            return ExitCode::from(1);
+        };
+        println!(
+            "{label:<16} {:>10.3} {:>12.0} {:>10.1} {:>10.3}",
+            r.wall_seconds,
+            r.steps_done as f64 / r.wall_seconds,
+            sim / r.wall_seconds,
+            r.build_seconds
+        );
     }
     match cbmc::network::build(&prepared.ir) {
         Ok(net) => {
             let synapses: usize = net.projections.iter().map(|p| p.len()).sum();
-            let bytes: usize = net.projections.iter().map(|p| p.len() * (8 + 8 * p.vars.len()) + p.offsets.len() * 4).sum();
+            let bytes: usize = net
+                .projections
+                .iter()
+                .map(|p| p.len() * (8 + 8 * p.vars.len()) + p.offsets.len() * 4)
+                .sum();
             println!("synapses: {synapses}; synapse memory {bytes} bytes ({:.1} bytes/synapse: pre and post index u32, each per-synapse variable f64, CSR offsets)", bytes as f64 / synapses.max(1) as f64);
         }
         Err(e) => eprintln!("error: {e}"),

@@ -55,19 +55,30 @@ pub fn main(args: Args) -> ExitCode {
             failed = true;
         }
         match args.format {
-            Format::Json => json.extend(checked.diagnostics.iter().map(|d| checked.sources.to_json(d))),
+            Format::Json => json.extend(
+                checked
+                    .diagnostics
+                    .iter()
+                    .map(|d| checked.sources.to_json(d)),
+            ),
             Format::Human => {
                 super::print_diagnostics(&checked, true);
                 if errors == 0 && warnings == 0 {
                     eprintln!("{}: ok", file.display());
                 } else {
-                    eprintln!("{}: {errors} error(s), {warnings} warning(s)", file.display());
+                    eprintln!(
+                        "{}: {errors} error(s), {warnings} warning(s)",
+                        file.display()
+                    );
                 }
             }
         }
     }
     if args.format == Format::Json {
-        println!("{}", serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into()));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json).unwrap_or_else(|_| "[]".into())
+        );
     }
     if failed {
         ExitCode::from(1)

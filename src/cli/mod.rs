@@ -21,7 +21,9 @@ pub fn print_diagnostics(checked: &Checked, show_warnings: bool) {
 pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
     sets.iter()
         .map(|s| match s.split_once('=') {
-            Some((n, v)) if !n.trim().is_empty() => Ok((n.trim().to_string(), v.trim().to_string())),
+            Some((n, v)) if !n.trim().is_empty() => {
+                Ok((n.trim().to_string(), v.trim().to_string()))
+            }
             _ => Err(format!("--set expects NAME=VALUE, got `{s}`")),
         })
         .collect()

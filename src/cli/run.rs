@@ -66,7 +66,9 @@ pub fn overrides(args: &Args) -> Result<Vec<(String, String)>, String> {
 fn spaced_unit(v: &str) -> String {
     let v = v.trim();
     match v.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) if i > 0 && !v[..i].ends_with(' ') && !v[..i].ends_with('e') => format!("{} {}", &v[..i], &v[i..]),
+        Some(i) if i > 0 && !v[..i].ends_with(' ') && !v[..i].ends_with('e') => {
+            format!("{} {}", &v[..i], &v[i..])
+        }
         _ => v.to_string(),
     }
 }
@@ -76,7 +78,11 @@ pub fn load(file: &std::path::Path, sets: &[(String, String)]) -> Result<Prepare
         Ok(p) => {
             if p.checked.diagnostics.iter().any(|d| !d.is_error()) {
                 let n = p.checked.diagnostics.len();
-                eprintln!("{}: {n} warning(s); `cbmc check {}` shows them", file.display(), file.display());
+                eprintln!(
+                    "{}: {n} warning(s); `cbmc check {}` shows them",
+                    file.display(),
+                    file.display()
+                );
             }
             Ok(p)
         }
@@ -94,7 +100,9 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let sets = overrides(&args)?;
     let prepared = load(&args.file, &sets)?;
     if args.backend == Backend::Cuda {
-        return Err("the CUDA engine is not available in this build; use --backend cpu (or auto)".into());
+        return Err(
+            "the CUDA engine is not available in this build; use --backend cpu (or auto)".into(),
+        );
     }
     if args.threads == 0 {
         return Err("--threads must be at least 1".into());
@@ -126,7 +134,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
-    let stem = args.file.file_stem().and_then(|s| s.to_str()).unwrap_or("run").to_string();
+    let stem = args
+        .file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("run")
+        .to_string();
     let path = session::write_outputs(&args.out, &stem, &prepared, &result)?;
     print_summary(&prepared, &result);
     println!("wrote {}", path.display());
@@ -136,7 +149,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
         return Ok(ExitCode::from(1));
     }
     if result.partial {
-        eprintln!("stopped early at step {} of {}: the output is marked partial", result.steps_done, ir.steps);
+        eprintln!(
+            "stopped early at step {} of {}: the output is marked partial",
+            result.steps_done, ir.steps
+        );
         return Ok(ExitCode::from(130));
     }
     Ok(ExitCode::SUCCESS)
@@ -144,7 +160,8 @@ fn run(args: Args) -> Result<ExitCode, String> {
 
 fn progress_bar(steps: u64, dt: f64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(steps);
-    let style = indicatif::ProgressStyle::with_template("{bar:30} {msg} {per_sec} ETA {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {msg} {per_sec} ETA {eta}")
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(format!("{:.0} s simulated", steps as f64 * dt));
     bar
@@ -152,10 +169,20 @@ fn progress_bar(steps: u64, dt: f64) -> indicatif::ProgressBar {
 
 pub fn print_summary(p: &Prepared, r: &RunResult) {
     let sim = r.steps_done as f64 * p.ir.dt;
-    println!("{:<8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}", "pop", "cells", "mean Hz", "min", "median", "max", "silent");
+    println!(
+        "{:<8} {:>6} {:>9} {:>9} {:>9} {:>9} {:>7}",
+        "pop", "cells", "mean Hz", "min", "median", "max", "silent"
+    );
     for s in &r.summary {
-        println!("{:<8} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>7}", s.name, s.cells, s.mean_hz, s.min_hz, s.median_hz, s.max_hz, s.silent);
+        println!(
+            "{:<8} {:>6} {:>9.3} {:>9.3} {:>9.3} {:>9.3} {:>7}",
+            s.name, s.cells, s.mean_hz, s.min_hz, s.median_hz, s.max_hz, s.silent
+        );
     }
-    let rtf = if r.wall_seconds > 0.0 { sim / r.wall_seconds } else { f64::INFINITY };
+    let rtf = if r.wall_seconds > 0.0 {
+        sim / r.wall_seconds
+    } else {
+        f64::INFINITY
+    };
     println!("simulated {sim:.3} s in {:.3} s wall ({rtf:.1}x real time) on {}; network built in {:.3} s", r.wall_seconds, r.engine, r.build_seconds);
 }

@@ -22,17 +22,30 @@ pub fn fold(e: Expr) -> Expr {
             match (op, &a, &b) {
                 (BinOp::Add, Expr::Const(z), _) if *z == 0.0 => b,
                 (BinOp::Add | BinOp::Sub, _, Expr::Const(z)) if *z == 0.0 => a,
-                (BinOp::Sub, Expr::Const(z), _) if *z == 0.0 => fold(Expr::Unary(UnOp::Neg, Box::new(b))),
+                (BinOp::Sub, Expr::Const(z), _) if *z == 0.0 => {
+                    fold(Expr::Unary(UnOp::Neg, Box::new(b)))
+                }
                 (BinOp::Mul, Expr::Const(o), _) if *o == 1.0 => b,
                 (BinOp::Mul | BinOp::Div, _, Expr::Const(o)) if *o == 1.0 => a,
-                (BinOp::Mul, Expr::Const(z), _) | (BinOp::Mul, _, Expr::Const(z)) if *z == 0.0 => Expr::Const(0.0),
+                (BinOp::Mul, Expr::Const(z), _) | (BinOp::Mul, _, Expr::Const(z)) if *z == 0.0 => {
+                    Expr::Const(0.0)
+                }
                 (BinOp::Div, Expr::Const(z), _) if *z == 0.0 => Expr::Const(0.0),
                 _ => Expr::Binary(op, Box::new(a), Box::new(b)),
             }
         }
         Expr::Call(f, args, site) => {
             let args: Vec<Expr> = args.into_iter().map(fold).collect();
-            let consts: Option<Vec<f64>> = args.iter().map(|a| if let Expr::Const(v) = a { Some(*v) } else { None }).collect();
+            let consts: Option<Vec<f64>> = args
+                .iter()
+                .map(|a| {
+                    if let Expr::Const(v) = a {
+                        Some(*v)
+                    } else {
+                        None
+                    }
+                })
+                .collect();
             match consts {
                 Some(v) if !matches!(f, Func::Rand | Func::Randn) => Expr::Const(call(f, &v)),
                 _ => Expr::Call(f, args, site),
@@ -46,17 +59,35 @@ pub fn fold_stmts(stmts: Vec<Stmt>) -> Vec<Stmt> {
     let mut out = Vec::new();
     for s in stmts {
         match s {
-            Stmt::Set { var, value, held } => out.push(Stmt::Set { var, value: fold(value), held }),
-            Stmt::SetLocal { local, value } => out.push(Stmt::SetLocal { local, value: fold(value) }),
-            Stmt::Deposit { value, pulse_steps } => out.push(Stmt::Deposit { value: fold(value), pulse_steps }),
-            Stmt::If { cond, then, otherwise } => {
+            Stmt::Set { var, value, held } => out.push(Stmt::Set {
+                var,
+                value: fold(value),
+                held,
+            }),
+            Stmt::SetLocal { local, value } => out.push(Stmt::SetLocal {
+                local,
+                value: fold(value),
+            }),
+            Stmt::Deposit { value, pulse_steps } => out.push(Stmt::Deposit {
+                value: fold(value),
+                pulse_steps,
+            }),
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let cond = fold(cond);
                 let then = fold_stmts(then);
                 let otherwise = fold_stmts(otherwise);
                 match cond {
                     Expr::Const(c) if c != 0.0 => out.extend(then),
                     Expr::Const(_) => out.extend(otherwise),
-                    cond => out.push(Stmt::If { cond, then, otherwise }),
+                    cond => out.push(Stmt::If {
+                        cond,
+                        then,
+                        otherwise,
+                    }),
                 }
             }
         }

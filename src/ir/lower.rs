@@ -3,7 +3,9 @@
 use super::fold::{fold, fold_stmts};
 use super::*;
 use crate::check::linear;
-use crate::check::model::{self as m, CellRef, Init, Method, Model, Ref, TExpr, TKind, TStmt, Target, Ty};
+use crate::check::model::{
+    self as m, CellRef, Init, Method, Model, Ref, TExpr, TKind, TStmt, Target, Ty,
+};
 use crate::syntax::ast::AssignOp;
 
 /// Lower a checked model. Err only for values the checker accepted but that
@@ -42,18 +44,54 @@ pub fn lower(model: &Model) -> Result<Ir, String> {
         .map(|r| RecorderIr {
             name: r.name.clone(),
             kind: match &r.kind {
-                m::RecorderKind::SpikeCounts { population, bin_steps, cells } => RecorderKindIr::SpikeCounts { population: *population, bin_steps: *bin_steps, cells: *cells },
-                m::RecorderKind::SpikeTimes { population } => RecorderKindIr::SpikeTimes { population: *population },
-                m::RecorderKind::Rate { population, bin_steps } => RecorderKindIr::Rate { population: *population, bin_steps: *bin_steps },
-                m::RecorderKind::Trace { population, var, cells, every_steps } => {
+                m::RecorderKind::SpikeCounts {
+                    population,
+                    bin_steps,
+                    cells,
+                } => RecorderKindIr::SpikeCounts {
+                    population: *population,
+                    bin_steps: *bin_steps,
+                    cells: *cells,
+                },
+                m::RecorderKind::SpikeTimes { population } => RecorderKindIr::SpikeTimes {
+                    population: *population,
+                },
+                m::RecorderKind::Rate {
+                    population,
+                    bin_steps,
+                } => RecorderKindIr::Rate {
+                    population: *population,
+                    bin_steps: *bin_steps,
+                },
+                m::RecorderKind::Trace {
+                    population,
+                    var,
+                    cells,
+                    every_steps,
+                } => {
                     let l = &layouts[*population];
                     let var = match var {
                         m::TraceVar::State(i) => l.state[*i],
                         m::TraceVar::Input(i) => l.inputs[*i],
                     };
-                    RecorderKindIr::Trace { population: *population, var, cells: cells.clone(), every_steps: *every_steps }
+                    RecorderKindIr::Trace {
+                        population: *population,
+                        var,
+                        cells: cells.clone(),
+                        every_steps: *every_steps,
+                    }
                 }
-                m::RecorderKind::Weights { projection, var, every_steps, max_synapses } => RecorderKindIr::Weights { projection: *projection, var: *var, every_steps: *every_steps, max_synapses: *max_synapses },
+                m::RecorderKind::Weights {
+                    projection,
+                    var,
+                    every_steps,
+                    max_synapses,
+                } => RecorderKindIr::Weights {
+                    projection: *projection,
+                    var: *var,
+                    every_steps: *every_steps,
+                    max_synapses: *max_synapses,
+                },
             },
         })
         .collect();
@@ -108,11 +146,18 @@ impl Ctx<'_> {
         Ok(match &e.kind {
             TKind::Const(v) => Expr::Const(*v),
             TKind::Bool(b) => Expr::Const(f64::from(u8::from(*b))),
-            TKind::Error => return Err("internal error: an expression with an error reached lowering".into()),
+            TKind::Error => {
+                return Err("internal error: an expression with an error reached lowering".into())
+            }
             TKind::Unary(op, x) => Expr::Unary(*op, Box::new(self.expr(x)?)),
-            TKind::Binary(op, a, b) => Expr::Binary(*op, Box::new(self.expr(a)?), Box::new(self.expr(b)?)),
+            TKind::Binary(op, a, b) => {
+                Expr::Binary(*op, Box::new(self.expr(a)?), Box::new(self.expr(b)?))
+            }
             TKind::Call(f, args) => {
-                let args = args.iter().map(|a| self.expr(a)).collect::<Result<Vec<_>, _>>()?;
+                let args = args
+                    .iter()
+                    .map(|a| self.expr(a))
+                    .collect::<Result<Vec<_>, _>>()?;
                 self.site += 1;
                 Expr::Call(*f, args, self.site)
             }
@@ -127,9 +172,23 @@ impl Ctx<'_> {
             Ref::Dt => Expr::Const(self.dt),
             Ref::Signal(i) => Expr::Signal(i),
             Ref::Local(i) => Expr::Local(self.local_base + i),
-            Ref::Param(i) => self.layout.and_then(|l| l.params.get(i)).cloned().ok_or_else(missing)?,
-            Ref::State(i) => Expr::Var(*self.layout.and_then(|l| l.state.get(i)).ok_or_else(missing)?),
-            Ref::Input(i) => Expr::Var(*self.layout.and_then(|l| l.inputs.get(i)).ok_or_else(missing)?),
+            Ref::Param(i) => self
+                .layout
+                .and_then(|l| l.params.get(i))
+                .cloned()
+                .ok_or_else(missing)?,
+            Ref::State(i) => Expr::Var(
+                *self
+                    .layout
+                    .and_then(|l| l.state.get(i))
+                    .ok_or_else(missing)?,
+            ),
+            Ref::Input(i) => Expr::Var(
+                *self
+                    .layout
+                    .and_then(|l| l.inputs.get(i))
+                    .ok_or_else(missing)?,
+            ),
             Ref::Alias(i) => {
                 let a = self.aliases.get(i).ok_or_else(missing)?.1.clone();
                 self.expr(&a)?
@@ -145,27 +204,62 @@ impl Ctx<'_> {
         let mut out = Vec::new();
         for s in stmts {
             match s {
-                TStmt::Let { local, value } => out.push(Stmt::SetLocal { local: self.local_base + local, value: self.expr(value)? }),
-                TStmt::If { cond, then, otherwise } => out.push(Stmt::If { cond: self.expr(cond)?, then: self.stmts(then, held)?, otherwise: self.stmts(otherwise, held)? }),
-                TStmt::Assign { target, op, value, pulse_steps, .. } => {
+                TStmt::Let { local, value } => out.push(Stmt::SetLocal {
+                    local: self.local_base + local,
+                    value: self.expr(value)?,
+                }),
+                TStmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => out.push(Stmt::If {
+                    cond: self.expr(cond)?,
+                    then: self.stmts(then, held)?,
+                    otherwise: self.stmts(otherwise, held)?,
+                }),
+                TStmt::Assign {
+                    target,
+                    op,
+                    value,
+                    pulse_steps,
+                    ..
+                } => {
                     let v = self.expr(value)?;
                     match target {
                         Target::Deposit => {
-                            let value = if *op == AssignOp::Sub { Expr::Unary(UnOp::Neg, Box::new(v)) } else { v };
-                            out.push(Stmt::Deposit { value, pulse_steps: pulse_steps.unwrap_or(1) });
+                            let value = if *op == AssignOp::Sub {
+                                Expr::Unary(UnOp::Neg, Box::new(v))
+                            } else {
+                                v
+                            };
+                            out.push(Stmt::Deposit {
+                                value,
+                                pulse_steps: pulse_steps.unwrap_or(1),
+                            });
                         }
                         Target::State(i) | Target::SynState(i) => {
                             let var = match target {
-                                Target::State(_) => *self.layout.and_then(|l| l.state.get(*i)).ok_or("internal error: state out of range")?,
+                                Target::State(_) => *self
+                                    .layout
+                                    .and_then(|l| l.state.get(*i))
+                                    .ok_or("internal error: state out of range")?,
                                 _ => *i,
                             };
                             let cur = Expr::Var(var);
                             let value = match op {
                                 AssignOp::Set => v,
-                                AssignOp::Add => Expr::Binary(BinOp::Add, Box::new(cur), Box::new(v)),
-                                AssignOp::Sub => Expr::Binary(BinOp::Sub, Box::new(cur), Box::new(v)),
-                                AssignOp::Mul => Expr::Binary(BinOp::Mul, Box::new(cur), Box::new(v)),
-                                AssignOp::Div => Expr::Binary(BinOp::Div, Box::new(cur), Box::new(v)),
+                                AssignOp::Add => {
+                                    Expr::Binary(BinOp::Add, Box::new(cur), Box::new(v))
+                                }
+                                AssignOp::Sub => {
+                                    Expr::Binary(BinOp::Sub, Box::new(cur), Box::new(v))
+                                }
+                                AssignOp::Mul => {
+                                    Expr::Binary(BinOp::Mul, Box::new(cur), Box::new(v))
+                                }
+                                AssignOp::Div => {
+                                    Expr::Binary(BinOp::Div, Box::new(cur), Box::new(v))
+                                }
                             };
                             let held = matches!(target, Target::State(_)) && held.contains(i);
                             out.push(Stmt::Set { var, value, held });
@@ -198,53 +292,135 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
     let dt = model.dt;
     let (neuron, overrides) = match &p.kind {
         m::PopulationKind::Source(s) => {
-            let mut ctx = Ctx { dt, layout: None, aliases: &[], syn_params: &[], pre: None, post: None, local_base: 0, site: 0 };
-            let kind = match s {
-                m::SourceKind::Poisson { rate } => SourceIr::Poisson { rate: fold(ctx.expr(rate)?) },
-                m::SourceKind::Bernoulli { p, refractory_steps } => SourceIr::Bernoulli { p: fold(ctx.expr(p)?), refractory_steps: *refractory_steps },
-                m::SourceKind::SpikeTimes { steps, cells } => SourceIr::SpikeTimes { steps: steps.clone(), cells: cells.clone() },
+            let mut ctx = Ctx {
+                dt,
+                layout: None,
+                aliases: &[],
+                syn_params: &[],
+                pre: None,
+                post: None,
+                local_base: 0,
+                site: 0,
             };
-            return Ok((PopulationIr { name: p.name.clone(), size: p.size, kind: PopulationKindIr::Source(kind) }, Layout::default()));
+            let kind = match s {
+                m::SourceKind::Poisson { rate } => SourceIr::Poisson {
+                    rate: fold(ctx.expr(rate)?),
+                },
+                m::SourceKind::Bernoulli {
+                    p,
+                    refractory_steps,
+                } => SourceIr::Bernoulli {
+                    p: fold(ctx.expr(p)?),
+                    refractory_steps: *refractory_steps,
+                },
+                m::SourceKind::SpikeTimes { steps, cells } => SourceIr::SpikeTimes {
+                    steps: steps.clone(),
+                    cells: cells.clone(),
+                },
+            };
+            return Ok((
+                PopulationIr {
+                    name: p.name.clone(),
+                    size: p.size,
+                    kind: PopulationKindIr::Source(kind),
+                },
+                Layout::default(),
+            ));
         }
         m::PopulationKind::Neuron { neuron, overrides } => (&model.neurons[*neuron], overrides),
     };
     let n_state = neuron.state.len();
     let n_inputs = neuron.inputs.len();
-    let mut layout = Layout { state: (0..n_state).collect(), inputs: (n_state..n_state + n_inputs).collect(), params: vec![] };
+    let mut layout = Layout {
+        state: (0..n_state).collect(),
+        inputs: (n_state..n_state + n_inputs).collect(),
+        params: vec![],
+    };
     let mut vars: Vec<VarIr> = Vec::new();
     let mut cell_params = Vec::new();
     // Parameters: constants, or per-cell variables when drawn per cell.
     for (i, param) in neuron.params.iter().enumerate() {
-        let over = overrides.iter().find(|(v, _)| *v == m::OverrideVar::Param(i)).map(|(_, init)| init);
-        let init = over.or(param.init.as_ref()).ok_or_else(|| format!("parameter `{}` of `{}` has no value", param.name, p.name))?;
-        let mut ctx = Ctx { dt, layout: Some(&layout), aliases: &[], syn_params: &[], pre: None, post: None, local_base: 0, site: 0 };
+        let over = overrides
+            .iter()
+            .find(|(v, _)| *v == m::OverrideVar::Param(i))
+            .map(|(_, init)| init);
+        let init = over
+            .or(param.init.as_ref())
+            .ok_or_else(|| format!("parameter `{}` of `{}` has no value", param.name, p.name))?;
+        let mut ctx = Ctx {
+            dt,
+            layout: Some(&layout),
+            aliases: &[],
+            syn_params: &[],
+            pre: None,
+            post: None,
+            local_base: 0,
+            site: 0,
+        };
         let lowered = init_ir(&mut ctx, init)?;
         let e = match lowered {
             InitIr::Const(v) => Expr::Const(v),
             other => {
                 let var = n_state + n_inputs + cell_params.len();
-                cell_params.push(VarIr { name: param.name.clone(), kind: VarKind::CellParam, init: other });
+                cell_params.push(VarIr {
+                    name: param.name.clone(),
+                    kind: VarKind::CellParam,
+                    init: other,
+                });
                 Expr::Var(var)
             }
         };
         layout.params.push(e);
     }
     for (i, s) in neuron.state.iter().enumerate() {
-        let over = overrides.iter().find(|(v, _)| *v == m::OverrideVar::State(i)).map(|(_, init)| init);
-        let mut ctx = Ctx { dt, layout: Some(&layout), aliases: &[], syn_params: &[], pre: None, post: None, local_base: 0, site: 0 };
+        let over = overrides
+            .iter()
+            .find(|(v, _)| *v == m::OverrideVar::State(i))
+            .map(|(_, init)| init);
+        let mut ctx = Ctx {
+            dt,
+            layout: Some(&layout),
+            aliases: &[],
+            syn_params: &[],
+            pre: None,
+            post: None,
+            local_base: 0,
+            site: 0,
+        };
         let init = match over.or(s.init.as_ref()) {
             Some(init) => init_ir(&mut ctx, init)?,
             None => InitIr::Const(0.0),
         };
-        vars.push(VarIr { name: s.name.clone(), kind: VarKind::State, init });
+        vars.push(VarIr {
+            name: s.name.clone(),
+            kind: VarKind::State,
+            init,
+        });
     }
     for input in &neuron.inputs {
-        vars.push(VarIr { name: input.name.clone(), kind: VarKind::Input, init: InitIr::Const(0.0) });
+        vars.push(VarIr {
+            name: input.name.clone(),
+            kind: VarKind::Input,
+            init: InitIr::Const(0.0),
+        });
     }
     vars.extend(cell_params);
 
-    let held: Vec<usize> = neuron.refractory.as_ref().map(|r| r.1.clone()).unwrap_or_default();
-    let mut ctx = Ctx { dt, layout: Some(&layout), aliases: &neuron.aliases, syn_params: &[], pre: None, post: None, local_base: 0, site: 0 };
+    let held: Vec<usize> = neuron
+        .refractory
+        .as_ref()
+        .map(|r| r.1.clone())
+        .unwrap_or_default();
+    let mut ctx = Ctx {
+        dt,
+        layout: Some(&layout),
+        aliases: &neuron.aliases,
+        syn_params: &[],
+        pre: None,
+        post: None,
+        local_base: 0,
+        site: 0,
+    };
     let mut next_local = neuron.locals;
     let mut step = integrate(&mut ctx, neuron, &held, &mut next_local)?;
     step.extend(ctx.stmts(&neuron.update, &held)?);
@@ -253,7 +429,11 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
         None => None,
     };
     let reset = fold_stmts(ctx.stmts(&neuron.reset, &[])?);
-    let refractory_steps = neuron.refractory.as_ref().map(|r| (r.0 / dt).round() as u32).unwrap_or(0);
+    let refractory_steps = neuron
+        .refractory
+        .as_ref()
+        .map(|r| (r.0 / dt).round() as u32)
+        .unwrap_or(0);
     let ir = NeuronIr {
         type_name: neuron.name.clone(),
         vars,
@@ -264,7 +444,14 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
         locals: next_local,
         checked_vars: (0..n_state).collect(),
     };
-    Ok((PopulationIr { name: p.name.clone(), size: p.size, kind: PopulationKindIr::Neuron(ir) }, layout))
+    Ok((
+        PopulationIr {
+            name: p.name.clone(),
+            size: p.size,
+            kind: PopulationKindIr::Neuron(ir),
+        },
+        layout,
+    ))
 }
 
 fn init_ir(ctx: &mut Ctx, init: &Init) -> Result<InitIr, String> {
@@ -279,7 +466,13 @@ fn init_ir(ctx: &mut Ctx, init: &Init) -> Result<InitIr, String> {
             Expr::Const(v) => InitIr::Const(v),
             other => InitIr::Expr(other),
         },
-        Init::Normal { mean, sd, sd_relative, low, high } => {
+        Init::Normal {
+            mean,
+            sd,
+            sd_relative,
+            low,
+            high,
+        } => {
             let mean_v = constant(ctx, mean)?;
             let mut sd_v = constant(ctx, sd)?;
             if *sd_relative {
@@ -293,15 +486,28 @@ fn init_ir(ctx: &mut Ctx, init: &Init) -> Result<InitIr, String> {
                 Some(h) => constant(ctx, h)?,
                 None => f64::INFINITY,
             };
-            InitIr::Normal { mean: mean_v, sd: sd_v, low, high }
+            InitIr::Normal {
+                mean: mean_v,
+                sd: sd_v,
+                low,
+                high,
+            }
         }
-        Init::Uniform { low, high } => InitIr::Uniform { low: constant(ctx, low)?, high: constant(ctx, high)? },
+        Init::Uniform { low, high } => InitIr::Uniform {
+            low: constant(ctx, low)?,
+            high: constant(ctx, high)?,
+        },
     })
 }
 
 /// Discretise the ODEs. Every right-hand side sees the start-of-step values:
 /// new values go to locals first and are stored at the end.
-fn integrate(ctx: &mut Ctx, n: &m::NeuronType, held: &[usize], next_local: &mut usize) -> Result<Vec<Stmt>, String> {
+fn integrate(
+    ctx: &mut Ctx,
+    n: &m::NeuronType,
+    held: &[usize],
+    next_local: &mut usize,
+) -> Result<Vec<Stmt>, String> {
     let dt = ctx.dt;
     let mut out = Vec::new();
     let mut stores = Vec::new();
@@ -311,14 +517,19 @@ fn integrate(ctx: &mut Ctx, n: &m::NeuronType, held: &[usize], next_local: &mut 
     };
     let c = Expr::Const;
     let bin = |op, a: Expr, b: Expr| Expr::Binary(op, Box::new(a), Box::new(b));
-    let rk4: Vec<&m::Equation> = n.equations.iter().filter(|e| e.method == Method::Rk4).collect();
+    let rk4: Vec<&m::Equation> = n
+        .equations
+        .iter()
+        .filter(|e| e.method == Method::Rk4)
+        .collect();
     for eq in n.equations.iter().filter(|e| e.method != Method::Rk4) {
         let x = Expr::Var(eq.var);
         let new = match eq.method {
             Method::Euler => bin(BinOp::Add, x, bin(BinOp::Mul, c(dt), ctx.expr(&eq.rhs)?)),
             _ => {
                 let rhs = linear::inline_aliases(&eq.rhs, &n.aliases);
-                let (a, b) = linear::coefficients(&rhs, Ref::State(eq.var)).ok_or("internal error: [exact] on a nonlinear equation")?;
+                let (a, b) = linear::coefficients(&rhs, Ref::State(eq.var))
+                    .ok_or("internal error: [exact] on a nonlinear equation")?;
                 let a = ctx.expr(&retype(a))?;
                 match b {
                     None => bin(BinOp::Add, x, bin(BinOp::Mul, c(dt), a)),
@@ -327,18 +538,28 @@ fn integrate(ctx: &mut Ctx, n: &m::NeuronType, held: &[usize], next_local: &mut 
                         let b = ctx.expr(&retype(b))?;
                         let a_over_b = bin(BinOp::Div, a, b.clone());
                         let growth = Expr::Call(Func::Exp, vec![bin(BinOp::Mul, b, c(dt))], 0);
-                        bin(BinOp::Sub, bin(BinOp::Mul, bin(BinOp::Add, x, a_over_b.clone()), growth), a_over_b)
+                        bin(
+                            BinOp::Sub,
+                            bin(BinOp::Mul, bin(BinOp::Add, x, a_over_b.clone()), growth),
+                            a_over_b,
+                        )
                     }
                 }
             }
         };
         let l = alloc();
-        out.push(Stmt::SetLocal { local: l, value: new });
+        out.push(Stmt::SetLocal {
+            local: l,
+            value: new,
+        });
         stores.push((eq.var, l));
     }
     if !rk4.is_empty() {
         // Classic RK4 over the rk4 equations together, other state frozen.
-        let rhs: Vec<Expr> = rk4.iter().map(|eq| ctx.expr(&eq.rhs)).collect::<Result<_, _>>()?;
+        let rhs: Vec<Expr> = rk4
+            .iter()
+            .map(|eq| ctx.expr(&eq.rhs))
+            .collect::<Result<_, _>>()?;
         let vars: Vec<usize> = rk4.iter().map(|e| e.var).collect();
         let mut ks: Vec<Vec<usize>> = Vec::new();
         for (stage, frac) in [0.0, 0.5, 0.5, 1.0].into_iter().enumerate() {
@@ -349,14 +570,24 @@ fn integrate(ctx: &mut Ctx, n: &m::NeuronType, held: &[usize], next_local: &mut 
                     shifted.push(Expr::Var(*v));
                 } else {
                     let l = alloc();
-                    out.push(Stmt::SetLocal { local: l, value: bin(BinOp::Add, Expr::Var(*v), bin(BinOp::Mul, c(frac * dt), Expr::Local(ks[stage - 1][j]))) });
+                    out.push(Stmt::SetLocal {
+                        local: l,
+                        value: bin(
+                            BinOp::Add,
+                            Expr::Var(*v),
+                            bin(BinOp::Mul, c(frac * dt), Expr::Local(ks[stage - 1][j])),
+                        ),
+                    });
                     shifted.push(Expr::Local(l));
                 }
             }
             let mut k = Vec::new();
             for r in &rhs {
                 let l = alloc();
-                out.push(Stmt::SetLocal { local: l, value: substitute(r, &vars, &shifted) });
+                out.push(Stmt::SetLocal {
+                    local: l,
+                    value: substitute(r, &vars, &shifted),
+                });
                 k.push(l);
             }
             ks.push(k);
@@ -364,16 +595,31 @@ fn integrate(ctx: &mut Ctx, n: &m::NeuronType, held: &[usize], next_local: &mut 
         for (j, v) in vars.iter().enumerate() {
             let sum = bin(
                 BinOp::Add,
-                bin(BinOp::Add, Expr::Local(ks[0][j]), bin(BinOp::Mul, c(2.0), Expr::Local(ks[1][j]))),
-                bin(BinOp::Add, bin(BinOp::Mul, c(2.0), Expr::Local(ks[2][j])), Expr::Local(ks[3][j])),
+                bin(
+                    BinOp::Add,
+                    Expr::Local(ks[0][j]),
+                    bin(BinOp::Mul, c(2.0), Expr::Local(ks[1][j])),
+                ),
+                bin(
+                    BinOp::Add,
+                    bin(BinOp::Mul, c(2.0), Expr::Local(ks[2][j])),
+                    Expr::Local(ks[3][j]),
+                ),
             );
             let l = alloc();
-            out.push(Stmt::SetLocal { local: l, value: bin(BinOp::Add, Expr::Var(*v), bin(BinOp::Mul, c(dt / 6.0), sum)) });
+            out.push(Stmt::SetLocal {
+                local: l,
+                value: bin(BinOp::Add, Expr::Var(*v), bin(BinOp::Mul, c(dt / 6.0), sum)),
+            });
             stores.push((*v, l));
         }
     }
     for (var, l) in stores {
-        out.push(Stmt::Set { var, value: Expr::Local(l), held: held.contains(&var) });
+        out.push(Stmt::Set {
+            var,
+            value: Expr::Local(l),
+            held: held.contains(&var),
+        });
     }
     Ok(out)
 }
@@ -386,8 +632,16 @@ fn substitute(e: &Expr, vars: &[usize], with: &[Expr]) -> Expr {
             None => e.clone(),
         },
         Expr::Unary(op, x) => Expr::Unary(*op, Box::new(substitute(x, vars, with))),
-        Expr::Binary(op, a, b) => Expr::Binary(*op, Box::new(substitute(a, vars, with)), Box::new(substitute(b, vars, with))),
-        Expr::Call(f, args, s) => Expr::Call(*f, args.iter().map(|a| substitute(a, vars, with)).collect(), *s),
+        Expr::Binary(op, a, b) => Expr::Binary(
+            *op,
+            Box::new(substitute(a, vars, with)),
+            Box::new(substitute(b, vars, with)),
+        ),
+        Expr::Call(f, args, s) => Expr::Call(
+            *f,
+            args.iter().map(|a| substitute(a, vars, with)).collect(),
+            *s,
+        ),
         _ => e.clone(),
     }
 }
@@ -397,13 +651,30 @@ fn retype(e: TExpr) -> TExpr {
     TExpr { ty: Ty::Error, ..e }
 }
 
-fn projection(model: &Model, p: &m::Projection, layouts: &[Layout]) -> Result<ProjectionIr, String> {
+fn projection(
+    model: &Model,
+    p: &m::Projection,
+    layouts: &[Layout],
+) -> Result<ProjectionIr, String> {
     let ty = &model.synapses[p.synapse];
     let dt = model.dt;
-    let mut ctx = Ctx { dt, layout: None, aliases: &[], syn_params: &p.params, pre: Some(&layouts[p.source]), post: Some(&layouts[p.target]), local_base: 0, site: 0 };
+    let mut ctx = Ctx {
+        dt,
+        layout: None,
+        aliases: &[],
+        syn_params: &p.params,
+        pre: Some(&layouts[p.source]),
+        post: Some(&layouts[p.target]),
+        local_base: 0,
+        site: 0,
+    };
     let mut vars = Vec::new();
     for (i, v) in ty.state.iter().enumerate() {
-        vars.push(VarIr { name: v.name.clone(), kind: VarKind::State, init: init_ir(&mut ctx, &p.state_init[i])? });
+        vars.push(VarIr {
+            name: v.name.clone(),
+            kind: VarKind::State,
+            init: init_ir(&mut ctx, &p.state_init[i])?,
+        });
     }
     let h = &p.handlers;
     let mut on_pre = ctx.stmts(&h.on_pre, &[])?;
@@ -417,9 +688,15 @@ fn projection(model: &Model, p: &m::Projection, layouts: &[Layout]) -> Result<Pr
     // changes is a constant: fold it, so delivery does not load it.
     for (v, var) in vars.iter().enumerate() {
         let InitIr::Const(c) = var.init else { continue };
-        let written = [&on_pre, &on_post, &on_teacher].into_iter().chain(every.iter().map(|e| &e.1)).any(|b| writes(b, v));
+        let written = [&on_pre, &on_post, &on_teacher]
+            .into_iter()
+            .chain(every.iter().map(|e| &e.1))
+            .any(|b| writes(b, v));
         if !written {
-            for body in [&mut on_pre, &mut on_post, &mut on_teacher].into_iter().chain(every.iter_mut().map(|e| &mut e.1)) {
+            for body in [&mut on_pre, &mut on_post, &mut on_teacher]
+                .into_iter()
+                .chain(every.iter_mut().map(|e| &mut e.1))
+            {
                 *body = body.iter().map(|s| replace_var_stmt(s, v, c)).collect();
             }
         }
@@ -452,7 +729,9 @@ fn projection(model: &Model, p: &m::Projection, layouts: &[Layout]) -> Result<Pr
 fn writes(stmts: &[Stmt], v: usize) -> bool {
     stmts.iter().any(|s| match s {
         Stmt::Set { var, .. } => *var == v,
-        Stmt::If { then, otherwise, .. } => writes(then, v) || writes(otherwise, v),
+        Stmt::If {
+            then, otherwise, ..
+        } => writes(then, v) || writes(otherwise, v),
         _ => false,
     })
 }
@@ -460,10 +739,31 @@ fn writes(stmts: &[Stmt], v: usize) -> bool {
 fn replace_var_stmt(s: &Stmt, v: usize, c: f64) -> Stmt {
     let e = |x: &Expr| replace_var(x, v, c);
     match s {
-        Stmt::Set { var, value, held } => Stmt::Set { var: *var, value: e(value), held: *held },
-        Stmt::SetLocal { local, value } => Stmt::SetLocal { local: *local, value: e(value) },
-        Stmt::Deposit { value, pulse_steps } => Stmt::Deposit { value: e(value), pulse_steps: *pulse_steps },
-        Stmt::If { cond, then, otherwise } => Stmt::If { cond: e(cond), then: then.iter().map(|s| replace_var_stmt(s, v, c)).collect(), otherwise: otherwise.iter().map(|s| replace_var_stmt(s, v, c)).collect() },
+        Stmt::Set { var, value, held } => Stmt::Set {
+            var: *var,
+            value: e(value),
+            held: *held,
+        },
+        Stmt::SetLocal { local, value } => Stmt::SetLocal {
+            local: *local,
+            value: e(value),
+        },
+        Stmt::Deposit { value, pulse_steps } => Stmt::Deposit {
+            value: e(value),
+            pulse_steps: *pulse_steps,
+        },
+        Stmt::If {
+            cond,
+            then,
+            otherwise,
+        } => Stmt::If {
+            cond: e(cond),
+            then: then.iter().map(|s| replace_var_stmt(s, v, c)).collect(),
+            otherwise: otherwise
+                .iter()
+                .map(|s| replace_var_stmt(s, v, c))
+                .collect(),
+        },
     }
 }
 
@@ -471,8 +771,14 @@ fn replace_var(e: &Expr, v: usize, c: f64) -> Expr {
     match e {
         Expr::Var(x) if *x == v => Expr::Const(c),
         Expr::Unary(op, x) => Expr::Unary(*op, Box::new(replace_var(x, v, c))),
-        Expr::Binary(op, a, b) => Expr::Binary(*op, Box::new(replace_var(a, v, c)), Box::new(replace_var(b, v, c))),
-        Expr::Call(f, args, s) => Expr::Call(*f, args.iter().map(|a| replace_var(a, v, c)).collect(), *s),
+        Expr::Binary(op, a, b) => Expr::Binary(
+            *op,
+            Box::new(replace_var(a, v, c)),
+            Box::new(replace_var(b, v, c)),
+        ),
+        Expr::Call(f, args, s) => {
+            Expr::Call(*f, args.iter().map(|a| replace_var(a, v, c)).collect(), *s)
+        }
         e => e.clone(),
     }
 }
@@ -482,7 +788,9 @@ fn max_pulse(stmts: &[Stmt]) -> u32 {
         .iter()
         .map(|s| match s {
             Stmt::Deposit { pulse_steps, .. } => *pulse_steps,
-            Stmt::If { then, otherwise, .. } => max_pulse(then).max(max_pulse(otherwise)),
+            Stmt::If {
+                then, otherwise, ..
+            } => max_pulse(then).max(max_pulse(otherwise)),
             _ => 0,
         })
         .max()

@@ -57,7 +57,10 @@ pub enum SourceIr {
     Poisson { rate: Expr },
     /// Spike when u < p, then `refractory_steps` steps blocked.
     Bernoulli { p: Expr, refractory_steps: u32 },
-    SpikeTimes { steps: Vec<u64>, cells: Option<Vec<usize>> },
+    SpikeTimes {
+        steps: Vec<u64>,
+        cells: Option<Vec<usize>>,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,8 +86,16 @@ pub enum InitIr {
     Const(f64),
     /// Per-element expression of other variables (evaluated in declaration order).
     Expr(Expr),
-    Normal { mean: f64, sd: f64, low: f64, high: f64 },
-    Uniform { low: f64, high: f64 },
+    Normal {
+        mean: f64,
+        sd: f64,
+        low: f64,
+        high: f64,
+    },
+    Uniform {
+        low: f64,
+        high: f64,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -131,12 +142,26 @@ pub enum CellAccess {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Stmt {
     /// var = value. `held`: skipped while the cell is refractory.
-    Set { var: usize, value: Expr, held: bool },
-    SetLocal { local: usize, value: Expr },
-    If { cond: Expr, then: Vec<Stmt>, otherwise: Vec<Stmt> },
+    Set {
+        var: usize,
+        value: Expr,
+        held: bool,
+    },
+    SetLocal {
+        local: usize,
+        value: Expr,
+    },
+    If {
+        cond: Expr,
+        then: Vec<Stmt>,
+        otherwise: Vec<Stmt>,
+    },
     /// Add to the projection's target on the postsynaptic cell after the
     /// delay, for `pulse_steps` consecutive steps.
-    Deposit { value: Expr, pulse_steps: u32 },
+    Deposit {
+        value: Expr,
+        pulse_steps: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -174,11 +199,30 @@ pub struct GapIr {
 
 #[derive(Clone, Debug)]
 pub enum RecorderKindIr {
-    SpikeCounts { population: usize, bin_steps: u32, cells: usize },
-    SpikeTimes { population: usize },
-    Trace { population: usize, var: usize, cells: Vec<usize>, every_steps: u32 },
-    Weights { projection: usize, var: usize, every_steps: u32, max_synapses: usize },
-    Rate { population: usize, bin_steps: u32 },
+    SpikeCounts {
+        population: usize,
+        bin_steps: u32,
+        cells: usize,
+    },
+    SpikeTimes {
+        population: usize,
+    },
+    Trace {
+        population: usize,
+        var: usize,
+        cells: Vec<usize>,
+        every_steps: u32,
+    },
+    Weights {
+        projection: usize,
+        var: usize,
+        every_steps: u32,
+        max_synapses: usize,
+    },
+    Rate {
+        population: usize,
+        bin_steps: u32,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -199,7 +243,9 @@ impl Ir {
 impl Expr {
     pub fn uses_transcendentals(&self) -> bool {
         match self {
-            Expr::Call(f, args, _) => f.is_transcendental() || args.iter().any(|a| a.uses_transcendentals()),
+            Expr::Call(f, args, _) => {
+                f.is_transcendental() || args.iter().any(|a| a.uses_transcendentals())
+            }
             Expr::Unary(_, x) => x.uses_transcendentals(),
             Expr::Binary(BinOp::Pow, _, _) => true,
             Expr::Binary(_, a, b) => a.uses_transcendentals() || b.uses_transcendentals(),

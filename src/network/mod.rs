@@ -69,7 +69,9 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
     let mut populations = Vec::new();
     for (pi, p) in ir.populations.iter().enumerate() {
         let vars = match &p.kind {
-            PopulationKindIr::Neuron(n) => init_vars(&n.vars, p.size, &rng, |var, site| stream(rng::CELL_INIT, pi, (var as u32) << 4 | site))?,
+            PopulationKindIr::Neuron(n) => init_vars(&n.vars, p.size, &rng, |var, site| {
+                stream(rng::CELL_INIT, pi, (var as u32) << 4 | site)
+            })?,
             PopulationKindIr::Source(_) => vec![],
         };
         populations.push(PopulationNet { vars });
@@ -78,12 +80,25 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
     for (qi, q) in ir.projections.iter().enumerate() {
         let n_src = ir.populations[q.source].size;
         let n_dst = ir.populations[q.target].size;
-        let pairs = wire(&q.wiring, n_src, n_dst, q.source == q.target, &rng, stream(rng::WIRING, qi, 0));
+        let pairs = wire(
+            &q.wiring,
+            n_src,
+            n_dst,
+            q.source == q.target,
+            &rng,
+            stream(rng::WIRING, qi, 0),
+        );
         let mut net = csr(pairs, n_src);
         if net.len() > u32::MAX as usize / 2 {
-            return Err(format!("projection `{}` has {} synapses, more than this engine supports", q.name, net.len()));
+            return Err(format!(
+                "projection `{}` has {} synapses, more than this engine supports",
+                q.name,
+                net.len()
+            ));
         }
-        net.vars = init_vars(&q.vars, net.len(), &rng, |var, site| stream(rng::SYN_INIT, qi, (var as u32) << 4 | site))?;
+        net.vars = init_vars(&q.vars, net.len(), &rng, |var, site| {
+            stream(rng::SYN_INIT, qi, (var as u32) << 4 | site)
+        })?;
         projections.push(net);
     }
     let gaps = ir
@@ -96,7 +111,11 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
             for i in 0..n {
                 let mut seq = rng.sequence(stream(rng::GAP, gi, 0), i as u32);
                 // Partners are other cells: draw from n-1 and skip i.
-                let picks = if g.distinct { sample_distinct(&mut seq, n - 1, g.partners) } else { (0..g.partners).map(|_| seq.below(n - 1)).collect() };
+                let picks = if g.distinct {
+                    sample_distinct(&mut seq, n - 1, g.partners)
+                } else {
+                    (0..g.partners).map(|_| seq.below(n - 1)).collect()
+                };
                 for p in picks {
                     let j = if p >= i { p + 1 } else { p };
                     pairs.push((i as u32, j as u32));
@@ -105,7 +124,11 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
             GapNet { pairs }
         })
         .collect();
-    Ok(Network { populations, projections, gaps })
+    Ok(Network {
+        populations,
+        projections,
+        gaps,
+    })
 }
 
 /// Floyd's algorithm: k distinct values from 0..n, in draw order.
@@ -145,14 +168,22 @@ fn wire(w: &Wiring, n_src: usize, n_dst: usize, same: bool, rng: &Rng, s: u32) -
         Wiring::FixedInDegree { k, replace } => {
             for j in 0..n_dst {
                 let mut seq = rng.sequence(s, j as u32);
-                let picks = if replace { (0..k).map(|_| seq.below(n_src)).collect() } else { sample_distinct(&mut seq, n_src, k) };
+                let picks = if replace {
+                    (0..k).map(|_| seq.below(n_src)).collect()
+                } else {
+                    sample_distinct(&mut seq, n_src, k)
+                };
                 pairs.extend(picks.into_iter().map(|i| (i as u32, j as u32)));
             }
         }
         Wiring::FixedOutDegree { k, replace } => {
             for i in 0..n_src {
                 let mut seq = rng.sequence(s, i as u32);
-                let picks = if replace { (0..k).map(|_| seq.below(n_dst)).collect() } else { sample_distinct(&mut seq, n_dst, k) };
+                let picks = if replace {
+                    (0..k).map(|_| seq.below(n_dst)).collect()
+                } else {
+                    sample_distinct(&mut seq, n_dst, k)
+                };
                 pairs.extend(picks.into_iter().map(|j| (i as u32, j as u32)));
             }
         }
@@ -181,12 +212,22 @@ fn csr(mut pairs: Vec<(u32, u32)>, n_src: usize) -> ProjectionNet {
     for i in 0..n_src {
         offsets[i + 1] += offsets[i];
     }
-    ProjectionNet { offsets, pre: pairs.iter().map(|p| p.0).collect(), post: pairs.iter().map(|p| p.1).collect(), vars: vec![] }
+    ProjectionNet {
+        offsets,
+        pre: pairs.iter().map(|p| p.0).collect(),
+        post: pairs.iter().map(|p| p.1).collect(),
+        vars: vec![],
+    }
 }
 
 /// Initial values of per-element variables, in declaration order (an
 /// expression may use variables declared before it).
-fn init_vars(vars: &[VarIr], n: usize, rng: &Rng, stream_of: impl Fn(usize, u32) -> u32) -> Result<Vec<Vec<f64>>, String> {
+fn init_vars(
+    vars: &[VarIr],
+    n: usize,
+    rng: &Rng,
+    stream_of: impl Fn(usize, u32) -> u32,
+) -> Result<Vec<Vec<f64>>, String> {
     let mut out: Vec<Vec<f64>> = Vec::with_capacity(vars.len());
     // Per-cell parameters come last in a population's vars but may be used by
     // state initial values, so fill in two passes: non-expressions first.
@@ -195,13 +236,23 @@ fn init_vars(vars: &[VarIr], n: usize, rng: &Rng, stream_of: impl Fn(usize, u32)
         let s = stream_of(v, 0);
         out[v] = match &var.init {
             InitIr::Const(c) => vec![*c; n],
-            InitIr::Normal { mean, sd, low, high } => (0..n)
+            InitIr::Normal {
+                mean,
+                sd,
+                low,
+                high,
+            } => (0..n)
                 .map(|e| {
                     let w = rng.words(s, e as u32, (e >> 32) as u32, 0);
                     (mean + sd * Rng::normal(w[0], w[1])).clamp(*low, *high)
                 })
                 .collect(),
-            InitIr::Uniform { low, high } => (0..n).map(|e| low + (high - low) * Rng::uniform(rng.words(s, e as u32, (e >> 32) as u32, 0)[0])).collect(),
+            InitIr::Uniform { low, high } => (0..n)
+                .map(|e| {
+                    low + (high - low)
+                        * Rng::uniform(rng.words(s, e as u32, (e >> 32) as u32, 0)[0])
+                })
+                .collect(),
             InitIr::Expr(_) => vec![0.0; n],
         };
     }
@@ -209,7 +260,14 @@ fn init_vars(vars: &[VarIr], n: usize, rng: &Rng, stream_of: impl Fn(usize, u32)
         if let InitIr::Expr(e) = &var.init {
             let mut col = vec![0.0; n];
             for (i, x) in col.iter_mut().enumerate() {
-                *x = eval_scalar(e, &|k| out.get(k).and_then(|c| c.get(i)).copied()).ok_or_else(|| format!("the initial value of `{}` is not computable before the run", var.name))?;
+                *x = eval_scalar(e, &|k| out.get(k).and_then(|c| c.get(i)).copied()).ok_or_else(
+                    || {
+                        format!(
+                            "the initial value of `{}` is not computable before the run",
+                            var.name
+                        )
+                    },
+                )?;
             }
             out[v] = col;
         }
@@ -224,7 +282,9 @@ pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> 
         Expr::Var(v) => var(*v)?,
         Expr::Unary(UnOp::Neg, x) => -eval_scalar(x, var)?,
         Expr::Unary(UnOp::Not, x) => f64::from(u8::from(eval_scalar(x, var)? == 0.0)),
-        Expr::Binary(op, a, b) => crate::ir::fold_binary(*op, eval_scalar(a, var)?, eval_scalar(b, var)?),
+        Expr::Binary(op, a, b) => {
+            crate::ir::fold_binary(*op, eval_scalar(a, var)?, eval_scalar(b, var)?)
+        }
         Expr::Call(f, args, _) if !matches!(f, Func::Rand | Func::Randn) => {
             let v: Option<Vec<f64>> = args.iter().map(|a| eval_scalar(a, var)).collect();
             crate::ir::fold_call(*f, &v?)
@@ -232,4 +292,3 @@ pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> 
         _ => return None,
     })
 }
-

@@ -63,7 +63,9 @@ pub struct Rng {
 
 impl Rng {
     pub fn new(seed: u64) -> Self {
-        Rng { key: [seed as u32, (seed >> 32) as u32] }
+        Rng {
+            key: [seed as u32, (seed >> 32) as u32],
+        }
     }
     #[inline]
     pub fn words(&self, stream: u32, index: u32, a: u32, b: u32) -> [u32; 4] {
@@ -95,7 +97,14 @@ impl Rng {
 
     /// A sequence of words from one (stream, index): blocks of four.
     pub fn sequence(&self, stream: u32, index: u32) -> Sequence {
-        Sequence { rng: *self, stream, index, block: 0, buf: [0; 4], used: 4 }
+        Sequence {
+            rng: *self,
+            stream,
+            index,
+            block: 0,
+            buf: [0; 4],
+            used: 4,
+        }
     }
 }
 
@@ -131,13 +140,19 @@ mod tests {
     #[test]
     fn philox_known_answer() {
         // Known-answer vectors from the Random123 distribution (kat_vectors).
-        assert_eq!(philox([0, 0], [0, 0, 0, 0]), [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]);
+        assert_eq!(
+            philox([0, 0], [0, 0, 0, 0]),
+            [0x6627_e8d5, 0xe169_c58d, 0xbc57_ac4c, 0x9b00_dbd8]
+        );
         assert_eq!(
             philox([0xffff_ffff, 0xffff_ffff], [0xffff_ffff; 4]),
             [0x408f_276d, 0x41c8_3b0e, 0xa20b_c7c6, 0x6d54_51fd]
         );
         assert_eq!(
-            philox([0xa409_3822, 0x299f_31d0], [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344]),
+            philox(
+                [0xa409_3822, 0x299f_31d0],
+                [0x243f_6a88, 0x85a3_08d3, 0x1319_8a2e, 0x0370_7344]
+            ),
             [0xd16c_fe09, 0x94fd_cceb, 0x5001_e420, 0x2412_6ea1]
         );
     }

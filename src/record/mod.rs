@@ -18,11 +18,43 @@ pub struct Recording {
 }
 
 enum Buffer {
-    Counts { pop: usize, bin: u32, cells: usize, data: Vec<u16>, current: Vec<u16> },
-    Times { pop: usize, t: Vec<f64>, i: Vec<u32> },
-    Trace { pop: usize, var: usize, cells: Vec<usize>, every: u32, data: Vec<f64>, t: Vec<f64> },
-    Weights { proj: usize, var: usize, every: u32, ids: Vec<usize>, pre: Vec<u32>, post: Vec<u32>, data: Vec<f64>, t: Vec<f64> },
-    Rate { pop: usize, bin: u32, size: usize, data: Vec<f64>, current: u64 },
+    Counts {
+        pop: usize,
+        bin: u32,
+        cells: usize,
+        data: Vec<u16>,
+        current: Vec<u16>,
+    },
+    Times {
+        pop: usize,
+        t: Vec<f64>,
+        i: Vec<u32>,
+    },
+    Trace {
+        pop: usize,
+        var: usize,
+        cells: Vec<usize>,
+        every: u32,
+        data: Vec<f64>,
+        t: Vec<f64>,
+    },
+    Weights {
+        proj: usize,
+        var: usize,
+        every: u32,
+        ids: Vec<usize>,
+        pre: Vec<u32>,
+        post: Vec<u32>,
+        data: Vec<f64>,
+        t: Vec<f64>,
+    },
+    Rate {
+        pop: usize,
+        bin: u32,
+        size: usize,
+        data: Vec<f64>,
+        current: u64,
+    },
 }
 
 impl Recording {
@@ -33,21 +65,79 @@ impl Recording {
             .iter()
             .map(|r| {
                 let b = match &r.kind {
-                    RecorderKindIr::SpikeCounts { population, bin_steps, cells } => Buffer::Counts { pop: *population, bin: *bin_steps, cells: *cells, data: vec![], current: vec![0; *cells] },
-                    RecorderKindIr::SpikeTimes { population } => Buffer::Times { pop: *population, t: vec![], i: vec![] },
-                    RecorderKindIr::Trace { population, var, cells, every_steps } => Buffer::Trace { pop: *population, var: *var, cells: cells.clone(), every: *every_steps, data: vec![], t: vec![] },
-                    RecorderKindIr::Weights { projection, var, every_steps, max_synapses } => {
+                    RecorderKindIr::SpikeCounts {
+                        population,
+                        bin_steps,
+                        cells,
+                    } => Buffer::Counts {
+                        pop: *population,
+                        bin: *bin_steps,
+                        cells: *cells,
+                        data: vec![],
+                        current: vec![0; *cells],
+                    },
+                    RecorderKindIr::SpikeTimes { population } => Buffer::Times {
+                        pop: *population,
+                        t: vec![],
+                        i: vec![],
+                    },
+                    RecorderKindIr::Trace {
+                        population,
+                        var,
+                        cells,
+                        every_steps,
+                    } => Buffer::Trace {
+                        pop: *population,
+                        var: *var,
+                        cells: cells.clone(),
+                        every: *every_steps,
+                        data: vec![],
+                        t: vec![],
+                    },
+                    RecorderKindIr::Weights {
+                        projection,
+                        var,
+                        every_steps,
+                        max_synapses,
+                    } => {
                         let (pre, post) = synapses[*projection];
                         let n = post.len();
-                        let ids: Vec<usize> = if n <= *max_synapses { (0..n).collect() } else { (0..*max_synapses).map(|k| k * n / max_synapses).collect() };
-                        Buffer::Weights { proj: *projection, var: *var, every: *every_steps, pre: ids.iter().map(|&k| pre[k]).collect(), post: ids.iter().map(|&k| post[k]).collect(), ids, data: vec![], t: vec![] }
+                        let ids: Vec<usize> = if n <= *max_synapses {
+                            (0..n).collect()
+                        } else {
+                            (0..*max_synapses).map(|k| k * n / max_synapses).collect()
+                        };
+                        Buffer::Weights {
+                            proj: *projection,
+                            var: *var,
+                            every: *every_steps,
+                            pre: ids.iter().map(|&k| pre[k]).collect(),
+                            post: ids.iter().map(|&k| post[k]).collect(),
+                            ids,
+                            data: vec![],
+                            t: vec![],
+                        }
                     }
-                    RecorderKindIr::Rate { population, bin_steps } => Buffer::Rate { pop: *population, bin: *bin_steps, size: ir.populations[*population].size, data: vec![], current: 0 },
+                    RecorderKindIr::Rate {
+                        population,
+                        bin_steps,
+                    } => Buffer::Rate {
+                        pop: *population,
+                        bin: *bin_steps,
+                        size: ir.populations[*population].size,
+                        data: vec![],
+                        current: 0,
+                    },
                 };
                 (r.name.clone(), b)
             })
             .collect();
-        Recording { dt: ir.dt, recs, totals: ir.populations.iter().map(|p| vec![0; p.size]).collect(), steps: 0 }
+        Recording {
+            dt: ir.dt,
+            recs,
+            totals: ir.populations.iter().map(|p| vec![0; p.size]).collect(),
+            steps: 0,
+        }
     }
 
     /// Record the step that just ran (index `step`).
@@ -60,7 +150,13 @@ impl Recording {
         }
         for (_, b) in self.recs.iter_mut() {
             match b {
-                Buffer::Counts { pop, bin, cells, data, current } => {
+                Buffer::Counts {
+                    pop,
+                    bin,
+                    cells,
+                    data,
+                    current,
+                } => {
                     for &i in view.spikes(*pop) {
                         if (i as usize) < *cells {
                             current[i as usize] = current[i as usize].saturating_add(1);
@@ -77,21 +173,42 @@ impl Recording {
                         i.push(c);
                     }
                 }
-                Buffer::Trace { pop, var, cells, every, data, t: ts } => {
+                Buffer::Trace {
+                    pop,
+                    var,
+                    cells,
+                    every,
+                    data,
+                    t: ts,
+                } => {
                     if step % *every as u64 == 0 {
                         let v = view.var(*pop, *var);
                         data.extend(cells.iter().map(|&c| v[c]));
                         ts.push(t);
                     }
                 }
-                Buffer::Weights { proj, var, every, ids, data, t: ts, .. } => {
+                Buffer::Weights {
+                    proj,
+                    var,
+                    every,
+                    ids,
+                    data,
+                    t: ts,
+                    ..
+                } => {
                     if step % *every as u64 == 0 {
                         let w = view.synapse_var(*proj, *var);
                         data.extend(ids.iter().map(|&k| w[k]));
                         ts.push(t);
                     }
                 }
-                Buffer::Rate { pop, bin, size, data, current } => {
+                Buffer::Rate {
+                    pop,
+                    bin,
+                    size,
+                    data,
+                    current,
+                } => {
                     *current += view.spikes(*pop).len() as u64;
                     if (step + 1) % *bin as u64 == 0 {
                         data.push(*current as f64 / (*size as f64 * *bin as f64 * self.dt));
@@ -108,29 +225,116 @@ impl Recording {
         let mut out = Vec::new();
         for (name, b) in &self.recs {
             match b {
-                Buffer::Counts { cells, data, bin, .. } => {
+                Buffer::Counts {
+                    cells, data, bin, ..
+                } => {
                     let rows = data.len() / (*cells).max(1);
-                    out.push((name.clone(), NpzArray::U16 { shape: vec![rows, *cells], data: data.clone() }));
-                    out.push((format!("{name}_bin"), NpzArray::F64 { shape: vec![], data: vec![*bin as f64 * self.dt] }));
+                    out.push((
+                        name.clone(),
+                        NpzArray::U16 {
+                            shape: vec![rows, *cells],
+                            data: data.clone(),
+                        },
+                    ));
+                    out.push((
+                        format!("{name}_bin"),
+                        NpzArray::F64 {
+                            shape: vec![],
+                            data: vec![*bin as f64 * self.dt],
+                        },
+                    ));
                 }
                 Buffer::Times { t, i, .. } => {
-                    out.push((format!("{name}_t"), NpzArray::F64 { shape: vec![t.len()], data: t.clone() }));
-                    out.push((format!("{name}_i"), NpzArray::U32 { shape: vec![i.len()], data: i.clone() }));
+                    out.push((
+                        format!("{name}_t"),
+                        NpzArray::F64 {
+                            shape: vec![t.len()],
+                            data: t.clone(),
+                        },
+                    ));
+                    out.push((
+                        format!("{name}_i"),
+                        NpzArray::U32 {
+                            shape: vec![i.len()],
+                            data: i.clone(),
+                        },
+                    ));
                 }
                 Buffer::Trace { cells, data, t, .. } => {
-                    out.push((name.clone(), NpzArray::F64 { shape: vec![t.len(), cells.len()], data: data.clone() }));
-                    out.push((format!("{name}_t"), NpzArray::F64 { shape: vec![t.len()], data: t.clone() }));
-                    out.push((format!("{name}_cells"), NpzArray::U32 { shape: vec![cells.len()], data: cells.iter().map(|&c| c as u32).collect() }));
+                    out.push((
+                        name.clone(),
+                        NpzArray::F64 {
+                            shape: vec![t.len(), cells.len()],
+                            data: data.clone(),
+                        },
+                    ));
+                    out.push((
+                        format!("{name}_t"),
+                        NpzArray::F64 {
+                            shape: vec![t.len()],
+                            data: t.clone(),
+                        },
+                    ));
+                    out.push((
+                        format!("{name}_cells"),
+                        NpzArray::U32 {
+                            shape: vec![cells.len()],
+                            data: cells.iter().map(|&c| c as u32).collect(),
+                        },
+                    ));
                 }
-                Buffer::Weights { ids, pre, post, data, t, .. } => {
-                    out.push((name.clone(), NpzArray::F64 { shape: vec![t.len(), ids.len()], data: data.clone() }));
-                    out.push((format!("{name}_t"), NpzArray::F64 { shape: vec![t.len()], data: t.clone() }));
-                    out.push((format!("{name}_pre"), NpzArray::U32 { shape: vec![pre.len()], data: pre.clone() }));
-                    out.push((format!("{name}_post"), NpzArray::U32 { shape: vec![post.len()], data: post.clone() }));
+                Buffer::Weights {
+                    ids,
+                    pre,
+                    post,
+                    data,
+                    t,
+                    ..
+                } => {
+                    out.push((
+                        name.clone(),
+                        NpzArray::F64 {
+                            shape: vec![t.len(), ids.len()],
+                            data: data.clone(),
+                        },
+                    ));
+                    out.push((
+                        format!("{name}_t"),
+                        NpzArray::F64 {
+                            shape: vec![t.len()],
+                            data: t.clone(),
+                        },
+                    ));
+                    out.push((
+                        format!("{name}_pre"),
+                        NpzArray::U32 {
+                            shape: vec![pre.len()],
+                            data: pre.clone(),
+                        },
+                    ));
+                    out.push((
+                        format!("{name}_post"),
+                        NpzArray::U32 {
+                            shape: vec![post.len()],
+                            data: post.clone(),
+                        },
+                    ));
                 }
                 Buffer::Rate { data, bin, .. } => {
-                    out.push((name.clone(), NpzArray::F64 { shape: vec![data.len()], data: data.clone() }));
-                    out.push((format!("{name}_bin"), NpzArray::F64 { shape: vec![], data: vec![*bin as f64 * self.dt] }));
+                    out.push((
+                        name.clone(),
+                        NpzArray::F64 {
+                            shape: vec![data.len()],
+                            data: data.clone(),
+                        },
+                    ));
+                    out.push((
+                        format!("{name}_bin"),
+                        NpzArray::F64 {
+                            shape: vec![],
+                            data: vec![*bin as f64 * self.dt],
+                        },
+                    ));
                 }
             }
         }
@@ -156,7 +360,16 @@ pub fn summarise(ir: &Ir, rec: &Recording) -> Vec<PopulationSummary> {
         .iter()
         .zip(&rec.totals)
         .map(|(p, totals)| {
-            let mut rates: Vec<f64> = totals.iter().map(|&c| if seconds > 0.0 { c as f64 / seconds } else { 0.0 }).collect();
+            let mut rates: Vec<f64> = totals
+                .iter()
+                .map(|&c| {
+                    if seconds > 0.0 {
+                        c as f64 / seconds
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             rates.sort_by(|a, b| a.total_cmp(b));
             let n = rates.len().max(1);
             PopulationSummary {

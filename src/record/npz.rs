@@ -15,7 +15,10 @@ pub enum NpzArray {
 
 pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
     let tmp = path.with_extension("npz.partial");
-    let result = write_to(&tmp, arrays).and_then(|_| std::fs::rename(&tmp, path).map_err(|e| format!("cannot move {} into place: {e}", tmp.display())));
+    let result = write_to(&tmp, arrays).and_then(|_| {
+        std::fs::rename(&tmp, path)
+            .map_err(|e| format!("cannot move {} into place: {e}", tmp.display()))
+    });
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -28,10 +31,18 @@ fn write_to(tmp: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
     let mut npz = NpzWriter::new(file);
     for (name, a) in arrays {
         let r = match a {
-            NpzArray::F64 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| err(&e)).and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
-            NpzArray::U32 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| err(&e)).and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
-            NpzArray::U16 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| err(&e)).and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
-            NpzArray::U8 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone()).map_err(|e| err(&e)).and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+            NpzArray::F64 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
+                .map_err(|e| err(&e))
+                .and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+            NpzArray::U32 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
+                .map_err(|e| err(&e))
+                .and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+            NpzArray::U16 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
+                .map_err(|e| err(&e))
+                .and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+            NpzArray::U8 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
+                .map_err(|e| err(&e))
+                .and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
         };
         r?;
     }

@@ -23,7 +23,11 @@ impl Span {
         self.end == self.start
     }
     pub fn to(self, other: Span) -> Span {
-        Span::new(self.file, self.start.min(other.start), self.end.max(other.end))
+        Span::new(
+            self.file,
+            self.start.min(other.start),
+            self.end.max(other.end),
+        )
     }
 }
 
@@ -340,7 +344,10 @@ pub struct Expr {
 #[derive(Clone, Debug)]
 pub enum ExprKind {
     /// A number with an optional unit: `200 ms`, `3`, `-60 mV` is Neg(Number).
-    Number { value: f64, unit: Option<Ident> },
+    Number {
+        value: f64,
+        unit: Option<Ident>,
+    },
     /// `10%`: a dimensionless fraction that some functions read as relative.
     Percent(f64),
     Bool(bool),

@@ -13,6 +13,7 @@ struct CbmParser;
 
 /// Parse one file. `file` is its id in the source map, stored in every span.
 pub fn parse(text: &str, file: u32) -> Result<File, Diagnostic> {
+    too_deep(text, file)?;
     let mut pairs = CbmParser::parse(Rule::file, text).map_err(|e| syntax_error(e, file))?;
     let root = pairs.next().expect("pest returns the file rule");
     let b = Builder { file };
@@ -28,11 +29,43 @@ pub fn parse(text: &str, file: u32) -> Result<File, Diagnostic> {
 
 /// Parse a lone expression (a `--set` value). `file` as for `parse`.
 pub fn parse_expr(text: &str, file: u32) -> Result<Expr, Diagnostic> {
+    too_deep(text, file)?;
     let mut pairs = CbmParser::parse(Rule::expr_only, text).map_err(|e| syntax_error(e, file))?;
     let root = pairs.next().expect("pest returns the expr_only rule");
     let b = Builder { file };
     let expr = root.into_inner().next().expect("expr_only holds an expr");
     Ok(b.expr(expr))
+}
+
+/// Nesting deeper than any model needs would overflow the parser's stack:
+/// refuse it with a diagnostic first. Counts brackets and runs of prefix
+/// operators; comments are not special-cased (being too strict there is safe).
+fn too_deep(text: &str, file: u32) -> Result<(), Diagnostic> {
+    const LIMIT: usize = 200;
+    let mut depth = 0usize;
+    let mut run = 0usize;
+    for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' | '{' => depth += 1,
+            ')' | ']' | '}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        match c {
+            '-' | '!' => run += 1,
+            c if c.is_whitespace() => {}
+            _ => run = 0,
+        }
+        if depth > LIMIT || run > LIMIT {
+            return Err(Diagnostic::error(
+                "cbm::E001",
+                Span::new(file, i, i + c.len_utf8()),
+                format!("nesting deeper than {LIMIT} levels"),
+            )
+            .label("too deep")
+            .help("split the expression with `let`"));
+        }
+    }
+    Ok(())
 }
 
 fn syntax_error(e: pest::error::Error<Rule>, file: u32) -> Diagnostic {
@@ -265,7 +298,17 @@ impl Builder {
                     let base = next(&mut it);
                     let pow = it
                         .next()
-                        .and_then(|p| p.as_str().parse::<i32>().ok())
+                        // Absurd powers saturate (and then fail the dimension check).
+                        .map(|p| {
+                            p.as_str()
+                                .parse::<i64>()
+                                .map(|v| v.clamp(-1000, 1000) as i32)
+                                .unwrap_or(if p.as_str().starts_with('-') {
+                                    -1000
+                                } else {
+                                    1000
+                                })
+                        })
                         .unwrap_or(1);
                     factors.push((self.ident(base), sign * pow));
                 }
@@ -308,7 +351,9 @@ impl Builder {
                                 }
                                 n.equations.push(EquationItem::Ode(ode));
                             }
-                            Rule::let_stmt => n.equations.push(EquationItem::Let(self.let_stmt(eq))),
+                            Rule::let_stmt => {
+                                n.equations.push(EquationItem::Let(self.let_stmt(eq)))
+                            }
                             r => unreachable!("equation part {r:?}"),
                         }
                     }
@@ -546,6 +591,13 @@ impl Builder {
         let span = self.span(&p);
         let kind = match p.as_rule() {
             Rule::expr => return self.expr(p),
+            Rule::paren => {
+                let inner = self.expr(first(p));
+                return Expr {
+                    kind: inner.kind,
+                    span,
+                };
+            }
             Rule::quantity => {
                 let mut it = p.into_inner();
                 let num = next(&mut it);
@@ -575,5 +627,7 @@ fn next<'a>(it: &mut pest::iterators::Pairs<'a, Rule>) -> Pair<'a, Rule> {
 }
 
 fn first(p: Pair<Rule>) -> Pair<Rule> {
-    p.into_inner().next().expect("the grammar guarantees this part")
+    p.into_inner()
+        .next()
+        .expect("the grammar guarantees this part")
 }

@@ -15,12 +15,23 @@ pub fn temp_dir(name: &str) -> PathBuf {
 }
 
 /// Check, lower and run a model on the CPU engine.
-pub fn run_file(path: &Path, sets: &[(&str, &str)], threads: usize) -> (session::Prepared, RunResult) {
-    let sets: Vec<(String, String)> = sets.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+pub fn run_file(
+    path: &Path,
+    sets: &[(&str, &str)],
+    threads: usize,
+) -> (session::Prepared, RunResult) {
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     let prepared = match session::prepare(path, &sets) {
         Ok(p) => p,
         Err(PrepareError::Invalid(c)) => {
-            let msgs: Vec<String> = c.diagnostics.iter().map(|d| format!("{} {}", d.code, d.message)).collect();
+            let msgs: Vec<String> = c
+                .diagnostics
+                .iter()
+                .map(|d| format!("{} {}", d.code, d.message))
+                .collect();
             panic!("model {} has errors: {msgs:#?}", path.display())
         }
         Err(PrepareError::Io(e)) | Err(PrepareError::Lowering(e)) => panic!("{e}"),

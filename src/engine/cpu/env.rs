@@ -42,13 +42,20 @@ impl Env for NeuronEnv<'_> {
         let (lo, hi) = (self.step as u32, (self.step >> 32) as u32);
         for (i, o) in out.iter_mut().enumerate() {
             let w = self.rng.words(st, i as u32, lo, hi);
-            *o = if normal { Rng::normal(w[0], w[1]) } else { Rng::uniform(w[0]) };
+            *o = if normal {
+                Rng::normal(w[0], w[1])
+            } else {
+                Rng::uniform(w[0])
+            };
         }
     }
     fn store(&mut self, var: usize, vals: &[f64], mask: Option<&[f64]>, held: bool) {
         let col = &mut self.vars[var];
         for i in 0..vals.len() {
-            if mask.is_some_and(|m| m[i] == 0.0) || self.mask.is_some_and(|m| m[i] == 0.0) || (held && self.refr[i] > 0) {
+            if mask.is_some_and(|m| m[i] == 0.0)
+                || self.mask.is_some_and(|m| m[i] == 0.0)
+                || (held && self.refr[i] > 0)
+            {
                 continue;
             }
             col[i] = vals[i];
@@ -83,7 +90,14 @@ fn cell(pop: &PopRt, a: CellAccess, teacher: Option<&[f64]>, i: usize) -> f64 {
 }
 
 /// out[k] = the cell value of synapse ids[k]'s pre or post cell.
-fn gather_cells(pop: &PopRt, a: CellAccess, teacher: Option<&[f64]>, ids: &[u32], cells: &[u32], out: &mut [f64]) {
+fn gather_cells(
+    pop: &PopRt,
+    a: CellAccess,
+    teacher: Option<&[f64]>,
+    ids: &[u32],
+    cells: &[u32],
+    out: &mut [f64],
+) {
     let col: &[f64] = match a {
         CellAccess::Var(v) => &pop.vars[v],
         CellAccess::LastSpike => &pop.last_spike,
@@ -126,7 +140,14 @@ impl Env for SynapseEnv<'_> {
         gather_cells(self.pre_pop, a, None, self.ids, self.pre, out);
     }
     fn post(&self, a: CellAccess, out: &mut [f64]) {
-        gather_cells(self.post_pop, a, self.last_teacher, self.ids, self.post, out);
+        gather_cells(
+            self.post_pop,
+            a,
+            self.last_teacher,
+            self.ids,
+            self.post,
+            out,
+        );
     }
     fn rand(&self, _: u32, _: bool, out: &mut [f64]) {
         out.fill(0.0);
@@ -146,7 +167,9 @@ impl Env for SynapseEnv<'_> {
         }
     }
     fn deposit(&mut self, vals: &[f64], mask: Option<&[f64]>, pulse: u32) {
-        let Some((ring, slots, n, first)) = self.deposit.as_mut() else { return };
+        let Some((ring, slots, n, first)) = self.deposit.as_mut() else {
+            return;
+        };
         for p in 0..pulse as usize {
             let base = ((*first + p) % *slots) * *n;
             for (i, &k) in self.ids.iter().enumerate() {

@@ -91,9 +91,14 @@ enum Factor {
 }
 
 fn fast_deposit(on_pre: &[Stmt]) -> Option<FastDeposit> {
-    let [Stmt::Deposit { value, pulse_steps }] = on_pre else { return None };
+    let [Stmt::Deposit { value, pulse_steps }] = on_pre else {
+        return None;
+    };
     if let Expr::Const(c) = value {
-        return Some(FastDeposit { factors: vec![Factor::Const(*c)], pulse: *pulse_steps });
+        return Some(FastDeposit {
+            factors: vec![Factor::Const(*c)],
+            pulse: *pulse_steps,
+        });
     }
     fn spine(e: &Expr, out: &mut Vec<Factor>) -> bool {
         match e {
@@ -105,19 +110,30 @@ fn fast_deposit(on_pre: &[Stmt]) -> Option<FastDeposit> {
                 out.push(Factor::Const(*c));
                 true
             }
-            Expr::Binary(crate::ir::BinOp::Mul, a, b) if matches!(**b, Expr::Var(_) | Expr::Const(_)) => spine(a, out) && spine(b, out),
+            Expr::Binary(crate::ir::BinOp::Mul, a, b)
+                if matches!(**b, Expr::Var(_) | Expr::Const(_)) =>
+            {
+                spine(a, out) && spine(b, out)
+            }
             _ => false,
         }
     }
     let mut factors = Vec::new();
-    spine(value, &mut factors).then_some(FastDeposit { factors, pulse: *pulse_steps })
+    spine(value, &mut factors).then_some(FastDeposit {
+        factors,
+        pulse: *pulse_steps,
+    })
 }
 
 enum Periodic {
     /// Runs the body over all synapses.
     All(Program),
     /// `if <pre-only condition> { body }`: the condition once per source.
-    Guarded { cond: Program, cond_reg: Reg, body: Program },
+    Guarded {
+        cond: Program,
+        cond_reg: Reg,
+        body: Program,
+    },
 }
 
 impl CpuEngine {
@@ -133,7 +149,13 @@ impl CpuEngine {
                         spike: nir.spike.as_ref().map(|s| vm::compile_expr(s, nir.locals)),
                         reset: vm::compile(&nir.reset, nir.locals),
                         refractory: nir.refractory_steps,
-                        inputs: nir.vars.iter().enumerate().filter(|(_, v)| v.kind == crate::ir::VarKind::Input).map(|(i, _)| i).collect(),
+                        inputs: nir
+                            .vars
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, v)| v.kind == crate::ir::VarKind::Input)
+                            .map(|(i, _)| i)
+                            .collect(),
                         checked: nir.checked_vars.clone(),
                         var_names: nir.vars.iter().map(|v| v.name.clone()).collect(),
                     }),
@@ -141,14 +163,36 @@ impl CpuEngine {
                 ),
                 PopulationKindIr::Source(s) => {
                     let fixed_p = match s {
-                        SourceIr::Bernoulli { p: Expr::Const(p), .. } => Some(*p),
-                        SourceIr::Poisson { rate: Expr::Const(r) } => Some(1.0 - (-r * ir.dt).exp()),
+                        SourceIr::Bernoulli {
+                            p: Expr::Const(p), ..
+                        } => Some(*p),
+                        SourceIr::Poisson {
+                            rate: Expr::Const(r),
+                        } => Some(1.0 - (-r * ir.dt).exp()),
                         _ => None,
                     };
-                    (None, Some(SourceRt { kind: s.clone(), fixed_p, next: vec![0; n], count: vec![0; n], cursor: 0 }))
+                    (
+                        None,
+                        Some(SourceRt {
+                            kind: s.clone(),
+                            fixed_p,
+                            next: vec![0; n],
+                            count: vec![0; n],
+                            cursor: 0,
+                        }),
+                    )
                 }
             };
-            pops.push(PopRt { size: n, vars: pnet.vars, spiked: vec![false; n], spikes: vec![], last_spike: vec![-1e9; n], refr: vec![0; n], neuron, source });
+            pops.push(PopRt {
+                size: n,
+                vars: pnet.vars,
+                spiked: vec![false; n],
+                spikes: vec![],
+                last_spike: vec![-1e9; n],
+                refr: vec![0; n],
+                neuron,
+                source,
+            });
         }
         let teachers: Vec<usize> = ir.projections.iter().filter_map(|p| p.teacher).collect();
         let mut projs = Vec::new();
@@ -157,7 +201,11 @@ impl CpuEngine {
             let slots = (q.delay_steps + q.max_pulse_steps) as usize;
             let needs_csc = !q.on_post.is_empty() || !q.on_teacher.is_empty();
             let csc = needs_csc.then(|| qnet.by_target(n_target));
-            let every = q.every.iter().map(|(period, body)| (*period, periodic(body, q.locals))).collect();
+            let every = q
+                .every
+                .iter()
+                .map(|(period, body)| (*period, periodic(body, q.locals)))
+                .collect();
             let is_teacher = teachers.contains(&qi);
             let mut bounds = vec![None; q.vars.len()];
             for (v, lo, hi) in &q.bounds {
@@ -175,11 +223,25 @@ impl CpuEngine {
                 every,
                 csc,
                 arrivals: is_teacher.then(|| vec![0; slots * n_target]),
-                last_arrival: if is_teacher { vec![-1e9; n_target] } else { vec![] },
+                last_arrival: if is_teacher {
+                    vec![-1e9; n_target]
+                } else {
+                    vec![]
+                },
                 bounds,
             });
         }
-        let mut engine = CpuEngine { ir: ir.clone(), rng, step: 0, pops, projs, gaps: net.gaps, regs: Regs::default(), scratch: vec![], threads: threads.max(1) };
+        let mut engine = CpuEngine {
+            ir: ir.clone(),
+            rng,
+            step: 0,
+            pops,
+            projs,
+            gaps: net.gaps,
+            regs: Regs::default(),
+            scratch: vec![],
+            threads: threads.max(1),
+        };
         engine.init_sources();
         engine
     }
@@ -213,9 +275,13 @@ impl CpuEngine {
         let signals = self.signals();
         let rng = self.rng;
         let pop = &mut self.pops[pi];
-        let Some(src) = pop.source.as_mut() else { return };
+        let Some(src) = pop.source.as_mut() else {
+            return;
+        };
         let refractory = match &src.kind {
-            SourceIr::Bernoulli { refractory_steps, .. } => *refractory_steps as u64,
+            SourceIr::Bernoulli {
+                refractory_steps, ..
+            } => *refractory_steps as u64,
             _ => 0,
         };
         if let Some(p) = src.fixed_p {
@@ -254,7 +320,11 @@ impl CpuEngine {
             }
             SourceIr::Bernoulli { p, .. } | SourceIr::Poisson { rate: p } => {
                 let v = eval_time(p, t, &signals);
-                let prob = if matches!(src.kind, SourceIr::Poisson { .. }) { 1.0 - (-v * dt).exp() } else { v };
+                let prob = if matches!(src.kind, SourceIr::Poisson { .. }) {
+                    1.0 - (-v * dt).exp()
+                } else {
+                    v
+                };
                 let st = stream(rng::SOURCE, pi, 0);
                 for i in 0..pop.size {
                     if pop.refr[i] > 0 {
@@ -315,7 +385,16 @@ impl CpuEngine {
         let pop = &mut self.pops[pi];
         let nrt = pop.neuron.as_ref().expect("neuron population");
         let n = pop.size;
-        let mut env = NeuronEnv { vars: &mut pop.vars, refr: &pop.refr, mask: None, time: t, signals: &signals, rng, population: pi, step: s };
+        let mut env = NeuronEnv {
+            vars: &mut pop.vars,
+            refr: &pop.refr,
+            mask: None,
+            time: t,
+            signals: &signals,
+            rng,
+            population: pi,
+            step: s,
+        };
         vm::run(&nrt.step, &mut env, &mut self.regs);
         let mut fired = vec![0.0; n];
         if let Some((prog, reg)) = &nrt.spike {
@@ -333,13 +412,28 @@ impl CpuEngine {
                 }
             }
             if !pop.spikes.is_empty() && !nrt.reset.is_empty() {
-                let mut env = NeuronEnv { vars: &mut pop.vars, refr: &pop.refr, mask: Some(&fired), time: t, signals: &signals, rng, population: pi, step: s };
+                let mut env = NeuronEnv {
+                    vars: &mut pop.vars,
+                    refr: &pop.refr,
+                    mask: Some(&fired),
+                    time: t,
+                    signals: &signals,
+                    rng,
+                    population: pi,
+                    step: s,
+                };
                 vm::run(&nrt.reset, &mut env, &mut self.regs);
             }
         }
         for &v in &nrt.checked {
             if let Some(cell) = pop.vars[v].iter().position(|x| !x.is_finite()) {
-                return Err(NumericalError { population: self.ir.populations[pi].name.clone(), variable: nrt.var_names[v].clone(), cell, step: s, value: pop.vars[v][cell] });
+                return Err(NumericalError {
+                    population: self.ir.populations[pi].name.clone(),
+                    variable: nrt.var_names[v].clone(),
+                    cell,
+                    step: s,
+                    value: pop.vars[v][cell],
+                });
             }
         }
         Ok(())
@@ -367,7 +461,9 @@ impl CpuEngine {
                 }
             }
             for qi in 0..self.projs.len() {
-                if self.ir.projections[qi].teacher != Some(ti) || self.projs[qi].on_teacher.is_empty() {
+                if self.ir.projections[qi].teacher != Some(ti)
+                    || self.projs[qi].on_teacher.is_empty()
+                {
                     continue;
                 }
                 for &j in &arrived {
@@ -380,9 +476,13 @@ impl CpuEngine {
 
     fn run_by_target(&mut self, qi: usize, j: usize, h: Handler, t: f64, signals: &[f64]) {
         let q = &self.ir.projections[qi];
-        let teacher_times = q.teacher.map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
+        let teacher_times = q
+            .teacher
+            .map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
         let proj = &mut self.projs[qi];
-        let Some((offsets, ids)) = &proj.csc else { return };
+        let Some((offsets, ids)) = &proj.csc else {
+            return;
+        };
         let ids = &ids[offsets[j] as usize..offsets[j + 1] as usize];
         let prog = match h {
             Handler::Teacher => &proj.on_teacher,
@@ -420,7 +520,9 @@ impl CpuEngine {
             if q.source != pi {
                 continue;
             }
-            let teacher_times = q.teacher.map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
+            let teacher_times = q
+                .teacher
+                .map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
             let proj = &mut self.projs[qi];
             let n = proj.n_target;
             let first_slot = ((s + q.delay_steps as u64) % proj.slots as u64) as usize;
@@ -439,7 +541,17 @@ impl CpuEngine {
             }
             if let Some(fd) = &proj.fast_deposit {
                 let vars = &proj.net.vars;
-                let cols: Vec<&[f64]> = fd.factors.iter().filter_map(|f| if let Factor::Var(x) = f { Some(vars[*x].as_slice()) } else { None }).collect();
+                let cols: Vec<&[f64]> = fd
+                    .factors
+                    .iter()
+                    .filter_map(|f| {
+                        if let Factor::Var(x) = f {
+                            Some(vars[*x].as_slice())
+                        } else {
+                            None
+                        }
+                    })
+                    .collect();
                 for p in 0..fd.pulse as usize {
                     let base = ((first_slot + p) % proj.slots) * n;
                     let ring = &mut proj.ring[base..base + n];
@@ -519,7 +631,9 @@ impl CpuEngine {
                     continue;
                 }
                 let q = &self.ir.projections[qi];
-                let teacher_times = q.teacher.map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
+                let teacher_times = q
+                    .teacher
+                    .map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
                 let proj = &mut self.projs[qi];
                 let pre_pop = &self.pops[q.source];
                 let post_pop = &self.pops[q.target];
@@ -531,23 +645,56 @@ impl CpuEngine {
                             let hi = (lo + 4096).min(n_syn);
                             self.scratch.clear();
                             self.scratch.extend(lo as u32..hi as u32);
-                            let mut env = SynapseEnv { ids: &self.scratch, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher_times.as_deref(), bounds: &proj.bounds, deposit: None, time: t, signals };
+                            let mut env = SynapseEnv {
+                                ids: &self.scratch,
+                                vars: &mut proj.net.vars,
+                                pre: &proj.net.pre,
+                                post: &proj.net.post,
+                                pre_pop,
+                                post_pop,
+                                last_teacher: teacher_times.as_deref(),
+                                bounds: &proj.bounds,
+                                deposit: None,
+                                time: t,
+                                signals,
+                            };
                             vm::run(body, &mut env, &mut self.regs);
                             lo = hi;
                         }
                     }
-                    Periodic::Guarded { cond, cond_reg, body } => {
-                        let mut env = SourceCellEnv { pop: pre_pop, time: t, signals };
+                    Periodic::Guarded {
+                        cond,
+                        cond_reg,
+                        body,
+                    } => {
+                        let mut env = SourceCellEnv {
+                            pop: pre_pop,
+                            time: t,
+                            signals,
+                        };
                         vm::run(cond, &mut env, &mut self.regs);
                         self.scratch.clear();
                         let cond = self.regs.reg(*cond_reg);
                         for (i, c) in cond.iter().enumerate() {
                             if *c != 0.0 {
-                                self.scratch.extend(proj.net.offsets[i]..proj.net.offsets[i + 1]);
+                                self.scratch
+                                    .extend(proj.net.offsets[i]..proj.net.offsets[i + 1]);
                             }
                         }
                         if !self.scratch.is_empty() {
-                            let mut env = SynapseEnv { ids: &self.scratch, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher_times.as_deref(), bounds: &proj.bounds, deposit: None, time: t, signals };
+                            let mut env = SynapseEnv {
+                                ids: &self.scratch,
+                                vars: &mut proj.net.vars,
+                                pre: &proj.net.pre,
+                                post: &proj.net.post,
+                                pre_pop,
+                                post_pop,
+                                last_teacher: teacher_times.as_deref(),
+                                bounds: &proj.bounds,
+                                deposit: None,
+                                time: t,
+                                signals,
+                            };
                             vm::run(body, &mut env, &mut self.regs);
                         }
                     }
@@ -569,10 +716,19 @@ enum Handler {
 /// Compile a periodic rule, hoisting a leading condition on the presynaptic
 /// cell alone so that silent sources cost nothing.
 fn periodic(body: &[Stmt], locals: usize) -> Periodic {
-    if let [Stmt::If { cond, then, otherwise }] = body {
+    if let [Stmt::If {
+        cond,
+        then,
+        otherwise,
+    }] = body
+    {
         if otherwise.is_empty() && pre_only(cond) {
             let (cond, cond_reg) = vm::compile_expr(cond, 0);
-            return Periodic::Guarded { cond, cond_reg, body: vm::compile(then, locals) };
+            return Periodic::Guarded {
+                cond,
+                cond_reg,
+                body: vm::compile(then, locals),
+            };
         }
     }
     Periodic::All(vm::compile(body, locals))
@@ -583,7 +739,10 @@ fn pre_only(e: &Expr) -> bool {
         Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Pre(_) => true,
         Expr::Unary(_, x) => pre_only(x),
         Expr::Binary(_, a, b) => pre_only(a) && pre_only(b),
-        Expr::Call(f, args, _) => !matches!(f, crate::ir::Func::Rand | crate::ir::Func::Randn) && args.iter().all(pre_only),
+        Expr::Call(f, args, _) => {
+            !matches!(f, crate::ir::Func::Rand | crate::ir::Func::Randn)
+                && args.iter().all(pre_only)
+        }
         _ => false,
     }
 }
@@ -618,7 +777,9 @@ pub fn signal_value(s: &crate::ir::Signal, t: f64) -> f64 {
         }
     }
     let within = t - trial * s.trial;
-    f64::from(u8::from(within >= s.start - 1e-12 && within < s.end - 1e-12))
+    f64::from(u8::from(
+        within >= s.start - 1e-12 && within < s.end - 1e-12,
+    ))
 }
 
 fn eval_time(e: &Expr, t: f64, signals: &[f64]) -> f64 {
@@ -627,7 +788,9 @@ fn eval_time(e: &Expr, t: f64, signals: &[f64]) -> f64 {
             Expr::Time => Expr::Const(t),
             Expr::Signal(i) => Expr::Const(sig.get(*i).copied().unwrap_or(0.0)),
             Expr::Unary(op, x) => Expr::Unary(*op, Box::new(sub(x, t, sig))),
-            Expr::Binary(op, a, b) => Expr::Binary(*op, Box::new(sub(a, t, sig)), Box::new(sub(b, t, sig))),
+            Expr::Binary(op, a, b) => {
+                Expr::Binary(*op, Box::new(sub(a, t, sig)), Box::new(sub(b, t, sig)))
+            }
             Expr::Call(f, a, s) => Expr::Call(*f, a.iter().map(|x| sub(x, t, sig)).collect(), *s),
             e => e.clone(),
         }
@@ -667,7 +830,11 @@ impl Engine for CpuEngine {
     }
 
     fn describe(&self) -> String {
-        format!("cpu ({} thread{})", self.threads, if self.threads == 1 { "" } else { "s" })
+        format!(
+            "cpu ({} thread{})",
+            self.threads,
+            if self.threads == 1 { "" } else { "s" }
+        )
     }
 }
 

@@ -34,8 +34,17 @@ pub enum Op {
     Rand(Reg, u32, bool),
     /// dst = mask * cond (or mask * !cond when `negate`).
     Mask(Reg, Option<Reg>, Reg, bool),
-    Store { var: usize, src: Reg, mask: Option<Reg>, held: bool },
-    Deposit { src: Reg, mask: Option<Reg>, pulse: u32 },
+    Store {
+        var: usize,
+        src: Reg,
+        mask: Option<Reg>,
+        held: bool,
+    },
+    Deposit {
+        src: Reg,
+        mask: Option<Reg>,
+        pulse: u32,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -52,16 +61,33 @@ impl Program {
 
 /// Compile statements. Locals occupy registers 0..locals.
 pub fn compile(stmts: &[Stmt], locals: usize) -> Program {
-    let mut c = Compiler { ops: vec![], next: locals as Reg, max: locals as Reg };
+    let mut c = Compiler {
+        ops: vec![],
+        next: locals as Reg,
+        max: locals as Reg,
+    };
     c.stmts(stmts, None);
-    Program { ops: c.ops, regs: c.max as usize + 1 }
+    Program {
+        ops: c.ops,
+        regs: c.max as usize + 1,
+    }
 }
 
 /// Compile one expression into a program whose result is register `result`.
 pub fn compile_expr(e: &Expr, locals: usize) -> (Program, Reg) {
-    let mut c = Compiler { ops: vec![], next: locals as Reg, max: locals as Reg };
+    let mut c = Compiler {
+        ops: vec![],
+        next: locals as Reg,
+        max: locals as Reg,
+    };
     let r = c.expr(e);
-    (Program { ops: c.ops, regs: c.max as usize + 1 }, r)
+    (
+        Program {
+            ops: c.ops,
+            regs: c.max as usize + 1,
+        },
+        r,
+    )
 }
 
 struct Compiler {
@@ -84,7 +110,12 @@ impl Compiler {
             match s {
                 Stmt::Set { var, value, held } => {
                     let src = self.expr(value);
-                    self.ops.push(Op::Store { var: *var, src, mask, held: *held });
+                    self.ops.push(Op::Store {
+                        var: *var,
+                        src,
+                        mask,
+                        held: *held,
+                    });
                 }
                 Stmt::SetLocal { local, value } => {
                     let src = self.expr(value);
@@ -94,9 +125,17 @@ impl Compiler {
                 }
                 Stmt::Deposit { value, pulse_steps } => {
                     let src = self.expr(value);
-                    self.ops.push(Op::Deposit { src, mask, pulse: *pulse_steps });
+                    self.ops.push(Op::Deposit {
+                        src,
+                        mask,
+                        pulse: *pulse_steps,
+                    });
                 }
-                Stmt::If { cond, then, otherwise } => {
+                Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
                     let c = self.expr(cond);
                     let m_then = self.alloc();
                     self.ops.push(Op::Mask(m_then, mask, c, false));
@@ -313,7 +352,12 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
                     }
                 }
             }
-            Op::Store { var, src, mask, held } => {
+            Op::Store {
+                var,
+                src,
+                mask,
+                held,
+            } => {
                 let m = mask.map(|m| r!(m));
                 env.store(var, r!(src), m, held);
             }
