@@ -78,6 +78,19 @@ pub fn run_cpu(
     progress_every: u64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<RunResult, String> {
+    run_cpu_with(ir, threads, stop, progress_every, progress, &mut |_| {})
+}
+
+/// `run_cpu`, letting the caller configure the recording first (marks,
+/// tracked ranges).
+pub fn run_cpu_with(
+    ir: &Ir,
+    threads: usize,
+    stop: &AtomicBool,
+    progress_every: u64,
+    progress: &mut dyn FnMut(u64),
+    setup: &mut dyn FnMut(&mut Recording),
+) -> Result<RunResult, String> {
     let t0 = Instant::now();
     let net = crate::network::build(ir)?;
     let synapses = net.projections.iter().map(|p| p.len()).sum();
@@ -92,6 +105,7 @@ pub fn run_cpu(
             .map(|(a, b)| (a.as_slice(), b.as_slice()))
             .collect();
         let mut rec = Recording::new(ir, &refs);
+        setup(&mut rec);
         drop(pairs);
         let t1 = Instant::now();
         let mut error = None;

@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod run;
+pub mod validate;
 
 use cbmc::check::Checked;
 use cbmc::diagnostics::Severity;

@@ -15,6 +15,12 @@ pub struct Recording {
     /// Spikes per cell per population over the whole run (for the summary).
     pub totals: Vec<Vec<u64>>,
     pub steps: u64,
+    /// `totals` as they were after `mark` steps, for rates over the end of
+    /// a run (`window_rates`).
+    mark: Option<u64>,
+    totals_at_mark: Option<Vec<Vec<u64>>>,
+    /// Per population, (var, min, max) of one tracked variable.
+    ranges: Vec<Option<(usize, f64, f64)>>,
 }
 
 enum Buffer {
@@ -137,7 +143,44 @@ impl Recording {
             recs,
             totals: ir.populations.iter().map(|p| vec![0; p.size]).collect(),
             steps: 0,
+            mark: None,
+            totals_at_mark: None,
+            ranges: vec![None; ir.populations.len()],
         }
+    }
+
+    /// Remember the spike totals after `steps` steps.
+    pub fn mark_after(&mut self, steps: u64) {
+        self.mark = Some(steps);
+        if steps == 0 {
+            self.totals_at_mark = Some(self.totals.clone());
+        }
+    }
+
+    /// Mean rate (Hz) of each population since the mark.
+    pub fn window_rates(&self) -> Option<Vec<f64>> {
+        let (mark, at) = (self.mark?, self.totals_at_mark.as_ref()?);
+        let seconds = (self.steps - mark) as f64 * self.dt;
+        Some(
+            self.totals
+                .iter()
+                .zip(at)
+                .map(|(now, then)| {
+                    let spikes: u64 = now.iter().sum::<u64>() - then.iter().sum::<u64>();
+                    spikes as f64 / (now.len().max(1) as f64 * seconds)
+                })
+                .collect(),
+        )
+    }
+
+    /// Track the smallest and largest value of variable `var` of population
+    /// `pop` over the run.
+    pub fn track_range(&mut self, pop: usize, var: usize) {
+        self.ranges[pop] = Some((var, f64::INFINITY, f64::NEG_INFINITY));
+    }
+
+    pub fn range(&self, pop: usize) -> Option<(f64, f64)> {
+        self.ranges[pop].map(|(_, lo, hi)| (lo, hi))
     }
 
     /// Record the step that just ran (index `step`).
@@ -146,6 +189,17 @@ impl Recording {
         for (p, totals) in self.totals.iter_mut().enumerate() {
             for &i in view.spikes(p) {
                 totals[i as usize] += 1;
+            }
+        }
+        if self.mark == Some(step + 1) {
+            self.totals_at_mark = Some(self.totals.clone());
+        }
+        for (p, r) in self.ranges.iter_mut().enumerate() {
+            if let Some((var, lo, hi)) = r {
+                for &v in view.var(p, *var) {
+                    *lo = lo.min(v);
+                    *hi = hi.max(v);
+                }
             }
         }
         for (_, b) in self.recs.iter_mut() {
