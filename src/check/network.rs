@@ -259,14 +259,17 @@ impl Checker {
                     if let Some(ty) = m.synapses.iter().find(|t| t.name == s.name.name).cloned() {
                         self.handlers(s, &ty, None, None, false, None, &m.signals);
                     }
-                    self.emit(
-                        Diagnostic::warning(
-                            "cbm::W109",
-                            s.name.span,
-                            format!("synapse type `{}` is never used", s.name.name),
-                        )
-                        .label("no projection uses it"),
-                    );
+                    // Types from imported libraries may go unused.
+                    if s.name.span.file == 0 {
+                        self.emit(
+                            Diagnostic::warning(
+                                "cbm::W109",
+                                s.name.span,
+                                format!("synapse type `{}` is never used", s.name.name),
+                            )
+                            .label("no projection uses it"),
+                        );
+                    }
                 }
             }
         }

@@ -14,6 +14,7 @@ use crate::ir::{Expr, Ir, PopulationKindIr, SourceIr, Stmt};
 use crate::network::rng::{self, stream, Rng};
 use crate::network::{GapNet, Network, ProjectionNet};
 use env::{NeuronEnv, SourceCellEnv, SynapseEnv};
+use rayon::prelude::*;
 use vm::{Program, Reg, Regs};
 
 pub struct CpuEngine {
@@ -26,6 +27,10 @@ pub struct CpuEngine {
     regs: Regs,
     scratch: Vec<u32>,
     threads: usize,
+    /// Per projection: when a spike through it last reached each target
+    /// (kept for projections that are some projection's teacher).
+    teacher_times: Vec<Vec<f64>>,
+    pool: Option<rayon::ThreadPool>,
 }
 
 pub(crate) struct PopRt {
@@ -73,7 +78,9 @@ pub(crate) struct ProjRt {
     csc: Option<(Vec<u32>, Vec<u32>)>,
     /// Arrival counts of this projection's spikes (when it is a teacher).
     arrivals: Option<Vec<u32>>,
-    pub last_arrival: Vec<f64>,
+    /// Reusable buffers: synapse ids of a batch, interpreter registers.
+    ids: Vec<u32>,
+    regs: Regs,
     pub bounds: Vec<Option<(f64, f64)>>,
 }
 
@@ -223,11 +230,8 @@ impl CpuEngine {
                 every,
                 csc,
                 arrivals: is_teacher.then(|| vec![0; slots * n_target]),
-                last_arrival: if is_teacher {
-                    vec![-1e9; n_target]
-                } else {
-                    vec![]
-                },
+                ids: vec![],
+                regs: Regs::default(),
                 bounds,
             });
         }
@@ -241,6 +245,15 @@ impl CpuEngine {
             regs: Regs::default(),
             scratch: vec![],
             threads: threads.max(1),
+            teacher_times: ir
+                .projections
+                .iter()
+                .enumerate()
+                .map(|(qi, q)| if teachers.contains(&qi) { vec![-1e9; ir.populations[q.target].size] } else { vec![] })
+                .collect(),
+            // With one thread everything runs inline; a pool that fails to
+            // start (no threads available) also falls back to inline.
+            pool: (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten(),
         };
         engine.init_sources();
         engine
@@ -456,7 +469,7 @@ impl CpuEngine {
             for j in 0..n {
                 if arrivals[slot * n + j] > 0 {
                     arrivals[slot * n + j] = 0;
-                    proj.last_arrival[j] = t;
+                    self.teacher_times[ti][j] = t;
                     arrived.push(j as u32);
                 }
             }
@@ -476,9 +489,7 @@ impl CpuEngine {
 
     fn run_by_target(&mut self, qi: usize, j: usize, h: Handler, t: f64, signals: &[f64]) {
         let q = &self.ir.projections[qi];
-        let teacher_times = q
-            .teacher
-            .map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
+        let teacher_times = q.teacher.map(|ti| self.teacher_times[ti].as_slice());
         let proj = &mut self.projs[qi];
         let Some((offsets, ids)) = &proj.csc else {
             return;
@@ -495,19 +506,18 @@ impl CpuEngine {
             post: &proj.net.post,
             pre_pop: &self.pops[q.source],
             post_pop: &self.pops[q.target],
-            last_teacher: teacher_times.as_deref(),
+            last_teacher: teacher_times,
             bounds: &proj.bounds,
             deposit: None,
             time: t,
             signals,
         };
-        vm::run(prog, &mut env, &mut self.regs);
-        if let (Some(ti), Some(times)) = (q.teacher, teacher_times) {
-            self.projs[ti].last_arrival = times;
-        }
+        vm::run(prog, &mut env, &mut proj.regs);
     }
 
     /// Deliver the spikes `pi` just emitted and run spike-driven plasticity.
+    /// Projections are independent (each has its own ring buffer and synapse
+    /// state), so they run in parallel without changing any result.
     fn after_spikes(&mut self, pi: usize, t: f64, signals: &[f64]) {
         let s = self.step;
         let spikes = std::mem::take(&mut self.pops[pi].spikes);
@@ -515,100 +525,20 @@ impl CpuEngine {
             self.pops[pi].spiked[i as usize] = true;
             self.pops[pi].last_spike[i as usize] = t;
         }
-        for qi in 0..self.projs.len() {
-            let q = &self.ir.projections[qi];
-            if q.source != pi {
-                continue;
+        let pops = &self.pops;
+        let teacher_times = &self.teacher_times;
+        let ir = &self.ir;
+        let work = |(qi, proj): (usize, &mut ProjRt)| {
+            let q = &ir.projections[qi];
+            if q.source == pi && !spikes.is_empty() {
+                let teacher = q.teacher.map(|ti| teacher_times[ti].as_slice());
+                deliver(proj, q, pops, teacher, &spikes, s, t, signals);
             }
-            let teacher_times = q
-                .teacher
-                .map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
-            let proj = &mut self.projs[qi];
-            let n = proj.n_target;
-            let first_slot = ((s + q.delay_steps as u64) % proj.slots as u64) as usize;
-            // All synapses of all cells that spiked, in one batch: cells in
-            // ascending order, each cell's synapses in storage order.
-            self.scratch.clear();
-            for &i in &spikes {
-                let lo = proj.net.offsets[i as usize];
-                let hi = proj.net.offsets[i as usize + 1];
-                self.scratch.extend(lo..hi);
-            }
-            if let Some(arr) = proj.arrivals.as_mut() {
-                for &k in &self.scratch {
-                    arr[first_slot * n + proj.net.post[k as usize] as usize] += 1;
-                }
-            }
-            if let Some(fd) = &proj.fast_deposit {
-                let vars = &proj.net.vars;
-                let cols: Vec<&[f64]> = fd
-                    .factors
-                    .iter()
-                    .filter_map(|f| {
-                        if let Factor::Var(x) = f {
-                            Some(vars[*x].as_slice())
-                        } else {
-                            None
-                        }
-                    })
-                    .collect();
-                for p in 0..fd.pulse as usize {
-                    let base = ((first_slot + p) % proj.slots) * n;
-                    let ring = &mut proj.ring[base..base + n];
-                    let post = &proj.net.post;
-                    match (fd.factors.as_slice(), cols.as_slice()) {
-                        ([Factor::Var(_), Factor::Var(_)], [a, b]) => {
-                            for &k in &self.scratch {
-                                let k = k as usize;
-                                ring[post[k] as usize] += a[k] * b[k];
-                            }
-                        }
-                        ([Factor::Const(c)], []) => {
-                            for &k in &self.scratch {
-                                ring[post[k as usize] as usize] += c;
-                            }
-                        }
-                        ([Factor::Var(_), Factor::Const(c)], [a]) => {
-                            for &k in &self.scratch {
-                                let k = k as usize;
-                                ring[post[k] as usize] += a[k] * c;
-                            }
-                        }
-                        (factors, _) => {
-                            for &k in &self.scratch {
-                                let k = k as usize;
-                                let mut v = 1.0;
-                                for (i, f) in factors.iter().enumerate() {
-                                    let x = match *f {
-                                        Factor::Var(x) => vars[x][k],
-                                        Factor::Const(c) => c,
-                                    };
-                                    v = if i == 0 { x } else { v * x };
-                                }
-                                ring[post[k] as usize] += v;
-                            }
-                        }
-                    }
-                }
-            } else if !proj.on_pre.is_empty() && !self.scratch.is_empty() {
-                let mut env = SynapseEnv {
-                    ids: &self.scratch,
-                    vars: &mut proj.net.vars,
-                    pre: &proj.net.pre,
-                    post: &proj.net.post,
-                    pre_pop: &self.pops[q.source],
-                    post_pop: &self.pops[q.target],
-                    last_teacher: teacher_times.as_deref(),
-                    bounds: &proj.bounds,
-                    deposit: Some((&mut proj.ring, proj.slots, n, first_slot)),
-                    time: t,
-                    signals,
-                };
-                vm::run(&proj.on_pre, &mut env, &mut self.regs);
-            }
-            if let (Some(ti), Some(times)) = (q.teacher, teacher_times) {
-                self.projs[ti].last_arrival = times;
-            }
+        };
+        let sources = ir.projections.iter().filter(|q| q.source == pi).count();
+        match &self.pool {
+            Some(pool) if sources > 1 => pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work)),
+            _ => self.projs.iter_mut().enumerate().for_each(work),
         }
         self.pops[pi].spikes = spikes;
         for qi in 0..self.projs.len() {
@@ -624,87 +554,142 @@ impl CpuEngine {
 
     fn periodic(&mut self, t: f64, signals: &[f64]) {
         let s = self.step;
-        for qi in 0..self.projs.len() {
-            for k in 0..self.projs[qi].every.len() {
-                let period = self.projs[qi].every[k].0 as u64;
-                if s % period != 0 {
-                    continue;
+        let pops = &self.pops;
+        let teacher_times = &self.teacher_times;
+        let ir = &self.ir;
+        let due = |proj: &ProjRt| proj.every.iter().any(|(period, _)| s % *period as u64 == 0);
+        let work = |(qi, proj): (usize, &mut ProjRt)| {
+            if !due(proj) {
+                return;
+            }
+            let q = &ir.projections[qi];
+            let teacher = q.teacher.map(|ti| teacher_times[ti].as_slice());
+            for k in 0..proj.every.len() {
+                if s % proj.every[k].0 as u64 == 0 {
+                    periodic_rule(proj, k, q, pops, teacher, t, signals);
                 }
-                let q = &self.ir.projections[qi];
-                let teacher_times = q
-                    .teacher
-                    .map(|ti| std::mem::take(&mut self.projs[ti].last_arrival));
-                let proj = &mut self.projs[qi];
-                let pre_pop = &self.pops[q.source];
-                let post_pop = &self.pops[q.target];
-                match &proj.every[k].1 {
-                    Periodic::All(body) => {
-                        let n_syn = proj.net.len();
-                        let mut lo = 0;
-                        while lo < n_syn {
-                            let hi = (lo + 4096).min(n_syn);
-                            self.scratch.clear();
-                            self.scratch.extend(lo as u32..hi as u32);
-                            let mut env = SynapseEnv {
-                                ids: &self.scratch,
-                                vars: &mut proj.net.vars,
-                                pre: &proj.net.pre,
-                                post: &proj.net.post,
-                                pre_pop,
-                                post_pop,
-                                last_teacher: teacher_times.as_deref(),
-                                bounds: &proj.bounds,
-                                deposit: None,
-                                time: t,
-                                signals,
-                            };
-                            vm::run(body, &mut env, &mut self.regs);
-                            lo = hi;
-                        }
-                    }
-                    Periodic::Guarded {
-                        cond,
-                        cond_reg,
-                        body,
-                    } => {
-                        let mut env = SourceCellEnv {
-                            pop: pre_pop,
-                            time: t,
-                            signals,
-                        };
-                        vm::run(cond, &mut env, &mut self.regs);
-                        self.scratch.clear();
-                        let cond = self.regs.reg(*cond_reg);
-                        for (i, c) in cond.iter().enumerate() {
-                            if *c != 0.0 {
-                                self.scratch
-                                    .extend(proj.net.offsets[i]..proj.net.offsets[i + 1]);
-                            }
-                        }
-                        if !self.scratch.is_empty() {
-                            let mut env = SynapseEnv {
-                                ids: &self.scratch,
-                                vars: &mut proj.net.vars,
-                                pre: &proj.net.pre,
-                                post: &proj.net.post,
-                                pre_pop,
-                                post_pop,
-                                last_teacher: teacher_times.as_deref(),
-                                bounds: &proj.bounds,
-                                deposit: None,
-                                time: t,
-                                signals,
-                            };
-                            vm::run(body, &mut env, &mut self.regs);
-                        }
+            }
+        };
+        let busy = self.projs.iter().filter(|p| due(p)).count();
+        match &self.pool {
+            Some(pool) if busy > 1 => pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work)),
+            _ => self.projs.iter_mut().enumerate().for_each(work),
+        }
+    }
+}
+
+/// One projection's share of a source's spikes: teacher arrivals, then the
+/// `on_pre` code (or its fast path) over all synapses of all spiking cells,
+/// cells ascending and each cell's synapses in storage order.
+#[allow(clippy::too_many_arguments)]
+fn deliver(proj: &mut ProjRt, q: &crate::ir::ProjectionIr, pops: &[PopRt], teacher: Option<&[f64]>, spikes: &[u32], s: u64, t: f64, signals: &[f64]) {
+    let n = proj.n_target;
+    let first_slot = ((s + q.delay_steps as u64) % proj.slots as u64) as usize;
+    let mut ids = std::mem::take(&mut proj.ids);
+    ids.clear();
+    for &i in spikes {
+        ids.extend(proj.net.offsets[i as usize]..proj.net.offsets[i as usize + 1]);
+    }
+    if let Some(arr) = proj.arrivals.as_mut() {
+        for &k in &ids {
+            arr[first_slot * n + proj.net.post[k as usize] as usize] += 1;
+        }
+    }
+    if let Some(fd) = &proj.fast_deposit {
+        let vars = &proj.net.vars;
+        let cols: Vec<&[f64]> = fd.factors.iter().filter_map(|f| if let Factor::Var(x) = f { Some(vars[*x].as_slice()) } else { None }).collect();
+        let post = &proj.net.post;
+        for p in 0..fd.pulse as usize {
+            let base = ((first_slot + p) % proj.slots) * n;
+            let ring = &mut proj.ring[base..base + n];
+            match (fd.factors.as_slice(), cols.as_slice()) {
+                ([Factor::Var(_), Factor::Var(_)], [a, b]) => {
+                    for &k in &ids {
+                        let k = k as usize;
+                        ring[post[k] as usize] += a[k] * b[k];
                     }
                 }
-                if let (Some(ti), Some(times)) = (q.teacher, teacher_times) {
-                    self.projs[ti].last_arrival = times;
+                ([Factor::Const(c)], []) => {
+                    for &k in &ids {
+                        ring[post[k as usize] as usize] += c;
+                    }
+                }
+                ([Factor::Var(_), Factor::Const(c)], [a]) => {
+                    for &k in &ids {
+                        let k = k as usize;
+                        ring[post[k] as usize] += a[k] * c;
+                    }
+                }
+                (factors, _) => {
+                    for &k in &ids {
+                        let k = k as usize;
+                        let mut v = 1.0;
+                        for (i, f) in factors.iter().enumerate() {
+                            let x = match *f {
+                                Factor::Var(x) => vars[x][k],
+                                Factor::Const(c) => c,
+                            };
+                            v = if i == 0 { x } else { v * x };
+                        }
+                        ring[post[k] as usize] += v;
+                    }
                 }
             }
         }
+    } else if !proj.on_pre.is_empty() && !ids.is_empty() {
+        let mut env = SynapseEnv {
+            ids: &ids,
+            vars: &mut proj.net.vars,
+            pre: &proj.net.pre,
+            post: &proj.net.post,
+            pre_pop: &pops[q.source],
+            post_pop: &pops[q.target],
+            last_teacher: teacher,
+            bounds: &proj.bounds,
+            deposit: Some((&mut proj.ring, proj.slots, n, first_slot)),
+            time: t,
+            signals,
+        };
+        vm::run(&proj.on_pre, &mut env, &mut proj.regs);
     }
+    proj.ids = ids;
+}
+
+/// Run periodic rule `k` of a projection.
+fn periodic_rule(proj: &mut ProjRt, k: usize, q: &crate::ir::ProjectionIr, pops: &[PopRt], teacher: Option<&[f64]>, t: f64, signals: &[f64]) {
+    let pre_pop = &pops[q.source];
+    let post_pop = &pops[q.target];
+    let mut ids = std::mem::take(&mut proj.ids);
+    match &proj.every[k].1 {
+        Periodic::All(body) => {
+            let n_syn = proj.net.len();
+            let mut lo = 0;
+            while lo < n_syn {
+                let hi = (lo + 4096).min(n_syn);
+                ids.clear();
+                ids.extend(lo as u32..hi as u32);
+                let mut env = SynapseEnv { ids: &ids, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher, bounds: &proj.bounds, deposit: None, time: t, signals };
+                vm::run(body, &mut env, &mut proj.regs);
+                lo = hi;
+            }
+        }
+        Periodic::Guarded { cond, cond_reg, body } => {
+            let mut env = SourceCellEnv { pop: pre_pop, time: t, signals };
+            vm::run(cond, &mut env, &mut proj.regs);
+            ids.clear();
+            let cond = proj.regs.reg(*cond_reg);
+            for (i, c) in cond.iter().enumerate() {
+                if *c != 0.0 {
+                    ids.extend(proj.net.offsets[i]..proj.net.offsets[i + 1]);
+                }
+            }
+            if !ids.is_empty() {
+                let mut env = SynapseEnv { ids: &ids, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher, bounds: &proj.bounds, deposit: None, time: t, signals };
+                vm::run(body, &mut env, &mut proj.regs);
+            }
+        }
+    }
+    proj.ids = ids;
 }
 
 #[derive(Clone, Copy)]
