@@ -80,14 +80,15 @@ pub fn fold_stmts(stmts: Vec<Stmt>) -> Vec<Stmt> {
                 let cond = fold(cond);
                 let then = fold_stmts(then);
                 let otherwise = fold_stmts(otherwise);
-                match cond {
-                    Expr::Const(c) if c != 0.0 => out.extend(then),
-                    Expr::Const(_) => out.extend(otherwise),
-                    cond => out.push(Stmt::If {
-                        cond,
-                        then,
-                        otherwise,
-                    }),
+                match (cond, then.as_slice(), otherwise.as_slice()) {
+                    (Expr::Const(c), _, _) if c != 0.0 => out.extend(then),
+                    (Expr::Const(_), _, _) => out.extend(otherwise),
+                    // `if c { x = a } else { x = b }` is `x = select(c, a, b)`:
+                    // one store instead of two masked ones.
+                    (cond, [Stmt::Set { var: v1, value: a, held: h1 }], [Stmt::Set { var: v2, value: b, held: h2 }]) if v1 == v2 && h1 == h2 => {
+                        out.push(Stmt::Set { var: *v1, value: Expr::Call(Func::Select, vec![cond, a.clone(), b.clone()], 0), held: *h1 });
+                    }
+                    (cond, _, _) => out.push(Stmt::If { cond, then, otherwise }),
                 }
             }
         }

@@ -637,23 +637,29 @@ fn deliver(proj: &mut ProjRt, q: &crate::ir::ProjectionIr, pops: &[PopRt], teach
             }
         }
     } else if !proj.on_pre.is_empty() && !ids.is_empty() {
-        let mut env = SynapseEnv {
-            ids: &ids,
-            vars: &mut proj.net.vars,
-            pre: &proj.net.pre,
-            post: &proj.net.post,
-            pre_pop: &pops[q.source],
-            post_pop: &pops[q.target],
-            last_teacher: teacher,
-            bounds: &proj.bounds,
-            deposit: Some((&mut proj.ring, proj.slots, n, first_slot)),
-            time: t,
-            signals,
-        };
-        vm::run(&proj.on_pre, &mut env, &mut proj.regs);
+        for chunk in ids.chunks(CHUNK) {
+            let mut env = SynapseEnv {
+                ids: chunk,
+                vars: &mut proj.net.vars,
+                pre: &proj.net.pre,
+                post: &proj.net.post,
+                pre_pop: &pops[q.source],
+                post_pop: &pops[q.target],
+                last_teacher: teacher,
+                bounds: &proj.bounds,
+                deposit: Some((&mut proj.ring, proj.slots, n, first_slot)),
+                time: t,
+                signals,
+            };
+            vm::run(&proj.on_pre, &mut env, &mut proj.regs);
+        }
     }
     proj.ids = ids;
 }
+
+/// Synapses per interpreter batch: large enough to amortise dispatch, small
+/// enough that the registers stay in cache.
+const CHUNK: usize = 512;
 
 /// Run periodic rule `k` of a projection.
 fn periodic_rule(proj: &mut ProjRt, k: usize, q: &crate::ir::ProjectionIr, pops: &[PopRt], teacher: Option<&[f64]>, t: f64, signals: &[f64]) {
@@ -665,7 +671,7 @@ fn periodic_rule(proj: &mut ProjRt, k: usize, q: &crate::ir::ProjectionIr, pops:
             let n_syn = proj.net.len();
             let mut lo = 0;
             while lo < n_syn {
-                let hi = (lo + 4096).min(n_syn);
+                let hi = (lo + CHUNK).min(n_syn);
                 ids.clear();
                 ids.extend(lo as u32..hi as u32);
                 let mut env = SynapseEnv { ids: &ids, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher, bounds: &proj.bounds, deposit: None, time: t, signals };
@@ -683,8 +689,8 @@ fn periodic_rule(proj: &mut ProjRt, k: usize, q: &crate::ir::ProjectionIr, pops:
                     ids.extend(proj.net.offsets[i]..proj.net.offsets[i + 1]);
                 }
             }
-            if !ids.is_empty() {
-                let mut env = SynapseEnv { ids: &ids, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher, bounds: &proj.bounds, deposit: None, time: t, signals };
+            for chunk in ids.chunks(CHUNK) {
+                let mut env = SynapseEnv { ids: chunk, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher, bounds: &proj.bounds, deposit: None, time: t, signals };
                 vm::run(body, &mut env, &mut proj.regs);
             }
         }
