@@ -251,9 +251,11 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
     if n == 0 {
         return;
     }
-    if regs.batch != n || regs.data.len() < p.regs * n {
-        regs.batch = n;
-        regs.data.resize(p.regs.max(1) * n, 0.0);
+    // Registers are laid out `n` apart; the buffer only ever grows.
+    regs.batch = n;
+    let need = p.regs.max(1) * n;
+    if regs.data.len() < need {
+        regs.data.resize(need, 0.0);
     }
     // Registers are disjoint n-element windows of one buffer. The compiler
     // never makes an instruction's destination one of its sources, so the
