@@ -122,7 +122,7 @@ pub fn run_cpu_with(
                 break;
             }
             rec.after_step(s, &engine as &dyn StateView);
-            if progress_every > 0 && (s + 1) % progress_every == 0 {
+            if progress_every > 0 && (s + 1).is_multiple_of(progress_every) {
                 progress(s + 1);
             }
         }

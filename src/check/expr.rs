@@ -59,6 +59,9 @@ fn e_text(value: f64, unit: &str) -> String {
     format!("{} {unit}", units::trim_float(value))
 }
 
+/// A list of variables and how a match among them becomes a reference.
+type VarLookup<'a, R> = (&'a [Var], fn(usize) -> R);
+
 pub fn typed(kind: TKind, ty: Ty, span: Span) -> TExpr {
     TExpr { kind, ty, span }
 }
@@ -198,7 +201,7 @@ impl Checker {
             if let Some(i) = scope.aliases.iter().position(|a| a.0 == name) {
                 return typed(TKind::Ref(Ref::Alias(i)), scope.aliases[i].1.ty, span);
             }
-            let lookups: [(&[Var], fn(usize) -> Ref); 5] = [
+            let lookups: [VarLookup<Ref>; 5] = [
                 (scope.state, Ref::State),
                 (scope.inputs, Ref::Input),
                 (scope.params, Ref::Param),
@@ -300,7 +303,7 @@ impl Checker {
                 // Synapse type used by no projection: pre/post unknown.
                 return error(span);
             };
-            let lookups: [(&[Var], fn(usize) -> CellRef); 3] = [
+            let lookups: [VarLookup<CellRef>; 3] = [
                 (cell.state, CellRef::State),
                 (cell.inputs, CellRef::Input),
                 (cell.params, CellRef::Param),
@@ -724,11 +727,7 @@ fn bare_param_hint(e: &TExpr, want: Dim, scope: &Scope) -> Option<String> {
 
 fn collect_refs(e: &TExpr, out: &mut Vec<Ref>) {
     match &e.kind {
-        TKind::Ref(r) => {
-            if !out.contains(r) {
-                out.push(*r)
-            }
-        }
+        TKind::Ref(r) if !out.contains(r) => out.push(*r),
         TKind::Unary(_, x) => collect_refs(x, out),
         TKind::Binary(_, a, b) => {
             collect_refs(a, out);

@@ -1064,7 +1064,7 @@ impl Checker {
                 Wiring::OneToOne
             }
             "blocks" => {
-                if n_dst % n_src != 0 {
+                if !n_dst.is_multiple_of(n_src) {
                     self.emit(Diagnostic::error("cbm::E023", e.span, format!("blocks() needs the target size to be a multiple of the source size: {n_dst} targets / {n_src} sources does not divide")).label("sizes do not divide").help("source i contacts targets [i*m, (i+1)*m) with m = targets / sources"));
                     return None;
                 }

@@ -134,7 +134,11 @@ impl Mul for Dim {
 impl Div for Dim {
     type Output = Dim;
     fn div(self, o: Dim) -> Dim {
-        self * o.recip()
+        let mut exp = self.exp;
+        for (e, o) in exp.iter_mut().zip(o.exp) {
+            *e = e.saturating_sub(o);
+        }
+        Dim { exp }
     }
 }
 

@@ -85,10 +85,30 @@ pub fn fold_stmts(stmts: Vec<Stmt>) -> Vec<Stmt> {
                     (Expr::Const(_), _, _) => out.extend(otherwise),
                     // `if c { x = a } else { x = b }` is `x = select(c, a, b)`:
                     // one store instead of two masked ones.
-                    (cond, [Stmt::Set { var: v1, value: a, held: h1 }], [Stmt::Set { var: v2, value: b, held: h2 }]) if v1 == v2 && h1 == h2 => {
-                        out.push(Stmt::Set { var: *v1, value: Expr::Call(Func::Select, vec![cond, a.clone(), b.clone()], 0), held: *h1 });
+                    (
+                        cond,
+                        [Stmt::Set {
+                            var: v1,
+                            value: a,
+                            held: h1,
+                        }],
+                        [Stmt::Set {
+                            var: v2,
+                            value: b,
+                            held: h2,
+                        }],
+                    ) if v1 == v2 && h1 == h2 => {
+                        out.push(Stmt::Set {
+                            var: *v1,
+                            value: Expr::Call(Func::Select, vec![cond, a.clone(), b.clone()], 0),
+                            held: *h1,
+                        });
                     }
-                    (cond, _, _) => out.push(Stmt::If { cond, then, otherwise }),
+                    (cond, _, _) => out.push(Stmt::If {
+                        cond,
+                        then,
+                        otherwise,
+                    }),
                 }
             }
         }

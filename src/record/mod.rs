@@ -216,7 +216,7 @@ impl Recording {
                             current[i as usize] = current[i as usize].saturating_add(1);
                         }
                     }
-                    if (step + 1) % *bin as u64 == 0 {
+                    if (step + 1).is_multiple_of(*bin as u64) {
                         data.extend_from_slice(current);
                         current.fill(0);
                     }
@@ -235,7 +235,7 @@ impl Recording {
                     data,
                     t: ts,
                 } => {
-                    if step % *every as u64 == 0 {
+                    if step.is_multiple_of(*every as u64) {
                         let v = view.var(*pop, *var);
                         data.extend(cells.iter().map(|&c| v[c]));
                         ts.push(t);
@@ -250,7 +250,7 @@ impl Recording {
                     t: ts,
                     ..
                 } => {
-                    if step % *every as u64 == 0 {
+                    if step.is_multiple_of(*every as u64) {
                         let w = view.synapse_var(*proj, *var);
                         data.extend(ids.iter().map(|&k| w[k]));
                         ts.push(t);
@@ -264,7 +264,7 @@ impl Recording {
                     current,
                 } => {
                     *current += view.spikes(*pop).len() as u64;
-                    if (step + 1) % *bin as u64 == 0 {
+                    if (step + 1).is_multiple_of(*bin as u64) {
                         data.push(*current as f64 / (*size as f64 * *bin as f64 * self.dt));
                         *current = 0;
                     }

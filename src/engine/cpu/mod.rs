@@ -249,11 +249,24 @@ impl CpuEngine {
                 .projections
                 .iter()
                 .enumerate()
-                .map(|(qi, q)| if teachers.contains(&qi) { vec![-1e9; ir.populations[q.target].size] } else { vec![] })
+                .map(|(qi, q)| {
+                    if teachers.contains(&qi) {
+                        vec![-1e9; ir.populations[q.target].size]
+                    } else {
+                        vec![]
+                    }
+                })
                 .collect(),
             // With one thread everything runs inline; a pool that fails to
             // start (no threads available) also falls back to inline.
-            pool: (threads > 1).then(|| rayon::ThreadPoolBuilder::new().num_threads(threads).build().ok()).flatten(),
+            pool: (threads > 1)
+                .then(|| {
+                    rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .ok()
+                })
+                .flatten(),
         };
         engine.init_sources();
         engine
@@ -537,7 +550,9 @@ impl CpuEngine {
         };
         let sources = ir.projections.iter().filter(|q| q.source == pi).count();
         match &self.pool {
-            Some(pool) if sources > 1 => pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work)),
+            Some(pool) if sources > 1 => {
+                pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work))
+            }
             _ => self.projs.iter_mut().enumerate().for_each(work),
         }
         self.pops[pi].spikes = spikes;
@@ -557,7 +572,11 @@ impl CpuEngine {
         let pops = &self.pops;
         let teacher_times = &self.teacher_times;
         let ir = &self.ir;
-        let due = |proj: &ProjRt| proj.every.iter().any(|(period, _)| s % *period as u64 == 0);
+        let due = |proj: &ProjRt| {
+            proj.every
+                .iter()
+                .any(|(period, _)| s.is_multiple_of(*period as u64))
+        };
         let work = |(qi, proj): (usize, &mut ProjRt)| {
             if !due(proj) {
                 return;
@@ -565,14 +584,16 @@ impl CpuEngine {
             let q = &ir.projections[qi];
             let teacher = q.teacher.map(|ti| teacher_times[ti].as_slice());
             for k in 0..proj.every.len() {
-                if s % proj.every[k].0 as u64 == 0 {
+                if s.is_multiple_of(proj.every[k].0 as u64) {
                     periodic_rule(proj, k, q, pops, teacher, t, signals);
                 }
             }
         };
         let busy = self.projs.iter().filter(|p| due(p)).count();
         match &self.pool {
-            Some(pool) if busy > 1 => pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work)),
+            Some(pool) if busy > 1 => {
+                pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work))
+            }
             _ => self.projs.iter_mut().enumerate().for_each(work),
         }
     }
@@ -582,7 +603,16 @@ impl CpuEngine {
 /// `on_pre` code (or its fast path) over all synapses of all spiking cells,
 /// cells ascending and each cell's synapses in storage order.
 #[allow(clippy::too_many_arguments)]
-fn deliver(proj: &mut ProjRt, q: &crate::ir::ProjectionIr, pops: &[PopRt], teacher: Option<&[f64]>, spikes: &[u32], s: u64, t: f64, signals: &[f64]) {
+fn deliver(
+    proj: &mut ProjRt,
+    q: &crate::ir::ProjectionIr,
+    pops: &[PopRt],
+    teacher: Option<&[f64]>,
+    spikes: &[u32],
+    s: u64,
+    t: f64,
+    signals: &[f64],
+) {
     let n = proj.n_target;
     let first_slot = ((s + q.delay_steps as u64) % proj.slots as u64) as usize;
     let mut ids = std::mem::take(&mut proj.ids);
@@ -597,7 +627,17 @@ fn deliver(proj: &mut ProjRt, q: &crate::ir::ProjectionIr, pops: &[PopRt], teach
     }
     if let Some(fd) = &proj.fast_deposit {
         let vars = &proj.net.vars;
-        let cols: Vec<&[f64]> = fd.factors.iter().filter_map(|f| if let Factor::Var(x) = f { Some(vars[*x].as_slice()) } else { None }).collect();
+        let cols: Vec<&[f64]> = fd
+            .factors
+            .iter()
+            .filter_map(|f| {
+                if let Factor::Var(x) = f {
+                    Some(vars[*x].as_slice())
+                } else {
+                    None
+                }
+            })
+            .collect();
         let post = &proj.net.post;
         for p in 0..fd.pulse as usize {
             let base = ((first_slot + p) % proj.slots) * n;
@@ -662,7 +702,15 @@ fn deliver(proj: &mut ProjRt, q: &crate::ir::ProjectionIr, pops: &[PopRt], teach
 const CHUNK: usize = 512;
 
 /// Run periodic rule `k` of a projection.
-fn periodic_rule(proj: &mut ProjRt, k: usize, q: &crate::ir::ProjectionIr, pops: &[PopRt], teacher: Option<&[f64]>, t: f64, signals: &[f64]) {
+fn periodic_rule(
+    proj: &mut ProjRt,
+    k: usize,
+    q: &crate::ir::ProjectionIr,
+    pops: &[PopRt],
+    teacher: Option<&[f64]>,
+    t: f64,
+    signals: &[f64],
+) {
     let pre_pop = &pops[q.source];
     let post_pop = &pops[q.target];
     let mut ids = std::mem::take(&mut proj.ids);
@@ -674,13 +722,33 @@ fn periodic_rule(proj: &mut ProjRt, k: usize, q: &crate::ir::ProjectionIr, pops:
                 let hi = (lo + CHUNK).min(n_syn);
                 ids.clear();
                 ids.extend(lo as u32..hi as u32);
-                let mut env = SynapseEnv { ids: &ids, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher, bounds: &proj.bounds, deposit: None, time: t, signals };
+                let mut env = SynapseEnv {
+                    ids: &ids,
+                    vars: &mut proj.net.vars,
+                    pre: &proj.net.pre,
+                    post: &proj.net.post,
+                    pre_pop,
+                    post_pop,
+                    last_teacher: teacher,
+                    bounds: &proj.bounds,
+                    deposit: None,
+                    time: t,
+                    signals,
+                };
                 vm::run(body, &mut env, &mut proj.regs);
                 lo = hi;
             }
         }
-        Periodic::Guarded { cond, cond_reg, body } => {
-            let mut env = SourceCellEnv { pop: pre_pop, time: t, signals };
+        Periodic::Guarded {
+            cond,
+            cond_reg,
+            body,
+        } => {
+            let mut env = SourceCellEnv {
+                pop: pre_pop,
+                time: t,
+                signals,
+            };
             vm::run(cond, &mut env, &mut proj.regs);
             ids.clear();
             let cond = proj.regs.reg(*cond_reg);
@@ -690,7 +758,19 @@ fn periodic_rule(proj: &mut ProjRt, k: usize, q: &crate::ir::ProjectionIr, pops:
                 }
             }
             for chunk in ids.chunks(CHUNK) {
-                let mut env = SynapseEnv { ids: chunk, vars: &mut proj.net.vars, pre: &proj.net.pre, post: &proj.net.post, pre_pop, post_pop, last_teacher: teacher, bounds: &proj.bounds, deposit: None, time: t, signals };
+                let mut env = SynapseEnv {
+                    ids: chunk,
+                    vars: &mut proj.net.vars,
+                    pre: &proj.net.pre,
+                    post: &proj.net.post,
+                    pre_pop,
+                    post_pop,
+                    last_teacher: teacher,
+                    bounds: &proj.bounds,
+                    deposit: None,
+                    time: t,
+                    signals,
+                };
                 vm::run(body, &mut env, &mut proj.regs);
             }
         }
@@ -762,7 +842,7 @@ pub fn signal_value(s: &crate::ir::Signal, t: f64) -> f64 {
     }
     if s.silenced_in_probe {
         if let Some(k) = s.probe_every {
-            if (trial as u64 + 1) % k == 0 {
+            if (trial as u64 + 1).is_multiple_of(k) {
                 return 0.0;
             }
         }

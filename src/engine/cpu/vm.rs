@@ -219,6 +219,7 @@ impl Compiler {
 }
 
 /// What a program reads and writes: one batch of cells or synapses.
+#[allow(clippy::len_without_is_empty)]
 pub trait Env {
     fn len(&self) -> usize;
     fn var(&self, var: usize, out: &mut [f64]);
