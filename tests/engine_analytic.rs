@@ -232,3 +232,28 @@ record i = trace(IO.I_gap, cells = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13
         "the currents should be nonzero (voltages differ)"
     );
 }
+
+#[test]
+fn pulse_length_and_period_follow_projection_arguments() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 20 ms }
+neuron Sink { inputs { g: 1 } state { V = 0 mV } update { V += g * 1 mV } }
+synapse Pulse {
+    parameters { d = 2 ms; period = 2 ms }
+    state { h = 1; ticks = 0 }
+    on_pre { target += h for d }
+    every period { ticks += 1 }
+}
+population Src[1] = spike_times(times = [5 ms])
+population Dst[1] = Sink()
+projection p: Src -> Dst.g { synapse = Pulse(d = 3 ms, period = 5 ms)  connect = one_to_one()  delay = 0 ms }
+record v = trace(Dst.V, cells = [0])
+record ticks = weights(p.ticks, every = 1 ms)
+"#;
+    let r = run_text("pulse_args", model);
+    let (_, v) = f64s(&r, "v");
+    assert!((v[19] - 0.003).abs() < 1e-15, "a 3-step pulse adds 3 mV, got {}", v[19]);
+    let (_, ticks) = f64s(&r, "ticks");
+    // Steps 0, 5, 10, 15 are multiples of the 5 ms period.
+    assert_eq!(ticks[19], 4.0);
+}

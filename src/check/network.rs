@@ -882,9 +882,17 @@ impl Checker {
         let post_cell = cell_scope(m, dst);
         // A teacher that was named but is invalid has its own error already.
         let teacher_named = p.settings.iter().any(|s| s.name.name == "teacher");
+        // The handlers see this projection's parameter values (a pulse
+        // length or a period may be a parameter).
+        let mut local_ty = ty.clone();
+        for (var, value) in local_ty.params.iter_mut().zip(&params) {
+            if let (Some(v), Some(Init::Expr(e))) = (value, var.init.as_mut()) {
+                e.kind = TKind::Const(*v);
+            }
+        }
         let handlers = self.handlers(
             def,
-            ty,
+            &local_ty,
             Some(pre_cell),
             Some(post_cell),
             teacher.is_some() || teacher_named,
