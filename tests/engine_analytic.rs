@@ -252,7 +252,11 @@ record ticks = weights(p.ticks, every = 1 ms)
 "#;
     let r = run_text("pulse_args", model);
     let (_, v) = f64s(&r, "v");
-    assert!((v[19] - 0.003).abs() < 1e-15, "a 3-step pulse adds 3 mV, got {}", v[19]);
+    assert!(
+        (v[19] - 0.003).abs() < 1e-15,
+        "a 3-step pulse adds 3 mV, got {}",
+        v[19]
+    );
     let (_, ticks) = f64s(&r, "ticks");
     // Steps 0, 5, 10, 15 are multiples of the 5 ms period.
     assert_eq!(ticks[19], 4.0);

@@ -232,3 +232,83 @@ fn check_exit_codes_and_json() {
         .unwrap();
     assert_eq!(o.status.code(), Some(1));
 }
+
+#[test]
+fn numerical_blow_up_stops_with_a_message_and_keeps_the_recording() {
+    let d = temp_dir("blowup");
+    let path = d.join("blowup.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 5 s }
+neuron Unstable {
+    parameters { rate = 1 /ms }
+    state { V = 1 mV }
+    equations { dV/dt = rate * V [euler] }
+}
+population P[3] = Unstable()
+record v = trace(P.V, cells = [0])
+"#,
+    )
+    .unwrap();
+    let out = d.join("out");
+    let o = cbmc()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--quiet",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("`P.V` of cell 0 became inf at step"), "{err}");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("blowup.meta.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["partial"], true);
+    assert!(meta["error"].as_str().unwrap().contains("P.V"));
+    let steps = meta["steps_done"].as_u64().unwrap();
+    assert!(
+        steps > 900 && steps < 1100,
+        "V doubles each step: inf near step 1024, stopped after {steps}"
+    );
+    assert!(out.join("blowup.npz").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn interrupt_writes_a_partial_recording() {
+    let d = temp_dir("interrupt");
+    let path = d.join("long.cbm");
+    std::fs::write(
+        &path,
+        SMALL.replace("duration = 2 s", "duration = 100000 s"),
+    )
+    .unwrap();
+    let out = d.join("out");
+    let mut child = cbmc()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--quiet",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let pid = child.id().to_string();
+    let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap().code();
+    assert_eq!(code, Some(130), "an interrupted run exits 130");
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("long.meta.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["partial"], true);
+    assert!(meta["steps_done"].as_u64().unwrap() > 0);
+    assert!(out.join("long.npz").exists());
+}
