@@ -24,6 +24,8 @@ enum Command {
     Run(cli::run::Args),
     /// Time a model with and without recording.
     Bench(cli::bench::Args),
+    /// Draw a run's figures and report.html from its .npz.
+    Plot(cli::plot::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +34,6 @@ fn main() -> ExitCode {
         Command::Check(a) => cli::check::main(a),
         Command::Run(a) => cli::run::main(a),
         Command::Bench(a) => cli::bench::main(a),
+        Command::Plot(a) => cli::plot::main(a),
     }
 }
