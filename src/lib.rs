@@ -4,6 +4,7 @@
 //! `syntax` (text to tree) -> `check` (names, units, lints) -> `ir` (lowering)
 //! -> `network` (instantiation) -> `engine` (CPU, CUDA) -> `record` -> `analysis`.
 
+pub mod analysis;
 pub mod check;
 pub mod diagnostics;
 pub mod engine;

@@ -26,6 +26,8 @@ enum Command {
     Bench(cli::bench::Args),
     /// Run the 1 Hz experiments (seeds, scaled weights, plasticity off).
     Validate(cli::validate::Args),
+    /// Draw a run's figures and report.html from its .npz.
+    Plot(cli::plot::Args),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +37,6 @@ fn main() -> ExitCode {
         Command::Run(a) => cli::run::main(a),
         Command::Bench(a) => cli::bench::main(a),
         Command::Validate(a) => cli::validate::main(a),
+        Command::Plot(a) => cli::plot::main(a),
     }
 }

@@ -165,6 +165,7 @@ pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
         "build_seconds": r.build_seconds,
         "synapses": r.synapses,
         "populations": r.summary,
+        "recorders": p.checked.model.as_ref().map(crate::analysis::recorders_meta),
     })
 }
 

@@ -33,6 +33,7 @@ pub fn main(args: Args) -> ExitCode {
         threads: args.threads,
         out: PathBuf::from("."),
         quiet: true,
+        no_plot: true,
     };
     let sets = match super::run::overrides(&run_args) {
         Ok(s) => s,

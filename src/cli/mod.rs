@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod plot;
 pub mod run;
 pub mod validate;
 

@@ -31,6 +31,9 @@ pub struct Args {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Do not draw the figures and report.html after the run.
+    #[arg(long)]
+    pub no_plot: bool,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
@@ -143,6 +146,14 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let path = session::write_outputs(&args.out, &stem, &prepared, &result)?;
     print_summary(&prepared, &result);
     println!("wrote {}", path.display());
+    if !args.no_plot {
+        // The .npz is written: a plotting failure is only a warning.
+        let dir = cbmc::analysis::default_out_dir(&path);
+        if let Err(e) = super::plot::plot(&path, dir, false) {
+            eprintln!("warning: {e}");
+            eprintln!("the run itself is saved in {}", path.display());
+        }
+    }
     if let Some(e) = &result.error {
         eprintln!("error: {e}");
         eprintln!("everything recorded until then is in {}", path.display());

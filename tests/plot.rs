@@ -1,0 +1,511 @@
+//! `cbmc plot`: every figure from a short run of the cerebellum model,
+//! decoded and inspected; silent populations; files missing a key; the
+//! report in headless Chromium (when installed).
+
+mod common;
+use cbmc::analysis::{self, figures, PlotOptions, PlotOutput};
+use cbmc::record::{write_npz, NpzArray};
+use cbmc::session;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn cbmc() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_cbmc"))
+}
+
+fn cerebellum() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm")
+}
+
+/// Run a model and write its .npz into a fresh folder; returns the .npz.
+fn run_to_npz(model: &Path, dir: &str, sets: &[(&str, &str)]) -> PathBuf {
+    let (prepared, result) = run_file(model, sets, 1);
+    let out = temp_dir(dir);
+    let stem = model.file_stem().unwrap().to_str().unwrap();
+    session::write_outputs(&out, stem, &prepared, &result).expect("write outputs")
+}
+
+fn plot(npz: &Path, svg: bool) -> PlotOutput {
+    let opts = PlotOptions {
+        out_dir: analysis::default_out_dir(npz),
+        svg,
+    };
+    match analysis::plot_npz(npz, &opts) {
+        Ok(o) => o,
+        Err(e) => panic!("plotting {} failed: {e}", npz.display()),
+    }
+}
+
+struct Image {
+    width: u32,
+    height: u32,
+    rgb: Vec<u8>,
+}
+
+fn decode(path: &Path) -> Image {
+    let file = std::fs::File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(std::io::BufReader::new(file))
+        .read_info()
+        .unwrap_or_else(|e| panic!("{} is not a PNG: {e}", path.display()));
+    let mut buf = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut buf).expect("decode PNG");
+    assert_eq!(info.color_type, png::ColorType::Rgb, "{}", path.display());
+    assert_eq!(info.bit_depth, png::BitDepth::Eight, "{}", path.display());
+    buf.truncate(info.buffer_size());
+    Image {
+        width: info.width,
+        height: info.height,
+        rgb: buf,
+    }
+}
+
+/// Pixels inside `area` that are coloured (not white, grey or black: the
+/// background, grid lines, axes and text are all grey levels).
+fn coloured_pixels(img: &Image, area: (i32, i32, i32, i32)) -> usize {
+    let (x0, y0, x1, y1) = area;
+    let mut n = 0;
+    for y in y0.max(0)..y1.min(img.height as i32) {
+        for x in x0.max(0)..x1.min(img.width as i32) {
+            let k = (y as usize * img.width as usize + x as usize) * 3;
+            let p = &img.rgb[k..k + 3];
+            let hi = *p.iter().max().unwrap() as i32;
+            let lo = *p.iter().min().unwrap() as i32;
+            if hi - lo > 40 {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Pixels of exactly one colour inside `area`.
+fn pixels_of(img: &Image, area: (i32, i32, i32, i32), c: (u8, u8, u8)) -> usize {
+    let (x0, y0, x1, y1) = area;
+    let mut n = 0;
+    for y in y0.max(0)..y1.min(img.height as i32) {
+        for x in x0.max(0)..x1.min(img.width as i32) {
+            let k = (y as usize * img.width as usize + x as usize) * 3;
+            if img.rgb[k..k + 3] == [c.0, c.1, c.2] {
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+#[test]
+fn every_figure_of_a_short_cerebellum_run() {
+    let npz = run_to_npz(&cerebellum(), "plot_cerebellum", &[("duration", "3 s")]);
+    let out = plot(&npz, true);
+    let names: Vec<&str> = out.figures.iter().map(|f| f.spec.stem.as_str()).collect();
+    for expected in [
+        "raster_IO",
+        "raster_PKJ",
+        "raster_PF",
+        "raster_DCN",
+        "raster_BC",
+        "raster_MF",
+        "rate_IO",
+        "rate_PKJ",
+        "rate_PF",
+        "rate_DCN",
+        "rate_BC",
+        "rate_MF",
+        "weights_traces_weights",
+        "weights_mean_weights",
+        "weights_dist_weights",
+        "trace_IO_V",
+        "isi_IO_times",
+    ] {
+        assert!(
+            names.contains(&expected),
+            "no figure {expected}; got {names:?}"
+        );
+    }
+    // The issue's order: IO, PKJ, PF, DCN rasters first.
+    assert_eq!(
+        &names[..4],
+        &["raster_IO", "raster_PKJ", "raster_PF", "raster_DCN"]
+    );
+    for f in &out.figures {
+        let img = decode(&f.png);
+        assert_eq!(
+            (img.width, img.height),
+            (f.spec.width, f.spec.height),
+            "{}",
+            f.spec.stem
+        );
+        assert_eq!(img.width, figures::WIDTH);
+        let (x0, y0, x1, y1) = f.drawn.plot_area;
+        assert!(
+            x0 >= 0 && y0 >= 0 && x1 <= img.width as i32 && y1 <= img.height as i32,
+            "{}: plot area {:?} outside the image",
+            f.spec.stem,
+            f.drawn.plot_area
+        );
+        assert!(
+            (x1 - x0) as u32 > img.width / 3 && (y1 - y0) as u32 > img.height / 4,
+            "{}: plot area {:?} is too small",
+            f.spec.stem,
+            f.drawn.plot_area
+        );
+        assert!(!f.drawn.empty, "{} says it is empty", f.spec.stem);
+        let n = coloured_pixels(&img, f.drawn.plot_area);
+        assert!(
+            n > 200,
+            "{}: only {n} data pixels inside the plot area",
+            f.spec.stem
+        );
+        // A title, axes and labels: plenty of dark pixels outside the plot.
+        let dark = img
+            .rgb
+            .chunks(3)
+            .filter(|p| p.iter().all(|&c| c < 80))
+            .count();
+        assert!(dark > 500, "{}: no text or axes ({dark})", f.spec.stem);
+        let svg = std::fs::read_to_string(f.svg.as_ref().expect("--svg")).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains(&f.spec.title.replace('&', "&amp;")[..10]),
+            "{}: SVG lacks its title",
+            f.spec.stem
+        );
+    }
+    // The rasters: PKJ shows all 128 cells (at most 200), PF a random 100
+    // of the 512 recorded, the same on every call.
+    let rows = |stem: &str| match &out
+        .figures
+        .iter()
+        .find(|f| f.spec.stem == stem)
+        .unwrap()
+        .spec
+        .plan
+    {
+        figures::Plan::Raster { rows, .. } => rows.clone(),
+        p => panic!("{stem} is not a raster: {p:?}"),
+    };
+    assert_eq!(rows("raster_PKJ"), (0..128).collect::<Vec<u32>>());
+    let pf = rows("raster_PF");
+    assert_eq!(pf.len(), 100);
+    assert!(pf.windows(2).all(|w| w[0] < w[1]) && *pf.last().unwrap() < 512);
+    assert_ne!(pf, (0..100).collect::<Vec<u32>>(), "PF rows are not random");
+    let again = plot(&npz, false);
+    let pf2 = match &again.figures[2].spec.plan {
+        figures::Plan::Raster { rows, .. } => rows.clone(),
+        _ => unreachable!(),
+    };
+    assert_eq!(pf, pf2, "the PF subset is not seeded");
+    // Metadata tells the plots the units and the projection.
+    let titles: Vec<&str> = out.figures.iter().map(|f| f.spec.title.as_str()).collect();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("PF→PKJ weights (pf_pkj.w")),
+        "{titles:?}"
+    );
+    assert!(titles
+        .iter()
+        .any(|t| t.contains("IO rate") && t.contains("1 Hz")));
+    // The report shows every figure.
+    let html = std::fs::read_to_string(&out.report).unwrap();
+    for f in &out.figures {
+        let name = f.png.file_name().unwrap().to_str().unwrap();
+        assert!(
+            html.contains(&format!("<img src=\"{name}\"")),
+            "report lacks {name}"
+        );
+        assert_eq!(f.png.parent(), out.report.parent());
+    }
+    for needle in ["Firing summary", "PKJ", "model hash", "seed"] {
+        assert!(html.contains(needle), "report lacks {needle}");
+    }
+    check_report_in_chromium(&out.report);
+}
+
+const QUIET: &str = r#"
+model quiet
+simulation { dt = 1 ms  duration = 1 s  seed = 2 }
+neuron Cell {
+    parameters { gL = 0.1 /ms; EL = -65 mV; theta = -50 mV }
+    state { V = EL }
+    equations { dV/dt = gL*(EL - V) [euler] }
+    spike when V >= theta
+    reset { V = EL }
+}
+population In[20] = poisson(rate = 20 Hz)
+population Silent[10] = Cell()
+record In_times = spike_times(In)
+record In_rate = rate(In, bin = 10 ms)
+record Silent_spikes = spike_counts(Silent, bin = 10 ms)
+record Silent_times = spike_times(Silent)
+record Silent_V = trace(Silent.V, cells = [0, 1, 2])
+"#;
+
+fn quiet_npz(dir: &str) -> PathBuf {
+    let d = temp_dir(&format!("{dir}_model"));
+    let model = d.join("quiet.cbm");
+    std::fs::write(&model, QUIET).unwrap();
+    run_to_npz(&model, dir, &[])
+}
+
+#[test]
+fn a_population_without_spikes_gets_figures_that_say_so() {
+    let npz = quiet_npz("plot_quiet");
+    let out = plot(&npz, false);
+    let by = |stem: &str| {
+        out.figures
+            .iter()
+            .find(|f| f.spec.stem == stem)
+            .unwrap_or_else(|| panic!("no figure {stem}"))
+    };
+    let m = figures::MESSAGE;
+    for stem in ["raster_Silent", "rate_Silent", "isi_Silent_times"] {
+        let f = by(stem);
+        assert!(f.drawn.empty, "{stem} should say there were no spikes");
+        let img = decode(&f.png);
+        assert_eq!((img.width, img.height), (f.spec.width, f.spec.height));
+        assert!(
+            pixels_of(&img, f.drawn.plot_area, (m.0, m.1, m.2)) > 50,
+            "{stem}: no message drawn"
+        );
+    }
+    // The spiking input in the same run is drawn normally, its rate from a
+    // rate recorder.
+    for stem in ["raster_In", "rate_In", "isi_In_times", "trace_Silent_V"] {
+        let f = by(stem);
+        assert!(!f.drawn.empty, "{stem}");
+        let img = decode(&f.png);
+        assert!(coloured_pixels(&img, f.drawn.plot_area) > 200, "{stem}");
+    }
+    assert!(matches!(
+        by("rate_In").spec.plan,
+        figures::Plan::Rate {
+            src: figures::RateSrc::Rate(_),
+            ..
+        }
+    ));
+}
+
+/// Rewrite a run file with `edit` applied to its arrays.
+fn rewrite(npz: &Path, to: &Path, edit: impl Fn(&mut Vec<(String, NpzArray)>)) {
+    let data = {
+        let file = std::fs::File::open(npz).unwrap();
+        let mut r = ndarray_npy::NpzReader::new(file).unwrap();
+        let mut arrays = Vec::new();
+        for name in r.names().unwrap() {
+            use ndarray::IxDyn;
+            let a = if let Ok(a) = r.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(&name) {
+                NpzArray::F64 {
+                    shape: a.shape().to_vec(),
+                    data: a.into_raw_vec_and_offset().0,
+                }
+            } else if let Ok(a) = r.by_name::<ndarray::OwnedRepr<u32>, IxDyn>(&name) {
+                NpzArray::U32 {
+                    shape: a.shape().to_vec(),
+                    data: a.into_raw_vec_and_offset().0,
+                }
+            } else if let Ok(a) = r.by_name::<ndarray::OwnedRepr<u16>, IxDyn>(&name) {
+                NpzArray::U16 {
+                    shape: a.shape().to_vec(),
+                    data: a.into_raw_vec_and_offset().0,
+                }
+            } else {
+                let a = r.by_name::<ndarray::OwnedRepr<u8>, IxDyn>(&name).unwrap();
+                NpzArray::U8 {
+                    shape: a.shape().to_vec(),
+                    data: a.into_raw_vec_and_offset().0,
+                }
+            };
+            arrays.push((name, a));
+        }
+        arrays
+    };
+    let mut data = data;
+    edit(&mut data);
+    write_npz(to, &data).unwrap();
+}
+
+/// Drop the `recorders` list from the metadata, as in files written before
+/// the plotting stage existed.
+fn strip_recorders(arrays: &mut [(String, NpzArray)]) {
+    for (k, a) in arrays.iter_mut() {
+        if k == "meta" {
+            if let NpzArray::U8 { shape, data } = a {
+                let mut meta: serde_json::Value = serde_json::from_slice(data).unwrap();
+                meta.as_object_mut().unwrap().remove("recorders");
+                *data = serde_json::to_vec(&meta).unwrap();
+                *shape = vec![data.len()];
+            }
+        }
+    }
+}
+
+#[test]
+fn a_missing_key_is_an_error_naming_it() {
+    let npz = quiet_npz("plot_missing");
+    let dir = npz.parent().unwrap().to_path_buf();
+    let cases: Vec<(&str, bool, &str)> = vec![
+        // (key removed, strip the recorders list too, key the error names)
+        ("Silent_spikes_bin", false, "Silent_spikes_bin"),
+        ("Silent_times_i", false, "Silent_times_i"),
+        ("Silent_V_cells", false, "Silent_V_cells"),
+        ("meta", false, "meta"),
+        ("Silent_spikes_bin", true, "Silent_spikes_bin"),
+        ("Silent_times_i", true, "Silent_times_i"),
+        ("Silent_V_cells", true, "Silent_V_cells"),
+        ("In_rate", true, "In_rate"),
+    ];
+    for (n, (key, strip, named)) in cases.into_iter().enumerate() {
+        let broken = dir.join(format!("broken{n}.npz"));
+        rewrite(&npz, &broken, |arrays| {
+            arrays.retain(|(k, _)| k != key);
+            if strip {
+                strip_recorders(arrays);
+            }
+        });
+        let opts = PlotOptions {
+            out_dir: dir.join(format!("broken{n}-plots")),
+            svg: false,
+        };
+        let err = match analysis::plot_npz(&broken, &opts) {
+            Ok(_) => panic!("a file without `{key}` plotted"),
+            Err(e) => e,
+        };
+        assert!(
+            err.contains(&format!("`{named}`")),
+            "without `{key}` (recorders list stripped: {strip}): {err}"
+        );
+        // The command line says the same, without a panic.
+        let o = cbmc()
+            .args(["plot", broken.to_str().unwrap(), "-o"])
+            .arg(dir.join(format!("broken{n}-cli")))
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1));
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(stderr.contains(&format!("`{named}`")), "{stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+    // Not an npz at all, or no file.
+    let junk = dir.join("junk.npz");
+    std::fs::write(&junk, b"not a zip").unwrap();
+    let o = cbmc()
+        .args(["plot", junk.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not an .npz"));
+    let o = cbmc()
+        .args(["plot", dir.join("nowhere.npz").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot open"));
+}
+
+#[test]
+fn files_without_a_recorders_list_still_plot() {
+    let npz = run_to_npz(&cerebellum(), "plot_old_meta", &[("duration", "1 s")]);
+    let old = npz.with_file_name("old.npz");
+    rewrite(&npz, &old, |a| strip_recorders(a));
+    let new = plot(&npz, false);
+    let out = plot(&old, false);
+    let stems =
+        |o: &PlotOutput| -> Vec<String> { o.figures.iter().map(|f| f.spec.stem.clone()).collect() };
+    assert_eq!(stems(&new), stems(&out));
+    let trace = out
+        .figures
+        .iter()
+        .find(|f| f.spec.stem == "trace_IO_V")
+        .unwrap();
+    assert!(
+        trace.spec.title.contains("membrane voltage"),
+        "{}",
+        trace.spec.title
+    );
+}
+
+#[test]
+fn cbmc_run_plots_unless_told_not_to() {
+    let d = temp_dir("plot_run_cli");
+    let model = d.join("quiet.cbm");
+    std::fs::write(&model, QUIET).unwrap();
+    let out = d.join("out");
+    let o = cbmc()
+        .args(["run", model.to_str().unwrap(), "--quiet", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.join("quiet-plots/report.html").exists());
+    assert!(out.join("quiet-plots/raster_Silent.png").exists());
+    let out2 = d.join("out2");
+    let o = cbmc()
+        .args(["run", model.to_str().unwrap(), "--quiet", "--no-plot", "-o"])
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    assert!(out2.join("quiet.npz").exists());
+    assert!(!out2.join("quiet-plots").exists());
+    // `cbmc plot` with -o and --svg.
+    let figs = d.join("figs");
+    let o = cbmc()
+        .args([
+            "plot",
+            out2.join("quiet.npz").to_str().unwrap(),
+            "--svg",
+            "-o",
+        ])
+        .arg(&figs)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(figs.join("report.html").exists());
+    assert!(figs.join("raster_In.svg").exists());
+}
+
+#[test]
+fn a_plotting_failure_after_a_run_keeps_the_npz() {
+    let d = temp_dir("plot_run_fails");
+    let model = d.join("quiet.cbm");
+    std::fs::write(&model, QUIET).unwrap();
+    let out = d.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // A file where the figures' folder should go.
+    std::fs::write(out.join("quiet-plots"), b"in the way").unwrap();
+    let o = cbmc()
+        .args(["run", model.to_str().unwrap(), "--quiet", "-o"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{stderr}");
+    assert!(stderr.contains("warning:"), "{stderr}");
+    assert!(out.join("quiet.npz").exists());
+}
+
+/// Every <img> of the report loads in headless Chromium (skipped, with a
+/// message, where Chromium is not installed).
+fn check_report_in_chromium(report: &Path) {
+    let have = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .iter()
+        .any(|p| Path::new(p).exists());
+    if !have {
+        eprintln!("skipped: no Chromium to check report.html (apt-get install -y chromium)");
+        return;
+    }
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-report.sh");
+    let o = Command::new("sh")
+        .arg(&script)
+        .arg(report)
+        .output()
+        .expect("run scripts/check-report.sh");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        o.status.success(),
+        "report check failed:\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ok: all"), "{stdout}");
+}
