@@ -562,6 +562,24 @@ fn area_of<'a, DB: DrawingBackend + 'a>(c: &Chart<'a, DB>) -> (i32, i32, i32, i3
     (x.start, y.start, x.end, y.end)
 }
 
+/// What an empty raster or rate says: no spikes, or no complete bin.
+fn no_spikes(d: &RunData, pop: &str, spikes: Option<SpikeSrc>, rate: Option<RateSrc>) -> String {
+    let bins = match (spikes, rate) {
+        (Some(SpikeSrc::Counts(k)), _) | (_, Some(RateSrc::Counts(k))) => {
+            Some((d.counts[k].data.nrows(), d.counts[k].bin))
+        }
+        (_, Some(RateSrc::Rate(k))) => Some((d.rates[k].data.len(), d.rates[k].bin)),
+        _ => None,
+    };
+    match bins {
+        Some((0, bin)) => format!(
+            "no complete {} bin: the run is shorter than one",
+            fmt_time(bin)
+        ),
+        _ => format!("no spikes from {pop} in this run"),
+    }
+}
+
 /// Centre a message in a chart's plotting area.
 fn message<'a, DB: DrawingBackend + 'a>(c: &Chart<'a, DB>, text: &str) -> Result<(), String> {
     let area = c.plotting_area().strip_coord_spec();
@@ -818,7 +836,7 @@ fn draw_raster<DB: DrawingBackend>(
     let empty = total == 0;
     c.draw_series(rects).map_err(de)?;
     if empty {
-        message(&c, &format!("no spikes from {pop} in this run"))?;
+        message(&c, &no_spikes(d, pop, Some(src), None))?;
     }
     let drawn = Drawn {
         plot_area: area_of(&c),
@@ -1030,7 +1048,7 @@ fn draw_rate<DB: DrawingBackend>(
     }
     let empty = max <= 0.0;
     if empty {
-        message(&c, &format!("no spikes from {pop} in this run"))?;
+        message(&c, &no_spikes(d, pop, None, Some(src)))?;
     }
     legend(&mut c, SeriesLabelPosition::UpperRight)?;
     Ok(Drawn {
