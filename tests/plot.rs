@@ -509,3 +509,158 @@ fn check_report_in_chromium(report: &Path) {
     );
     assert!(stdout.contains("ok: all"), "{stdout}");
 }
+
+/// The benchmark: a file the size of a 1000 s cerebellum run
+/// (same keys and shapes, synthetic spikes) is plotted, reading included,
+/// in under 5 s. Ignored by default (it writes 230 MB and depends on the
+/// machine): `cargo test --release --test plot -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn benchmark_a_1000_s_run_plots_in_under_5_s() {
+    let dir = temp_dir("plot_bench");
+    let npz = dir.join("long.npz");
+    let mut s: u64 = 7;
+    let mut rand = move || {
+        s = s.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = s;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let (bins, bin) = (20_000usize, 0.05);
+    let mut arrays: Vec<(String, NpzArray)> = Vec::new();
+    let mut populations = Vec::new();
+    for (pop, cells, recorded, hz) in [
+        ("PF", 4096, 512, 26.0),
+        ("MF", 8, 8, 10.0),
+        ("BC", 512, 512, 47.0),
+        ("PKJ", 128, 128, 45.0),
+        ("DCN", 8, 8, 50.0),
+        ("IO", 16, 16, 1.0),
+    ] {
+        let p = hz * bin;
+        let data: Vec<u16> = (0..bins * recorded)
+            .map(|_| {
+                let u = rand();
+                (u < p) as u16 + (u < p * p / 2.0) as u16
+            })
+            .collect();
+        arrays.push((
+            format!("{pop}_spikes"),
+            NpzArray::U16 {
+                shape: vec![bins, recorded],
+                data,
+            },
+        ));
+        arrays.push((
+            format!("{pop}_spikes_bin"),
+            NpzArray::F64 {
+                shape: vec![],
+                data: vec![bin],
+            },
+        ));
+        populations.push(serde_json::json!({"name": pop, "cells": cells, "mean_hz": hz}));
+    }
+    let (mut t, mut i) = (Vec::new(), Vec::new());
+    for step in 0..1_000_000u32 {
+        for cell in 0..16u32 {
+            if rand() < 1e-3 {
+                t.push(step as f64 * 1e-3);
+                i.push(cell);
+            }
+        }
+    }
+    let n = t.len();
+    arrays.push((
+        "IO_times_t".into(),
+        NpzArray::F64 {
+            shape: vec![n],
+            data: t,
+        },
+    ));
+    arrays.push((
+        "IO_times_i".into(),
+        NpzArray::U32 {
+            shape: vec![n],
+            data: i,
+        },
+    ));
+    let (snaps, syn) = (10_000usize, 2000usize);
+    let mut w = vec![1.0; syn];
+    let mut wdata = Vec::with_capacity(snaps * syn);
+    for _ in 0..snaps {
+        for x in w.iter_mut() {
+            *x = (*x + (rand() - 0.52) * 0.01).clamp(0.2, 3.0);
+        }
+        wdata.extend_from_slice(&w);
+    }
+    arrays.push((
+        "weights".into(),
+        NpzArray::F64 {
+            shape: vec![snaps, syn],
+            data: wdata,
+        },
+    ));
+    arrays.push((
+        "weights_t".into(),
+        NpzArray::F64 {
+            shape: vec![snaps],
+            data: (0..snaps).map(|k| k as f64 * 0.1).collect(),
+        },
+    ));
+    for key in ["weights_pre", "weights_post"] {
+        arrays.push((
+            key.into(),
+            NpzArray::U32 {
+                shape: vec![syn],
+                data: (0..syn as u32).collect(),
+            },
+        ));
+    }
+    let samples = 1_000_000usize;
+    arrays.push((
+        "IO_V".into(),
+        NpzArray::F64 {
+            shape: vec![samples, 2],
+            data: (0..2 * samples).map(|_| -0.065 + 0.005 * rand()).collect(),
+        },
+    ));
+    arrays.push((
+        "IO_V_t".into(),
+        NpzArray::F64 {
+            shape: vec![samples],
+            data: (0..samples).map(|k| k as f64 * 1e-3).collect(),
+        },
+    ));
+    arrays.push((
+        "IO_V_cells".into(),
+        NpzArray::U32 {
+            shape: vec![2],
+            data: vec![0, 1],
+        },
+    ));
+    let meta = serde_json::to_vec(&serde_json::json!({
+        "model_name": "cerebellum", "seed": 1, "dt": 1e-3, "simulated_seconds": 1000.0,
+        "steps_done": 1_000_000, "steps_planned": 1_000_000, "populations": populations,
+    }))
+    .unwrap();
+    arrays.push((
+        "meta".into(),
+        NpzArray::U8 {
+            shape: vec![meta.len()],
+            data: meta,
+        },
+    ));
+    write_npz(&npz, &arrays).unwrap();
+    drop(arrays);
+    let t0 = std::time::Instant::now();
+    let out = plot(&npz, false);
+    let seconds = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "plotted {} figures of a 1000 s file in {seconds:.2} s (reading {:.2} s)",
+        out.figures.len(),
+        out.load_seconds
+    );
+    assert_eq!(out.figures.len(), 17);
+    assert!(seconds < 5.0, "plotting took {seconds:.2} s");
+}

@@ -186,8 +186,9 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
         let (rows, rows_note) = choose_rows(pop, recorded, d.meta.seed);
         let title = format!("{pop} raster with each cell's rate ({how})");
         let caption = format!(
-            "{pop}: one row per cell ({rows_note}); each mark is a spike (one mark per pixel \
-             column at most), and the bars give each cell's mean rate over the run."
+            "{pop}: one row per cell ({rows_note}); a mark in a pixel column means spikes \
+             there (darker: more of them, so long runs are thinned, never dropped); the bars \
+             give each cell's mean rate over the run."
         );
         out.push(FigureSpec {
             stem: format!("raster_{}", file_safe(pop)),
@@ -561,6 +562,24 @@ fn area_of<'a, DB: DrawingBackend + 'a>(c: &Chart<'a, DB>) -> (i32, i32, i32, i3
     (x.start, y.start, x.end, y.end)
 }
 
+/// What an empty raster or rate says: no spikes, or no complete bin.
+fn no_spikes(d: &RunData, pop: &str, spikes: Option<SpikeSrc>, rate: Option<RateSrc>) -> String {
+    let bins = match (spikes, rate) {
+        (Some(SpikeSrc::Counts(k)), _) | (_, Some(RateSrc::Counts(k))) => {
+            Some((d.counts[k].data.nrows(), d.counts[k].bin))
+        }
+        (_, Some(RateSrc::Rate(k))) => Some((d.rates[k].data.len(), d.rates[k].bin)),
+        _ => None,
+    };
+    match bins {
+        Some((0, bin)) => format!(
+            "no complete {} bin: the run is shorter than one",
+            fmt_time(bin)
+        ),
+        _ => format!("no spikes from {pop} in this run"),
+    }
+}
+
 /// Centre a message in a chart's plotting area.
 fn message<'a, DB: DrawingBackend + 'a>(c: &Chart<'a, DB>, text: &str) -> Result<(), String> {
     let area = c.plotting_area().strip_coord_spec();
@@ -817,7 +836,7 @@ fn draw_raster<DB: DrawingBackend>(
     let empty = total == 0;
     c.draw_series(rects).map_err(de)?;
     if empty {
-        message(&c, &format!("no spikes from {pop} in this run"))?;
+        message(&c, &no_spikes(d, pop, Some(src), None))?;
     }
     let drawn = Drawn {
         plot_area: area_of(&c),
@@ -1029,7 +1048,7 @@ fn draw_rate<DB: DrawingBackend>(
     }
     let empty = max <= 0.0;
     if empty {
-        message(&c, &format!("no spikes from {pop} in this run"))?;
+        message(&c, &no_spikes(d, pop, None, Some(src)))?;
     }
     legend(&mut c, SeriesLabelPosition::UpperRight)?;
     Ok(Drawn {
@@ -1475,4 +1494,62 @@ fn draw_isi<DB: DrawingBackend>(
         plot_area: area_of(&c),
         empty: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn envelope_keeps_extremes_and_is_bounded_by_columns() {
+        let t: Vec<f64> = (0..100_000).map(|k| k as f64 * 1e-3).collect();
+        let y = |k: usize| {
+            if k == 54_321 {
+                9.0
+            } else {
+                (k as f64 * 0.01).sin()
+            }
+        };
+        let pts = envelope(&t, y, 0.0, 100.0, 500);
+        assert!(pts.len() <= 1000, "{}", pts.len());
+        assert!(pts.iter().any(|p| p.1 == 9.0), "the peak was dropped");
+        assert!(
+            pts.windows(2).all(|w| w[0].0 <= w[1].0),
+            "not in time order"
+        );
+        // Short series come back whole.
+        let few = envelope(&t[..10], y, 0.0, 1.0, 500);
+        assert_eq!(few.len(), 10);
+    }
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(tick(20.0), "20");
+        assert_eq!(tick(0.5), "0.5");
+        assert_eq!(tick(0.0), "0");
+        assert_eq!(tick(-65.0), "-65");
+        assert_eq!(tick(1e-5), "1e-5");
+        assert_eq!(tick(0.1 + 0.2), "0.3");
+    }
+
+    #[test]
+    fn pf_subset_is_seeded_and_sorted() {
+        let (a, _) = choose_rows("PF", 512, 1);
+        let (b, _) = choose_rows("PF", 512, 1);
+        let (c, _) = choose_rows("PF", 512, 2);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), PF_SUBSET);
+        assert!(a.windows(2).all(|w| w[0] < w[1]));
+        let (p, _) = choose_rows("PKJ", 1000, 1);
+        assert_eq!(p, (0..200).collect::<Vec<u32>>());
+        let (io, _) = choose_rows("IO", 16, 1);
+        assert_eq!(io.len(), 16);
+    }
+
+    #[test]
+    fn running_mean_of_a_constant_is_the_constant() {
+        let m = running_mean(&[2.0; 50], 7);
+        assert!(m.iter().all(|&x| (x - 2.0).abs() < 1e-12));
+    }
 }
