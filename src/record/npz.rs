@@ -28,7 +28,13 @@ pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), Strin
 fn write_to(tmp: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
     let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", tmp.display());
     let file = File::create(tmp).map_err(|e| err(&e))?;
-    let mut npz = NpzWriter::new(file);
+    // Deflate at the fastest level: weight snapshots and spike counts
+    // compress several-fold, and numpy reads it as usual.
+    let options = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(1))
+        .large_file(true);
+    let mut npz = NpzWriter::new_with_options(file, options);
     for (name, a) in arrays {
         let r = match a {
             NpzArray::F64 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
