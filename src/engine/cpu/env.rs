@@ -50,7 +50,12 @@ impl Env for NeuronEnv<'_> {
         }
     }
     fn store(&mut self, var: usize, vals: &[f64], mask: Option<&[f64]>, held: bool) {
-        let col = &mut self.vars[var];
+        let col = &mut self.vars[var][..vals.len()];
+        // The common case, an unconditional store, is a plain copy.
+        if mask.is_none() && self.mask.is_none() && !held {
+            col.copy_from_slice(vals);
+            return;
+        }
         for i in 0..vals.len() {
             if mask.is_some_and(|m| m[i] == 0.0)
                 || self.mask.is_some_and(|m| m[i] == 0.0)
@@ -155,15 +160,28 @@ impl Env for SynapseEnv<'_> {
     fn store(&mut self, var: usize, vals: &[f64], mask: Option<&[f64]>, _: bool) {
         let bounds = self.bounds.get(var).copied().flatten();
         let col = &mut self.vars[var];
-        for (i, &k) in self.ids.iter().enumerate() {
-            if mask.is_some_and(|m| m[i] == 0.0) {
-                continue;
+        let vals = &vals[..self.ids.len()];
+        match (mask, bounds) {
+            (None, Some((lo, hi))) => {
+                for (&k, &v) in self.ids.iter().zip(vals) {
+                    col[k as usize] = v.clamp(lo, hi);
+                }
             }
-            let v = match bounds {
-                Some((lo, hi)) => vals[i].clamp(lo, hi),
-                None => vals[i],
-            };
-            col[k as usize] = v;
+            (None, None) => {
+                for (&k, &v) in self.ids.iter().zip(vals) {
+                    col[k as usize] = v;
+                }
+            }
+            (Some(m), _) => {
+                for ((&k, &v), &m) in self.ids.iter().zip(vals).zip(m) {
+                    if m != 0.0 {
+                        col[k as usize] = match bounds {
+                            Some((lo, hi)) => v.clamp(lo, hi),
+                            None => v,
+                        };
+                    }
+                }
+            }
         }
     }
     fn deposit(&mut self, vals: &[f64], mask: Option<&[f64]>, pulse: u32) {
@@ -203,8 +221,14 @@ impl Env for SourceCellEnv<'_> {
         self.signals.get(s).copied().unwrap_or(0.0)
     }
     fn pre(&self, a: CellAccess, out: &mut [f64]) {
-        for (i, o) in out.iter_mut().enumerate() {
-            *o = cell(self.pop, a, None, i);
+        match a {
+            CellAccess::Var(v) => out.copy_from_slice(&self.pop.vars[v]),
+            CellAccess::LastSpike => out.copy_from_slice(&self.pop.last_spike),
+            _ => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = cell(self.pop, a, None, i);
+                }
+            }
         }
     }
     fn post(&self, _: CellAccess, out: &mut [f64]) {

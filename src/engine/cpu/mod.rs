@@ -615,68 +615,64 @@ fn deliver(
 ) {
     let n = proj.n_target;
     let first_slot = ((s + q.delay_steps as u64) % proj.slots as u64) as usize;
-    let mut ids = std::mem::take(&mut proj.ids);
-    ids.clear();
-    for &i in spikes {
-        ids.extend(proj.net.offsets[i as usize]..proj.net.offsets[i as usize + 1]);
-    }
+    // The synapses of the spiking cells, cells ascending, each cell's
+    // synapses in storage order: contiguous ranges of the CSR arrays.
+    let offsets = &proj.net.offsets;
+    let ranges = spikes.iter().map(|&i| offsets[i as usize] as usize..offsets[i as usize + 1] as usize);
     if let Some(arr) = proj.arrivals.as_mut() {
-        for &k in &ids {
-            arr[first_slot * n + proj.net.post[k as usize] as usize] += 1;
+        for r in ranges.clone() {
+            for &j in &proj.net.post[r] {
+                arr[first_slot * n + j as usize] += 1;
+            }
         }
     }
+    let mut ids = std::mem::take(&mut proj.ids);
+    ids.clear();
     if let Some(fd) = &proj.fast_deposit {
         let vars = &proj.net.vars;
-        let cols: Vec<&[f64]> = fd
-            .factors
-            .iter()
-            .filter_map(|f| {
-                if let Factor::Var(x) = f {
-                    Some(vars[*x].as_slice())
-                } else {
-                    None
-                }
-            })
-            .collect();
+        let cols: Vec<&[f64]> = fd.factors.iter().filter_map(|f| if let Factor::Var(x) = f { Some(vars[*x].as_slice()) } else { None }).collect();
         let post = &proj.net.post;
         for p in 0..fd.pulse as usize {
             let base = ((first_slot + p) % proj.slots) * n;
             let ring = &mut proj.ring[base..base + n];
-            match (fd.factors.as_slice(), cols.as_slice()) {
-                ([Factor::Var(_), Factor::Var(_)], [a, b]) => {
-                    for &k in &ids {
-                        let k = k as usize;
-                        ring[post[k] as usize] += a[k] * b[k];
-                    }
-                }
-                ([Factor::Const(c)], []) => {
-                    for &k in &ids {
-                        ring[post[k as usize] as usize] += c;
-                    }
-                }
-                ([Factor::Var(_), Factor::Const(c)], [a]) => {
-                    for &k in &ids {
-                        let k = k as usize;
-                        ring[post[k] as usize] += a[k] * c;
-                    }
-                }
-                (factors, _) => {
-                    for &k in &ids {
-                        let k = k as usize;
-                        let mut v = 1.0;
-                        for (i, f) in factors.iter().enumerate() {
-                            let x = match *f {
-                                Factor::Var(x) => vars[x][k],
-                                Factor::Const(c) => c,
-                            };
-                            v = if i == 0 { x } else { v * x };
+            for r in ranges.clone() {
+                let targets = &post[r.clone()];
+                match (fd.factors.as_slice(), cols.as_slice()) {
+                    ([Factor::Var(_), Factor::Var(_)], [a, b]) => {
+                        for ((&j, &x), &y) in targets.iter().zip(&a[r.clone()]).zip(&b[r]) {
+                            ring[j as usize] += x * y;
                         }
-                        ring[post[k] as usize] += v;
+                    }
+                    ([Factor::Const(c)], []) => {
+                        for &j in targets {
+                            ring[j as usize] += c;
+                        }
+                    }
+                    ([Factor::Var(_), Factor::Const(c)], [a]) => {
+                        for (&j, &x) in targets.iter().zip(&a[r]) {
+                            ring[j as usize] += x * c;
+                        }
+                    }
+                    (factors, _) => {
+                        for (&j, k) in targets.iter().zip(r) {
+                            let mut v = 1.0;
+                            for (i, f) in factors.iter().enumerate() {
+                                let x = match *f {
+                                    Factor::Var(x) => vars[x][k],
+                                    Factor::Const(c) => c,
+                                };
+                                v = if i == 0 { x } else { v * x };
+                            }
+                            ring[j as usize] += v;
+                        }
                     }
                 }
             }
         }
-    } else if !proj.on_pre.is_empty() && !ids.is_empty() {
+    } else if !proj.on_pre.is_empty() {
+        for r in ranges {
+            ids.extend(r.start as u32..r.end as u32);
+        }
         for chunk in ids.chunks(CHUNK) {
             let mut env = SynapseEnv {
                 ids: chunk,
