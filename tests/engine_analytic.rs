@@ -261,3 +261,45 @@ record ticks = weights(p.ticks, every = 1 ms)
     // Steps 0, 5, 10, 15 are multiples of the 5 ms period.
     assert_eq!(ticks[19], 4.0);
 }
+
+/// Protocol signals are 1 inside their window of every trial, 0 outside,
+/// and silenced in probe trials when asked (`probe = off`).
+#[test]
+fn protocol_windows_and_probe_trials() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 2 s }
+protocol eyeblink {
+    trial = 500 ms
+    trials = 3
+    probe_every = 2
+    cs = window(100 ms, 300 ms)
+    us = window(250 ms, 260 ms, probe = off)
+}
+neuron Probe {
+    state { a = 0; b = 0 }
+    update { a = cs; b = us }
+}
+population P[1] = Probe()
+population CS[50] = poisson(rate = 500 Hz * cs)
+record a = trace(P.a, cells = [0])
+record b = trace(P.b, cells = [0])
+record cs_times = spike_times(CS)
+"#;
+    let r = run_text("protocol", model);
+    let (_, times) = f64s(&r, "cs_times_t");
+    assert!(times.len() > 1000, "the CS-driven source should fire in its windows");
+    for t in times {
+        let step = (t * 1000.0).round() as usize;
+        assert!(step / 500 < 3 && (100..300).contains(&(step % 500)), "CS source fired outside its window at {t} s");
+    }
+    let (_, a) = f64s(&r, "a");
+    let (_, b) = f64s(&r, "b");
+    for s in 0..2000usize {
+        let (trial, within) = (s / 500, s % 500);
+        let want_cs = if trial < 3 && (100..300).contains(&within) { 1.0 } else { 0.0 };
+        // Trial 2 (the second, counting from 1) is a probe: no US.
+        let want_us = if trial < 3 && trial != 1 && (250..260).contains(&within) { 1.0 } else { 0.0 };
+        assert_eq!(a[s], want_cs, "cs at step {s}");
+        assert_eq!(b[s], want_us, "us at step {s}");
+    }
+}
