@@ -24,6 +24,8 @@ enum Command {
     Run(cli::run::Args),
     /// Time a model with and without recording.
     Bench(cli::bench::Args),
+    /// Print the CUDA source generated for a model.
+    EmitCuda(cli::emit_cuda::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,5 +34,6 @@ fn main() -> ExitCode {
         Command::Check(a) => cli::check::main(a),
         Command::Run(a) => cli::run::main(a),
         Command::Bench(a) => cli::bench::main(a),
+        Command::EmitCuda(a) => cli::emit_cuda::main(a),
     }
 }
