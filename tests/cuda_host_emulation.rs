@@ -6,6 +6,8 @@
 
 #[path = "common/emu.rs"]
 mod emu;
+#[path = "common/models.rs"]
+mod models;
 
 use cbmc::ir::Ir;
 use emu::{build_library, compare, have_cxx, Setup};
@@ -140,4 +142,35 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
         let c = compare("blowup.cbm", &ir, &lib, &setup);
         assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
     }
+}
+
+/// Every model in models/ (but the cerebellum, which has its own test), the
+/// CUDA and checker test models and the examples of docs/language.md, for up
+/// to 200 steps each.
+#[test]
+fn every_model_runs_like_the_cpu_engine() {
+    if skip() {
+        return;
+    }
+    let mut n = 0;
+    let mut spikes = 0;
+    for (name, mut ir) in models::all_models() {
+        if name.ends_with("cerebellum.cbm") {
+            continue;
+        }
+        ir.steps = ir.steps.min(200);
+        let lib = library(&ir, &format!("model{n}"));
+        let setup = Setup {
+            blocks: 2,
+            threads: 64,
+            persistent: n % 2 == 0,
+            chunk: 50,
+            full_state: true,
+        };
+        let c = compare(&name, &ir, &lib, &setup);
+        spikes += c.spikes;
+        n += 1;
+    }
+    eprintln!("{n} models stepped in host emulation, {spikes} spikes compared");
+    assert!(n >= 10);
 }

@@ -39,7 +39,7 @@ pub fn main(args: Args) -> ExitCode {
     };
     print!("{}", generated.source);
     if let Some(arch) = args.arch {
-        match cbmc::engine::cuda::nvrtc::compile(&generated.source, arch, false) {
+        match cbmc::engine::cuda::nvrtc::compile(&generated.source, arch, None) {
             Ok(c) => eprintln!(
                 "compiled for {} in {:.3} s: {} bytes of {}",
                 c.arch,

@@ -45,8 +45,12 @@ pub struct Compiled {
     pub arch: String,
 }
 
-/// The disk cache folder: $CBMC_CACHE_DIR, else $XDG_CACHE_HOME/cbmc, else ~/.cache/cbmc.
+/// The disk cache folder: $CBMC_CACHE_DIR, else $XDG_CACHE_HOME/cbmc, else
+/// ~/.cache/cbmc; none when CBMC_NO_CACHE is set.
 pub fn cache_dir() -> Option<PathBuf> {
+    if std::env::var_os("CBMC_NO_CACHE").is_some() {
+        return None;
+    }
     if let Some(d) = std::env::var_os("CBMC_CACHE_DIR") {
         return Some(PathBuf::from(d));
     }
@@ -71,19 +75,23 @@ fn hash128(parts: &[&[u8]]) -> String {
     format!("{a:016x}{b:016x}")
 }
 
-/// Compile `source` for `sm_<arch>` (e.g. 90), through the cache unless
-/// `use_cache` is false or CBMC_NO_CACHE is set.
-pub fn compile(source: &str, arch: u32, use_cache: bool) -> Result<Compiled, String> {
+/// Compile `source` for `sm_<arch>` (e.g. 90), through the disk cache in
+/// `cache` when given (see [`cache_dir`]).
+pub fn compile(
+    source: &str,
+    arch: u32,
+    cache: Option<&std::path::Path>,
+) -> Result<Compiled, String> {
     available()?;
     let t0 = Instant::now();
     let (major, minor) = version()?;
-    let use_cache = use_cache && std::env::var_os("CBMC_NO_CACHE").is_none();
+    let use_cache = cache.is_some();
     let key = hash128(&[
         source.as_bytes(),
         OPTIONS.join(" ").as_bytes(),
         format!("nvrtc {major}.{minor} sm_{arch}").as_bytes(),
     ]);
-    let dir = cache_dir();
+    let dir = cache.map(|d| d.to_path_buf());
     if use_cache {
         if let Some(d) = &dir {
             for (ext, cubin) in [("cubin", true), ("ptx", false)] {
