@@ -253,10 +253,15 @@ fn compare_arrays(label: &str, a: &[(String, NpzArray)], b: &[(String, NpzArray)
 /// Step the CPU engine and the emulated CUDA engine side by side on `ir`;
 /// spikes, errors, recordings and (optionally) the whole state must agree bitwise.
 pub fn compare(label: &str, ir: &Ir, lib: &Path, setup: &Setup) -> Compared {
+    let dev = HostDevice::load(lib, setup.blocks, setup.threads, setup.persistent);
+    compare_on(label, ir, dev, setup)
+}
+
+/// As `compare`, on any device (the GPU test uses the real one).
+pub fn compare_on<D: Device>(label: &str, ir: &Ir, dev: D, setup: &Setup) -> Compared {
     let net = cbmc::network::build(ir).expect("network");
     let mut cpu = CpuEngine::new(ir, net.clone(), 1);
     let generated: Generated = codegen::generate(ir).expect("generate");
-    let dev = HostDevice::load(lib, setup.blocks, setup.threads, setup.persistent);
     let mut gpu = GpuEngine::new(
         ir,
         net,

@@ -6,8 +6,12 @@
 use cbmc::ir::Ir;
 use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+/// The repository: $CBMC_ROOT when set (a test binary carried to another
+/// machine), else where it was built.
+pub fn root() -> PathBuf {
+    std::env::var_os("CBMC_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 fn cbm_files(dir: &Path) -> Vec<PathBuf> {
@@ -39,7 +43,7 @@ pub fn all_models() -> Vec<(String, Ir)> {
 /// The complete examples (blocks that define populations) of docs/language.md.
 pub fn doc_examples() -> Vec<(String, Ir)> {
     let text = std::fs::read_to_string(root().join("docs/language.md")).unwrap_or_default();
-    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("doc_examples");
+    let dir = std::env::temp_dir().join(format!("cbmc_doc_examples_{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let mut out = Vec::new();
     let mut block: Option<String> = None;
