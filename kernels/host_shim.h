@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
 #include <ucontext.h>
 
 #include <vector>
@@ -38,6 +39,8 @@ struct CbmBar {
 
 struct CbmFiber {
     ucontext_t ctx;
+    jmp_buf jb;
+    int started = 0;
     cbm_uint3 tid;
     cbm_uint3 bid;
     char* stack = nullptr;
@@ -58,7 +61,7 @@ struct CbmEmu {
     std::vector<CbmBar> blocks;
     std::vector<CbmWarp> warps;
     CbmBar grid;
-    ucontext_t sched;
+    jmp_buf sched;
     void (*body)(void*) = nullptr;
     void* arg = nullptr;
     unsigned long long rng = 1;
@@ -83,7 +86,9 @@ static void cbm_emu_wait(CbmBar* b) {
     f->wait_bar = b;
     f->wait_gen = g;
     // Always yield, so that the scheduler's order decides who goes on first.
-    swapcontext(&f->ctx, &cbm_emu.sched);
+    // (_setjmp/_longjmp switch stacks without the signal-mask system call of
+    // swapcontext; makecontext only starts each fiber.)
+    if (!_setjmp(f->jb)) _longjmp(cbm_emu.sched, 1);
     f->wait_bar = nullptr;
 }
 
@@ -180,7 +185,7 @@ static inline T atomicExch(T* p, T v) {
 static void cbm_emu_entry() {
     cbm_emu.body(cbm_emu.arg);
     cbm_emu_cur->done = 1;
-    // uc_link returns to the scheduler.
+    _longjmp(cbm_emu.sched, 1);
 }
 
 static unsigned long long cbm_emu_next() {
@@ -217,11 +222,12 @@ static int cbm_emu_launch(int blocks, int threads, void (*body)(void*), void* ar
         f.tid = {(unsigned)(i % threads), 0, 0};
         f.bid = {(unsigned)(i / threads), 0, 0};
         f.done = 0;
+        f.started = 0;
         f.wait_bar = nullptr;
         getcontext(&f.ctx);
         f.ctx.uc_stack.ss_sp = f.stack;
         f.ctx.uc_stack.ss_size = cbm_emu.stack_bytes;
-        f.ctx.uc_link = &cbm_emu.sched;
+        f.ctx.uc_link = nullptr;
         makecontext(&f.ctx, cbm_emu_entry, 0);
     }
     std::vector<size_t> order(n);
@@ -241,7 +247,15 @@ static int cbm_emu_launch(int blocks, int threads, void (*body)(void*), void* ar
             if (f.done) continue;
             if (f.wait_bar && f.wait_bar->gen == f.wait_gen) continue;
             cbm_emu_cur = &f;
-            swapcontext(&cbm_emu.sched, &f.ctx);
+            if (!_setjmp(cbm_emu.sched)) {
+                if (!f.started) {
+                    f.started = 1;
+                    ucontext_t from;
+                    swapcontext(&from, &f.ctx);
+                } else {
+                    _longjmp(f.jb, 1);
+                }
+            }
             cbm_emu_cur = nullptr;
             progress = 1;
             if (f.done) --left;

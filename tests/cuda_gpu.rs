@@ -137,9 +137,9 @@ fn cerebellum_10s_matches_the_cpu_engine() {
         }
         cpu.step().expect("CPU step");
         gpu.step().expect("GPU step");
-        for p in 0..n_pop {
-            counts[p][0] += cpu.spikes(p).len() as u64;
-            counts[p][1] += gpu.spikes(p).len() as u64;
+        for (p, c) in counts.iter_mut().enumerate() {
+            c[0] += cpu.spikes(p).len() as u64;
+            c[1] += gpu.spikes(p).len() as u64;
             if first_difference.is_none() && cpu.spikes(p) != gpu.spikes(p) {
                 first_difference = Some((s, ir.populations[p].name.clone()));
             }

@@ -112,7 +112,7 @@ fn cerebellum_matches_the_cpu_engine() {
     let ir = prepare("models/cerebellum.cbm", &[("duration", "400 ms")]);
     let lib = library(&ir, "cerebellum");
     let setup = Setup {
-        blocks: 4,
+        blocks: 2,
         threads: 64,
         persistent: true,
         chunk: 100,

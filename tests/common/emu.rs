@@ -39,7 +39,7 @@ pub fn build_library(source: &str, dir: &Path, name: &str) -> PathBuf {
     )
     .expect("write wrapper");
     let lib = dir.join(format!("lib{name}_emu.so"));
-    let kernels = Path::new(env!("CARGO_MANIFEST_DIR")).join("kernels");
+    let kernels = super::models::root().join("kernels");
     let out = Command::new(cxx())
         .args([
             "-O1",
@@ -48,6 +48,7 @@ pub fn build_library(source: &str, dir: &Path, name: &str) -> PathBuf {
             "-fPIC",
             "-ffp-contract=off",
             "-fno-fast-math",
+            "-U_FORTIFY_SOURCE",
         ])
         .arg("-I")
         .arg(&kernels)

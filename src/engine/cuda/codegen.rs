@@ -1511,3 +1511,36 @@ pub fn explain_log(source: &str, log: &str) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::lit;
+
+    #[test]
+    fn literals_read_back_exactly() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            -0.07,
+            1e-9,
+            6.02e23,
+            1e15,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::MAX,
+            0.9048374180359595,
+            std::f64::consts::TAU,
+        ] {
+            let s = lit(v);
+            let t = s.trim_start_matches('(').trim_end_matches(')');
+            let back: f64 = t.parse().expect("a number");
+            assert_eq!(back.to_bits(), v.to_bits(), "{v:e} printed as {s}");
+            assert!(s.contains(['.', 'e']), "{s} would read as an integer");
+        }
+        assert_eq!(lit(f64::INFINITY), "CBM_INF");
+        assert_eq!(lit(f64::NEG_INFINITY), "(-CBM_INF)");
+        assert_eq!(lit(f64::NAN), "CBM_NAN");
+    }
+}
