@@ -143,7 +143,13 @@ fn run(args: Args) -> Result<ExitCode, String> {
     };
     let result = if use_cuda {
         let mut report = cbmc::engine::cuda::CompileReport::default();
-        let opts = cbmc::engine::cuda::GpuOptions::default();
+        let mut opts = cbmc::engine::cuda::GpuOptions::default();
+        if let Some(c) = std::env::var("CBMC_CUDA_CHUNK")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            opts.chunk_steps = c;
+        }
         match cbmc::engine::cuda::run_cuda(ir, &opts, &stop, every, &mut tick, &mut report) {
             Ok(r) => {
                 if !args.quiet {
