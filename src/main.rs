@@ -28,6 +28,8 @@ enum Command {
     Validate(cli::validate::Args),
     /// Draw a run's figures and report.html from its .npz.
     Plot(cli::plot::Args),
+    /// Print the CUDA source generated for a model.
+    EmitCuda(cli::emit_cuda::Args),
 }
 
 fn main() -> ExitCode {
@@ -38,5 +40,6 @@ fn main() -> ExitCode {
         Command::Bench(a) => cli::bench::main(a),
         Command::Validate(a) => cli::validate::main(a),
         Command::Plot(a) => cli::plot::main(a),
+        Command::EmitCuda(a) => cli::emit_cuda::main(a),
     }
 }

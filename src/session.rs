@@ -159,7 +159,7 @@ pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
         "error": r.error.as_ref().map(|e| e.to_string()),
         "engine": r.engine,
         "threads": r.threads,
-        "device": "cpu",
+        "device": if r.engine.starts_with("cuda") { r.engine.as_str() } else { "cpu" },
         "cbmc_version": env!("CARGO_PKG_VERSION"),
         "wall_seconds": r.wall_seconds,
         "build_seconds": r.build_seconds,

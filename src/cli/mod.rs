@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod plot;
+pub mod emit_cuda;
 pub mod run;
 pub mod validate;
 

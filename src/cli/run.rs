@@ -102,11 +102,25 @@ pub fn load(file: &std::path::Path, sets: &[(String, String)]) -> Result<Prepare
 fn run(args: Args) -> Result<ExitCode, String> {
     let sets = overrides(&args)?;
     let prepared = load(&args.file, &sets)?;
-    if args.backend == Backend::Cuda {
-        return Err(
-            "the CUDA engine is not available in this build; use --backend cpu (or auto)".into(),
-        );
-    }
+    // Decide on the engine before the run: auto takes the GPU when it and
+    // NVRTC are usable, --backend cuda insists on it.
+    let use_cuda = match args.backend {
+        Backend::Cpu => false,
+        Backend::Cuda => {
+            cbmc::engine::cuda::driver::usable()
+                .map_err(|e| format!("--backend cuda: {e}; use --backend cpu (or auto)"))?;
+            true
+        }
+        Backend::Auto => match cbmc::engine::cuda::driver::usable() {
+            Ok(_) => true,
+            Err(e) => {
+                if !args.quiet {
+                    eprintln!("backend: cpu ({e})");
+                }
+                false
+            }
+        },
+    };
     if args.threads == 0 {
         return Err("--threads must be at least 1".into());
     }
@@ -123,9 +137,6 @@ fn run(args: Args) -> Result<ExitCode, String> {
             }
         });
     }
-    if args.backend == Backend::Auto && !args.quiet {
-        eprintln!("backend: cpu (the CUDA engine is not built yet)");
-    }
     let bar = (!args.quiet).then(|| progress_bar(ir.steps, ir.dt));
     let every = (ir.steps / 200).clamp(1, 10_000);
     let mut tick = |s: u64| {
@@ -133,7 +144,41 @@ fn run(args: Args) -> Result<ExitCode, String> {
             b.set_position(s);
         }
     };
-    let result = session::run_cpu(ir, args.threads, &stop, every, &mut tick)?;
+    let result = if use_cuda {
+        let mut report = cbmc::engine::cuda::CompileReport::default();
+        let mut opts = cbmc::engine::cuda::GpuOptions::default();
+        if let Some(c) = std::env::var("CBMC_CUDA_CHUNK")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            opts.chunk_steps = c;
+        }
+        match cbmc::engine::cuda::run_cuda(ir, &opts, &stop, every, &mut tick, &mut report) {
+            Ok(r) => {
+                if !args.quiet {
+                    eprintln!(
+                        "cuda: kernels for {} {} in {:.3} s, module loaded in {:.3} s",
+                        report.arch,
+                        if report.cached {
+                            "from the cache"
+                        } else {
+                            "compiled"
+                        },
+                        report.compile_seconds,
+                        report.load_seconds
+                    );
+                }
+                r
+            }
+            Err(e) if args.backend == Backend::Auto => {
+                eprintln!("backend: cpu (the CUDA engine failed: {e})");
+                session::run_cpu(ir, args.threads, &stop, every, &mut tick)?
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        session::run_cpu(ir, args.threads, &stop, every, &mut tick)?
+    };
     if let Some(b) = &bar {
         b.finish_and_clear();
     }

@@ -3,6 +3,7 @@
 //! Both engines implement `Engine` over the same IR and the same `Network`.
 
 pub mod cpu;
+pub mod cuda;
 
 /// Read access to a running engine's state, for recorders.
 pub trait StateView {

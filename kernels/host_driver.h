@@ -1,0 +1,49 @@
+// The C interface of a generated module compiled for host emulation
+// (included after kernels/host_shim.h and the generated source).
+#pragma once
+
+struct CbmEmuArgs {
+    long long s0;
+    int n;
+    long long c0;
+    int k;
+};
+
+static void cbm_emu_body_run(void* a) {
+    CbmEmuArgs* r = (CbmEmuArgs*)a;
+    cbm_run(r->s0, r->n, r->c0);
+}
+
+static void cbm_emu_body_phase(void* a) {
+    CbmEmuArgs* r = (CbmEmuArgs*)a;
+    cbm_phase_kernel(r->k, r->s0, r->c0);
+}
+
+extern "C" {
+
+int cbm_emu_nptr() { return CBM_NPTR; }
+int cbm_emu_phases() { return CBM_PHASES; }
+
+void cbm_emu_set_table(const unsigned long long* p, int n, unsigned int k0, unsigned int k1) {
+    for (int i = 0; i < n && i < CBM_NPTR; ++i) cbm_p[i] = p[i];
+    cbm_key[0] = k0;
+    cbm_key[1] = k1;
+}
+
+// Steps s0 .. s0 + n on a grid of `blocks` x `threads`: with the persistent
+// kernel (grid barriers between phases), or one launch per phase and step.
+int cbm_emu_run(long long s0, int n, long long c0, int blocks, int threads, unsigned int seed,
+                int persistent) {
+    CbmEmuArgs a{s0, n, c0, 0};
+    if (persistent) return cbm_emu_launch(blocks, threads, cbm_emu_body_run, &a, seed);
+    for (int it = 0; it < n; ++it) {
+        for (int k = 0; k < CBM_PHASES; ++k) {
+            CbmEmuArgs b{s0 + it, 1, c0, k};
+            int rc = cbm_emu_launch(blocks, threads, cbm_emu_body_phase, &b, seed + it * 131 + k);
+            if (rc) return rc;
+        }
+        if (*(volatile unsigned long long*)&CBM_ERR[1] != ~0ull) break;
+    }
+    return 0;
+}
+}

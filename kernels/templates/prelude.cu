@@ -1,0 +1,121 @@
+// ---- prelude (kernels/templates/prelude.cu) --------------------------------
+// Built-in types only: NVRTC has no headers. Under CBM_HOST_EMULATION the
+// same text is compiled by the host C++ compiler against kernels/host_shim.h.
+
+typedef unsigned int u32;
+typedef unsigned long long u64;
+typedef long long i64;
+
+#define CBM_FULL 0xffffffffu
+
+// The table of buffer addresses and scalars (set by the engine before a launch)
+// and the Philox key (the seed), so that a new seed needs no new compilation.
+__constant__ u64 cbm_p[CBM_NPTR];
+__constant__ u32 cbm_key[2];
+
+__device__ __forceinline__ u64 cbm_tid() { return (u64)blockIdx.x * blockDim.x + threadIdx.x; }
+__device__ __forceinline__ u64 cbm_nthr() { return (u64)gridDim.x * blockDim.x; }
+__device__ __forceinline__ u32 cbm_lane() { return threadIdx.x & 31u; }
+__device__ __forceinline__ u64 cbm_warp() { return cbm_tid() >> 5; }
+__device__ __forceinline__ u64 cbm_nwarps() { return cbm_nthr() >> 5; }
+
+__device__ __forceinline__ double cbm_from_bits(u64 b) { return __longlong_as_double((i64)b); }
+__device__ __forceinline__ int cbm_finite(double x) {
+    return (((u64)__double_as_longlong(x) >> 52) & 0x7ffull) != 0x7ffull;
+}
+#define CBM_INF cbm_from_bits(0x7ff0000000000000ull)
+#define CBM_NAN cbm_from_bits(0x7ff8000000000000ull)
+
+// Rust's f64::clamp: below lo gives lo, above hi gives hi, NaN stays NaN.
+__device__ __forceinline__ double cbm_clamp(double x, double lo, double hi) {
+    if (x < lo) x = lo;
+    if (x > hi) x = hi;
+    return x;
+}
+
+// Philox4x32-10, counter [c0, c1, c2, c3], key = the seed (src/network/rng.rs).
+__device__ __forceinline__ void cbm_philox(u32 c0, u32 c1, u32 c2, u32 c3, u32* out) {
+    u32 k0 = cbm_key[0], k1 = cbm_key[1];
+    for (int r = 0; r < 10; ++r) {
+        if (r > 0) {
+            k0 += 0x9E3779B9u;
+            k1 += 0xBB67AE85u;
+        }
+        u64 p0 = (u64)0xD2511F53u * (u64)c0;
+        u64 p1 = (u64)0xCD9E8D57u * (u64)c2;
+        u32 hi0 = (u32)(p0 >> 32), lo0 = (u32)p0;
+        u32 hi1 = (u32)(p1 >> 32), lo1 = (u32)p1;
+        u32 n0 = hi1 ^ c1 ^ k0;
+        u32 n2 = hi0 ^ c3 ^ k1;
+        c0 = n0;
+        c1 = lo1;
+        c2 = n2;
+        c3 = lo0;
+    }
+    out[0] = c0;
+    out[1] = c1;
+    out[2] = c2;
+    out[3] = c3;
+}
+
+__device__ __forceinline__ double cbm_uniform(u32 w) { return (double)(w >> 8) * (1.0 / 16777216.0); }
+__device__ __forceinline__ double cbm_uniform_open(u32 w) {
+    return ((double)(w >> 8) + 1.0) * (1.0 / 16777216.0);
+}
+__device__ __forceinline__ double cbm_normal(u32 w0, u32 w1) {
+    double u1 = cbm_uniform_open(w0);
+    double u2 = cbm_uniform(w1);
+    return sqrt(-2.0 * log(u1)) * cos(CBM_TAU * u2);
+}
+
+// rand() / randn() in cell code: stream of (population, call site), counter (cell, step).
+__device__ __forceinline__ double cbm_rand_u(u32 st, u64 i, i64 s) {
+    u32 w[4];
+    cbm_philox((u32)i, (u32)(u64)s, (u32)((u64)s >> 32), st, w);
+    return cbm_uniform(w[0]);
+}
+__device__ __forceinline__ double cbm_rand_n(u32 st, u64 i, i64 s) {
+    u32 w[4];
+    cbm_philox((u32)i, (u32)(u64)s, (u32)((u64)s >> 32), st, w);
+    return cbm_normal(w[0], w[1]);
+}
+
+// Steps to the next spike of a Bernoulli(p) source (failures before the first
+// success), from the cell's own counter; log1mp = ln(1 - p), folded on the host.
+__device__ __forceinline__ u64 cbm_geometric(u32 st, u64 cell, u32 count, double log1mp) {
+    u32 w[4];
+    cbm_philox((u32)cell, count, 0u, st, w);
+    double u = cbm_uniform_open(w[0]);
+    double q = fmin(floor(log(u) / log1mp), 1e15);
+    return q > 0.0 ? (u64)q : 0ull;
+}
+
+__device__ __forceinline__ double cbm_last(i64 step) { return step < 0 ? -1e9 : (double)step * CBM_DT; }
+
+// A grid-wide barrier for the persistent kernel (launched cooperatively, so
+// every block is resident). Sense by generation counter.
+#ifdef CBM_HOST_EMULATION
+#define cbm_grid_sync() cbm_emu_grid_sync()
+#else
+__device__ u32 cbm_bar[2];
+__device__ __forceinline__ void cbm_grid_sync() {
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        volatile u32* gen = &cbm_bar[1];
+        u32 g = *gen;
+        __threadfence();
+        u32 arrived = atomicAdd(&cbm_bar[0], 1u);
+        if (arrived == gridDim.x - 1) {
+            atomicExch(&cbm_bar[0], 0u);
+            __threadfence();
+            atomicAdd(&cbm_bar[1], 1u);
+        } else {
+            while (*gen == g) {
+            }
+        }
+        __threadfence();
+    }
+    __syncthreads();
+}
+#endif
+// ---- end of prelude ---------------------------------------------------------

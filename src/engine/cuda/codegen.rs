@@ -1,0 +1,1546 @@
+//! CUDA C generated from the IR.
+//!
+//! The step of the CPU engine (src/engine/cpu) is cut into *tasks*: a source
+//! update, a neuron population update (arrivals, then the step program, spike
+//! test, reset and refractory count), a gap junction, a projection's delivery
+//! (its `on_pre` code and deposits), `on_post`, `on_teacher`, a periodic rule,
+//! recording. Each task is one `__device__` function over a grid-stride loop,
+//! so any launch shape computes the same thing. Tasks listed in the CPU's order
+//! are packed greedily into *phases*: a task joins the earliest phase after
+//! every earlier task it conflicts with (one writes what the other reads or
+//! writes), so independent populations update in the same phase. Phases are
+//! separated by grid barriers in the persistent kernel `cbm_run` (or launched
+//! one by one through `cbm_phase_kernel`).
+//!
+//! Determinism: every value is written by one thread. Deposits are gathered
+//! per target over the by-target (CSC) index in ascending synapse id, which is
+//! the order in which the CPU engine adds them (spiking sources ascending, each
+//! source's synapses in storage order): a warp scans 32 entries at a time and
+//! adds the deposits of the spiking ones one after another through shuffles,
+//! so the sums are bitwise those of the CPU engine.
+//!
+//! The generated text uses built-in types only (NVRTC has no headers); the
+//! same text compiles with the host C++ compiler against kernels/host_shim.h.
+
+use crate::ir::{
+    BinOp, CellAccess, Expr, Func, Ir, PopulationKindIr, RecorderKindIr, SourceIr, Stmt, UnOp,
+    VarKind,
+};
+use crate::network::rng::{self, stream};
+use std::collections::HashMap;
+use std::fmt::Write;
+
+const PRELUDE: &str = include_str!("../../../kernels/templates/prelude.cu");
+const ENTRY: &str = include_str!("../../../kernels/templates/entry.cu");
+
+/// One slot of the table `cbm_p` the kernels read their buffers (and a few
+/// sizes) from. The engine allocates and fills each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Entry {
+    /// f64[n]: a cell variable.
+    CellVar {
+        pop: usize,
+        var: usize,
+    },
+    /// u32[n]: refractory steps left.
+    Refr {
+        pop: usize,
+    },
+    /// i64[n]: step of the last spike, -1 before the first.
+    Lspk {
+        pop: usize,
+    },
+    /// u32[chunk * words]: spike bits of each step of the current chunk.
+    Mask {
+        pop: usize,
+    },
+    /// u64[n], u32[n]: a constant-probability source's next spike step and count.
+    SrcNext {
+        pop: usize,
+    },
+    SrcCount {
+        pop: usize,
+    },
+    /// u64[len]: the steps of a spike-time source; u32[n] 1 for cells that fire.
+    SrcTimes {
+        pop: usize,
+    },
+    SrcCells {
+        pop: usize,
+    },
+    /// f64[synapses]: a per-synapse variable, in the network's CSR order.
+    SynVar {
+        proj: usize,
+        var: usize,
+    },
+    /// u32: CSR offsets (sources + 1), pre and post cell of each synapse.
+    CsrOff {
+        proj: usize,
+    },
+    Pre {
+        proj: usize,
+    },
+    Post {
+        proj: usize,
+    },
+    /// u32: CSC offsets (targets + 1), pre cell and synapse id per CSC entry.
+    CscOff {
+        proj: usize,
+    },
+    CscPre {
+        proj: usize,
+    },
+    CscId {
+        proj: usize,
+    },
+    /// f64[slots * targets]: deposits waiting for their step.
+    Ring {
+        proj: usize,
+    },
+    /// u32[slots * targets]: teacher arrivals waiting for their step.
+    Arr {
+        proj: usize,
+    },
+    /// i64[targets]: step of the last teacher arrival, -1 before the first.
+    Tarr {
+        proj: usize,
+    },
+    /// f64[synapses], u32[synapses]: values of the second and later deposits of `on_pre`.
+    DepVal {
+        proj: usize,
+        d: usize,
+    },
+    DepFlag {
+        proj: usize,
+        d: usize,
+    },
+    /// u32: per-cell gap partner lists (offsets, partner | 1 << 31 when the cell is the pair's second).
+    GapOff {
+        gap: usize,
+    },
+    GapList {
+        gap: usize,
+    },
+    /// u32 cell indices; f64[samples * cells] samples of the current chunk.
+    TraceCells {
+        rec: usize,
+    },
+    TraceBuf {
+        rec: usize,
+    },
+    /// u32 synapse ids; f64[samples * ids].
+    WeightIds {
+        rec: usize,
+    },
+    WeightBuf {
+        rec: usize,
+    },
+    /// u64[2]: first NaN (key: schedule position << 48 | variable << 32 | cell), step.
+    Err,
+    /// Scalars stored in the table itself.
+    NSyn {
+        proj: usize,
+    },
+    NTimes {
+        pop: usize,
+    },
+    NWeightIds {
+        rec: usize,
+    },
+}
+
+impl Entry {
+    pub fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            Entry::NSyn { .. } | Entry::NTimes { .. } | Entry::NWeightIds { .. }
+        )
+    }
+    fn c_type(&self) -> &'static str {
+        match self {
+            Entry::CellVar { .. }
+            | Entry::SynVar { .. }
+            | Entry::Ring { .. }
+            | Entry::DepVal { .. }
+            | Entry::TraceBuf { .. }
+            | Entry::WeightBuf { .. } => "double",
+            Entry::Lspk { .. } | Entry::Tarr { .. } => "i64",
+            Entry::SrcNext { .. } | Entry::SrcTimes { .. } | Entry::Err => "u64",
+            _ => "u32",
+        }
+    }
+}
+
+/// The generated module and what the engine needs to feed it.
+#[derive(Clone, Debug)]
+pub struct Generated {
+    pub source: String,
+    pub entries: Vec<Entry>,
+    /// Task names per phase, in order.
+    pub phases: Vec<Vec<String>>,
+}
+
+impl Generated {
+    pub fn slot(&self, e: Entry) -> Option<usize> {
+        self.entries.iter().position(|x| *x == e)
+    }
+}
+
+/// Words of a spike mask row: one bit per cell.
+pub fn mask_words(n: usize) -> usize {
+    n.div_ceil(32)
+}
+
+/// A projection's ring size in steps.
+pub fn slots(q: &crate::ir::ProjectionIr) -> usize {
+    (q.delay_steps + q.max_pulse_steps) as usize
+}
+
+/// Projections whose spikes teach another projection.
+pub fn teachers(ir: &Ir) -> Vec<bool> {
+    let mut t = vec![false; ir.projections.len()];
+    for q in &ir.projections {
+        if let Some(ti) = q.teacher {
+            t[ti] = true;
+        }
+    }
+    t
+}
+
+/// A constant-probability source's per-step probability (as the CPU engine folds it).
+pub fn fixed_probability(ir: &Ir, s: &SourceIr) -> Option<f64> {
+    match s {
+        SourceIr::Bernoulli {
+            p: Expr::Const(p), ..
+        } => Some(*p),
+        SourceIr::Poisson {
+            rate: Expr::Const(r),
+        } => Some(1.0 - (-r * ir.dt).exp()),
+        _ => None,
+    }
+}
+
+/// A double literal that reads back to exactly `v`.
+pub fn lit(v: f64) -> String {
+    if v.is_nan() {
+        "CBM_NAN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 {
+            "CBM_INF".into()
+        } else {
+            "(-CBM_INF)".into()
+        }
+    } else {
+        let s = format!("{v:?}");
+        let s = if s.contains(['.', 'e', 'E']) {
+            s
+        } else {
+            format!("{s}.0")
+        };
+        if v.is_sign_negative() {
+            format!("({s})")
+        } else {
+            s
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+enum Res {
+    Var(usize, usize),
+    Spk(usize),
+    Refr(usize),
+    Src(usize),
+    RingNow(usize),
+    RingLater(usize),
+    ArrNow(usize),
+    ArrLater(usize),
+    Tarr(usize),
+    Syn(usize),
+}
+
+struct Task {
+    name: String,
+    code: String,
+    reads: Vec<Res>,
+    writes: Vec<Res>,
+}
+
+impl Task {
+    fn conflicts(&self, other: &Task) -> bool {
+        let hit = |a: &[Res], b: &[Res]| a.iter().any(|x| b.contains(x));
+        hit(&self.writes, &other.writes)
+            || hit(&self.writes, &other.reads)
+            || hit(&self.reads, &other.writes)
+    }
+}
+
+/// Where an expression is evaluated.
+#[derive(Clone, Copy)]
+enum Ctx {
+    /// Cell code of a neuron population; the cell is `i`.
+    Neuron { pop: usize },
+    /// Synapse code of a projection; the synapse is `k`, its cells `pi_`, `pj_`.
+    Synapse { proj: usize },
+    /// A guard on the presynaptic cell `pi_` of a periodic rule.
+    PreCell { pop: usize },
+    /// A source's rate: time and signals only.
+    Time,
+}
+
+struct Gen<'a> {
+    ir: &'a Ir,
+    entries: Vec<Entry>,
+    names: Vec<String>,
+    index: HashMap<Entry, usize>,
+    teachers: Vec<bool>,
+}
+
+pub fn generate(ir: &Ir) -> Result<Generated, String> {
+    let mut g = Gen {
+        ir,
+        entries: vec![],
+        names: vec![],
+        index: HashMap::new(),
+        teachers: teachers(ir),
+    };
+    g.slot(Entry::Err);
+    let tasks = g.tasks()?;
+    // Greedy phases: after every earlier conflicting task.
+    let mut phase_of: Vec<usize> = Vec::with_capacity(tasks.len());
+    for (n, t) in tasks.iter().enumerate() {
+        let mut p = 0;
+        for (m, u) in tasks[..n].iter().enumerate() {
+            if t.conflicts(u) {
+                p = p.max(phase_of[m] + 1);
+            }
+        }
+        phase_of.push(p);
+    }
+    let n_phases = phase_of.iter().map(|p| p + 1).max().unwrap_or(0);
+    let mut phases: Vec<Vec<usize>> = vec![vec![]; n_phases];
+    for (n, p) in phase_of.iter().enumerate() {
+        phases[*p].push(n);
+    }
+    let mut src = String::new();
+    let _ = writeln!(
+        src,
+        "// cbmc: CUDA for model `{}` (generated; `cbmc emit-cuda` prints it)",
+        ir.model_name
+    );
+    let _ = writeln!(
+        src,
+        "// {} tasks in {} phases per step; table of {} entries.",
+        tasks.len(),
+        n_phases,
+        g.entries.len()
+    );
+    let _ = writeln!(src, "#define CBM_NPTR {}", g.entries.len().max(1));
+    let _ = writeln!(src, "#define CBM_PHASES {n_phases}");
+    let _ = writeln!(src, "#define CBM_DT {}", lit(ir.dt));
+    let _ = writeln!(src, "#define CBM_TAU {}", lit(std::f64::consts::TAU));
+    src.push_str(PRELUDE);
+    src.push_str("\n// ---- buffers (entries of cbm_p) ----\n");
+    for (i, (e, name)) in g.entries.iter().zip(&g.names).enumerate() {
+        if e.is_scalar() {
+            let _ = writeln!(src, "#define {name} (cbm_p[{i}])");
+        } else {
+            let _ = writeln!(src, "#define {name} (({}*)cbm_p[{i}])", e.c_type());
+        }
+    }
+    src.push_str("\n// ---- signals ----\n");
+    for (i, s) in ir.signals.iter().enumerate() {
+        let _ = writeln!(
+            src,
+            "// from: signal {}\n__device__ __forceinline__ double cbm_sig{i}(double t) {{",
+            s.name
+        );
+        let _ = writeln!(src, "    const double trial = floor(t / {});", lit(s.trial));
+        if let Some(n) = s.trials {
+            let _ = writeln!(src, "    if (trial >= {}) return 0.0;", lit(n as f64));
+        }
+        if s.silenced_in_probe {
+            if let Some(k) = s.probe_every {
+                let _ = writeln!(
+                    src,
+                    "    if ((((u64)trial) + 1ull) % {k}ull == 0ull) return 0.0;"
+                );
+            }
+        }
+        let _ = writeln!(
+            src,
+            "    const double within = t - trial * {};",
+            lit(s.trial)
+        );
+        let _ = writeln!(
+            src,
+            "    return (within >= {} && within < {}) ? 1.0 : 0.0;\n}}",
+            lit(s.start - 1e-12),
+            lit(s.end - 1e-12)
+        );
+    }
+    src.push_str("\n// ---- tasks ----\n");
+    for t in &tasks {
+        src.push_str(&t.code);
+        src.push('\n');
+    }
+    src.push_str("// ---- phases ----\n");
+    src.push_str("__device__ void cbm_phase(int k, i64 s, i64 c0) {\n    switch (k) {\n");
+    for (p, members) in phases.iter().enumerate() {
+        let _ = write!(src, "    case {p}:");
+        for &m in members {
+            let _ = write!(src, " cbm_{}(s, c0);", tasks[m].name);
+        }
+        src.push_str(" break;\n");
+    }
+    src.push_str("    default: break;\n    }\n    (void)s;\n    (void)c0;\n}\n\n");
+    src.push_str(ENTRY);
+    Ok(Generated {
+        source: src,
+        entries: g.entries,
+        phases: phases
+            .iter()
+            .map(|m| m.iter().map(|&i| tasks[i].name.clone()).collect())
+            .collect(),
+    })
+}
+
+/// The statements' `Deposit`s in program order: pulse steps of each.
+fn deposits(stmts: &[Stmt], out: &mut Vec<u32>) {
+    for s in stmts {
+        match s {
+            Stmt::Deposit { pulse_steps, .. } => out.push(*pulse_steps),
+            Stmt::If {
+                then, otherwise, ..
+            } => {
+                deposits(then, out);
+                deposits(otherwise, out);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn writes_any(stmts: &[Stmt]) -> bool {
+    stmts.iter().any(|s| match s {
+        Stmt::Set { .. } => true,
+        Stmt::If {
+            then, otherwise, ..
+        } => writes_any(then) || writes_any(otherwise),
+        _ => false,
+    })
+}
+
+fn visit_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
+    for s in stmts {
+        match s {
+            Stmt::Set { value, .. }
+            | Stmt::SetLocal { value, .. }
+            | Stmt::Deposit { value, .. } => f(value),
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                f(cond);
+                visit_exprs(then, f);
+                visit_exprs(otherwise, f);
+            }
+        }
+    }
+}
+
+fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    match e {
+        Expr::Unary(_, x) => walk(x, f),
+        Expr::Binary(_, a, b) => {
+            walk(a, f);
+            walk(b, f);
+        }
+        Expr::Call(_, args, _) => args.iter().for_each(|a| walk(a, f)),
+        _ => {}
+    }
+}
+
+/// Synapse variables an expression list reads.
+fn syn_vars_used(stmts: &[Stmt], out: &mut Vec<usize>) {
+    visit_exprs(stmts, &mut |e| {
+        walk(e, &mut |x| {
+            if let Expr::Var(v) = x {
+                if !out.contains(v) {
+                    out.push(*v);
+                }
+            }
+        })
+    });
+    fn sets(stmts: &[Stmt], out: &mut Vec<usize>) {
+        for s in stmts {
+            match s {
+                Stmt::Set { var, .. } if !out.contains(var) => out.push(*var),
+                Stmt::If {
+                    then, otherwise, ..
+                } => {
+                    sets(then, out);
+                    sets(otherwise, out);
+                }
+                _ => {}
+            }
+        }
+    }
+    sets(stmts, out);
+}
+
+/// Does the periodic guard depend on the presynaptic cell alone (as in the CPU engine)?
+fn pre_only(e: &Expr) -> bool {
+    match e {
+        Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Pre(_) => true,
+        Expr::Unary(_, x) => pre_only(x),
+        Expr::Binary(_, a, b) => pre_only(a) && pre_only(b),
+        Expr::Call(f, args, _) => {
+            !matches!(f, Func::Rand | Func::Randn) && args.iter().all(pre_only)
+        }
+        _ => false,
+    }
+}
+
+/// Can a source rate be evaluated before the step (time and signals only)?
+fn time_only(e: &Expr) -> bool {
+    match e {
+        Expr::Const(_) | Expr::Time | Expr::Signal(_) => true,
+        Expr::Unary(_, x) => time_only(x),
+        Expr::Binary(_, a, b) => time_only(a) && time_only(b),
+        Expr::Call(f, args, _) => {
+            !matches!(f, Func::Rand | Func::Randn) && args.iter().all(time_only)
+        }
+        _ => false,
+    }
+}
+
+fn ind(level: usize) -> String {
+    "    ".repeat(level)
+}
+
+impl Gen<'_> {
+    fn slot(&mut self, e: Entry) -> usize {
+        if let Some(&i) = self.index.get(&e) {
+            return i;
+        }
+        let i = self.entries.len();
+        let ir = self.ir;
+        let pop = |p: usize| ir.populations[p].name.clone();
+        let proj = |q: usize| ir.projections[q].name.clone();
+        let pvar = |p: usize, v: usize| match &ir.populations[p].kind {
+            PopulationKindIr::Neuron(n) => n.vars[v].name.clone(),
+            _ => format!("v{v}"),
+        };
+        let qvar = |q: usize, v: usize| ir.projections[q].vars[v].name.clone();
+        let mut name = match e {
+            Entry::CellVar { pop: p, var } => format!("V_{}_{}", pop(p), pvar(p, var)),
+            Entry::Refr { pop: p } => format!("REFR_{}", pop(p)),
+            Entry::Lspk { pop: p } => format!("LSPK_{}", pop(p)),
+            Entry::Mask { pop: p } => format!("MASK_{}", pop(p)),
+            Entry::SrcNext { pop: p } => format!("NEXT_{}", pop(p)),
+            Entry::SrcCount { pop: p } => format!("COUNT_{}", pop(p)),
+            Entry::SrcTimes { pop: p } => format!("TIMES_{}", pop(p)),
+            Entry::SrcCells { pop: p } => format!("FIRES_{}", pop(p)),
+            Entry::SynVar { proj: q, var } => format!("S_{}_{}", proj(q), qvar(q, var)),
+            Entry::CsrOff { proj: q } => format!("CSR_{}", proj(q)),
+            Entry::Pre { proj: q } => format!("PRE_{}", proj(q)),
+            Entry::Post { proj: q } => format!("POST_{}", proj(q)),
+            Entry::CscOff { proj: q } => format!("CSC_{}", proj(q)),
+            Entry::CscPre { proj: q } => format!("CSCPRE_{}", proj(q)),
+            Entry::CscId { proj: q } => format!("CSCID_{}", proj(q)),
+            Entry::Ring { proj: q } => format!("RING_{}", proj(q)),
+            Entry::Arr { proj: q } => format!("ARR_{}", proj(q)),
+            Entry::Tarr { proj: q } => format!("TARR_{}", proj(q)),
+            Entry::DepVal { proj: q, d } => format!("DEPVAL_{}_{d}", proj(q)),
+            Entry::DepFlag { proj: q, d } => format!("DEPFLAG_{}_{d}", proj(q)),
+            Entry::GapOff { gap } => format!("GAPOFF_{}", ir.gaps[gap].name),
+            Entry::GapList { gap } => format!("GAPLIST_{}", ir.gaps[gap].name),
+            Entry::TraceCells { rec } => format!("TRCELLS_{}", ir.recorders[rec].name),
+            Entry::TraceBuf { rec } => format!("TRBUF_{}", ir.recorders[rec].name),
+            Entry::WeightIds { rec } => format!("WIDS_{}", ir.recorders[rec].name),
+            Entry::WeightBuf { rec } => format!("WBUF_{}", ir.recorders[rec].name),
+            Entry::Err => "CBM_ERR".into(),
+            Entry::NSyn { proj: q } => format!("NSYN_{}", proj(q)),
+            Entry::NTimes { pop: p } => format!("NTIMES_{}", pop(p)),
+            Entry::NWeightIds { rec } => format!("NWIDS_{}", ir.recorders[rec].name),
+        };
+        if self.names.contains(&name) {
+            name = format!("{name}_{i}");
+        }
+        self.entries.push(e);
+        self.names.push(name);
+        self.index.insert(e, i);
+        i
+    }
+
+    fn name(&mut self, e: Entry) -> String {
+        let i = self.slot(e);
+        self.names[i].clone()
+    }
+
+    fn pop_size(&self, p: usize) -> usize {
+        self.ir.populations[p].size
+    }
+
+    // ------------------------------------------------------------ expressions
+
+    fn cell_access(
+        &mut self,
+        a: CellAccess,
+        pop: usize,
+        idx: &str,
+        teacher: Option<usize>,
+    ) -> String {
+        match a {
+            CellAccess::Var(v) => format!("{}[{idx}]", self.name(Entry::CellVar { pop, var: v })),
+            CellAccess::LastSpike => {
+                format!("cbm_last({}[{idx}])", self.name(Entry::Lspk { pop }))
+            }
+            CellAccess::Spiked => format!(
+                "({}[{idx}] == s ? 1.0 : 0.0)",
+                self.name(Entry::Lspk { pop })
+            ),
+            CellAccess::LastTeacher => match teacher {
+                Some(ti) => format!("cbm_last({}[{idx}])", self.name(Entry::Tarr { proj: ti })),
+                None => lit(-1e9),
+            },
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, c: Ctx) -> String {
+        if let Ctx::Time = c {
+            if !time_only(e) {
+                // eval_scalar gives up, and the CPU engine uses 0.
+                return "0.0".into();
+            }
+        }
+        match e {
+            Expr::Const(v) => lit(*v),
+            Expr::Var(v) => match c {
+                Ctx::Neuron { pop } => {
+                    format!("{}[i]", self.name(Entry::CellVar { pop, var: *v }))
+                }
+                Ctx::Synapse { proj } => {
+                    format!("{}[k]", self.name(Entry::SynVar { proj, var: *v }))
+                }
+                _ => "0.0".into(),
+            },
+            Expr::Local(l) => format!("l{l}"),
+            Expr::Time => "t".into(),
+            Expr::Signal(i) => {
+                if *i < self.ir.signals.len() {
+                    format!("cbm_sig{i}(t)")
+                } else {
+                    "0.0".into()
+                }
+            }
+            Expr::Pre(a) => match c {
+                Ctx::Synapse { proj } => {
+                    let src = self.ir.projections[proj].source;
+                    self.cell_access(*a, src, "pi_", None)
+                }
+                Ctx::PreCell { pop } => self.cell_access(*a, pop, "pi_", None),
+                _ => "0.0".into(),
+            },
+            Expr::Post(a) => match c {
+                Ctx::Synapse { proj } => {
+                    let q = &self.ir.projections[proj];
+                    let (tgt, teacher) = (q.target, q.teacher);
+                    self.cell_access(*a, tgt, "pj_", teacher)
+                }
+                _ => "0.0".into(),
+            },
+            Expr::Unary(op, x) => {
+                let x = self.expr(x, c);
+                match op {
+                    UnOp::Neg => format!("(-{x})"),
+                    UnOp::Not => format!("({x} == 0.0 ? 1.0 : 0.0)"),
+                }
+            }
+            Expr::Binary(op, a, b) => {
+                let a = self.expr(a, c);
+                let b = self.expr(b, c);
+                let cmp = |o: &str| format!("({a} {o} {b} ? 1.0 : 0.0)");
+                match op {
+                    BinOp::Add => format!("({a} + {b})"),
+                    BinOp::Sub => format!("({a} - {b})"),
+                    BinOp::Mul => format!("({a} * {b})"),
+                    BinOp::Div => format!("({a} / {b})"),
+                    BinOp::Pow => format!("pow({a}, {b})"),
+                    BinOp::Eq => cmp("=="),
+                    BinOp::Ne => cmp("!="),
+                    BinOp::Lt => cmp("<"),
+                    BinOp::Le => cmp("<="),
+                    BinOp::Gt => cmp(">"),
+                    BinOp::Ge => cmp(">="),
+                    BinOp::And => format!("(({a} != 0.0) && ({b} != 0.0) ? 1.0 : 0.0)"),
+                    BinOp::Or => format!("(({a} != 0.0) || ({b} != 0.0) ? 1.0 : 0.0)"),
+                }
+            }
+            Expr::Call(f, args, site) => {
+                if matches!(f, Func::Rand | Func::Randn) {
+                    return match c {
+                        Ctx::Neuron { pop } => {
+                            let st = stream(rng::STEP_RNG, pop, *site);
+                            let func = if *f == Func::Rand {
+                                "cbm_rand_u"
+                            } else {
+                                "cbm_rand_n"
+                            };
+                            format!("{func}({st}u, i, s)")
+                        }
+                        _ => "0.0".into(),
+                    };
+                }
+                let a: Vec<String> = args.iter().map(|x| self.expr(x, c)).collect();
+                let arg = |n: usize| a.get(n).cloned().unwrap_or_else(|| "0.0".into());
+                match f {
+                    Func::Exp => format!("exp({})", arg(0)),
+                    Func::Log => format!("log({})", arg(0)),
+                    Func::Sqrt => format!("sqrt({})", arg(0)),
+                    Func::Abs => format!("fabs({})", arg(0)),
+                    Func::Floor => format!("floor({})", arg(0)),
+                    Func::Min => format!("fmin({}, {})", arg(0), arg(1)),
+                    Func::Max => format!("fmax({}, {})", arg(0), arg(1)),
+                    Func::Clip => format!("fmin(fmax({}, {}), {})", arg(0), arg(1), arg(2)),
+                    Func::Select => format!("({} != 0.0 ? {} : {})", arg(0), arg(1), arg(2)),
+                    Func::Rand | Func::Randn => "0.0".into(),
+                }
+            }
+        }
+    }
+
+    /// Statements of cell code (Neuron) or synapse code (Synapse). Deposits
+    /// set `dv<d>`/`df<d>` in program order (`dep` counts them).
+    fn stmts(&mut self, out: &mut String, stmts: &[Stmt], c: Ctx, level: usize, dep: &mut usize) {
+        for s in stmts {
+            let pad = ind(level);
+            match s {
+                Stmt::Set { var, value, held } => {
+                    let v = self.expr(value, c);
+                    match c {
+                        Ctx::Neuron { pop } => {
+                            let arr = self.name(Entry::CellVar { pop, var: *var });
+                            if *held {
+                                let _ = writeln!(
+                                    out,
+                                    "{pad}{{ const double x_ = {v}; if (r_ == 0u) {arr}[i] = x_; }}"
+                                );
+                            } else {
+                                let _ = writeln!(out, "{pad}{arr}[i] = {v};");
+                            }
+                        }
+                        Ctx::Synapse { proj } => {
+                            let arr = self.name(Entry::SynVar { proj, var: *var });
+                            let bounds = self.ir.projections[proj]
+                                .bounds
+                                .iter()
+                                .find(|b| b.0 == *var)
+                                .map(|b| (b.1, b.2));
+                            match bounds {
+                                Some((lo, hi)) => {
+                                    let _ = writeln!(
+                                        out,
+                                        "{pad}{arr}[k] = cbm_clamp({v}, {}, {});",
+                                        lit(lo),
+                                        lit(hi)
+                                    );
+                                }
+                                None => {
+                                    let _ = writeln!(out, "{pad}{arr}[k] = {v};");
+                                }
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                Stmt::SetLocal { local, value } => {
+                    let v = self.expr(value, c);
+                    let _ = writeln!(out, "{pad}l{local} = {v};");
+                }
+                Stmt::If {
+                    cond,
+                    then,
+                    otherwise,
+                } => {
+                    let cv = self.expr(cond, c);
+                    let _ = writeln!(out, "{pad}if ({cv} != 0.0) {{");
+                    self.stmts(out, then, c, level + 1, dep);
+                    if otherwise.is_empty() {
+                        let _ = writeln!(out, "{pad}}}");
+                    } else {
+                        let _ = writeln!(out, "{pad}}} else {{");
+                        self.stmts(out, otherwise, c, level + 1, dep);
+                        let _ = writeln!(out, "{pad}}}");
+                    }
+                }
+                Stmt::Deposit { value, .. } => {
+                    let v = self.expr(value, c);
+                    let d = *dep;
+                    *dep += 1;
+                    let _ = writeln!(out, "{pad}dv{d} = {v};\n{pad}df{d} = 1;");
+                }
+            }
+        }
+    }
+
+    fn locals(n: usize, level: usize) -> String {
+        if n == 0 {
+            return String::new();
+        }
+        let names: Vec<String> = (0..n).map(|l| format!("l{l} = 0.0")).collect();
+        let mut s = format!("{}double {};\n", ind(level), names.join(", "));
+        for l in 0..n {
+            let _ = writeln!(s, "{}(void)l{l};", ind(level));
+        }
+        s
+    }
+
+    // ------------------------------------------------------------------ tasks
+
+    fn tasks(&mut self) -> Result<Vec<Task>, String> {
+        let ir = self.ir;
+        let mut tasks = Vec::new();
+        for (pos, &pi) in ir.schedule.iter().enumerate() {
+            match &ir.populations[pi].kind {
+                PopulationKindIr::Source(s) => tasks.push(self.source_task(pi, s)),
+                PopulationKindIr::Neuron(_) => {
+                    let teacher_handlers = ir.projections.iter().any(|q| {
+                        q.teacher.is_some_and(|ti| ir.projections[ti].target == pi)
+                            && !q.on_teacher.is_empty()
+                    });
+                    let gaps: Vec<usize> = (0..ir.gaps.len())
+                        .filter(|&g| ir.gaps[g].population == pi)
+                        .collect();
+                    if teacher_handlers || !gaps.is_empty() {
+                        tasks.push(self.cell_task(pi, pos, true, false));
+                        for (ti, t) in ir.projections.iter().enumerate() {
+                            if t.target != pi || !self.teachers[ti] {
+                                continue;
+                            }
+                            for (qi, q) in ir.projections.iter().enumerate() {
+                                if q.teacher == Some(ti) && !q.on_teacher.is_empty() {
+                                    tasks.push(self.by_target_task(qi, true));
+                                }
+                            }
+                        }
+                        for g in gaps {
+                            tasks.push(self.gap_task(g));
+                        }
+                        tasks.push(self.cell_task(pi, pos, false, true));
+                    } else {
+                        tasks.push(self.cell_task(pi, pos, true, true));
+                    }
+                }
+            }
+            for (qi, q) in ir.projections.iter().enumerate() {
+                if q.source == pi && (!q.on_pre.is_empty() || self.teachers[qi]) {
+                    tasks.push(self.deliver_task(qi));
+                }
+            }
+            for (qi, q) in ir.projections.iter().enumerate() {
+                if q.target == pi && !q.on_post.is_empty() {
+                    tasks.push(self.by_target_task(qi, false));
+                }
+            }
+        }
+        for (qi, q) in ir.projections.iter().enumerate() {
+            for k in 0..q.every.len() {
+                tasks.push(self.every_task(qi, k));
+            }
+        }
+        if let Some(t) = self.record_task() {
+            tasks.push(t);
+        }
+        Ok(tasks)
+    }
+
+    fn source_task(&mut self, pi: usize, s: &SourceIr) -> Task {
+        let ir = self.ir;
+        let p = &ir.populations[pi];
+        let n = p.size;
+        let w = mask_words(n);
+        let name = format!("src_{}", p.name);
+        let lspk = self.name(Entry::Lspk { pop: pi });
+        let mask = self.name(Entry::Mask { pop: pi });
+        let mut body = String::new();
+        let mut pre = String::new();
+        let kind;
+        if let Some(prob) = fixed_probability(ir, s) {
+            kind = "constant probability, geometric gaps";
+            let refractory = match s {
+                SourceIr::Bernoulli {
+                    refractory_steps, ..
+                } => *refractory_steps as u64,
+                _ => 0,
+            };
+            let next = self.name(Entry::SrcNext { pop: pi });
+            let count = self.name(Entry::SrcCount { pop: pi });
+            let gap = if prob <= 0.0 {
+                format!("{}ull", u64::MAX / 4)
+            } else if prob >= 1.0 {
+                "0ull".into()
+            } else {
+                format!(
+                    "cbm_geometric({}u, i, c_, {})",
+                    stream(rng::SOURCE, pi, 1),
+                    lit((1.0 - prob).ln())
+                )
+            };
+            let _ = write!(
+                body,
+                "            if ({next}[i] == (u64)s) {{\n                spk = 1;\n                const u32 c_ = {count}[i] + 1u;\n                {count}[i] = c_;\n                {next}[i] = (u64)s + {}ull + {gap};\n                {lspk}[i] = s;\n                (void)c_;\n            }}\n",
+                1 + refractory
+            );
+        } else {
+            match s {
+                SourceIr::SpikeTimes { cells, .. } => {
+                    kind = "spike times";
+                    let times = self.name(Entry::SrcTimes { pop: pi });
+                    let nt = self.name(Entry::NTimes { pop: pi });
+                    let _ = write!(
+                        pre,
+                        "    u64 lo_ = 0, hi_ = {nt};\n    while (lo_ < hi_) {{\n        const u64 mid_ = (lo_ + hi_) / 2;\n        if ({times}[mid_] < (u64)s) lo_ = mid_ + 1; else hi_ = mid_;\n    }}\n    const int fire_ = lo_ < {nt} && {times}[lo_] == (u64)s;\n"
+                    );
+                    let who = if cells.is_some() {
+                        format!(" && {}[i] != 0u", self.name(Entry::SrcCells { pop: pi }))
+                    } else {
+                        String::new()
+                    };
+                    let _ = write!(
+                        body,
+                        "            if (fire_{who}) {{\n                spk = 1;\n                {lspk}[i] = s;\n            }}\n"
+                    );
+                }
+                SourceIr::Bernoulli {
+                    p,
+                    refractory_steps,
+                } => {
+                    kind = "bernoulli, time-varying";
+                    let v = self.expr(p, Ctx::Time);
+                    let _ = writeln!(pre, "    const double prob_ = {v};");
+                    self.draw_body(&mut body, pi, *refractory_steps, &lspk);
+                }
+                SourceIr::Poisson { rate } => {
+                    kind = "poisson, time-varying";
+                    let v = self.expr(rate, Ctx::Time);
+                    let _ = writeln!(pre, "    const double v_ = {v};");
+                    let _ = writeln!(pre, "    const double prob_ = 1.0 - exp(-v_ * CBM_DT);");
+                    self.draw_body(&mut body, pi, 0, &lspk);
+                }
+            }
+        }
+        let mut code = String::new();
+        let _ = writeln!(
+            code,
+            "// from: population {} (source: {kind})\n__device__ void cbm_{name}(i64 s, i64 c0) {{",
+            p.name
+        );
+        code.push_str("    const double t = (double)s * CBM_DT;\n    (void)t;\n");
+        code.push_str(&pre);
+        let _ = write!(
+            code,
+            "    for (u64 base = cbm_warp() * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        if (i < {n}ull) {{\n{body}        }}\n        const u32 m_ = __ballot_sync(CBM_FULL, spk);\n        if (cbm_lane() == 0u) {mask}[(u64)(s - c0) * {w}ull + (base >> 5)] = m_;\n    }}\n}}\n"
+        );
+        let mut writes = vec![Res::Spk(pi), Res::Src(pi)];
+        writes.dedup();
+        Task {
+            name,
+            code,
+            reads: vec![],
+            writes,
+        }
+    }
+
+    fn draw_body(&mut self, body: &mut String, pi: usize, refractory: u32, lspk: &str) {
+        let refr = self.name(Entry::Refr { pop: pi });
+        let st = stream(rng::SOURCE, pi, 0);
+        let _ = write!(
+            body,
+            "            if ({refr}[i] > 0u) {{\n                {refr}[i] -= 1u;\n            }} else {{\n                u32 w_[4];\n                cbm_philox((u32)i, (u32)(u64)s, (u32)((u64)s >> 32), {st}u, w_);\n                if (cbm_uniform(w_[0]) < prob_) {{\n                    spk = 1;\n                    {lspk}[i] = s;\n                    {refr}[i] = {refractory}u;\n                }}\n            }}\n"
+        );
+    }
+
+    /// A neuron population's update: arrivals (inputs zeroed, deposits added,
+    /// teacher arrivals noted) and/or the step (program, spike test, reset,
+    /// refractory count, NaN check).
+    fn cell_task(&mut self, pi: usize, sched_pos: usize, arrive: bool, step: bool) -> Task {
+        let ir = self.ir;
+        let p = &ir.populations[pi];
+        let PopulationKindIr::Neuron(nir) = &p.kind else {
+            unreachable!("cell task of a source")
+        };
+        let n = p.size;
+        let w = mask_words(n);
+        let part = match (arrive, step) {
+            (true, true) => "cells",
+            (true, false) => "arrivals",
+            _ => "step",
+        };
+        let name = format!("{part}_{}", p.name);
+        let mut reads = vec![];
+        let mut writes = vec![];
+        let mut body = String::new();
+        let pad = ind(3);
+        if arrive {
+            for (v, var) in nir.vars.iter().enumerate() {
+                if var.kind == VarKind::Input {
+                    let arr = self.name(Entry::CellVar { pop: pi, var: v });
+                    let _ = writeln!(body, "{pad}{arr}[i] = 0.0;");
+                    writes.push(Res::Var(pi, v));
+                }
+            }
+            for (qi, q) in ir.projections.iter().enumerate() {
+                if q.target != pi {
+                    continue;
+                }
+                let tv = self.name(Entry::CellVar {
+                    pop: pi,
+                    var: q.target_var,
+                });
+                writes.push(Res::Var(pi, q.target_var));
+                if q.on_pre.is_empty() {
+                    // No deposits: the CPU engine still adds its empty ring.
+                    let _ = writeln!(body, "{pad}{tv}[i] += 0.0; // {} (no deposits)", q.name);
+                } else {
+                    let ring = self.name(Entry::Ring { proj: qi });
+                    let sl = slots(q);
+                    let _ = writeln!(
+                        body,
+                        "{pad}{{ // from: projection {}\n{pad}    double* rg_ = {ring} + ((u64)s % {sl}ull) * {n}ull;\n{pad}    {tv}[i] += rg_[i];\n{pad}    rg_[i] = 0.0;\n{pad}}}",
+                        q.name
+                    );
+                    writes.push(Res::RingNow(qi));
+                }
+            }
+            for (ti, t) in ir.projections.iter().enumerate() {
+                if t.target != pi || !self.teachers[ti] {
+                    continue;
+                }
+                let arr = self.name(Entry::Arr { proj: ti });
+                let tarr = self.name(Entry::Tarr { proj: ti });
+                let sl = slots(t);
+                let _ = writeln!(
+                    body,
+                    "{pad}{{ // from: teacher {}\n{pad}    u32* ar_ = {arr} + ((u64)s % {sl}ull) * {n}ull;\n{pad}    if (ar_[i] > 0u) {{\n{pad}        ar_[i] = 0u;\n{pad}        {tarr}[i] = s;\n{pad}    }}\n{pad}}}",
+                    t.name
+                );
+                writes.push(Res::ArrNow(ti));
+                writes.push(Res::Tarr(ti));
+            }
+        }
+        if step {
+            for v in 0..nir.vars.len() {
+                self.slot(Entry::CellVar { pop: pi, var: v });
+                writes.push(Res::Var(pi, v));
+            }
+            writes.push(Res::Refr(pi));
+            writes.push(Res::Spk(pi));
+            let has_spike = nir.spike.is_some();
+            let refr = self.name(Entry::Refr { pop: pi });
+            if has_spike {
+                let _ = writeln!(body, "{pad}u32 r_ = {refr}[i];");
+            } else {
+                let _ = writeln!(body, "{pad}const u32 r_ = 0u;");
+            }
+            let _ = writeln!(body, "{pad}(void)r_;");
+            body.push_str(&Self::locals(nir.locals, 3));
+            let c = Ctx::Neuron { pop: pi };
+            let mut dep = 0;
+            let _ = writeln!(body, "{pad}// from: population {} (step program)", p.name);
+            self.stmts(&mut body, &nir.step, c, 3, &mut dep);
+            if let Some(sp) = &nir.spike {
+                let cond = self.expr(sp, c);
+                let lspk = self.name(Entry::Lspk { pop: pi });
+                let _ = writeln!(
+                    body,
+                    "{pad}// from: population {} (spike test, reset)",
+                    p.name
+                );
+                let _ = writeln!(
+                    body,
+                    "{pad}{{\n{pad}    const double c_ = {cond};\n{pad}    const int free_ = r_ == 0u;\n{pad}    if (r_ > 0u) r_ -= 1u;\n{pad}    if (c_ != 0.0 && free_) {{\n{pad}        spk = 1;\n{pad}        r_ = {}u;\n{pad}        {lspk}[i] = s;",
+                    nir.refractory_steps
+                );
+                self.stmts(&mut body, &nir.reset, c, 5, &mut dep);
+                let _ = writeln!(body, "{pad}    }}\n{pad}    {refr}[i] = r_;\n{pad}}}");
+            }
+            if !nir.checked_vars.is_empty() {
+                let _ = writeln!(body, "{pad}{{ // NaN check\n{pad}    u64 key_ = ~0ull;");
+                for (order, &v) in nir.checked_vars.iter().enumerate().rev() {
+                    let arr = self.name(Entry::CellVar { pop: pi, var: v });
+                    let _ = writeln!(
+                        body,
+                        "{pad}    if (!cbm_finite({arr}[i])) key_ = ({sched_pos}ull << 48) | ({order}ull << 32) | i;"
+                    );
+                }
+                let _ = writeln!(
+                    body,
+                    "{pad}    if (key_ != ~0ull) {{\n{pad}        atomicMin(&CBM_ERR[0], key_);\n{pad}        atomicMin(&CBM_ERR[1], (u64)s);\n{pad}    }}\n{pad}}}"
+                );
+            }
+        }
+        let mut code = String::new();
+        let _ = writeln!(
+            code,
+            "// from: population {} ({part})\n__device__ void cbm_{name}(i64 s, i64 c0) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;",
+            p.name
+        );
+        let _ = write!(
+            code,
+            "    for (u64 base = cbm_warp() * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        (void)spk;\n        if (i < {n}ull) {{\n{body}        }}\n"
+        );
+        if step {
+            let mask = self.name(Entry::Mask { pop: pi });
+            let _ = writeln!(
+                code,
+                "        const u32 m_ = __ballot_sync(CBM_FULL, spk);\n        if (cbm_lane() == 0u) {mask}[(u64)(s - c0) * {w}ull + (base >> 5)] = m_;"
+            );
+        }
+        code.push_str("    }\n}\n");
+        reads.extend(writes.iter().copied());
+        Task {
+            name,
+            code,
+            reads,
+            writes,
+        }
+    }
+
+    fn gap_task(&mut self, g: usize) -> Task {
+        let gap = &self.ir.gaps[g];
+        let pi = gap.population;
+        let n = self.pop_size(pi);
+        let v = self.name(Entry::CellVar {
+            pop: pi,
+            var: gap.voltage,
+        });
+        let tg = self.name(Entry::CellVar {
+            pop: pi,
+            var: gap.target,
+        });
+        let off = self.name(Entry::GapOff { gap: g });
+        let list = self.name(Entry::GapList { gap: g });
+        let k = lit(gap.coupling);
+        let code = format!(
+            "// from: gap junction {} (pairs in order, per cell)\n__device__ void cbm_gap_{}(i64 s, i64 c0) {{\n    (void)s;\n    (void)c0;\n    for (u64 c = cbm_tid(); c < {n}ull; c += cbm_nthr()) {{\n        double acc = {tg}[c];\n        for (u32 e = {off}[c]; e < {off}[c + 1]; ++e) {{\n            const u32 x = {list}[e];\n            const u32 o = x & 0x7fffffffu;\n            if (x >> 31) {{\n                const double cur = {k} * ({v}[c] - {v}[o]);\n                acc -= cur;\n            }} else {{\n                const double cur = {k} * ({v}[o] - {v}[c]);\n                acc += cur;\n            }}\n        }}\n        {tg}[c] = acc;\n    }}\n}}\n",
+            gap.name, gap.name
+        );
+        Task {
+            name: format!("gap_{}", gap.name),
+            code,
+            reads: vec![Res::Var(pi, gap.voltage), Res::Var(pi, gap.target)],
+            writes: vec![Res::Var(pi, gap.target)],
+        }
+    }
+
+    /// Cells and teacher times that synapse code reads.
+    fn handler_reads(&self, qi: usize, stmts: &[Stmt], extra: Option<&Expr>) -> Vec<Res> {
+        let q = &self.ir.projections[qi];
+        let mut out = vec![Res::Syn(qi)];
+        let mut add = |e: &Expr| {
+            walk(e, &mut |x| match x {
+                Expr::Pre(a) => match a {
+                    CellAccess::Var(v) => out.push(Res::Var(q.source, *v)),
+                    CellAccess::LastSpike | CellAccess::Spiked => out.push(Res::Spk(q.source)),
+                    CellAccess::LastTeacher => {}
+                },
+                Expr::Post(a) => match a {
+                    CellAccess::Var(v) => out.push(Res::Var(q.target, *v)),
+                    CellAccess::LastSpike | CellAccess::Spiked => out.push(Res::Spk(q.target)),
+                    CellAccess::LastTeacher => {
+                        if let Some(ti) = q.teacher {
+                            out.push(Res::Tarr(ti))
+                        }
+                    }
+                },
+                _ => {}
+            })
+        };
+        visit_exprs(stmts, &mut add);
+        if let Some(e) = extra {
+            add(e);
+        }
+        out
+    }
+
+    /// Synapse variables the handlers of a projection use, so they get buffers.
+    fn touch_syn_vars(&mut self, qi: usize, stmts: &[Stmt]) {
+        let mut used = vec![];
+        syn_vars_used(stmts, &mut used);
+        for v in used {
+            self.slot(Entry::SynVar { proj: qi, var: v });
+        }
+    }
+
+    /// Delivery of a projection's spikes: per target, a warp scans the CSC
+    /// entries in ascending synapse id, runs `on_pre` for those whose source
+    /// spiked, and adds their deposits in that order.
+    fn deliver_task(&mut self, qi: usize) -> Task {
+        let ir = self.ir;
+        let q = &ir.projections[qi];
+        let nt = self.pop_size(q.target);
+        let ws = mask_words(self.pop_size(q.source));
+        let sl = slots(q);
+        let d = q.delay_steps as usize;
+        let teacher = self.teachers[qi];
+        let mut pulses = vec![];
+        deposits(&q.on_pre, &mut pulses);
+        let max_pulse = pulses.iter().copied().max().unwrap_or(0) as usize;
+        self.touch_syn_vars(qi, &q.on_pre);
+        let off = self.name(Entry::CscOff { proj: qi });
+        let cpre = self.name(Entry::CscPre { proj: qi });
+        let cid = self.name(Entry::CscId { proj: qi });
+        let mask = self.name(Entry::Mask { pop: q.source });
+        let mut code = String::new();
+        let _ = writeln!(
+            code,
+            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}, {sl} slots)\n__device__ void cbm_deliver_{}(i64 s, i64 c0) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
+            q.name,
+            pulses.len(),
+            q.name
+        );
+        let _ = writeln!(
+            code,
+            "    for (u64 j = cbm_warp(); j < {nt}ull; j += cbm_nwarps()) {{\n        const u64 pj_ = j;\n        (void)pj_;\n        const u32 lo_ = {off}[j], hi_ = {off}[j + 1];"
+        );
+        let ring = if max_pulse > 0 {
+            Some(self.name(Entry::Ring { proj: qi }))
+        } else {
+            None
+        };
+        if let Some(ring) = &ring {
+            for p in 0..max_pulse {
+                let _ = writeln!(
+                    code,
+                    "        double a{p} = {ring}[((u64)(s + {}) % {sl}ull) * {nt}ull + j];",
+                    d + p
+                );
+            }
+        }
+        if teacher {
+            code.push_str("        u32 narr_ = 0u;\n");
+        }
+        let dv_decl: Vec<String> = (0..pulses.len())
+            .map(|k| format!("double dv{k} = 0.0; int df{k} = 0;"))
+            .collect();
+        let _ = writeln!(
+            code,
+            "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{\n            const u32 e = e0_ + cbm_lane();\n            int act = 0;\n            {}\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                act = (mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u;\n                if (act) {{\n                    const u32 k = {cid}[e];\n                    (void)k;\n                    (void)pi_;",
+            dv_decl.join(" ")
+        );
+        code.push_str(&Self::locals(q.locals, 5));
+        let mut body = String::new();
+        let mut dep = 0;
+        self.stmts(&mut body, &q.on_pre, Ctx::Synapse { proj: qi }, 5, &mut dep);
+        code.push_str(&body);
+        for k in 1..pulses.len() {
+            let dvn = self.name(Entry::DepVal { proj: qi, d: k });
+            let dfn = self.name(Entry::DepFlag { proj: qi, d: k });
+            let _ = writeln!(
+                code,
+                "                    {dvn}[k] = dv{k};\n                    {dfn}[k] = (u32)df{k};"
+            );
+        }
+        code.push_str("                }\n            }\n");
+        if teacher {
+            code.push_str("            narr_ += __popc(__ballot_sync(CBM_FULL, act));\n");
+        }
+        if !pulses.is_empty() {
+            let adds: String = (0..pulses[0] as usize)
+                .map(|p| format!(" a{p} += x_;"))
+                .collect();
+            let _ = writeln!(
+                code,
+                "            u32 dm_ = __ballot_sync(CBM_FULL, df0);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv0, b_);{adds}\n            }}"
+            );
+        }
+        code.push_str("        }\n");
+        // Later deposit statements: after all of the first, as in the CPU engine.
+        for (k, &pulse) in pulses.iter().enumerate().skip(1) {
+            let dvn = self.name(Entry::DepVal { proj: qi, d: k });
+            let dfn = self.name(Entry::DepFlag { proj: qi, d: k });
+            let adds: String = (0..pulse as usize)
+                .map(|p| format!(" a{p} += x_;"))
+                .collect();
+            let _ = writeln!(
+                code,
+                "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{ // deposit {k}\n            const u32 e = e0_ + cbm_lane();\n            double dv = 0.0;\n            int df = 0;\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                if ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u) {{\n                    const u32 k = {cid}[e];\n                    df = (int){dfn}[k];\n                    dv = {dvn}[k];\n                }}\n            }}\n            u32 dm_ = __ballot_sync(CBM_FULL, df);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv, b_);{adds}\n            }}\n        }}"
+            );
+        }
+        code.push_str("        if (cbm_lane() == 0u) {\n");
+        if let Some(ring) = &ring {
+            for p in 0..max_pulse {
+                let _ = writeln!(
+                    code,
+                    "            {ring}[((u64)(s + {}) % {sl}ull) * {nt}ull + j] = a{p};",
+                    d + p
+                );
+            }
+        }
+        if teacher {
+            let arr = self.name(Entry::Arr { proj: qi });
+            let _ = writeln!(
+                code,
+                "            if (narr_ > 0u) {arr}[((u64)(s + {d}) % {sl}ull) * {nt}ull + j] += narr_;"
+            );
+        }
+        code.push_str("        }\n    }\n}\n");
+        let mut reads = self.handler_reads(qi, &q.on_pre, None);
+        reads.push(Res::Spk(q.source));
+        let mut writes = vec![];
+        if writes_any(&q.on_pre) {
+            writes.push(Res::Syn(qi));
+        }
+        if max_pulse > 0 {
+            writes.push(Res::RingLater(qi));
+            if d == 0 {
+                writes.push(Res::RingNow(qi));
+            }
+        }
+        if teacher {
+            writes.push(Res::ArrLater(qi));
+            if d == 0 {
+                writes.push(Res::ArrNow(qi));
+            }
+        }
+        Task {
+            name: format!("deliver_{}", q.name),
+            code,
+            reads,
+            writes,
+        }
+    }
+
+    /// `on_post` (the target cell spiked now) or `on_teacher` (a teacher spike
+    /// arrived now): a warp runs the handler over the cell's CSC entries.
+    fn by_target_task(&mut self, qi: usize, teacher: bool) -> Task {
+        let ir = self.ir;
+        let q = &ir.projections[qi];
+        let nt = self.pop_size(q.target);
+        let handler = if teacher { &q.on_teacher } else { &q.on_post };
+        self.touch_syn_vars(qi, handler);
+        let what = if teacher { "on_teacher" } else { "on_post" };
+        let active = if teacher {
+            let ti = q.teacher.expect("on_teacher needs a teacher");
+            format!("{}[jl_] == s", self.name(Entry::Tarr { proj: ti }))
+        } else {
+            format!("{}[jl_] == s", self.name(Entry::Lspk { pop: q.target }))
+        };
+        let off = self.name(Entry::CscOff { proj: qi });
+        let cpre = self.name(Entry::CscPre { proj: qi });
+        let cid = self.name(Entry::CscId { proj: qi });
+        let mut body = String::new();
+        let mut dep = 0;
+        self.stmts(&mut body, handler, Ctx::Synapse { proj: qi }, 4, &mut dep);
+        let code = format!(
+            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    for (u64 base = cbm_warp() * 32; base < {nt}ull; base += cbm_nwarps() * 32) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = {cid}[e];\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+            q.name,
+            q.name,
+            Self::locals(q.locals, 4)
+        );
+        let mut reads = self.handler_reads(qi, handler, None);
+        if teacher {
+            reads.push(Res::Tarr(q.teacher.expect("teacher")));
+        } else {
+            reads.push(Res::Spk(q.target));
+        }
+        Task {
+            name: format!("{what}_{}", q.name),
+            code,
+            reads,
+            writes: vec![Res::Syn(qi)],
+        }
+    }
+
+    fn every_task(&mut self, qi: usize, k: usize) -> Task {
+        let ir = self.ir;
+        let q = &ir.projections[qi];
+        let (period, body_stmts) = &q.every[k];
+        let ns = self.pop_size(q.source);
+        let c = Ctx::Synapse { proj: qi };
+        let name = format!("every{k}_{}", q.name);
+        let mut code = String::new();
+        let _ = writeln!(
+            code,
+            "// from: projection {} (every {} steps)\n__device__ void cbm_{name}(i64 s, i64 c0) {{\n    (void)c0;\n    if ((u64)s % {period}ull != 0ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;",
+            q.name, period
+        );
+        let guarded = match body_stmts.as_slice() {
+            [Stmt::If {
+                cond,
+                then,
+                otherwise,
+            }] if otherwise.is_empty() && pre_only(cond) => Some((cond, then)),
+            _ => None,
+        };
+        let reads;
+        if let Some((cond, then)) = guarded {
+            self.touch_syn_vars(qi, then);
+            let cv = self.expr(cond, Ctx::PreCell { pop: q.source });
+            let off = self.name(Entry::CsrOff { proj: qi });
+            let post = self.name(Entry::Post { proj: qi });
+            let mut body = String::new();
+            let mut dep = 0;
+            self.stmts(&mut body, then, c, 4, &mut dep);
+            let _ = write!(
+                code,
+                "    // the guard depends on the presynaptic cell only: silent sources cost nothing\n    for (u64 base = cbm_warp() * 32; base < {ns}ull; base += cbm_nwarps() * 32) {{\n        int act = 0;\n        {{\n            const u64 pi_ = base + cbm_lane();\n            if (pi_ < {ns}ull) act = {cv} != 0.0;\n        }}\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pi_ = base + (u64)b_;\n            for (u32 k = {off}[pi_] + cbm_lane(); k < {off}[pi_ + 1]; k += 32u) {{\n                const u32 pj_ = {post}[k];\n                (void)pj_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+                Self::locals(q.locals, 4)
+            );
+            reads = self.handler_reads(qi, then, Some(cond));
+        } else {
+            self.touch_syn_vars(qi, body_stmts);
+            let pre = self.name(Entry::Pre { proj: qi });
+            let post = self.name(Entry::Post { proj: qi });
+            let nsyn = self.name(Entry::NSyn { proj: qi });
+            let mut body = String::new();
+            let mut dep = 0;
+            self.stmts(&mut body, body_stmts, c, 2, &mut dep);
+            let _ = write!(
+                code,
+                "    for (u64 k = cbm_tid(); k < {nsyn}; k += cbm_nthr()) {{\n        const u32 pi_ = {pre}[k];\n        const u32 pj_ = {post}[k];\n        (void)pi_;\n        (void)pj_;\n{}{body}    }}\n}}\n",
+                Self::locals(q.locals, 2)
+            );
+            reads = self.handler_reads(qi, body_stmts, None);
+        }
+        Task {
+            name,
+            code,
+            reads,
+            writes: vec![Res::Syn(qi)],
+        }
+    }
+
+    /// Trace and weight samples of the step, into the chunk's buffers.
+    fn record_task(&mut self) -> Option<Task> {
+        let ir = self.ir;
+        let mut code = String::new();
+        let mut reads = vec![];
+        for (ri, r) in ir.recorders.iter().enumerate() {
+            match &r.kind {
+                RecorderKindIr::Trace {
+                    population,
+                    var,
+                    cells,
+                    every_steps,
+                } => {
+                    let cells_n = cells.len();
+                    let v = self.name(Entry::CellVar {
+                        pop: *population,
+                        var: *var,
+                    });
+                    let tc = self.name(Entry::TraceCells { rec: ri });
+                    let tb = self.name(Entry::TraceBuf { rec: ri });
+                    let e = every_steps;
+                    let _ = writeln!(
+                        code,
+                        "    if ((u64)s % {e}ull == 0ull) {{ // from: recorder {}\n        const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n        for (u64 c = cbm_tid(); c < {cells_n}ull; c += cbm_nthr()) {tb}[row_ * {cells_n}ull + c] = {v}[{tc}[c]];\n    }}",
+                        r.name
+                    );
+                    reads.push(Res::Var(*population, *var));
+                }
+                RecorderKindIr::Weights {
+                    projection,
+                    var,
+                    every_steps,
+                    ..
+                } => {
+                    let v = self.name(Entry::SynVar {
+                        proj: *projection,
+                        var: *var,
+                    });
+                    let ids = self.name(Entry::WeightIds { rec: ri });
+                    let wb = self.name(Entry::WeightBuf { rec: ri });
+                    let n = self.name(Entry::NWeightIds { rec: ri });
+                    let e = every_steps;
+                    let _ = writeln!(
+                        code,
+                        "    if ((u64)s % {e}ull == 0ull) {{ // from: recorder {}\n        const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n        for (u64 c = cbm_tid(); c < {n}; c += cbm_nthr()) {wb}[row_ * {n} + c] = {v}[{ids}[c]];\n    }}",
+                        r.name
+                    );
+                    reads.push(Res::Syn(*projection));
+                }
+                _ => {}
+            }
+        }
+        if code.is_empty() {
+            return None;
+        }
+        Some(Task {
+            name: "record".into(),
+            code: format!(
+                "// from: recorders (traces and weights)\n__device__ void cbm_record(i64 s, i64 c0) {{\n{code}}}\n"
+            ),
+            reads,
+            writes: vec![],
+        })
+    }
+}
+
+/// Map an NVRTC log to the model: each `(line)` the log names is shown with
+/// the generated line and the model construct it came from (the nearest
+/// `// from:` comment above it).
+pub fn explain_log(source: &str, log: &str) -> String {
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = String::new();
+    for l in log.lines() {
+        out.push_str(l);
+        out.push('\n');
+        let Some(open) = l.find('(') else { continue };
+        let Some(close) = l[open..].find(')') else {
+            continue;
+        };
+        let Ok(n) = l[open + 1..open + close].parse::<usize>() else {
+            continue;
+        };
+        if n == 0 || n > lines.len() {
+            continue;
+        }
+        let _ = writeln!(out, "    generated line {n}: {}", lines[n - 1].trim());
+        if let Some(from) = lines[..n]
+            .iter()
+            .rev()
+            .find_map(|x| x.trim().strip_prefix("// from: "))
+        {
+            let _ = writeln!(out, "    from the model: {from}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lit;
+
+    #[test]
+    fn literals_read_back_exactly() {
+        for v in [
+            0.0,
+            -0.0,
+            1.0,
+            0.1,
+            -0.07,
+            1e-9,
+            6.02e23,
+            1e15,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::MAX,
+            0.9048374180359595,
+            std::f64::consts::TAU,
+        ] {
+            let s = lit(v);
+            let t = s.trim_start_matches('(').trim_end_matches(')');
+            let back: f64 = t.parse().expect("a number");
+            assert_eq!(back.to_bits(), v.to_bits(), "{v:e} printed as {s}");
+            assert!(s.contains(['.', 'e']), "{s} would read as an integer");
+        }
+        assert_eq!(lit(f64::INFINITY), "CBM_INF");
+        assert_eq!(lit(f64::NEG_INFINITY), "(-CBM_INF)");
+        assert_eq!(lit(f64::NAN), "CBM_NAN");
+    }
+}

@@ -1,0 +1,285 @@
+//! The GPU behind [`Device`]: the CUDA driver API through cudarc, loaded at
+//! run time. Every entry point first checks that libcuda is present (cudarc
+//! panics otherwise).
+
+use super::engine::Device;
+use super::nvrtc::{self, Compiled};
+use cudarc::driver::{result, sys};
+use std::ffi::{c_void, CString};
+use std::time::Instant;
+
+/// What a usable GPU looks like.
+#[derive(Clone, Debug)]
+pub struct GpuInfo {
+    pub name: String,
+    pub major: i32,
+    pub minor: i32,
+    pub sms: i32,
+    pub total_bytes: usize,
+}
+
+impl GpuInfo {
+    pub fn arch(&self) -> u32 {
+        (self.major * 10 + self.minor) as u32
+    }
+}
+
+fn err(what: &str, e: impl std::fmt::Debug) -> String {
+    format!("CUDA: {what} failed: {e:?}")
+}
+
+/// Find GPU 0, without panicking when there is no driver.
+pub fn probe() -> Result<GpuInfo, String> {
+    // SAFETY: only tries to open the library.
+    if !unsafe { sys::is_culib_present() } {
+        return Err("no CUDA driver (libcuda.so) on this machine".into());
+    }
+    result::init().map_err(|e| err("cuInit", e))?;
+    let n = result::device::get_count().map_err(|e| err("cuDeviceGetCount", e))?;
+    if n < 1 {
+        return Err("the CUDA driver sees no GPU".into());
+    }
+    let dev = result::device::get(0).map_err(|e| err("cuDeviceGet", e))?;
+    let name = result::device::get_name(dev).map_err(|e| err("cuDeviceGetName", e))?;
+    let attr = |a| {
+        // SAFETY: `dev` came from cuDeviceGet.
+        unsafe { result::device::get_attribute(dev, a) }.map_err(|e| err("cuDeviceGetAttribute", e))
+    };
+    use sys::CUdevice_attribute as A;
+    let major = attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR)?;
+    let minor = attr(A::CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR)?;
+    let sms = attr(A::CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT)?;
+    // SAFETY: as above.
+    let total_bytes =
+        unsafe { result::device::total_mem(dev) }.map_err(|e| err("cuDeviceTotalMem", e))?;
+    Ok(GpuInfo {
+        name,
+        major,
+        minor,
+        sms,
+        total_bytes,
+    })
+}
+
+/// Whether the CUDA engine can run here; Err says why not.
+pub fn usable() -> Result<GpuInfo, String> {
+    let info = probe()?;
+    nvrtc::available()?;
+    Ok(info)
+}
+
+/// The generated module loaded on GPU 0.
+pub struct CudaDevice {
+    info: GpuInfo,
+    dev: sys::CUdevice,
+    module: sys::CUmodule,
+    run_fn: sys::CUfunction,
+    phase_fn: sys::CUfunction,
+    table: sys::CUdeviceptr,
+    table_bytes: usize,
+    key: sys::CUdeviceptr,
+    allocs: Vec<sys::CUdeviceptr>,
+    cooperative: bool,
+    blocks: u32,
+    threads: u32,
+    phases: u32,
+    pub compiled: Compiled,
+    /// Seconds to load the module (after compilation or the cache).
+    pub load_seconds: f64,
+}
+
+impl CudaDevice {
+    /// Compile (or take from the cache) and load `source`, which has
+    /// `phases` phases per step; `items` is the widest task's number of
+    /// threads it can use (sizes the grid).
+    pub fn new(source: &str, phases: usize, items: usize) -> Result<Self, String> {
+        let info = usable()?;
+        let compiled = nvrtc::compile(source, info.arch(), nvrtc::cache_dir().as_deref())?;
+        let t0 = Instant::now();
+        let dev = result::device::get(0).map_err(|e| err("cuDeviceGet", e))?;
+        // SAFETY: `dev` is valid; the primary context is released in Drop.
+        let ctx = unsafe { result::primary_ctx::retain(dev) }
+            .map_err(|e| err("cuDevicePrimaryCtxRetain", e))?;
+        // SAFETY: `ctx` is live.
+        unsafe { result::ctx::set_current(ctx) }.map_err(|e| err("cuCtxSetCurrent", e))?;
+        let mut image = compiled.image.clone();
+        if !compiled.cubin && image.last() != Some(&0) {
+            image.push(0);
+        }
+        // SAFETY: a CUBIN or NUL-terminated PTX image.
+        let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }
+            .map_err(|e| err("cuModuleLoadData", e))?;
+        let get = |n: &str| {
+            // SAFETY: `module` is loaded.
+            unsafe { result::module::get_function(module, CString::new(n).expect("no NUL")) }
+                .map_err(|e| err(&format!("cuModuleGetFunction({n})"), e))
+        };
+        let run_fn = get("cbm_run")?;
+        let phase_fn = get("cbm_phase_kernel")?;
+        let global = |n: &str| {
+            // SAFETY: `module` is loaded.
+            unsafe { result::module::get_global(module, CString::new(n).expect("no NUL")) }
+                .map_err(|e| err(&format!("cuModuleGetGlobal({n})"), e))
+        };
+        let (table, table_bytes) = global("cbm_p")?;
+        let (key, _) = global("cbm_key")?;
+        let env = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<u32>().ok());
+        let threads = env("CBMC_CUDA_THREADS").unwrap_or(256).clamp(32, 1024) / 32 * 32;
+        // SAFETY: `run_fn` is a loaded function.
+        let per_sm = unsafe {
+            result::occupancy::max_active_block_per_multiprocessor(run_fn, threads as i32, 0)
+        }
+        .map_err(|e| err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))?
+        .max(1) as u32;
+        // SAFETY: `dev` is valid.
+        let coop = unsafe {
+            result::device::get_attribute(
+                dev,
+                sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH,
+            )
+        }
+        .unwrap_or(0)
+            != 0;
+        let resident = per_sm * info.sms.max(1) as u32;
+        let wanted = (items.div_ceil(threads as usize) as u32).max(info.sms.max(1) as u32);
+        let blocks = env("CBMC_CUDA_BLOCKS").unwrap_or(wanted).clamp(1, resident);
+        let cooperative = coop && std::env::var_os("CBMC_CUDA_NO_PERSISTENT").is_none();
+        Ok(CudaDevice {
+            info,
+            dev,
+            module,
+            run_fn,
+            phase_fn,
+            table,
+            table_bytes,
+            key,
+            allocs: vec![],
+            cooperative,
+            blocks,
+            threads,
+            phases: phases as u32,
+            compiled,
+            load_seconds: t0.elapsed().as_secs_f64(),
+        })
+    }
+
+    pub fn info(&self) -> &GpuInfo {
+        &self.info
+    }
+}
+
+impl Device for CudaDevice {
+    fn describe(&self) -> String {
+        format!(
+            "cuda ({}, sm_{}, {} x {} threads, {})",
+            self.info.name,
+            self.info.arch(),
+            self.blocks,
+            self.threads,
+            if self.cooperative {
+                "persistent kernel"
+            } else {
+                "one launch per phase"
+            }
+        )
+    }
+
+    fn free_bytes(&self) -> Option<usize> {
+        result::mem_get_info().ok().map(|(free, _)| free)
+    }
+
+    fn alloc(&mut self, bytes: usize) -> Result<u64, String> {
+        // SAFETY: a plain allocation, freed in Drop.
+        let p = unsafe { result::malloc_sync(bytes.max(8)) }.map_err(|e| {
+            format!(
+                "out of GPU memory allocating {bytes} bytes on {} ({e:?})",
+                self.info.name
+            )
+        })?;
+        self.allocs.push(p);
+        // SAFETY: `p` holds `bytes` bytes.
+        unsafe { result::memset_d8_sync(p, 0, bytes.max(8)) }.map_err(|e| err("cuMemsetD8", e))?;
+        Ok(p)
+    }
+
+    fn upload(&mut self, dst: u64, data: &[u8]) -> Result<(), String> {
+        // SAFETY: `dst` was allocated with at least `data.len()` bytes.
+        unsafe { result::memcpy_htod_sync(dst, data) }.map_err(|e| err("cuMemcpyHtoD", e))
+    }
+
+    fn download(&mut self, src: u64, out: &mut [u8]) -> Result<(), String> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: `src` holds at least `out.len()` bytes.
+        unsafe { result::memcpy_dtoh_sync(out, src) }.map_err(|e| err("cuMemcpyDtoH", e))
+    }
+
+    fn set_table(&mut self, table: &[u64], key: [u32; 2]) -> Result<(), String> {
+        if std::mem::size_of_val(table) > self.table_bytes {
+            return Err("internal error: the table is larger than cbm_p".into());
+        }
+        // SAFETY: module globals of the right sizes.
+        unsafe {
+            result::memcpy_htod_sync(self.table, table)
+                .map_err(|e| err("cuMemcpyHtoD(cbm_p)", e))?;
+            result::memcpy_htod_sync(self.key, &key[..])
+                .map_err(|e| err("cuMemcpyHtoD(cbm_key)", e))
+        }
+    }
+
+    fn run(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
+        let stream: sys::CUstream = std::ptr::null_mut();
+        let grid = (self.blocks, 1, 1);
+        let block = (self.threads, 1, 1);
+        if self.cooperative {
+            let mut a0 = s0 as i64;
+            let mut a1 = n as i32;
+            let mut a2 = c0 as i64;
+            let mut params = [
+                &mut a0 as *mut i64 as *mut c_void,
+                &mut a1 as *mut i32 as *mut c_void,
+                &mut a2 as *mut i64 as *mut c_void,
+            ];
+            // SAFETY: the arguments match `cbm_run(i64, int, i64)`; the grid
+            // fits on the device at once (occupancy checked in `new`).
+            unsafe {
+                result::launch_cooperative_kernel(self.run_fn, grid, block, 0, stream, &mut params)
+            }
+            .map_err(|e| err("cuLaunchCooperativeKernel(cbm_run)", e))?;
+        } else {
+            for it in 0..n as u64 {
+                for k in 0..self.phases {
+                    let mut a0 = k as i32;
+                    let mut a1 = (s0 + it) as i64;
+                    let mut a2 = c0 as i64;
+                    let mut params = [
+                        &mut a0 as *mut i32 as *mut c_void,
+                        &mut a1 as *mut i64 as *mut c_void,
+                        &mut a2 as *mut i64 as *mut c_void,
+                    ];
+                    // SAFETY: the arguments match `cbm_phase_kernel(int, i64, i64)`.
+                    unsafe {
+                        result::launch_kernel(self.phase_fn, grid, block, 0, stream, &mut params)
+                    }
+                    .map_err(|e| err("cuLaunchKernel(cbm_phase_kernel)", e))?;
+                }
+            }
+        }
+        // SAFETY: the null stream of the current context.
+        unsafe { result::stream::synchronize(stream) }.map_err(|e| err("running the kernels", e))
+    }
+}
+
+impl Drop for CudaDevice {
+    fn drop(&mut self) {
+        // SAFETY: each pointer and the module were created by this device once.
+        unsafe {
+            for &p in &self.allocs {
+                let _ = result::free_sync(p);
+            }
+            let _ = result::module::unload(self.module);
+            let _ = result::primary_ctx::release(self.dev);
+        }
+    }
+}

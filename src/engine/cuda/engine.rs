@@ -1,0 +1,588 @@
+//! The CUDA engine: the generated module fed from the same `Network` as the
+//! CPU engine, run a chunk of steps per launch, its recordings replayed step
+//! by step through the `Engine`/`StateView` traits.
+//!
+//! The engine is written against [`Device`], so the host emulation (the
+//! generated source compiled by the host C++ compiler, tests/cuda_host_emulation.rs)
+//! runs exactly this code too; only the CUDA driver calls differ.
+
+use super::codegen::{self, mask_words, Entry, Generated};
+use crate::engine::{Engine, NumericalError, StateView};
+use crate::ir::{Ir, PopulationKindIr, RecorderKindIr, SourceIr};
+use crate::network::rng::{self, stream, Rng};
+use crate::network::Network;
+
+/// What runs the generated module: a GPU, or the host emulation.
+pub trait Device {
+    fn describe(&self) -> String;
+    /// Bytes free for buffers, when known.
+    fn free_bytes(&self) -> Option<usize> {
+        None
+    }
+    /// A zero-filled buffer; returns its address as the kernels see it.
+    fn alloc(&mut self, bytes: usize) -> Result<u64, String>;
+    fn upload(&mut self, dst: u64, data: &[u8]) -> Result<(), String>;
+    fn download(&mut self, src: u64, out: &mut [u8]) -> Result<(), String>;
+    /// The table `cbm_p` and the Philox key `cbm_key`.
+    fn set_table(&mut self, table: &[u64], key: [u32; 2]) -> Result<(), String>;
+    /// Steps `s0 .. s0 + n`; recording rows count from step `c0`. Returns when done.
+    fn run(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String>;
+}
+
+/// Engine options.
+#[derive(Clone, Debug)]
+pub struct GpuOptions {
+    /// Steps per launch (recordings are copied back once per chunk).
+    pub chunk_steps: u32,
+}
+
+impl Default for GpuOptions {
+    fn default() -> Self {
+        GpuOptions { chunk_steps: 1000 }
+    }
+}
+
+fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
+    // SAFETY: plain numeric types without padding, read as bytes.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
+fn bytes_of_mut<T: Copy>(v: &mut [T]) -> &mut [u8] {
+    // SAFETY: plain numeric types; every bit pattern is a valid value.
+    unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
+}
+
+/// Initial contents of one buffer.
+enum Init {
+    F64(Vec<f64>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    I64(Vec<i64>),
+    /// Zeros of this many bytes.
+    Zero(usize),
+}
+
+impl Init {
+    fn len_bytes(&self) -> usize {
+        match self {
+            Init::F64(v) => v.len() * 8,
+            Init::U32(v) => v.len() * 4,
+            Init::U64(v) => v.len() * 8,
+            Init::I64(v) => v.len() * 8,
+            Init::Zero(n) => *n,
+        }
+    }
+    fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Init::F64(v) => Some(bytes_of(v)),
+            Init::U32(v) => Some(bytes_of(v)),
+            Init::U64(v) => Some(bytes_of(v)),
+            Init::I64(v) => Some(bytes_of(v)),
+            Init::Zero(_) => None,
+        }
+    }
+}
+
+/// Steps until the next spike of a Bernoulli(p) source (as the CPU engine draws it).
+pub fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64) -> u64 {
+    if p <= 0.0 {
+        return u64::MAX / 4;
+    }
+    if p >= 1.0 {
+        return 0;
+    }
+    let w = rng.words(stream(rng::SOURCE, pop, 1), cell as u32, count, 0);
+    let u = Rng::uniform_open(w[0]);
+    (u.ln() / (1.0 - p).ln()).floor().min(1e15) as u64
+}
+
+/// Synapse ids a weights recorder samples (as `Recording::new` picks them).
+pub fn weight_ids(n: usize, max: usize) -> Vec<usize> {
+    if n <= max {
+        (0..n).collect()
+    } else {
+        (0..max).map(|k| k * n / max).collect()
+    }
+}
+
+/// Rows of samples a recorder with period `every` needs for a chunk.
+fn sample_rows(chunk: u32, every: u32) -> usize {
+    (chunk / every.max(1)) as usize + 2
+}
+
+pub struct GpuEngine<D: Device> {
+    ir: Ir,
+    dev: D,
+    generated: Generated,
+    addr: Vec<u64>,
+    chunk: u32,
+    /// Steps served through `step()`.
+    served: u64,
+    /// Steps the device has computed.
+    computed: u64,
+    /// First step of the chunk held on the host.
+    c0: u64,
+    masks: Vec<Vec<u32>>,
+    traces: Vec<Vec<f64>>,
+    weights: Vec<Vec<f64>>,
+    weight_ids: Vec<Vec<usize>>,
+    error: Option<NumericalError>,
+    spikes: Vec<Vec<u32>>,
+    vars: Vec<Vec<Vec<f64>>>,
+    syn: Vec<Vec<Vec<f64>>>,
+    pairs: Vec<(Vec<u32>, Vec<u32>)>,
+    /// Bytes of device memory the model takes.
+    pub bytes: usize,
+}
+
+impl<D: Device> GpuEngine<D> {
+    /// Allocate and fill every buffer once. `generated` must come from
+    /// `codegen::generate(ir)` and `dev` must hold its compiled module.
+    pub fn new(
+        ir: &Ir,
+        net: Network,
+        generated: Generated,
+        mut dev: D,
+        opts: &GpuOptions,
+    ) -> Result<Self, String> {
+        let chunk = opts.chunk_steps.max(1);
+        let rng = Rng::new(ir.seed);
+        let weight_ids: Vec<Vec<usize>> = ir
+            .recorders
+            .iter()
+            .map(|r| match &r.kind {
+                RecorderKindIr::Weights {
+                    projection,
+                    max_synapses,
+                    ..
+                } => weight_ids(net.projections[*projection].len(), *max_synapses),
+                _ => vec![],
+            })
+            .collect();
+        let mut csc: Vec<Option<(Vec<u32>, Vec<u32>)>> = vec![None; ir.projections.len()];
+        let mut inits: Vec<Init> = Vec::with_capacity(generated.entries.len());
+        let mut scalars: Vec<Option<u64>> = Vec::with_capacity(generated.entries.len());
+        for e in &generated.entries {
+            let (init, scalar) = match *e {
+                Entry::CellVar { pop, var } => {
+                    (Init::F64(net.populations[pop].vars[var].clone()), None)
+                }
+                Entry::Refr { pop } => (Init::Zero(4 * ir.populations[pop].size), None),
+                Entry::Lspk { pop } => (Init::I64(vec![-1; ir.populations[pop].size]), None),
+                Entry::Mask { pop } => (
+                    Init::Zero(4 * mask_words(ir.populations[pop].size) * chunk as usize),
+                    None,
+                ),
+                Entry::SrcNext { pop } => {
+                    let PopulationKindIr::Source(s) = &ir.populations[pop].kind else {
+                        return Err("internal error: source state of a neuron population".into());
+                    };
+                    let p = codegen::fixed_probability(ir, s).unwrap_or(0.0);
+                    let next = (0..ir.populations[pop].size)
+                        .map(|i| geometric_gap(&rng, pop, i, 0, p))
+                        .collect();
+                    (Init::U64(next), None)
+                }
+                Entry::SrcCount { pop } => (Init::Zero(4 * ir.populations[pop].size), None),
+                Entry::SrcTimes { pop } => match &ir.populations[pop].kind {
+                    PopulationKindIr::Source(SourceIr::SpikeTimes { steps, .. }) => {
+                        (Init::U64(steps.clone()), None)
+                    }
+                    _ => (Init::Zero(0), None),
+                },
+                Entry::SrcCells { pop } => {
+                    let n = ir.populations[pop].size;
+                    let mut fl = vec![0u32; n];
+                    if let PopulationKindIr::Source(SourceIr::SpikeTimes {
+                        cells: Some(c), ..
+                    }) = &ir.populations[pop].kind
+                    {
+                        for &i in c {
+                            if i < n {
+                                fl[i] = 1;
+                            }
+                        }
+                    }
+                    (Init::U32(fl), None)
+                }
+                Entry::NTimes { pop } => match &ir.populations[pop].kind {
+                    PopulationKindIr::Source(SourceIr::SpikeTimes { steps, .. }) => {
+                        (Init::Zero(0), Some(steps.len() as u64))
+                    }
+                    _ => (Init::Zero(0), Some(0)),
+                },
+                Entry::SynVar { proj, var } => {
+                    (Init::F64(net.projections[proj].vars[var].clone()), None)
+                }
+                Entry::CsrOff { proj } => (Init::U32(net.projections[proj].offsets.clone()), None),
+                Entry::Pre { proj } => (Init::U32(net.projections[proj].pre.clone()), None),
+                Entry::Post { proj } => (Init::U32(net.projections[proj].post.clone()), None),
+                Entry::CscOff { proj } | Entry::CscPre { proj } | Entry::CscId { proj } => {
+                    let q = &net.projections[proj];
+                    let (off, ids) = csc[proj]
+                        .get_or_insert_with(|| {
+                            q.by_target(ir.populations[ir.projections[proj].target].size)
+                        })
+                        .clone();
+                    let v = match e {
+                        Entry::CscOff { .. } => off,
+                        Entry::CscPre { .. } => ids.iter().map(|&k| q.pre[k as usize]).collect(),
+                        _ => ids,
+                    };
+                    (Init::U32(v), None)
+                }
+                Entry::NSyn { proj } => (Init::Zero(0), Some(net.projections[proj].len() as u64)),
+                Entry::Ring { proj } => {
+                    let q = &ir.projections[proj];
+                    let n = codegen::slots(q) * ir.populations[q.target].size;
+                    (Init::Zero(8 * n), None)
+                }
+                Entry::Arr { proj } => {
+                    let q = &ir.projections[proj];
+                    let n = codegen::slots(q) * ir.populations[q.target].size;
+                    (Init::Zero(4 * n), None)
+                }
+                Entry::Tarr { proj } => {
+                    let n = ir.populations[ir.projections[proj].target].size;
+                    (Init::I64(vec![-1; n]), None)
+                }
+                Entry::DepVal { proj, .. } => (Init::Zero(8 * net.projections[proj].len()), None),
+                Entry::DepFlag { proj, .. } => (Init::Zero(4 * net.projections[proj].len()), None),
+                Entry::GapOff { gap } | Entry::GapList { gap } => {
+                    let n = ir.populations[ir.gaps[gap].population].size;
+                    let mut lists: Vec<Vec<u32>> = vec![vec![]; n];
+                    for &(i, j) in &net.gaps[gap].pairs {
+                        lists[i as usize].push(j);
+                        lists[j as usize].push(i | 1 << 31);
+                    }
+                    if matches!(e, Entry::GapOff { .. }) {
+                        let mut off = vec![0u32; n + 1];
+                        for c in 0..n {
+                            off[c + 1] = off[c] + lists[c].len() as u32;
+                        }
+                        (Init::U32(off), None)
+                    } else {
+                        (Init::U32(lists.concat()), None)
+                    }
+                }
+                Entry::TraceCells { rec } => match &ir.recorders[rec].kind {
+                    RecorderKindIr::Trace { cells, .. } => {
+                        (Init::U32(cells.iter().map(|&c| c as u32).collect()), None)
+                    }
+                    _ => (Init::Zero(0), None),
+                },
+                Entry::TraceBuf { rec } => match &ir.recorders[rec].kind {
+                    RecorderKindIr::Trace {
+                        cells, every_steps, ..
+                    } => (
+                        Init::Zero(8 * cells.len() * sample_rows(chunk, *every_steps)),
+                        None,
+                    ),
+                    _ => (Init::Zero(0), None),
+                },
+                Entry::WeightIds { rec } => (
+                    Init::U32(weight_ids[rec].iter().map(|&k| k as u32).collect()),
+                    None,
+                ),
+                Entry::WeightBuf { rec } => match &ir.recorders[rec].kind {
+                    RecorderKindIr::Weights { every_steps, .. } => (
+                        Init::Zero(8 * weight_ids[rec].len() * sample_rows(chunk, *every_steps)),
+                        None,
+                    ),
+                    _ => (Init::Zero(0), None),
+                },
+                Entry::NWeightIds { rec } => (Init::Zero(0), Some(weight_ids[rec].len() as u64)),
+                Entry::Err => (Init::U64(vec![u64::MAX, u64::MAX]), None),
+            };
+            inits.push(init);
+            scalars.push(scalar);
+        }
+        let bytes: usize = inits
+            .iter()
+            .zip(&scalars)
+            .filter(|(_, s)| s.is_none())
+            .map(|(i, _)| i.len_bytes().max(8).next_multiple_of(256))
+            .sum();
+        if let Some(free) = dev.free_bytes() {
+            if bytes > free {
+                return Err(format!(
+                    "the model needs {bytes} bytes ({:.1} MiB) of GPU memory; {} has {free} bytes ({:.1} MiB) free",
+                    bytes as f64 / 1048576.0,
+                    dev.describe(),
+                    free as f64 / 1048576.0
+                ));
+            }
+        }
+        let mut addr = Vec::with_capacity(inits.len());
+        for (init, scalar) in inits.iter().zip(&scalars) {
+            if let Some(v) = scalar {
+                addr.push(*v);
+                continue;
+            }
+            let a = dev
+                .alloc(init.len_bytes().max(8))
+                .map_err(|e| format!("{e} (the model needs {bytes} bytes of GPU memory in all)"))?;
+            if let Some(b) = init.bytes() {
+                if !b.is_empty() {
+                    dev.upload(a, b)?;
+                }
+            }
+            addr.push(a);
+        }
+        dev.set_table(&addr, [ir.seed as u32, (ir.seed >> 32) as u32])?;
+        let pairs = net
+            .projections
+            .iter()
+            .map(|p| (p.pre.clone(), p.post.clone()))
+            .collect();
+        let vars = net.populations.iter().map(|p| p.vars.clone()).collect();
+        let syn = net.projections.iter().map(|p| p.vars.clone()).collect();
+        Ok(GpuEngine {
+            ir: ir.clone(),
+            dev,
+            addr,
+            chunk,
+            served: 0,
+            computed: 0,
+            c0: 0,
+            masks: vec![vec![]; ir.populations.len()],
+            traces: vec![vec![]; ir.recorders.len()],
+            weights: vec![vec![]; ir.recorders.len()],
+            weight_ids,
+            error: None,
+            spikes: vec![vec![]; ir.populations.len()],
+            vars,
+            syn,
+            pairs,
+            generated,
+            bytes,
+        })
+    }
+
+    fn addr_of(&self, e: Entry) -> Option<u64> {
+        self.generated.slot(e).map(|i| self.addr[i])
+    }
+
+    /// Whether `step()` needs the device to run the next chunk first.
+    pub fn needs_chunk(&self) -> bool {
+        self.served >= self.computed
+    }
+
+    /// Run the next chunk of steps on the device and copy its recordings back.
+    pub fn run_chunk(&mut self) -> Result<(), String> {
+        if self.error.is_some() {
+            return Ok(());
+        }
+        let left = self.ir.steps.saturating_sub(self.computed);
+        let n = (self.chunk as u64).min(left.max(1)) as u32;
+        let c0 = self.computed;
+        self.dev.run(c0, n, c0)?;
+        let mut err = [0u64; 2];
+        if let Some(a) = self.addr_of(Entry::Err) {
+            self.dev.download(a, bytes_of_mut(&mut err))?;
+        }
+        let done = if err[1] != u64::MAX {
+            (err[1] + 1 - c0).min(n as u64)
+        } else {
+            n as u64
+        };
+        for p in 0..self.ir.populations.len() {
+            let w = mask_words(self.ir.populations[p].size);
+            let mut m = vec![0u32; w * done as usize];
+            if let Some(a) = self.addr_of(Entry::Mask { pop: p }) {
+                self.dev.download(a, bytes_of_mut(&mut m))?;
+            }
+            self.masks[p] = m;
+        }
+        for (ri, r) in self.ir.recorders.iter().enumerate() {
+            match &r.kind {
+                RecorderKindIr::Trace {
+                    cells, every_steps, ..
+                } => {
+                    let mut b = vec![0.0; cells.len() * sample_rows(self.chunk, *every_steps)];
+                    if let Some(a) = self.addr_of(Entry::TraceBuf { rec: ri }) {
+                        self.dev.download(a, bytes_of_mut(&mut b))?;
+                    }
+                    self.traces[ri] = b;
+                }
+                RecorderKindIr::Weights { every_steps, .. } => {
+                    let mut b = vec![
+                        0.0;
+                        self.weight_ids[ri].len()
+                            * sample_rows(self.chunk, *every_steps)
+                    ];
+                    if let Some(a) = self.addr_of(Entry::WeightBuf { rec: ri }) {
+                        self.dev.download(a, bytes_of_mut(&mut b))?;
+                    }
+                    self.weights[ri] = b;
+                }
+                _ => {}
+            }
+        }
+        if err[1] != u64::MAX {
+            self.error = Some(self.numerical_error(err[0], err[1])?);
+        }
+        self.c0 = c0;
+        self.computed = c0 + done;
+        Ok(())
+    }
+
+    fn numerical_error(&mut self, key: u64, step: u64) -> Result<NumericalError, String> {
+        let pos = (key >> 48) as usize;
+        let order = ((key >> 32) & 0xffff) as usize;
+        let cell = (key & 0xffff_ffff) as usize;
+        let pi = self.ir.schedule.get(pos).copied().unwrap_or(0);
+        let pop = &self.ir.populations[pi];
+        let (var, name) = match &pop.kind {
+            PopulationKindIr::Neuron(n) => {
+                let v = n.checked_vars.get(order).copied().unwrap_or(0);
+                (v, n.vars.get(v).map(|x| x.name.clone()).unwrap_or_default())
+            }
+            _ => (0, String::new()),
+        };
+        let mut value = f64::NAN;
+        if let Some(a) = self.addr_of(Entry::CellVar { pop: pi, var }) {
+            let mut v = vec![0.0f64; pop.size];
+            self.dev.download(a, bytes_of_mut(&mut v))?;
+            value = v.get(cell).copied().unwrap_or(f64::NAN);
+        }
+        Ok(NumericalError {
+            population: pop.name.clone(),
+            variable: name,
+            cell,
+            step,
+            value,
+        })
+    }
+
+    /// Copy every cell and synapse variable back (valid when all computed
+    /// steps have been served). Tests compare the full state with this.
+    pub fn sync_state(&mut self) -> Result<(), String> {
+        for (i, e) in self.generated.entries.clone().iter().enumerate() {
+            match *e {
+                Entry::CellVar { pop, var } => {
+                    let v = &mut self.vars[pop][var];
+                    self.dev.download(self.addr[i], bytes_of_mut(v))?;
+                }
+                Entry::SynVar { proj, var } => {
+                    let v = &mut self.syn[proj][var];
+                    self.dev.download(self.addr[i], bytes_of_mut(v))?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// (pre, post) cell of every synapse of a projection, in storage order.
+    pub fn synapse_pairs(&self, projection: usize) -> (Vec<u32>, Vec<u32>) {
+        self.pairs[projection].clone()
+    }
+
+    pub fn generated(&self) -> &Generated {
+        &self.generated
+    }
+
+    pub fn device(&mut self) -> &mut D {
+        &mut self.dev
+    }
+}
+
+impl<D: Device> Engine for GpuEngine<D> {
+    fn step(&mut self) -> Result<(), NumericalError> {
+        if self.needs_chunk() {
+            if let Err(e) = self.run_chunk() {
+                return Err(NumericalError {
+                    population: "<device>".into(),
+                    variable: e,
+                    cell: 0,
+                    step: self.served,
+                    value: f64::NAN,
+                });
+            }
+        }
+        let s = self.served;
+        if let Some(e) = &self.error {
+            if e.step == s {
+                return Err(e.clone());
+            }
+        }
+        let row = (s - self.c0) as usize;
+        for p in 0..self.ir.populations.len() {
+            let n = self.ir.populations[p].size;
+            let w = mask_words(n);
+            let words = &self.masks[p][row * w..(row + 1) * w];
+            let out = &mut self.spikes[p];
+            out.clear();
+            for (k, &m) in words.iter().enumerate() {
+                let mut m = m;
+                while m != 0 {
+                    let b = m.trailing_zeros();
+                    m &= m - 1;
+                    let i = k as u32 * 32 + b;
+                    if (i as usize) < n {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+        for (ri, r) in self.ir.recorders.iter().enumerate() {
+            match &r.kind {
+                RecorderKindIr::Trace {
+                    population,
+                    var,
+                    cells,
+                    every_steps,
+                } => {
+                    let e = *every_steps as u64;
+                    if s.is_multiple_of(e) {
+                        let row = (s / e - self.c0.div_ceil(e)) as usize;
+                        let vals = &self.traces[ri][row * cells.len()..(row + 1) * cells.len()];
+                        for (c, v) in cells.iter().zip(vals) {
+                            self.vars[*population][*var][*c] = *v;
+                        }
+                    }
+                }
+                RecorderKindIr::Weights {
+                    projection,
+                    var,
+                    every_steps,
+                    ..
+                } => {
+                    let e = *every_steps as u64;
+                    if s.is_multiple_of(e) {
+                        let ids = &self.weight_ids[ri];
+                        let row = (s / e - self.c0.div_ceil(e)) as usize;
+                        let vals = &self.weights[ri][row * ids.len()..(row + 1) * ids.len()];
+                        for (k, v) in ids.iter().zip(vals) {
+                            self.syn[*projection][*var][*k] = *v;
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.served += 1;
+        Ok(())
+    }
+
+    fn steps_done(&self) -> u64 {
+        self.served
+    }
+
+    fn describe(&self) -> String {
+        self.dev.describe()
+    }
+}
+
+impl<D: Device> StateView for GpuEngine<D> {
+    fn spikes(&self, population: usize) -> &[u32] {
+        &self.spikes[population]
+    }
+    fn var(&self, population: usize, var: usize) -> &[f64] {
+        &self.vars[population][var]
+    }
+    fn synapse_var(&self, projection: usize, var: usize) -> &[f64] {
+        &self.syn[projection][var]
+    }
+}

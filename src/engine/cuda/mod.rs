@@ -1,0 +1,118 @@
+//! The CUDA engine: kernels generated from the IR (`codegen`), compiled by
+//! NVRTC at run time (`nvrtc`), run on the GPU through the driver API
+//! (`driver`) behind the same `Engine` trait as the CPU engine (`engine`).
+//!
+//! Nothing here needs a GPU or the CUDA toolkit to build: cudarc loads the
+//! libraries at run time, and every entry point checks that they are present
+//! before calling into them.
+
+pub mod codegen;
+pub mod driver;
+pub mod engine;
+pub mod nvrtc;
+
+pub use engine::{Device, GpuEngine, GpuOptions};
+
+use crate::engine::{Engine, StateView};
+use crate::ir::Ir;
+use crate::record::{summarise, Recording};
+use crate::session::RunResult;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// The widest task's useful number of threads: cells of a population, or a
+/// warp per target of a projection.
+pub fn parallel_items(ir: &Ir) -> usize {
+    let pops = ir.populations.iter().map(|p| p.size).max().unwrap_or(1);
+    let targets = ir
+        .projections
+        .iter()
+        .map(|q| 32 * ir.populations[q.target].size)
+        .max()
+        .unwrap_or(0);
+    pops.max(targets).max(32)
+}
+
+/// Compilation and load times of a CUDA run.
+#[derive(Clone, Debug, Default)]
+pub struct CompileReport {
+    pub compile_seconds: f64,
+    pub cached: bool,
+    pub cubin: bool,
+    pub arch: String,
+    pub load_seconds: f64,
+}
+
+/// Run on the GPU, as `session::run_cpu` runs on the CPU.
+pub fn run_cuda(
+    ir: &Ir,
+    opts: &GpuOptions,
+    stop: &AtomicBool,
+    progress_every: u64,
+    progress: &mut dyn FnMut(u64),
+    report: &mut CompileReport,
+) -> Result<RunResult, String> {
+    let t0 = Instant::now();
+    let net = crate::network::build(ir)?;
+    let synapses = net.projections.iter().map(|p| p.len()).sum();
+    let generated = codegen::generate(ir)?;
+    let build_seconds = t0.elapsed().as_secs_f64();
+    let dev = driver::CudaDevice::new(
+        &generated.source,
+        generated.phases.len(),
+        parallel_items(ir),
+    )?;
+    *report = CompileReport {
+        compile_seconds: dev.compiled.seconds,
+        cached: dev.compiled.cached,
+        cubin: dev.compiled.cubin,
+        arch: dev.compiled.arch.clone(),
+        load_seconds: dev.load_seconds,
+    };
+    let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
+    let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len())
+        .map(|q| engine.synapse_pairs(q))
+        .collect();
+    let refs: Vec<(&[u32], &[u32])> = pairs
+        .iter()
+        .map(|(a, b)| (a.as_slice(), b.as_slice()))
+        .collect();
+    let mut rec = Recording::new(ir, &refs);
+    drop(pairs);
+    let t1 = Instant::now();
+    let mut error = None;
+    let mut partial = false;
+    while engine.steps_done() < ir.steps {
+        if stop.load(Ordering::Relaxed) {
+            partial = true;
+            break;
+        }
+        if engine.needs_chunk() {
+            engine.run_chunk()?;
+        }
+        let s = engine.steps_done();
+        if let Err(e) = engine.step() {
+            error = Some(e);
+            partial = true;
+            break;
+        }
+        rec.after_step(s, &engine as &dyn StateView);
+        if progress_every > 0 && (s + 1) % progress_every == 0 {
+            progress(s + 1);
+        }
+    }
+    let wall_seconds = t1.elapsed().as_secs_f64();
+    let summary = summarise(ir, &rec);
+    Ok(RunResult {
+        summary,
+        engine: engine.describe(),
+        threads: 1,
+        wall_seconds,
+        build_seconds,
+        steps_done: engine.steps_done(),
+        partial,
+        error,
+        synapses,
+        recording: rec,
+    })
+}

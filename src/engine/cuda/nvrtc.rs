@@ -1,0 +1,192 @@
+//! NVRTC through cudarc (loaded at run time): generated source to CUBIN for
+//! one architecture (PTX only when NVRTC cannot make a CUBIN for it), with a
+//! disk cache keyed by a hash of the source, the options and the NVRTC version.
+
+use cudarc::nvrtc::{result, sys};
+use std::ffi::CString;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// The options every compilation uses. FMA contraction off: the CPU engine
+/// rounds every product and sum, and so must the GPU for identical results.
+pub const OPTIONS: &[&str] = &["--fmad=false", "--std=c++17", "-default-device"];
+
+/// Is libnvrtc loadable? Must be asked before any other call here: cudarc
+/// panics when the library is missing.
+pub fn available() -> Result<(), String> {
+    // SAFETY: only tries to open the library.
+    if unsafe { sys::is_culib_present() } {
+        Ok(())
+    } else {
+        Err("NVRTC (libnvrtc.so.12) was not found; `pip install nvidia-cuda-nvrtc-cu12` and put its lib folder on LD_LIBRARY_PATH".into())
+    }
+}
+
+/// NVRTC's version (major, minor).
+pub fn version() -> Result<(i32, i32), String> {
+    available()?;
+    let (mut major, mut minor) = (0, 0);
+    // SAFETY: the library is present; the pointers are valid.
+    unsafe { sys::nvrtcVersion(&mut major, &mut minor) }
+        .result()
+        .map_err(|e| format!("nvrtcVersion failed: {e:?}"))?;
+    Ok((major, minor))
+}
+
+/// A compiled module image.
+#[derive(Clone, Debug)]
+pub struct Compiled {
+    /// CUBIN bytes, or PTX text with a trailing NUL.
+    pub image: Vec<u8>,
+    pub cubin: bool,
+    /// Taken from the disk cache.
+    pub cached: bool,
+    pub seconds: f64,
+    pub arch: String,
+}
+
+/// The disk cache folder: $CBMC_CACHE_DIR, else $XDG_CACHE_HOME/cbmc, else
+/// ~/.cache/cbmc; none when CBMC_NO_CACHE is set.
+pub fn cache_dir() -> Option<PathBuf> {
+    if std::env::var_os("CBMC_NO_CACHE").is_some() {
+        return None;
+    }
+    if let Some(d) = std::env::var_os("CBMC_CACHE_DIR") {
+        return Some(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+        return Some(PathBuf::from(d).join("cbmc"));
+    }
+    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("cbmc"))
+}
+
+fn hash128(parts: &[&[u8]]) -> String {
+    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut b: u64 = 0x6c62_272e_07bb_0142;
+    for p in parts {
+        for &x in p.iter().chain(&[0xffu8]) {
+            a ^= x as u64;
+            a = a.wrapping_mul(0x0100_0000_01b3);
+            b ^= x as u64;
+            b = b.wrapping_mul(0x0000_0100_0000_01b3 ^ 0x1000);
+            b = b.rotate_left(5);
+        }
+    }
+    format!("{a:016x}{b:016x}")
+}
+
+/// Compile `source` for `sm_<arch>` (e.g. 90), through the disk cache in
+/// `cache` when given (see [`cache_dir`]).
+pub fn compile(
+    source: &str,
+    arch: u32,
+    cache: Option<&std::path::Path>,
+) -> Result<Compiled, String> {
+    available()?;
+    let t0 = Instant::now();
+    let (major, minor) = version()?;
+    let use_cache = cache.is_some();
+    let key = hash128(&[
+        source.as_bytes(),
+        OPTIONS.join(" ").as_bytes(),
+        format!("nvrtc {major}.{minor} sm_{arch}").as_bytes(),
+    ]);
+    let dir = cache.map(|d| d.to_path_buf());
+    if use_cache {
+        if let Some(d) = &dir {
+            for (ext, cubin) in [("cubin", true), ("ptx", false)] {
+                if let Ok(image) = std::fs::read(d.join(format!("{key}.{ext}"))) {
+                    if !image.is_empty() {
+                        return Ok(Compiled {
+                            image,
+                            cubin,
+                            cached: true,
+                            seconds: t0.elapsed().as_secs_f64(),
+                            arch: format!("sm_{arch}"),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let compiled = match compile_now(source, &format!("sm_{arch}"), true) {
+        Ok(c) => c,
+        // An NVRTC older than the device: PTX for the newest architecture it
+        // knows, for the driver to finish.
+        Err(e) if e.contains("INVALID_OPTION") => {
+            compile_now(source, &format!("compute_{arch}"), false)?
+        }
+        Err(e) => return Err(e),
+    };
+    if use_cache {
+        if let Some(d) = &dir {
+            let ext = if compiled.0 { "cubin" } else { "ptx" };
+            if std::fs::create_dir_all(d).is_ok() {
+                let tmp = d.join(format!("{key}.{ext}.{}.tmp", std::process::id()));
+                if std::fs::write(&tmp, &compiled.1).is_ok() {
+                    let _ = std::fs::rename(&tmp, d.join(format!("{key}.{ext}")));
+                }
+            }
+        }
+    }
+    Ok(Compiled {
+        image: compiled.1,
+        cubin: compiled.0,
+        cached: false,
+        seconds: t0.elapsed().as_secs_f64(),
+        arch: format!("sm_{arch}"),
+    })
+}
+
+/// (is CUBIN, image)
+fn compile_now(source: &str, arch: &str, cubin: bool) -> Result<(bool, Vec<u8>), String> {
+    let src = CString::new(source).map_err(|_| "generated source contains NUL".to_string())?;
+    let name = CString::new("cbmc_model.cu").expect("no NUL");
+    let prog = result::create_program(&src, Some(&name))
+        .map_err(|e| format!("nvrtcCreateProgram failed: {e:?}"))?;
+    let mut opts: Vec<String> = OPTIONS.iter().map(|s| s.to_string()).collect();
+    opts.push(format!("--gpu-architecture={arch}"));
+    // SAFETY: `prog` is live until destroyed below.
+    let compiled = unsafe { result::compile_program(prog, &opts) };
+    let out = match compiled {
+        Err(e) => {
+            // SAFETY: as above.
+            let log = unsafe { result::get_program_log(prog) }
+                .map(|l| {
+                    let bytes: Vec<u8> =
+                        l.iter().map(|&c| c as u8).take_while(|&c| c != 0).collect();
+                    String::from_utf8_lossy(&bytes).into_owned()
+                })
+                .unwrap_or_default();
+            Err(format!(
+                "NVRTC could not compile the generated code for {arch} ({e:?}):\n{}",
+                super::codegen::explain_log(source, &log)
+            ))
+        }
+        Ok(()) if cubin => {
+            let mut size = 0usize;
+            // SAFETY: `prog` compiled; the buffer has the size NVRTC reports.
+            unsafe {
+                sys::nvrtcGetCUBINSize(prog, &mut size)
+                    .result()
+                    .map_err(|e| format!("nvrtcGetCUBINSize failed: {e:?}"))
+                    .and_then(|_| {
+                        let mut buf = vec![0u8; size];
+                        sys::nvrtcGetCUBIN(prog, buf.as_mut_ptr() as *mut _)
+                            .result()
+                            .map_err(|e| format!("nvrtcGetCUBIN failed: {e:?}"))
+                            .map(|_| (true, buf))
+                    })
+            }
+        }
+        Ok(()) => {
+            // SAFETY: `prog` compiled.
+            unsafe { result::get_ptx(prog) }
+                .map(|p| (false, p.iter().map(|&c| c as u8).collect()))
+                .map_err(|e| format!("nvrtcGetPTX failed: {e:?}"))
+        }
+    };
+    // SAFETY: created above, destroyed once.
+    let _ = unsafe { result::destroy_program(prog) };
+    out
+}

@@ -1,0 +1,74 @@
+//! Models to exercise the CUDA code generator on: models/, the CUDA test
+//! models, the checker's valid test models and the complete examples of
+//! docs/language.md.
+#![allow(dead_code)]
+
+use cbmc::ir::Ir;
+use std::path::{Path, PathBuf};
+
+/// The repository: $CBMC_ROOT when set (a test binary carried to another
+/// machine), else where it was built.
+pub fn root() -> PathBuf {
+    std::env::var_os("CBMC_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+fn cbm_files(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    v.retain(|p| p.extension().is_some_and(|e| e == "cbm"));
+    v.sort();
+    v
+}
+
+/// (name, IR) of every model that checks without errors.
+pub fn all_models() -> Vec<(String, Ir)> {
+    let mut out = Vec::new();
+    let mut files = cbm_files(&root().join("models"));
+    files.extend(cbm_files(&root().join("models/variants")));
+    files.extend(cbm_files(&root().join("tests/cuda_models")));
+    files.extend(cbm_files(&root().join("tests/check")));
+    for f in files {
+        if let Ok(p) = cbmc::session::prepare(&f, &[]) {
+            let name = f.strip_prefix(root()).unwrap_or(&f).display().to_string();
+            out.push((name, p.ir));
+        }
+    }
+    out.extend(doc_examples());
+    out
+}
+
+/// The complete examples (blocks that define populations) of docs/language.md.
+pub fn doc_examples() -> Vec<(String, Ir)> {
+    let text = std::fs::read_to_string(root().join("docs/language.md")).unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("cbmc_doc_examples_{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let mut out = Vec::new();
+    let mut block: Option<String> = None;
+    let mut n = 0;
+    for line in text.lines() {
+        match &mut block {
+            None if line.trim_start().starts_with("```cbm") => block = Some(String::new()),
+            Some(b) if line.trim_start().starts_with("```") => {
+                if b.contains("population") {
+                    n += 1;
+                    let path = dir.join(format!("example{n}.cbm"));
+                    if std::fs::write(&path, b.as_bytes()).is_ok() {
+                        if let Ok(p) = cbmc::session::prepare(&path, &[]) {
+                            out.push((format!("docs/language.md example {n}"), p.ir));
+                        }
+                    }
+                }
+                block = None;
+            }
+            Some(b) => {
+                b.push_str(line);
+                b.push('\n');
+            }
+            None => {}
+        }
+    }
+    out
+}

@@ -1,0 +1,97 @@
+//! NVRTC compiles the generated kernels of every model to CUBIN for sm_80
+//! and sm_90. Skips with a message when libnvrtc is absent; fails instead
+//! when CBMC_REQUIRE_NVRTC=1 (CI installs NVRTC from pip).
+
+#[path = "common/models.rs"]
+mod models;
+
+use cbmc::engine::cuda::{codegen, nvrtc};
+
+fn nvrtc_here() -> bool {
+    match nvrtc::available() {
+        Ok(()) => true,
+        Err(e) => {
+            if std::env::var("CBMC_REQUIRE_NVRTC").is_ok_and(|v| v == "1") {
+                panic!("CBMC_REQUIRE_NVRTC=1 but {e}");
+            }
+            eprintln!("skipped: {e}");
+            false
+        }
+    }
+}
+
+#[test]
+fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
+    if !nvrtc_here() {
+        return;
+    }
+    let models = models::all_models();
+    assert!(models.len() >= 10, "only {} models found", models.len());
+    let mut compiled = 0;
+    for (name, ir) in &models {
+        let g = codegen::generate(ir).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for arch in [80, 90] {
+            let c = nvrtc::compile(&g.source, arch, None)
+                .unwrap_or_else(|e| panic!("{name} for sm_{arch}:\n{e}"));
+            assert!(
+                c.cubin && c.image.len() > 1000,
+                "{name}: no CUBIN for sm_{arch}"
+            );
+            compiled += 1;
+        }
+    }
+    let (major, minor) = nvrtc::version().expect("version");
+    eprintln!(
+        "NVRTC {major}.{minor}: {} models, {compiled} CUBINs (sm_80, sm_90)",
+        models.len()
+    );
+}
+
+#[test]
+fn a_compile_error_shows_the_generated_line_and_the_model_construct() {
+    if !nvrtc_here() {
+        return;
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
+    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
+        panic!("cerebellum.cbm does not check")
+    };
+    let g = codegen::generate(&p.ir).expect("generate");
+    // Break one line of the PKJ update.
+    let broken = g
+        .source
+        .replacen("V_PKJ_theta[i] = ", "V_PKJ_theta[i] = undefined_name + ", 1);
+    let e = nvrtc::compile(&broken, 90, None).expect_err("must not compile");
+    assert!(e.contains("undefined_name"), "{e}");
+    assert!(e.contains("generated line"), "{e}");
+    assert!(e.contains("from the model: population PKJ"), "{e}");
+}
+
+#[test]
+fn the_disk_cache_skips_compilation() {
+    if !nvrtc_here() {
+        return;
+    }
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("nvrtc_cache");
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
+    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
+        panic!("cerebellum.cbm does not check")
+    };
+    let g = codegen::generate(&p.ir).expect("generate");
+    let cold = nvrtc::compile(&g.source, 90, Some(&dir)).expect("compile");
+    assert!(!cold.cached);
+    let warm = nvrtc::compile(&g.source, 90, Some(&dir)).expect("compile");
+    assert!(warm.cached);
+    assert_eq!(cold.image, warm.image);
+    // A new seed changes no code, so it is cached too.
+    let Ok(p7) = cbmc::session::prepare(&path, &[("seed".into(), "7".into())]) else {
+        panic!("cerebellum.cbm does not check")
+    };
+    let g7 = codegen::generate(&p7.ir).expect("generate");
+    assert_eq!(g.source, g7.source, "the seed must not change the code");
+    eprintln!(
+        "cerebellum sm_90: cold {:.3} s, cached {:.4} s",
+        cold.seconds, warm.seconds
+    );
+}

@@ -1,0 +1,177 @@
+//! Every generated CUDA kernel executed without a GPU: the generated source
+//! is compiled by the host C++ compiler against kernels/host_shim.h (a fiber
+//! per CUDA thread, real warp exchanges, grid barriers, a shuffled schedule)
+//! and stepped against the CPU engine. Spikes, recordings and state must
+//! agree bitwise. Skips with a message when there is no C++ compiler.
+
+#[path = "common/emu.rs"]
+mod emu;
+#[path = "common/models.rs"]
+mod models;
+
+use cbmc::ir::Ir;
+use emu::{build_library, compare, have_cxx, Setup};
+use std::path::{Path, PathBuf};
+
+fn prepare(file: &str, sets: &[(&str, &str)]) -> Ir {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    match cbmc::session::prepare(&path, &sets) {
+        Ok(p) => p.ir,
+        Err(_) => panic!("{file} does not check"),
+    }
+}
+
+fn library(ir: &Ir, name: &str) -> PathBuf {
+    let generated = cbmc::engine::cuda::codegen::generate(ir).expect("generate");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda_emu");
+    build_library(&generated.source, &dir, name)
+}
+
+fn skip() -> bool {
+    if !have_cxx() {
+        eprintln!("skipped: no host C++ compiler (g++) to emulate the CUDA kernels");
+        return true;
+    }
+    false
+}
+
+#[test]
+fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
+    if skip() {
+        return;
+    }
+    let ir = prepare("tests/cuda_models/kernels.cbm", &[]);
+    let lib = library(&ir, "kernels");
+    let setups = [
+        // Full state after every step, persistent kernel with grid barriers.
+        Setup {
+            blocks: 2,
+            threads: 64,
+            persistent: true,
+            chunk: 1,
+            full_state: true,
+        },
+        // One launch per phase, an odd grid.
+        Setup {
+            blocks: 3,
+            threads: 32,
+            persistent: false,
+            chunk: 1,
+            full_state: true,
+        },
+        // One warp for everything, long chunks (recordings across chunk ends).
+        Setup {
+            blocks: 1,
+            threads: 32,
+            persistent: true,
+            chunk: 37,
+            full_state: true,
+        },
+    ];
+    for setup in &setups {
+        let c = compare("kernels.cbm", &ir, &lib, setup);
+        eprintln!("kernels.cbm {setup:?}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
+        assert!(c.spikes > 500, "too few spikes to test anything: {c:?}");
+    }
+}
+
+#[test]
+fn other_seeds_and_a_larger_grid() {
+    if skip() {
+        return;
+    }
+    for seed in ["11", "12"] {
+        let ir = prepare(
+            "tests/cuda_models/kernels.cbm",
+            &[("seed", seed), ("duration", "150 ms")],
+        );
+        let lib = library(&ir, &format!("kernels_seed{seed}"));
+        let setup = Setup {
+            blocks: 4,
+            threads: 96,
+            persistent: true,
+            chunk: 25,
+            full_state: true,
+        };
+        let c = compare("kernels.cbm", &ir, &lib, &setup);
+        eprintln!("kernels.cbm seed {seed}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
+    }
+}
+
+#[test]
+fn cerebellum_matches_the_cpu_engine() {
+    if skip() {
+        return;
+    }
+    let ir = prepare("models/cerebellum.cbm", &[("duration", "400 ms")]);
+    let lib = library(&ir, "cerebellum");
+    let setup = Setup {
+        blocks: 2,
+        threads: 64,
+        persistent: true,
+        chunk: 100,
+        full_state: true,
+    };
+    let c = compare("cerebellum.cbm", &ir, &lib, &setup);
+    eprintln!("cerebellum.cbm: {c:?}");
+    assert_eq!(c.steps, ir.steps);
+    assert!(c.spikes > 10_000, "{c:?}");
+}
+
+#[test]
+fn a_runaway_value_stops_both_engines_at_the_same_place() {
+    if skip() {
+        return;
+    }
+    let ir = prepare("tests/cuda_models/blowup.cbm", &[]);
+    let lib = library(&ir, "blowup");
+    for chunk in [1, 64] {
+        let setup = Setup {
+            blocks: 1,
+            threads: 64,
+            persistent: chunk > 1,
+            chunk,
+            full_state: false,
+        };
+        let c = compare("blowup.cbm", &ir, &lib, &setup);
+        assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
+    }
+}
+
+/// Every model in models/ (but the cerebellum, which has its own test, and its
+/// large variants), the
+/// CUDA and checker test models and the examples of docs/language.md, for up
+/// to 200 steps each.
+#[test]
+fn every_model_runs_like_the_cpu_engine() {
+    if skip() {
+        return;
+    }
+    let mut n = 0;
+    let mut spikes = 0;
+    for (name, mut ir) in models::all_models() {
+        if name.ends_with("cerebellum.cbm") || name.contains("variants/") {
+            continue;
+        }
+        ir.steps = ir.steps.min(200);
+        let lib = library(&ir, &format!("model{n}"));
+        let setup = Setup {
+            blocks: 2,
+            threads: 64,
+            persistent: n % 2 == 0,
+            chunk: 50,
+            full_state: true,
+        };
+        let c = compare(&name, &ir, &lib, &setup);
+        spikes += c.spikes;
+        n += 1;
+    }
+    eprintln!("{n} models stepped in host emulation, {spikes} spikes compared");
+    assert!(n >= 10);
+}
