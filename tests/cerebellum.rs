@@ -125,6 +125,9 @@ fn io_rate_at_end(sets: &[(&str, &str)], duration: f64, window: f64) -> (f64, Ve
     (io, rates)
 }
 
+/// (name, --set overrides, duration in s, should the IO be regulated?)
+type Experiment<'a> = (&'a str, Vec<(&'a str, &'a str)>, f64, bool);
+
 /// The shortened form of `cbmc validate` (issue 4): the loop brings the IO
 /// into 0.7-1.3 Hz within 200 s from the default weights and from weights
 /// scaled by 0.5 and 2 (measured over 200-300 s); without plasticity the
@@ -132,7 +135,7 @@ fn io_rate_at_end(sets: &[(&str, &str)], duration: f64, window: f64) -> (f64, Ve
 /// docs/cerebellum.md.
 #[test]
 fn io_settles_near_1_hz_because_of_the_loop() {
-    let runs: Vec<(&str, Vec<(&str, &str)>, f64, bool)> = vec![
+    let runs: Vec<Experiment> = vec![
         ("default", vec![], 300.0, true),
         ("w x 0.5", vec![("pf_pkj.w", "0.5")], 300.0, true),
         ("w x 2", vec![("pf_pkj.w", "2")], 300.0, true),

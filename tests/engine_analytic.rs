@@ -287,18 +287,32 @@ record cs_times = spike_times(CS)
 "#;
     let r = run_text("protocol", model);
     let (_, times) = f64s(&r, "cs_times_t");
-    assert!(times.len() > 1000, "the CS-driven source should fire in its windows");
+    assert!(
+        times.len() > 1000,
+        "the CS-driven source should fire in its windows"
+    );
     for t in times {
         let step = (t * 1000.0).round() as usize;
-        assert!(step / 500 < 3 && (100..300).contains(&(step % 500)), "CS source fired outside its window at {t} s");
+        assert!(
+            step / 500 < 3 && (100..300).contains(&(step % 500)),
+            "CS source fired outside its window at {t} s"
+        );
     }
     let (_, a) = f64s(&r, "a");
     let (_, b) = f64s(&r, "b");
     for s in 0..2000usize {
         let (trial, within) = (s / 500, s % 500);
-        let want_cs = if trial < 3 && (100..300).contains(&within) { 1.0 } else { 0.0 };
+        let want_cs = if trial < 3 && (100..300).contains(&within) {
+            1.0
+        } else {
+            0.0
+        };
         // Trial 2 (the second, counting from 1) is a probe: no US.
-        let want_us = if trial < 3 && trial != 1 && (250..260).contains(&within) { 1.0 } else { 0.0 };
+        let want_us = if trial < 3 && trial != 1 && (250..260).contains(&within) {
+            1.0
+        } else {
+            0.0
+        };
         assert_eq!(a[s], want_cs, "cs at step {s}");
         assert_eq!(b[s], want_us, "us at step {s}");
     }

@@ -2,8 +2,8 @@
 
 pub mod bench;
 pub mod check;
-pub mod plot;
 pub mod emit_cuda;
+pub mod plot;
 pub mod run;
 pub mod validate;
 

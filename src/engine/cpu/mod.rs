@@ -618,7 +618,9 @@ fn deliver(
     // The synapses of the spiking cells, cells ascending, each cell's
     // synapses in storage order: contiguous ranges of the CSR arrays.
     let offsets = &proj.net.offsets;
-    let ranges = spikes.iter().map(|&i| offsets[i as usize] as usize..offsets[i as usize + 1] as usize);
+    let ranges = spikes
+        .iter()
+        .map(|&i| offsets[i as usize] as usize..offsets[i as usize + 1] as usize);
     if let Some(arr) = proj.arrivals.as_mut() {
         for r in ranges.clone() {
             for &j in &proj.net.post[r] {
@@ -630,7 +632,17 @@ fn deliver(
     ids.clear();
     if let Some(fd) = &proj.fast_deposit {
         let vars = &proj.net.vars;
-        let cols: Vec<&[f64]> = fd.factors.iter().filter_map(|f| if let Factor::Var(x) = f { Some(vars[*x].as_slice()) } else { None }).collect();
+        let cols: Vec<&[f64]> = fd
+            .factors
+            .iter()
+            .filter_map(|f| {
+                if let Factor::Var(x) = f {
+                    Some(vars[*x].as_slice())
+                } else {
+                    None
+                }
+            })
+            .collect();
         let post = &proj.net.post;
         for p in 0..fd.pulse as usize {
             let base = ((first_slot + p) % proj.slots) * n;
