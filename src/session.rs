@@ -96,6 +96,7 @@ pub fn run_cpu_with(
     let synapses = net.projections.iter().map(|p| p.len()).sum();
     let build_seconds = t0.elapsed().as_secs_f64();
     {
+        let gaps = net.gaps.clone();
         let mut engine = CpuEngine::new(ir, net, threads);
         let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len())
             .map(|q| engine.synapse_pairs(q))
@@ -105,6 +106,7 @@ pub fn run_cpu_with(
             .map(|(a, b)| (a.as_slice(), b.as_slice()))
             .collect();
         let mut rec = Recording::new(ir, &refs);
+        rec.set_gap_pairs(ir, &gaps);
         setup(&mut rec);
         drop(pairs);
         let t1 = Instant::now();

@@ -67,6 +67,9 @@ pub struct RecorderMeta {
     pub projection: Option<String>,
     pub source: Option<String>,
     pub target: Option<String>,
+    /// How many cells (0..cells) a spike recorder covers.
+    #[serde(default)]
+    pub cells: Option<usize>,
 }
 
 pub struct Counts {
@@ -130,9 +133,23 @@ pub struct RunData {
     pub traces: Vec<Trace>,
     pub weights: Vec<Weights>,
     pub rates: Vec<Rate>,
+    /// Cell pairs coupled by gap junctions (keys `<gap>_pairs`), if stored.
+    pub gap_pairs: Vec<(u32, u32)>,
 }
 
 impl RunData {
+    /// Are cells `a` and `b` directly coupled by a gap junction? None when
+    /// the file does not say (older runs).
+    pub fn coupled(&self, a: u32, b: u32) -> Option<bool> {
+        if self.gap_pairs.is_empty() {
+            return None;
+        }
+        Some(
+            self.gap_pairs
+                .iter()
+                .any(|&(x, y)| (x, y) == (a, b) || (x, y) == (b, a)),
+        )
+    }
     /// Simulated duration in seconds: from the metadata, or else from the
     /// longest recorded array.
     pub fn duration(&self) -> f64 {
@@ -252,7 +269,24 @@ pub fn load(path: &Path) -> Result<RunData, String> {
         traces: vec![],
         weights: vec![],
         rates: vec![],
+        gap_pairs: vec![],
     };
+    let pair_keys: Vec<String> = r
+        .keys
+        .iter()
+        .filter(|k| k.ends_with("_pairs"))
+        .cloned()
+        .collect();
+    for k in pair_keys {
+        let pairs: Array2<u32> = r.read(&k, "gap-junction pairs")?;
+        data.gap_pairs.extend(
+            pairs
+                .rows()
+                .into_iter()
+                .filter(|row| row.len() == 2)
+                .map(|row| (row[0], row[1])),
+        );
+    }
     let recorders = match data.meta.recorders.clone() {
         Some(list) => list,
         None => infer_recorders(&mut r, &data.meta)?,
@@ -301,7 +335,7 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
                     i.len()
                 ));
             }
-            let cells = data.population_size(&pop);
+            let cells = rec.cells.or_else(|| data.population_size(&pop));
             data.times.push(Times {
                 name: n.into(),
                 population: pop,
@@ -568,8 +602,8 @@ pub fn recorders_meta(model: &crate::check::model::Model) -> serde_json::Value {
             RecorderKind::SpikeCounts { population, .. } => serde_json::json!({
                 "name": r.name, "kind": "spike_counts", "population": pop_name(*population),
             }),
-            RecorderKind::SpikeTimes { population } => serde_json::json!({
-                "name": r.name, "kind": "spike_times", "population": pop_name(*population),
+            RecorderKind::SpikeTimes { population, cells } => serde_json::json!({
+                "name": r.name, "kind": "spike_times", "population": pop_name(*population), "cells": cells,
             }),
             RecorderKind::Rate { population, .. } => serde_json::json!({
                 "name": r.name, "kind": "rate", "population": pop_name(*population),

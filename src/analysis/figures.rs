@@ -163,8 +163,16 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
     let pops = population_order(d);
     // Rasters: exact spike times when recorded, else binned counts.
     for pop in &pops {
-        let times = d.times.iter().position(|t| &t.population == pop);
         let counts = d.counts.iter().position(|c| &c.population == pop);
+        // Exact spike times, unless they cover fewer cells than the counts.
+        let times = d
+            .times
+            .iter()
+            .position(|t| &t.population == pop)
+            .filter(|&k| match (d.times[k].cells, counts) {
+                (Some(n), Some(c)) => n >= d.counts[c].data.ncols(),
+                _ => true,
+            });
         let (src, recorded, how) = match (times, counts) {
             (Some(k), _) => {
                 let t = &d.times[k];
@@ -283,7 +291,12 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
         let var = t.variable.clone().unwrap_or_else(|| t.name.clone());
         let cells = list_cells(&t.cells);
         let title = if var == "V" && t.population == "IO" && t.cells.len() == 2 {
-            format!("IO pair membrane voltage: cells {cells} ({})", t.name)
+            let coupling = match d.coupled(t.cells[0], t.cells[1]) {
+                Some(true) => "coupled IO pair",
+                Some(false) => "IO pair, not directly coupled",
+                None => "IO pair",
+            };
+            format!("{coupling} membrane voltage: cells {cells} ({})", t.name)
         } else if var == "V" {
             format!(
                 "{} membrane voltage: cells {cells} ({})",
@@ -316,7 +329,11 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
         });
     }
     // ISI histograms.
-    for (idx, t) in d.times.iter().enumerate() {
+    // ISI histograms in name order, whatever order the file lists them in.
+    let mut by_name: Vec<(usize, &crate::analysis::data::Times)> =
+        d.times.iter().enumerate().collect();
+    by_name.sort_by(|a, b| a.1.name.cmp(&b.1.name));
+    for (idx, t) in by_name {
         out.push(FigureSpec {
             stem: format!("isi_{}", file_safe(&t.name)),
             title: format!("{} inter-spike intervals ({})", t.population, t.name),

@@ -61,7 +61,7 @@ fn unconnected_and_unrecorded(c: &mut Checker, items: &[Item], m: &Model) {
         }
         let recorded = m.recorders.iter().any(|r| match &r.kind {
             RecorderKind::SpikeCounts { population, .. }
-            | RecorderKind::SpikeTimes { population }
+            | RecorderKind::SpikeTimes { population, .. }
             | RecorderKind::Rate { population, .. }
             | RecorderKind::Trace { population, .. } => *population == i,
             RecorderKind::Weights { .. } => false,

@@ -344,6 +344,8 @@ pub enum RecorderKind {
     },
     SpikeTimes {
         population: usize,
+        /// Only cells 0..cells are recorded.
+        cells: usize,
     },
     Trace {
         population: usize,

@@ -1375,7 +1375,7 @@ impl Checker {
         let known: &[&str] = match kind_name {
             "spike_counts" => &["bin", "cells"],
             "rate" => &["bin"],
-            "spike_times" => &[],
+            "spike_times" => &["cells"],
             "trace" => &["cells", "every"],
             "weights" => &["every", "max"],
             _ => &[],
@@ -1423,38 +1423,40 @@ impl Checker {
             "spike_counts" | "rate" | "spike_times" => {
                 let pop = self.pop_ref(&parts[0], m)?;
                 let bin = steps_arg(self, "bin", 1)?;
-                match kind_name {
-                    "spike_counts" => {
-                        let size = m.populations[pop].size;
-                        let cells = match named("cells") {
-                            Some(e) => {
-                                let n = self.count(e, "the number of cells recorded", 1)? as usize;
-                                if n > size {
-                                    self.emit(
-                                        Diagnostic::error(
-                                            "cbm::E020",
-                                            e.span,
-                                            format!("`{}` has only {size} cells", parts[0].name),
-                                        )
-                                        .label("too many"),
-                                    );
-                                    return None;
-                                }
-                                n
-                            }
-                            None => size,
-                        };
-                        RecorderKind::SpikeCounts {
-                            population: pop,
-                            bin_steps: bin,
-                            cells,
+                // `cells = N` records only the first N cells.
+                let size = m.populations[pop].size;
+                let cells = match named("cells") {
+                    Some(e) => {
+                        let n = self.count(e, "the number of cells recorded", 1)? as usize;
+                        if n > size {
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    e.span,
+                                    format!("`{}` has only {size} cells", parts[0].name),
+                                )
+                                .label("too many"),
+                            );
+                            return None;
                         }
+                        n
                     }
+                    None => size,
+                };
+                match kind_name {
+                    "spike_counts" => RecorderKind::SpikeCounts {
+                        population: pop,
+                        bin_steps: bin,
+                        cells,
+                    },
                     "rate" => RecorderKind::Rate {
                         population: pop,
                         bin_steps: bin,
                     },
-                    _ => RecorderKind::SpikeTimes { population: pop },
+                    _ => RecorderKind::SpikeTimes {
+                        population: pop,
+                        cells,
+                    },
                 }
             }
             "trace" => {

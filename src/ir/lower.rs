@@ -53,8 +53,9 @@ pub fn lower(model: &Model) -> Result<Ir, String> {
                     bin_steps: *bin_steps,
                     cells: *cells,
                 },
-                m::RecorderKind::SpikeTimes { population } => RecorderKindIr::SpikeTimes {
+                m::RecorderKind::SpikeTimes { population, cells } => RecorderKindIr::SpikeTimes {
                     population: *population,
+                    cells: *cells,
                 },
                 m::RecorderKind::Rate {
                     population,

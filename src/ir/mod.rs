@@ -206,6 +206,7 @@ pub enum RecorderKindIr {
     },
     SpikeTimes {
         population: usize,
+        cells: usize,
     },
     Trace {
         population: usize,

@@ -21,6 +21,7 @@ pub struct Recording {
     totals_at_mark: Option<Vec<Vec<u64>>>,
     /// Per population, (var, min, max) of one tracked variable.
     ranges: Vec<Option<(usize, f64, f64)>>,
+    gap_pairs: Vec<(String, Vec<(u32, u32)>)>,
 }
 
 enum Buffer {
@@ -33,6 +34,7 @@ enum Buffer {
     },
     Times {
         pop: usize,
+        cells: usize,
         t: Vec<f64>,
         i: Vec<u32>,
     },
@@ -82,8 +84,9 @@ impl Recording {
                         data: vec![],
                         current: vec![0; *cells],
                     },
-                    RecorderKindIr::SpikeTimes { population } => Buffer::Times {
+                    RecorderKindIr::SpikeTimes { population, cells } => Buffer::Times {
                         pop: *population,
+                        cells: *cells,
                         t: vec![],
                         i: vec![],
                     },
@@ -146,7 +149,19 @@ impl Recording {
             mark: None,
             totals_at_mark: None,
             ranges: vec![None; ir.populations.len()],
+            gap_pairs: vec![],
         }
+    }
+
+    /// Store which cells each gap junction couples (key `<name>_pairs`,
+    /// shape pairs x 2), so figures can tell coupled cells apart.
+    pub fn set_gap_pairs(&mut self, ir: &Ir, gaps: &[crate::network::GapNet]) {
+        self.gap_pairs = ir
+            .gaps
+            .iter()
+            .zip(gaps)
+            .map(|(g, n)| (g.name.clone(), n.pairs.clone()))
+            .collect();
     }
 
     /// Remember the spike totals after `steps` steps.
@@ -221,10 +236,17 @@ impl Recording {
                         current.fill(0);
                     }
                 }
-                Buffer::Times { pop, t: ts, i } => {
+                Buffer::Times {
+                    pop,
+                    cells,
+                    t: ts,
+                    i,
+                } => {
                     for &c in view.spikes(*pop) {
-                        ts.push(t);
-                        i.push(c);
+                        if (c as usize) < *cells {
+                            ts.push(t);
+                            i.push(c);
+                        }
                     }
                 }
                 Buffer::Trace {
@@ -277,6 +299,16 @@ impl Recording {
     /// The arrays to write, keyed as documented in docs/language.md.
     pub fn arrays(&self) -> Vec<(String, NpzArray)> {
         let mut out = Vec::new();
+        for (name, pairs) in &self.gap_pairs {
+            let data = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+            out.push((
+                format!("{name}_pairs"),
+                NpzArray::U32 {
+                    shape: vec![pairs.len(), 2],
+                    data,
+                },
+            ));
+        }
         for (name, b) in &self.recs {
             match b {
                 Buffer::Counts {

@@ -69,6 +69,7 @@ pub fn run_cuda(
         arch: dev.compiled.arch.clone(),
         load_seconds: dev.load_seconds,
     };
+    let gaps = net.gaps.clone();
     let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
     let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len())
         .map(|q| engine.synapse_pairs(q))
@@ -78,6 +79,7 @@ pub fn run_cuda(
         .map(|(a, b)| (a.as_slice(), b.as_slice()))
         .collect();
     let mut rec = Recording::new(ir, &refs);
+    rec.set_gap_pairs(ir, &gaps);
     drop(pairs);
     let t1 = Instant::now();
     let mut error = None;
