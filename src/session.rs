@@ -98,17 +98,8 @@ pub fn run_cpu_with(
     {
         let gaps = net.gaps.clone();
         let mut engine = CpuEngine::new(ir, net, threads);
-        let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len())
-            .map(|q| engine.synapse_pairs(q))
-            .collect();
-        let refs: Vec<(&[u32], &[u32])> = pairs
-            .iter()
-            .map(|(a, b)| (a.as_slice(), b.as_slice()))
-            .collect();
-        let mut rec = Recording::new(ir, &refs);
-        rec.set_gap_pairs(ir, &gaps);
+        let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
         setup(&mut rec);
-        drop(pairs);
         let t1 = Instant::now();
         let mut error = None;
         let mut partial = false;

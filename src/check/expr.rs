@@ -789,46 +789,10 @@ pub fn eval(e: &TExpr, env: &dyn Fn(Ref) -> Option<f64>) -> Option<f64> {
         TKind::Ref(r) => env(*r)?,
         TKind::Unary(UnOp::Neg, x) => -eval(x, env)?,
         TKind::Unary(UnOp::Not, x) => f64::from(u8::from(eval(x, env)? == 0.0)),
-        TKind::Binary(op, a, b) => {
-            let (a, b) = (eval(a, env)?, eval(b, env)?);
-            let t = |c: bool| f64::from(u8::from(c));
-            match op {
-                BinOp::Add => a + b,
-                BinOp::Sub => a - b,
-                BinOp::Mul => a * b,
-                BinOp::Div => a / b,
-                BinOp::Pow => a.powf(b),
-                BinOp::Eq => t(a == b),
-                BinOp::Ne => t(a != b),
-                BinOp::Lt => t(a < b),
-                BinOp::Le => t(a <= b),
-                BinOp::Gt => t(a > b),
-                BinOp::Ge => t(a >= b),
-                BinOp::And => t(a != 0.0 && b != 0.0),
-                BinOp::Or => t(a != 0.0 || b != 0.0),
-            }
-        }
+        TKind::Binary(op, a, b) => apply_binary(*op, eval(a, env)?, eval(b, env)?),
         TKind::Call(f, args) => {
             let v: Option<Vec<f64>> = args.iter().map(|a| eval(a, env)).collect();
-            let v = v?;
-            match f {
-                Func::Exp => v[0].exp(),
-                Func::Log => v[0].ln(),
-                Func::Sqrt => v[0].sqrt(),
-                Func::Abs => v[0].abs(),
-                Func::Floor => v[0].floor(),
-                Func::Min => v[0].min(v[1]),
-                Func::Max => v[0].max(v[1]),
-                Func::Clip => v[0].clamp(v[1].min(v[2]), v[2].max(v[1])),
-                Func::Select => {
-                    if v[0] != 0.0 {
-                        v[1]
-                    } else {
-                        v[2]
-                    }
-                }
-                Func::Rand | Func::Randn => return None,
-            }
+            f.apply(&v?)?
         }
         TKind::Error => return None,
     })

@@ -111,11 +111,55 @@ impl Func {
             _ => return None,
         })
     }
+    /// The value of a deterministic function; None for rand and randn.
+    /// The one definition of the built-ins' arithmetic, shared by constant
+    /// folding in the checker and the IR and by the CPU engine.
+    pub fn apply(self, v: &[f64]) -> Option<f64> {
+        Some(match self {
+            Func::Exp => v[0].exp(),
+            Func::Log => v[0].ln(),
+            Func::Sqrt => v[0].sqrt(),
+            Func::Abs => v[0].abs(),
+            Func::Floor => v[0].floor(),
+            Func::Min => v[0].min(v[1]),
+            Func::Max => v[0].max(v[1]),
+            Func::Clip => v[0].max(v[1]).min(v[2]),
+            Func::Select => {
+                if v[0] != 0.0 {
+                    v[1]
+                } else {
+                    v[2]
+                }
+            }
+            Func::Rand | Func::Randn => return None,
+        })
+    }
+
     pub fn is_transcendental(self) -> bool {
         matches!(
             self,
             Func::Exp | Func::Log | Func::Sqrt | Func::Randn | Func::Rand
         )
+    }
+}
+
+/// The value of a binary operator on numbers (conditions are 0 and 1).
+pub fn apply_binary(op: BinOp, a: f64, b: f64) -> f64 {
+    let t = |c: bool| f64::from(u8::from(c));
+    match op {
+        BinOp::Add => a + b,
+        BinOp::Sub => a - b,
+        BinOp::Mul => a * b,
+        BinOp::Div => a / b,
+        BinOp::Pow => a.powf(b),
+        BinOp::Eq => t(a == b),
+        BinOp::Ne => t(a != b),
+        BinOp::Lt => t(a < b),
+        BinOp::Le => t(a <= b),
+        BinOp::Gt => t(a > b),
+        BinOp::Ge => t(a >= b),
+        BinOp::And => t(a != 0.0 && b != 0.0),
+        BinOp::Or => t(a != 0.0 || b != 0.0),
     }
 }
 

@@ -117,42 +117,11 @@ pub fn fold_stmts(stmts: Vec<Stmt>) -> Vec<Stmt> {
 }
 
 pub fn binary(op: BinOp, a: f64, b: f64) -> f64 {
-    let t = |c: bool| f64::from(u8::from(c));
-    match op {
-        BinOp::Add => a + b,
-        BinOp::Sub => a - b,
-        BinOp::Mul => a * b,
-        BinOp::Div => a / b,
-        BinOp::Pow => a.powf(b),
-        BinOp::Eq => t(a == b),
-        BinOp::Ne => t(a != b),
-        BinOp::Lt => t(a < b),
-        BinOp::Le => t(a <= b),
-        BinOp::Gt => t(a > b),
-        BinOp::Ge => t(a >= b),
-        BinOp::And => t(a != 0.0 && b != 0.0),
-        BinOp::Or => t(a != 0.0 || b != 0.0),
-    }
+    crate::check::model::apply_binary(op, a, b)
 }
 
-/// The value of a deterministic function (not rand/randn).
+/// The value of a deterministic function (NaN for rand/randn, which are
+/// never folded).
 pub fn call(f: Func, v: &[f64]) -> f64 {
-    match f {
-        Func::Exp => v[0].exp(),
-        Func::Log => v[0].ln(),
-        Func::Sqrt => v[0].sqrt(),
-        Func::Abs => v[0].abs(),
-        Func::Floor => v[0].floor(),
-        Func::Min => v[0].min(v[1]),
-        Func::Max => v[0].max(v[1]),
-        Func::Clip => v[0].max(v[1]).min(v[2]),
-        Func::Select => {
-            if v[0] != 0.0 {
-                v[1]
-            } else {
-                v[2]
-            }
-        }
-        Func::Rand | Func::Randn => f64::NAN,
-    }
+    f.apply(v).unwrap_or(f64::NAN)
 }

@@ -153,6 +153,23 @@ impl Recording {
         }
     }
 
+    /// The recording of a run on any engine: `pairs(q)` gives (pre, post) of
+    /// every synapse of projection q in the engine's storage order.
+    pub fn for_run(
+        ir: &Ir,
+        pairs: &dyn Fn(usize) -> (Vec<u32>, Vec<u32>),
+        gaps: &[crate::network::GapNet],
+    ) -> Self {
+        let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len()).map(pairs).collect();
+        let refs: Vec<(&[u32], &[u32])> = pairs
+            .iter()
+            .map(|(a, b)| (a.as_slice(), b.as_slice()))
+            .collect();
+        let mut rec = Recording::new(ir, &refs);
+        rec.set_gap_pairs(ir, gaps);
+        rec
+    }
+
     /// Store which cells each gap junction couples (key `<name>_pairs`,
     /// shape pairs x 2), so figures can tell coupled cells apart.
     pub fn set_gap_pairs(&mut self, ir: &Ir, gaps: &[crate::network::GapNet]) {

@@ -71,16 +71,7 @@ pub fn run_cuda(
     };
     let gaps = net.gaps.clone();
     let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
-    let pairs: Vec<(Vec<u32>, Vec<u32>)> = (0..ir.projections.len())
-        .map(|q| engine.synapse_pairs(q))
-        .collect();
-    let refs: Vec<(&[u32], &[u32])> = pairs
-        .iter()
-        .map(|(a, b)| (a.as_slice(), b.as_slice()))
-        .collect();
-    let mut rec = Recording::new(ir, &refs);
-    rec.set_gap_pairs(ir, &gaps);
-    drop(pairs);
+    let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
     let t1 = Instant::now();
     let mut error = None;
     let mut partial = false;
