@@ -317,3 +317,33 @@ record cs_times = spike_times(CS)
         assert_eq!(b[s], want_us, "us at step {s}");
     }
 }
+
+/// Time comparisons hold exactly on the step grid: `t - pre.last_spike <=
+/// 100 ms` includes the step 100 ms after the spike even though 0.52 - 0.42
+/// is not exactly 0.1 in floating point.
+#[test]
+fn time_windows_are_exact_on_the_step_grid() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 700 ms }
+neuron Sink { inputs { g: 1 } state { V = 0 mV } update { V += g * 1 mV } }
+synapse Count {
+    state { inclusive = 0; exclusive = 0 }
+    on_pre { target += 0 }
+    every 10 ms {
+        if t - pre.last_spike <= 100 ms { inclusive += 1 }
+        if t - pre.last_spike < 100 ms { exclusive += 1 }
+    }
+}
+population Src[1] = spike_times(times = [420 ms])
+population Dst[1] = Sink()
+projection p: Src -> Dst.g { synapse = Count()  connect = one_to_one() }
+record inc = weights(p.inclusive, every = 1 ms)
+record exc = weights(p.exclusive, every = 1 ms)
+"#;
+    let r = run_text("time_grid", model);
+    let (_, inc) = f64s(&r, "inc");
+    let (_, exc) = f64s(&r, "exc");
+    // Checks at 420, 430, ..., 520 ms: 11 inclusive, 10 exclusive.
+    assert_eq!(inc[699], 11.0);
+    assert_eq!(exc[699], 10.0);
+}

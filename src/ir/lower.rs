@@ -6,6 +6,7 @@ use crate::check::linear;
 use crate::check::model::{
     self as m, CellRef, Init, Method, Model, Ref, TExpr, TKind, TStmt, Target, Ty,
 };
+use crate::check::units::Dim;
 use crate::syntax::ast::AssignOp;
 
 /// Lower a checked model. Err only for values the checker accepted but that
@@ -110,6 +111,13 @@ pub fn lower(model: &Model) -> Result<Ir, String> {
     })
 }
 
+fn is_comparison(op: BinOp) -> bool {
+    matches!(
+        op,
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge | BinOp::Eq | BinOp::Ne
+    )
+}
+
 /// Where a neuron type's variables went in a population's `vars`, and what
 /// each parameter became (a constant, or a per-cell variable).
 #[derive(Clone, Default)]
@@ -151,6 +159,32 @@ impl Ctx<'_> {
                 return Err("internal error: an expression with an error reached lowering".into())
             }
             TKind::Unary(op, x) => Expr::Unary(*op, Box::new(self.expr(x)?)),
+            TKind::Binary(op, a, b) if is_comparison(*op) && a.ty == Ty::Num(Dim::TIME) => {
+                // Times live on the step grid but are stored as seconds, so
+                // `t - pre.last_spike <= 100 ms` could miss its boundary step
+                // by a rounding error. Compare the difference with a
+                // tolerance far below one step: boundaries are exact.
+                let tol = self.dt * 1e-6;
+                let diff =
+                    Expr::Binary(BinOp::Sub, Box::new(self.expr(a)?), Box::new(self.expr(b)?));
+                let c = |v: f64| Box::new(Expr::Const(v));
+                match op {
+                    BinOp::Lt => Expr::Binary(BinOp::Lt, Box::new(diff), c(-tol)),
+                    BinOp::Le => Expr::Binary(BinOp::Le, Box::new(diff), c(tol)),
+                    BinOp::Gt => Expr::Binary(BinOp::Gt, Box::new(diff), c(tol)),
+                    BinOp::Ge => Expr::Binary(BinOp::Ge, Box::new(diff), c(-tol)),
+                    BinOp::Eq => Expr::Binary(
+                        BinOp::Le,
+                        Box::new(Expr::Call(Func::Abs, vec![diff], 0)),
+                        c(tol),
+                    ),
+                    _ => Expr::Binary(
+                        BinOp::Gt,
+                        Box::new(Expr::Call(Func::Abs, vec![diff], 0)),
+                        c(tol),
+                    ),
+                }
+            }
             TKind::Binary(op, a, b) => {
                 Expr::Binary(*op, Box::new(self.expr(a)?), Box::new(self.expr(b)?))
             }
