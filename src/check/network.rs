@@ -7,7 +7,7 @@ use super::stmt::Writes;
 use super::units::{self, Dim};
 use super::{unknown_setting, Checker};
 use crate::diagnostics::Diagnostic;
-use crate::syntax::ast::{self, Expr, ExprKind, Item, Setting, Span};
+use crate::syntax::ast::{self, Expr, ExprKind, Item, Setting};
 
 impl Checker {
     /// A setting written twice in one item is an error (the reader cannot
@@ -1632,9 +1632,4 @@ fn synapse_name(p: &ast::ProjectionDecl) -> Option<&str> {
             ExprKind::Path(p) => p.parts.first().map(|i| i.name.as_str()),
             _ => None,
         })
-}
-
-#[allow(dead_code)]
-fn span_of(s: &Setting) -> Span {
-    s.name.span.to(s.value.span)
 }
