@@ -347,3 +347,22 @@ record exc = weights(p.exclusive, every = 1 ms)
     assert_eq!(inc[699], 11.0);
     assert_eq!(exc[699], 10.0);
 }
+
+/// `index(target = i / 4)`: source i contacts target floor(i / 4) only.
+#[test]
+fn index_wiring_follows_its_expression() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 30 ms }
+neuron Sink { inputs { g: 1 } state { V = 0 mV } update { V += g * 1 mV } }
+synapse S { on_pre { target += 1 } }
+population Src[18] = spike_times(times = [10 ms], cells = [0, 1, 2, 3, 5, 17])
+population Dst[4] = Sink()
+projection p: Src -> Dst.g { synapse = S()  connect = index(target = i / 4) }
+record v = trace(Dst.V, cells = [0, 1, 2, 3])
+"#;
+    let r = run_text("index_wiring", model);
+    let (shape, v) = f64s(&r, "v");
+    let last = &v[(shape[0] - 1) * 4..];
+    // Cells 0-3 reach target 0, cell 5 target 1, cell 17 (17/4 = 4) none.
+    assert_eq!(last, &[0.004, 0.001, 0.0, 0.0]);
+}

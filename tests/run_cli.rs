@@ -312,3 +312,34 @@ fn interrupt_writes_a_partial_recording() {
     assert!(meta["steps_done"].as_u64().unwrap() > 0);
     assert!(out.join("long.npz").exists());
 }
+
+#[test]
+fn per_synapse_delays_check_but_do_not_run_yet() {
+    let d = temp_dir("syn_delays");
+    let path = d.join("m.cbm");
+    std::fs::write(
+        &path,
+        SMALL.replace("delay = 2 ms", "delay = uniform(1 ms, 3 ms)"),
+    )
+    .unwrap();
+    let o = cbmc()
+        .args(["check", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = d.join("out");
+    let o = cbmc()
+        .args([
+            "run",
+            path.to_str().unwrap(),
+            "--quiet",
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("per-synapse delays"), "{err}");
+    assert!(!out.join("m.npz").exists());
+}

@@ -319,6 +319,10 @@ pub struct Population {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Wiring {
+    /// Pairs (source, target) listed at check time (`index(target = ...)`).
+    Explicit {
+        pairs: Vec<(u32, u32)>,
+    },
     AllToAll {
         allow_self: bool,
     },
@@ -360,6 +364,8 @@ pub struct Projection {
     pub state_init: Vec<Init>,
     pub wiring: Wiring,
     pub delay_steps: u32,
+    /// `delay = uniform(...)`: per-synapse delays (checked, not yet run).
+    pub delay_per_synapse: Option<Span>,
     pub teacher: Option<usize>,
     pub handlers: Handlers,
     pub span: Span,

@@ -658,6 +658,7 @@ impl Checker {
         };
         let mut wiring = None;
         let mut delay_steps = 1;
+        let mut delay_per_synapse = None;
         let mut teacher = None;
         let scope = Scope {
             context: "a projection setting",
@@ -686,6 +687,15 @@ impl Checker {
                     ),
                 },
                 "connect" => connect_set = Some(s),
+                "delay" if matches!(&s.value.kind, ExprKind::Call(c) if matches!(c.name.name.as_str(), "normal" | "uniform")) =>
+                {
+                    // Per-synapse delays: checked here (a time distribution);
+                    // lowering says the engines do not run them yet.
+                    if let Some(init) = self.init(&s.value, &scope, true) {
+                        self.check_init_dim(&init, Dim::TIME, "the delay", &scope);
+                        delay_per_synapse = Some(s.value.span);
+                    }
+                }
                 "delay" => {
                     let e = self.expr(&s.value, &scope);
                     if let Some(d) = self.steps_of(&e, "the delay", &scope, 0) {
@@ -915,6 +925,7 @@ impl Checker {
                 .collect(),
             wiring: wiring?,
             delay_steps,
+            delay_per_synapse,
             teacher,
             handlers,
             span: p.name.span,
@@ -1046,6 +1057,7 @@ impl Checker {
             "all_to_all" => &["allow_self"],
             "fixed_indegree" | "fixed_outdegree" => &["k", "replace"],
             "probability" => &["p", "allow_self"],
+            "index" => &["target"],
             _ => &[],
         };
         for a in &args {
@@ -1147,6 +1159,60 @@ impl Checker {
                     }
                 }
             }
+            "index" => {
+                // `index(target = i / 8)`: source i contacts the target the
+                // expression names (i, n_pre and n_post are defined); values
+                // outside the target population make no synapse.
+                let Some(target) = named("target", 0) else {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            e.span,
+                            "index(target = ...) needs an expression of the source index `i`",
+                        )
+                        .label("no target"),
+                    );
+                    return None;
+                };
+                let scope = Scope {
+                    locals: vec![
+                        ("i".into(), Ty::Num(Dim::NONE)),
+                        ("n_pre".into(), Ty::Num(Dim::NONE)),
+                        ("n_post".into(), Ty::Num(Dim::NONE)),
+                    ],
+                    context: "an index wiring rule",
+                    ..Scope::default()
+                };
+                let t = self.expr(target, &scope);
+                if !self.expect_dim(&t, Dim::NONE, "the target index", &scope) {
+                    return None;
+                }
+                let mut pairs = Vec::new();
+                for i in 0..n_src {
+                    let env = |r: Ref| match r {
+                        Ref::Local(0) => Some(i as f64),
+                        Ref::Local(1) => Some(n_src as f64),
+                        Ref::Local(2) => Some(n_dst as f64),
+                        _ => None,
+                    };
+                    let Some(j) = expr::eval(&t, &env) else {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E020",
+                                target.span,
+                                "the target index must be computable from i, n_pre and n_post",
+                            )
+                            .label("not computable"),
+                        );
+                        return None;
+                    };
+                    let j = j.floor();
+                    if j >= 0.0 && j < n_dst as f64 {
+                        pairs.push((i as u32, j as u32));
+                    }
+                }
+                Wiring::Explicit { pairs }
+            }
             other => {
                 let names: Vec<String> = [
                     "all_to_all",
@@ -1155,6 +1221,7 @@ impl Checker {
                     "fixed_outdegree",
                     "probability",
                     "blocks",
+                    "index",
                 ]
                 .map(String::from)
                 .to_vec();

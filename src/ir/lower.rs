@@ -691,6 +691,9 @@ fn projection(
     p: &m::Projection,
     layouts: &[Layout],
 ) -> Result<ProjectionIr, String> {
+    if p.delay_per_synapse.is_some() {
+        return Err(format!("projection `{}` has per-synapse delays (`delay = uniform(...)` or `normal(...)`): the language checks them, but the engines run one delay per projection so far; give a single delay", p.name));
+    }
     let ty = &model.synapses[p.synapse];
     let dt = model.dt;
     let mut ctx = Ctx {

@@ -157,6 +157,7 @@ fn wire(w: &Wiring, n_src: usize, n_dst: usize, same: bool, rng: &Rng, s: u32) -
                 }
             }
         }
+        Wiring::Explicit { pairs: ref listed } => pairs.extend_from_slice(listed),
         Wiring::OneToOne => pairs.extend((0..n_src.min(n_dst)).map(|i| (i as u32, i as u32))),
         Wiring::Blocks { per_source } => {
             for i in 0..n_src {
