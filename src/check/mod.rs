@@ -8,6 +8,9 @@ pub mod load;
 pub mod model;
 mod network;
 pub mod overrides;
+mod projection;
+mod protocol;
+mod recorders;
 mod stmt;
 pub mod units;
 

@@ -1,0 +1,822 @@
+//! Checking projections: synapse arguments, handlers typed for the
+//! projection's cells, wiring rules, and gap junctions.
+
+use super::expr::{self, const_value, CellScope, Scope};
+use super::model::*;
+use super::network::cell_scope;
+use super::stmt::Writes;
+use super::units::Dim;
+use super::{unknown_setting, Checker};
+use crate::diagnostics::Diagnostic;
+use crate::syntax::ast::{self, Expr, ExprKind, Item, Setting};
+
+impl Checker {
+    pub(super) fn projection(
+        &mut self,
+        p: &ast::ProjectionDecl,
+        all: &[&ast::ProjectionDecl],
+        items: &[Item],
+        m: &Model,
+    ) -> Option<Projection> {
+        self.duplicate_settings(&p.settings);
+        let src = self.pop_ref(&p.source, m);
+        let dst = self.pop_ref(&p.target, m);
+        let (src, dst) = (src?, dst?);
+        let PopulationKind::Neuron {
+            neuron: post_ty, ..
+        } = m.populations[dst].kind
+        else {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E027",
+                    p.target.span,
+                    format!(
+                        "`{}` is a spike source; projections must target a population of neurons",
+                        p.target.name
+                    ),
+                )
+                .label("a spike source")
+                .help("spike sources have no inputs"),
+            );
+            return None;
+        };
+        let post = &m.neurons[post_ty];
+        let target_var =
+            if let Some(i) = post.inputs.iter().position(|v| v.name == p.target_var.name) {
+                TargetVar::Input(i)
+            } else if let Some(i) = post.state.iter().position(|v| v.name == p.target_var.name) {
+                TargetVar::State(i)
+            } else {
+                let known: Vec<String> = post
+                    .inputs
+                    .iter()
+                    .chain(&post.state)
+                    .map(|v| v.name.clone())
+                    .collect();
+                let mut d = Diagnostic::error(
+                    "cbm::E031",
+                    p.target_var.span,
+                    format!(
+                        "`{}` has no input or state variable `{}`",
+                        post.name, p.target_var.name
+                    ),
+                )
+                .label("not an input of the target");
+                d = match super::expr::closest(&p.target_var.name, &known) {
+                    Some(s) => d.help(format!("did you mean `{}.{s}`?", p.target.name)),
+                    None => d.help(format!(
+                        "declare `{}` in the inputs of `{}`",
+                        p.target_var.name, post.name
+                    )),
+                };
+                self.emit(d);
+                return None;
+            };
+        let target_dim = match target_var {
+            TargetVar::Input(i) => post.inputs[i].dim,
+            TargetVar::State(i) => post.state[i].dim,
+        };
+        let mut wiring = None;
+        let mut delay_steps = 1;
+        let mut delay_per_synapse = None;
+        let mut teacher = None;
+        let scope = Scope {
+            context: "a projection setting",
+            ..Scope::default()
+        };
+        let mut syn_call: Option<ast::Call> = None;
+        let mut connect_set: Option<&Setting> = None;
+        for s in &p.settings {
+            match s.name.name.as_str() {
+                "synapse" => match &s.value.kind {
+                    ExprKind::Call(c) => syn_call = Some(c.clone()),
+                    ExprKind::Path(path) if path.parts.len() == 1 => {
+                        syn_call = Some(ast::Call {
+                            name: path.parts[0].clone(),
+                            args: vec![],
+                            span: path.span,
+                        })
+                    }
+                    _ => self.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            s.value.span,
+                            "`synapse` names a synapse type, e.g. `synapse = Exc(w = 1)`",
+                        )
+                        .label("not a synapse type"),
+                    ),
+                },
+                "connect" => connect_set = Some(s),
+                "delay" if matches!(&s.value.kind, ExprKind::Call(c) if matches!(c.name.name.as_str(), "normal" | "uniform")) =>
+                {
+                    // Per-synapse delays: checked here (a time distribution);
+                    // lowering says the engines do not run them yet.
+                    if let Some(init) = self.init(&s.value, &scope, true) {
+                        self.check_init_dim(&init, Dim::TIME, "the delay", &scope);
+                        delay_per_synapse = Some(s.value.span);
+                    }
+                }
+                "delay" => {
+                    let e = self.expr(&s.value, &scope);
+                    if let Some(d) = self.steps_of(&e, "the delay", &scope, 0) {
+                        delay_steps = d;
+                        if d == 0 {
+                            let pos = |i: usize| m.schedule.iter().position(|x| *x == i);
+                            if pos(src) >= pos(dst) {
+                                self.emit(Diagnostic::error("cbm::E030", e.span, format!("a zero delay from `{}` to `{}` needs `{}` scheduled first", p.source.name, p.target.name, p.source.name)).label("zero delay").help("list the source before the target in `schedule { ... }`, or use a delay of at least dt"));
+                            }
+                        }
+                    }
+                }
+                "teacher" => match &s.value.kind {
+                    ExprKind::Path(path) if path.parts.len() == 1 => {
+                        let name = &path.parts[0].name;
+                        match all.iter().position(|q| q.name.name == *name) {
+                            Some(i) if all[i].name.name == p.name.name => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("projection `{name}` cannot be its own teacher")).label("itself").help("the teacher is another projection onto the same cells, e.g. CF -> PKJ for PF -> PKJ")),
+                            Some(i) if all[i].target.name == p.target.name => teacher = Some(i),
+                            Some(i) => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("teacher `{name}` targets `{}`, not `{}`", all[i].target.name, p.target.name)).label("different target population").help("a teacher projection must reach the same cells, e.g. CF -> PKJ for PF -> PKJ")),
+                            None => self.emit(Diagnostic::error("cbm::E003", s.value.span, format!("unknown projection `{name}`")).label("not a projection")),
+                        }
+                    }
+                    _ => self.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            s.value.span,
+                            "`teacher` names another projection",
+                        )
+                        .label("not a projection name"),
+                    ),
+                },
+                other => self.emit(unknown_setting(
+                    other,
+                    s.name.span,
+                    &["synapse", "connect", "delay", "teacher"],
+                    "a projection",
+                )),
+            }
+        }
+        if let Some(s) = connect_set {
+            wiring = self.wiring(
+                &s.value,
+                m.populations[src].size,
+                m.populations[dst].size,
+                src == dst,
+            );
+        } else {
+            self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("projection `{}` needs `connect = <rule>`", p.name.name)).label("no wiring rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks()"));
+        }
+        let Some(call) = syn_call else {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E026",
+                    p.name.span,
+                    format!("projection `{}` needs `synapse = <type>(...)`", p.name.name),
+                )
+                .label("no synapse type"),
+            );
+            return None;
+        };
+        let Some(si) = m.synapses.iter().position(|t| t.name == call.name.name) else {
+            let names: Vec<String> = m.synapses.iter().map(|s| s.name.clone()).collect();
+            let mut d = Diagnostic::error(
+                "cbm::E003",
+                call.name.span,
+                format!("unknown synapse type `{}`", call.name.name),
+            )
+            .label("not a synapse type");
+            if let Some(s) = super::expr::closest(&call.name.name, &names) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            self.emit(d);
+            return None;
+        };
+        let ty = &m.synapses[si];
+        let def = items.iter().find_map(|i| {
+            if let Item::Synapse(s) = i {
+                (s.name.name == ty.name).then_some(s)
+            } else {
+                None
+            }
+        })?;
+        // Arguments: shared parameters (constants) and per-synapse initial values.
+        // Parameter values: overrides, else defaults; either may use earlier
+        // parameters and dt. Resolved in declaration order below.
+        let mut param_exprs: Vec<Option<Init>> = ty.params.iter().map(|v| v.init.clone()).collect();
+        let mut state_init: Vec<Option<Init>> = ty.state.iter().map(|v| v.init.clone()).collect();
+        for a in &call.args {
+            let Some(name) = &a.name else {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E026",
+                        a.value.span,
+                        "synapse arguments are named: `name = value`",
+                    )
+                    .label("no name"),
+                );
+                continue;
+            };
+            let scope = Scope {
+                syn_params: &ty.params,
+                context: "a synapse argument",
+                ..Scope::default()
+            };
+            if let Some(i) = ty.params.iter().position(|v| v.name == name.name) {
+                if let Some(init) = self.init(&a.value, &scope, false) {
+                    self.check_init_dim(
+                        &init,
+                        ty.params[i].dim,
+                        &format!("`{}`", name.name),
+                        &scope,
+                    );
+                    param_exprs[i] = Some(init);
+                }
+            } else if let Some(i) = ty.state.iter().position(|v| v.name == name.name) {
+                if let Some(init) = self.init(&a.value, &scope, true) {
+                    self.check_init_dim(
+                        &init,
+                        ty.state[i].dim,
+                        &format!("the initial `{}`", name.name),
+                        &scope,
+                    );
+                    state_init[i] = Some(init);
+                }
+            } else {
+                let known: Vec<&str> = ty
+                    .params
+                    .iter()
+                    .chain(&ty.state)
+                    .map(|v| v.name.as_str())
+                    .collect();
+                self.emit(unknown_setting(
+                    &name.name,
+                    name.span,
+                    &known,
+                    &format!("synapse `{}`", ty.name),
+                ));
+            }
+        }
+        let mut params: Vec<Option<f64>> = Vec::new();
+        for init in &param_exprs {
+            let value = match init {
+                Some(Init::Expr(e)) => expr::eval(e, &|r| match r {
+                    Ref::Dt => Some(self.dt),
+                    Ref::SynParam(j) => params.get(j).copied().flatten(),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            params.push(value);
+        }
+        let mut ok = true;
+        for (i, v) in params.iter().enumerate() {
+            if v.is_none() {
+                if param_exprs[i].is_some() {
+                    let span = call
+                        .args
+                        .iter()
+                        .find(|a| a.name.as_ref().is_some_and(|n| n.name == ty.params[i].name))
+                        .map(|a| a.value.span)
+                        .unwrap_or(ty.params[i].span);
+                    self.emit(Diagnostic::error("cbm::E020", span, format!("synapse parameter `{}` must be a constant", ty.params[i].name)).label("not constant").help("shared parameters may use numbers, dt and other parameters; per-synapse values belong in state"));
+                } else {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            call.span,
+                            format!("synapse parameter `{}` has no value", ty.params[i].name),
+                        )
+                        .label("missing")
+                        .help(format!(
+                            "pass it: `{}({} = ...)`",
+                            ty.name, ty.params[i].name
+                        )),
+                    );
+                }
+                ok = false;
+            }
+        }
+        for (i, v) in state_init.iter().enumerate() {
+            if v.is_none() {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E026",
+                        call.span,
+                        format!("synapse state `{}` has no initial value", ty.state[i].name),
+                    )
+                    .label("missing"),
+                );
+                ok = false;
+            }
+        }
+        let pre_cell = cell_scope(m, src);
+        let post_cell = cell_scope(m, dst);
+        // A teacher that was named but is invalid has its own error already.
+        let teacher_named = p.settings.iter().any(|s| s.name.name == "teacher");
+        // The handlers see this projection's parameter values (a pulse
+        // length or a period may be a parameter).
+        let mut local_ty = ty.clone();
+        for (var, value) in local_ty.params.iter_mut().zip(&params) {
+            if let (Some(v), Some(Init::Expr(e))) = (value, var.init.as_mut()) {
+                e.kind = TKind::Const(*v);
+            }
+        }
+        let handlers = self.handlers(
+            def,
+            &local_ty,
+            Some(pre_cell),
+            Some(post_cell),
+            teacher.is_some() || teacher_named,
+            Some(target_dim),
+            &m.signals,
+        );
+        if !ok {
+            return None;
+        }
+        Some(Projection {
+            name: p.name.name.clone(),
+            source: src,
+            target: dst,
+            target_var,
+            synapse: si,
+            params: params.into_iter().map(|v| v.unwrap_or(0.0)).collect(),
+            state_init: state_init
+                .into_iter()
+                .map(|v| v.expect("checked above"))
+                .collect(),
+            wiring: wiring?,
+            delay_steps,
+            delay_per_synapse,
+            teacher,
+            handlers,
+            span: p.name.span,
+        })
+    }
+
+    /// Type a synapse type's handlers for one projection (or none).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn handlers(
+        &mut self,
+        def: &ast::SynapseDef,
+        ty: &SynapseType,
+        pre: Option<CellScope>,
+        post: Option<CellScope>,
+        has_teacher: bool,
+        deposit: Option<Dim>,
+        signals: &[Signal],
+    ) -> Handlers {
+        let mut scope = Scope {
+            syn_params: &ty.params,
+            syn_state: &ty.state,
+            pre: Some(pre),
+            post: Some(post),
+            has_teacher,
+            signals,
+            allow_time: true,
+            context: "synapse code",
+            ..Scope::default()
+        };
+        let mut h = Handlers::default();
+        let mut locals = 0;
+        if let Some(b) = &def.on_pre {
+            h.on_pre = self.stmts(
+                &b.body,
+                &mut scope,
+                Writes::Synapse {
+                    deposit: Some(deposit),
+                },
+                &mut locals,
+            );
+        }
+        if let Some(b) = &def.on_post {
+            h.on_post = self.stmts(
+                &b.body,
+                &mut scope,
+                Writes::Synapse { deposit: None },
+                &mut locals,
+            );
+        }
+        if let Some(b) = &def.on_teacher {
+            h.on_teacher = self.stmts(
+                &b.body,
+                &mut scope,
+                Writes::Synapse { deposit: None },
+                &mut locals,
+            );
+        }
+        for e in &def.every {
+            let period = self.expr(&e.period, &scope);
+            let steps = self.steps_of(&period, "the period", &scope, 1);
+            let body = self.stmts(
+                &e.body,
+                &mut scope,
+                Writes::Synapse { deposit: None },
+                &mut locals,
+            );
+            if let Some(s) = steps {
+                h.every.push((s, body));
+            }
+        }
+        h.locals = locals;
+        h
+    }
+
+    pub(super) fn wiring(
+        &mut self,
+        e: &Expr,
+        n_src: usize,
+        n_dst: usize,
+        same: bool,
+    ) -> Option<Wiring> {
+        let (name, args) = match &e.kind {
+            ExprKind::Call(c) => (c.name.clone(), c.args.clone()),
+            ExprKind::Path(p) if p.parts.len() == 1 => (p.parts[0].clone(), vec![]),
+            _ => {
+                self.emit(Diagnostic::error("cbm::E027", e.span, "`connect` takes a wiring rule").label("not a rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks()"));
+                return None;
+            }
+        };
+        let named = |n: &str, pos: usize| -> Option<&Expr> {
+            args.iter()
+                .find(|a| a.name.as_ref().is_some_and(|x| x.name == n))
+                .map(|a| &a.value)
+                .or_else(|| args.get(pos).filter(|a| a.name.is_none()).map(|a| &a.value))
+        };
+        let flag = |c: &mut Checker, n: &str, default: bool| -> bool {
+            match named(n, usize::MAX).map(|e| &e.kind) {
+                None => default,
+                Some(ExprKind::Bool(b)) => *b,
+                Some(_) => {
+                    c.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            named(n, usize::MAX).map(|e| e.span).unwrap_or(e.span),
+                            format!("`{n}` is true or false"),
+                        )
+                        .label("not a boolean"),
+                    );
+                    default
+                }
+            }
+        };
+        let known: &[&str] = match name.name.as_str() {
+            "all_to_all" => &["allow_self"],
+            "fixed_indegree" | "fixed_outdegree" => &["k", "replace"],
+            "probability" => &["p", "allow_self"],
+            "index" => &["target"],
+            _ => &[],
+        };
+        for a in &args {
+            if let Some(n) = &a.name {
+                if !known.contains(&n.name.as_str()) {
+                    self.emit(unknown_setting(
+                        &n.name,
+                        n.span,
+                        known,
+                        &format!("{}(...)", name.name),
+                    ));
+                }
+            }
+        }
+        Some(match name.name.as_str() {
+            "all_to_all" => Wiring::AllToAll {
+                allow_self: flag(self, "allow_self", !same),
+            },
+            "one_to_one" => {
+                if n_src != n_dst {
+                    self.emit(Diagnostic::error("cbm::E023", e.span, format!("one_to_one needs equal sizes, got {n_src} sources and {n_dst} targets")).label("sizes differ"));
+                    return None;
+                }
+                Wiring::OneToOne
+            }
+            "blocks" => {
+                if !n_dst.is_multiple_of(n_src) {
+                    self.emit(Diagnostic::error("cbm::E023", e.span, format!("blocks() needs the target size to be a multiple of the source size: {n_dst} targets / {n_src} sources does not divide")).label("sizes do not divide").help("source i contacts targets [i*m, (i+1)*m) with m = targets / sources"));
+                    return None;
+                }
+                Wiring::Blocks {
+                    per_source: n_dst / n_src,
+                }
+            }
+            "fixed_indegree" | "fixed_outdegree" => {
+                let indeg = name.name == "fixed_indegree";
+                let Some(k) = named("k", 0) else {
+                    self.emit(
+                        Diagnostic::error("cbm::E026", e.span, format!("{}(k) needs k", name.name))
+                            .label("no k"),
+                    );
+                    return None;
+                };
+                let k = self.count(k, "k", 0)? as usize;
+                let replace = flag(self, "replace", false);
+                let pool = if indeg { n_src } else { n_dst };
+                if !replace && k > pool {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E024",
+                            e.span,
+                            format!(
+                                "{} {k} without replacement from a population of {pool}",
+                                if indeg { "in-degree" } else { "out-degree" }
+                            ),
+                        )
+                        .label("k is larger than the population")
+                        .help("lower k, or draw with `replace = true`"),
+                    );
+                    return None;
+                }
+                if indeg {
+                    Wiring::FixedInDegree { k, replace }
+                } else {
+                    Wiring::FixedOutDegree { k, replace }
+                }
+            }
+            "probability" => {
+                let Some(p) = named("p", 0) else {
+                    self.emit(
+                        Diagnostic::error("cbm::E026", e.span, "probability(p) needs p")
+                            .label("no p"),
+                    );
+                    return None;
+                };
+                let scope = Scope {
+                    context: "a wiring rule",
+                    ..Scope::default()
+                };
+                let t = self.expr(p, &scope);
+                if !self.expect_dim(&t, Dim::NONE, "the connection probability", &scope) {
+                    return None;
+                }
+                match const_value(&t) {
+                    Some(v) if (0.0..=1.0).contains(&v) => Wiring::Probability {
+                        p: v,
+                        allow_self: flag(self, "allow_self", !same),
+                    },
+                    _ => {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E020",
+                                p.span,
+                                "a probability must be a constant in [0, 1]",
+                            )
+                            .label("out of range"),
+                        );
+                        return None;
+                    }
+                }
+            }
+            "index" => {
+                // `index(target = i / 8)`: source i contacts the target the
+                // expression names (i, n_pre and n_post are defined); values
+                // outside the target population make no synapse.
+                let Some(target) = named("target", 0) else {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            e.span,
+                            "index(target = ...) needs an expression of the source index `i`",
+                        )
+                        .label("no target"),
+                    );
+                    return None;
+                };
+                let scope = Scope {
+                    locals: vec![
+                        ("i".into(), Ty::Num(Dim::NONE)),
+                        ("n_pre".into(), Ty::Num(Dim::NONE)),
+                        ("n_post".into(), Ty::Num(Dim::NONE)),
+                    ],
+                    context: "an index wiring rule",
+                    ..Scope::default()
+                };
+                let t = self.expr(target, &scope);
+                if !self.expect_dim(&t, Dim::NONE, "the target index", &scope) {
+                    return None;
+                }
+                let mut pairs = Vec::new();
+                for i in 0..n_src {
+                    let env = |r: Ref| match r {
+                        Ref::Local(0) => Some(i as f64),
+                        Ref::Local(1) => Some(n_src as f64),
+                        Ref::Local(2) => Some(n_dst as f64),
+                        _ => None,
+                    };
+                    let Some(j) = expr::eval(&t, &env) else {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E020",
+                                target.span,
+                                "the target index must be computable from i, n_pre and n_post",
+                            )
+                            .label("not computable"),
+                        );
+                        return None;
+                    };
+                    let j = j.floor();
+                    if j >= 0.0 && j < n_dst as f64 {
+                        pairs.push((i as u32, j as u32));
+                    }
+                }
+                Wiring::Explicit { pairs }
+            }
+            other => {
+                let names: Vec<String> = [
+                    "all_to_all",
+                    "one_to_one",
+                    "fixed_indegree",
+                    "fixed_outdegree",
+                    "probability",
+                    "blocks",
+                    "index",
+                ]
+                .map(String::from)
+                .to_vec();
+                let mut d = Diagnostic::error(
+                    "cbm::E027",
+                    name.span,
+                    format!("unknown wiring rule `{other}`"),
+                )
+                .label("not a rule");
+                d = match super::expr::closest(other, &names) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d.help(format!("rules: {}", names.join(", "))),
+                };
+                self.emit(d);
+                return None;
+            }
+        })
+    }
+
+    pub(super) fn gap(&mut self, g: &ast::GapJunctionDecl, m: &Model) -> Option<GapJunction> {
+        self.duplicate_settings(&g.settings);
+        let pop = self.pop_ref(&g.population, m)?;
+        let PopulationKind::Neuron { neuron, .. } = m.populations[pop].kind else {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E027",
+                    g.population.span,
+                    "gap junctions join cells with a voltage; this is a spike source",
+                )
+                .label("a spike source"),
+            );
+            return None;
+        };
+        let ty = &m.neurons[neuron];
+        let scope = Scope {
+            context: "a gap junction",
+            ..Scope::default()
+        };
+        let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
+        let mut partners = None;
+        let mut distinct = true;
+        let mut coupling = None;
+        let mut voltage = None;
+        let mut target = None;
+        let var_named = |e: &Expr| -> Option<String> {
+            match &e.kind {
+                ExprKind::Path(p) if p.parts.len() == 1 => Some(p.parts[0].name.clone()),
+                _ => None,
+            }
+        };
+        for s in &g.settings {
+            match s.name.name.as_str() {
+                "partners" => partners = self.count(&s.value, "the number of partners", 1),
+                "distinct" => match s.value.kind {
+                    ExprKind::Bool(b) => distinct = b,
+                    _ => self.emit(
+                        Diagnostic::error("cbm::E027", s.value.span, "`distinct` is true or false")
+                            .label("not a boolean"),
+                    ),
+                },
+                "coupling" => {
+                    let e = self.expr(&s.value, &scope);
+                    coupling = match (e.ty, const_value(&e)) {
+                        (Ty::Num(d), Some(v)) => Some((v, d, s.value.span)),
+                        _ => {
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    s.value.span,
+                                    "the coupling must be a constant",
+                                )
+                                .label("not constant"),
+                            );
+                            None
+                        }
+                    };
+                }
+                "voltage" => match var_named(&s.value)
+                    .and_then(|n| ty.state.iter().position(|v| v.name == n))
+                {
+                    Some(i) => voltage = Some(i),
+                    None => self.emit(
+                        Diagnostic::error(
+                            "cbm::E031",
+                            s.value.span,
+                            format!("`voltage` must name a state variable of `{}`", ty.name),
+                        )
+                        .label("not a state variable"),
+                    ),
+                },
+                "target" => {
+                    let n = var_named(&s.value).unwrap_or_default();
+                    if let Some(i) = ty.inputs.iter().position(|v| v.name == n) {
+                        target = Some(TargetVar::Input(i));
+                    } else {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E031",
+                                s.value.span,
+                                format!("`target` must name an input of `{}`", ty.name),
+                            )
+                            .label("not an input")
+                            .help("declare e.g. `I_gap: mV/ms` under inputs"),
+                        );
+                    }
+                }
+                other => self.emit(unknown_setting(
+                    other,
+                    s.name.span,
+                    &["partners", "distinct", "coupling", "voltage", "target"],
+                    "a gap junction",
+                )),
+            }
+        }
+        let (Some(partners), Some((coupling, cdim, cspan)), Some(voltage), Some(target)) =
+            (partners, coupling, voltage, target)
+        else {
+            if self.diagnostics.iter().filter(|d| d.is_error()).count() > errors_before {
+                return None;
+            }
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E026",
+                    g.name.span,
+                    "a gap junction needs partners, coupling, voltage and target",
+                )
+                .label("incomplete"),
+            );
+            return None;
+        };
+        let tdim = match target {
+            TargetVar::Input(i) => ty.inputs[i].dim,
+            TargetVar::State(i) => ty.state[i].dim,
+        };
+        let got = cdim * ty.state[voltage].dim;
+        if got != tdim {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E011",
+                    cspan,
+                    format!(
+                        "coupling x voltage difference is {}, but the target input is {}",
+                        got.describe(),
+                        tdim.describe()
+                    ),
+                )
+                .label(format!("coupling is {}", cdim.describe()))
+                .help(format!(
+                    "the coupling needs dimension {}",
+                    (tdim / ty.state[voltage].dim).describe()
+                )),
+            );
+            return None;
+        }
+        let size = m.populations[pop].size;
+        if size < 2 {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E024",
+                    g.name.span,
+                    format!(
+                        "a gap junction needs at least two cells; `{}` has {size}",
+                        g.population.name
+                    ),
+                )
+                .label("no partners possible"),
+            );
+            return None;
+        }
+        if distinct && partners >= size as u64 {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E024",
+                    g.name.span,
+                    format!("{partners} distinct partners in a population of {size}"),
+                )
+                .label("too many partners")
+                .help("each cell's partners are other cells"),
+            );
+            return None;
+        }
+        Some(GapJunction {
+            name: g.name.name.clone(),
+            population: pop,
+            partners: partners as usize,
+            distinct,
+            coupling,
+            voltage,
+            target,
+            span: g.name.span,
+        })
+    }
+}

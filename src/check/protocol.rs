@@ -1,0 +1,202 @@
+//! Checking protocols (trials, windows, probes) and shared setting helpers.
+
+use super::expr::{const_value, Scope};
+use super::model::*;
+use super::units::{self, Dim};
+use super::{unknown_setting, Checker};
+use crate::diagnostics::Diagnostic;
+use crate::syntax::ast::{self, Expr, ExprKind, Setting};
+
+impl Checker {
+    pub(super) fn duplicate_settings(&mut self, settings: &[Setting]) {
+        for (i, s) in settings.iter().enumerate() {
+            if settings[..i].iter().any(|x| x.name.name == s.name.name) {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E002",
+                        s.name.span,
+                        format!("setting `{}` is given more than once", s.name.name),
+                    )
+                    .label("again")
+                    .help("keep one"),
+                );
+            }
+        }
+    }
+
+    pub(super) fn protocol(&mut self, p: &ast::ProtocolDecl, m: &mut Model) {
+        self.duplicate_settings(&p.settings);
+        let scope = Scope {
+            context: "a protocol",
+            ..Scope::default()
+        };
+        let mut trial = None;
+        let mut trials = None;
+        let mut probe_every = None;
+        let mut windows = Vec::new();
+        for s in &p.settings {
+            match s.name.name.as_str() {
+                "trial" => {
+                    let e = self.expr(&s.value, &scope);
+                    trial = self.positive_const(&e, Dim::TIME, "the trial length", &scope);
+                }
+                "trials" => trials = self.count(&s.value, "the number of trials", 1),
+                "probe_every" => probe_every = self.count(&s.value, "the probe interval", 1),
+                name => {
+                    let ExprKind::Call(c) = &s.value.kind else {
+                        self.emit(unknown_setting(
+                            name,
+                            s.name.span,
+                            &[
+                                "trial",
+                                "trials",
+                                "probe_every",
+                                "<signal> = window(start, end)",
+                            ],
+                            "a protocol",
+                        ));
+                        continue;
+                    };
+                    if c.name.name != "window" {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E027",
+                                c.name.span,
+                                format!("unknown protocol element `{}`", c.name.name),
+                            )
+                            .label("not window(...)")
+                            .help(
+                                "signals are `name = window(start, end)`, optionally `probe = off`",
+                            ),
+                        );
+                        continue;
+                    }
+                    let mut start = None;
+                    let mut end = None;
+                    let mut silenced = false;
+                    for (i, a) in c.args.iter().enumerate() {
+                        let key = a.name.as_ref().map(|n| n.name.as_str()).unwrap_or(match i {
+                            0 => "start",
+                            1 => "end",
+                            _ => "?",
+                        });
+                        match key {
+                            "start" | "end" => {
+                                let e = self.expr(&a.value, &scope);
+                                if self.expect_dim(
+                                    &e,
+                                    Dim::TIME,
+                                    &format!("the window {key}"),
+                                    &scope,
+                                ) {
+                                    let v = const_value(&e);
+                                    if key == "start" {
+                                        start = v
+                                    } else {
+                                        end = v
+                                    }
+                                }
+                            }
+                            "probe" => {
+                                silenced = matches!(&a.value.kind, ExprKind::Path(p) if p.to_string() == "off")
+                                    || matches!(a.value.kind, ExprKind::Bool(false))
+                            }
+                            other => self.emit(unknown_setting(
+                                other,
+                                a.value.span,
+                                &["start", "end", "probe"],
+                                "window(...)",
+                            )),
+                        }
+                    }
+                    match (start, end) {
+                        (Some(a), Some(b)) if b > a => {
+                            windows.push((name.to_string(), a, b, silenced, s.name.span))
+                        }
+                        (Some(_), Some(_)) => self.emit(
+                            Diagnostic::error(
+                                "cbm::E020",
+                                s.value.span,
+                                "a window must end after it starts",
+                            )
+                            .label("empty window"),
+                        ),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let Some(trial) = trial else {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E026",
+                    p.name.span,
+                    format!("protocol `{}` needs `trial = <length>`", p.name.name),
+                )
+                .label("no trial length"),
+            );
+            return;
+        };
+        for (name, start, end, silenced, span) in windows {
+            if end > trial + 1e-12 {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        span,
+                        format!(
+                            "window `{name}` ends after the trial ({})",
+                            units::format_quantity(trial, Dim::TIME)
+                        ),
+                    )
+                    .label("outside the trial"),
+                );
+            }
+            if m.signals.iter().any(|s| s.name == name) {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E002",
+                        span,
+                        format!("signal `{name}` is defined more than once"),
+                    )
+                    .label("second definition"),
+                );
+                continue;
+            }
+            m.signals.push(Signal {
+                name,
+                start,
+                end,
+                trial,
+                trials,
+                probe_every,
+                silenced_in_probe: silenced,
+            });
+        }
+    }
+
+    /// A constant whole number of at least `min`.
+    pub(super) fn count(&mut self, e: &Expr, what: &str, min: u64) -> Option<u64> {
+        let scope = Scope {
+            context: "a count",
+            ..Scope::default()
+        };
+        let t = self.expr(e, &scope);
+        if !self.expect_dim(&t, Dim::NONE, what, &scope) {
+            return None;
+        }
+        match const_value(&t) {
+            Some(v) if v.fract() == 0.0 && v >= min as f64 && v < 1e12 => Some(v as u64),
+            _ => {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        e.span,
+                        format!("{what} must be a whole number of at least {min}"),
+                    )
+                    .label("here"),
+                );
+                None
+            }
+        }
+    }
+}

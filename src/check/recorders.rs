@@ -1,0 +1,257 @@
+//! Checking recorders.
+
+use super::expr::Scope;
+use super::model::*;
+use super::network::list_items;
+use super::{unknown_setting, Checker};
+use crate::diagnostics::Diagnostic;
+use crate::syntax::ast::{self, Expr, ExprKind};
+
+impl Checker {
+    pub(super) fn recorder(&mut self, r: &ast::RecordDecl, m: &Model) -> Option<Recorder> {
+        let call = &r.what;
+        let scope = Scope {
+            context: "a recorder",
+            ..Scope::default()
+        };
+        let first = call
+            .args
+            .first()
+            .filter(|a| a.name.is_none())
+            .map(|a| &a.value);
+        let named = |n: &str| {
+            call.args
+                .iter()
+                .find(|a| a.name.as_ref().is_some_and(|x| x.name == n))
+                .map(|a| &a.value)
+        };
+        let path = |e: Option<&Expr>| -> Option<Vec<ast::Ident>> {
+            match &e?.kind {
+                ExprKind::Path(p) => Some(p.parts.clone()),
+                _ => None,
+            }
+        };
+        let kind_name = call.name.name.as_str();
+        let known: &[&str] = match kind_name {
+            "spike_counts" => &["bin", "cells"],
+            "rate" => &["bin"],
+            "spike_times" => &["cells"],
+            "trace" => &["cells", "every"],
+            "weights" => &["every", "max"],
+            _ => &[],
+        };
+        for a in call.args.iter().skip(1) {
+            if let Some(n) = &a.name {
+                if !known.contains(&n.name.as_str()) {
+                    self.emit(unknown_setting(
+                        &n.name,
+                        n.span,
+                        known,
+                        &format!("{kind_name}(...)"),
+                    ));
+                }
+            }
+        }
+        let Some(parts) = path(first) else {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E026",
+                    call.span,
+                    format!(
+                        "{kind_name}(...) needs what to record first, e.g. {kind_name}(IO{})",
+                        match kind_name {
+                            "trace" => ".V",
+                            "weights" => "",
+                            _ => "",
+                        }
+                    ),
+                )
+                .label("nothing to record"),
+            );
+            return None;
+        };
+        let steps_arg = |c: &mut Checker, n: &str, default: u32| -> Option<u32> {
+            match named(n) {
+                None => Some(default),
+                Some(e) => {
+                    let t = c.expr(e, &scope);
+                    c.steps_of(&t, &format!("`{n}`"), &scope, 1)
+                }
+            }
+        };
+        let kind = match kind_name {
+            "spike_counts" | "rate" | "spike_times" => {
+                let pop = self.pop_ref(&parts[0], m)?;
+                let bin = steps_arg(self, "bin", 1)?;
+                // `cells = N` records only the first N cells.
+                let size = m.populations[pop].size;
+                let cells = match named("cells") {
+                    Some(e) => {
+                        let n = self.count(e, "the number of cells recorded", 1)? as usize;
+                        if n > size {
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    e.span,
+                                    format!("`{}` has only {size} cells", parts[0].name),
+                                )
+                                .label("too many"),
+                            );
+                            return None;
+                        }
+                        n
+                    }
+                    None => size,
+                };
+                match kind_name {
+                    "spike_counts" => RecorderKind::SpikeCounts {
+                        population: pop,
+                        bin_steps: bin,
+                        cells,
+                    },
+                    "rate" => RecorderKind::Rate {
+                        population: pop,
+                        bin_steps: bin,
+                    },
+                    _ => RecorderKind::SpikeTimes {
+                        population: pop,
+                        cells,
+                    },
+                }
+            }
+            "trace" => {
+                let pop = self.pop_ref(&parts[0], m)?;
+                let PopulationKind::Neuron { neuron, .. } = m.populations[pop].kind else {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            parts[0].span,
+                            "a spike source has no variables to trace",
+                        )
+                        .label("a spike source"),
+                    );
+                    return None;
+                };
+                let ty = &m.neurons[neuron];
+                let Some(field) = parts.get(1) else {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E026",
+                            call.span,
+                            "trace(...) needs a variable, e.g. trace(IO.V)",
+                        )
+                        .label("no variable"),
+                    );
+                    return None;
+                };
+                let var = if let Some(i) = ty.state.iter().position(|v| v.name == field.name) {
+                    TraceVar::State(i)
+                } else if let Some(i) = ty.inputs.iter().position(|v| v.name == field.name) {
+                    TraceVar::Input(i)
+                } else {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E031",
+                            field.span,
+                            format!("`{}` has no state or input `{}`", ty.name, field.name),
+                        )
+                        .label("unknown variable"),
+                    );
+                    return None;
+                };
+                let size = m.populations[pop].size;
+                let cells = match named("cells") {
+                    None => (0..size.min(10)).collect(),
+                    Some(e) => {
+                        let mut v = Vec::new();
+                        for x in list_items(e) {
+                            if let Some(i) = self.count(x, "a cell index", 0) {
+                                if i as usize >= size {
+                                    self.emit(
+                                        Diagnostic::error(
+                                            "cbm::E020",
+                                            x.span,
+                                            format!(
+                                                "cell {i} is outside `{}` (size {size})",
+                                                parts[0].name
+                                            ),
+                                        )
+                                        .label("out of range"),
+                                    );
+                                } else {
+                                    v.push(i as usize);
+                                }
+                            }
+                        }
+                        v
+                    }
+                };
+                let every = steps_arg(self, "every", 1)?;
+                RecorderKind::Trace {
+                    population: pop,
+                    var,
+                    cells,
+                    every_steps: every,
+                }
+            }
+            "weights" => {
+                let Some(pi) = m.projections.iter().position(|p| p.name == parts[0].name) else {
+                    if self.broken.contains(&parts[0].name) {
+                        return None;
+                    }
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E003",
+                            parts[0].span,
+                            format!("unknown projection `{}`", parts[0].name),
+                        )
+                        .label("not a projection"),
+                    );
+                    return None;
+                };
+                let proj = &m.projections[pi];
+                let ty = &m.synapses[proj.synapse];
+                let var_name = parts.get(1).map(|f| f.name.as_str()).unwrap_or("w");
+                let Some(var) = ty.state.iter().position(|v| v.name == var_name) else {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E031",
+                            parts.last().map(|p| p.span).unwrap_or(call.span),
+                            format!("synapse `{}` has no state `{var_name}`", ty.name),
+                        )
+                        .label("unknown variable"),
+                    );
+                    return None;
+                };
+                let every = steps_arg(self, "every", 1)?;
+                let max = match named("max") {
+                    Some(e) => self.count(e, "max", 1)? as usize,
+                    None => 1000,
+                };
+                RecorderKind::Weights {
+                    projection: pi,
+                    var,
+                    every_steps: every,
+                    max_synapses: max,
+                }
+            }
+            other => {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E027",
+                        call.name.span,
+                        format!("unknown recorder `{other}`"),
+                    )
+                    .label("not a recorder")
+                    .help("recorders: spike_counts, spike_times, trace, weights, rate"),
+                );
+                return None;
+            }
+        };
+        Some(Recorder {
+            name: r.name.name.clone(),
+            kind,
+            span: r.name.span,
+        })
+    }
+}
