@@ -343,3 +343,35 @@ fn per_synapse_delays_check_but_do_not_run_yet() {
     assert!(err.contains("per-synapse delays"), "{err}");
     assert!(!out.join("m.npz").exists());
 }
+
+#[test]
+fn a_model_too_large_for_memory_is_refused_before_building() {
+    let d = temp_dir("too_large");
+    let path = d.join("huge.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 10 ms }
+neuron Sink { inputs { g: 1 } state { V = 0 mV } update { V += g * 1 mV } }
+synapse S { state { w = 1 } on_pre { target += w } }
+population A[1000000] = poisson(rate = 1 Hz)
+population B[1000000] = Sink()
+projection p: A -> B.g { synapse = S()  connect = all_to_all() }
+record b = spike_counts(B, bin = 10 ms)
+record a = spike_counts(A, bin = 10 ms)
+"#,
+    )
+    .unwrap();
+    let out = d.join("out");
+    assert_fails_cleanly(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--quiet",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &out,
+        "of memory",
+    );
+}

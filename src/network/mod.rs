@@ -62,9 +62,81 @@ pub struct GapNet {
     pub pairs: Vec<(u32, u32)>,
 }
 
+/// How many synapses each projection will have (exact for every rule but
+/// `probability`, whose expected count is given).
+pub fn expected_synapses(ir: &Ir) -> Vec<u64> {
+    ir.projections
+        .iter()
+        .map(|q| {
+            let (n_src, n_dst) = (
+                ir.populations[q.source].size as u64,
+                ir.populations[q.target].size as u64,
+            );
+            match &q.wiring {
+                Wiring::Explicit { pairs } => pairs.len() as u64,
+                Wiring::AllToAll { .. } => n_src * n_dst,
+                Wiring::OneToOne => n_src.min(n_dst),
+                Wiring::Blocks { per_source } => n_src * *per_source as u64,
+                Wiring::FixedInDegree { k, .. } => n_dst * *k as u64,
+                Wiring::FixedOutDegree { k, .. } => n_src * *k as u64,
+                Wiring::Probability { p, .. } => (p * (n_src * n_dst) as f64).ceil() as u64,
+            }
+        })
+        .collect()
+}
+
+/// Bytes the CPU engine needs for a model, roughly: cell variables, synapse
+/// indices and variables (with the wiring's temporary pairs), ring buffers.
+pub fn estimated_bytes(ir: &Ir) -> u64 {
+    let cells: u64 = ir
+        .populations
+        .iter()
+        .map(|p| {
+            let vars = match &p.kind {
+                PopulationKindIr::Neuron(n) => n.vars.len() as u64,
+                PopulationKindIr::Source(_) => 0,
+            };
+            p.size as u64 * (vars * 8 + 24)
+        })
+        .sum();
+    let synapses: u64 = ir
+        .projections
+        .iter()
+        .zip(expected_synapses(ir))
+        .map(|(q, n)| n * (8 + 8 + 8 * q.vars.len() as u64))
+        .sum();
+    let rings: u64 = ir
+        .projections
+        .iter()
+        .map(|q| {
+            (q.delay_steps + q.max_pulse_steps) as u64 * ir.populations[q.target].size as u64 * 8
+        })
+        .sum();
+    cells + synapses + rings
+}
+
+/// Memory the system can give us now (Linux), if known.
+pub fn available_bytes() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
 /// Build the network a run starts from. Pure function of the IR (and so of
 /// the model, the overrides and the seed).
 pub fn build(ir: &Ir) -> Result<Network, String> {
+    let need = estimated_bytes(ir);
+    if let Some(have) = available_bytes() {
+        if need > have {
+            return Err(format!(
+                "this model needs about {:.1} GB of memory ({} synapses) and {:.1} GB are available; make it smaller or use a machine with more memory",
+                need as f64 / 1e9,
+                expected_synapses(ir).iter().sum::<u64>(),
+                have as f64 / 1e9
+            ));
+        }
+    }
     let rng = Rng::new(ir.seed);
     let mut populations = Vec::new();
     for (pi, p) in ir.populations.iter().enumerate() {
