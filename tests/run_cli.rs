@@ -375,3 +375,44 @@ record a = spike_counts(A, bin = 10 ms)
         "of memory",
     );
 }
+
+/// Large enough that projections really run on two threads (each has more
+/// than 50,000 synapse events per step); results must not change.
+#[test]
+fn parallel_delivery_and_plasticity_match_one_thread() {
+    let d = temp_dir("parallel");
+    let path = d.join("par.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 40 ms  seed = 9 }
+neuron Sink {
+    parameters { tau = 5 ms }
+    state { g: 1/ms = 0 /ms; V = 0 mV }
+    equations { dg/dt = -g / tau [exact] }
+    update { V += g * 1 mV * dt }
+}
+synapse Plastic {
+    state { w = uniform(0.5, 1.5) }
+    on_pre { target += w * 0.001 /ms }
+    every 2 ms { if t - post.last_spike > 1 ms { w *= 0.999 } }
+    bounds w in [0, 2]
+}
+population Src[1000] = poisson(rate = 400 Hz)
+population A[500] = Sink()
+population B[500] = Sink()
+projection pa: Src -> A.g { synapse = Plastic()  connect = fixed_outdegree(200, replace = true) }
+projection pb: Src -> B.g { synapse = Plastic()  connect = fixed_outdegree(200, replace = true) }
+record va = trace(A.V, cells = [0, 1, 2, 3])
+record vb = trace(B.V, cells = [0, 1, 2, 3])
+record wa = weights(pa.w, every = 5 ms, max = 500)
+record wb = weights(pb.w, every = 5 ms, max = 500)
+"#,
+    )
+    .unwrap();
+    let (_, one) = run_file(&path, &[], 1);
+    let (_, two) = run_file(&path, &[], 2);
+    assert_eq!(arrays_bytes(&one), arrays_bytes(&two));
+    let (_, v) = f64s(&one, "va");
+    assert!(v.iter().any(|x| *x != 0.0));
+}

@@ -548,9 +548,25 @@ impl CpuEngine {
                 deliver(proj, q, pops, teacher, &spikes, s, t, signals);
             }
         };
-        let sources = ir.projections.iter().filter(|q| q.source == pi).count();
+        // Waking the pool costs microseconds: only worth it when several
+        // projections each have many synapse events this step.
+        let busy = self
+            .projs
+            .iter()
+            .zip(&ir.projections)
+            .filter(|(p, q)| {
+                q.source == pi
+                    && spikes
+                        .iter()
+                        .map(|&i| {
+                            (p.net.offsets[i as usize + 1] - p.net.offsets[i as usize]) as usize
+                        })
+                        .sum::<usize>()
+                        >= PARALLEL_MIN_WORK
+            })
+            .count();
         match &self.pool {
-            Some(pool) if sources > 1 => {
+            Some(pool) if busy > 1 => {
                 pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work))
             }
             _ => self.projs.iter_mut().enumerate().for_each(work),
@@ -589,7 +605,11 @@ impl CpuEngine {
                 }
             }
         };
-        let busy = self.projs.iter().filter(|p| due(p)).count();
+        let busy = self
+            .projs
+            .iter()
+            .filter(|p| due(p) && p.net.len() >= PARALLEL_MIN_WORK)
+            .count();
         match &self.pool {
             Some(pool) if busy > 1 => {
                 pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work))
@@ -704,6 +724,10 @@ fn deliver(
     }
     proj.ids = ids;
 }
+
+/// Synapse events below which a projection's work is not worth handing to
+/// another thread.
+const PARALLEL_MIN_WORK: usize = 50_000;
 
 /// Synapses per interpreter batch: large enough to amortise dispatch, small
 /// enough that the registers stay in cache.
