@@ -139,9 +139,15 @@ fn run(args: Args) -> Result<ExitCode, String> {
     }
     let bar = (!args.quiet).then(|| progress_bar(ir.steps, ir.dt));
     let every = (ir.steps / 200).clamp(1, 10_000);
+    let total = ir.steps as f64 * ir.dt;
     let mut tick = |s: u64| {
         if let Some(b) = &bar {
             b.set_position(s);
+            let rate = s as f64 / b.elapsed().as_secs_f64().max(1e-9);
+            b.set_message(format!(
+                "{:.1} of {total:.1} s simulated, {rate:.0} steps/s",
+                s as f64 * ir.dt
+            ));
         }
     };
     let result = if use_cuda {
@@ -216,10 +222,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
 
 fn progress_bar(steps: u64, dt: f64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(steps);
-    let style = indicatif::ProgressStyle::with_template("{bar:30} {msg} {per_sec} ETA {eta}")
+    let style = indicatif::ProgressStyle::with_template("{bar:30} {msg}, ETA {eta}")
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
-    bar.set_message(format!("{:.0} s simulated", steps as f64 * dt));
+    bar.set_message(format!("0.0 of {:.1} s simulated", steps as f64 * dt));
     bar
 }
 
