@@ -331,14 +331,14 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
             }
             Op::Select(d, c, a, b) => {
                 let (o, c, a, b) = (w!(d), r!(c), r!(a), r!(b));
-                for i in 0..n {
-                    o[i] = if c[i] != 0.0 { a[i] } else { b[i] };
+                for (((o, c), a), b) in o.iter_mut().zip(c).zip(a).zip(b) {
+                    *o = if *c != 0.0 { *a } else { *b };
                 }
             }
             Op::Clip(d, x, lo, hi) => {
                 let (o, x, lo, hi) = (w!(d), r!(x), r!(lo), r!(hi));
-                for i in 0..n {
-                    o[i] = x[i].max(lo[i]).min(hi[i]);
+                for (((o, x), lo), hi) in o.iter_mut().zip(x).zip(lo).zip(hi) {
+                    *o = x.max(*lo).min(*hi);
                 }
             }
             Op::Rand(d, site, normal) => env.rand(site, normal, w!(d)),
