@@ -38,11 +38,7 @@ enum Bug {
 /// requires, and the test fails once the output matches the golden exactly,
 /// so that the entry is removed when the bug is fixed. These are never
 /// blessed.
-const KNOWN_CHECKER_BUGS: &[(&str, Bug, &str)] = &[(
-    "syntax_missing_equals",
-    Bug::Span,
-    "a missing `=` is reported one token early, at `]`, as `expected an operator`",
-)];
+const KNOWN_CHECKER_BUGS: &[(&str, Bug, &str)] = &[];
 
 /// Help texts the checker should give: (model, code, text the help must contain).
 const HINTS: &[(&str, &str, &str)] = &[

@@ -104,6 +104,7 @@ fn rule_name(r: Rule) -> &'static str {
         Rule::block => "a `{ ... }` block",
         Rule::unit_expr | Rule::unit_atom => "a unit",
         Rule::assign_op => "`=`, `+=`, `-=`, `*=` or `/=`",
+        Rule::eq_token => "`=`",
         Rule::item => "a top-level item (neuron, synapse, population, projection, ...)",
         Rule::EOI => "end of file",
         Rule::ode => "an equation `dX/dt = ...`",
@@ -191,7 +192,7 @@ impl Builder {
             Rule::neuron => Item::Neuron(self.neuron(p)),
             Rule::synapse => Item::Synapse(self.synapse(p)),
             Rule::population => {
-                let mut it = p.into_inner();
+                let mut it = p.into_inner().filter(|x| x.as_rule() != Rule::eq_token);
                 let name = self.ident(next(&mut it));
                 let size = self.expr(next(&mut it));
                 let model = self.call(next(&mut it));
@@ -622,7 +623,7 @@ impl Builder {
     }
 }
 
-fn next<'a>(it: &mut pest::iterators::Pairs<'a, Rule>) -> Pair<'a, Rule> {
+fn next<'a>(it: &mut impl Iterator<Item = Pair<'a, Rule>>) -> Pair<'a, Rule> {
     it.next().expect("the grammar guarantees this part")
 }
 
