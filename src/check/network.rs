@@ -8,6 +8,12 @@ use super::{unknown_setting, Checker};
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{self, Expr, ExprKind, Item};
 
+/// What a named argument sets.
+pub(super) enum ArgVar {
+    Param(usize),
+    State(usize),
+}
+
 impl Checker {
     pub(super) fn network(&mut self, items: &[Item], m: &mut Model) {
         for item in items {
@@ -136,59 +142,26 @@ impl Checker {
                     return None;
                 };
                 let neuron = &m.neurons[ni];
-                let mut overrides = Vec::new();
-                for a in &call.args {
-                    let Some(name) = &a.name else {
-                        self.emit(
-                            Diagnostic::error(
-                                "cbm::E026",
-                                a.value.span,
-                                "population arguments are named: `param = value`",
-                            )
-                            .label("no name"),
-                        );
-                        continue;
-                    };
-                    let scope = Scope {
-                        params: &neuron.params,
-                        context: "a population argument",
-                        ..Scope::default()
-                    };
-                    if let Some(i) = neuron.params.iter().position(|v| v.name == name.name) {
-                        if let Some(init) = self.init(&a.value, &scope, true) {
-                            self.check_init_dim(
-                                &init,
-                                neuron.params[i].dim,
-                                &format!("`{}`", name.name),
-                                &scope,
-                            );
-                            overrides.push((OverrideVar::Param(i), init));
-                        }
-                    } else if let Some(i) = neuron.state.iter().position(|v| v.name == name.name) {
-                        if let Some(init) = self.init(&a.value, &scope, true) {
-                            self.check_init_dim(
-                                &init,
-                                neuron.state[i].dim,
-                                &format!("the initial `{}`", name.name),
-                                &scope,
-                            );
-                            overrides.push((OverrideVar::State(i), init));
-                        }
-                    } else {
-                        let known: Vec<&str> = neuron
-                            .params
-                            .iter()
-                            .chain(&neuron.state)
-                            .map(|v| v.name.as_str())
-                            .collect();
-                        self.emit(unknown_setting(
-                            &name.name,
-                            name.span,
-                            &known,
-                            &format!("neuron `{}`", neuron.name),
-                        ));
-                    }
-                }
+                let scope = Scope {
+                    params: &neuron.params,
+                    context: "a population argument",
+                    ..Scope::default()
+                };
+                let args = self.named_args(
+                    call,
+                    &neuron.params,
+                    &neuron.state,
+                    &scope,
+                    true,
+                    &format!("neuron `{}`", neuron.name),
+                );
+                let overrides = args
+                    .into_iter()
+                    .map(|(v, init)| match v {
+                        ArgVar::Param(i) => (OverrideVar::Param(i), init),
+                        ArgVar::State(i) => (OverrideVar::State(i), init),
+                    })
+                    .collect();
                 PopulationKind::Neuron {
                     neuron: ni,
                     overrides,
@@ -399,6 +372,58 @@ impl Checker {
             }
         }
         m.schedule = order;
+    }
+
+    /// Named arguments of a call that set parameters (`params`) or initial
+    /// values (`state`) of a neuron or synapse type. Distributions are
+    /// allowed for state, and for parameters when `params_may_vary`.
+    pub(super) fn named_args(
+        &mut self,
+        call: &ast::Call,
+        params: &[Var],
+        state: &[Var],
+        scope: &Scope,
+        params_may_vary: bool,
+        owner: &str,
+    ) -> Vec<(ArgVar, Init)> {
+        let mut out = Vec::new();
+        for a in &call.args {
+            let Some(name) = &a.name else {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E026",
+                        a.value.span,
+                        "arguments are named: `name = value`",
+                    )
+                    .label("no name"),
+                );
+                continue;
+            };
+            if let Some(i) = params.iter().position(|v| v.name == name.name) {
+                if let Some(init) = self.init(&a.value, scope, params_may_vary) {
+                    self.check_init_dim(&init, params[i].dim, &format!("`{}`", name.name), scope);
+                    out.push((ArgVar::Param(i), init));
+                }
+            } else if let Some(i) = state.iter().position(|v| v.name == name.name) {
+                if let Some(init) = self.init(&a.value, scope, true) {
+                    self.check_init_dim(
+                        &init,
+                        state[i].dim,
+                        &format!("the initial `{}`", name.name),
+                        scope,
+                    );
+                    out.push((ArgVar::State(i), init));
+                }
+            } else {
+                let known: Vec<&str> = params
+                    .iter()
+                    .chain(state)
+                    .map(|v| v.name.as_str())
+                    .collect();
+                self.emit(unknown_setting(&name.name, name.span, &known, owner));
+            }
+        }
+        out
     }
 
     pub(super) fn pop_ref(&mut self, id: &ast::Ident, m: &Model) -> Option<usize> {

@@ -3,7 +3,7 @@
 
 use super::expr::{self, const_value, CellScope, Scope};
 use super::model::*;
-use super::network::cell_scope;
+use super::network::{cell_scope, ArgVar};
 use super::stmt::Writes;
 use super::units::Dim;
 use super::{unknown_setting, Checker};
@@ -203,56 +203,22 @@ impl Checker {
         // parameters and dt. Resolved in declaration order below.
         let mut param_exprs: Vec<Option<Init>> = ty.params.iter().map(|v| v.init.clone()).collect();
         let mut state_init: Vec<Option<Init>> = ty.state.iter().map(|v| v.init.clone()).collect();
-        for a in &call.args {
-            let Some(name) = &a.name else {
-                self.emit(
-                    Diagnostic::error(
-                        "cbm::E026",
-                        a.value.span,
-                        "synapse arguments are named: `name = value`",
-                    )
-                    .label("no name"),
-                );
-                continue;
-            };
-            let scope = Scope {
-                syn_params: &ty.params,
-                context: "a synapse argument",
-                ..Scope::default()
-            };
-            if let Some(i) = ty.params.iter().position(|v| v.name == name.name) {
-                if let Some(init) = self.init(&a.value, &scope, false) {
-                    self.check_init_dim(
-                        &init,
-                        ty.params[i].dim,
-                        &format!("`{}`", name.name),
-                        &scope,
-                    );
-                    param_exprs[i] = Some(init);
-                }
-            } else if let Some(i) = ty.state.iter().position(|v| v.name == name.name) {
-                if let Some(init) = self.init(&a.value, &scope, true) {
-                    self.check_init_dim(
-                        &init,
-                        ty.state[i].dim,
-                        &format!("the initial `{}`", name.name),
-                        &scope,
-                    );
-                    state_init[i] = Some(init);
-                }
-            } else {
-                let known: Vec<&str> = ty
-                    .params
-                    .iter()
-                    .chain(&ty.state)
-                    .map(|v| v.name.as_str())
-                    .collect();
-                self.emit(unknown_setting(
-                    &name.name,
-                    name.span,
-                    &known,
-                    &format!("synapse `{}`", ty.name),
-                ));
+        let scope = Scope {
+            syn_params: &ty.params,
+            context: "a synapse argument",
+            ..Scope::default()
+        };
+        for (var, init) in self.named_args(
+            &call,
+            &ty.params,
+            &ty.state,
+            &scope,
+            false,
+            &format!("synapse `{}`", ty.name),
+        ) {
+            match var {
+                ArgVar::Param(i) => param_exprs[i] = Some(init),
+                ArgVar::State(i) => state_init[i] = Some(init),
             }
         }
         let mut params: Vec<Option<f64>> = Vec::new();
