@@ -3,7 +3,7 @@
 
 use crate::check::{check_file, Checked};
 use crate::engine::cpu::CpuEngine;
-use crate::engine::{Engine, NumericalError, StateView};
+use crate::engine::{Engine, NumericalError};
 use crate::ir::Ir;
 use crate::record::{summarise, write_npz, NpzArray, PopulationSummary, Recording};
 use std::path::{Path, PathBuf};
@@ -100,26 +100,14 @@ pub fn run_cpu_with(
         let mut engine = CpuEngine::new(ir, net, threads);
         let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
         setup(&mut rec);
-        let t1 = Instant::now();
-        let mut error = None;
-        let mut partial = false;
-        while engine.steps_done() < ir.steps {
-            if stop.load(Ordering::Relaxed) {
-                partial = true;
-                break;
-            }
-            let s = engine.steps_done();
-            if let Err(e) = engine.step() {
-                error = Some(e);
-                partial = true;
-                break;
-            }
-            rec.after_step(s, &engine as &dyn StateView);
-            if progress_every > 0 && (s + 1).is_multiple_of(progress_every) {
-                progress(s + 1);
-            }
-        }
-        let wall_seconds = t1.elapsed().as_secs_f64();
+        let (error, partial, wall_seconds) = drive(
+            &mut engine,
+            &mut rec,
+            ir.steps,
+            stop,
+            progress_every,
+            progress,
+        )?;
         let summary = summarise(ir, &rec);
         Ok(RunResult {
             summary,
@@ -134,6 +122,34 @@ pub fn run_cpu_with(
             recording: rec,
         })
     }
+}
+
+/// Step an engine until `steps` are done, `stop` is set or a value goes
+/// NaN, recording after every step. Returns (error, partial, wall seconds).
+pub fn drive(
+    engine: &mut dyn Engine,
+    rec: &mut Recording,
+    steps: u64,
+    stop: &AtomicBool,
+    progress_every: u64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Option<NumericalError>, bool, f64), String> {
+    let t1 = Instant::now();
+    while engine.steps_done() < steps {
+        if stop.load(Ordering::Relaxed) {
+            return Ok((None, true, t1.elapsed().as_secs_f64()));
+        }
+        engine.prepare()?;
+        let s = engine.steps_done();
+        if let Err(e) = engine.step() {
+            return Ok((Some(e), true, t1.elapsed().as_secs_f64()));
+        }
+        rec.after_step(s, &*engine);
+        if progress_every > 0 && (s + 1).is_multiple_of(progress_every) {
+            progress(s + 1);
+        }
+    }
+    Ok((None, false, t1.elapsed().as_secs_f64()))
 }
 
 /// The metadata record stored in the .npz (key `meta`, UTF-8 JSON bytes).

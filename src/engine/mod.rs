@@ -42,4 +42,9 @@ pub trait Engine: StateView {
     fn steps_done(&self) -> u64;
     /// Short description for metadata ("cpu, 2 threads").
     fn describe(&self) -> String;
+    /// Work to do before the next `step`: the CUDA engine runs a chunk of
+    /// steps on the device here when the previous chunk is used up.
+    fn prepare(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }

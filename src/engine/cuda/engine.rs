@@ -489,6 +489,13 @@ impl<D: Device> GpuEngine<D> {
 }
 
 impl<D: Device> Engine for GpuEngine<D> {
+    fn prepare(&mut self) -> Result<(), String> {
+        if self.needs_chunk() {
+            self.run_chunk()?;
+        }
+        Ok(())
+    }
+
     fn step(&mut self) -> Result<(), NumericalError> {
         if self.needs_chunk() {
             if let Err(e) = self.run_chunk() {

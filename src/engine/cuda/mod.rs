@@ -13,11 +13,11 @@ pub mod nvrtc;
 
 pub use engine::{Device, GpuEngine, GpuOptions};
 
-use crate::engine::{Engine, StateView};
+use crate::engine::Engine;
 use crate::ir::Ir;
 use crate::record::{summarise, Recording};
 use crate::session::RunResult;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// The widest task's useful number of threads: cells of a population, or a
@@ -72,29 +72,14 @@ pub fn run_cuda(
     let gaps = net.gaps.clone();
     let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
     let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
-    let t1 = Instant::now();
-    let mut error = None;
-    let mut partial = false;
-    while engine.steps_done() < ir.steps {
-        if stop.load(Ordering::Relaxed) {
-            partial = true;
-            break;
-        }
-        if engine.needs_chunk() {
-            engine.run_chunk()?;
-        }
-        let s = engine.steps_done();
-        if let Err(e) = engine.step() {
-            error = Some(e);
-            partial = true;
-            break;
-        }
-        rec.after_step(s, &engine as &dyn StateView);
-        if progress_every > 0 && (s + 1) % progress_every == 0 {
-            progress(s + 1);
-        }
-    }
-    let wall_seconds = t1.elapsed().as_secs_f64();
+    let (error, partial, wall_seconds) = crate::session::drive(
+        &mut engine,
+        &mut rec,
+        ir.steps,
+        stop,
+        progress_every,
+        progress,
+    )?;
     let summary = summarise(ir, &rec);
     Ok(RunResult {
         summary,
