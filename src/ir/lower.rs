@@ -150,7 +150,21 @@ struct Ctx<'a> {
     site: u32,
 }
 
-impl Ctx<'_> {
+impl<'a> Ctx<'a> {
+    /// A context for cell code (or, with no layout, for source rates).
+    fn cell(dt: f64, layout: Option<&'a Layout>, aliases: &'a [(String, TExpr)]) -> Self {
+        Ctx {
+            dt,
+            layout,
+            aliases,
+            syn_params: &[],
+            pre: None,
+            post: None,
+            local_base: 0,
+            site: 0,
+        }
+    }
+
     fn expr(&mut self, e: &TExpr) -> Result<Expr, String> {
         Ok(match &e.kind {
             TKind::Const(v) => Expr::Const(*v),
@@ -327,16 +341,7 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
     let dt = model.dt;
     let (neuron, overrides) = match &p.kind {
         m::PopulationKind::Source(s) => {
-            let mut ctx = Ctx {
-                dt,
-                layout: None,
-                aliases: &[],
-                syn_params: &[],
-                pre: None,
-                post: None,
-                local_base: 0,
-                site: 0,
-            };
+            let mut ctx = Ctx::cell(dt, None, &[]);
             let kind = match s {
                 m::SourceKind::Poisson { rate } => SourceIr::Poisson {
                     rate: fold(ctx.expr(rate)?),
@@ -382,16 +387,7 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
         let init = over
             .or(param.init.as_ref())
             .ok_or_else(|| format!("parameter `{}` of `{}` has no value", param.name, p.name))?;
-        let mut ctx = Ctx {
-            dt,
-            layout: Some(&layout),
-            aliases: &[],
-            syn_params: &[],
-            pre: None,
-            post: None,
-            local_base: 0,
-            site: 0,
-        };
+        let mut ctx = Ctx::cell(dt, Some(&layout), &[]);
         let lowered = init_ir(&mut ctx, init)?;
         let e = match lowered {
             InitIr::Const(v) => Expr::Const(v),
@@ -412,16 +408,7 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
             .iter()
             .find(|(v, _)| *v == m::OverrideVar::State(i))
             .map(|(_, init)| init);
-        let mut ctx = Ctx {
-            dt,
-            layout: Some(&layout),
-            aliases: &[],
-            syn_params: &[],
-            pre: None,
-            post: None,
-            local_base: 0,
-            site: 0,
-        };
+        let mut ctx = Ctx::cell(dt, Some(&layout), &[]);
         let init = match over.or(s.init.as_ref()) {
             Some(init) => init_ir(&mut ctx, init)?,
             None => InitIr::Const(0.0),
@@ -446,16 +433,7 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
         .as_ref()
         .map(|r| r.1.clone())
         .unwrap_or_default();
-    let mut ctx = Ctx {
-        dt,
-        layout: Some(&layout),
-        aliases: &neuron.aliases,
-        syn_params: &[],
-        pre: None,
-        post: None,
-        local_base: 0,
-        site: 0,
-    };
+    let mut ctx = Ctx::cell(dt, Some(&layout), &neuron.aliases);
     let mut next_local = neuron.locals;
     let mut step = integrate(&mut ctx, neuron, &held, &mut next_local)?;
     step.extend(ctx.stmts(&neuron.update, &held)?);

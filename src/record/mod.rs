@@ -348,20 +348,8 @@ impl Recording {
                     ));
                 }
                 Buffer::Times { t, i, .. } => {
-                    out.push((
-                        format!("{name}_t"),
-                        NpzArray::F64 {
-                            shape: vec![t.len()],
-                            data: t.clone(),
-                        },
-                    ));
-                    out.push((
-                        format!("{name}_i"),
-                        NpzArray::U32 {
-                            shape: vec![i.len()],
-                            data: i.clone(),
-                        },
-                    ));
+                    out.push((format!("{name}_t"), NpzArray::f64_vec(t)));
+                    out.push((format!("{name}_i"), NpzArray::u32_vec(i)));
                 }
                 Buffer::Trace { cells, data, t, .. } => {
                     out.push((
@@ -371,13 +359,7 @@ impl Recording {
                             data: data.clone(),
                         },
                     ));
-                    out.push((
-                        format!("{name}_t"),
-                        NpzArray::F64 {
-                            shape: vec![t.len()],
-                            data: t.clone(),
-                        },
-                    ));
+                    out.push((format!("{name}_t"), NpzArray::f64_vec(t)));
                     out.push((
                         format!("{name}_cells"),
                         NpzArray::U32 {
@@ -401,36 +383,12 @@ impl Recording {
                             data: data.clone(),
                         },
                     ));
-                    out.push((
-                        format!("{name}_t"),
-                        NpzArray::F64 {
-                            shape: vec![t.len()],
-                            data: t.clone(),
-                        },
-                    ));
-                    out.push((
-                        format!("{name}_pre"),
-                        NpzArray::U32 {
-                            shape: vec![pre.len()],
-                            data: pre.clone(),
-                        },
-                    ));
-                    out.push((
-                        format!("{name}_post"),
-                        NpzArray::U32 {
-                            shape: vec![post.len()],
-                            data: post.clone(),
-                        },
-                    ));
+                    out.push((format!("{name}_t"), NpzArray::f64_vec(t)));
+                    out.push((format!("{name}_pre"), NpzArray::u32_vec(pre)));
+                    out.push((format!("{name}_post"), NpzArray::u32_vec(post)));
                 }
                 Buffer::Rate { data, bin, .. } => {
-                    out.push((
-                        name.clone(),
-                        NpzArray::F64 {
-                            shape: vec![data.len()],
-                            data: data.clone(),
-                        },
-                    ));
+                    out.push((name.clone(), NpzArray::f64_vec(data)));
                     out.push((
                         format!("{name}_bin"),
                         NpzArray::F64 {

@@ -13,6 +13,23 @@ pub enum NpzArray {
     U8 { shape: Vec<usize>, data: Vec<u8> },
 }
 
+impl NpzArray {
+    /// A 1-D array of doubles.
+    pub fn f64_vec(v: &[f64]) -> Self {
+        NpzArray::F64 {
+            shape: vec![v.len()],
+            data: v.to_vec(),
+        }
+    }
+    /// A 1-D array of u32.
+    pub fn u32_vec(v: &[u32]) -> Self {
+        NpzArray::U32 {
+            shape: vec![v.len()],
+            data: v.to_vec(),
+        }
+    }
+}
+
 pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
     let tmp = path.with_extension("npz.partial");
     let result = write_to(&tmp, arrays).and_then(|_| {

@@ -746,30 +746,13 @@ fn periodic_rule(
     let pre_pop = &pops[q.source];
     let post_pop = &pops[q.target];
     let mut ids = std::mem::take(&mut proj.ids);
-    match &proj.every[k].1 {
+    // The synapses the rule visits: all of them, or those of the
+    // presynaptic cells whose guard holds.
+    ids.clear();
+    let body = match &proj.every[k].1 {
         Periodic::All(body) => {
-            let n_syn = proj.net.len();
-            let mut lo = 0;
-            while lo < n_syn {
-                let hi = (lo + CHUNK).min(n_syn);
-                ids.clear();
-                ids.extend(lo as u32..hi as u32);
-                let mut env = SynapseEnv {
-                    ids: &ids,
-                    vars: &mut proj.net.vars,
-                    pre: &proj.net.pre,
-                    post: &proj.net.post,
-                    pre_pop,
-                    post_pop,
-                    last_teacher: teacher,
-                    bounds: &proj.bounds,
-                    deposit: None,
-                    time: t,
-                    signals,
-                };
-                vm::run(body, &mut env, &mut proj.regs);
-                lo = hi;
-            }
+            ids.extend(0..proj.net.len() as u32);
+            body
         }
         Periodic::Guarded {
             cond,
@@ -782,30 +765,30 @@ fn periodic_rule(
                 signals,
             };
             vm::run(cond, &mut env, &mut proj.regs);
-            ids.clear();
             let cond = proj.regs.reg(*cond_reg);
             for (i, c) in cond.iter().enumerate() {
                 if *c != 0.0 {
                     ids.extend(proj.net.offsets[i]..proj.net.offsets[i + 1]);
                 }
             }
-            for chunk in ids.chunks(CHUNK) {
-                let mut env = SynapseEnv {
-                    ids: chunk,
-                    vars: &mut proj.net.vars,
-                    pre: &proj.net.pre,
-                    post: &proj.net.post,
-                    pre_pop,
-                    post_pop,
-                    last_teacher: teacher,
-                    bounds: &proj.bounds,
-                    deposit: None,
-                    time: t,
-                    signals,
-                };
-                vm::run(body, &mut env, &mut proj.regs);
-            }
+            body
         }
+    };
+    for chunk in ids.chunks(CHUNK) {
+        let mut env = SynapseEnv {
+            ids: chunk,
+            vars: &mut proj.net.vars,
+            pre: &proj.net.pre,
+            post: &proj.net.post,
+            pre_pop,
+            post_pop,
+            last_teacher: teacher,
+            bounds: &proj.bounds,
+            deposit: None,
+            time: t,
+            signals,
+        };
+        vm::run(body, &mut env, &mut proj.regs);
     }
     proj.ids = ids;
 }
