@@ -30,6 +30,8 @@ enum Command {
     Plot(cli::plot::Args),
     /// Print the CUDA source generated for a model.
     EmitCuda(cli::emit_cuda::Args),
+    /// Print the C source the CPU engine generates for a model.
+    EmitC(cli::emit_c::Args),
 }
 
 fn main() -> ExitCode {
@@ -41,5 +43,6 @@ fn main() -> ExitCode {
         Command::Validate(a) => cli::validate::main(a),
         Command::Plot(a) => cli::plot::main(a),
         Command::EmitCuda(a) => cli::emit_cuda::main(a),
+        Command::EmitC(a) => cli::emit_c::main(a),
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod emit_c;
 pub mod emit_cuda;
 pub mod plot;
 pub mod run;

@@ -2,6 +2,7 @@
 //!
 //! Both engines implement `Engine` over the same IR and the same `Network`.
 
+pub mod cache;
 pub mod cpu;
 pub mod cuda;
 

@@ -68,6 +68,11 @@ impl Rng {
         }
     }
     #[inline]
+    /// The Philox key (from the seed), for generated code that draws the
+    /// same numbers.
+    pub fn key(&self) -> [u32; 2] {
+        self.key
+    }
     pub fn words(&self, stream: u32, index: u32, a: u32, b: u32) -> [u32; 4] {
         philox(self.key, [index, a, b, stream])
     }

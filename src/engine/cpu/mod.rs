@@ -7,6 +7,7 @@
 //! whose guard depends only on the presynaptic cell skip silent sources.
 
 mod env;
+pub mod native;
 pub mod vm;
 
 use super::{Engine, NumericalError, StateView};
@@ -14,6 +15,7 @@ use crate::ir::{Expr, Ir, PopulationKindIr, SourceIr, Stmt};
 use crate::network::rng::{self, stream, Rng};
 use crate::network::{GapNet, Network, ProjectionNet};
 use env::{NeuronEnv, SourceCellEnv, SynapseEnv};
+use native::bind::{Over, SynapseSide};
 use rayon::prelude::*;
 use vm::{Program, Reg, Regs};
 
@@ -31,6 +33,30 @@ pub struct CpuEngine {
     /// (kept for projections that are some projection's teacher).
     teacher_times: Vec<Vec<f64>>,
     pool: Option<rayon::ThreadPool>,
+    /// The model's generated native code, when a C compiler was found.
+    native: Option<native::Native>,
+    /// How the programs run: "native code", or why they are interpreted.
+    code: String,
+}
+
+/// How the CPU engine runs the model's programs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CpuCode {
+    /// Generated C, compiled once (the interpreter when no compiler works).
+    Native,
+    /// The vectorised interpreter.
+    Interpret,
+}
+
+impl CpuCode {
+    /// Native unless `CBMC_CPU_CODE=interpret`.
+    pub fn from_env() -> Self {
+        if native::interpret_requested() {
+            CpuCode::Interpret
+        } else {
+            CpuCode::Native
+        }
+    }
 }
 
 pub(crate) struct PopRt {
@@ -144,7 +170,19 @@ enum Periodic {
 }
 
 impl CpuEngine {
+    /// An engine running native code where it can (see [`CpuCode::from_env`]).
     pub fn new(ir: &Ir, net: Network, threads: usize) -> Self {
+        Self::with_code(ir, net, threads, CpuCode::from_env())
+    }
+
+    pub fn with_code(ir: &Ir, net: Network, threads: usize, code: CpuCode) -> Self {
+        let (native, code) = match code {
+            CpuCode::Interpret => (None, "interpreted (CBMC_CPU_CODE=interpret)".to_string()),
+            CpuCode::Native => match native::load(ir) {
+                Ok(n) => (Some(n), "native code".to_string()),
+                Err(e) => (None, format!("interpreted: {e}")),
+            },
+        };
         let rng = Rng::new(ir.seed);
         let mut pops = Vec::new();
         for (pop, pnet) in ir.populations.iter().zip(net.populations) {
@@ -267,6 +305,8 @@ impl CpuEngine {
                         .ok()
                 })
                 .flatten(),
+            native,
+            code,
         };
         engine.init_sources();
         engine
@@ -408,7 +448,51 @@ impl CpuEngine {
             }
         }
         let rng = self.rng;
+        let clock = self.clock();
         let pop = &mut self.pops[pi];
+        let native = self.native.as_ref().and_then(|n| n.cells[pi].as_ref());
+        match native {
+            Some(f) => native::bind::cells(f, pop, &signals, clock),
+            None => interpret_cells(pop, pi, &mut self.regs, rng, t, s, &signals),
+        }
+        let pop = &self.pops[pi];
+        let nrt = pop.neuron.as_ref().expect("neuron population");
+        for &v in &nrt.checked {
+            if let Some(cell) = pop.vars[v].iter().position(|x| !x.is_finite()) {
+                return Err(NumericalError {
+                    population: self.ir.populations[pi].name.clone(),
+                    variable: nrt.var_names[v].clone(),
+                    cell,
+                    step: s,
+                    value: pop.vars[v][cell],
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Time, step and key for generated code.
+    fn clock(&self) -> native::bind::Clock {
+        native::bind::Clock {
+            t: self.time(),
+            s: self.step,
+            key: self.rng.key(),
+        }
+    }
+}
+
+/// The interpreter's cell update: the step program over all cells, the
+/// spike condition and refractory counts, the reset of the cells that fired.
+fn interpret_cells(
+    pop: &mut PopRt,
+    pi: usize,
+    regs: &mut Regs,
+    rng: Rng,
+    t: f64,
+    s: u64,
+    signals: &[f64],
+) {
+    {
         let nrt = pop.neuron.as_ref().expect("neuron population");
         let n = pop.size;
         let mut env = NeuronEnv {
@@ -416,16 +500,16 @@ impl CpuEngine {
             refr: &pop.refr,
             mask: None,
             time: t,
-            signals: &signals,
+            signals,
             rng,
             population: pi,
             step: s,
         };
-        vm::run(&nrt.step, &mut env, &mut self.regs);
+        vm::run(&nrt.step, &mut env, regs);
         let mut fired = vec![0.0; n];
         if let Some((prog, reg)) = &nrt.spike {
-            vm::run(prog, &mut env, &mut self.regs);
-            let cond = self.regs.reg(*reg);
+            vm::run(prog, &mut env, regs);
+            let cond = regs.reg(*reg);
             for i in 0..n {
                 let free = pop.refr[i] == 0;
                 if pop.refr[i] > 0 {
@@ -443,28 +527,18 @@ impl CpuEngine {
                     refr: &pop.refr,
                     mask: Some(&fired),
                     time: t,
-                    signals: &signals,
+                    signals,
                     rng,
                     population: pi,
                     step: s,
                 };
-                vm::run(&nrt.reset, &mut env, &mut self.regs);
+                vm::run(&nrt.reset, &mut env, regs);
             }
         }
-        for &v in &nrt.checked {
-            if let Some(cell) = pop.vars[v].iter().position(|x| !x.is_finite()) {
-                return Err(NumericalError {
-                    population: self.ir.populations[pi].name.clone(),
-                    variable: nrt.var_names[v].clone(),
-                    cell,
-                    step: s,
-                    value: pop.vars[v][cell],
-                });
-            }
-        }
-        Ok(())
     }
+}
 
+impl CpuEngine {
     /// Teacher spikes arriving at `pi` now: note the time and run the
     /// `on_teacher` code of every projection that names this teacher.
     fn teacher_arrivals(&mut self, pi: usize, t: f64, signals: &[f64]) {
@@ -501,6 +575,7 @@ impl CpuEngine {
     }
 
     fn run_by_target(&mut self, qi: usize, j: usize, h: Handler, t: f64, signals: &[f64]) {
+        let clock = self.clock();
         let q = &self.ir.projections[qi];
         let teacher_times = q.teacher.map(|ti| self.teacher_times[ti].as_slice());
         let proj = &mut self.projs[qi];
@@ -508,6 +583,22 @@ impl CpuEngine {
             return;
         };
         let ids = &ids[offsets[j] as usize..offsets[j + 1] as usize];
+        let which = match h {
+            Handler::Teacher => native::Handler::Teacher,
+            Handler::Post => native::Handler::Post,
+        };
+        if let Some(f) = self.native.as_ref().and_then(|n| n.synapse(qi, which)) {
+            let side = SynapseSide {
+                source: q.source,
+                pre: &self.pops[q.source],
+                post: &self.pops[q.target],
+                teacher: teacher_times,
+                signals,
+            };
+            let ids = ids.to_vec();
+            native::bind::synapses(f, proj, &side, Over::Synapses(&ids), clock);
+            return;
+        }
         let prog = match h {
             Handler::Teacher => &proj.on_teacher,
             Handler::Post => &proj.on_post,
@@ -532,20 +623,29 @@ impl CpuEngine {
     /// Projections are independent (each has its own ring buffer and synapse
     /// state), so they run in parallel without changing any result.
     fn after_spikes(&mut self, pi: usize, t: f64, signals: &[f64]) {
-        let s = self.step;
         let spikes = std::mem::take(&mut self.pops[pi].spikes);
         for &i in &spikes {
             self.pops[pi].spiked[i as usize] = true;
             self.pops[pi].last_spike[i as usize] = t;
         }
+        let clock = self.clock();
         let pops = &self.pops;
         let teacher_times = &self.teacher_times;
         let ir = &self.ir;
+        let native = self.native.as_ref();
         let work = |(qi, proj): (usize, &mut ProjRt)| {
             let q = &ir.projections[qi];
             if q.source == pi && !spikes.is_empty() {
                 let teacher = q.teacher.map(|ti| teacher_times[ti].as_slice());
-                deliver(proj, q, pops, teacher, &spikes, s, t, signals);
+                let code = native.and_then(|n| n.synapse(qi, native::Handler::Pre));
+                let side = SynapseSide {
+                    source: q.source,
+                    pre: &pops[q.source],
+                    post: &pops[q.target],
+                    teacher,
+                    signals,
+                };
+                deliver(proj, q, &side, code, &spikes, clock);
             }
         };
         // Waking the pool costs microseconds: only worth it when several
@@ -585,9 +685,11 @@ impl CpuEngine {
 
     fn periodic(&mut self, t: f64, signals: &[f64]) {
         let s = self.step;
+        let clock = self.clock();
         let pops = &self.pops;
         let teacher_times = &self.teacher_times;
         let ir = &self.ir;
+        let native = self.native.as_ref();
         let due = |proj: &ProjRt| {
             proj.every
                 .iter()
@@ -599,9 +701,19 @@ impl CpuEngine {
             }
             let q = &ir.projections[qi];
             let teacher = q.teacher.map(|ti| teacher_times[ti].as_slice());
+            let side = SynapseSide {
+                source: q.source,
+                pre: &pops[q.source],
+                post: &pops[q.target],
+                teacher,
+                signals,
+            };
             for k in 0..proj.every.len() {
                 if s.is_multiple_of(proj.every[k].0 as u64) {
-                    periodic_rule(proj, k, q, pops, teacher, t, signals);
+                    match native.and_then(|n| n.synapse(qi, native::Handler::Every(k))) {
+                        Some(f) => native::bind::synapses(f, proj, &side, Over::All, clock),
+                        None => periodic_rule(proj, k, &side, t),
+                    }
                 }
             }
         };
@@ -626,14 +738,13 @@ impl CpuEngine {
 fn deliver(
     proj: &mut ProjRt,
     q: &crate::ir::ProjectionIr,
-    pops: &[PopRt],
-    teacher: Option<&[f64]>,
+    side: &SynapseSide,
+    code: Option<&native::Loaded<native::SynapseFn>>,
     spikes: &[u32],
-    s: u64,
-    t: f64,
-    signals: &[f64],
+    clock: native::bind::Clock,
 ) {
     let n = proj.n_target;
+    let (s, t) = (clock.s, clock.t);
     let first_slot = ((s + q.delay_steps as u64) % proj.slots as u64) as usize;
     // The synapses of the spiking cells, cells ascending, each cell's
     // synapses in storage order: contiguous ranges of the CSR arrays.
@@ -647,6 +758,10 @@ fn deliver(
                 arr[first_slot * n + j as usize] += 1;
             }
         }
+    }
+    if let Some(f) = code {
+        native::bind::synapses(f, proj, side, Over::Spikes(spikes, first_slot), clock);
+        return;
     }
     let mut ids = std::mem::take(&mut proj.ids);
     ids.clear();
@@ -711,13 +826,13 @@ fn deliver(
                 vars: &mut proj.net.vars,
                 pre: &proj.net.pre,
                 post: &proj.net.post,
-                pre_pop: &pops[q.source],
-                post_pop: &pops[q.target],
-                last_teacher: teacher,
+                pre_pop: side.pre,
+                post_pop: side.post,
+                last_teacher: side.teacher,
                 bounds: &proj.bounds,
                 deposit: Some((&mut proj.ring, proj.slots, n, first_slot)),
                 time: t,
-                signals,
+                signals: side.signals,
             };
             vm::run(&proj.on_pre, &mut env, &mut proj.regs);
         }
@@ -734,17 +849,9 @@ const PARALLEL_MIN_WORK: usize = 50_000;
 const CHUNK: usize = 512;
 
 /// Run periodic rule `k` of a projection.
-fn periodic_rule(
-    proj: &mut ProjRt,
-    k: usize,
-    q: &crate::ir::ProjectionIr,
-    pops: &[PopRt],
-    teacher: Option<&[f64]>,
-    t: f64,
-    signals: &[f64],
-) {
-    let pre_pop = &pops[q.source];
-    let post_pop = &pops[q.target];
+fn periodic_rule(proj: &mut ProjRt, k: usize, side: &SynapseSide, t: f64) {
+    let (pre_pop, post_pop) = (side.pre, side.post);
+    let (teacher, signals) = (side.teacher, side.signals);
     let mut ids = std::mem::take(&mut proj.ids);
     // The synapses the rule visits: all of them, or those of the
     // presynaptic cells whose guard holds.
@@ -799,25 +906,33 @@ enum Handler {
     Post,
 }
 
-/// Compile a periodic rule, hoisting a leading condition on the presynaptic
-/// cell alone so that silent sources cost nothing.
-fn periodic(body: &[Stmt], locals: usize) -> Periodic {
-    if let [Stmt::If {
-        cond,
-        then,
-        otherwise,
-    }] = body
-    {
-        if otherwise.is_empty() && pre_only(cond) {
+/// A periodic rule `if <condition on the presynaptic cell alone> { body }`:
+/// (condition, body). Engines test the condition once per source cell, so
+/// silent sources cost nothing.
+pub(crate) fn hoisted_guard(rule: &[Stmt]) -> Option<(&Expr, &[Stmt])> {
+    match rule {
+        [Stmt::If {
+            cond,
+            then,
+            otherwise,
+        }] if otherwise.is_empty() && pre_only(cond) => Some((cond, then)),
+        _ => None,
+    }
+}
+
+/// Compile a periodic rule for the interpreter.
+fn periodic(rule: &[Stmt], locals: usize) -> Periodic {
+    match hoisted_guard(rule) {
+        Some((cond, then)) => {
             let (cond, cond_reg) = vm::compile_expr(cond, 0);
-            return Periodic::Guarded {
+            Periodic::Guarded {
                 cond,
                 cond_reg,
                 body: vm::compile(then, locals),
-            };
+            }
         }
+        None => Periodic::All(vm::compile(rule, locals)),
     }
-    Periodic::All(vm::compile(body, locals))
 }
 
 fn pre_only(e: &Expr) -> bool {
@@ -917,9 +1032,10 @@ impl Engine for CpuEngine {
 
     fn describe(&self) -> String {
         format!(
-            "cpu ({} thread{})",
+            "cpu ({} thread{}, {})",
             self.threads,
-            if self.threads == 1 { "" } else { "s" }
+            if self.threads == 1 { "" } else { "s" },
+            self.code
         )
     }
 }

@@ -491,19 +491,6 @@ fn syn_vars_used(stmts: &[Stmt], out: &mut Vec<usize>) {
     sets(stmts, out);
 }
 
-/// Does the periodic guard depend on the presynaptic cell alone (as in the CPU engine)?
-fn pre_only(e: &Expr) -> bool {
-    match e {
-        Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Pre(_) => true,
-        Expr::Unary(_, x) => pre_only(x),
-        Expr::Binary(_, a, b) => pre_only(a) && pre_only(b),
-        Expr::Call(f, args, _) => {
-            !matches!(f, Func::Rand | Func::Randn) && args.iter().all(pre_only)
-        }
-        _ => false,
-    }
-}
-
 /// Can a source rate be evaluated before the step (time and signals only)?
 fn time_only(e: &Expr) -> bool {
     match e {
@@ -1369,14 +1356,7 @@ impl Gen<'_> {
             "// from: projection {} (every {} steps)\n__device__ void cbm_{name}(i64 s, i64 c0) {{\n    (void)c0;\n    if ((u64)s % {period}ull != 0ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;",
             q.name, period
         );
-        let guarded = match body_stmts.as_slice() {
-            [Stmt::If {
-                cond,
-                then,
-                otherwise,
-            }] if otherwise.is_empty() && pre_only(cond) => Some((cond, then)),
-            _ => None,
-        };
+        let guarded = crate::engine::cpu::hoisted_guard(body_stmts);
         let reads;
         if let Some((cond, then)) = guarded {
             self.touch_syn_vars(qi, then);

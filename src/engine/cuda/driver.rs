@@ -94,7 +94,7 @@ impl CudaDevice {
     /// threads it can use (sizes the grid).
     pub fn new(source: &str, phases: usize, items: usize) -> Result<Self, String> {
         let info = usable()?;
-        let compiled = nvrtc::compile(source, info.arch(), nvrtc::cache_dir().as_deref())?;
+        let compiled = nvrtc::compile(source, info.arch(), crate::engine::cache::dir().as_deref())?;
         let t0 = Instant::now();
         let dev = result::device::get(0).map_err(|e| err("cuDeviceGet", e))?;
         // SAFETY: `dev` is valid; the primary context is released in Drop.

@@ -4,7 +4,6 @@
 
 use cudarc::nvrtc::{result, sys};
 use std::ffi::CString;
-use std::path::PathBuf;
 use std::time::Instant;
 
 /// The options every compilation uses. FMA contraction off: the CPU engine
@@ -45,38 +44,8 @@ pub struct Compiled {
     pub arch: String,
 }
 
-/// The disk cache folder: $CBMC_CACHE_DIR, else $XDG_CACHE_HOME/cbmc, else
-/// ~/.cache/cbmc; none when CBMC_NO_CACHE is set.
-pub fn cache_dir() -> Option<PathBuf> {
-    if std::env::var_os("CBMC_NO_CACHE").is_some() {
-        return None;
-    }
-    if let Some(d) = std::env::var_os("CBMC_CACHE_DIR") {
-        return Some(PathBuf::from(d));
-    }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
-        return Some(PathBuf::from(d).join("cbmc"));
-    }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("cbmc"))
-}
-
-fn hash128(parts: &[&[u8]]) -> String {
-    let mut a: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut b: u64 = 0x6c62_272e_07bb_0142;
-    for p in parts {
-        for &x in p.iter().chain(&[0xffu8]) {
-            a ^= x as u64;
-            a = a.wrapping_mul(0x0100_0000_01b3);
-            b ^= x as u64;
-            b = b.wrapping_mul(0x0000_0100_0000_01b3 ^ 0x1000);
-            b = b.rotate_left(5);
-        }
-    }
-    format!("{a:016x}{b:016x}")
-}
-
 /// Compile `source` for `sm_<arch>` (e.g. 90), through the disk cache in
-/// `cache` when given (see [`cache_dir`]).
+/// `cache` when given (see [`crate::engine::cache::dir`]).
 pub fn compile(
     source: &str,
     arch: u32,
@@ -86,7 +55,7 @@ pub fn compile(
     let t0 = Instant::now();
     let (major, minor) = version()?;
     let use_cache = cache.is_some();
-    let key = hash128(&[
+    let key = crate::engine::cache::hash128(&[
         source.as_bytes(),
         OPTIONS.join(" ").as_bytes(),
         format!("nvrtc {major}.{minor} sm_{arch}").as_bytes(),

@@ -1,0 +1,143 @@
+//! Calling generated functions: each [`Arg`] of a function is bound to the
+//! engine buffer it names, in order, and the table goes to C as `ctx.p`.
+//!
+//! Safety rests on two facts the code generator guarantees: a function
+//! reads and writes only the buffers of its own arguments, within the sizes
+//! the IR gives (cells < population size; synapse ids, pre and post cells
+//! taken from the network, whose indices were checked when it was built);
+//! and it writes only cell state of its own population (cell functions) or
+//! the synapse variables and ring of its own projection (synapse
+//! functions). Buffers it only reads are passed as `*mut` for a uniform
+//! table but never written.
+
+use super::{Arg, CellFn, Ctx, Loaded, SynapseFn};
+use crate::engine::cpu::{PopRt, ProjRt};
+use std::ffi::c_void;
+
+/// Step, time and key: what every call shares.
+#[derive(Clone, Copy)]
+pub struct Clock {
+    pub t: f64,
+    pub s: u64,
+    pub key: [u32; 2],
+}
+
+fn read(x: &[f64]) -> *mut c_void {
+    x.as_ptr() as *mut c_void
+}
+
+/// Run a population's cell function; the cells that spiked are appended
+/// to `pop.spikes` (ascending).
+pub fn cells(f: &Loaded<CellFn>, pop: &mut PopRt, signals: &[f64], clock: Clock) {
+    let mut out = std::mem::take(&mut pop.spikes);
+    out.clear();
+    out.resize(pop.size, 0);
+    let table: Vec<*mut c_void> = f
+        .args
+        .iter()
+        .map(|a| match *a {
+            Arg::CellVar { var, .. } => pop.vars[var].as_mut_ptr() as *mut c_void,
+            Arg::Refr => pop.refr.as_mut_ptr() as *mut c_void,
+            Arg::SpikesOut => out.as_mut_ptr() as *mut c_void,
+            Arg::Signals => read(signals),
+            // Cell code sees no other buffer (the generator never asks).
+            _ => std::ptr::null_mut(),
+        })
+        .collect();
+    let c = Ctx {
+        p: table.as_ptr(),
+        ids: std::ptr::null(),
+        n: pop.size as u64,
+        t: clock.t,
+        s: clock.s,
+        first_slot: 0,
+        key: clock.key,
+    };
+    // SAFETY: see the module comment; `out` has room for every cell.
+    let n = unsafe { (f.f)(&c) } as usize;
+    out.truncate(n.min(pop.size));
+    pop.spikes = out;
+}
+
+/// What a synapse function of one projection sees.
+pub struct SynapseSide<'a> {
+    pub source: usize,
+    pub pre: &'a PopRt,
+    pub post: &'a PopRt,
+    pub teacher: Option<&'a [f64]>,
+    pub signals: &'a [f64],
+}
+
+/// The synapses a call visits.
+pub enum Over<'a> {
+    /// These synapse ids (on_post, on_teacher).
+    Synapses(&'a [u32]),
+    /// The synapses of these spiking source cells (on_pre), depositing from
+    /// ring slot `first_slot` on.
+    Spikes(&'a [u32], usize),
+    /// Every synapse of the projection (periodic rules; a guarded rule
+    /// finds its own through the offsets).
+    All,
+}
+
+/// Run a synapse function of projection `proj`.
+pub fn synapses(
+    f: &Loaded<SynapseFn>,
+    proj: &mut ProjRt,
+    side: &SynapseSide,
+    over: Over,
+    clock: Clock,
+) {
+    let net = &mut proj.net;
+    let (ids, n, first_slot): (&[u32], usize, usize) = match over {
+        Over::Synapses(ids) => (ids, ids.len(), 0),
+        Over::Spikes(cells, first) => (cells, cells.len(), first),
+        Over::All => (&[], net.len(), 0),
+    };
+    let table: Vec<*mut c_void> = f
+        .args
+        .iter()
+        .map(|a| match *a {
+            Arg::CellVar { pop, var } => {
+                let cells = if pop == side.source {
+                    side.pre
+                } else {
+                    side.post
+                };
+                read(&cells.vars[var])
+            }
+            Arg::LastSpike { pop } => read(if pop == side.source {
+                &side.pre.last_spike
+            } else {
+                &side.post.last_spike
+            }),
+            Arg::Spiked { pop } => {
+                let cells = if pop == side.source {
+                    side.pre
+                } else {
+                    side.post
+                };
+                cells.spiked.as_ptr() as *mut c_void
+            }
+            Arg::Signals => read(side.signals),
+            Arg::SynVar { var } => net.vars[var].as_mut_ptr() as *mut c_void,
+            Arg::Pre => net.pre.as_ptr() as *mut c_void,
+            Arg::Post => net.post.as_ptr() as *mut c_void,
+            Arg::Offsets => net.offsets.as_ptr() as *mut c_void,
+            Arg::TeacherTimes => side.teacher.map_or(std::ptr::null_mut(), read),
+            Arg::Ring => proj.ring.as_mut_ptr() as *mut c_void,
+            Arg::Refr | Arg::SpikesOut => std::ptr::null_mut(),
+        })
+        .collect();
+    let c = Ctx {
+        p: table.as_ptr(),
+        ids: ids.as_ptr(),
+        n: n as u64,
+        t: clock.t,
+        s: clock.s,
+        first_slot: first_slot as u64,
+        key: clock.key,
+    };
+    // SAFETY: see the module comment.
+    unsafe { (f.f)(&c) };
+}

@@ -1,0 +1,131 @@
+//! The CPU engine's generated native code against its interpreter: every
+//! model, step by step, must give the same spikes, the same cell and synapse
+//! state and the same numerical errors, bit for bit.
+//!
+//! Skips with a message when no C compiler works; fails instead when
+//! CBMC_REQUIRE_CC=1 (CI sets it).
+
+#[path = "common/models.rs"]
+mod models;
+
+use cbmc::engine::cpu::{CpuCode, CpuEngine};
+use cbmc::engine::{Engine, StateView};
+use cbmc::ir::{Ir, PopulationKindIr};
+
+fn same(a: f64, b: f64) -> bool {
+    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// The native engine for `ir`, or None (after saying why) when there is no
+/// working C compiler and none is required.
+fn native_engine(ir: &Ir) -> Option<CpuEngine> {
+    let net = cbmc::network::build(ir).expect("network");
+    let engine = CpuEngine::with_code(ir, net, 1, CpuCode::Native);
+    if engine.describe().contains("native code") {
+        return Some(engine);
+    }
+    let msg = format!("no native code: {}", engine.describe());
+    if std::env::var("CBMC_REQUIRE_CC").is_ok_and(|v| v == "1") {
+        panic!("{msg} (CBMC_REQUIRE_CC=1)");
+    }
+    eprintln!("skipped: {msg}");
+    None
+}
+
+/// Step both for `steps` steps; compare the whole state every
+/// `state_every` steps. Returns the number of spikes compared.
+fn compare(label: &str, ir: &Ir, steps: u64, state_every: u64) -> Option<u64> {
+    let mut native = native_engine(ir)?;
+    let net = cbmc::network::build(ir).expect("network");
+    let mut interp = CpuEngine::with_code(ir, net, 1, CpuCode::Interpret);
+    let mut spikes = 0;
+    for s in 0..steps {
+        let (a, b) = (interp.step(), native.step());
+        match (&a, &b) {
+            (Ok(()), Ok(())) => {}
+            (Err(x), Err(y)) => {
+                assert_eq!(
+                    (&x.population, &x.variable, x.cell, x.step),
+                    (&y.population, &y.variable, y.cell, y.step),
+                    "{label}: different numerical errors"
+                );
+                return Some(spikes);
+            }
+            _ => panic!("{label}: step {s}: interpreter {a:?}, native {b:?}"),
+        }
+        for (p, pop) in ir.populations.iter().enumerate() {
+            assert_eq!(
+                interp.spikes(p),
+                native.spikes(p),
+                "{label}: step {s}: spikes of `{}`",
+                pop.name
+            );
+            spikes += interp.spikes(p).len() as u64;
+        }
+        if (s + 1) % state_every != 0 && s + 1 != steps {
+            continue;
+        }
+        for (p, pop) in ir.populations.iter().enumerate() {
+            let PopulationKindIr::Neuron(n) = &pop.kind else {
+                continue;
+            };
+            for v in 0..n.vars.len() {
+                for (i, (a, b)) in interp.var(p, v).iter().zip(native.var(p, v)).enumerate() {
+                    assert!(
+                        same(*a, *b),
+                        "{label}: step {s}: `{}.{}` of cell {i}: {a:e} vs {b:e}",
+                        pop.name,
+                        n.vars[v].name
+                    );
+                }
+            }
+        }
+        for (q, proj) in ir.projections.iter().enumerate() {
+            for v in 0..proj.vars.len() {
+                let (x, y) = (interp.synapse_var(q, v), native.synapse_var(q, v));
+                for (k, (a, b)) in x.iter().zip(y).enumerate() {
+                    assert!(
+                        same(*a, *b),
+                        "{label}: step {s}: `{}.{}` of synapse {k}: {a:e} vs {b:e}",
+                        proj.name,
+                        proj.vars[v].name
+                    );
+                }
+            }
+        }
+    }
+    Some(spikes)
+}
+
+#[test]
+fn every_model_runs_the_same_native_and_interpreted() {
+    let mut n = 0;
+    let mut spikes = 0;
+    for (name, ir) in models::all_models() {
+        // The cerebellum has its own, longer comparison below.
+        if name.ends_with("models/cerebellum.cbm") {
+            continue;
+        }
+        match compare(&name, &ir, ir.steps.min(500), 1) {
+            Some(s) => spikes += s,
+            None => return,
+        }
+        n += 1;
+    }
+    assert!(n > 20, "only {n} models");
+    assert!(spikes > 10_000, "only {spikes} spikes compared");
+    eprintln!("{n} models, {spikes} spikes compared");
+}
+
+#[test]
+fn cerebellum_runs_the_same_native_and_interpreted() {
+    let path = models::root().join("models/cerebellum.cbm");
+    let Ok(prepared) = cbmc::session::prepare(&path, &[]) else {
+        panic!("models/cerebellum.cbm does not check");
+    };
+    let ir = prepared.ir;
+    // 3 s: plasticity every 5 ms, teacher spikes, gap currents, IO noise.
+    if let Some(spikes) = compare("cerebellum", &ir, 3000, 250) {
+        assert!(spikes > 300_000, "only {spikes} spikes");
+    }
+}
