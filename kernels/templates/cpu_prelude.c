@@ -48,6 +48,13 @@ static inline double cbm_clamp(double x, double lo, double hi) {
 static inline double cbm_select(double c, double a, double b) { return c != 0.0 ? a : b; }
 #endif
 
+// A hint to load a cache line early (nothing where the compiler lacks it).
+#if defined(__GNUC__)
+#define CBM_PREFETCH(p) __builtin_prefetch((p), 0, 3)
+#else
+#define CBM_PREFETCH(p) ((void)(p))
+#endif
+
 // Philox4x32-10, counter [c0, c1, c2, c3] (src/network/rng.rs).
 static inline void cbm_philox(u32 k0, u32 k1, u32 c0, u32 c1, u32 c2, u32 c3, u32* out) {
     for (int r = 0; r < 10; ++r) {

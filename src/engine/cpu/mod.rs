@@ -9,6 +9,7 @@
 mod env;
 pub mod native;
 pub mod vm;
+mod wheel;
 
 use super::{Engine, NumericalError, StateView};
 use crate::ir::{Expr, Ir, PopulationKindIr, SourceIr, Stmt};
@@ -84,8 +85,10 @@ struct SourceRt {
     kind: SourceIr,
     /// Constant per-step probability, when the rate does not vary.
     fixed_p: Option<f64>,
-    /// For fixed p: the step of each cell's next spike and spike count.
-    next: Vec<u64>,
+    /// For fixed p: ln(1 - p), each cell's spike count, and the cells
+    /// waiting for their next spike.
+    log_q: f64,
+    wheel: wheel::Wheel,
     count: Vec<u32>,
     cursor: usize,
 }
@@ -108,6 +111,8 @@ pub(crate) struct ProjRt {
     ids: Vec<u32>,
     regs: Regs,
     pub bounds: Vec<Option<(f64, f64)>>,
+    /// Room for generated code's per-target values.
+    scratch: Vec<f64>,
 }
 
 /// `target += v1 * v2 * ... * c` (left to right, as written), computed
@@ -221,7 +226,8 @@ impl CpuEngine {
                         Some(SourceRt {
                             kind: s.clone(),
                             fixed_p,
-                            next: vec![0; n],
+                            log_q: fixed_p.map_or(0.0, |p| (1.0 - p).ln()),
+                            wheel: wheel::Wheel::new(if fixed_p.is_some() { n } else { 0 }),
                             count: vec![0; n],
                             cursor: 0,
                         }),
@@ -271,6 +277,7 @@ impl CpuEngine {
                 ids: vec![],
                 regs: Regs::default(),
                 bounds,
+                scratch: vec![],
             });
         }
         let mut engine = CpuEngine {
@@ -318,7 +325,8 @@ impl CpuEngine {
             if let Some(src) = &mut pop.source {
                 if let Some(p) = src.fixed_p {
                     for i in 0..pop.size {
-                        src.next[i] = geometric_gap(&rng, pi, i, 0, p);
+                        let gap = geometric_gap(&rng, pi, i, 0, p, src.log_q);
+                        src.wheel.put(0, gap, i as u32);
                     }
                 }
             }
@@ -353,12 +361,12 @@ impl CpuEngine {
         if let Some(p) = src.fixed_p {
             // Each cell's next spike step is drawn when it spikes (geometric
             // gaps), so the cost scales with the number of spikes.
-            for i in 0..pop.size {
-                if src.next[i] == s {
-                    pop.spikes.push(i as u32);
-                    src.count[i] += 1;
-                    src.next[i] = s + 1 + refractory + geometric_gap(&rng, pi, i, src.count[i], p);
-                }
+            src.wheel.take(s, &mut pop.spikes);
+            for &i in &pop.spikes {
+                let i = i as usize;
+                src.count[i] += 1;
+                let gap = geometric_gap(&rng, pi, i, src.count[i], p, src.log_q);
+                src.wheel.put(s, s + 1 + refractory + gap, i as u32);
             }
             return;
         }
@@ -950,7 +958,8 @@ fn pre_only(e: &Expr) -> bool {
 
 /// Steps until the next spike of a Bernoulli(p) process (failures before the
 /// first success), drawn from the cell's own counter.
-fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64) -> u64 {
+/// `log_q` is ln(1 - p).
+fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64, log_q: f64) -> u64 {
     if p <= 0.0 {
         return u64::MAX / 4;
     }
@@ -959,7 +968,7 @@ fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64) -> u64 
     }
     let w = rng.words(stream(rng::SOURCE, pop, 1), cell as u32, count, 0);
     let u = Rng::uniform_open(w[0]);
-    (u.ln() / (1.0 - p).ln()).floor().min(1e15) as u64
+    (u.ln() / log_q).floor().min(1e15) as u64
 }
 
 /// Value of a protocol signal at time t.

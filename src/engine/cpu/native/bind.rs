@@ -88,6 +88,9 @@ pub fn synapses(
     over: Over,
     clock: Clock,
 ) {
+    if proj.scratch.len() < f.scratch {
+        proj.scratch.resize(f.scratch, 0.0);
+    }
     let net = &mut proj.net;
     let (ids, n, first_slot): (&[u32], usize, usize) = match over {
         Over::Synapses(ids) => (ids, ids.len(), 0),
@@ -126,6 +129,7 @@ pub fn synapses(
             Arg::Offsets => net.offsets.as_ptr() as *mut c_void,
             Arg::TeacherTimes => side.teacher.map_or(std::ptr::null_mut(), read),
             Arg::Ring => proj.ring.as_mut_ptr() as *mut c_void,
+            Arg::Scratch => proj.scratch.as_mut_ptr() as *mut c_void,
             Arg::Refr | Arg::SpikesOut => std::ptr::null_mut(),
         })
         .collect();

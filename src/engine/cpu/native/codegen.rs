@@ -52,6 +52,9 @@ pub enum Arg {
     TeacherTimes,
     /// The projection's delay ring buffer (slots x targets, f64).
     Ring,
+    /// Room for values computed once per target cell (f64, see
+    /// [`Function::scratch`]).
+    Scratch,
 }
 
 /// Which handler of a projection a function runs.
@@ -71,6 +74,8 @@ pub enum Handler {
 pub struct Function {
     pub symbol: String,
     pub args: Vec<Arg>,
+    /// Length of the `Scratch` buffer it needs.
+    pub scratch: usize,
 }
 
 /// The generated translation unit and what it contains.
@@ -167,6 +172,12 @@ struct Body<'a> {
     names: Vec<String>,
     /// The projection whose synapse code this is.
     projection: Option<usize>,
+    /// Subexpressions of synapse code that depend on the postsynaptic cell
+    /// alone, computed once per target cell into `Scratch` (value `h` of
+    /// cell j at h * targets + j) instead of once per synapse.
+    per_target: Vec<Expr>,
+    /// Read `per_target` values from `Scratch` (off while computing them).
+    use_per_target: bool,
 }
 
 impl<'a> Body<'a> {
@@ -176,6 +187,8 @@ impl<'a> Body<'a> {
             args: vec![],
             names: vec![],
             projection,
+            per_target: vec![],
+            use_per_target: false,
         }
     }
 
@@ -205,6 +218,7 @@ impl<'a> Body<'a> {
             Arg::Offsets => "offsets".into(),
             Arg::TeacherTimes => "teacher_time".into(),
             Arg::Ring => "ring".into(),
+            Arg::Scratch => "per_target".into(),
         };
         // Two populations may share a name prefix pattern; keep names unique.
         let name = if self.names.contains(&name) {
@@ -233,7 +247,7 @@ impl<'a> Body<'a> {
                 Arg::Refr | Arg::SpikesOut => "u32*",
                 Arg::Pre | Arg::Post | Arg::Offsets => "const u32*",
                 Arg::Signals | Arg::LastSpike { .. } | Arg::TeacherTimes => "const double*",
-                Arg::CellVar { .. } | Arg::SynVar { .. } | Arg::Ring => "double*",
+                Arg::CellVar { .. } | Arg::SynVar { .. } | Arg::Ring | Arg::Scratch => "double*",
             };
             // Every argument is a different buffer: `restrict` lets the
             // compiler keep values in registers across stores.
@@ -258,6 +272,13 @@ impl<'a> Body<'a> {
     /// An expression, with the interpreter's meaning of every node (a
     /// reference the site cannot see is 0, as the interpreter's Env gives).
     fn expr(&mut self, e: &Expr, site: Site) -> String {
+        if let (true, Site::Synapse { proj, .. }) = (self.use_per_target, site) {
+            if let Some(h) = self.per_target.iter().position(|x| x == e) {
+                let n = self.ir.populations[self.ir.projections[proj].target].size;
+                let scratch = self.buf(Arg::Scratch);
+                return format!("{scratch}[{}u + pj_]", h * n);
+            }
+        }
         match e {
             Expr::Const(v) => lit(*v),
             Expr::Var(v) => match site {
@@ -432,6 +453,41 @@ impl<'a> Body<'a> {
     }
 }
 
+/// How many spiking cells ahead on_pre asks for synapse data.
+const PREFETCH_AHEAD: usize = 4;
+
+/// Source cells whose periodic guard is tested before their synapses run.
+const GUARD_BLOCK: usize = 256;
+
+/// Ask for the synapse data (targets and per-synapse variables the body
+/// reads) of cell `list[x + PREFETCH_AHEAD]`: the synapses of a cell are a
+/// few cache lines at a random place, and this overlaps their loads with
+/// the current cell's work. Written inside a loop over `x < count`.
+fn prefetch_ahead(b: &Body, out: &mut String, offsets: &str, list: &str, count: &str) {
+    let _ = writeln!(out, "        if (x + {PREFETCH_AHEAD}u < {count}) {{");
+    let _ = writeln!(
+        out,
+        "            const u64 ahead = {list}[x + {PREFETCH_AHEAD}u];"
+    );
+    let _ = writeln!(
+        out,
+        "            const u64 a0 = {offsets}[ahead], a1 = {offsets}[ahead + 1];"
+    );
+    let _ = writeln!(out, "            (void)a0;\n            (void)a1;");
+    for (a, name) in b.args.iter().zip(&b.names) {
+        let per_line = match a {
+            Arg::Post => 16,
+            Arg::SynVar { .. } => 8,
+            _ => continue,
+        };
+        let _ = writeln!(
+            out,
+            "            for (u64 k = a0; k < a1; k += {per_line}u) CBM_PREFETCH(&{name}[k]);"
+        );
+    }
+    let _ = writeln!(out, "        }}");
+}
+
 /// Slots of a projection's ring buffer (as the engine allocates it).
 pub fn ring_slots(q: &ProjectionIr) -> usize {
     (q.delay_steps + q.max_pulse_steps) as usize
@@ -504,6 +560,7 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     Some(Function {
         symbol,
         args: b.args,
+        scratch: 0,
     })
 }
 
@@ -545,13 +602,16 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                 ir.populations[q.target].size
             );
             let _ = writeln!(body, "    (void)rb_;");
+            let mut inner = String::new();
+            synapse_body(&mut b, &mut inner, &q.on_pre, 3);
             let _ = writeln!(body, "    for (u64 x = 0; x < n_; ++x) {{");
             let _ = writeln!(body, "        const u64 cell = ids_[x];");
+            prefetch_ahead(&b, &mut body, &offsets, "ids_", "n_");
             let _ = writeln!(
                 body,
                 "        for (u64 k = {offsets}[cell]; k < {offsets}[cell + 1]; ++k) {{"
             );
-            synapse_body(&mut b, &mut body, &q.on_pre, 3);
+            body.push_str(&inner);
             let _ = writeln!(body, "        }}\n    }}");
         }
         Handler::Post | Handler::Teacher => {
@@ -566,29 +626,52 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
             let _ = writeln!(body, "    }}");
         }
         Handler::Every(k) => {
-            let rule = &q.every[k].1;
+            let rule = &factor_selects(&q.every[k].1);
+            let visited =
+                super::super::hoisted_guard(rule).map_or(rule.as_slice(), |(_, then)| then);
+            per_target_values(&mut b, &mut body, qi, visited);
             match super::super::hoisted_guard(rule) {
                 Some((cond, then)) => {
                     // The guard on the source cell, once per cell: silent
-                    // sources cost one test.
+                    // sources cost one test. Cells that pass are listed a
+                    // block at a time (without branches), then visited with
+                    // their synapse data asked for ahead.
                     let offsets = b.buf(Arg::Offsets);
                     let g = b.expr(cond, Site::PreCell { proj: qi });
+                    let mut inner = String::new();
+                    synapse_body(&mut b, &mut inner, then, 4);
                     let n_src = ir.populations[q.source].size;
-                    let _ = writeln!(body, "    for (u64 cell = 0; cell < {n_src}u; ++cell) {{");
+                    let _ = writeln!(body, "    u32 act_[{GUARD_BLOCK}];");
                     let _ = writeln!(
                         body,
-                        "        {{\n            const u64 pi_ = cell;\n            (void)pi_;"
+                        "    for (u64 base = 0; base < {n_src}u; base += {GUARD_BLOCK}u) {{"
                     );
                     let _ = writeln!(
                         body,
-                        "            if (!(({g}) != 0.0)) continue;\n        }}"
+                        "        const u64 end = base + {GUARD_BLOCK}u < {n_src}u ? base + {GUARD_BLOCK}u : {n_src}u;"
                     );
+                    let _ = writeln!(body, "        u64 na_ = 0;");
+                    let _ = writeln!(body, "        for (u64 cell = base; cell < end; ++cell) {{");
                     let _ = writeln!(
                         body,
-                        "        for (u64 k = {offsets}[cell]; k < {offsets}[cell + 1]; ++k) {{"
+                        "            const u64 pi_ = cell;\n            (void)pi_;"
                     );
-                    synapse_body(&mut b, &mut body, then, 3);
-                    let _ = writeln!(body, "        }}\n    }}");
+                    let _ = writeln!(body, "            act_[na_] = (u32)cell;");
+                    let _ = writeln!(body, "            na_ += (({g}) != 0.0);");
+                    let _ = writeln!(body, "        }}");
+                    let _ = writeln!(body, "        for (u64 x = 0; x < na_; ++x) {{");
+                    let _ = writeln!(body, "            const u64 cell = act_[x];");
+                    let mut ahead = String::new();
+                    prefetch_ahead(&b, &mut ahead, &offsets, "act_", "na_");
+                    for line in ahead.lines() {
+                        let _ = writeln!(body, "    {line}");
+                    }
+                    let _ = writeln!(
+                        body,
+                        "            for (u64 k = {offsets}[cell]; k < {offsets}[cell + 1]; ++k) {{"
+                    );
+                    body.push_str(&inner);
+                    let _ = writeln!(body, "            }}\n        }}\n    }}");
                 }
                 None => {
                     let _ = writeln!(body, "    for (u64 k = 0; k < n_; ++k) {{");
@@ -614,8 +697,165 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
     let _ = writeln!(out, "    (void)t;\n    (void)n_;\n    (void)ids_;");
     out.push_str(&body);
     let _ = writeln!(out, "}}");
+    let scratch = b.per_target.len() * ir.populations[q.target].size;
     Function {
         symbol,
         args: b.args,
+        scratch,
+    }
+}
+
+/// Compute the subexpressions of `stmts` that depend on the postsynaptic
+/// cell alone (and time, signals, constants) once per target cell, before
+/// the synapse loop: a periodic rule visits many synapses per target (the
+/// cerebellum's PF->PKJ rule asks "did this PKJ get a CF spike lately?"
+/// 17,000 times for 128 cells). Values are identical, as the target's
+/// state does not change while synapse code runs.
+fn per_target_values(b: &mut Body, body: &mut String, qi: usize, stmts: &[Stmt]) {
+    let mut found = vec![];
+    visit_stmt_exprs(stmts, &mut |e| collect_post_only(e, &mut found));
+    if found.is_empty() {
+        return;
+    }
+    let n = b.ir.populations[b.ir.projections[qi].target].size;
+    let scratch = b.buf(Arg::Scratch);
+    let site = Site::Synapse {
+        proj: qi,
+        handler: Handler::Every(0),
+    };
+    let _ = writeln!(body, "    for (u64 j = 0; j < {n}u; ++j) {{");
+    let _ = writeln!(body, "        const u64 pj_ = j;");
+    for (h, e) in found.iter().enumerate() {
+        let v = b.expr(e, site);
+        let _ = writeln!(body, "        {scratch}[{}u + j] = {v};", h * n);
+    }
+    let _ = writeln!(body, "    }}");
+    b.per_target = found;
+    b.use_per_target = true;
+}
+
+/// `select(c, x - a, x + b)` is `x + select(c, -a, b)` exactly (IEEE
+/// subtraction is addition of the negation; addition commutes). The second
+/// form lets a per-target condition take its step with it: a plasticity
+/// rule's "depress or potentiate" becomes one per-target value.
+fn factor_selects(stmts: &[Stmt]) -> Vec<Stmt> {
+    stmts
+        .iter()
+        .map(|s| match s {
+            Stmt::Set { var, value, held } => Stmt::Set {
+                var: *var,
+                value: factor_select(value),
+                held: *held,
+            },
+            Stmt::SetLocal { local, value } => Stmt::SetLocal {
+                local: *local,
+                value: factor_select(value),
+            },
+            Stmt::Deposit { value, pulse_steps } => Stmt::Deposit {
+                value: factor_select(value),
+                pulse_steps: *pulse_steps,
+            },
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => Stmt::If {
+                cond: factor_select(cond),
+                then: factor_selects(then),
+                otherwise: factor_selects(otherwise),
+            },
+        })
+        .collect()
+}
+
+fn factor_select(e: &Expr) -> Expr {
+    let step = |op: BinOp, x: &Expr| match (op, x) {
+        (BinOp::Add, x) => Some(x.clone()),
+        (BinOp::Sub, Expr::Const(v)) => Some(Expr::Const(-v)),
+        (BinOp::Sub, x) => Some(Expr::Unary(UnOp::Neg, Box::new(x.clone()))),
+        _ => None,
+    };
+    match e {
+        Expr::Call(Func::Select, args, site) => {
+            let args: Vec<Expr> = args.iter().map(factor_select).collect();
+            if let [c, Expr::Binary(op1, x1, a), Expr::Binary(op2, x2, b)] = args.as_slice() {
+                if x1 == x2 {
+                    if let (Some(a), Some(b)) = (step(*op1, a), step(*op2, b)) {
+                        let chosen = Expr::Call(Func::Select, vec![c.clone(), a, b], *site);
+                        return Expr::Binary(BinOp::Add, x1.clone(), Box::new(chosen));
+                    }
+                }
+            }
+            Expr::Call(Func::Select, args, *site)
+        }
+        Expr::Call(f, args, site) => {
+            Expr::Call(*f, args.iter().map(factor_select).collect(), *site)
+        }
+        Expr::Unary(op, x) => Expr::Unary(*op, Box::new(factor_select(x))),
+        Expr::Binary(op, a, b) => {
+            Expr::Binary(*op, Box::new(factor_select(a)), Box::new(factor_select(b)))
+        }
+        e => e.clone(),
+    }
+}
+
+fn visit_stmt_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
+    for s in stmts {
+        match s {
+            Stmt::Set { value, .. } | Stmt::SetLocal { value, .. } => f(value),
+            Stmt::Deposit { value, .. } => f(value),
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                f(cond);
+                visit_stmt_exprs(then, f);
+                visit_stmt_exprs(otherwise, f);
+            }
+        }
+    }
+}
+
+/// The largest subexpressions of `e` that read the postsynaptic cell and
+/// nothing else of the synapse (a bare `post.x` is left: it is one load
+/// either way).
+fn collect_post_only(e: &Expr, out: &mut Vec<Expr>) {
+    if post_only(e) && reads_post(e) {
+        if !matches!(e, Expr::Post(_)) && !out.contains(e) {
+            out.push(e.clone());
+        }
+        return;
+    }
+    match e {
+        Expr::Unary(_, x) => collect_post_only(x, out),
+        Expr::Binary(_, a, b) => {
+            collect_post_only(a, out);
+            collect_post_only(b, out);
+        }
+        Expr::Call(_, args, _) => args.iter().for_each(|a| collect_post_only(a, out)),
+        _ => {}
+    }
+}
+
+fn post_only(e: &Expr) -> bool {
+    match e {
+        Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Post(_) => true,
+        Expr::Unary(_, x) => post_only(x),
+        Expr::Binary(_, a, b) => post_only(a) && post_only(b),
+        Expr::Call(f, args, _) => {
+            !matches!(f, Func::Rand | Func::Randn) && args.iter().all(post_only)
+        }
+        Expr::Var(_) | Expr::Local(_) | Expr::Pre(_) => false,
+    }
+}
+
+fn reads_post(e: &Expr) -> bool {
+    match e {
+        Expr::Post(_) => true,
+        Expr::Unary(_, x) => reads_post(x),
+        Expr::Binary(_, a, b) => reads_post(a) || reads_post(b),
+        Expr::Call(_, args, _) => args.iter().any(reads_post),
+        _ => false,
     }
 }

@@ -36,6 +36,8 @@ pub type SynapseFn = unsafe extern "C" fn(*const Ctx);
 pub struct Loaded<F> {
     pub f: F,
     pub args: Vec<Arg>,
+    /// Length of its `Scratch` buffer.
+    pub scratch: usize,
 }
 
 pub struct Native {
@@ -65,6 +67,7 @@ impl Native {
 /// must run on any x86-64 (or aarch64) machine that shares the cache.
 pub const FLAGS: &[&str] = &[
     "-O2",
+    "-funroll-loops",
     "-std=c99",
     "-fPIC",
     "-shared",
@@ -150,6 +153,7 @@ pub fn load(ir: &crate::ir::Ir) -> Result<Native, String> {
                 f: *unsafe { lib.get::<CellFn>(f.symbol.as_bytes()) }
                     .map_err(|e| format!("compiled model code lacks {}: {e}", f.symbol))?,
                 args: f.args,
+                scratch: f.scratch,
             }),
             None => None,
         });
@@ -166,6 +170,7 @@ pub fn load(ir: &crate::ir::Ir) -> Result<Native, String> {
                 Loaded {
                     f: sym,
                     args: f.args,
+                    scratch: f.scratch,
                 },
             ));
         }
