@@ -416,3 +416,28 @@ record wb = weights(pb.w, every = 5 ms, max = 500)
     let (_, v) = f64s(&one, "va");
     assert!(v.iter().any(|x| *x != 0.0));
 }
+
+#[test]
+fn without_a_c_compiler_the_engine_interprets_and_says_why() {
+    let path = small_model("no_cc");
+    let out = path.parent().unwrap().join("out");
+    let o = cbmc()
+        .args(["run", path.to_str().unwrap(), "--quiet", "--no-plot"])
+        .args(["-o", out.to_str().unwrap(), "--duration", "300ms"])
+        .env("CC", "/nonexistent/cc")
+        // No cached library may stand in for the compiler.
+        .env("CBMC_NO_CACHE", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        all.contains("interpreted: no C compiler (`/nonexistent/cc`"),
+        "no reason given: {all}"
+    );
+    assert!(out.join("small.npz").is_file());
+}

@@ -64,6 +64,7 @@ pub fn main(args: Args) -> ExitCode {
         "{:<16} {:>10} {:>12} {:>10} {:>10}",
         "", "wall s", "steps/s", "x real", "build s"
     );
+    let mut engine = String::new();
     for (label, ir) in [("no recording", &bare), ("with recording", &prepared.ir)] {
         let mut best: Option<session::RunResult> = None;
         for _ in 0..args.repeat.max(1) {
@@ -85,6 +86,7 @@ pub fn main(args: Args) -> ExitCode {
         let Some(r) = best else {
             return ExitCode::from(1);
         };
+        engine = r.engine.clone();
         println!(
             "{label:<16} {:>10.3} {:>12.0} {:>10.1} {:>10.3}",
             r.wall_seconds,
@@ -93,6 +95,7 @@ pub fn main(args: Args) -> ExitCode {
             r.build_seconds
         );
     }
+    println!("engine: {engine}");
     match cbmc::network::build(&prepared.ir) {
         Ok(net) => {
             let synapses: usize = net.projections.iter().map(|p| p.len()).sum();

@@ -184,7 +184,14 @@ impl CpuEngine {
         let (native, code) = match code {
             CpuCode::Interpret => (None, "interpreted (CBMC_CPU_CODE=interpret)".to_string()),
             CpuCode::Native => match native::load(ir) {
-                Ok(n) => (Some(n), "native code".to_string()),
+                Ok(n) => {
+                    let how = if n.cached {
+                        "native code, cached".to_string()
+                    } else {
+                        format!("native code, compiled in {:.2} s", n.compile_seconds)
+                    };
+                    (Some(n), how)
+                }
                 Err(e) => (None, format!("interpreted: {e}")),
             },
         };
@@ -466,6 +473,14 @@ impl CpuEngine {
         let pop = &self.pops[pi];
         let nrt = pop.neuron.as_ref().expect("neuron population");
         for &v in &nrt.checked {
+            // The common case (all finite) in one pass without early exit,
+            // which the compiler vectorises; the cell is found only on error.
+            let any_bad = pop.vars[v]
+                .iter()
+                .fold(false, |bad, x| bad | !x.is_finite());
+            if !any_bad {
+                continue;
+            }
             if let Some(cell) = pop.vars[v].iter().position(|x| !x.is_finite()) {
                 return Err(NumericalError {
                     population: self.ir.populations[pi].name.clone(),

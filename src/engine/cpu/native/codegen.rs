@@ -464,11 +464,22 @@ const GUARD_BLOCK: usize = 256;
 /// few cache lines at a random place, and this overlaps their loads with
 /// the current cell's work. Written inside a loop over `x < count`.
 fn prefetch_ahead(b: &Body, out: &mut String, offsets: &str, list: &str, count: &str) {
-    let _ = writeln!(out, "        if (x + {PREFETCH_AHEAD}u < {count}) {{");
+    // The first cells of the list, before the loop reaches them.
+    let _ = writeln!(out, "        if (x == 0) {{");
     let _ = writeln!(
         out,
-        "            const u64 ahead = {list}[x + {PREFETCH_AHEAD}u];"
+        "            for (u64 y = 0; y < {PREFETCH_AHEAD}u && y < {count}; ++y) {{"
     );
+    prefetch_cell(b, out, offsets, &format!("{list}[y]"));
+    let _ = writeln!(out, "            }}\n        }}");
+    let _ = writeln!(out, "        if (x + {PREFETCH_AHEAD}u < {count}) {{");
+    prefetch_cell(b, out, offsets, &format!("{list}[x + {PREFETCH_AHEAD}u]"));
+    let _ = writeln!(out, "        }}");
+}
+
+/// Prefetch the synapse data of source cell `cell` (a C expression).
+fn prefetch_cell(b: &Body, out: &mut String, offsets: &str, cell: &str) {
+    let _ = writeln!(out, "            const u64 ahead = {cell};");
     let _ = writeln!(
         out,
         "            const u64 a0 = {offsets}[ahead], a1 = {offsets}[ahead + 1];"
@@ -480,12 +491,16 @@ fn prefetch_ahead(b: &Body, out: &mut String, offsets: &str, list: &str, count: 
             Arg::SynVar { .. } => 8,
             _ => continue,
         };
+        // Every line of [a0, a1): from a0 in line-sized steps, and the last.
         let _ = writeln!(
             out,
             "            for (u64 k = a0; k < a1; k += {per_line}u) CBM_PREFETCH(&{name}[k]);"
         );
+        let _ = writeln!(
+            out,
+            "            if (a1 > a0) CBM_PREFETCH(&{name}[a1 - 1]);"
+        );
     }
-    let _ = writeln!(out, "        }}");
 }
 
 /// Slots of a projection's ring buffer (as the engine allocates it).
@@ -524,11 +539,20 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     let mut b = Body::new(ir, None);
     let refr = b.buf(Arg::Refr);
     let spikes_out = b.buf(Arg::SpikesOut);
+    let n = ir.populations[pi].size;
+    // Two loops, as the interpreter's two passes: the step program for
+    // every cell (free of branches in most models, so the compiler can
+    // vectorise it), then spikes, refractory counts and resets.
     let mut body = String::new();
+    let _ = writeln!(body, "    for (u64 i = 0; i < {n}u; ++i) {{");
     body.push_str(&locals(nir.locals, "        "));
-    let _ = writeln!(body, "        u32 r_ = {refr}[i];");
+    let _ = writeln!(body, "        const u32 r_ = {refr}[i];\n        (void)r_;");
     b.stmts(&mut body, &nir.step, site, 2);
+    let _ = writeln!(body, "    }}");
     if let Some(spike) = &nir.spike {
+        let _ = writeln!(body, "    for (u64 i = 0; i < {n}u; ++i) {{");
+        body.push_str(&locals(nir.locals, "        "));
+        let _ = writeln!(body, "        u32 r_ = {refr}[i];");
         let cond = b.expr(spike, site);
         let _ = writeln!(body, "        const int free_ = r_ == 0u;");
         let _ = writeln!(body, "        if (r_ > 0u) r_ -= 1u;");
@@ -538,11 +562,12 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         b.stmts(&mut body, &nir.reset, site, 3);
         let _ = writeln!(body, "        }}");
         let _ = writeln!(body, "        {refr}[i] = r_;");
+        let _ = writeln!(body, "    }}");
     }
     let _ = writeln!(
         out,
-        "\n// Population `{}` ({} cells).",
-        ir.populations[pi].name, ir.populations[pi].size
+        "\n// Population `{}` ({n} cells).",
+        ir.populations[pi].name
     );
     let _ = writeln!(out, "u64 {symbol}(const CbmCtx* c) {{");
     out.push_str(&b.unpack());
@@ -550,13 +575,8 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         out,
         "    const double t = c->t;\n    (void)t;\n    u64 nspk = 0;"
     );
-    let _ = writeln!(
-        out,
-        "    for (u64 i = 0; i < {}u; ++i) {{",
-        ir.populations[pi].size
-    );
     out.push_str(&body);
-    let _ = writeln!(out, "    }}\n    return nspk;\n}}");
+    let _ = writeln!(out, "    return nspk;\n}}");
     Some(Function {
         symbol,
         args: b.args,

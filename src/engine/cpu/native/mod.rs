@@ -66,7 +66,7 @@ impl Native {
 /// operation rounds as the interpreter's does. No -march: a cached library
 /// must run on any x86-64 (or aarch64) machine that shares the cache.
 pub const FLAGS: &[&str] = &[
-    "-O2",
+    "-O3",
     "-funroll-loops",
     "-std=c99",
     "-fPIC",
