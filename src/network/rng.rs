@@ -38,6 +38,37 @@ fn mulhilo(a: u32, b: u32) -> (u32, u32) {
     ((p >> 32) as u32, p as u32)
 }
 
+/// Philox4x32-10 of four counters at once (lanes), the same numbers as
+/// [`philox`] of each: written lane-wise so that the compiler vectorises
+/// the multiplications (SSE2 `pmuludq`). Returns the first word of each.
+#[inline]
+pub fn philox_first_words(key: [u32; 2], ctr: [[u32; 4]; 4]) -> [u32; 4] {
+    let mut c: [[u32; 4]; 4] = [[0; 4]; 4];
+    for l in 0..4 {
+        for w in 0..4 {
+            c[w][l] = ctr[l][w];
+        }
+    }
+    let mut k = key;
+    for round in 0..10 {
+        if round > 0 {
+            k[0] = k[0].wrapping_add(W0);
+            k[1] = k[1].wrapping_add(W1);
+        }
+        let mut n = [[0u32; 4]; 4];
+        for l in 0..4 {
+            let p0 = M0 as u64 * c[0][l] as u64;
+            let p1 = M1 as u64 * c[2][l] as u64;
+            n[0][l] = (p1 >> 32) as u32 ^ c[1][l] ^ k[0];
+            n[1][l] = p1 as u32;
+            n[2][l] = (p0 >> 32) as u32 ^ c[3][l] ^ k[1];
+            n[3][l] = p0 as u32;
+        }
+        c = n;
+    }
+    c[0]
+}
+
 /// Philox4x32 with 10 rounds.
 #[inline]
 pub fn philox(key: [u32; 2], ctr: [u32; 4]) -> [u32; 4] {
@@ -73,6 +104,7 @@ impl Rng {
     pub fn key(&self) -> [u32; 2] {
         self.key
     }
+    #[inline]
     pub fn words(&self, stream: u32, index: u32, a: u32, b: u32) -> [u32; 4] {
         philox(self.key, [index, a, b, stream])
     }
@@ -141,6 +173,21 @@ impl Sequence {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn four_lanes_match_one_at_a_time() {
+        let key = [0xa409_3822, 0x299f_31d0];
+        let ctr = [
+            [1, 2, 3, 4],
+            [0xffff_ffff, 0, 7, 9],
+            [5, 5, 5, 5],
+            [0, 0, 0, 1 << 31],
+        ];
+        let lanes = philox_first_words(key, ctr);
+        for l in 0..4 {
+            assert_eq!(lanes[l], philox(key, ctr[l])[0]);
+        }
+    }
 
     #[test]
     fn philox_known_answer() {

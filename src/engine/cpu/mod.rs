@@ -89,6 +89,8 @@ struct SourceRt {
     /// waiting for their next spike.
     log_q: f64,
     wheel: wheel::Wheel,
+    /// Reused buffer: the gaps drawn this step.
+    gaps: Vec<u64>,
     count: Vec<u32>,
     cursor: usize,
 }
@@ -235,6 +237,7 @@ impl CpuEngine {
                             fixed_p,
                             log_q: fixed_p.map_or(0.0, |p| (1.0 - p).ln()),
                             wheel: wheel::Wheel::new(if fixed_p.is_some() { n } else { 0 }),
+                            gaps: vec![],
                             count: vec![0; n],
                             cursor: 0,
                         }),
@@ -370,11 +373,14 @@ impl CpuEngine {
             // gaps), so the cost scales with the number of spikes.
             src.wheel.take(s, &mut pop.spikes);
             for &i in &pop.spikes {
-                let i = i as usize;
-                src.count[i] += 1;
-                let gap = geometric_gap(&rng, pi, i, src.count[i], p, src.log_q);
-                src.wheel.put(s, s + 1 + refractory + gap, i as u32);
+                src.count[i as usize] += 1;
             }
+            let mut gaps = std::mem::take(&mut src.gaps);
+            geometric_gaps(&rng, pi, &pop.spikes, &src.count, p, src.log_q, &mut gaps);
+            for (&i, &gap) in pop.spikes.iter().zip(&gaps) {
+                src.wheel.put(s, s + 1 + refractory + gap, i);
+            }
+            src.gaps = gaps;
             return;
         }
         match &src.kind {
@@ -673,23 +679,24 @@ impl CpuEngine {
         };
         // Waking the pool costs microseconds: only worth it when several
         // projections each have many synapse events this step.
-        let busy = self
-            .projs
-            .iter()
-            .zip(&ir.projections)
-            .filter(|(p, q)| {
-                q.source == pi
-                    && spikes
-                        .iter()
-                        .map(|&i| {
-                            (p.net.offsets[i as usize + 1] - p.net.offsets[i as usize]) as usize
-                        })
-                        .sum::<usize>()
-                        >= PARALLEL_MIN_WORK
-            })
-            .count();
+        let busy = || {
+            self.projs
+                .iter()
+                .zip(&ir.projections)
+                .filter(|(p, q)| {
+                    q.source == pi
+                        && spikes
+                            .iter()
+                            .map(|&i| {
+                                (p.net.offsets[i as usize + 1] - p.net.offsets[i as usize]) as usize
+                            })
+                            .sum::<usize>()
+                            >= PARALLEL_MIN_WORK
+                })
+                .count()
+        };
         match &self.pool {
-            Some(pool) if busy > 1 => {
+            Some(pool) if busy() > 1 => {
                 pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work))
             }
             _ => self.projs.iter_mut().enumerate().for_each(work),
@@ -972,17 +979,47 @@ fn pre_only(e: &Expr) -> bool {
 }
 
 /// Steps until the next spike of a Bernoulli(p) process (failures before the
-/// first success), drawn from the cell's own counter.
-/// `log_q` is ln(1 - p).
+/// first success), drawn from the cell's own counter. `log_q` is ln(1 - p).
 fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64, log_q: f64) -> u64 {
+    let w = rng.words(stream(rng::SOURCE, pop, 1), cell as u32, count, 0);
+    gap_from_word(w[0], p, log_q)
+}
+
+/// `geometric_gap` of each of `cells` (with their spike counts), into `out`:
+/// four cells' Philox draws at a time, which the compiler vectorises.
+fn geometric_gaps(
+    rng: &Rng,
+    pop: usize,
+    cells: &[u32],
+    counts: &[u32],
+    p: f64,
+    log_q: f64,
+    out: &mut Vec<u64>,
+) {
+    out.clear();
+    let st = stream(rng::SOURCE, pop, 1);
+    for four in cells.chunks(4) {
+        let mut ctr = [[0u32; 4]; 4];
+        for (c, &i) in ctr.iter_mut().zip(four) {
+            *c = [i, counts[i as usize], 0, st];
+        }
+        let words = rng::philox_first_words(rng.key(), ctr);
+        out.extend(
+            words[..four.len()]
+                .iter()
+                .map(|&w| gap_from_word(w, p, log_q)),
+        );
+    }
+}
+
+fn gap_from_word(word: u32, p: f64, log_q: f64) -> u64 {
     if p <= 0.0 {
         return u64::MAX / 4;
     }
     if p >= 1.0 {
         return 0;
     }
-    let w = rng.words(stream(rng::SOURCE, pop, 1), cell as u32, count, 0);
-    let u = Rng::uniform_open(w[0]);
+    let u = Rng::uniform_open(word);
     (u.ln() / log_q).floor().min(1e15) as u64
 }
 

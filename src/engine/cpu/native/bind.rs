@@ -22,6 +22,27 @@ pub struct Clock {
     pub key: [u32; 2],
 }
 
+/// Call `call` with the table of `args` resolved by `resolve`: on the stack
+/// for the usual handful (a call per population and projection per step
+/// should not allocate).
+fn with_table<R>(
+    args: &[Arg],
+    mut resolve: impl FnMut(Arg) -> *mut c_void,
+    call: impl FnOnce(*const *mut c_void) -> R,
+) -> R {
+    const SMALL: usize = 24;
+    if args.len() <= SMALL {
+        let mut table = [std::ptr::null_mut(); SMALL];
+        for (slot, a) in table.iter_mut().zip(args) {
+            *slot = resolve(*a);
+        }
+        call(table.as_ptr())
+    } else {
+        let table: Vec<*mut c_void> = args.iter().map(|a| resolve(*a)).collect();
+        call(table.as_ptr())
+    }
+}
+
 fn read(x: &[f64]) -> *mut c_void {
     x.as_ptr() as *mut c_void
 }
@@ -32,29 +53,28 @@ pub fn cells(f: &Loaded<CellFn>, pop: &mut PopRt, signals: &[f64], clock: Clock)
     let mut out = std::mem::take(&mut pop.spikes);
     out.clear();
     out.resize(pop.size, 0);
-    let table: Vec<*mut c_void> = f
-        .args
-        .iter()
-        .map(|a| match *a {
-            Arg::CellVar { var, .. } => pop.vars[var].as_mut_ptr() as *mut c_void,
-            Arg::Refr => pop.refr.as_mut_ptr() as *mut c_void,
-            Arg::SpikesOut => out.as_mut_ptr() as *mut c_void,
-            Arg::Signals => read(signals),
-            // Cell code sees no other buffer (the generator never asks).
-            _ => std::ptr::null_mut(),
-        })
-        .collect();
-    let c = Ctx {
-        p: table.as_ptr(),
-        ids: std::ptr::null(),
-        n: pop.size as u64,
-        t: clock.t,
-        s: clock.s,
-        first_slot: 0,
-        key: clock.key,
+    let spikes_out = out.as_mut_ptr() as *mut c_void;
+    let resolve = |a: Arg| match a {
+        Arg::CellVar { var, .. } => pop.vars[var].as_mut_ptr() as *mut c_void,
+        Arg::Refr => pop.refr.as_mut_ptr() as *mut c_void,
+        Arg::SpikesOut => spikes_out,
+        Arg::Signals => read(signals),
+        // Cell code sees no other buffer (the generator never asks).
+        _ => std::ptr::null_mut(),
     };
-    // SAFETY: see the module comment; `out` has room for every cell.
-    let n = unsafe { (f.f)(&c) } as usize;
+    let n = with_table(&f.args, resolve, |table| {
+        let c = Ctx {
+            p: table,
+            ids: std::ptr::null(),
+            n: pop.size as u64,
+            t: clock.t,
+            s: clock.s,
+            first_slot: 0,
+            key: clock.key,
+        };
+        // SAFETY: see the module comment; `out` has room for every cell.
+        unsafe { (f.f)(&c) as usize }
+    });
     out.truncate(n.min(pop.size));
     pop.spikes = out;
 }
@@ -97,51 +117,40 @@ pub fn synapses(
         Over::Spikes(cells, first) => (cells, cells.len(), first),
         Over::All => (&[], net.len(), 0),
     };
-    let table: Vec<*mut c_void> = f
-        .args
-        .iter()
-        .map(|a| match *a {
-            Arg::CellVar { pop, var } => {
-                let cells = if pop == side.source {
-                    side.pre
-                } else {
-                    side.post
-                };
-                read(&cells.vars[var])
-            }
-            Arg::LastSpike { pop } => read(if pop == side.source {
-                &side.pre.last_spike
-            } else {
-                &side.post.last_spike
-            }),
-            Arg::Spiked { pop } => {
-                let cells = if pop == side.source {
-                    side.pre
-                } else {
-                    side.post
-                };
-                cells.spiked.as_ptr() as *mut c_void
-            }
-            Arg::Signals => read(side.signals),
-            Arg::SynVar { var } => net.vars[var].as_mut_ptr() as *mut c_void,
-            Arg::Pre => net.pre.as_ptr() as *mut c_void,
-            Arg::Post => net.post.as_ptr() as *mut c_void,
-            Arg::Offsets => net.offsets.as_ptr() as *mut c_void,
-            Arg::TeacherTimes => side.teacher.map_or(std::ptr::null_mut(), read),
-            Arg::Ring => proj.ring.as_mut_ptr() as *mut c_void,
-            Arg::Scratch => proj.scratch.as_mut_ptr() as *mut c_void,
-            Arg::Refr | Arg::SpikesOut => std::ptr::null_mut(),
-        })
-        .collect();
-    let c = Ctx {
-        p: table.as_ptr(),
-        ids: ids.as_ptr(),
-        n: n as u64,
-        t: clock.t,
-        s: clock.s,
-        first_slot: first_slot as u64,
-        key: clock.key,
+    let ring = proj.ring.as_mut_ptr() as *mut c_void;
+    let scratch = proj.scratch.as_mut_ptr() as *mut c_void;
+    let cells = |pop: usize| {
+        if pop == side.source {
+            side.pre
+        } else {
+            side.post
+        }
     };
-    // SAFETY: see the module comment.
-    unsafe { (f.f)(&c) };
+    let resolve = |a: Arg| match a {
+        Arg::CellVar { pop, var } => read(&cells(pop).vars[var]),
+        Arg::LastSpike { pop } => read(&cells(pop).last_spike),
+        Arg::Spiked { pop } => cells(pop).spiked.as_ptr() as *mut c_void,
+        Arg::Signals => read(side.signals),
+        Arg::SynVar { var } => net.vars[var].as_mut_ptr() as *mut c_void,
+        Arg::Pre => net.pre.as_ptr() as *mut c_void,
+        Arg::Post => net.post.as_ptr() as *mut c_void,
+        Arg::Offsets => net.offsets.as_ptr() as *mut c_void,
+        Arg::TeacherTimes => side.teacher.map_or(std::ptr::null_mut(), read),
+        Arg::Ring => ring,
+        Arg::Scratch => scratch,
+        Arg::Refr | Arg::SpikesOut => std::ptr::null_mut(),
+    };
+    with_table(&f.args, resolve, |table| {
+        let c = Ctx {
+            p: table,
+            ids: ids.as_ptr(),
+            n: n as u64,
+            t: clock.t,
+            s: clock.s,
+            first_slot: first_slot as u64,
+            key: clock.key,
+        };
+        // SAFETY: see the module comment.
+        unsafe { (f.f)(&c) };
+    });
 }
