@@ -23,30 +23,14 @@ typedef struct {
 } CbmCtx;
 
 // Rust's f64::clamp (below lo gives lo, above hi gives hi, NaN stays NaN)
-// and select(c, a, b) (a where c is nonzero, else b) without branches:
-// plastic rules choose per synapse on data no branch predictor can guess,
-// and a compiler turns plain C for these back into branches. On x86-64 the
-// SSE2 instructions say it directly; elsewhere plain C.
-#if defined(__SSE2__)
-#include <emmintrin.h>
-static inline double cbm_clamp(double x, double lo, double hi) {
-    // maxsd(a, b) = a > b ? a : b, minsd(a, b) = a < b ? a : b: NaN x stays.
-    __m128d v = _mm_max_sd(_mm_set_sd(lo), _mm_set_sd(x));
-    return _mm_cvtsd_f64(_mm_min_sd(_mm_set_sd(hi), v));
-}
-static inline double cbm_select(double c, double a, double b) {
-    // c != 0 (true for NaN, as in Rust) as an all-ones mask.
-    const __m128d m = _mm_cmpneq_sd(_mm_set_sd(c), _mm_setzero_pd());
-    return _mm_cvtsd_f64(_mm_or_pd(_mm_and_pd(m, _mm_set_sd(a)), _mm_andnot_pd(m, _mm_set_sd(b))));
-}
-#else
+// and select(c, a, b) (a where c is nonzero, else b), written so that the
+// compiler vectorises loops around them (compare and blend).
 static inline double cbm_clamp(double x, double lo, double hi) {
     x = lo > x ? lo : x;
     x = hi < x ? hi : x;
     return x;
 }
 static inline double cbm_select(double c, double a, double b) { return c != 0.0 ? a : b; }
-#endif
 
 // A hint to load a cache line early (nothing where the compiler lacks it).
 #if defined(__GNUC__)

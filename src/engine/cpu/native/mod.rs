@@ -80,7 +80,8 @@ pub fn interpret_requested() -> bool {
     std::env::var("CBMC_CPU_CODE").is_ok_and(|v| v.eq_ignore_ascii_case("interpret"))
 }
 
-/// The C compiler: $CC, else `cc`.
+/// The C compiler: $CC (a program and its leading arguments, as in
+/// `CC="ccache gcc"`), else `cc`.
 fn compiler() -> String {
     std::env::var("CC")
         .ok()
@@ -88,9 +89,17 @@ fn compiler() -> String {
         .unwrap_or_else(|| "cc".into())
 }
 
+/// A command running the compiler `cc`.
+fn compiler_command(cc: &str) -> Command {
+    let mut words = cc.split_whitespace();
+    let mut cmd = Command::new(words.next().unwrap_or("cc"));
+    cmd.args(words);
+    cmd
+}
+
 /// The compiler's version line, which also proves it runs.
 fn compiler_version(cc: &str) -> Result<String, String> {
-    let out = Command::new(cc)
+    let out = compiler_command(cc)
         .arg("--version")
         .output()
         .map_err(|e| format!("no C compiler (`{cc}`: {e})"))?;
@@ -116,7 +125,10 @@ pub fn load(ir: &crate::ir::Ir) -> Result<Native, String> {
         version.as_bytes(),
         std::env::consts::ARCH.as_bytes(),
     ]);
-    let cache = crate::engine::cache::dir().map(|d| d.join("cpu"));
+    // A cache folder that cannot be made (a read-only home) is no cache.
+    let cache = crate::engine::cache::dir()
+        .map(|d| d.join("cpu"))
+        .filter(|d| std::fs::create_dir_all(d).is_ok());
     let cached_path = cache.as_ref().map(|d| d.join(format!("{key}.so")));
     let (path, cached, temporary) = match &cached_path {
         Some(p) if p.is_file() => (p.clone(), true, false),
@@ -200,7 +212,7 @@ fn compile(cc: &str, source: &str, dir: &Path, key: &str) -> Result<PathBuf, Str
     let so_file = dir.join(format!("{unique}.so"));
     std::fs::write(&c_file, source)
         .map_err(|e| format!("cannot write {}: {e}", c_file.display()))?;
-    let out = Command::new(cc)
+    let out = compiler_command(cc)
         .args(FLAGS)
         .arg("-o")
         .arg(&so_file)
