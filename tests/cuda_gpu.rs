@@ -8,6 +8,8 @@
 mod emu;
 #[path = "common/models.rs"]
 mod models;
+#[path = "common/state.rs"]
+mod state;
 
 use cbmc::engine::cpu::CpuEngine;
 use cbmc::engine::cuda::driver::{self, CudaDevice};

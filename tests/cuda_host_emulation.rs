@@ -8,6 +8,8 @@
 mod emu;
 #[path = "common/models.rs"]
 mod models;
+#[path = "common/state.rs"]
+mod state;
 
 use cbmc::ir::Ir;
 use emu::{build_library, compare, have_cxx, Setup};

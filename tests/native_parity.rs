@@ -7,14 +7,12 @@
 
 #[path = "common/models.rs"]
 mod models;
+#[path = "common/state.rs"]
+mod state;
 
 use cbmc::engine::cpu::{CpuCode, CpuEngine};
 use cbmc::engine::{Engine, StateView};
-use cbmc::ir::{Ir, PopulationKindIr};
-
-fn same(a: f64, b: f64) -> bool {
-    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-}
+use cbmc::ir::Ir;
 
 /// The native engine for `ir`, or None (after saying why) when there is no
 /// working C compiler and none is required.
@@ -65,34 +63,7 @@ fn compare(label: &str, ir: &Ir, steps: u64, state_every: u64) -> Option<u64> {
         if (s + 1) % state_every != 0 && s + 1 != steps {
             continue;
         }
-        for (p, pop) in ir.populations.iter().enumerate() {
-            let PopulationKindIr::Neuron(n) = &pop.kind else {
-                continue;
-            };
-            for v in 0..n.vars.len() {
-                for (i, (a, b)) in interp.var(p, v).iter().zip(native.var(p, v)).enumerate() {
-                    assert!(
-                        same(*a, *b),
-                        "{label}: step {s}: `{}.{}` of cell {i}: {a:e} vs {b:e}",
-                        pop.name,
-                        n.vars[v].name
-                    );
-                }
-            }
-        }
-        for (q, proj) in ir.projections.iter().enumerate() {
-            for v in 0..proj.vars.len() {
-                let (x, y) = (interp.synapse_var(q, v), native.synapse_var(q, v));
-                for (k, (a, b)) in x.iter().zip(y).enumerate() {
-                    assert!(
-                        same(*a, *b),
-                        "{label}: step {s}: `{}.{}` of synapse {k}: {a:e} vs {b:e}",
-                        proj.name,
-                        proj.vars[v].name
-                    );
-                }
-            }
-        }
+        state::assert_same_state(label, s, ir, &interp, &native, ("interpreter", "native"));
     }
     Some(spikes)
 }

@@ -33,39 +33,12 @@ __device__ __forceinline__ double cbm_clamp(double x, double lo, double hi) {
     return x;
 }
 
-// Philox4x32-10, counter [c0, c1, c2, c3], key = the seed (src/network/rng.rs).
-__device__ __forceinline__ void cbm_philox(u32 c0, u32 c1, u32 c2, u32 c3, u32* out) {
-    u32 k0 = cbm_key[0], k1 = cbm_key[1];
-    for (int r = 0; r < 10; ++r) {
-        if (r > 0) {
-            k0 += 0x9E3779B9u;
-            k1 += 0xBB67AE85u;
-        }
-        u64 p0 = (u64)0xD2511F53u * (u64)c0;
-        u64 p1 = (u64)0xCD9E8D57u * (u64)c2;
-        u32 hi0 = (u32)(p0 >> 32), lo0 = (u32)p0;
-        u32 hi1 = (u32)(p1 >> 32), lo1 = (u32)p1;
-        u32 n0 = hi1 ^ c1 ^ k0;
-        u32 n2 = hi0 ^ c3 ^ k1;
-        c0 = n0;
-        c1 = lo1;
-        c2 = n2;
-        c3 = lo0;
-    }
-    out[0] = c0;
-    out[1] = c1;
-    out[2] = c2;
-    out[3] = c3;
-}
+#define CBM_FN __device__ __forceinline__
+// @include philox.inc
 
-__device__ __forceinline__ double cbm_uniform(u32 w) { return (double)(w >> 8) * (1.0 / 16777216.0); }
-__device__ __forceinline__ double cbm_uniform_open(u32 w) {
-    return ((double)(w >> 8) + 1.0) * (1.0 / 16777216.0);
-}
-__device__ __forceinline__ double cbm_normal(u32 w0, u32 w1) {
-    double u1 = cbm_uniform_open(w0);
-    double u2 = cbm_uniform(w1);
-    return sqrt(-2.0 * log(u1)) * cos(CBM_TAU * u2);
+// Philox with the key of this run (the seed).
+__device__ __forceinline__ void cbm_philox(u32 c0, u32 c1, u32 c2, u32 c3, u32* out) {
+    cbm_philox_key(cbm_key[0], cbm_key[1], c0, c1, c2, c3, out);
 }
 
 // rand() / randn() in cell code: stream of (population, call site), counter (cell, step).

@@ -16,19 +16,9 @@ pub struct Args {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let sets = match super::parse_sets(&args.sets) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let prepared = match super::run::load(&args.file, &sets) {
+    let prepared = match super::load_model(&args.file, &args.sets) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+        Err(code) => return code,
     };
     let generated = match cbmc::engine::cuda::codegen::generate(&prepared.ir) {
         Ok(g) => g,

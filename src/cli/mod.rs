@@ -22,6 +22,23 @@ pub fn print_diagnostics(checked: &Checked, show_warnings: bool) {
 }
 
 /// Parse `NAME=VALUE` pairs from `--set`.
+/// A model for the emit commands: `--set`s parsed, the file checked and
+/// lowered. On a mistake the message is printed and the exit code returned
+/// (2 for a malformed `--set`, 1 for the model).
+pub fn load_model(
+    file: &std::path::Path,
+    sets: &[String],
+) -> Result<cbmc::session::Prepared, std::process::ExitCode> {
+    let sets = parse_sets(sets).map_err(|e| {
+        eprintln!("error: {e}");
+        std::process::ExitCode::from(2)
+    })?;
+    run::load(file, &sets).map_err(|e| {
+        eprintln!("error: {e}");
+        std::process::ExitCode::from(1)
+    })
+}
+
 pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
     sets.iter()
         .map(|s| match s.split_once('=') {

@@ -2,9 +2,11 @@
 //!
 //! Both engines implement `Engine` over the same IR and the same `Network`.
 
+pub mod c_expr;
 pub mod cache;
 pub mod cpu;
 pub mod cuda;
+pub mod templates;
 
 /// Read access to a running engine's state, for recorders.
 pub trait StateView {

@@ -753,34 +753,7 @@ fn writes(stmts: &[Stmt], v: usize) -> bool {
 }
 
 fn replace_var_stmt(s: &Stmt, v: usize, c: f64) -> Stmt {
-    let e = |x: &Expr| replace_var(x, v, c);
-    match s {
-        Stmt::Set { var, value, held } => Stmt::Set {
-            var: *var,
-            value: e(value),
-            held: *held,
-        },
-        Stmt::SetLocal { local, value } => Stmt::SetLocal {
-            local: *local,
-            value: e(value),
-        },
-        Stmt::Deposit { value, pulse_steps } => Stmt::Deposit {
-            value: e(value),
-            pulse_steps: *pulse_steps,
-        },
-        Stmt::If {
-            cond,
-            then,
-            otherwise,
-        } => Stmt::If {
-            cond: e(cond),
-            then: then.iter().map(|s| replace_var_stmt(s, v, c)).collect(),
-            otherwise: otherwise
-                .iter()
-                .map(|s| replace_var_stmt(s, v, c))
-                .collect(),
-        },
-    }
+    s.map_exprs(&mut |x| replace_var(x, v, c))
 }
 
 fn replace_var(e: &Expr, v: usize, c: f64) -> Expr {

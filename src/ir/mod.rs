@@ -164,6 +164,58 @@ pub enum Stmt {
     },
 }
 
+impl Stmt {
+    /// This statement with every expression in it (conditions included)
+    /// replaced by `f` of it.
+    pub fn map_exprs(&self, f: &mut dyn FnMut(&Expr) -> Expr) -> Stmt {
+        match self {
+            Stmt::Set { var, value, held } => Stmt::Set {
+                var: *var,
+                value: f(value),
+                held: *held,
+            },
+            Stmt::SetLocal { local, value } => Stmt::SetLocal {
+                local: *local,
+                value: f(value),
+            },
+            Stmt::Deposit { value, pulse_steps } => Stmt::Deposit {
+                value: f(value),
+                pulse_steps: *pulse_steps,
+            },
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => Stmt::If {
+                cond: f(cond),
+                then: then.iter().map(|s| s.map_exprs(f)).collect(),
+                otherwise: otherwise.iter().map(|s| s.map_exprs(f)).collect(),
+            },
+        }
+    }
+}
+
+/// Call `f` on every top-level expression of `stmts` (values and
+/// conditions), in order.
+pub fn visit_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
+    for s in stmts {
+        match s {
+            Stmt::Set { value, .. }
+            | Stmt::SetLocal { value, .. }
+            | Stmt::Deposit { value, .. } => f(value),
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                f(cond);
+                visit_exprs(then, f);
+                visit_exprs(otherwise, f);
+            }
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct ProjectionIr {
     pub name: String,

@@ -179,9 +179,7 @@ pub struct Compared {
     pub values: u64,
 }
 
-fn same(a: f64, b: f64) -> bool {
-    a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
-}
+use crate::state::same;
 
 fn compare_arrays(label: &str, a: &[(String, NpzArray)], b: &[(String, NpzArray)]) {
     assert_eq!(
@@ -322,36 +320,14 @@ pub fn compare_on<D: Device>(label: &str, ir: &Ir, dev: D, setup: &Setup) -> Com
         if setup.full_state {
             gpu.sync_state().expect("sync");
             c.state_checks += 1;
-            for (p, pop) in ir.populations.iter().enumerate() {
-                if let cbmc::ir::PopulationKindIr::Neuron(n) = &pop.kind {
-                    for v in 0..n.vars.len() {
-                        let (x, y) = (cpu.var(p, v), gpu.var(p, v));
-                        for (i, (a, b)) in x.iter().zip(y).enumerate() {
-                            assert!(
-                                same(*a, *b),
-                                "{label}: step {s}: `{}.{}` of cell {i}: CPU {a:e}, CUDA {b:e}",
-                                pop.name,
-                                n.vars[v].name
-                            );
-                        }
-                        c.values += x.len() as u64;
-                    }
-                }
-            }
-            for (q, proj) in ir.projections.iter().enumerate() {
-                for v in 0..proj.vars.len() {
-                    let (x, y) = (cpu.synapse_var(q, v), gpu.synapse_var(q, v));
-                    for (k, (a, b)) in x.iter().zip(y).enumerate() {
-                        assert!(
-                            same(*a, *b),
-                            "{label}: step {s}: `{}.{}` of synapse {k}: CPU {a:e}, CUDA {b:e}",
-                            proj.name,
-                            proj.vars[v].name
-                        );
-                    }
-                    c.values += x.len() as u64;
-                }
-            }
+            c.values += crate::state::assert_same_state(
+                &label,
+                s,
+                ir,
+                &cpu as &dyn StateView,
+                &gpu as &dyn StateView,
+                ("CPU", "CUDA"),
+            );
         }
     }
     compare_arrays(&label, &rec_cpu.arrays(), &rec_gpu.arrays());

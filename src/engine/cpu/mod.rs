@@ -617,13 +617,7 @@ impl CpuEngine {
             Handler::Post => native::Handler::Post,
         };
         if let Some(f) = self.native.as_ref().and_then(|n| n.synapse(qi, which)) {
-            let side = SynapseSide {
-                source: q.source,
-                pre: &self.pops[q.source],
-                post: &self.pops[q.target],
-                teacher: teacher_times,
-                signals,
-            };
+            let side = SynapseSide::of(q, &self.pops, &self.teacher_times, signals);
             let ids = ids.to_vec();
             native::bind::synapses(f, proj, &side, Over::Synapses(&ids), clock);
             return;
@@ -665,15 +659,8 @@ impl CpuEngine {
         let work = |(qi, proj): (usize, &mut ProjRt)| {
             let q = &ir.projections[qi];
             if q.source == pi && !spikes.is_empty() {
-                let teacher = q.teacher.map(|ti| teacher_times[ti].as_slice());
                 let code = native.and_then(|n| n.synapse(qi, native::Handler::Pre));
-                let side = SynapseSide {
-                    source: q.source,
-                    pre: &pops[q.source],
-                    post: &pops[q.target],
-                    teacher,
-                    signals,
-                };
+                let side = SynapseSide::of(q, pops, teacher_times, signals);
                 deliver(proj, q, &side, code, &spikes, clock);
             }
         };
@@ -730,14 +717,7 @@ impl CpuEngine {
                 return;
             }
             let q = &ir.projections[qi];
-            let teacher = q.teacher.map(|ti| teacher_times[ti].as_slice());
-            let side = SynapseSide {
-                source: q.source,
-                pre: &pops[q.source],
-                post: &pops[q.target],
-                teacher,
-                signals,
-            };
+            let side = SynapseSide::of(q, pops, teacher_times, signals);
             for k in 0..proj.every.len() {
                 if s.is_multiple_of(proj.every[k].0 as u64) {
                     match native.and_then(|n| n.synapse(qi, native::Handler::Every(k))) {

@@ -22,15 +22,15 @@
 //! The generated text uses built-in types only (NVRTC has no headers); the
 //! same text compiles with the host C++ compiler against kernels/host_shim.h.
 
+use crate::engine::c_expr;
+use crate::ir::visit_exprs;
 use crate::ir::{
-    BinOp, CellAccess, Expr, Func, Ir, PopulationKindIr, RecorderKindIr, SourceIr, Stmt, UnOp,
-    VarKind,
+    CellAccess, Expr, Func, Ir, PopulationKindIr, RecorderKindIr, SourceIr, Stmt, VarKind,
 };
 use crate::network::rng::{self, stream};
 use std::collections::HashMap;
 use std::fmt::Write;
 
-const PRELUDE: &str = include_str!("../../../kernels/templates/prelude.cu");
 const ENTRY: &str = include_str!("../../../kernels/templates/entry.cu");
 
 /// One slot of the table `cbm_p` the kernels read their buffers (and a few
@@ -220,30 +220,7 @@ pub fn fixed_probability(ir: &Ir, s: &SourceIr) -> Option<f64> {
     }
 }
 
-/// A double literal that reads back to exactly `v`.
-pub fn lit(v: f64) -> String {
-    if v.is_nan() {
-        "CBM_NAN".into()
-    } else if v.is_infinite() {
-        if v > 0.0 {
-            "CBM_INF".into()
-        } else {
-            "(-CBM_INF)".into()
-        }
-    } else {
-        let s = format!("{v:?}");
-        let s = if s.contains(['.', 'e', 'E']) {
-            s
-        } else {
-            format!("{s}.0")
-        };
-        if v.is_sign_negative() {
-            format!("({s})")
-        } else {
-            s
-        }
-    }
-}
+pub use crate::engine::c_expr::lit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Res {
@@ -339,7 +316,7 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
     let _ = writeln!(src, "#define CBM_PHASES {n_phases}");
     let _ = writeln!(src, "#define CBM_DT {}", lit(ir.dt));
     let _ = writeln!(src, "#define CBM_TAU {}", lit(std::f64::consts::TAU));
-    src.push_str(PRELUDE);
+    src.push_str(&crate::engine::templates::cuda_prelude());
     src.push_str("\n// ---- buffers (entries of cbm_p) ----\n");
     for (i, (e, name)) in g.entries.iter().zip(&g.names).enumerate() {
         if e.is_scalar() {
@@ -429,25 +406,6 @@ fn writes_any(stmts: &[Stmt]) -> bool {
         } => writes_any(then) || writes_any(otherwise),
         _ => false,
     })
-}
-
-fn visit_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
-    for s in stmts {
-        match s {
-            Stmt::Set { value, .. }
-            | Stmt::SetLocal { value, .. }
-            | Stmt::Deposit { value, .. } => f(value),
-            Stmt::If {
-                cond,
-                then,
-                otherwise,
-            } => {
-                f(cond);
-                visit_exprs(then, f);
-                visit_exprs(otherwise, f);
-            }
-        }
-    }
 }
 
 fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
@@ -604,100 +562,7 @@ impl Gen<'_> {
                 return "0.0".into();
             }
         }
-        match e {
-            Expr::Const(v) => lit(*v),
-            Expr::Var(v) => match c {
-                Ctx::Neuron { pop } => {
-                    format!("{}[i]", self.name(Entry::CellVar { pop, var: *v }))
-                }
-                Ctx::Synapse { proj } => {
-                    format!("{}[k]", self.name(Entry::SynVar { proj, var: *v }))
-                }
-                _ => "0.0".into(),
-            },
-            Expr::Local(l) => format!("l{l}"),
-            Expr::Time => "t".into(),
-            Expr::Signal(i) => {
-                if *i < self.ir.signals.len() {
-                    format!("cbm_sig{i}(t)")
-                } else {
-                    "0.0".into()
-                }
-            }
-            Expr::Pre(a) => match c {
-                Ctx::Synapse { proj } => {
-                    let src = self.ir.projections[proj].source;
-                    self.cell_access(*a, src, "pi_", None)
-                }
-                Ctx::PreCell { pop } => self.cell_access(*a, pop, "pi_", None),
-                _ => "0.0".into(),
-            },
-            Expr::Post(a) => match c {
-                Ctx::Synapse { proj } => {
-                    let q = &self.ir.projections[proj];
-                    let (tgt, teacher) = (q.target, q.teacher);
-                    self.cell_access(*a, tgt, "pj_", teacher)
-                }
-                _ => "0.0".into(),
-            },
-            Expr::Unary(op, x) => {
-                let x = self.expr(x, c);
-                match op {
-                    UnOp::Neg => format!("(-{x})"),
-                    UnOp::Not => format!("({x} == 0.0 ? 1.0 : 0.0)"),
-                }
-            }
-            Expr::Binary(op, a, b) => {
-                let a = self.expr(a, c);
-                let b = self.expr(b, c);
-                let cmp = |o: &str| format!("({a} {o} {b} ? 1.0 : 0.0)");
-                match op {
-                    BinOp::Add => format!("({a} + {b})"),
-                    BinOp::Sub => format!("({a} - {b})"),
-                    BinOp::Mul => format!("({a} * {b})"),
-                    BinOp::Div => format!("({a} / {b})"),
-                    BinOp::Pow => format!("pow({a}, {b})"),
-                    BinOp::Eq => cmp("=="),
-                    BinOp::Ne => cmp("!="),
-                    BinOp::Lt => cmp("<"),
-                    BinOp::Le => cmp("<="),
-                    BinOp::Gt => cmp(">"),
-                    BinOp::Ge => cmp(">="),
-                    BinOp::And => format!("(({a} != 0.0) && ({b} != 0.0) ? 1.0 : 0.0)"),
-                    BinOp::Or => format!("(({a} != 0.0) || ({b} != 0.0) ? 1.0 : 0.0)"),
-                }
-            }
-            Expr::Call(f, args, site) => {
-                if matches!(f, Func::Rand | Func::Randn) {
-                    return match c {
-                        Ctx::Neuron { pop } => {
-                            let st = stream(rng::STEP_RNG, pop, *site);
-                            let func = if *f == Func::Rand {
-                                "cbm_rand_u"
-                            } else {
-                                "cbm_rand_n"
-                            };
-                            format!("{func}({st}u, i, s)")
-                        }
-                        _ => "0.0".into(),
-                    };
-                }
-                let a: Vec<String> = args.iter().map(|x| self.expr(x, c)).collect();
-                let arg = |n: usize| a.get(n).cloned().unwrap_or_else(|| "0.0".into());
-                match f {
-                    Func::Exp => format!("exp({})", arg(0)),
-                    Func::Log => format!("log({})", arg(0)),
-                    Func::Sqrt => format!("sqrt({})", arg(0)),
-                    Func::Abs => format!("fabs({})", arg(0)),
-                    Func::Floor => format!("floor({})", arg(0)),
-                    Func::Min => format!("fmin({}, {})", arg(0), arg(1)),
-                    Func::Max => format!("fmax({}, {})", arg(0), arg(1)),
-                    Func::Clip => format!("fmin(fmax({}, {}), {})", arg(0), arg(1), arg(2)),
-                    Func::Select => format!("({} != 0.0 ? {} : {})", arg(0), arg(1), arg(2)),
-                    Func::Rand | Func::Randn => "0.0".into(),
-                }
-            }
-        }
+        c_expr::expr(e, &mut CudaLeaves { g: self, c })
     }
 
     /// Statements of cell code (Neuron) or synapse code (Synapse). Deposits
@@ -1492,35 +1357,56 @@ pub fn explain_log(source: &str, log: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::lit;
+/// The leaves of CUDA expressions: buffers from the table, cells `i`,
+/// synapses `k`, presynaptic cell `pi_`, postsynaptic cell `pj_`.
+struct CudaLeaves<'g, 'a> {
+    g: &'g mut Gen<'a>,
+    c: Ctx,
+}
 
-    #[test]
-    fn literals_read_back_exactly() {
-        for v in [
-            0.0,
-            -0.0,
-            1.0,
-            0.1,
-            -0.07,
-            1e-9,
-            6.02e23,
-            1e15,
-            f64::MIN_POSITIVE,
-            5e-324,
-            f64::MAX,
-            0.9048374180359595,
-            std::f64::consts::TAU,
-        ] {
-            let s = lit(v);
-            let t = s.trim_start_matches('(').trim_end_matches(')');
-            let back: f64 = t.parse().expect("a number");
-            assert_eq!(back.to_bits(), v.to_bits(), "{v:e} printed as {s}");
-            assert!(s.contains(['.', 'e']), "{s} would read as an integer");
+impl c_expr::Leaves for CudaLeaves<'_, '_> {
+    fn var(&mut self, v: usize) -> String {
+        match self.c {
+            Ctx::Neuron { pop } => format!("{}[i]", self.g.name(Entry::CellVar { pop, var: v })),
+            Ctx::Synapse { proj } => format!("{}[k]", self.g.name(Entry::SynVar { proj, var: v })),
+            _ => "0.0".into(),
         }
-        assert_eq!(lit(f64::INFINITY), "CBM_INF");
-        assert_eq!(lit(f64::NEG_INFINITY), "(-CBM_INF)");
-        assert_eq!(lit(f64::NAN), "CBM_NAN");
+    }
+    fn signal(&mut self, i: usize) -> String {
+        if i < self.g.ir.signals.len() {
+            format!("cbm_sig{i}(t)")
+        } else {
+            "0.0".into()
+        }
+    }
+    fn pre(&mut self, a: CellAccess) -> String {
+        match self.c {
+            Ctx::Synapse { proj } => {
+                let src = self.g.ir.projections[proj].source;
+                self.g.cell_access(a, src, "pi_", None)
+            }
+            Ctx::PreCell { pop } => self.g.cell_access(a, pop, "pi_", None),
+            _ => "0.0".into(),
+        }
+    }
+    fn post(&mut self, a: CellAccess) -> String {
+        match self.c {
+            Ctx::Synapse { proj } => {
+                let q = &self.g.ir.projections[proj];
+                let (tgt, teacher) = (q.target, q.teacher);
+                self.g.cell_access(a, tgt, "pj_", teacher)
+            }
+            _ => "0.0".into(),
+        }
+    }
+    fn rand(&mut self, normal: bool, site: u32) -> String {
+        match self.c {
+            Ctx::Neuron { pop } => {
+                let st = stream(rng::STEP_RNG, pop, site);
+                let func = if normal { "cbm_rand_n" } else { "cbm_rand_u" };
+                format!("{func}({st}u, i, s)")
+            }
+            _ => "0.0".into(),
+        }
     }
 }

@@ -88,6 +88,25 @@ pub struct SynapseSide<'a> {
     pub signals: &'a [f64],
 }
 
+impl<'a> SynapseSide<'a> {
+    /// What projection `q`'s synapse code sees: its source and target
+    /// populations, the teacher arrival times of its teacher if it has one.
+    pub fn of(
+        q: &crate::ir::ProjectionIr,
+        pops: &'a [PopRt],
+        teacher_times: &'a [Vec<f64>],
+        signals: &'a [f64],
+    ) -> Self {
+        SynapseSide {
+            source: q.source,
+            pre: &pops[q.source],
+            post: &pops[q.target],
+            teacher: q.teacher.map(|ti| teacher_times[ti].as_slice()),
+            signals,
+        }
+    }
+}
+
 /// The synapses a call visits.
 pub enum Over<'a> {
     /// These synapse ids (on_post, on_teacher).
