@@ -966,7 +966,7 @@ fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64, log_q: 
 }
 
 /// `geometric_gap` of each of `cells` (with their spike counts), into `out`:
-/// four cells' Philox draws at a time, which the compiler vectorises.
+/// four cells' Philox draws at a time (see `rng::philox_first_words`).
 fn geometric_gaps(
     rng: &Rng,
     pop: usize,
