@@ -11,8 +11,9 @@
 //! Functions take a `CbmCtx` (kernels/templates/cpu_prelude.c); their buffers
 //! arrive in `ctx.p` in the order of the function's [`Arg`] list.
 
+use super::rewrite;
 use crate::engine::c_expr::{self, lit};
-use crate::ir::{BinOp, CellAccess, Expr, Func, Ir, PopulationKindIr, ProjectionIr, Stmt, UnOp};
+use crate::ir::{CellAccess, Expr, Ir, PopulationKindIr, ProjectionIr, Stmt};
 use crate::network::rng::{self, stream};
 use std::fmt::Write;
 
@@ -535,7 +536,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
             let _ = writeln!(body, "    }}");
         }
         Handler::Every(k) => {
-            let rule = &factor_selects(&q.every[k].1);
+            let rule = &rewrite::factor_selects(&q.every[k].1);
             let visited =
                 super::super::hoisted_guard(rule).map_or(rule.as_slice(), |(_, then)| then);
             per_target_values(&mut b, &mut body, qi, visited);
@@ -622,7 +623,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
 /// state does not change while synapse code runs.
 fn per_target_values(b: &mut Body, body: &mut String, qi: usize, stmts: &[Stmt]) {
     let mut found = vec![];
-    crate::ir::visit_exprs(stmts, &mut |e| collect_post_only(e, &mut found));
+    crate::ir::visit_exprs(stmts, &mut |e| rewrite::collect_post_only(e, &mut found));
     if found.is_empty() {
         return;
     }
@@ -641,91 +642,6 @@ fn per_target_values(b: &mut Body, body: &mut String, qi: usize, stmts: &[Stmt])
     let _ = writeln!(body, "    }}");
     b.per_target = found;
     b.use_per_target = true;
-}
-
-/// `select(c, x - a, x + b)` is `x + select(c, -a, b)` exactly (IEEE
-/// subtraction is addition of the negation; addition commutes). The second
-/// form lets a per-target condition take its step with it: a plasticity
-/// rule's "depress or potentiate" becomes one per-target value.
-fn factor_selects(stmts: &[Stmt]) -> Vec<Stmt> {
-    stmts
-        .iter()
-        .map(|s| s.map_exprs(&mut factor_select))
-        .collect()
-}
-
-fn factor_select(e: &Expr) -> Expr {
-    let step = |op: BinOp, x: &Expr| match (op, x) {
-        (BinOp::Add, x) => Some(x.clone()),
-        (BinOp::Sub, Expr::Const(v)) => Some(Expr::Const(-v)),
-        (BinOp::Sub, x) => Some(Expr::Unary(UnOp::Neg, Box::new(x.clone()))),
-        _ => None,
-    };
-    match e {
-        Expr::Call(Func::Select, args, site) => {
-            let args: Vec<Expr> = args.iter().map(factor_select).collect();
-            if let [c, Expr::Binary(op1, x1, a), Expr::Binary(op2, x2, b)] = args.as_slice() {
-                if x1 == x2 {
-                    if let (Some(a), Some(b)) = (step(*op1, a), step(*op2, b)) {
-                        let chosen = Expr::Call(Func::Select, vec![c.clone(), a, b], *site);
-                        return Expr::Binary(BinOp::Add, x1.clone(), Box::new(chosen));
-                    }
-                }
-            }
-            Expr::Call(Func::Select, args, *site)
-        }
-        Expr::Call(f, args, site) => {
-            Expr::Call(*f, args.iter().map(factor_select).collect(), *site)
-        }
-        Expr::Unary(op, x) => Expr::Unary(*op, Box::new(factor_select(x))),
-        Expr::Binary(op, a, b) => {
-            Expr::Binary(*op, Box::new(factor_select(a)), Box::new(factor_select(b)))
-        }
-        e => e.clone(),
-    }
-}
-
-/// The largest subexpressions of `e` that read the postsynaptic cell and
-/// nothing else of the synapse (a bare `post.x` is left: it is one load
-/// either way).
-fn collect_post_only(e: &Expr, out: &mut Vec<Expr>) {
-    if post_only(e) && reads_post(e) {
-        if !matches!(e, Expr::Post(_)) && !out.contains(e) {
-            out.push(e.clone());
-        }
-        return;
-    }
-    match e {
-        Expr::Unary(_, x) => collect_post_only(x, out),
-        Expr::Binary(_, a, b) => {
-            collect_post_only(a, out);
-            collect_post_only(b, out);
-        }
-        Expr::Call(_, args, _) => args.iter().for_each(|a| collect_post_only(a, out)),
-        _ => {}
-    }
-}
-
-fn post_only(e: &Expr) -> bool {
-    match e {
-        Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Post(_) => true,
-        Expr::Unary(_, x) => post_only(x),
-        Expr::Binary(_, a, b) => post_only(a) && post_only(b),
-        Expr::Call(f, args, _) => {
-            !matches!(f, Func::Rand | Func::Randn) && args.iter().all(post_only)
-        }
-        Expr::Var(_) | Expr::Local(_) | Expr::Pre(_) => false,
-    }
-}
-
-fn reads_post(e: &Expr) -> bool {
-    match e {
-        Expr::Post(_) => true,
-        Expr::Unary(_, x) => reads_post(x),
-        Expr::Binary(_, a, b) => reads_post(a) || reads_post(b),
-        Expr::Call(_, args, _) => args.iter().any(reads_post),
-        _ => false,
-    }
 }
 
 /// The leaves of the CPU engine's C: buffers unpacked from the context,

@@ -9,6 +9,7 @@
 
 pub(crate) mod bind;
 pub mod codegen;
+mod rewrite;
 
 pub use codegen::{Arg, Handler};
 use std::ffi::c_void;
