@@ -441,3 +441,21 @@ fn without_a_c_compiler_the_engine_interprets_and_says_why() {
     );
     assert!(out.join("small.npz").is_file());
 }
+
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    use std::process::Stdio;
+    let model = format!("{}/models/cerebellum.cbm", env!("CARGO_MANIFEST_DIR"));
+    let mut child = cbmc()
+        .args(["emit-c", &model])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the pipe before cbmc has printed (as `| head -0` would): its
+    // first write then meets a closed pipe.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "a closed pipe made cbmc panic: {err}");
+}
