@@ -35,6 +35,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     match cli.command {
         Command::Check(a) => cli::check::main(a),
@@ -44,5 +45,16 @@ fn main() -> ExitCode {
         Command::Plot(a) => cli::plot::main(a),
         Command::EmitCuda(a) => cli::emit_cuda::main(a),
         Command::EmitC(a) => cli::emit_c::main(a),
+    }
+}
+
+/// Rust ignores SIGPIPE, so printing to a closed pipe (`cbmc check m.cbm |
+/// head`) would fail with a panic; like other command-line tools, end
+/// quietly instead. Files are always written before the summary is printed.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: sets the disposition of one signal before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
