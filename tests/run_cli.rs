@@ -457,5 +457,8 @@ fn a_closed_output_pipe_ends_quietly() {
     drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!err.contains("panicked"), "a closed pipe made cbmc panic: {err}");
+    assert!(
+        !err.contains("panicked"),
+        "a closed pipe made cbmc panic: {err}"
+    );
 }

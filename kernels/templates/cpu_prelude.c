@@ -13,7 +13,7 @@ typedef uint64_t u64;
 // What the engine passes to every function (src/engine/cpu/native/mod.rs,
 // `Ctx`, is the same layout).
 typedef struct {
-    void* const* p;   // buffers, in the order listed above each function
+    void* const* p;   // buffers, in the order each function unpacks them
     const u32* ids;   // synapse ids (on_post, on_teacher) or spiking cells (on_pre)
     u64 n;            // how many ids
     double t;         // simulation time at the start of the step, s
@@ -39,7 +39,10 @@ static inline double cbm_clamp(double x, double lo, double hi) {
 
 #define CBM_FN static inline
 #define CBM_TAU 6.283185307179586
+#define CBM_INF HUGE_VAL
+#define CBM_NAN NAN
 // @include philox.inc
+// @include math.inc
 
 // rand() / randn() in cell code: stream of (population, call site), counter
 // (cell, step), as the interpreter's NeuronEnv::rand.

@@ -35,6 +35,7 @@ __device__ __forceinline__ double cbm_clamp(double x, double lo, double hi) {
 
 #define CBM_FN __device__ __forceinline__
 // @include philox.inc
+// @include math.inc
 
 // Philox with the key of this run (the seed).
 __device__ __forceinline__ void cbm_philox(u32 c0, u32 c1, u32 c2, u32 c3, u32* out) {

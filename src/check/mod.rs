@@ -830,6 +830,16 @@ impl Checker {
                 _ => None,
             };
             match (expr::eval(&lo, &env), expr::eval(&hi, &env)) {
+                // Two bounds on one variable: which would hold? Say so.
+                _ if bounds.iter().any(|b: &(usize, f64, f64)| b.0 == var) => self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        b.span,
+                        format!("bounds on `{}` are given twice", b.var.name),
+                    )
+                    .label("second bounds")
+                    .help("keep one `bounds` line per variable"),
+                ),
                 (Some(l), Some(h)) if l <= h => bounds.push((var, l, h)),
                 (Some(_), Some(_)) => self.emit(
                     Diagnostic::error(

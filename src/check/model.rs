@@ -121,9 +121,9 @@ impl Func {
             Func::Sqrt => v[0].sqrt(),
             Func::Abs => v[0].abs(),
             Func::Floor => v[0].floor(),
-            Func::Min => v[0].min(v[1]),
-            Func::Max => v[0].max(v[1]),
-            Func::Clip => v[0].max(v[1]).min(v[2]),
+            Func::Min => min(v[0], v[1]),
+            Func::Max => max(v[0], v[1]),
+            Func::Clip => min(max(v[0], v[1]), v[2]),
             Func::Select => {
                 if v[0] != 0.0 {
                     v[1]
@@ -140,6 +140,26 @@ impl Func {
             self,
             Func::Exp | Func::Log | Func::Sqrt | Func::Randn | Func::Rand
         )
+    }
+}
+
+/// min(a, b) as every engine computes it: b when b < a or a is NaN, else a
+/// (so min(-0, 0) is -0 and min(0, -0) is 0: the first of equal values).
+/// Spelled out, because f64::min and C's fmin may pick either zero.
+pub fn min(a: f64, b: f64) -> f64 {
+    if b < a || a.is_nan() {
+        b
+    } else {
+        a
+    }
+}
+
+/// max(a, b): b when b > a or a is NaN, else a (see [`min`]).
+pub fn max(a: f64, b: f64) -> f64 {
+    if b > a || a.is_nan() {
+        b
+    } else {
+        a
     }
 }
 

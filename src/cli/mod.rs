@@ -21,7 +21,6 @@ pub fn print_diagnostics(checked: &Checked, show_warnings: bool) {
     }
 }
 
-/// Parse `NAME=VALUE` pairs from `--set`.
 /// A model for the emit commands: `--set`s parsed, the file checked and
 /// lowered. On a mistake the message is printed and the exit code returned
 /// (2 for a malformed `--set`, 1 for the model).
@@ -39,6 +38,7 @@ pub fn load_model(
     })
 }
 
+/// Parse `NAME=VALUE` pairs from `--set`.
 pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
     sets.iter()
         .map(|s| match s.split_once('=') {

@@ -75,10 +75,10 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
                 Func::Sqrt => format!("sqrt({})", arg(0)),
                 Func::Abs => format!("fabs({})", arg(0)),
                 Func::Floor => format!("floor({})", arg(0)),
-                Func::Min => format!("fmin({}, {})", arg(0), arg(1)),
-                Func::Max => format!("fmax({}, {})", arg(0), arg(1)),
-                // Rust's x.max(lo).min(hi), NaN handling included.
-                Func::Clip => format!("fmin(fmax({}, {}), {})", arg(0), arg(1), arg(2)),
+                // cbm_min/cbm_max (math.inc): crate::check::model::{min, max}.
+                Func::Min => format!("cbm_min({}, {})", arg(0), arg(1)),
+                Func::Max => format!("cbm_max({}, {})", arg(0), arg(1)),
+                Func::Clip => format!("cbm_min(cbm_max({}, {}), {})", arg(0), arg(1), arg(2)),
                 Func::Select => format!("({} != 0.0 ? {} : {})", arg(0), arg(1), arg(2)),
                 Func::Rand | Func::Randn => "0.0".into(),
             }

@@ -3,6 +3,7 @@
 //! compiles one string and has no headers, so the generators include).
 
 const PHILOX: &str = include_str!("../../kernels/templates/philox.inc");
+const MATH: &str = include_str!("../../kernels/templates/math.inc");
 
 /// The CUDA kernels' prelude.
 pub fn cuda_prelude() -> String {
@@ -16,6 +17,7 @@ pub fn cpu_prelude() -> String {
 
 fn expand(text: &str) -> String {
     text.replace("// @include philox.inc\n", PHILOX)
+        .replace("// @include math.inc\n", MATH)
 }
 
 #[cfg(test)]
@@ -25,6 +27,7 @@ mod tests {
         for p in [super::cuda_prelude(), super::cpu_prelude()] {
             assert!(!p.contains("@include"));
             assert!(p.contains("cbm_philox_key("));
+            assert!(p.contains("cbm_min("));
         }
     }
 }

@@ -294,6 +294,27 @@ impl Ir {
 }
 
 impl Expr {
+    /// The same expression, constants compared by their bits (so 0 and -0
+    /// differ, and a NaN equals itself), unlike `==`: for rewrites that
+    /// must keep every result bit.
+    pub fn same(&self, other: &Expr) -> bool {
+        let all =
+            |a: &[Expr], b: &[Expr]| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same(y));
+        match (self, other) {
+            (Expr::Const(a), Expr::Const(b)) => a.to_bits() == b.to_bits(),
+            (Expr::Unary(o1, a), Expr::Unary(o2, b)) => o1 == o2 && a.same(b),
+            (Expr::Binary(o1, a1, b1), Expr::Binary(o2, a2, b2)) => {
+                o1 == o2 && a1.same(a2) && b1.same(b2)
+            }
+            (Expr::Call(f1, a1, s1), Expr::Call(f2, a2, s2)) => f1 == f2 && s1 == s2 && all(a1, a2),
+            (Expr::Const(_), _)
+            | (Expr::Unary(..), _)
+            | (Expr::Binary(..), _)
+            | (Expr::Call(..), _) => false,
+            (a, b) => a == b,
+        }
+    }
+
     pub fn uses_transcendentals(&self) -> bool {
         match self {
             Expr::Call(f, args, _) => {

@@ -39,7 +39,7 @@ fn mulhilo(a: u32, b: u32) -> (u32, u32) {
 }
 
 /// Philox4x32-10 of four counters at once, the same numbers as [`philox`]
-/// of each; returns the first word of each. The four rounds' chains are
+/// of each; returns the first word of each. The four counters' chains are
 /// interleaved, so the processor overlaps their multiplications (an SSE2
 /// version measured slower).
 #[inline]

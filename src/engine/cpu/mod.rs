@@ -185,6 +185,11 @@ impl CpuEngine {
     pub fn with_code(ir: &Ir, net: Network, threads: usize, code: CpuCode) -> Self {
         let (native, code) = match code {
             CpuCode::Interpret => (None, "interpreted (CBMC_CPU_CODE=interpret)".to_string()),
+            // Generated code trusts every index; the interpreter checks them.
+            CpuCode::Native if !fits(ir, &net) => (
+                None,
+                "interpreted: the network does not match the model".to_string(),
+            ),
             CpuCode::Native => match native::load(ir) {
                 Ok(n) => {
                     let how = if n.cached {
@@ -194,7 +199,11 @@ impl CpuEngine {
                     };
                     (Some(n), how)
                 }
-                Err(e) => (None, format!("interpreted: {e}")),
+                // The first line: the reason (a compiler's log follows).
+                Err(e) => (
+                    None,
+                    format!("interpreted: {}", e.lines().next().unwrap_or("")),
+                ),
             },
         };
         let rng = Rng::new(ir.seed);
@@ -617,9 +626,14 @@ impl CpuEngine {
             Handler::Post => native::Handler::Post,
         };
         if let Some(f) = self.native.as_ref().and_then(|n| n.synapse(qi, which)) {
+            let range = offsets[j] as usize..offsets[j + 1] as usize;
+            // The index is lent out for the call (the call borrows `proj`).
+            let Some((offsets, ids)) = proj.csc.take() else {
+                return;
+            };
             let side = SynapseSide::of(q, &self.pops, &self.teacher_times, signals);
-            let ids = ids.to_vec();
-            native::bind::synapses(f, proj, &side, Over::Synapses(&ids), clock);
+            native::bind::synapses(f, proj, &side, Over::Synapses(&ids[range]), clock);
+            proj.csc = Some((offsets, ids));
             return;
         }
         let prog = match h {
@@ -744,7 +758,6 @@ impl CpuEngine {
 /// One projection's share of a source's spikes: teacher arrivals, then the
 /// `on_pre` code (or its fast path) over all synapses of all spiking cells,
 /// cells ascending and each cell's synapses in storage order.
-#[allow(clippy::too_many_arguments)]
 fn deliver(
     proj: &mut ProjRt,
     q: &crate::ir::ProjectionIr,
@@ -914,6 +927,30 @@ fn periodic_rule(proj: &mut ProjRt, k: usize, side: &SynapseSide, t: f64) {
 enum Handler {
     Teacher,
     Post,
+}
+
+/// Does `net` have the sizes `ir` says, and only indices inside them? (The
+/// network is built from the IR, so it does unless a caller mixed them up.)
+fn fits(ir: &Ir, net: &Network) -> bool {
+    let pops_fit = ir.populations.len() == net.populations.len()
+        && ir
+            .populations
+            .iter()
+            .zip(&net.populations)
+            .all(|(p, n)| n.vars.iter().all(|v| v.len() == p.size));
+    let projs_fit = ir.projections.len() == net.projections.len()
+        && ir.projections.iter().zip(&net.projections).all(|(q, n)| {
+            let (n_src, n_tgt) = (ir.populations[q.source].size, ir.populations[q.target].size);
+            n.offsets.len() == n_src + 1
+                && n.offsets.first() == Some(&0)
+                && n.offsets.windows(2).all(|w| w[0] <= w[1])
+                && n.offsets.last().map(|&o| o as usize) == Some(n.post.len())
+                && n.pre.len() == n.post.len()
+                && n.pre.iter().all(|&i| (i as usize) < n_src)
+                && n.post.iter().all(|&j| (j as usize) < n_tgt)
+                && n.vars.iter().all(|v| v.len() == n.post.len())
+        });
+    pops_fit && projs_fit
 }
 
 /// A periodic rule `if <condition on the presynaptic cell alone> { body }`:

@@ -323,8 +323,8 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
                 let (o, a, b) = (w!(d), r!(a), r!(b));
                 for i in 0..n {
                     o[i] = match f {
-                        Func::Min => a[i].min(b[i]),
-                        Func::Max => a[i].max(b[i]),
+                        Func::Min => crate::check::model::min(a[i], b[i]),
+                        Func::Max => crate::check::model::max(a[i], b[i]),
                         _ => crate::ir::fold_call(f, &[a[i], b[i]]),
                     };
                 }
@@ -338,7 +338,7 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
             Op::Clip(d, x, lo, hi) => {
                 let (o, x, lo, hi) = (w!(d), r!(x), r!(lo), r!(hi));
                 for (((o, x), lo), hi) in o.iter_mut().zip(x).zip(lo).zip(hi) {
-                    *o = x.max(*lo).min(*hi);
+                    *o = crate::check::model::min(crate::check::model::max(*x, *lo), *hi);
                 }
             }
             Op::Rand(d, site, normal) => env.rand(site, normal, w!(d)),

@@ -1,7 +1,7 @@
 //! A timing wheel for spike sources with a constant rate: each cell waits
 //! for the step of its next spike (drawn as a geometric gap when it last
 //! spiked), and a step finds its spiking cells in time proportional to
-//! their number, in ascending cell order, without visiting silent cells.
+//! their number, in ascending cell order (it scans one bit per cell).
 
 /// Steps the wheel covers; cells due later wait in a list that is sorted
 /// into the wheel every `SLOTS` steps. With the cerebellum's 30 Hz PF the

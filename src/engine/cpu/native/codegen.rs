@@ -320,27 +320,30 @@ impl<'a> Body<'a> {
                 }
                 Stmt::Deposit { value, pulse_steps } => {
                     let Site::Synapse {
-                        proj,
                         handler: Handler::Pre,
+                        ..
                     } = site
                     else {
                         continue;
                     };
-                    let _ = proj;
                     let v = self.expr(value, site);
                     let ring = self.buf(Arg::Ring);
-                    // rb_[p] is where slot first_slot + p starts (set up
-                    // once per call: no division per synapse).
+                    // CBM_RB(p): where ring slot first_slot + p starts
+                    // (defined by the on_pre function).
                     let _ = writeln!(out, "{pad}{{");
                     let _ = writeln!(out, "{pad}    const double v_ = {v};");
                     let _ = writeln!(out, "{pad}    for (u64 p_ = 0; p_ < {pulse_steps}u; ++p_)");
-                    let _ = writeln!(out, "{pad}        {ring}[rb_[p_] + pj_] += v_;");
+                    let _ = writeln!(out, "{pad}        {ring}[CBM_RB(p_) + pj_] += v_;");
                     let _ = writeln!(out, "{pad}}}");
                 }
             }
         }
     }
 }
+
+/// Pulses up to this many steps long get a table of ring slot starts on the
+/// stack; longer ones compute each start.
+const MAX_PULSE_TABLE: u32 = 64;
 
 /// How many spiking cells ahead on_pre asks for synapse data.
 const PREFETCH_AHEAD: usize = 4;
@@ -503,15 +506,23 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
             let offsets = b.buf(Arg::Offsets);
             // The longest pulse of any deposit (at least 1).
             let pulses = q.max_pulse_steps.max(1);
-            let _ = writeln!(body, "    u64 rb_[{pulses}];");
-            let _ = writeln!(body, "    for (u64 p_ = 0; p_ < {pulses}u; ++p_)");
-            let _ = writeln!(
-                body,
-                "        rb_[p_] = ((c->first_slot + p_) % {}u) * {}u;",
-                ring_slots(q),
-                ir.populations[q.target].size
-            );
-            let _ = writeln!(body, "    (void)rb_;");
+            let (slots, n) = (ring_slots(q), ir.populations[q.target].size);
+            if pulses <= MAX_PULSE_TABLE {
+                // Slot starts set up once per call: no division per synapse.
+                let _ = writeln!(body, "    u64 rb_[{pulses}];");
+                let _ = writeln!(body, "    for (u64 p_ = 0; p_ < {pulses}u; ++p_)");
+                let _ = writeln!(
+                    body,
+                    "        rb_[p_] = ((c->first_slot + p_) % {slots}u) * {n}u;"
+                );
+                let _ = writeln!(body, "#define CBM_RB(p) rb_[p]");
+            } else {
+                // Long pulses: no table on the stack.
+                let _ = writeln!(
+                    body,
+                    "#define CBM_RB(p) (((c->first_slot + (p)) % {slots}u) * {n}u)"
+                );
+            }
             let mut inner = String::new();
             synapse_body(&mut b, &mut inner, &q.on_pre, 3);
             let _ = writeln!(body, "    for (u64 x = 0; x < n_; ++x) {{");
@@ -539,7 +550,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
             let rule = &rewrite::factor_selects(&q.every[k].1);
             let visited =
                 super::super::hoisted_guard(rule).map_or(rule.as_slice(), |(_, then)| then);
-            per_target_values(&mut b, &mut body, qi, visited);
+            per_target_values(&mut b, &mut body, site, visited);
             match super::super::hoisted_guard(rule) {
                 Some((cond, then)) => {
                     // The guard on the source cell, once per cell: silent
@@ -598,6 +609,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
     );
     let _ = writeln!(out, "void {symbol}(const CbmCtx* c) {{");
     out.push_str(&b.unpack());
+    let rb_macro = body.contains("#define CBM_RB");
     // Copies of the context's fields: stores through the buffers cannot
     // change them, and the compiler then knows it.
     let _ = writeln!(
@@ -607,6 +619,9 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
     let _ = writeln!(out, "    (void)t;\n    (void)n_;\n    (void)ids_;");
     out.push_str(&body);
     let _ = writeln!(out, "}}");
+    if rb_macro {
+        let _ = writeln!(out, "#undef CBM_RB");
+    }
     let scratch = b.per_target.len() * ir.populations[q.target].size;
     Function {
         symbol,
@@ -621,7 +636,10 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
 /// cerebellum's PF->PKJ rule asks "did this PKJ get a CF spike lately?"
 /// 17,000 times for 128 cells). Values are identical, as the target's
 /// state does not change while synapse code runs.
-fn per_target_values(b: &mut Body, body: &mut String, qi: usize, stmts: &[Stmt]) {
+fn per_target_values(b: &mut Body, body: &mut String, site: Site, stmts: &[Stmt]) {
+    let Site::Synapse { proj: qi, .. } = site else {
+        return;
+    };
     let mut found = vec![];
     crate::ir::visit_exprs(stmts, &mut |e| rewrite::collect_post_only(e, &mut found));
     if found.is_empty() {
@@ -629,10 +647,6 @@ fn per_target_values(b: &mut Body, body: &mut String, qi: usize, stmts: &[Stmt])
     }
     let n = b.ir.populations[b.ir.projections[qi].target].size;
     let scratch = b.buf(Arg::Scratch);
-    let site = Site::Synapse {
-        proj: qi,
-        handler: Handler::Every(0),
-    };
     let _ = writeln!(body, "    for (u64 j = 0; j < {n}u; ++j) {{");
     let _ = writeln!(body, "        const u64 pj_ = j;");
     for (h, e) in found.iter().enumerate() {
@@ -659,7 +673,7 @@ impl c_expr::Leaves for CpuLeaves<'_, '_> {
         if !self.b.use_per_target {
             return None;
         }
-        let h = self.b.per_target.iter().position(|x| x == e)?;
+        let h = self.b.per_target.iter().position(|x| x.same(e))?;
         let n = self.b.ir.populations[self.b.ir.projections[proj].target].size;
         let scratch = self.b.buf(Arg::Scratch);
         Some(format!("{scratch}[{}u + pj_]", h * n))

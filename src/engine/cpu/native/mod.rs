@@ -74,6 +74,9 @@ pub const FLAGS: &[&str] = &[
     "-shared",
     "-ffp-contract=off",
     "-fno-math-errno",
+    // libm's own pow, exp, ... everywhere: the compiler would otherwise
+    // turn pow(x, 2.0) into x * x, which rounds differently from pow.
+    "-fno-builtin",
 ];
 
 /// Does the user want the interpreter?
@@ -126,21 +129,37 @@ pub fn load(ir: &crate::ir::Ir) -> Result<Native, String> {
         version.as_bytes(),
         std::env::consts::ARCH.as_bytes(),
     ]);
-    // A cache folder that cannot be made (a read-only home) is no cache.
+    // A cache folder that cannot be made is no cache.
     let cache = crate::engine::cache::dir()
         .map(|d| d.join("cpu"))
         .filter(|d| std::fs::create_dir_all(d).is_ok());
     let cached_path = cache.as_ref().map(|d| d.join(format!("{key}.so")));
-    let (path, cached, temporary) = match &cached_path {
-        Some(p) if p.is_file() => (p.clone(), true, false),
+    // Where the library is built when it is not in the cache: the cache
+    // folder itself (so that publishing it is one rename), else (no cache,
+    // or one we may not write) a private temporary folder, removed below.
+    let mut scratch: Option<PathBuf> = None;
+    let (path, cached) = match &cached_path {
+        Some(p) if p.is_file() => (p.clone(), true),
         _ => {
-            let dir = cache.clone().unwrap_or_else(std::env::temp_dir);
-            let built = compile(&cc, &generated.source, &dir, &key)?;
+            let built = match cache
+                .as_deref()
+                .map(|d| compile(&cc, &generated.source, d, &key))
+            {
+                Some(Ok(built)) => built,
+                Some(Err(Failure::Compiler(e))) => return Err(e),
+                Some(Err(Failure::Io(_))) | None => {
+                    let dir = private_temp_dir()?;
+                    scratch = Some(dir.clone());
+                    compile(&cc, &generated.source, &dir, &key).map_err(Failure::message)?
+                }
+            };
             match &cached_path {
                 // Publish under the key in one step: a reader never sees a
                 // half-written library.
-                Some(p) if std::fs::rename(&built, p).is_ok() => (p.clone(), false, false),
-                _ => (built, false, true),
+                Some(p) if scratch.is_none() && std::fs::rename(&built, p).is_ok() => {
+                    (p.clone(), false)
+                }
+                _ => (built, false),
             }
         }
     };
@@ -153,9 +172,9 @@ pub fn load(ir: &crate::ir::Ir) -> Result<Native, String> {
     // nothing (plain C, no constructors).
     let lib = unsafe { libloading::Library::new(&path) }
         .map_err(|e| format!("could not load the compiled model code: {e}"));
-    if temporary {
-        // Loaded (or failed): the file is no longer needed.
-        let _ = std::fs::remove_file(&path);
+    if let Some(dir) = scratch {
+        // Loaded (or failed): the files are no longer needed.
+        let _ = std::fs::remove_dir_all(dir);
     }
     let lib = lib?;
     let mut cells = Vec::new();
@@ -198,12 +217,53 @@ pub fn load(ir: &crate::ir::Ir) -> Result<Native, String> {
     })
 }
 
+/// Why a compilation failed.
+enum Failure {
+    /// Writing the source or the library failed (try elsewhere).
+    Io(String),
+    /// The compiler did not run or rejected the code.
+    Compiler(String),
+}
+
+impl Failure {
+    fn message(self) -> String {
+        match self {
+            Failure::Io(m) | Failure::Compiler(m) => m,
+        }
+    }
+}
+
+/// A new folder only this user can use, under the system's temporary
+/// folder (created, never reused, so no one can have planted files in it).
+fn private_temp_dir() -> Result<PathBuf, String> {
+    static MADE: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    let mut last = String::new();
+    for _ in 0..16 {
+        let dir = std::env::temp_dir().join(format!(
+            "cbmc-{}-{}-{nanos}",
+            std::process::id(),
+            MADE.fetch_add(1, Ordering::Relaxed)
+        ));
+        match builder.create(&dir) {
+            Ok(()) => return Ok(dir),
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(format!(
+        "cannot make a temporary folder for compiled code: {last}"
+    ))
+}
+
 /// Compile `source` into `dir`, returning the library's path (a name
 /// unique to this process and call, renamed by the caller).
-fn compile(cc: &str, source: &str, dir: &Path, key: &str) -> Result<PathBuf, String> {
+fn compile(cc: &str, source: &str, dir: &Path, key: &str) -> Result<PathBuf, Failure> {
     static CALLS: AtomicU64 = AtomicU64::new(0);
-    std::fs::create_dir_all(dir)
-        .map_err(|e| format!("cannot create {} for compiled code: {e}", dir.display()))?;
     let unique = format!(
         "{key}.{}.{}",
         std::process::id(),
@@ -212,7 +272,7 @@ fn compile(cc: &str, source: &str, dir: &Path, key: &str) -> Result<PathBuf, Str
     let c_file = dir.join(format!("{unique}.c"));
     let so_file = dir.join(format!("{unique}.so"));
     std::fs::write(&c_file, source)
-        .map_err(|e| format!("cannot write {}: {e}", c_file.display()))?;
+        .map_err(|e| Failure::Io(format!("cannot write {}: {e}", c_file.display())))?;
     let out = compiler_command(cc)
         .args(FLAGS)
         .arg("-o")
@@ -221,17 +281,17 @@ fn compile(cc: &str, source: &str, dir: &Path, key: &str) -> Result<PathBuf, Str
         .arg("-lm")
         .output();
     let _ = std::fs::remove_file(&c_file);
-    let out = out.map_err(|e| format!("could not run `{cc}`: {e}"))?;
+    let out = out.map_err(|e| Failure::Compiler(format!("could not run `{cc}`: {e}")))?;
     if !out.status.success() {
         let _ = std::fs::remove_file(&so_file);
         let log: String = String::from_utf8_lossy(&out.stderr)
             .lines()
-            .take(20)
+            .take(8)
             .collect::<Vec<_>>()
             .join("\n");
-        return Err(format!(
-            "`{cc}` could not compile the generated code (a bug in cbmc; `cbmc emit-c` shows the source):\n{log}"
-        ));
+        return Err(Failure::Compiler(format!(
+            "`{cc}` could not compile the generated code (if `{cc}` compiles other C, this is a bug in cbmc; `cbmc emit-c` shows the source):\n{log}"
+        )));
     }
     Ok(so_file)
 }

@@ -25,7 +25,7 @@ fn factor_select(e: &Expr) -> Expr {
         Expr::Call(Func::Select, args, site) => {
             let args: Vec<Expr> = args.iter().map(factor_select).collect();
             if let [c, Expr::Binary(op1, x1, a), Expr::Binary(op2, x2, b)] = args.as_slice() {
-                if x1 == x2 {
+                if x1.same(x2) {
                     if let (Some(a), Some(b)) = (step(*op1, a), step(*op2, b)) {
                         let chosen = Expr::Call(Func::Select, vec![c.clone(), a, b], *site);
                         return Expr::Binary(BinOp::Add, x1.clone(), Box::new(chosen));
@@ -50,7 +50,7 @@ fn factor_select(e: &Expr) -> Expr {
 /// either way).
 pub fn collect_post_only(e: &Expr, out: &mut Vec<Expr>) {
     if post_only(e) && reads_post(e) {
-        if !matches!(e, Expr::Post(_)) && !out.contains(e) {
+        if !matches!(e, Expr::Post(_)) && !out.iter().any(|x| x.same(e)) {
             out.push(e.clone());
         }
         return;
@@ -131,6 +131,20 @@ mod tests {
                 assert_eq!(a.to_bits(), b.to_bits(), "x = {x:e}, c = {c}");
             }
         }
+    }
+
+    #[test]
+    fn zero_and_minus_zero_stay_apart() {
+        use crate::ir::CellAccess;
+        let v = || Box::new(Expr::Post(CellAccess::Var(0)));
+        let a = Expr::Binary(BinOp::Div, v(), Box::new(Expr::Const(0.0)));
+        let b = Expr::Binary(BinOp::Div, v(), Box::new(Expr::Const(-0.0)));
+        // w + post.V / 0 + post.V / -0: two per-target values, not one.
+        let w_plus_a = Expr::Binary(BinOp::Add, Box::new(Expr::Var(0)), Box::new(a));
+        let e = Expr::Binary(BinOp::Add, Box::new(w_plus_a), Box::new(b));
+        let mut found = vec![];
+        collect_post_only(&e, &mut found);
+        assert_eq!(found.len(), 2, "{found:?}");
     }
 
     #[test]
