@@ -48,6 +48,8 @@ pub fn build_library(source: &str, dir: &Path, name: &str) -> PathBuf {
             "-fPIC",
             "-ffp-contract=off",
             "-fno-fast-math",
+            // libm's pow as the CPU engine calls it (not x * x for pow(x, 2)).
+            "-fno-builtin",
             "-U_FORTIFY_SOURCE",
         ])
         .arg("-I")
