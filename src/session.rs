@@ -95,61 +95,68 @@ pub fn run_cpu_with(
     let net = crate::network::build(ir)?;
     let synapses = net.projections.iter().map(|p| p.len()).sum();
     let build_seconds = t0.elapsed().as_secs_f64();
-    {
-        let gaps = net.gaps.clone();
-        let mut engine = CpuEngine::new(ir, net, threads);
-        let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
-        setup(&mut rec);
-        let (error, partial, wall_seconds) = drive(
-            &mut engine,
-            &mut rec,
-            ir.steps,
-            stop,
-            progress_every,
-            progress,
-        )?;
-        let summary = summarise(ir, &rec);
-        Ok(RunResult {
-            summary,
-            engine: engine.describe(),
-            threads,
-            wall_seconds,
-            build_seconds,
-            steps_done: engine.steps_done(),
-            partial,
-            error,
-            synapses,
-            recording: rec,
-        })
-    }
+    let gaps = net.gaps.clone();
+    let mut engine = CpuEngine::new(ir, net, threads);
+    let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
+    setup(&mut rec);
+    let built = Built {
+        threads,
+        build_seconds,
+        synapses,
+    };
+    drive(ir, &mut engine, rec, built, stop, progress_every, progress)
 }
 
-/// Step an engine until `steps` are done, `stop` is set or a value goes
-/// NaN, recording after every step. Returns (error, partial, wall seconds).
+/// What building a network for a run measured.
+pub struct Built {
+    pub threads: usize,
+    pub build_seconds: f64,
+    pub synapses: usize,
+}
+
+/// Step an engine through `ir`'s steps, until `stop` is set or a value goes
+/// NaN, recording into `rec` after every step; the run's result.
 pub fn drive(
+    ir: &Ir,
     engine: &mut dyn Engine,
-    rec: &mut Recording,
-    steps: u64,
+    mut rec: Recording,
+    built: Built,
     stop: &AtomicBool,
     progress_every: u64,
     progress: &mut dyn FnMut(u64),
-) -> Result<(Option<NumericalError>, bool, f64), String> {
+) -> Result<RunResult, String> {
     let t1 = Instant::now();
-    while engine.steps_done() < steps {
+    let mut error = None;
+    let mut partial = false;
+    while engine.steps_done() < ir.steps {
         if stop.load(Ordering::Relaxed) {
-            return Ok((None, true, t1.elapsed().as_secs_f64()));
+            partial = true;
+            break;
         }
         engine.prepare()?;
         let s = engine.steps_done();
         if let Err(e) = engine.step() {
-            return Ok((Some(e), true, t1.elapsed().as_secs_f64()));
+            (error, partial) = (Some(e), true);
+            break;
         }
         rec.after_step(s, &*engine);
         if progress_every > 0 && (s + 1).is_multiple_of(progress_every) {
             progress(s + 1);
         }
     }
-    Ok((None, false, t1.elapsed().as_secs_f64()))
+    let wall_seconds = t1.elapsed().as_secs_f64();
+    Ok(RunResult {
+        summary: summarise(ir, &rec),
+        engine: engine.describe(),
+        threads: built.threads,
+        wall_seconds,
+        build_seconds: built.build_seconds,
+        steps_done: engine.steps_done(),
+        partial,
+        error,
+        synapses: built.synapses,
+        recording: rec,
+    })
 }
 
 /// The metadata record stored in the .npz (key `meta`, UTF-8 JSON bytes).

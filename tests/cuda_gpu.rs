@@ -64,7 +64,7 @@ fn transcendental_at_step_time(ir: &Ir) -> bool {
     ir.populations.iter().any(|p| match &p.kind {
         PopulationKindIr::Neuron(n) => s(&n.step) || s(&n.reset) || n.spike.as_ref().is_some_and(e),
         PopulationKindIr::Source(SourceIr::SpikeTimes { .. }) => false,
-        PopulationKindIr::Source(src) => match codegen::fixed_probability(ir, src) {
+        PopulationKindIr::Source(src) => match src.fixed_probability(ir.dt) {
             // Geometric gaps draw with log().
             Some(p) => p > 0.0 && p < 1.0,
             // A time-varying rate becomes a probability through exp().

@@ -42,17 +42,8 @@ fn compare(label: &str, ir: &Ir, steps: u64, state_every: u64) -> Option<u64> {
     let mut spikes = 0;
     for s in 0..steps {
         let (a, b) = (interp.step(), native.step());
-        match (&a, &b) {
-            (Ok(()), Ok(())) => {}
-            (Err(x), Err(y)) => {
-                assert_eq!(
-                    (&x.population, &x.variable, x.cell, x.step),
-                    (&y.population, &y.variable, y.cell, y.step),
-                    "{label}: different numerical errors"
-                );
-                return Some(spikes);
-            }
-            _ => panic!("{label}: step {s}: interpreter {a:?}, native {b:?}"),
+        if state::same_outcome(label, s, &a, &b, ("interpreter", "native")) {
+            return Some(spikes);
         }
         for (p, pop) in ir.populations.iter().enumerate() {
             assert_eq!(

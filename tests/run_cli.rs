@@ -39,6 +39,13 @@ record w = weights(p.w, every = 100 ms)
 record v = trace(Out.V, cells = [0, 1])
 "#;
 
+/// `cbmc run MODEL --quiet -o OUT`, for more arguments to be added.
+fn run_quietly(model: &std::path::Path, out: &std::path::Path) -> Command {
+    let mut c = cbmc();
+    c.arg("run").arg(model).arg("--quiet").arg("-o").arg(out);
+    c
+}
+
 fn small_model(dir: &str) -> std::path::PathBuf {
     let d = temp_dir(dir);
     let path = d.join("small.cbm");
@@ -89,16 +96,8 @@ fn same_seed_gives_identical_arrays_and_threads_do_not_matter() {
 fn run_writes_npz_with_keys_and_metadata() {
     let path = small_model("run_ok");
     let out = path.parent().unwrap().join("out");
-    let o = cbmc()
-        .args([
-            "run",
-            path.to_str().unwrap(),
-            "--quiet",
-            "-o",
-            out.to_str().unwrap(),
-            "--duration",
-            "500ms",
-        ])
+    let o = run_quietly(&path, &out)
+        .args(["--duration", "500ms"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
@@ -252,16 +251,7 @@ record v = trace(P.V, cells = [0])
     )
     .unwrap();
     let out = d.join("out");
-    let o = cbmc()
-        .args([
-            "run",
-            path.to_str().unwrap(),
-            "--quiet",
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = run_quietly(&path, &out).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("`P.V` of cell 0 became inf at step"), "{err}");
@@ -289,16 +279,7 @@ fn interrupt_writes_a_partial_recording() {
     )
     .unwrap();
     let out = d.join("out");
-    let mut child = cbmc()
-        .args([
-            "run",
-            path.to_str().unwrap(),
-            "--quiet",
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .spawn()
-        .unwrap();
+    let mut child = run_quietly(&path, &out).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(1500));
     let pid = child.id().to_string();
     let status = Command::new("kill").args(["-INT", &pid]).status().unwrap();
@@ -328,16 +309,7 @@ fn per_synapse_delays_check_but_do_not_run_yet() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = d.join("out");
-    let o = cbmc()
-        .args([
-            "run",
-            path.to_str().unwrap(),
-            "--quiet",
-            "-o",
-            out.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let o = run_quietly(&path, &out).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("per-synapse delays"), "{err}");
@@ -421,9 +393,8 @@ record wb = weights(pb.w, every = 5 ms, max = 500)
 fn without_a_c_compiler_the_engine_interprets_and_says_why() {
     let path = small_model("no_cc");
     let out = path.parent().unwrap().join("out");
-    let o = cbmc()
-        .args(["run", path.to_str().unwrap(), "--quiet", "--no-plot"])
-        .args(["-o", out.to_str().unwrap(), "--duration", "300ms"])
+    let o = run_quietly(&path, &out)
+        .args(["--no-plot", "--duration", "300ms"])
         .env("CC", "/nonexistent/cc")
         // No cached library may stand in for the compiler.
         .env("CBMC_NO_CACHE", "1")

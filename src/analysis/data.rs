@@ -36,21 +36,9 @@ pub struct Meta {
     pub wall_seconds: f64,
     pub build_seconds: f64,
     pub synapses: u64,
-    pub populations: Vec<PopSummary>,
+    pub populations: Vec<crate::record::PopulationSummary>,
     /// Written by cbmc since the plotting stage; absent in older files.
     pub recorders: Option<Vec<RecorderMeta>>,
-}
-
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct PopSummary {
-    pub name: String,
-    pub cells: usize,
-    pub mean_hz: f64,
-    pub min_hz: f64,
-    pub median_hz: f64,
-    pub max_hz: f64,
-    pub silent: usize,
 }
 
 /// What the metadata says about one recorder (see `recorders_meta`).

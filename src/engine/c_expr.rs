@@ -1,10 +1,12 @@
-//! IR expressions printed as C, for both code generators (the CUDA kernels
-//! and the CPU engine's native code). Operators, built-in functions and
-//! literals print the same in both, with the interpreter's meaning
+//! IR code printed as C, for both code generators (the CUDA kernels and the
+//! CPU engine's native code). Operators, built-in functions, literals and
+//! statements print the same in both, with the interpreter's meaning
 //! (conditions are 1.0 or 0.0); what a variable, a cell access, a signal or
-//! a random number reads is each generator's business ([`Leaves`]).
+//! a random number reads, where a store goes and what a deposit does is each
+//! generator's business ([`Leaves`], [`Statements`]).
 
-use crate::ir::{BinOp, CellAccess, Expr, Func, UnOp};
+use crate::ir::{BinOp, CellAccess, Expr, Func, Stmt, UnOp};
+use std::fmt::Write;
 
 /// How a generator prints the leaves of an expression.
 pub trait Leaves {
@@ -22,6 +24,84 @@ pub trait Leaves {
     fn post(&mut self, a: CellAccess) -> String;
     /// `rand()` (or `randn()` when `normal`) at call site `site`.
     fn rand(&mut self, normal: bool, site: u32) -> String;
+}
+
+/// Where an assignment to a variable goes.
+pub enum Store {
+    /// A cell variable, `array[i]` (a `held` store is skipped while the
+    /// cell is refractory, `r_` > 0).
+    Cell(String),
+    /// A synapse variable, `array[k]`, clamped into its bounds if it has any.
+    Synapse(String, Option<(f64, f64)>),
+    /// Nowhere: the site cannot write variables.
+    Nowhere,
+}
+
+/// How a generator prints what statements do besides computing values.
+pub trait Statements: Leaves {
+    fn store(&mut self, var: usize) -> Store;
+    /// Print a deposit of `value` for `pulse_steps` steps at indentation `pad`.
+    fn deposit(&mut self, out: &mut String, pad: &str, value: &Expr, pulse_steps: u32);
+}
+
+/// `stmts` as C statements at indentation `level` (four spaces each).
+pub fn stmts(out: &mut String, code: &[Stmt], s: &mut dyn Statements, level: usize) {
+    let pad = "    ".repeat(level);
+    for st in code {
+        match st {
+            Stmt::Set { var, value, held } => {
+                let v = expr(value, s);
+                let _ = match s.store(*var) {
+                    Store::Cell(arr) if *held => writeln!(
+                        out,
+                        "{pad}{{ const double x_ = {v}; if (r_ == 0u) {arr}[i] = x_; }}"
+                    ),
+                    Store::Cell(arr) => writeln!(out, "{pad}{arr}[i] = {v};"),
+                    Store::Synapse(arr, Some((lo, hi))) => writeln!(
+                        out,
+                        "{pad}{arr}[k] = cbm_clamp({v}, {}, {});",
+                        lit(lo),
+                        lit(hi)
+                    ),
+                    Store::Synapse(arr, None) => writeln!(out, "{pad}{arr}[k] = {v};"),
+                    Store::Nowhere => Ok(()),
+                };
+            }
+            Stmt::SetLocal { local, value } => {
+                let v = expr(value, s);
+                let _ = writeln!(out, "{pad}l{local} = {v};");
+            }
+            Stmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                let cv = expr(cond, s);
+                let _ = writeln!(out, "{pad}if ({cv} != 0.0) {{");
+                stmts(out, then, s, level + 1);
+                if !otherwise.is_empty() {
+                    let _ = writeln!(out, "{pad}}} else {{");
+                    stmts(out, otherwise, s, level + 1);
+                }
+                let _ = writeln!(out, "{pad}}}");
+            }
+            Stmt::Deposit { value, pulse_steps } => s.deposit(out, &pad, value, *pulse_steps),
+        }
+    }
+}
+
+/// Declarations of locals `l0..l<n>` at indentation `pad`, zeroed and
+/// marked used (a program need not read all of them).
+pub fn locals(n: usize, pad: &str) -> String {
+    if n == 0 {
+        return String::new();
+    }
+    let names: Vec<String> = (0..n).map(|l| format!("l{l} = 0.0")).collect();
+    let mut s = format!("{pad}double {};\n", names.join(", "));
+    for l in 0..n {
+        let _ = writeln!(s, "{pad}(void)l{l};");
+    }
+    s
 }
 
 /// `e` as a C expression of type double.

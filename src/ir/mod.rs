@@ -63,6 +63,22 @@ pub enum SourceIr {
     },
 }
 
+impl SourceIr {
+    /// The per-step spike probability of a source with a constant rate (both
+    /// engines then draw geometric gaps from it).
+    pub fn fixed_probability(&self, dt: f64) -> Option<f64> {
+        match self {
+            SourceIr::Bernoulli {
+                p: Expr::Const(p), ..
+            } => Some(*p),
+            SourceIr::Poisson {
+                rate: Expr::Const(r),
+            } => Some(1.0 - (-r * dt).exp()),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VarKind {
     /// Persists across steps.

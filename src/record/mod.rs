@@ -403,8 +403,10 @@ impl Recording {
     }
 }
 
-/// Per-population firing statistics over a run.
-#[derive(Clone, Debug, serde::Serialize)]
+/// Per-population firing statistics over a run (written to the metadata,
+/// read back by `cbmc plot`; missing fields read as zero).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PopulationSummary {
     pub name: String,
     pub cells: usize,

@@ -1,12 +1,42 @@
 //! Comparing the whole state of two engines stepping the same model.
 #![allow(dead_code)]
 
-use cbmc::engine::StateView;
+use cbmc::engine::{NumericalError, StateView};
 use cbmc::ir::{Ir, PopulationKindIr};
 
 /// Equal bits, or both NaN.
 pub fn same(a: f64, b: f64) -> bool {
     a.to_bits() == b.to_bits() || (a.is_nan() && b.is_nan())
+}
+
+/// Both engines' step `s` must end the same way: both fine (false), or both
+/// stopped by the same runaway value, same place, same value (true: stop
+/// comparing).
+pub fn same_outcome(
+    label: &str,
+    s: u64,
+    a: &Result<(), NumericalError>,
+    b: &Result<(), NumericalError>,
+    names: (&str, &str),
+) -> bool {
+    match (a, b) {
+        (Ok(()), Ok(())) => false,
+        (Err(x), Err(y)) => {
+            assert_eq!(
+                (&x.population, &x.variable, x.cell, x.step),
+                (&y.population, &y.variable, y.cell, y.step),
+                "{label}: different numerical errors"
+            );
+            assert!(
+                same(x.value, y.value) || (x.value.is_infinite() && y.value.is_infinite()),
+                "{label}: {} vs {}",
+                x.value,
+                y.value
+            );
+            true
+        }
+        _ => panic!("{label}: step {s}: {} {a:?}, {} {b:?}", names.0, names.1),
+    }
 }
 
 /// Every cell variable and every synapse variable of `a` and `b` must be

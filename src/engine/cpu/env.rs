@@ -1,9 +1,11 @@
 //! The data a program sees: a batch of cells, or a batch of synapses.
 
+use super::native::bind::SynapseSide;
 use super::vm::Env;
 use super::PopRt;
 use crate::ir::CellAccess;
 use crate::network::rng::{self, stream, Rng};
+use crate::network::ProjectionNet;
 
 /// All cells of one neuron population.
 pub struct NeuronEnv<'a> {
@@ -196,6 +198,33 @@ impl Env for SynapseEnv<'_> {
                 }
                 ring[base + self.post[k as usize] as usize] += vals[i];
             }
+        }
+    }
+}
+
+impl<'a> SynapseEnv<'a> {
+    /// The synapses `ids` of a projection's network, seen from `side`;
+    /// `deposit` as the field.
+    pub fn batch(
+        ids: &'a [u32],
+        net: &'a mut ProjectionNet,
+        bounds: &'a [Option<(f64, f64)>],
+        side: &SynapseSide<'a>,
+        time: f64,
+        deposit: Option<(&'a mut Vec<f64>, usize, usize, usize)>,
+    ) -> Self {
+        SynapseEnv {
+            ids,
+            vars: &mut net.vars,
+            pre: &net.pre,
+            post: &net.post,
+            pre_pop: side.pre,
+            post_pop: side.post,
+            last_teacher: side.teacher,
+            bounds,
+            deposit,
+            time,
+            signals: side.signals,
         }
     }
 }

@@ -230,15 +230,7 @@ impl CpuEngine {
                     None,
                 ),
                 PopulationKindIr::Source(s) => {
-                    let fixed_p = match s {
-                        SourceIr::Bernoulli {
-                            p: Expr::Const(p), ..
-                        } => Some(*p),
-                        SourceIr::Poisson {
-                            rate: Expr::Const(r),
-                        } => Some(1.0 - (-r * ir.dt).exp()),
-                        _ => None,
-                    };
+                    let fixed_p = s.fixed_probability(ir.dt);
                     (
                         None,
                         Some(SourceRt {
@@ -615,7 +607,6 @@ impl CpuEngine {
     fn run_by_target(&mut self, qi: usize, j: usize, h: Handler, t: f64, signals: &[f64]) {
         let clock = self.clock();
         let q = &self.ir.projections[qi];
-        let teacher_times = q.teacher.map(|ti| self.teacher_times[ti].as_slice());
         let proj = &mut self.projs[qi];
         let Some((offsets, ids)) = &proj.csc else {
             return;
@@ -625,13 +616,13 @@ impl CpuEngine {
             Handler::Teacher => native::Handler::Teacher,
             Handler::Post => native::Handler::Post,
         };
+        let side = SynapseSide::of(q, &self.pops, &self.teacher_times, signals);
         if let Some(f) = self.native.as_ref().and_then(|n| n.synapse(qi, which)) {
             let range = offsets[j] as usize..offsets[j + 1] as usize;
             // The index is lent out for the call (the call borrows `proj`).
             let Some((offsets, ids)) = proj.csc.take() else {
                 return;
             };
-            let side = SynapseSide::of(q, &self.pops, &self.teacher_times, signals);
             native::bind::synapses(f, proj, &side, Over::Synapses(&ids[range]), clock);
             proj.csc = Some((offsets, ids));
             return;
@@ -640,19 +631,7 @@ impl CpuEngine {
             Handler::Teacher => &proj.on_teacher,
             Handler::Post => &proj.on_post,
         };
-        let mut env = SynapseEnv {
-            ids,
-            vars: &mut proj.net.vars,
-            pre: &proj.net.pre,
-            post: &proj.net.post,
-            pre_pop: &self.pops[q.source],
-            post_pop: &self.pops[q.target],
-            last_teacher: teacher_times,
-            bounds: &proj.bounds,
-            deposit: None,
-            time: t,
-            signals,
-        };
+        let mut env = SynapseEnv::batch(ids, &mut proj.net, &proj.bounds, &side, t, None);
         vm::run(prog, &mut env, &mut proj.regs);
     }
 
@@ -844,19 +823,8 @@ fn deliver(
             ids.extend(r.start as u32..r.end as u32);
         }
         for chunk in ids.chunks(CHUNK) {
-            let mut env = SynapseEnv {
-                ids: chunk,
-                vars: &mut proj.net.vars,
-                pre: &proj.net.pre,
-                post: &proj.net.post,
-                pre_pop: side.pre,
-                post_pop: side.post,
-                last_teacher: side.teacher,
-                bounds: &proj.bounds,
-                deposit: Some((&mut proj.ring, proj.slots, n, first_slot)),
-                time: t,
-                signals: side.signals,
-            };
+            let deposit = Some((&mut proj.ring, proj.slots, n, first_slot));
+            let mut env = SynapseEnv::batch(chunk, &mut proj.net, &proj.bounds, side, t, deposit);
             vm::run(&proj.on_pre, &mut env, &mut proj.regs);
         }
     }
@@ -873,8 +841,6 @@ const CHUNK: usize = 512;
 
 /// Run periodic rule `k` of a projection.
 fn periodic_rule(proj: &mut ProjRt, k: usize, side: &SynapseSide, t: f64) {
-    let (pre_pop, post_pop) = (side.pre, side.post);
-    let (teacher, signals) = (side.teacher, side.signals);
     let mut ids = std::mem::take(&mut proj.ids);
     // The synapses the rule visits: all of them, or those of the
     // presynaptic cells whose guard holds.
@@ -890,9 +856,9 @@ fn periodic_rule(proj: &mut ProjRt, k: usize, side: &SynapseSide, t: f64) {
             body,
         } => {
             let mut env = SourceCellEnv {
-                pop: pre_pop,
+                pop: side.pre,
                 time: t,
-                signals,
+                signals: side.signals,
             };
             vm::run(cond, &mut env, &mut proj.regs);
             let cond = proj.regs.reg(*cond_reg);
@@ -905,19 +871,7 @@ fn periodic_rule(proj: &mut ProjRt, k: usize, side: &SynapseSide, t: f64) {
         }
     };
     for chunk in ids.chunks(CHUNK) {
-        let mut env = SynapseEnv {
-            ids: chunk,
-            vars: &mut proj.net.vars,
-            pre: &proj.net.pre,
-            post: &proj.net.post,
-            pre_pop,
-            post_pop,
-            last_teacher: teacher,
-            bounds: &proj.bounds,
-            deposit: None,
-            time: t,
-            signals,
-        };
+        let mut env = SynapseEnv::batch(chunk, &mut proj.net, &proj.bounds, side, t, None);
         vm::run(body, &mut env, &mut proj.regs);
     }
     proj.ids = ids;

@@ -207,19 +207,6 @@ pub fn teachers(ir: &Ir) -> Vec<bool> {
     t
 }
 
-/// A constant-probability source's per-step probability (as the CPU engine folds it).
-pub fn fixed_probability(ir: &Ir, s: &SourceIr) -> Option<f64> {
-    match s {
-        SourceIr::Bernoulli {
-            p: Expr::Const(p), ..
-        } => Some(*p),
-        SourceIr::Poisson {
-            rate: Expr::Const(r),
-        } => Some(1.0 - (-r * ir.dt).exp()),
-        _ => None,
-    }
-}
-
 pub use crate::engine::c_expr::lit;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -562,93 +549,30 @@ impl Gen<'_> {
                 return "0.0".into();
             }
         }
-        c_expr::expr(e, &mut CudaLeaves { g: self, c })
+        c_expr::expr(
+            e,
+            &mut CudaLeaves {
+                g: self,
+                c,
+                deposits: 0,
+            },
+        )
     }
 
     /// Statements of cell code (Neuron) or synapse code (Synapse). Deposits
     /// set `dv<d>`/`df<d>` in program order (`dep` counts them).
     fn stmts(&mut self, out: &mut String, stmts: &[Stmt], c: Ctx, level: usize, dep: &mut usize) {
-        for s in stmts {
-            let pad = ind(level);
-            match s {
-                Stmt::Set { var, value, held } => {
-                    let v = self.expr(value, c);
-                    match c {
-                        Ctx::Neuron { pop } => {
-                            let arr = self.name(Entry::CellVar { pop, var: *var });
-                            if *held {
-                                let _ = writeln!(
-                                    out,
-                                    "{pad}{{ const double x_ = {v}; if (r_ == 0u) {arr}[i] = x_; }}"
-                                );
-                            } else {
-                                let _ = writeln!(out, "{pad}{arr}[i] = {v};");
-                            }
-                        }
-                        Ctx::Synapse { proj } => {
-                            let arr = self.name(Entry::SynVar { proj, var: *var });
-                            let bounds = self.ir.projections[proj]
-                                .bounds
-                                .iter()
-                                .find(|b| b.0 == *var)
-                                .map(|b| (b.1, b.2));
-                            match bounds {
-                                Some((lo, hi)) => {
-                                    let _ = writeln!(
-                                        out,
-                                        "{pad}{arr}[k] = cbm_clamp({v}, {}, {});",
-                                        lit(lo),
-                                        lit(hi)
-                                    );
-                                }
-                                None => {
-                                    let _ = writeln!(out, "{pad}{arr}[k] = {v};");
-                                }
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                Stmt::SetLocal { local, value } => {
-                    let v = self.expr(value, c);
-                    let _ = writeln!(out, "{pad}l{local} = {v};");
-                }
-                Stmt::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    let cv = self.expr(cond, c);
-                    let _ = writeln!(out, "{pad}if ({cv} != 0.0) {{");
-                    self.stmts(out, then, c, level + 1, dep);
-                    if otherwise.is_empty() {
-                        let _ = writeln!(out, "{pad}}}");
-                    } else {
-                        let _ = writeln!(out, "{pad}}} else {{");
-                        self.stmts(out, otherwise, c, level + 1, dep);
-                        let _ = writeln!(out, "{pad}}}");
-                    }
-                }
-                Stmt::Deposit { value, .. } => {
-                    let v = self.expr(value, c);
-                    let d = *dep;
-                    *dep += 1;
-                    let _ = writeln!(out, "{pad}dv{d} = {v};\n{pad}df{d} = 1;");
-                }
-            }
-        }
+        let mut leaves = CudaLeaves {
+            g: self,
+            c,
+            deposits: *dep,
+        };
+        c_expr::stmts(out, stmts, &mut leaves, level);
+        *dep = leaves.deposits;
     }
 
     fn locals(n: usize, level: usize) -> String {
-        if n == 0 {
-            return String::new();
-        }
-        let names: Vec<String> = (0..n).map(|l| format!("l{l} = 0.0")).collect();
-        let mut s = format!("{}double {};\n", ind(level), names.join(", "));
-        for l in 0..n {
-            let _ = writeln!(s, "{}(void)l{l};", ind(level));
-        }
-        s
+        c_expr::locals(n, &ind(level))
     }
 
     // ------------------------------------------------------------------ tasks
@@ -721,7 +645,7 @@ impl Gen<'_> {
         let mut body = String::new();
         let mut pre = String::new();
         let kind;
-        if let Some(prob) = fixed_probability(ir, s) {
+        if let Some(prob) = s.fixed_probability(ir.dt) {
             kind = "constant probability, geometric gaps";
             let refractory = match s {
                 SourceIr::Bernoulli {
@@ -1362,6 +1286,8 @@ pub fn explain_log(source: &str, log: &str) -> String {
 struct CudaLeaves<'g, 'a> {
     g: &'g mut Gen<'a>,
     c: Ctx,
+    /// Deposits printed so far (each sets its own `dv<d>`, `df<d>`).
+    deposits: usize,
 }
 
 impl c_expr::Leaves for CudaLeaves<'_, '_> {
@@ -1408,5 +1334,29 @@ impl c_expr::Leaves for CudaLeaves<'_, '_> {
             }
             _ => "0.0".into(),
         }
+    }
+}
+
+impl c_expr::Statements for CudaLeaves<'_, '_> {
+    fn store(&mut self, var: usize) -> c_expr::Store {
+        match self.c {
+            Ctx::Neuron { pop } => c_expr::Store::Cell(self.g.name(Entry::CellVar { pop, var })),
+            Ctx::Synapse { proj } => {
+                let bounds = self.g.ir.projections[proj]
+                    .bounds
+                    .iter()
+                    .find(|b| b.0 == var)
+                    .map(|&(_, lo, hi)| (lo, hi));
+                c_expr::Store::Synapse(self.g.name(Entry::SynVar { proj, var }), bounds)
+            }
+            _ => c_expr::Store::Nowhere,
+        }
+    }
+
+    fn deposit(&mut self, out: &mut String, pad: &str, value: &Expr, _pulse_steps: u32) {
+        let v = c_expr::expr(value, self);
+        let d = self.deposits;
+        self.deposits += 1;
+        let _ = writeln!(out, "{pad}dv{d} = {v};\n{pad}df{d} = 1;");
     }
 }

@@ -177,7 +177,7 @@ impl<D: Device> GpuEngine<D> {
                     let PopulationKindIr::Source(s) = &ir.populations[pop].kind else {
                         return Err("internal error: source state of a neuron population".into());
                     };
-                    let p = codegen::fixed_probability(ir, s).unwrap_or(0.0);
+                    let p = s.fixed_probability(ir.dt).unwrap_or(0.0);
                     let next = (0..ir.populations[pop].size)
                         .map(|i| geometric_gap(&rng, pop, i, 0, p))
                         .collect();

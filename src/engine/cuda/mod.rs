@@ -13,9 +13,8 @@ pub mod nvrtc;
 
 pub use engine::{Device, GpuEngine, GpuOptions};
 
-use crate::engine::Engine;
 use crate::ir::Ir;
-use crate::record::{summarise, Recording};
+use crate::record::Recording;
 use crate::session::RunResult;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -71,26 +70,11 @@ pub fn run_cuda(
     };
     let gaps = net.gaps.clone();
     let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
-    let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
-    let (error, partial, wall_seconds) = crate::session::drive(
-        &mut engine,
-        &mut rec,
-        ir.steps,
-        stop,
-        progress_every,
-        progress,
-    )?;
-    let summary = summarise(ir, &rec);
-    Ok(RunResult {
-        summary,
-        engine: engine.describe(),
+    let rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
+    let built = crate::session::Built {
         threads: 1,
-        wall_seconds,
         build_seconds,
-        steps_done: engine.steps_done(),
-        partial,
-        error,
         synapses,
-        recording: rec,
-    })
+    };
+    crate::session::drive(ir, &mut engine, rec, built, stop, progress_every, progress)
 }

@@ -259,85 +259,10 @@ impl<'a> Body<'a> {
         c_expr::expr(e, &mut CpuLeaves { b: self, site })
     }
 
-    /// Statements. `held` stores of cell code are skipped while `r_` > 0;
-    /// stores of a bounded synapse variable are clamped; deposits go to the
-    /// ring (on_pre only: other handlers have nowhere to deposit).
+    /// Statements (deposits go to the ring in on_pre; other handlers have
+    /// nowhere to deposit).
     fn stmts(&mut self, out: &mut String, stmts: &[Stmt], site: Site, level: usize) {
-        let pad = "    ".repeat(level);
-        for s in stmts {
-            match s {
-                Stmt::Set { var, value, held } => {
-                    let v = self.expr(value, site);
-                    match site {
-                        Site::Cell { pop } => {
-                            let arr = self.buf(Arg::CellVar { pop, var: *var });
-                            if *held {
-                                let _ = writeln!(
-                                    out,
-                                    "{pad}{{ const double x_ = {v}; if (r_ == 0u) {arr}[i] = x_; }}"
-                                );
-                            } else {
-                                let _ = writeln!(out, "{pad}{arr}[i] = {v};");
-                            }
-                        }
-                        Site::Synapse { proj, .. } => {
-                            let arr = self.buf(Arg::SynVar { var: *var });
-                            let q = &self.ir.projections[proj];
-                            match q.bounds.iter().find(|b| b.0 == *var) {
-                                Some(&(_, lo, hi)) => {
-                                    let _ = writeln!(
-                                        out,
-                                        "{pad}{arr}[k] = cbm_clamp({v}, {}, {});",
-                                        lit(lo),
-                                        lit(hi)
-                                    );
-                                }
-                                None => {
-                                    let _ = writeln!(out, "{pad}{arr}[k] = {v};");
-                                }
-                            }
-                        }
-                        Site::PreCell { .. } => {}
-                    }
-                }
-                Stmt::SetLocal { local, value } => {
-                    let v = self.expr(value, site);
-                    let _ = writeln!(out, "{pad}l{local} = {v};");
-                }
-                Stmt::If {
-                    cond,
-                    then,
-                    otherwise,
-                } => {
-                    let cv = self.expr(cond, site);
-                    let _ = writeln!(out, "{pad}if ({cv} != 0.0) {{");
-                    self.stmts(out, then, site, level + 1);
-                    if !otherwise.is_empty() {
-                        let _ = writeln!(out, "{pad}}} else {{");
-                        self.stmts(out, otherwise, site, level + 1);
-                    }
-                    let _ = writeln!(out, "{pad}}}");
-                }
-                Stmt::Deposit { value, pulse_steps } => {
-                    let Site::Synapse {
-                        handler: Handler::Pre,
-                        ..
-                    } = site
-                    else {
-                        continue;
-                    };
-                    let v = self.expr(value, site);
-                    let ring = self.buf(Arg::Ring);
-                    // CBM_RB(p): where ring slot first_slot + p starts
-                    // (defined by the on_pre function).
-                    let _ = writeln!(out, "{pad}{{");
-                    let _ = writeln!(out, "{pad}    const double v_ = {v};");
-                    let _ = writeln!(out, "{pad}    for (u64 p_ = 0; p_ < {pulse_steps}u; ++p_)");
-                    let _ = writeln!(out, "{pad}        {ring}[CBM_RB(p_) + pj_] += v_;");
-                    let _ = writeln!(out, "{pad}}}");
-                }
-            }
-        }
+        c_expr::stmts(out, stmts, &mut CpuLeaves { b: self, site }, level);
     }
 }
 
@@ -400,18 +325,6 @@ pub fn ring_slots(q: &ProjectionIr) -> usize {
     (q.delay_steps + q.max_pulse_steps) as usize
 }
 
-fn locals(n: usize, pad: &str) -> String {
-    if n == 0 {
-        return String::new();
-    }
-    let names: Vec<String> = (0..n).map(|l| format!("l{l} = 0.0")).collect();
-    let mut s = format!("{pad}double {};\n", names.join(", "));
-    for l in 0..n {
-        let _ = writeln!(s, "{pad}(void)l{l};");
-    }
-    s
-}
-
 /// A C identifier made from a model name.
 fn ident(name: &str) -> String {
     name.chars()
@@ -437,13 +350,13 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     // vectorise it), then spikes, refractory counts and resets.
     let mut body = String::new();
     let _ = writeln!(body, "    for (u64 i = 0; i < {n}u; ++i) {{");
-    body.push_str(&locals(nir.locals, "        "));
+    body.push_str(&c_expr::locals(nir.locals, "        "));
     let _ = writeln!(body, "        const u32 r_ = {refr}[i];\n        (void)r_;");
     b.stmts(&mut body, &nir.step, site, 2);
     let _ = writeln!(body, "    }}");
     if let Some(spike) = &nir.spike {
         let _ = writeln!(body, "    for (u64 i = 0; i < {n}u; ++i) {{");
-        body.push_str(&locals(nir.locals, "        "));
+        body.push_str(&c_expr::locals(nir.locals, "        "));
         let _ = writeln!(body, "        u32 r_ = {refr}[i];");
         let cond = b.expr(spike, site);
         let _ = writeln!(body, "        const int free_ = r_ == 0u;");
@@ -498,7 +411,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
         let pad = "    ".repeat(level);
         let _ = writeln!(body, "{pad}const u64 pi_ = {pre}[k], pj_ = {post}[k];");
         let _ = writeln!(body, "{pad}(void)pi_;\n{pad}(void)pj_;");
-        body.push_str(&locals(q.locals, &pad));
+        body.push_str(&c_expr::locals(q.locals, &pad));
         b.stmts(body, stmts, site, level);
     };
     match h {
@@ -720,5 +633,43 @@ impl c_expr::Leaves for CpuLeaves<'_, '_> {
             }
             _ => "0.0".into(),
         }
+    }
+}
+
+impl c_expr::Statements for CpuLeaves<'_, '_> {
+    fn store(&mut self, var: usize) -> c_expr::Store {
+        match self.site {
+            Site::Cell { pop } => c_expr::Store::Cell(self.b.buf(Arg::CellVar { pop, var })),
+            Site::Synapse { proj, .. } => {
+                let bounds = self.b.ir.projections[proj]
+                    .bounds
+                    .iter()
+                    .find(|b| b.0 == var)
+                    .map(|&(_, lo, hi)| (lo, hi));
+                c_expr::Store::Synapse(self.b.buf(Arg::SynVar { var }), bounds)
+            }
+            Site::PreCell { .. } => c_expr::Store::Nowhere,
+        }
+    }
+
+    fn deposit(&mut self, out: &mut String, pad: &str, value: &Expr, pulse_steps: u32) {
+        if !matches!(
+            self.site,
+            Site::Synapse {
+                handler: Handler::Pre,
+                ..
+            }
+        ) {
+            return;
+        }
+        let v = c_expr::expr(value, self);
+        let ring = self.b.buf(Arg::Ring);
+        // CBM_RB(p): where ring slot first_slot + p starts (defined by the
+        // on_pre function).
+        let _ = writeln!(out, "{pad}{{");
+        let _ = writeln!(out, "{pad}    const double v_ = {v};");
+        let _ = writeln!(out, "{pad}    for (u64 p_ = 0; p_ < {pulse_steps}u; ++p_)");
+        let _ = writeln!(out, "{pad}        {ring}[CBM_RB(p_) + pj_] += v_;");
+        let _ = writeln!(out, "{pad}}}");
     }
 }
