@@ -22,13 +22,23 @@ typedef struct {
     u32 key0, key1;   // Philox key (the seed)
 } CbmCtx;
 
-// Rust's f64::clamp (below lo gives lo, above hi gives hi, NaN stays NaN),
-// written so that the compiler vectorises loops around it.
+// Rust's f64::clamp (below lo gives lo, above hi gives hi, NaN stays NaN).
+// On x86-64 with the SSE2 instructions whose definitions are exactly these
+// two selections (MAXSD: a > b ? a : b, MINSD: a < b ? a : b): the compiler
+// otherwise branches on `lo > x`, which mispredicts when values sit at a bound.
+#if defined(__SSE2__)
+#include <emmintrin.h>
+static inline double cbm_clamp(double x, double lo, double hi) {
+    __m128d v = _mm_max_sd(_mm_set_sd(lo), _mm_set_sd(x));
+    return _mm_cvtsd_f64(_mm_min_sd(_mm_set_sd(hi), v));
+}
+#else
 static inline double cbm_clamp(double x, double lo, double hi) {
     x = lo > x ? lo : x;
     x = hi < x ? hi : x;
     return x;
 }
+#endif
 
 // A hint to load a cache line early (nothing where the compiler lacks it).
 #if defined(__GNUC__)

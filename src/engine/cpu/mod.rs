@@ -6,6 +6,7 @@
 //! spikes, teacher arrivals) through a by-target index, and periodic rules
 //! whose guard depends only on the presynaptic cell skip silent sources.
 
+mod counting;
 mod env;
 pub mod native;
 pub mod vm;
@@ -103,6 +104,9 @@ pub(crate) struct ProjRt {
     on_pre: Program,
     /// `on_pre` when it only deposits a product of synapse variables.
     fast_deposit: Option<FastDeposit>,
+    /// `on_pre` as counting, when it deposits a constant (native mode only,
+    /// so the parity tests compare it with delivery one by one).
+    counting: Option<counting::Counting>,
     on_post: Program,
     on_teacher: Program,
     every: Vec<(u32, Periodic)>,
@@ -273,7 +277,15 @@ impl CpuEngine {
             for (v, lo, hi) in &q.bounds {
                 bounds[*v] = Some((*lo, *hi));
             }
+            let counting = match q.on_pre.as_slice() {
+                [Stmt::Deposit {
+                    value: Expr::Const(c),
+                    pulse_steps: 1,
+                }] if native.is_some() => counting::Counting::new(&qnet, n_target, *c),
+                _ => None,
+            };
             projs.push(ProjRt {
+                counting,
                 net: qnet,
                 ring: vec![0.0; slots * n_target],
                 slots,
@@ -761,6 +773,11 @@ fn deliver(
             }
         }
     }
+    if let Some(counting) = proj.counting.as_mut().filter(|c| c.worth_it(spikes.len())) {
+        counting.add_all(spikes);
+        counting.finish(&mut proj.ring[first_slot * n..(first_slot + 1) * n]);
+        return;
+    }
     if let Some(f) = code {
         native::bind::synapses(f, proj, side, Over::Spikes(spikes, first_slot), clock);
         return;
@@ -991,7 +1008,9 @@ fn gap_from_word(word: u32, p: f64, log_q: f64) -> u64 {
         return 0;
     }
     let u = Rng::uniform_open(word);
-    (u.ln() / log_q).floor().min(1e15) as u64
+    // The quotient is >= 0 (or -inf or NaN), so the cast's truncation is
+    // the floor (a NaN ends at the cap, -inf at 0).
+    (u.ln() / log_q).min(1e15) as u64
 }
 
 /// Value of a protocol signal at time t.
