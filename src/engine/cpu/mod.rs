@@ -453,8 +453,14 @@ impl CpuEngine {
                 pop.vars[v].fill(0.0);
             }
         }
+        let native = self.native.as_ref().and_then(|n| n.cells[pi].as_ref());
+        let cells_add_arrivals = native.is_some_and(|f| {
+            f.args
+                .iter()
+                .any(|a| matches!(a, native::Arg::Arriving { .. }))
+        });
         for (qi, q) in self.ir.projections.iter().enumerate() {
-            if q.target != pi {
+            if q.target != pi || cells_add_arrivals {
                 continue;
             }
             let proj = &mut self.projs[qi];
@@ -486,18 +492,13 @@ impl CpuEngine {
         let pop = &mut self.pops[pi];
         let native = self.native.as_ref().and_then(|n| n.cells[pi].as_ref());
         match native {
-            Some(f) => native::bind::cells(f, pop, &signals, clock),
+            Some(f) => native::bind::cells(f, pop, &mut self.projs, &signals, clock),
             None => interpret_cells(pop, pi, &mut self.regs, rng, t, s, &signals),
         }
         let pop = &self.pops[pi];
         let nrt = pop.neuron.as_ref().expect("neuron population");
         for &v in &nrt.checked {
-            // The common case (all finite) in one pass without early exit,
-            // which the compiler vectorises; the cell is found only on error.
-            let any_bad = pop.vars[v]
-                .iter()
-                .fold(false, |bad, x| bad | !x.is_finite());
-            if !any_bad {
+            if all_finite(&pop.vars[v]) {
                 continue;
             }
             if let Some(cell) = pop.vars[v].iter().position(|x| !x.is_finite()) {
@@ -521,6 +522,24 @@ impl CpuEngine {
             key: self.rng.key(),
         }
     }
+}
+
+/// Are all `xs` finite? The common case in one pass without early exit:
+/// `x - x` is 0 for a finite x and NaN for an infinite or NaN one, and a
+/// NaN stays in its sum; four sums so that the compiler vectorises.
+fn all_finite(xs: &[f64]) -> bool {
+    let mut sums = [0.0f64; 4];
+    let chunks = xs.chunks_exact(4);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (s, x) in sums.iter_mut().zip(c) {
+            *s += x - x;
+        }
+    }
+    for x in rest {
+        sums[0] += x - x;
+    }
+    sums.iter().all(|s| *s == 0.0)
 }
 
 /// The interpreter's cell update: the step program over all cells, the

@@ -50,13 +50,25 @@ impl Wheel {
         }
         let slot = (now % SLOTS) as usize;
         let row = &mut self.bits[slot * self.words..(slot + 1) * self.words];
+        // Cells are written eight at a time, without a branch per cell (most
+        // words hold fewer than eight): room for eight more than there are,
+        // and the surplus is overwritten or cut.
+        let total: usize = row.iter().map(|x| x.count_ones() as usize).sum();
+        let mut n = out.len();
+        out.resize(n + total + 8, 0);
         for (w, word) in row.iter_mut().enumerate() {
             let mut x = std::mem::take(word);
-            while x != 0 {
-                out.push((w * 64) as u32 + x.trailing_zeros());
-                x &= x - 1;
+            let end = n + x.count_ones() as usize;
+            while n < end {
+                for place in &mut out[n..n + 8] {
+                    *place = (w * 64) as u32 + x.trailing_zeros();
+                    x &= x.wrapping_sub(1);
+                }
+                n += 8;
             }
+            n = end;
         }
+        out.truncate(n);
     }
 }
 

@@ -7,7 +7,8 @@
 //! taken from the network, whose indices were checked when it was built);
 //! and it writes only cell state of its own population (cell functions) or
 //! the synapse variables and ring of its own projection (synapse
-//! functions). Buffers it only reads are passed as `*mut` for a uniform
+//! functions), and a cell function also adds and clears the ring slots
+//! arriving at its population (`Arg::Arriving`). Buffers it only reads are passed as `*mut` for a uniform
 //! table but never written.
 
 use super::{Arg, CellFn, Ctx, Loaded, SynapseFn};
@@ -49,13 +50,24 @@ fn read(x: &[f64]) -> *mut c_void {
 
 /// Run a population's cell function; the cells that spiked are appended
 /// to `pop.spikes` (ascending).
-pub fn cells(f: &Loaded<CellFn>, pop: &mut PopRt, signals: &[f64], clock: Clock) {
+pub fn cells(
+    f: &Loaded<CellFn>,
+    pop: &mut PopRt,
+    projs: &mut [ProjRt],
+    signals: &[f64],
+    clock: Clock,
+) {
     let mut out = std::mem::take(&mut pop.spikes);
     out.clear();
     out.resize(pop.size, 0);
     let spikes_out = out.as_mut_ptr() as *mut c_void;
     let resolve = |a: Arg| match a {
         Arg::CellVar { var, .. } => pop.vars[var].as_mut_ptr() as *mut c_void,
+        Arg::Arriving { proj } => {
+            let p = &mut projs[proj];
+            let slot = (clock.s % p.slots as u64) as usize;
+            p.ring[slot * p.n_target..].as_mut_ptr() as *mut c_void
+        }
         Arg::Refr => pop.refr.as_mut_ptr() as *mut c_void,
         Arg::SpikesOut => spikes_out,
         Arg::Signals => read(signals),
@@ -157,7 +169,8 @@ pub fn synapses(
         Arg::TeacherTimes => side.teacher.map_or(std::ptr::null_mut(), read),
         Arg::Ring => ring,
         Arg::Scratch => scratch,
-        Arg::Refr | Arg::SpikesOut => std::ptr::null_mut(),
+        // Synapse code sees no other buffer (the generator never asks).
+        Arg::Refr | Arg::SpikesOut | Arg::Arriving { .. } => std::ptr::null_mut(),
     };
     with_table(&f.args, resolve, |table| {
         let c = Ctx {

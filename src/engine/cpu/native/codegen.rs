@@ -51,6 +51,12 @@ pub enum Arg {
     TeacherTimes,
     /// The projection's delay ring buffer (slots x targets, f64).
     Ring,
+    /// The ring slot of projection `proj` that arrives at the function's
+    /// population this step (f64 per target cell): a cell function adds it
+    /// to the target variable and clears it.
+    Arriving {
+        proj: usize,
+    },
     /// Room for values computed once per target cell (f64, see
     /// [`Function::scratch`]).
     Scratch,
@@ -202,6 +208,7 @@ impl<'a> Body<'a> {
             Arg::Offsets => "offsets".into(),
             Arg::TeacherTimes => "teacher_time".into(),
             Arg::Ring => "ring".into(),
+            Arg::Arriving { proj } => format!("arriving_{}", ident(&ir.projections[proj].name)),
             Arg::Scratch => "per_target".into(),
         };
         // Two populations may share a name prefix pattern; keep names unique.
@@ -231,7 +238,11 @@ impl<'a> Body<'a> {
                 Arg::Refr | Arg::SpikesOut => "u32*",
                 Arg::Pre | Arg::Post | Arg::Offsets => "const u32*",
                 Arg::Signals | Arg::LastSpike { .. } | Arg::TeacherTimes => "const double*",
-                Arg::CellVar { .. } | Arg::SynVar { .. } | Arg::Ring | Arg::Scratch => "double*",
+                Arg::CellVar { .. }
+                | Arg::SynVar { .. }
+                | Arg::Ring
+                | Arg::Arriving { .. }
+                | Arg::Scratch => "double*",
             };
             // Every argument is a different buffer: `restrict` lets the
             // compiler keep values in registers across stores.
@@ -351,6 +362,15 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     let mut body = String::new();
     let _ = writeln!(body, "    for (u64 i = 0; i < {n}u; ++i) {{");
     body.push_str(&c_expr::locals(nir.locals, "        "));
+    for qi in arriving_read_by_cells(ir, pi) {
+        let arriving = b.buf(Arg::Arriving { proj: qi });
+        let var = ir.projections[qi].target_var;
+        let target = b.buf(Arg::CellVar { pop: pi, var });
+        let _ = writeln!(
+            body,
+            "        {target}[i] += {arriving}[i];\n        {arriving}[i] = 0.0;"
+        );
+    }
     let _ = writeln!(body, "        const u32 r_ = {refr}[i];\n        (void)r_;");
     b.stmts(&mut body, &nir.step, site, 2);
     let _ = writeln!(body, "    }}");
@@ -387,6 +407,27 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         args: b.args,
         scratch: 0,
     })
+}
+
+/// The projections whose arriving ring slot the cell function of `pi` adds
+/// to its target variables itself (in the order the interpreter does:
+/// projections in model order, before the step program), saving the
+/// engine a pass over each. Not when a gap junction of the population reads
+/// or writes one of those variables: the engine adds its currents after
+/// the arrivals and before the cell code.
+pub fn arriving_read_by_cells(ir: &Ir, pi: usize) -> Vec<usize> {
+    let into = |qi: &usize| ir.projections[*qi].target == pi;
+    let targets: Vec<usize> = (0..ir.projections.len())
+        .filter(into)
+        .map(|qi| ir.projections[qi].target_var)
+        .collect();
+    let gap_touches = ir.gaps.iter().any(|g| {
+        g.population == pi && (targets.contains(&g.voltage) || targets.contains(&g.target))
+    });
+    if gap_touches {
+        return vec![];
+    }
+    (0..ir.projections.len()).filter(into).collect()
 }
 
 /// One handler of a projection, synapse by synapse.
