@@ -67,6 +67,8 @@ pub struct RunResult {
     pub partial: bool,
     pub error: Option<NumericalError>,
     pub synapses: usize,
+    /// See [`Engine::extra_synapse_bytes`].
+    pub extra_synapse_bytes: usize,
 }
 
 /// Run on the CPU engine. `progress` is called with the steps done, at most
@@ -155,6 +157,7 @@ pub fn drive(
         partial,
         error,
         synapses: built.synapses,
+        extra_synapse_bytes: engine.extra_synapse_bytes(),
         recording: rec,
     })
 }

@@ -65,6 +65,7 @@ pub fn main(args: Args) -> ExitCode {
         "", "wall s", "steps/s", "x real", "build s"
     );
     let mut engine = String::new();
+    let mut extra_bytes = 0;
     for (label, ir) in [("no recording", &bare), ("with recording", &prepared.ir)] {
         let mut best: Option<session::RunResult> = None;
         for _ in 0..args.repeat.max(1) {
@@ -87,6 +88,7 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(1);
         };
         engine = r.engine.clone();
+        extra_bytes = r.extra_synapse_bytes;
         println!(
             "{label:<16} {:>10.3} {:>12.0} {:>10.1} {:>10.3}",
             r.wall_seconds,
@@ -105,6 +107,12 @@ pub fn main(args: Args) -> ExitCode {
                 .map(|p| p.len() * (8 + 8 * p.vars.len()) + p.offsets.len() * 4)
                 .sum();
             println!("synapses: {synapses}; synapse memory {bytes} bytes ({:.1} bytes/synapse: pre and post index u32, each per-synapse variable f64, CSR offsets)", bytes as f64 / synapses.max(1) as f64);
+            if extra_bytes > 0 {
+                println!(
+                    "the engine's own synapse data: {extra_bytes} bytes more ({:.1} bytes/synapse: target indices in 1 or 2 bytes, counting masks)",
+                    extra_bytes as f64 / synapses.max(1) as f64
+                );
+            }
         }
         Err(e) => eprintln!("error: {e}"),
     }

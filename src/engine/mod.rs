@@ -50,4 +50,9 @@ pub trait Engine: StateView {
     fn prepare(&mut self) -> Result<(), String> {
         Ok(())
     }
+    /// Bytes of synapse data the engine keeps besides the network's arrays
+    /// (the CPU engine's narrow index copies and counting masks).
+    fn extra_synapse_bytes(&self) -> usize {
+        0
+    }
 }

@@ -133,6 +133,15 @@ impl Counting {
         })
     }
 
+    /// Bytes of the masks and repeat rows.
+    pub fn bytes(&self) -> usize {
+        use std::mem::size_of_val;
+        size_of_val(self.masks.as_slice())
+            + size_of_val(self.repeats.as_slice())
+            + size_of_val(self.more_repeats.as_slice())
+            + size_of_val(self.more_offsets.as_slice())
+    }
+
     /// Is counting `spikes` spikes cheaper than adding their synapses one by
     /// one? Writing the counts costs about as much as one scattered
     /// addition per two targets.

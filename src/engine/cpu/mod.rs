@@ -107,6 +107,9 @@ pub(crate) struct ProjRt {
     /// `on_pre` as counting, when it deposits a constant (native mode only,
     /// so the parity tests compare it with delivery one by one).
     counting: Option<counting::Counting>,
+    /// The target index in the width native code reads (see
+    /// `native::post_width`), when narrower than `net.post`.
+    pub(crate) post_narrow: NarrowIndex,
     on_post: Program,
     on_teacher: Program,
     every: Vec<(u32, Periodic)>,
@@ -119,6 +122,24 @@ pub(crate) struct ProjRt {
     pub bounds: Vec<Option<(f64, f64)>>,
     /// Room for generated code's per-target values.
     scratch: Vec<f64>,
+}
+
+/// A copy of a projection's target index in fewer bytes per synapse.
+pub(crate) enum NarrowIndex {
+    U8(Vec<u8>),
+    U16(Vec<u16>),
+    None,
+}
+
+impl NarrowIndex {
+    fn of(post: &[u32], width: usize) -> Self {
+        // The width holds every target cell (`post_width`), so no index is cut.
+        match width {
+            1 => NarrowIndex::U8(post.iter().map(|&j| j as u8).collect()),
+            2 => NarrowIndex::U16(post.iter().map(|&j| j as u16).collect()),
+            _ => NarrowIndex::None,
+        }
+    }
 }
 
 /// `target += v1 * v2 * ... * c` (left to right, as written), computed
@@ -284,8 +305,13 @@ impl CpuEngine {
                 }] if native.is_some() => counting::Counting::new(&qnet, n_target, *c),
                 _ => None,
             };
+            let post_narrow = match native {
+                Some(_) => NarrowIndex::of(&qnet.post, native::post_width(ir, qi)),
+                None => NarrowIndex::None,
+            };
             projs.push(ProjRt {
                 counting,
+                post_narrow,
                 net: qnet,
                 ring: vec![0.0; slots * n_target],
                 slots,
@@ -1098,6 +1124,16 @@ impl Engine for CpuEngine {
 
     fn steps_done(&self) -> u64 {
         self.step
+    }
+
+    fn extra_synapse_bytes(&self) -> usize {
+        let narrow = |p: &ProjRt| match &p.post_narrow {
+            NarrowIndex::U8(x) => x.len(),
+            NarrowIndex::U16(x) => 2 * x.len(),
+            NarrowIndex::None => 0,
+        };
+        let counting = |p: &ProjRt| p.counting.as_ref().map_or(0, |c| c.bytes());
+        self.projs.iter().map(|p| narrow(p) + counting(p)).sum()
     }
 
     fn describe(&self) -> String {

@@ -12,7 +12,7 @@
 //! table but never written.
 
 use super::{Arg, CellFn, Ctx, Loaded, SynapseFn};
-use crate::engine::cpu::{PopRt, ProjRt};
+use crate::engine::cpu::{NarrowIndex, PopRt, ProjRt};
 use std::ffi::c_void;
 
 /// Step, time and key: what every call shares.
@@ -164,7 +164,11 @@ pub fn synapses(
         Arg::Signals => read(side.signals),
         Arg::SynVar { var } => net.vars[var].as_mut_ptr() as *mut c_void,
         Arg::Pre => net.pre.as_ptr() as *mut c_void,
-        Arg::Post => net.post.as_ptr() as *mut c_void,
+        Arg::Post => match &proj.post_narrow {
+            NarrowIndex::U8(x) => x.as_ptr() as *mut c_void,
+            NarrowIndex::U16(x) => x.as_ptr() as *mut c_void,
+            NarrowIndex::None => net.post.as_ptr() as *mut c_void,
+        },
         Arg::Offsets => net.offsets.as_ptr() as *mut c_void,
         Arg::TeacherTimes => side.teacher.map_or(std::ptr::null_mut(), read),
         Arg::Ring => ring,

@@ -236,7 +236,12 @@ impl<'a> Body<'a> {
             let ty = match a {
                 Arg::Spiked { .. } => "const unsigned char*",
                 Arg::Refr | Arg::SpikesOut => "u32*",
-                Arg::Pre | Arg::Post | Arg::Offsets => "const u32*",
+                Arg::Post => match self.projection.map(|q| post_width(self.ir, q)) {
+                    Some(1) => "const unsigned char*",
+                    Some(2) => "const unsigned short*",
+                    _ => "const u32*",
+                },
+                Arg::Pre | Arg::Offsets => "const u32*",
                 Arg::Signals | Arg::LastSpike { .. } | Arg::TeacherTimes => "const double*",
                 Arg::CellVar { .. }
                 | Arg::SynVar { .. }
@@ -315,7 +320,7 @@ fn prefetch_cell(b: &Body, out: &mut String, offsets: &str, cell: &str) {
     let _ = writeln!(out, "            (void)a0;\n            (void)a1;");
     for (a, name) in b.args.iter().zip(&b.names) {
         let per_line = match a {
-            Arg::Post => 16,
+            Arg::Post => 64 / post_width(b.ir, b.projection.unwrap_or(0)),
             Arg::SynVar { .. } => 8,
             _ => continue,
         };
@@ -328,6 +333,17 @@ fn prefetch_cell(b: &Body, out: &mut String, offsets: &str, cell: &str) {
             out,
             "            if (a1 > a0) CBM_PREFETCH(&{name}[a1 - 1]);"
         );
+    }
+}
+
+/// Bytes per target index that generated code reads for projection `qi`:
+/// the narrowest unsigned type that holds every target cell (the engine
+/// keeps such a copy of the index; fewer bytes to bring in per synapse).
+pub fn post_width(ir: &Ir, qi: usize) -> usize {
+    match ir.populations[ir.projections[qi].target].size {
+        0..=256 => 1,
+        257..=65536 => 2,
+        _ => 4,
     }
 }
 
@@ -517,6 +533,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                     synapse_body(&mut b, &mut inner, then, 4);
                     let n_src = ir.populations[q.source].size;
                     let _ = writeln!(body, "    u32 act_[{GUARD_BLOCK}];");
+                    let _ = writeln!(body, "    unsigned char pass_[{GUARD_BLOCK}];");
                     let _ = writeln!(
                         body,
                         "    for (u64 base = 0; base < {n_src}u; base += {GUARD_BLOCK}u) {{"
@@ -525,14 +542,19 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                         body,
                         "        const u64 end = base + {GUARD_BLOCK}u < {n_src}u ? base + {GUARD_BLOCK}u : {n_src}u;"
                     );
-                    let _ = writeln!(body, "        u64 na_ = 0;");
+                    // The test in a loop of its own, which the compiler
+                    // vectorises; then the list.
                     let _ = writeln!(body, "        for (u64 cell = base; cell < end; ++cell) {{");
                     let _ = writeln!(
                         body,
                         "            const u64 pi_ = cell;\n            (void)pi_;"
                     );
+                    let _ = writeln!(body, "            pass_[cell - base] = (({g}) != 0.0);");
+                    let _ = writeln!(body, "        }}");
+                    let _ = writeln!(body, "        u64 na_ = 0;");
+                    let _ = writeln!(body, "        for (u64 cell = base; cell < end; ++cell) {{");
                     let _ = writeln!(body, "            act_[na_] = (u32)cell;");
-                    let _ = writeln!(body, "            na_ += (({g}) != 0.0);");
+                    let _ = writeln!(body, "            na_ += pass_[cell - base];");
                     let _ = writeln!(body, "        }}");
                     let _ = writeln!(body, "        for (u64 x = 0; x < na_; ++x) {{");
                     let _ = writeln!(body, "            const u64 cell = act_[x];");

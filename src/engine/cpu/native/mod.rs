@@ -11,7 +11,7 @@ pub(crate) mod bind;
 pub mod codegen;
 mod rewrite;
 
-pub use codegen::{Arg, Handler};
+pub use codegen::{post_width, Arg, Handler};
 use std::ffi::c_void;
 use std::path::{Path, PathBuf};
 use std::process::Command;
