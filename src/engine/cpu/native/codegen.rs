@@ -229,18 +229,19 @@ impl<'a> Body<'a> {
             .map_or_else(|| format!("v{var}"), |v| v.name.clone())
     }
 
-    /// The declarations that unpack `ctx.p`, one per buffer.
-    fn unpack(&self) -> String {
-        let mut s = String::new();
-        for (k, (a, name)) in self.args.iter().zip(&self.names).enumerate() {
-            let ty = match a {
+    /// The C type of each buffer, in argument order.
+    fn types(&self) -> Vec<&'static str> {
+        let post = match self.projection.map(|q| post_width(self.ir, q)) {
+            Some(1) => "const unsigned char*",
+            Some(2) => "const unsigned short*",
+            _ => "const u32*",
+        };
+        self.args
+            .iter()
+            .map(|a| match a {
                 Arg::Spiked { .. } => "const unsigned char*",
                 Arg::Refr | Arg::SpikesOut => "u32*",
-                Arg::Post => match self.projection.map(|q| post_width(self.ir, q)) {
-                    Some(1) => "const unsigned char*",
-                    Some(2) => "const unsigned short*",
-                    _ => "const u32*",
-                },
+                Arg::Post => post,
                 Arg::Pre | Arg::Offsets => "const u32*",
                 Arg::Signals | Arg::LastSpike { .. } | Arg::TeacherTimes => "const double*",
                 Arg::CellVar { .. }
@@ -248,13 +249,53 @@ impl<'a> Body<'a> {
                 | Arg::Ring
                 | Arg::Arriving { .. }
                 | Arg::Scratch => "double*",
-            };
-            // Every argument is a different buffer: `restrict` lets the
-            // compiler keep values in registers across stores.
-            let _ = writeln!(s, "    {ty} restrict const {name} = ({ty})c->p[{k}];");
-            let _ = writeln!(s, "    (void){name};");
+            })
+            .collect()
+    }
+
+    /// The function `symbol` (returning `ret`) that unpacks `ctx.p` and
+    /// passes each buffer to a function of `code` as a `restrict`
+    /// parameter. Every buffer is a different one, and compilers trust
+    /// `restrict` on parameters (on local pointers gcc still checks for
+    /// overlap at run time, and gives up vectorising beyond ten pairs).
+    fn define(&self, out: &mut String, ret: &str, symbol: &str, code: &str) {
+        let types = self.types();
+        let params: Vec<String> = types
+            .iter()
+            .zip(&self.names)
+            .map(|(ty, name)| format!("{ty} restrict const {name}"))
+            .collect();
+        let _ = writeln!(out, "static {ret} {symbol}_(const CbmCtx* c");
+        for p in &params {
+            let _ = writeln!(out, "    , {p}");
         }
-        s
+        let _ = writeln!(out, ") {{");
+        for name in &self.names {
+            let _ = writeln!(out, "    (void){name};");
+        }
+        out.push_str(code);
+        let _ = writeln!(out, "}}");
+        let _ = writeln!(out, "{ret} {symbol}(const CbmCtx* c) {{");
+        let unpacked: Vec<String> = types
+            .iter()
+            .enumerate()
+            .map(|(k, ty)| format!("({ty})c->p[{k}]"))
+            .collect();
+        let call = format!("{symbol}_(c, {})", unpacked.join(", "));
+        let call = if unpacked.is_empty() {
+            format!("{symbol}_(c)")
+        } else {
+            call
+        };
+        match ret {
+            "void" => {
+                let _ = writeln!(out, "    {call};");
+            }
+            _ => {
+                let _ = writeln!(out, "    return {call};");
+            }
+        }
+        let _ = writeln!(out, "}}");
     }
 
     fn cell_access(&mut self, a: CellAccess, pop: usize, idx: &str, teacher: bool) -> String {
@@ -410,14 +451,10 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         "\n// Population `{}` ({n} cells).",
         ir.populations[pi].name
     );
-    let _ = writeln!(out, "u64 {symbol}(const CbmCtx* c) {{");
-    out.push_str(&b.unpack());
-    let _ = writeln!(
-        out,
-        "    const double t = c->t;\n    (void)t;\n    u64 nspk = 0;"
+    let code = format!(
+        "    const double t = c->t;\n    (void)t;\n    u64 nspk = 0;\n{body}    return nspk;\n"
     );
-    out.push_str(&body);
-    let _ = writeln!(out, "    return nspk;\n}}");
+    b.define(out, "u64", &symbol, &code);
     Some(Function {
         symbol,
         args: b.args,
@@ -583,18 +620,13 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
         "\n// Projection `{}` ({} -> {}): {tag}.",
         q.name, ir.populations[q.source].name, ir.populations[q.target].name
     );
-    let _ = writeln!(out, "void {symbol}(const CbmCtx* c) {{");
-    out.push_str(&b.unpack());
     let rb_macro = body.contains("#define CBM_RB");
     // Copies of the context's fields: stores through the buffers cannot
     // change them, and the compiler then knows it.
-    let _ = writeln!(
-        out,
-        "    const double t = c->t;\n    const u64 n_ = c->n;\n    const u32* const ids_ = c->ids;"
+    let code = format!(
+        "    const double t = c->t;\n    const u64 n_ = c->n;\n    const u32* const ids_ = c->ids;\n    (void)t;\n    (void)n_;\n    (void)ids_;\n{body}"
     );
-    let _ = writeln!(out, "    (void)t;\n    (void)n_;\n    (void)ids_;");
-    out.push_str(&body);
-    let _ = writeln!(out, "}}");
+    b.define(out, "void", &symbol, &code);
     if rb_macro {
         let _ = writeln!(out, "#undef CBM_RB");
     }
