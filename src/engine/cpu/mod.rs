@@ -1054,8 +1054,14 @@ fn gap_from_word(word: u32, p: f64, log_q: f64) -> u64 {
     }
     let u = Rng::uniform_open(word);
     // The quotient is >= 0 (or -inf or NaN), so the cast's truncation is
-    // the floor (a NaN ends at the cap, -inf at 0).
-    (u.ln() / log_q).min(1e15) as u64
+    // the floor; capped at 1e15 steps, NaN included (as `f64::min` would,
+    // without its NaN test on the common path); -inf casts to 0.
+    let steps = u.ln() / log_q;
+    if steps < 1e15 {
+        steps as u64
+    } else {
+        1e15 as u64
+    }
 }
 
 /// Value of a protocol signal at time t.
