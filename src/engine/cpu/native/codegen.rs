@@ -523,6 +523,14 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                     "        rb_[p_] = ((c->first_slot + p_) % {slots}u) * {n}u;"
                 );
                 let _ = writeln!(body, "#define CBM_RB(p) rb_[p]");
+                if pulses == 1 {
+                    // One slot: its start once, not added per synapse.
+                    let ring = b.buf(Arg::Ring);
+                    let _ = writeln!(
+                        body,
+                        "    double* const slot0_ = {ring} + rb_[0];\n    (void)slot0_;"
+                    );
+                }
             } else {
                 // Long pulses: no table on the stack.
                 let _ = writeln!(
@@ -761,6 +769,15 @@ impl c_expr::Statements for CpuLeaves<'_, '_> {
         let ring = self.b.buf(Arg::Ring);
         // CBM_RB(p): where ring slot first_slot + p starts (defined by the
         // on_pre function).
+        let one_slot = self
+            .b
+            .projection
+            .is_some_and(|q| self.b.ir.projections[q].max_pulse_steps <= 1);
+        if one_slot && pulse_steps == 1 {
+            // `slot0_`: ring + CBM_RB(0), set up by the on_pre function.
+            let _ = writeln!(out, "{pad}slot0_[pj_] += {v};");
+            return;
+        }
         let _ = writeln!(out, "{pad}{{");
         let _ = writeln!(out, "{pad}    const double v_ = {v};");
         let _ = writeln!(out, "{pad}    for (u64 p_ = 0; p_ < {pulse_steps}u; ++p_)");
