@@ -570,8 +570,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                 Some((cond, then)) => {
                     // The guard on the source cell, once per cell: silent
                     // sources cost one test. Cells that pass are listed a
-                    // block at a time (without branches), then visited with
-                    // their synapse data asked for ahead.
+                    // block at a time (without branches), then visited.
                     let offsets = b.buf(Arg::Offsets);
                     let g = b.expr(cond, Site::PreCell { proj: qi });
                     let mut inner = String::new();
@@ -603,11 +602,10 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                     let _ = writeln!(body, "        }}");
                     let _ = writeln!(body, "        for (u64 x = 0; x < na_; ++x) {{");
                     let _ = writeln!(body, "            const u64 cell = act_[x];");
-                    let mut ahead = String::new();
-                    prefetch_ahead(&b, &mut ahead, &offsets, "act_", "na_");
-                    for line in ahead.lines() {
-                        let _ = writeln!(body, "    {line}");
-                    }
+                    // No prefetching here, unlike on_pre: a rule guarded on
+                    // its source cell mostly visits synapses whose spikes
+                    // were delivered moments ago, still in cache (the
+                    // cerebellum's PF->PKJ rule ran 4% faster without).
                     let _ = writeln!(
                         body,
                         "            for (u64 k = {offsets}[cell]; k < {offsets}[cell + 1]; ++k) {{"
