@@ -333,6 +333,10 @@ const PREFETCH_AHEAD: usize = 4;
 /// Source cells whose periodic guard is tested before their synapses run.
 const GUARD_BLOCK: usize = 256;
 
+/// Cells per block of a cell function's spike pass (a list of that many
+/// on the stack).
+const CELL_BLOCK: usize = 256;
+
 /// Ask for the synapse data (targets and per-synapse variables the body
 /// reads) of cell `list[x + PREFETCH_AHEAD]`: the synapses of a cell are a
 /// few cache lines at a random place, and this overlaps their loads with
@@ -432,18 +436,43 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     b.stmts(&mut body, &nir.step, site, 2);
     let _ = writeln!(body, "    }}");
     if let Some(spike) = &nir.spike {
-        let _ = writeln!(body, "    for (u64 i = 0; i < {n}u; ++i) {{");
-        body.push_str(&c_expr::locals(nir.locals, "        "));
-        let _ = writeln!(body, "        u32 r_ = {refr}[i];");
+        // The second pass a block of cells at a time: the spike test and
+        // the refractory count for every cell (vectorisable: most cells do
+        // not fire), the firing cells listed without branches, then their
+        // spikes and resets. Cell code reads and writes only its own cell,
+        // so this is the interpreter's cell-by-cell pass reordered.
         let cond = b.expr(spike, site);
-        let _ = writeln!(body, "        const int free_ = r_ == 0u;");
-        let _ = writeln!(body, "        if (r_ > 0u) r_ -= 1u;");
-        let _ = writeln!(body, "        if (({cond}) != 0.0 && free_) {{");
+        let _ = writeln!(body, "    unsigned char fire_[{CELL_BLOCK}];");
+        let _ = writeln!(body, "    u32 fired_[{CELL_BLOCK}];");
+        let _ = writeln!(
+            body,
+            "    for (u64 base = 0; base < {n}u; base += {CELL_BLOCK}u) {{"
+        );
+        let _ = writeln!(
+            body,
+            "        const u64 end = base + {CELL_BLOCK}u < {n}u ? base + {CELL_BLOCK}u : {n}u;"
+        );
+        let _ = writeln!(body, "        for (u64 i = base; i < end; ++i) {{");
+        body.push_str(&c_expr::locals(nir.locals, "            "));
+        let _ = writeln!(body, "            const u32 r_ = {refr}[i];");
+        let _ = writeln!(
+            body,
+            "            fire_[i - base] = (({cond}) != 0.0) & (r_ == 0u);"
+        );
+        let _ = writeln!(body, "            {refr}[i] = r_ > 0u ? r_ - 1u : 0u;");
+        let _ = writeln!(body, "        }}");
+        let _ = writeln!(body, "        u64 nf_ = 0;");
+        let _ = writeln!(body, "        for (u64 i = base; i < end; ++i) {{");
+        let _ = writeln!(body, "            fired_[nf_] = (u32)i;");
+        let _ = writeln!(body, "            nf_ += fire_[i - base];");
+        let _ = writeln!(body, "        }}");
+        let _ = writeln!(body, "        for (u64 x = 0; x < nf_; ++x) {{");
+        let _ = writeln!(body, "            const u64 i = fired_[x];");
+        body.push_str(&c_expr::locals(nir.locals, "            "));
         let _ = writeln!(body, "            {spikes_out}[nspk++] = (u32)i;");
-        let _ = writeln!(body, "            r_ = {}u;", nir.refractory_steps);
+        let _ = writeln!(body, "            {refr}[i] = {}u;", nir.refractory_steps);
         b.stmts(&mut body, &nir.reset, site, 3);
         let _ = writeln!(body, "        }}");
-        let _ = writeln!(body, "        {refr}[i] = r_;");
         let _ = writeln!(body, "    }}");
     }
     let _ = writeln!(
