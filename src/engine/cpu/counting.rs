@@ -133,18 +133,25 @@ impl Counting {
         })
     }
 
-    /// Bytes of the masks and repeat rows.
+    /// Bytes of everything counting keeps (masks, repeat rows, counts, the
+    /// table of sums: one double per possible count, up to the largest
+    /// in-degree).
     pub fn bytes(&self) -> usize {
         use std::mem::size_of_val;
         size_of_val(self.masks.as_slice())
             + size_of_val(self.repeats.as_slice())
             + size_of_val(self.more_repeats.as_slice())
             + size_of_val(self.more_offsets.as_slice())
+            + size_of_val(self.planes.as_slice())
+            + size_of_val(self.extra.as_slice())
+            + size_of_val(self.sums.as_slice())
     }
 
     /// Is counting `spikes` spikes cheaper than adding their synapses one by
     /// one? Writing the counts costs about as much as one scattered
-    /// addition per two targets.
+    /// addition per two targets. (By the mean fan-out: a step whose spiking
+    /// cells have far fewer synapses than the mean counts when adding one
+    /// by one would be cheaper; the results are the same either way.)
     pub fn worth_it(&self, spikes: usize) -> bool {
         spikes * self.mean_fan_out >= 2 * self.n_target
     }

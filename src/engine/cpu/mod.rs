@@ -8,6 +8,7 @@
 
 mod counting;
 mod env;
+mod gaps;
 pub mod native;
 pub mod vm;
 mod wheel;
@@ -84,11 +85,9 @@ struct NeuronRt {
 
 struct SourceRt {
     kind: SourceIr,
-    /// Constant per-step probability, when the rate does not vary.
-    fixed_p: Option<f64>,
-    /// For fixed p: ln(1 - p), each cell's spike count, and the cells
-    /// waiting for their next spike.
-    log_q: f64,
+    /// For fixed p: the gaps between spikes, each cell's spike count, and
+    /// the cells waiting for their next spike.
+    gaps_of: Option<gaps::Gaps>,
     wheel: wheel::Wheel,
     /// Reused buffer: the gaps drawn this step.
     gaps: Vec<u64>,
@@ -260,8 +259,7 @@ impl CpuEngine {
                         None,
                         Some(SourceRt {
                             kind: s.clone(),
-                            fixed_p,
-                            log_q: fixed_p.map_or(0.0, |p| (1.0 - p).ln()),
+                            gaps_of: fixed_p.map(gaps::Gaps::new),
                             wheel: wheel::Wheel::new(if fixed_p.is_some() { n } else { 0 }),
                             gaps: vec![],
                             count: vec![0; n],
@@ -372,10 +370,9 @@ impl CpuEngine {
         let rng = self.rng;
         for (pi, pop) in self.pops.iter_mut().enumerate() {
             if let Some(src) = &mut pop.source {
-                if let Some(p) = src.fixed_p {
+                if let Some(g) = &src.gaps_of {
                     for i in 0..pop.size {
-                        let gap = geometric_gap(&rng, pi, i, 0, p, src.log_q);
-                        src.wheel.put(0, gap, i as u32);
+                        src.wheel.put(0, g.draw(&rng, pi, i, 0), i as u32);
                     }
                 }
             }
@@ -407,7 +404,7 @@ impl CpuEngine {
             } => *refractory_steps as u64,
             _ => 0,
         };
-        if let Some(p) = src.fixed_p {
+        if let Some(g) = &src.gaps_of {
             // Each cell's next spike step is drawn when it spikes (geometric
             // gaps), so the cost scales with the number of spikes.
             src.wheel.take(s, &mut pop.spikes);
@@ -415,7 +412,7 @@ impl CpuEngine {
                 src.count[i as usize] += 1;
             }
             let mut gaps = std::mem::take(&mut src.gaps);
-            geometric_gaps(&rng, pi, &pop.spikes, &src.count, p, src.log_q, &mut gaps);
+            g.draw_each(&rng, pi, &pop.spikes, &src.count, &mut gaps);
             for (&i, &gap) in pop.spikes.iter().zip(&gaps) {
                 src.wheel.put(s, s + 1 + refractory + gap, i);
             }
@@ -1008,59 +1005,6 @@ fn pre_only(e: &Expr) -> bool {
                 && args.iter().all(pre_only)
         }
         _ => false,
-    }
-}
-
-/// Steps until the next spike of a Bernoulli(p) process (failures before the
-/// first success), drawn from the cell's own counter. `log_q` is ln(1 - p).
-fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64, log_q: f64) -> u64 {
-    let w = rng.words(stream(rng::SOURCE, pop, 1), cell as u32, count, 0);
-    gap_from_word(w[0], p, log_q)
-}
-
-/// `geometric_gap` of each of `cells` (with their spike counts), into `out`:
-/// four cells' Philox draws at a time (see `rng::philox_first_words`).
-fn geometric_gaps(
-    rng: &Rng,
-    pop: usize,
-    cells: &[u32],
-    counts: &[u32],
-    p: f64,
-    log_q: f64,
-    out: &mut Vec<u64>,
-) {
-    out.clear();
-    let st = stream(rng::SOURCE, pop, 1);
-    for four in cells.chunks(4) {
-        let mut ctr = [[0u32; 4]; 4];
-        for (c, &i) in ctr.iter_mut().zip(four) {
-            *c = [i, counts[i as usize], 0, st];
-        }
-        let words = rng::philox_first_words(rng.key(), ctr);
-        out.extend(
-            words[..four.len()]
-                .iter()
-                .map(|&w| gap_from_word(w, p, log_q)),
-        );
-    }
-}
-
-fn gap_from_word(word: u32, p: f64, log_q: f64) -> u64 {
-    if p <= 0.0 {
-        return u64::MAX / 4;
-    }
-    if p >= 1.0 {
-        return 0;
-    }
-    let u = Rng::uniform_open(word);
-    // The quotient is >= 0 (or -inf or NaN), so the cast's truncation is
-    // the floor; capped at 1e15 steps, NaN included (as `f64::min` would,
-    // without its NaN test on the common path); -inf casts to 0.
-    let steps = u.ln() / log_q;
-    if steps < 1e15 {
-        steps as u64
-    } else {
-        1e15 as u64
     }
 }
 

@@ -404,9 +404,10 @@ fn ident(name: &str) -> String {
         .collect()
 }
 
-/// The cell function of a neuron population: the step program, the spike
-/// condition with the refractory count, and the reset, cell by cell; returns
-/// how many cells spiked and writes them, ascending, to `spikes_out`.
+/// The cell function of a neuron population: the step program cell by
+/// cell, then the spike condition with the refractory count and the reset
+/// (a block of cells at a time); returns how many cells spiked and writes
+/// them, ascending, to `spikes_out`.
 fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     let PopulationKindIr::Neuron(nir) = &ir.populations[pi].kind else {
         return None;
@@ -494,9 +495,11 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
 /// The projections whose arriving ring slot the cell function of `pi` adds
 /// to its target variables itself (in the order the interpreter does:
 /// projections in model order, before the step program), saving the
-/// engine a pass over each. Not when a gap junction of the population reads
-/// or writes one of those variables: the engine adds its currents after
-/// the arrivals and before the cell code.
+/// engine a pass over each. Not when something the engine runs between
+/// the arrivals and the cell code could see those variables: a gap
+/// junction of the population reading or writing one of them, or
+/// `on_teacher` code of a projection into the population (it may read
+/// `post.` variables; tests/cuda_models/teacher_reads_target.cbm).
 pub fn arriving_read_by_cells(ir: &Ir, pi: usize) -> Vec<usize> {
     let into = |qi: &usize| ir.projections[*qi].target == pi;
     let targets: Vec<usize> = (0..ir.projections.len())
@@ -506,7 +509,10 @@ pub fn arriving_read_by_cells(ir: &Ir, pi: usize) -> Vec<usize> {
     let gap_touches = ir.gaps.iter().any(|g| {
         g.population == pi && (targets.contains(&g.voltage) || targets.contains(&g.target))
     });
-    if gap_touches {
+    let teacher_code = (0..ir.projections.len())
+        .filter(into)
+        .any(|qi| !ir.projections[qi].on_teacher.is_empty());
+    if gap_touches || teacher_code {
         return vec![];
     }
     (0..ir.projections.len()).filter(into).collect()
