@@ -15,6 +15,8 @@ pub struct Wheel {
     bits: Vec<u64>,
     /// (step, cell) of cells due `SLOTS` or more steps after they were put.
     far: Vec<(u64, u32)>,
+    /// Room for listing every cell, and four more (see `take`).
+    listed: Vec<u32>,
 }
 
 impl Wheel {
@@ -24,6 +26,7 @@ impl Wheel {
             words,
             bits: vec![0; words * SLOTS as usize],
             far: vec![],
+            listed: vec![0; words * 64 + 4],
         }
     }
 
@@ -50,25 +53,22 @@ impl Wheel {
         }
         let slot = (now % SLOTS) as usize;
         let row = &mut self.bits[slot * self.words..(slot + 1) * self.words];
-        // Cells are written eight at a time, without a branch per cell (most
-        // words hold fewer than eight): room for eight more than there are,
-        // and the surplus is overwritten or cut.
-        let total: usize = row.iter().map(|x| x.count_ones() as usize).sum();
-        let mut n = out.len();
-        out.resize(n + total + 8, 0);
+        // Cells are written four at a time, without a branch per cell (most
+        // words hold fewer than four): the count moves on only for a set
+        // bit, so a write past the last cell is overwritten or left out.
+        let listed = &mut self.listed;
+        let mut n = 0;
         for (w, word) in row.iter_mut().enumerate() {
             let mut x = std::mem::take(word);
-            let end = n + x.count_ones() as usize;
-            while n < end {
-                for place in &mut out[n..n + 8] {
-                    *place = (w * 64) as u32 + x.trailing_zeros();
+            while x != 0 {
+                for _ in 0..4 {
+                    listed[n] = (w * 64) as u32 + x.trailing_zeros();
+                    n += usize::from(x != 0);
                     x &= x.wrapping_sub(1);
                 }
-                n += 8;
             }
-            n = end;
         }
-        out.truncate(n);
+        out.extend_from_slice(&listed[..n]);
     }
 }
 
