@@ -50,7 +50,7 @@ impl Gaps {
     }
 
     /// The gap drawn from Philox word `word`.
-    pub fn from_word(&self, word: u32) -> u64 {
+    pub fn gap_of_word(&self, word: u32) -> u64 {
         match self.runs[(word >> (RUN_BITS + 8)) as usize] {
             MIXED => formula(word, self.p, self.log_q),
             gap => u64::from(gap),
@@ -60,7 +60,7 @@ impl Gaps {
     /// The gap of `cell` of population `pop` after its `count`-th spike.
     pub fn draw(&self, rng: &Rng, pop: usize, cell: usize, count: u32) -> u64 {
         let w = rng.words(stream(rng::SOURCE, pop, 1), cell as u32, count, 0);
-        self.from_word(w[0])
+        self.gap_of_word(w[0])
     }
 
     /// `draw` for each of `cells` (with their spike counts), into `out`:
@@ -81,7 +81,7 @@ impl Gaps {
                 *c = [i, counts[i as usize], 0, st];
             }
             let words = rng::philox_first_words(rng.key(), ctr);
-            out.extend(words[..four.len()].iter().map(|&w| self.from_word(w)));
+            out.extend(words[..four.len()].iter().map(|&w| self.gap_of_word(w)));
         }
     }
 }
@@ -123,7 +123,7 @@ mod tests {
                 // The low 8 bits do not reach `u`: vary them anyway.
                 let word = (m << 8) | (m & 0xff);
                 assert_eq!(
-                    gaps.from_word(word),
+                    gaps.gap_of_word(word),
                     formula(word, p, log_q),
                     "p {p}, u index {m}"
                 );

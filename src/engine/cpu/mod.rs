@@ -548,19 +548,19 @@ impl CpuEngine {
 }
 
 /// Are all `xs` finite? The common case in one pass without early exit:
-/// `x - x` is 0 for a finite x and NaN for an infinite or NaN one, and a
-/// NaN stays in its sum; four sums so that the compiler vectorises.
+/// `x * 0` is a zero for a finite x and NaN for an infinite or NaN one,
+/// and a NaN stays in its sum; four sums so that the compiler vectorises.
 fn all_finite(xs: &[f64]) -> bool {
     let mut sums = [0.0f64; 4];
     let chunks = xs.chunks_exact(4);
     let rest = chunks.remainder();
     for c in chunks {
         for (s, x) in sums.iter_mut().zip(c) {
-            *s += x - x;
+            *s += x * 0.0;
         }
     }
     for x in rest {
-        sums[0] += x - x;
+        sums[0] += x * 0.0;
     }
     sums.iter().all(|s| *s == 0.0)
 }
