@@ -443,30 +443,15 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         // spikes and resets. Cell code reads and writes only its own cell,
         // so this is the interpreter's cell-by-cell pass reordered.
         let cond = b.expr(spike, site);
-        let _ = writeln!(body, "    unsigned char fire_[{CELL_BLOCK}];");
-        let _ = writeln!(body, "    u32 fired_[{CELL_BLOCK}];");
+        let mut test = c_expr::locals(nir.locals, "            ");
+        let _ = writeln!(test, "            const u32 r_ = {refr}[i];");
         let _ = writeln!(
-            body,
-            "    for (u64 base = 0; base < {n}u; base += {CELL_BLOCK}u) {{"
-        );
-        let _ = writeln!(
-            body,
-            "        const u64 end = base + {CELL_BLOCK}u < {n}u ? base + {CELL_BLOCK}u : {n}u;"
-        );
-        let _ = writeln!(body, "        for (u64 i = base; i < end; ++i) {{");
-        body.push_str(&c_expr::locals(nir.locals, "            "));
-        let _ = writeln!(body, "            const u32 r_ = {refr}[i];");
-        let _ = writeln!(
-            body,
+            test,
             "            fire_[i - base] = (({cond}) != 0.0) & (r_ == 0u);"
         );
-        let _ = writeln!(body, "            {refr}[i] = r_ > 0u ? r_ - 1u : 0u;");
-        let _ = writeln!(body, "        }}");
-        let _ = writeln!(body, "        u64 nf_ = 0;");
-        let _ = writeln!(body, "        for (u64 i = base; i < end; ++i) {{");
-        let _ = writeln!(body, "            fired_[nf_] = (u32)i;");
-        let _ = writeln!(body, "            nf_ += fire_[i - base];");
-        let _ = writeln!(body, "        }}");
+        let _ = writeln!(test, "            {refr}[i] = r_ > 0u ? r_ - 1u : 0u;");
+        let names = ("i", "fire_", "fired_", "nf_");
+        select_in_blocks(&mut body, n, CELL_BLOCK, names, &test);
         let _ = writeln!(body, "        for (u64 x = 0; x < nf_; ++x) {{");
         let _ = writeln!(body, "            const u64 i = fired_[x];");
         body.push_str(&c_expr::locals(nir.locals, "            "));
@@ -490,6 +475,46 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         args: b.args,
         scratch: 0,
     })
+}
+
+/// Open a loop over `n` cells a block of `block` at a time that runs
+/// `test` (C text setting `flags[index - base]` to 0 or 1) for every cell
+/// of the block in a loop of its own, which the compiler can vectorise,
+/// then lists the cells whose flag is set in `list[0..count]` without a
+/// branch per cell. The caller visits the list and closes the loop.
+/// `names`: (index, flags, list, count).
+fn select_in_blocks(
+    body: &mut String,
+    n: usize,
+    block: usize,
+    names: (&str, &str, &str, &str),
+    test: &str,
+) {
+    let (index, flags, list, count) = names;
+    let _ = writeln!(body, "    unsigned char {flags}[{block}];");
+    let _ = writeln!(body, "    u32 {list}[{block}];");
+    let _ = writeln!(
+        body,
+        "    for (u64 base = 0; base < {n}u; base += {block}u) {{"
+    );
+    let _ = writeln!(
+        body,
+        "        const u64 end = base + {block}u < {n}u ? base + {block}u : {n}u;"
+    );
+    let _ = writeln!(
+        body,
+        "        for (u64 {index} = base; {index} < end; ++{index}) {{"
+    );
+    body.push_str(test);
+    let _ = writeln!(body, "        }}");
+    let _ = writeln!(body, "        u64 {count} = 0;");
+    let _ = writeln!(
+        body,
+        "        for (u64 {index} = base; {index} < end; ++{index}) {{"
+    );
+    let _ = writeln!(body, "            {list}[{count}] = (u32){index};");
+    let _ = writeln!(body, "            {count} += {flags}[{index} - base];");
+    let _ = writeln!(body, "        }}");
 }
 
 /// The projections whose arriving ring slot the cell function of `pi` adds
@@ -611,30 +636,11 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                     let mut inner = String::new();
                     synapse_body(&mut b, &mut inner, then, 4);
                     let n_src = ir.populations[q.source].size;
-                    let _ = writeln!(body, "    u32 act_[{GUARD_BLOCK}];");
-                    let _ = writeln!(body, "    unsigned char pass_[{GUARD_BLOCK}];");
-                    let _ = writeln!(
-                        body,
-                        "    for (u64 base = 0; base < {n_src}u; base += {GUARD_BLOCK}u) {{"
+                    let test = format!(
+                        "            const u64 pi_ = cell;\n            (void)pi_;\n            pass_[cell - base] = (({g}) != 0.0);\n"
                     );
-                    let _ = writeln!(
-                        body,
-                        "        const u64 end = base + {GUARD_BLOCK}u < {n_src}u ? base + {GUARD_BLOCK}u : {n_src}u;"
-                    );
-                    // The test in a loop of its own, which the compiler
-                    // vectorises; then the list.
-                    let _ = writeln!(body, "        for (u64 cell = base; cell < end; ++cell) {{");
-                    let _ = writeln!(
-                        body,
-                        "            const u64 pi_ = cell;\n            (void)pi_;"
-                    );
-                    let _ = writeln!(body, "            pass_[cell - base] = (({g}) != 0.0);");
-                    let _ = writeln!(body, "        }}");
-                    let _ = writeln!(body, "        u64 na_ = 0;");
-                    let _ = writeln!(body, "        for (u64 cell = base; cell < end; ++cell) {{");
-                    let _ = writeln!(body, "            act_[na_] = (u32)cell;");
-                    let _ = writeln!(body, "            na_ += pass_[cell - base];");
-                    let _ = writeln!(body, "        }}");
+                    let names = ("cell", "pass_", "act_", "na_");
+                    select_in_blocks(&mut body, n_src, GUARD_BLOCK, names, &test);
                     let _ = writeln!(body, "        for (u64 x = 0; x < na_; ++x) {{");
                     let _ = writeln!(body, "            const u64 cell = act_[x];");
                     // No prefetching here, unlike on_pre: a rule guarded on
