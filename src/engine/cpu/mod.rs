@@ -8,11 +8,11 @@
 
 mod counting;
 mod env;
-mod gaps;
 pub mod native;
 pub mod vm;
 mod wheel;
 
+use super::gaps::Gaps;
 use super::{Engine, NumericalError, StateView};
 use crate::ir::{Expr, Ir, PopulationKindIr, SourceIr, Stmt};
 use crate::network::rng::{self, stream, Rng};
@@ -87,7 +87,7 @@ struct SourceRt {
     kind: SourceIr,
     /// For fixed p: the gaps between spikes, each cell's spike count, and
     /// the cells waiting for their next spike.
-    gaps_of: Option<gaps::Gaps>,
+    gaps_of: Option<Gaps>,
     wheel: wheel::Wheel,
     /// Reused buffer: the gaps drawn this step.
     gaps: Vec<u64>,
@@ -259,7 +259,7 @@ impl CpuEngine {
                         None,
                         Some(SourceRt {
                             kind: s.clone(),
-                            gaps_of: fixed_p.map(gaps::Gaps::new),
+                            gaps_of: fixed_p.map(Gaps::new),
                             wheel: wheel::Wheel::new(if fixed_p.is_some() { n } else { 0 }),
                             gaps: vec![],
                             count: vec![0; n],

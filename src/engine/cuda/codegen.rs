@@ -663,7 +663,7 @@ impl Gen<'_> {
                 format!(
                     "cbm_geometric({}u, i, c_, {})",
                     stream(rng::SOURCE, pi, 1),
-                    lit((1.0 - prob).ln())
+                    lit(crate::engine::gaps::log_q(prob))
                 )
             };
             let _ = write!(

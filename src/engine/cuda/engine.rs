@@ -7,9 +7,10 @@
 //! runs exactly this code too; only the CUDA driver calls differ.
 
 use super::codegen::{self, mask_words, Entry, Generated};
+use crate::engine::gaps::Gaps;
 use crate::engine::{Engine, NumericalError, StateView};
 use crate::ir::{Ir, PopulationKindIr, RecorderKindIr, SourceIr};
-use crate::network::rng::{self, stream, Rng};
+use crate::network::rng::Rng;
 use crate::network::Network;
 
 /// What runs the generated module: a GPU, or the host emulation.
@@ -81,19 +82,6 @@ impl Init {
             Init::Zero(_) => None,
         }
     }
-}
-
-/// Steps until the next spike of a Bernoulli(p) source (as the CPU engine draws it).
-pub fn geometric_gap(rng: &Rng, pop: usize, cell: usize, count: u32, p: f64) -> u64 {
-    if p <= 0.0 {
-        return u64::MAX / 4;
-    }
-    if p >= 1.0 {
-        return 0;
-    }
-    let w = rng.words(stream(rng::SOURCE, pop, 1), cell as u32, count, 0);
-    let u = Rng::uniform_open(w[0]);
-    (u.ln() / (1.0 - p).ln()).floor().min(1e15) as u64
 }
 
 /// Synapse ids a weights recorder samples (as `Recording::new` picks them).
@@ -177,9 +165,9 @@ impl<D: Device> GpuEngine<D> {
                     let PopulationKindIr::Source(s) = &ir.populations[pop].kind else {
                         return Err("internal error: source state of a neuron population".into());
                     };
-                    let p = s.fixed_probability(ir.dt).unwrap_or(0.0);
+                    let gaps = Gaps::new(s.fixed_probability(ir.dt).unwrap_or(0.0));
                     let next = (0..ir.populations[pop].size)
-                        .map(|i| geometric_gap(&rng, pop, i, 0, p))
+                        .map(|i| gaps.draw(&rng, pop, i, 0))
                         .collect();
                     (Init::U64(next), None)
                 }

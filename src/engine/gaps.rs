@@ -1,7 +1,8 @@
 //! Geometric gaps for spike sources with a constant rate: when a cell of a
 //! Bernoulli(p) source spikes, the steps until its next spike are drawn at
 //! once (failures before the first success), `floor(ln(u) / ln(1 - p))` for
-//! a uniform `u` from the cell's own Philox counter.
+//! a uniform `u` from the cell's own Philox counter. Both engines draw them
+//! so (the CUDA kernels with the device's logarithm and [`log_q`]).
 //!
 //! `u` takes 2^24 values (`Rng::uniform_open`: the top 24 bits of a word),
 //! and the gap falls as `u` grows: `u` steps by 2^-24, which moves `ln(u)`
@@ -30,9 +31,18 @@ pub struct Gaps {
     runs: Vec<u32>,
 }
 
+/// ln(1 - p), also where 1 - p rounds to 1 (p below about 1e-16), whose
+/// logarithm 0 would make every gap 0: a cell spiking every step.
+pub fn log_q(p: f64) -> f64 {
+    match (1.0 - p).ln() {
+        0.0 => (-p).ln_1p(),
+        q => q,
+    }
+}
+
 impl Gaps {
     pub fn new(p: f64) -> Self {
-        let log_q = (1.0 - p).ln();
+        let log_q = log_q(p);
         let runs = (0..1u32 << RUN_BITS)
             .map(|r| {
                 // Words whose top 24 bits are the run's first and last `u`.
@@ -114,10 +124,10 @@ mod tests {
     fn the_table_gives_the_formula_for_every_u() {
         // The cerebellum's parallel fibres (30 Hz at 1 ms) and mossy fibres
         // (Poisson 10 Hz), a coin, a rare and a certain spike, no spikes.
-        let rates = [0.03, 1.0 - (-0.01f64).exp(), 0.5, 1e-7, 1.0, 0.0];
+        let rates = [0.03, 1.0 - (-0.01f64).exp(), 0.5, 1e-7, 1e-17, 1.0, 0.0];
         for p in rates {
             let gaps = Gaps::new(p);
-            let log_q = (1.0 - p).ln();
+            let log_q = log_q(p);
             let mut mixed = 0;
             for m in 0..1u32 << 24 {
                 // The low 8 bits do not reach `u`: vary them anyway.
@@ -138,5 +148,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_tiny_probability_gives_long_gaps() {
+        // 1 - 1e-17 is 1 in doubles; ln(1) = 0 made every gap 0.
+        let gaps = Gaps::new(1e-17);
+        let shortest = (0..1u32 << 12).map(|m| gaps.gap_of_word(m << 20)).min();
+        // Mean 1e17 steps; even u near 1 gives more than 1e12.
+        assert!(shortest > Some(1_000_000_000_000), "{shortest:?}");
+        assert!(log_q(1e-17) < 0.0);
+        assert_eq!(log_q(0.03), (0.97f64).ln());
     }
 }
