@@ -310,6 +310,21 @@ impl Ir {
 }
 
 impl Expr {
+    /// Does the expression read nothing but constants, time, signals and
+    /// the leaves `leaf` accepts (e.g. only `Expr::Pre`: a value of the
+    /// presynaptic cell alone), and draw no random number?
+    pub fn reads_only(&self, leaf: &dyn Fn(&Expr) -> bool) -> bool {
+        match self {
+            Expr::Const(_) | Expr::Time | Expr::Signal(_) => true,
+            Expr::Unary(_, x) => x.reads_only(leaf),
+            Expr::Binary(_, a, b) => a.reads_only(leaf) && b.reads_only(leaf),
+            Expr::Call(f, args, _) => {
+                !matches!(f, Func::Rand | Func::Randn) && args.iter().all(|a| a.reads_only(leaf))
+            }
+            e => leaf(e),
+        }
+    }
+
     /// The same expression, constants compared by their bits (so 0 and -0
     /// differ, and a NaN equals itself), unlike `==`: for rewrites that
     /// must keep every result bit.

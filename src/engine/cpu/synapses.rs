@@ -223,7 +223,9 @@ pub(crate) fn hoisted_guard(rule: &[Stmt]) -> Option<(&Expr, &[Stmt])> {
             cond,
             then,
             otherwise,
-        }] if otherwise.is_empty() && pre_only(cond) => Some((cond, then)),
+        }] if otherwise.is_empty() && cond.reads_only(&|e| matches!(e, Expr::Pre(_))) => {
+            Some((cond, then))
+        }
         _ => None,
     }
 }
@@ -240,18 +242,5 @@ pub(super) fn periodic(rule: &[Stmt], locals: usize) -> Periodic {
             }
         }
         None => Periodic::All(vm::compile(rule, locals)),
-    }
-}
-
-fn pre_only(e: &Expr) -> bool {
-    match e {
-        Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Pre(_) => true,
-        Expr::Unary(_, x) => pre_only(x),
-        Expr::Binary(_, a, b) => pre_only(a) && pre_only(b),
-        Expr::Call(f, args, _) => {
-            !matches!(f, crate::ir::Func::Rand | crate::ir::Func::Randn)
-                && args.iter().all(pre_only)
-        }
-        _ => false,
     }
 }

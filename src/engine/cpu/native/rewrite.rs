@@ -66,16 +66,9 @@ pub fn collect_post_only(e: &Expr, out: &mut Vec<Expr>) {
     }
 }
 
+/// Reads the postsynaptic cell alone (and constants, time, signals).
 fn post_only(e: &Expr) -> bool {
-    match e {
-        Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Post(_) => true,
-        Expr::Unary(_, x) => post_only(x),
-        Expr::Binary(_, a, b) => post_only(a) && post_only(b),
-        Expr::Call(f, args, _) => {
-            !matches!(f, Func::Rand | Func::Randn) && args.iter().all(post_only)
-        }
-        Expr::Var(_) | Expr::Local(_) | Expr::Pre(_) => false,
-    }
+    e.reads_only(&|x| matches!(x, Expr::Post(_)))
 }
 
 fn reads_post(e: &Expr) -> bool {
