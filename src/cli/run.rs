@@ -163,7 +163,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             Ok(r) => {
                 if !args.quiet {
                     eprintln!(
-                        "cuda: kernels for {} {} in {:.3} s, module loaded in {:.3} s",
+                        "cuda: kernels for {} {} in {:.3} s, module loaded in {:.3} s (CUDA context created in {:.3} s)",
                         report.arch,
                         if report.cached {
                             "from the cache"
@@ -171,7 +171,8 @@ fn run(args: Args) -> Result<ExitCode, String> {
                             "compiled"
                         },
                         report.compile_seconds,
-                        report.load_seconds
+                        report.load_seconds,
+                        report.context_seconds
                     );
                 }
                 r

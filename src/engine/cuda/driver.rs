@@ -86,6 +86,9 @@ pub struct CudaDevice {
     pub compiled: Compiled,
     /// Seconds to load the module (after compilation or the cache).
     pub load_seconds: f64,
+    /// Seconds to create (or attach to) the CUDA context: once per process,
+    /// whatever the model.
+    pub context_seconds: f64,
 }
 
 impl CudaDevice {
@@ -102,6 +105,8 @@ impl CudaDevice {
             .map_err(|e| err("cuDevicePrimaryCtxRetain", e))?;
         // SAFETY: `ctx` is live.
         unsafe { result::ctx::set_current(ctx) }.map_err(|e| err("cuCtxSetCurrent", e))?;
+        let context_seconds = t0.elapsed().as_secs_f64();
+        let t0 = Instant::now();
         let mut image = compiled.image.clone();
         if !compiled.cubin && image.last() != Some(&0) {
             image.push(0);
@@ -160,6 +165,7 @@ impl CudaDevice {
             phases: phases as u32,
             compiled,
             load_seconds: t0.elapsed().as_secs_f64(),
+            context_seconds,
         })
     }
 

@@ -39,7 +39,10 @@ pub struct CompileReport {
     pub cached: bool,
     pub cubin: bool,
     pub arch: String,
+    /// Loading the module and finding its functions and globals.
     pub load_seconds: f64,
+    /// Creating the CUDA context (before the module: once per process).
+    pub context_seconds: f64,
 }
 
 /// Run on the GPU, as `session::run_cpu` runs on the CPU.
@@ -67,6 +70,7 @@ pub fn run_cuda(
         cubin: dev.compiled.cubin,
         arch: dev.compiled.arch.clone(),
         load_seconds: dev.load_seconds,
+        context_seconds: dev.context_seconds,
     };
     let gaps = net.gaps.clone();
     let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
