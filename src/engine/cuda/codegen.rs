@@ -33,6 +33,9 @@ use std::fmt::Write;
 
 const ENTRY: &str = include_str!("../../../kernels/templates/entry.cu");
 
+/// Chunks of 32 synapses a delivery warp loads before it adds them up.
+const DELIVERY_UNROLL: usize = 4;
+
 /// One slot of the table `cbm_p` the kernels read their buffers (and a few
 /// sizes) from. The engine allocates and fills each one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1003,9 +1006,30 @@ impl Gen<'_> {
         let dv_decl: Vec<String> = (0..pulses.len())
             .map(|k| format!("double dv{k} = 0.0; int df{k} = 0;"))
             .collect();
+        // DELIVERY_UNROLL chunks of 32 synapses per round: each lane loads
+        // and computes its synapse of every chunk first (independent loads
+        // in flight together: a target's scan is a chain of dependent
+        // global loads otherwise), then the chunks' values are added in
+        // order, chunk by chunk, lane by lane: the order of one chunk at a
+        // time, so the sums are the same.
         let _ = writeln!(
             code,
-            "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{\n            const u32 e = e0_ + cbm_lane();\n            int act = 0;\n            {}\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                act = (mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u;\n                if (act) {{\n                    const u32 k = {cid}[e];\n                    (void)k;\n                    (void)pi_;",
+            "        for (u32 e00_ = lo_; e00_ < hi_; e00_ += {}u) {{",
+            32 * DELIVERY_UNROLL
+        );
+        for k in 0..pulses.len().min(1) {
+            let _ = writeln!(
+                code,
+                "            double dvu{k}_[{DELIVERY_UNROLL}]; int dfu{k}_[{DELIVERY_UNROLL}];"
+            );
+        }
+        let _ = writeln!(
+            code,
+            "            #pragma unroll\n            for (u32 u_ = 0; u_ < {DELIVERY_UNROLL}u; ++u_) {{\n            const u32 e0_ = e00_ + 32u * u_;"
+        );
+        let _ = writeln!(
+            code,
+            "            const u32 e = e0_ + cbm_lane();\n            int act = 0;\n            {}\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                act = (mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u;\n                if (act) {{\n                    const u32 k = {cid}[e];\n                    (void)k;\n                    (void)pi_;",
             dv_decl.join(" ")
         );
         code.push_str(&Self::locals(q.locals, 5));
@@ -1026,12 +1050,16 @@ impl Gen<'_> {
             code.push_str("            narr_ += __popc(__ballot_sync(CBM_FULL, act));\n");
         }
         if !pulses.is_empty() {
+            code.push_str("            dvu0_[u_] = dv0; dfu0_[u_] = df0;\n");
+        }
+        code.push_str("            }\n");
+        if !pulses.is_empty() {
             let adds: String = (0..pulses[0] as usize)
                 .map(|p| format!(" a{p} += x_;"))
                 .collect();
             let _ = writeln!(
                 code,
-                "            u32 dm_ = __ballot_sync(CBM_FULL, df0);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv0, b_);{adds}\n            }}"
+                "            #pragma unroll\n            for (u32 u_ = 0; u_ < {DELIVERY_UNROLL}u; ++u_) {{\n            u32 dm_ = __ballot_sync(CBM_FULL, dfu0_[u_]);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dvu0_[u_], b_);{adds}\n            }}\n            }}"
             );
         }
         code.push_str("        }\n");
