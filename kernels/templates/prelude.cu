@@ -18,6 +18,11 @@ __device__ __forceinline__ u64 cbm_nthr() { return (u64)gridDim.x * blockDim.x; 
 __device__ __forceinline__ u32 cbm_lane() { return threadIdx.x & 31u; }
 __device__ __forceinline__ u64 cbm_warp() { return cbm_tid() >> 5; }
 __device__ __forceinline__ u64 cbm_nwarps() { return cbm_nthr() >> 5; }
+// A task's threads rotated by `rot` (a multiple of 32, so warps stay whole)
+// within the grid: the tasks of one phase start at different warps and run
+// side by side instead of one after the other on the first warps.
+__device__ __forceinline__ u64 cbm_tid_r(u64 rot) { return (cbm_tid() + rot) % cbm_nthr(); }
+__device__ __forceinline__ u64 cbm_warp_r(u64 rot) { return cbm_tid_r(rot) >> 5; }
 
 __device__ __forceinline__ double cbm_from_bits(u64 b) { return __longlong_as_double((i64)b); }
 __device__ __forceinline__ int cbm_finite(double x) {

@@ -353,12 +353,23 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
     }
     src.push_str("// ---- phases ----\n");
     src.push_str("__device__ void cbm_phase(int k, i64 s, i64 c0) {\n    switch (k) {\n");
+    // The tasks of a phase are independent: each starts at its own share of
+    // the grid (whole warps), so that small tasks run side by side.
     for (p, members) in phases.iter().enumerate() {
-        let _ = write!(src, "    case {p}:");
-        for &m in members {
-            let _ = write!(src, " cbm_{}(s, c0);", tasks[m].name);
+        let _ = writeln!(src, "    case {p}: {{");
+        let _ = writeln!(
+            src,
+            "        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;",
+            members.len().max(1)
+        );
+        for (x, &m) in members.iter().enumerate() {
+            let _ = writeln!(
+                src,
+                "        cbm_{}(s, c0, {x}ull * share_);",
+                tasks[m].name
+            );
         }
-        src.push_str(" break;\n");
+        src.push_str("        break;\n    }\n");
     }
     src.push_str("    default: break;\n    }\n    (void)s;\n    (void)c0;\n}\n\n");
     src.push_str(ENTRY);
@@ -715,14 +726,14 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: population {} (source: {kind})\n__device__ void cbm_{name}(i64 s, i64 c0) {{",
+            "// from: population {} (source: {kind})\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{",
             p.name
         );
         code.push_str("    const double t = (double)s * CBM_DT;\n    (void)t;\n");
         code.push_str(&pre);
         let _ = write!(
             code,
-            "    for (u64 base = cbm_warp() * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        if (i < {n}ull) {{\n{body}        }}\n        const u32 m_ = __ballot_sync(CBM_FULL, spk);\n        if (cbm_lane() == 0u) {mask}[(u64)(s - c0) * {w}ull + (base >> 5)] = m_;\n    }}\n}}\n"
+            "    for (u64 base = cbm_warp_r(rot_) * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        if (i < {n}ull) {{\n{body}        }}\n        const u32 m_ = __ballot_sync(CBM_FULL, spk);\n        if (cbm_lane() == 0u) {mask}[(u64)(s - c0) * {w}ull + (base >> 5)] = m_;\n    }}\n}}\n"
         );
         let mut writes = vec![Res::Spk(pi), Res::Src(pi)];
         writes.dedup();
@@ -865,12 +876,12 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: population {} ({part})\n__device__ void cbm_{name}(i64 s, i64 c0) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;",
+            "// from: population {} ({part})\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;",
             p.name
         );
         let _ = write!(
             code,
-            "    for (u64 base = cbm_warp() * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        (void)spk;\n        if (i < {n}ull) {{\n{body}        }}\n"
+            "    for (u64 base = cbm_warp_r(rot_) * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        (void)spk;\n        if (i < {n}ull) {{\n{body}        }}\n"
         );
         if step {
             let mask = self.name(Entry::Mask { pop: pi });
@@ -905,7 +916,7 @@ impl Gen<'_> {
         let list = self.name(Entry::GapList { gap: g });
         let k = lit(gap.coupling);
         let code = format!(
-            "// from: gap junction {} (pairs in order, per cell)\n__device__ void cbm_gap_{}(i64 s, i64 c0) {{\n    (void)s;\n    (void)c0;\n    for (u64 c = cbm_tid(); c < {n}ull; c += cbm_nthr()) {{\n        double acc = {tg}[c];\n        for (u32 e = {off}[c]; e < {off}[c + 1]; ++e) {{\n            const u32 x = {list}[e];\n            const u32 o = x & 0x7fffffffu;\n            if (x >> 31) {{\n                const double cur = {k} * ({v}[c] - {v}[o]);\n                acc -= cur;\n            }} else {{\n                const double cur = {k} * ({v}[o] - {v}[c]);\n                acc += cur;\n            }}\n        }}\n        {tg}[c] = acc;\n    }}\n}}\n",
+            "// from: gap junction {} (pairs in order, per cell)\n__device__ void cbm_gap_{}(i64 s, i64 c0, u64 rot_) {{\n    (void)s;\n    (void)c0;\n    for (u64 c = cbm_tid_r(rot_); c < {n}ull; c += cbm_nthr()) {{\n        double acc = {tg}[c];\n        for (u32 e = {off}[c]; e < {off}[c + 1]; ++e) {{\n            const u32 x = {list}[e];\n            const u32 o = x & 0x7fffffffu;\n            if (x >> 31) {{\n                const double cur = {k} * ({v}[c] - {v}[o]);\n                acc -= cur;\n            }} else {{\n                const double cur = {k} * ({v}[o] - {v}[c]);\n                acc += cur;\n            }}\n        }}\n        {tg}[c] = acc;\n    }}\n}}\n",
             gap.name, gap.name
         );
         Task {
@@ -977,14 +988,14 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}, {sl} slots)\n__device__ void cbm_deliver_{}(i64 s, i64 c0) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
+            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}, {sl} slots)\n__device__ void cbm_deliver_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
             q.name,
             pulses.len(),
             q.name
         );
         let _ = writeln!(
             code,
-            "    for (u64 j = cbm_warp(); j < {nt}ull; j += cbm_nwarps()) {{\n        const u64 pj_ = j;\n        (void)pj_;\n        const u32 lo_ = {off}[j], hi_ = {off}[j + 1];"
+            "    for (u64 j = cbm_warp_r(rot_); j < {nt}ull; j += cbm_nwarps()) {{\n        const u64 pj_ = j;\n        (void)pj_;\n        const u32 lo_ = {off}[j], hi_ = {off}[j + 1];"
         );
         let ring = if max_pulse > 0 {
             Some(self.name(Entry::Ring { proj: qi }))
@@ -1141,7 +1152,7 @@ impl Gen<'_> {
         let mut dep = 0;
         self.stmts(&mut body, handler, Ctx::Synapse { proj: qi }, 4, &mut dep);
         let code = format!(
-            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    for (u64 base = cbm_warp() * 32; base < {nt}ull; base += cbm_nwarps() * 32) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = {cid}[e];\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    for (u64 base = cbm_warp_r(rot_) * 32; base < {nt}ull; base += cbm_nwarps() * 32) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = {cid}[e];\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
             q.name,
             q.name,
             Self::locals(q.locals, 4)
@@ -1170,7 +1181,7 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: projection {} (every {} steps)\n__device__ void cbm_{name}(i64 s, i64 c0) {{\n    (void)c0;\n    if ((u64)s % {period}ull != 0ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;",
+            "// from: projection {} (every {} steps)\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)c0;\n    if ((u64)s % {period}ull != 0ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;",
             q.name, period
         );
         let guarded = crate::engine::cpu::hoisted_guard(body_stmts);
@@ -1185,7 +1196,7 @@ impl Gen<'_> {
             self.stmts(&mut body, then, c, 4, &mut dep);
             let _ = write!(
                 code,
-                "    // the guard depends on the presynaptic cell only: silent sources cost nothing\n    for (u64 base = cbm_warp() * 32; base < {ns}ull; base += cbm_nwarps() * 32) {{\n        int act = 0;\n        {{\n            const u64 pi_ = base + cbm_lane();\n            if (pi_ < {ns}ull) act = {cv} != 0.0;\n        }}\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pi_ = base + (u64)b_;\n            for (u32 k = {off}[pi_] + cbm_lane(); k < {off}[pi_ + 1]; k += 32u) {{\n                const u32 pj_ = {post}[k];\n                (void)pj_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+                "    // the guard depends on the presynaptic cell only: silent sources cost nothing\n    for (u64 base = cbm_warp_r(rot_) * 32; base < {ns}ull; base += cbm_nwarps() * 32) {{\n        int act = 0;\n        {{\n            const u64 pi_ = base + cbm_lane();\n            if (pi_ < {ns}ull) act = {cv} != 0.0;\n        }}\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pi_ = base + (u64)b_;\n            for (u32 k = {off}[pi_] + cbm_lane(); k < {off}[pi_ + 1]; k += 32u) {{\n                const u32 pj_ = {post}[k];\n                (void)pj_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
                 Self::locals(q.locals, 4)
             );
             reads = self.handler_reads(qi, then, Some(cond));
@@ -1199,7 +1210,7 @@ impl Gen<'_> {
             self.stmts(&mut body, body_stmts, c, 2, &mut dep);
             let _ = write!(
                 code,
-                "    for (u64 k = cbm_tid(); k < {nsyn}; k += cbm_nthr()) {{\n        const u32 pi_ = {pre}[k];\n        const u32 pj_ = {post}[k];\n        (void)pi_;\n        (void)pj_;\n{}{body}    }}\n}}\n",
+                "    for (u64 k = cbm_tid_r(rot_); k < {nsyn}; k += cbm_nthr()) {{\n        const u32 pi_ = {pre}[k];\n        const u32 pj_ = {post}[k];\n        (void)pi_;\n        (void)pj_;\n{}{body}    }}\n}}\n",
                 Self::locals(q.locals, 2)
             );
             reads = self.handler_reads(qi, body_stmts, None);
@@ -1235,7 +1246,7 @@ impl Gen<'_> {
                     let e = every_steps;
                     let _ = writeln!(
                         code,
-                        "    if ((u64)s % {e}ull == 0ull) {{ // from: recorder {}\n        const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n        for (u64 c = cbm_tid(); c < {cells_n}ull; c += cbm_nthr()) {tb}[row_ * {cells_n}ull + c] = {v}[{tc}[c]];\n    }}",
+                        "    if ((u64)s % {e}ull == 0ull) {{ // from: recorder {}\n        const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n        for (u64 c = cbm_tid_r(rot_); c < {cells_n}ull; c += cbm_nthr()) {tb}[row_ * {cells_n}ull + c] = {v}[{tc}[c]];\n    }}",
                         r.name
                     );
                     reads.push(Res::Var(*population, *var));
@@ -1256,7 +1267,7 @@ impl Gen<'_> {
                     let e = every_steps;
                     let _ = writeln!(
                         code,
-                        "    if ((u64)s % {e}ull == 0ull) {{ // from: recorder {}\n        const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n        for (u64 c = cbm_tid(); c < {n}; c += cbm_nthr()) {wb}[row_ * {n} + c] = {v}[{ids}[c]];\n    }}",
+                        "    if ((u64)s % {e}ull == 0ull) {{ // from: recorder {}\n        const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n        for (u64 c = cbm_tid_r(rot_); c < {n}; c += cbm_nthr()) {wb}[row_ * {n} + c] = {v}[{ids}[c]];\n    }}",
                         r.name
                     );
                     reads.push(Res::Syn(*projection));
@@ -1270,7 +1281,7 @@ impl Gen<'_> {
         Some(Task {
             name: "record".into(),
             code: format!(
-                "// from: recorders (traces and weights)\n__device__ void cbm_record(i64 s, i64 c0) {{\n{code}}}\n"
+                "// from: recorders (traces and weights)\n__device__ void cbm_record(i64 s, i64 c0, u64 rot_) {{\n{code}}}\n"
             ),
             reads,
             writes: vec![],
