@@ -50,16 +50,9 @@ fn transcendental_at_step_time(ir: &Ir) -> bool {
         }
     }
     fn s(v: &[Stmt]) -> bool {
-        v.iter().any(|x| match x {
-            Stmt::Set { value, .. }
-            | Stmt::SetLocal { value, .. }
-            | Stmt::Deposit { value, .. } => e(value),
-            Stmt::If {
-                cond,
-                then,
-                otherwise,
-            } => e(cond) || s(then) || s(otherwise),
-        })
+        let mut hit = false;
+        cbmc::ir::visit_exprs(v, &mut |x| hit |= e(x));
+        hit
     }
     ir.populations.iter().any(|p| match &p.kind {
         PopulationKindIr::Neuron(n) => s(&n.step) || s(&n.reset) || n.spike.as_ref().is_some_and(e),

@@ -254,6 +254,17 @@ pub struct ProjectionIr {
     pub max_pulse_steps: u32,
 }
 
+impl ProjectionIr {
+    /// The bounds of per-synapse variable `var`, if it has any (one at most:
+    /// a second is error E020).
+    pub fn bounds_of(&self, var: usize) -> Option<(f64, f64)> {
+        self.bounds
+            .iter()
+            .find(|b| b.0 == var)
+            .map(|&(_, lo, hi)| (lo, hi))
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct GapIr {
     pub name: String,

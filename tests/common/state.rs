@@ -50,51 +50,32 @@ pub fn assert_same_state(
     b: &dyn StateView,
     names: (&str, &str),
 ) -> u64 {
-    let (na, nb) = names;
+    // One variable of both engines: same length, same bits in every place.
+    let compare = |what: &str, place: &str, x: &[f64], y: &[f64]| {
+        let (na, nb) = names;
+        assert_eq!(x.len(), y.len(), "{label}: `{what}`");
+        for (i, (u, w)) in x.iter().zip(y).enumerate() {
+            assert!(
+                same(*u, *w),
+                "{label}: step {step}: `{what}` of {place} {i}: {na} {u:e}, {nb} {w:e}"
+            );
+        }
+        x.len() as u64
+    };
     let mut values = 0;
     for (p, pop) in ir.populations.iter().enumerate() {
         let PopulationKindIr::Neuron(n) = &pop.kind else {
             continue;
         };
-        for v in 0..n.vars.len() {
-            let (x, y) = (a.var(p, v), b.var(p, v));
-            assert_eq!(
-                x.len(),
-                y.len(),
-                "{label}: `{}.{}`",
-                pop.name,
-                n.vars[v].name
-            );
-            for (i, (u, w)) in x.iter().zip(y).enumerate() {
-                assert!(
-                    same(*u, *w),
-                    "{label}: step {step}: `{}.{}` of cell {i}: {na} {u:e}, {nb} {w:e}",
-                    pop.name,
-                    n.vars[v].name
-                );
-            }
-            values += x.len() as u64;
+        for (v, var) in n.vars.iter().enumerate() {
+            let what = format!("{}.{}", pop.name, var.name);
+            values += compare(&what, "cell", a.var(p, v), b.var(p, v));
         }
     }
     for (q, proj) in ir.projections.iter().enumerate() {
-        for v in 0..proj.vars.len() {
-            let (x, y) = (a.synapse_var(q, v), b.synapse_var(q, v));
-            assert_eq!(
-                x.len(),
-                y.len(),
-                "{label}: `{}.{}`",
-                proj.name,
-                proj.vars[v].name
-            );
-            for (k, (u, w)) in x.iter().zip(y).enumerate() {
-                assert!(
-                    same(*u, *w),
-                    "{label}: step {step}: `{}.{}` of synapse {k}: {na} {u:e}, {nb} {w:e}",
-                    proj.name,
-                    proj.vars[v].name
-                );
-            }
-            values += x.len() as u64;
+        for (v, var) in proj.vars.iter().enumerate() {
+            let what = format!("{}.{}", proj.name, var.name);
+            values += compare(&what, "synapse", a.synapse_var(q, v), b.synapse_var(q, v));
         }
     }
     values

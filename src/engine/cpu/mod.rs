@@ -84,6 +84,9 @@ struct NeuronRt {
     inputs: Vec<usize>,
     checked: Vec<usize>,
     var_names: Vec<String>,
+    /// The native cell function adds the arriving ring slots itself
+    /// (`native::codegen::arriving_read_by_cells`).
+    cells_add_arrivals: bool,
 }
 
 struct SourceRt {
@@ -176,8 +179,16 @@ impl CpuEngine {
         };
         let rng = Rng::new(ir.seed);
         let mut pops = Vec::new();
-        for (pop, pnet) in ir.populations.iter().zip(net.populations) {
+        for (pi, (pop, pnet)) in ir.populations.iter().zip(net.populations).enumerate() {
             let n = pop.size;
+            let cells_add_arrivals = native
+                .as_ref()
+                .and_then(|n| n.cells[pi].as_ref())
+                .is_some_and(|f| {
+                    f.args
+                        .iter()
+                        .any(|a| matches!(a, native::Arg::Arriving { .. }))
+                });
             let (neuron, source) = match &pop.kind {
                 PopulationKindIr::Neuron(nir) => (
                     Some(NeuronRt {
@@ -194,6 +205,7 @@ impl CpuEngine {
                             .collect(),
                         checked: nir.checked_vars.clone(),
                         var_names: nir.vars.iter().map(|v| v.name.clone()).collect(),
+                        cells_add_arrivals,
                     }),
                     None,
                 ),
@@ -236,10 +248,7 @@ impl CpuEngine {
                 .map(|(period, body)| (*period, periodic(body, q.locals)))
                 .collect();
             let is_teacher = teachers.contains(&qi);
-            let mut bounds = vec![None; q.vars.len()];
-            for (v, lo, hi) in &q.bounds {
-                bounds[*v] = Some((*lo, *hi));
-            }
+            let bounds = (0..q.vars.len()).map(|v| q.bounds_of(v)).collect();
             let counting = match q.on_pre.as_slice() {
                 [Stmt::Deposit {
                     value: Expr::Const(c),
@@ -420,12 +429,10 @@ impl CpuEngine {
                 pop.vars[v].fill(0.0);
             }
         }
-        let native = self.native.as_ref().and_then(|n| n.cells[pi].as_ref());
-        let cells_add_arrivals = native.is_some_and(|f| {
-            f.args
-                .iter()
-                .any(|a| matches!(a, native::Arg::Arriving { .. }))
-        });
+        let cells_add_arrivals = self.pops[pi]
+            .neuron
+            .as_ref()
+            .is_some_and(|n| n.cells_add_arrivals);
         for (qi, q) in self.ir.projections.iter().enumerate() {
             if q.target != pi || cells_add_arrivals {
                 continue;

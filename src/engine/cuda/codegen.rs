@@ -1381,11 +1381,7 @@ impl c_expr::Statements for CudaLeaves<'_, '_> {
         match self.c {
             Ctx::Neuron { pop } => c_expr::Store::Cell(self.g.name(Entry::CellVar { pop, var })),
             Ctx::Synapse { proj } => {
-                let bounds = self.g.ir.projections[proj]
-                    .bounds
-                    .iter()
-                    .find(|b| b.0 == var)
-                    .map(|&(_, lo, hi)| (lo, hi));
+                let bounds = self.g.ir.projections[proj].bounds_of(var);
                 c_expr::Store::Synapse(self.g.name(Entry::SynVar { proj, var }), bounds)
             }
             _ => c_expr::Store::Nowhere,

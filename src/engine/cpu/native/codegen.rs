@@ -783,11 +783,7 @@ impl c_expr::Statements for CpuLeaves<'_, '_> {
         match self.site {
             Site::Cell { pop } => c_expr::Store::Cell(self.b.buf(Arg::CellVar { pop, var })),
             Site::Synapse { proj, .. } => {
-                let bounds = self.b.ir.projections[proj]
-                    .bounds
-                    .iter()
-                    .find(|b| b.0 == var)
-                    .map(|&(_, lo, hi)| (lo, hi));
+                let bounds = self.b.ir.projections[proj].bounds_of(var);
                 c_expr::Store::Synapse(self.b.buf(Arg::SynVar { var }), bounds)
             }
             Site::PreCell { .. } => c_expr::Store::Nowhere,
