@@ -7,6 +7,7 @@ struct CbmEmuArgs {
     int n;
     long long c0;
     int k;
+    int parts;
 };
 
 static void cbm_emu_body_run(void* a) {
@@ -16,7 +17,7 @@ static void cbm_emu_body_run(void* a) {
 
 static void cbm_emu_body_phase(void* a) {
     CbmEmuArgs* r = (CbmEmuArgs*)a;
-    cbm_phase_kernel(r->k, r->s0, r->c0);
+    cbm_phase_kernel(r->k, r->s0, r->c0, r->parts);
 }
 
 extern "C" {
@@ -34,15 +35,23 @@ void cbm_emu_set_table(const unsigned long long* p, int n, unsigned int k0, unsi
 // kernel (grid barriers between phases), or one launch per phase and step.
 int cbm_emu_run(long long s0, int n, long long c0, int blocks, int threads, unsigned int seed,
                 int persistent) {
-    CbmEmuArgs a{s0, n, c0, 0};
+    CbmEmuArgs a{s0, n, c0, 0, 0};
     if (persistent) return cbm_emu_launch(blocks, threads, cbm_emu_body_run, &a, seed);
+    long long s = s0;
     for (int it = 0; it < n; ++it) {
+        s = s0 + it;
         for (int k = 0; k < CBM_PHASES; ++k) {
-            CbmEmuArgs b{s0 + it, 1, c0, k};
+            CbmEmuArgs b{s, 1, c0, k, it > 0 ? 3 : 2};
             int rc = cbm_emu_launch(blocks, threads, cbm_emu_body_phase, &b, seed + it * 131 + k);
             if (rc) return rc;
         }
         if (*(volatile unsigned long long*)&CBM_ERR[1] != ~0ull) break;
+    }
+    // The tasks deferred from the last step.
+    for (int k = 0; k < CBM_PHASES; ++k) {
+        CbmEmuArgs b{s + 1, 1, c0, k, 1};
+        int rc = cbm_emu_launch(blocks, threads, cbm_emu_body_phase, &b, seed + n * 131 + k);
+        if (rc) return rc;
     }
     return 0;
 }

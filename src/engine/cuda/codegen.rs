@@ -210,37 +210,8 @@ pub fn teachers(ir: &Ir) -> Vec<bool> {
     t
 }
 
+use super::schedule::{Defer, Res, Task};
 pub use crate::engine::c_expr::lit;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-enum Res {
-    Var(usize, usize),
-    Spk(usize),
-    Refr(usize),
-    Src(usize),
-    RingNow(usize),
-    RingLater(usize),
-    ArrNow(usize),
-    ArrLater(usize),
-    Tarr(usize),
-    Syn(usize),
-}
-
-struct Task {
-    name: String,
-    code: String,
-    reads: Vec<Res>,
-    writes: Vec<Res>,
-}
-
-impl Task {
-    fn conflicts(&self, other: &Task) -> bool {
-        let hit = |a: &[Res], b: &[Res]| a.iter().any(|x| b.contains(x));
-        hit(&self.writes, &other.writes)
-            || hit(&self.writes, &other.reads)
-            || hit(&self.reads, &other.writes)
-    }
-}
 
 /// Where an expression is evaluated.
 #[derive(Clone, Copy)]
@@ -273,22 +244,8 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
     };
     g.slot(Entry::Err);
     let tasks = g.tasks()?;
-    // Greedy phases: after every earlier conflicting task.
-    let mut phase_of: Vec<usize> = Vec::with_capacity(tasks.len());
-    for (n, t) in tasks.iter().enumerate() {
-        let mut p = 0;
-        for (m, u) in tasks[..n].iter().enumerate() {
-            if t.conflicts(u) {
-                p = p.max(phase_of[m] + 1);
-            }
-        }
-        phase_of.push(p);
-    }
-    let n_phases = phase_of.iter().map(|p| p + 1).max().unwrap_or(0);
-    let mut phases: Vec<Vec<usize>> = vec![vec![]; n_phases];
-    for (n, p) in phase_of.iter().enumerate() {
-        phases[*p].push(n);
-    }
+    let sched = super::schedule::schedule(&tasks);
+    let n_phases = sched.phases.len();
     let mut src = String::new();
     let _ = writeln!(
         src,
@@ -352,34 +309,12 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
         src.push('\n');
     }
     src.push_str("// ---- phases ----\n");
-    src.push_str("__device__ void cbm_phase(int k, i64 s, i64 c0) {\n    switch (k) {\n");
-    // The tasks of a phase are independent: each starts at its own share of
-    // the grid (whole warps), so that small tasks run side by side.
-    for (p, members) in phases.iter().enumerate() {
-        let _ = writeln!(src, "    case {p}: {{");
-        let _ = writeln!(
-            src,
-            "        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;",
-            members.len().max(1)
-        );
-        for (x, &m) in members.iter().enumerate() {
-            let _ = writeln!(
-                src,
-                "        cbm_{}(s, c0, {x}ull * share_);",
-                tasks[m].name
-            );
-        }
-        src.push_str("        break;\n    }\n");
-    }
-    src.push_str("    default: break;\n    }\n    (void)s;\n    (void)c0;\n}\n\n");
+    src.push_str(&sched.emit(&tasks));
     src.push_str(ENTRY);
     Ok(Generated {
         source: src,
         entries: g.entries,
-        phases: phases
-            .iter()
-            .map(|m| m.iter().map(|&i| tasks[i].name.clone()).collect())
-            .collect(),
+        phases: sched.names(&tasks),
     })
 }
 
@@ -605,8 +540,20 @@ impl Gen<'_> {
                     let gaps: Vec<usize> = (0..ir.gaps.len())
                         .filter(|&g| ir.gaps[g].population == pi)
                         .collect();
-                    if teacher_handlers || !gaps.is_empty() {
-                        tasks.push(self.cell_task(pi, pos, true, false));
+                    // A gap junction whose voltage the arrivals leave alone
+                    // runs in the arrivals task, cell by cell: a phase less.
+                    let arrival_vars = self.arrival_vars(pi);
+                    let fused = !teacher_handlers
+                        && gaps.iter().all(|&g| {
+                            let v = ir.gaps[g].voltage;
+                            !arrival_vars.contains(&v)
+                                && gaps.iter().all(|&h| ir.gaps[h].target != v)
+                        });
+                    if fused && !gaps.is_empty() {
+                        tasks.push(self.cell_task(pi, pos, true, false, &gaps));
+                        tasks.push(self.cell_task(pi, pos, false, true, &[]));
+                    } else if teacher_handlers || !gaps.is_empty() {
+                        tasks.push(self.cell_task(pi, pos, true, false, &[]));
                         for (ti, t) in ir.projections.iter().enumerate() {
                             if t.target != pi || !self.teachers[ti] {
                                 continue;
@@ -620,9 +567,9 @@ impl Gen<'_> {
                         for g in gaps {
                             tasks.push(self.gap_task(g));
                         }
-                        tasks.push(self.cell_task(pi, pos, false, true));
+                        tasks.push(self.cell_task(pi, pos, false, true, &[]));
                     } else {
-                        tasks.push(self.cell_task(pi, pos, true, true));
+                        tasks.push(self.cell_task(pi, pos, true, true, &[]));
                     }
                 }
             }
@@ -642,9 +589,7 @@ impl Gen<'_> {
                 tasks.push(self.every_task(qi, k));
             }
         }
-        if let Some(t) = self.record_task() {
-            tasks.push(t);
-        }
+        tasks.extend(self.record_tasks());
         Ok(tasks)
     }
 
@@ -735,13 +680,13 @@ impl Gen<'_> {
             code,
             "    for (u64 base = cbm_warp_r(rot_) * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        if (i < {n}ull) {{\n{body}        }}\n        const u32 m_ = __ballot_sync(CBM_FULL, spk);\n        if (cbm_lane() == 0u) {mask}[(u64)(s - c0) * {w}ull + (base >> 5)] = m_;\n    }}\n}}\n"
         );
-        let mut writes = vec![Res::Spk(pi), Res::Src(pi)];
-        writes.dedup();
         Task {
             name,
             code,
             reads: vec![],
-            writes,
+            writes: vec![Res::Spk(pi), Res::Mask(pi), Res::Src(pi)],
+            period: None,
+            defer: Defer::No,
         }
     }
 
@@ -757,7 +702,33 @@ impl Gen<'_> {
     /// A neuron population's update: arrivals (inputs zeroed, deposits added,
     /// teacher arrivals noted) and/or the step (program, spike test, reset,
     /// refractory count, NaN check).
-    fn cell_task(&mut self, pi: usize, sched_pos: usize, arrive: bool, step: bool) -> Task {
+    /// Cell variables the arrivals write: inputs (zeroed) and the targets
+    /// of projections (deposits added).
+    fn arrival_vars(&self, pi: usize) -> Vec<usize> {
+        let ir = self.ir;
+        let PopulationKindIr::Neuron(nir) = &ir.populations[pi].kind else {
+            return vec![];
+        };
+        let inputs = (0..nir.vars.len()).filter(|&v| nir.vars[v].kind == VarKind::Input);
+        let targets = ir
+            .projections
+            .iter()
+            .filter(|q| q.target == pi)
+            .map(|q| q.target_var);
+        inputs.chain(targets).collect()
+    }
+
+    /// `gaps`: gap junctions of the population computed after the arrivals,
+    /// in the same task (the caller checked that the arrivals do not write
+    /// their voltages).
+    fn cell_task(
+        &mut self,
+        pi: usize,
+        sched_pos: usize,
+        arrive: bool,
+        step: bool,
+        gaps: &[usize],
+    ) -> Task {
         let ir = self.ir;
         let p = &ir.populations[pi];
         let PopulationKindIr::Neuron(nir) = &p.kind else {
@@ -767,7 +738,8 @@ impl Gen<'_> {
         let w = mask_words(n);
         let part = match (arrive, step) {
             (true, true) => "cells",
-            (true, false) => "arrivals",
+            (true, false) if gaps.is_empty() => "arrivals",
+            (true, false) => "arrivals_gaps",
             _ => "step",
         };
         let name = format!("{part}_{}", p.name);
@@ -822,6 +794,16 @@ impl Gen<'_> {
                 writes.push(Res::Tarr(ti));
             }
         }
+        for &g in gaps {
+            let gap = &ir.gaps[g];
+            let current = self.gap_current(g, &ind(4));
+            let _ = write!(
+                body,
+                "{pad}{{\n{pad}    const u64 c = i;\n{current}{pad}}}\n"
+            );
+            reads.push(Res::Var(pi, gap.voltage));
+            writes.push(Res::Var(pi, gap.target));
+        }
         if step {
             for v in 0..nir.vars.len() {
                 self.slot(Entry::CellVar { pop: pi, var: v });
@@ -829,6 +811,7 @@ impl Gen<'_> {
             }
             writes.push(Res::Refr(pi));
             writes.push(Res::Spk(pi));
+            writes.push(Res::Mask(pi));
             let has_spike = nir.spike.is_some();
             let refr = self.name(Entry::Refr { pop: pi });
             if has_spike {
@@ -897,13 +880,15 @@ impl Gen<'_> {
             code,
             reads,
             writes,
+            period: None,
+            defer: Defer::No,
         }
     }
 
-    fn gap_task(&mut self, g: usize) -> Task {
+    /// A gap junction's currents into cell `c`: its pairs in order.
+    fn gap_current(&mut self, g: usize, pad: &str) -> String {
         let gap = &self.ir.gaps[g];
         let pi = gap.population;
-        let n = self.pop_size(pi);
         let v = self.name(Entry::CellVar {
             pop: pi,
             var: gap.voltage,
@@ -915,15 +900,30 @@ impl Gen<'_> {
         let off = self.name(Entry::GapOff { gap: g });
         let list = self.name(Entry::GapList { gap: g });
         let k = lit(gap.coupling);
+        format!(
+            "{pad}{{ // from: gap junction {} (pairs in order)\n{pad}    double acc = {tg}[c];\n{pad}    for (u32 e = {off}[c]; e < {off}[c + 1]; ++e) {{\n{pad}        const u32 x = {list}[e];\n{pad}        const u32 o = x & 0x7fffffffu;\n{pad}        if (x >> 31) {{\n{pad}            const double cur = {k} * ({v}[c] - {v}[o]);\n{pad}            acc -= cur;\n{pad}        }} else {{\n{pad}            const double cur = {k} * ({v}[o] - {v}[c]);\n{pad}            acc += cur;\n{pad}        }}\n{pad}    }}\n{pad}    {tg}[c] = acc;\n{pad}}}\n",
+            gap.name
+        )
+    }
+
+    fn gap_task(&mut self, g: usize) -> Task {
+        let gap = &self.ir.gaps[g];
+        let pi = gap.population;
+        let n = self.pop_size(pi);
+        let name = format!("gap_{}", gap.name);
+        let reads = vec![Res::Var(pi, gap.voltage), Res::Var(pi, gap.target)];
+        let writes = vec![Res::Var(pi, gap.target)];
+        let body = self.gap_current(g, &ind(2));
         let code = format!(
-            "// from: gap junction {} (pairs in order, per cell)\n__device__ void cbm_gap_{}(i64 s, i64 c0, u64 rot_) {{\n    (void)s;\n    (void)c0;\n    for (u64 c = cbm_tid_r(rot_); c < {n}ull; c += cbm_nthr()) {{\n        double acc = {tg}[c];\n        for (u32 e = {off}[c]; e < {off}[c + 1]; ++e) {{\n            const u32 x = {list}[e];\n            const u32 o = x & 0x7fffffffu;\n            if (x >> 31) {{\n                const double cur = {k} * ({v}[c] - {v}[o]);\n                acc -= cur;\n            }} else {{\n                const double cur = {k} * ({v}[o] - {v}[c]);\n                acc += cur;\n            }}\n        }}\n        {tg}[c] = acc;\n    }}\n}}\n",
-            gap.name, gap.name
+            "__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)s;\n    (void)c0;\n    for (u64 c = cbm_tid_r(rot_); c < {n}ull; c += cbm_nthr()) {{\n{body}    }}\n}}\n"
         );
         Task {
-            name: format!("gap_{}", gap.name),
+            name,
             code,
-            reads: vec![Res::Var(pi, gap.voltage), Res::Var(pi, gap.target)],
-            writes: vec![Res::Var(pi, gap.target)],
+            reads,
+            writes,
+            period: None,
+            defer: Defer::No,
         }
     }
 
@@ -1105,7 +1105,7 @@ impl Gen<'_> {
         }
         code.push_str("        }\n    }\n}\n");
         let mut reads = self.handler_reads(qi, &q.on_pre, None);
-        reads.push(Res::Spk(q.source));
+        reads.push(Res::Mask(q.source));
         let mut writes = vec![];
         if writes_any(&q.on_pre) {
             writes.push(Res::Syn(qi));
@@ -1127,6 +1127,12 @@ impl Gen<'_> {
             code,
             reads,
             writes,
+            period: None,
+            defer: if d == 0 {
+                Defer::No
+            } else {
+                Defer::Delivery { delay: d as u32 }
+            },
         }
     }
 
@@ -1168,6 +1174,8 @@ impl Gen<'_> {
             code,
             reads,
             writes: vec![Res::Syn(qi)],
+            period: None,
+            defer: Defer::No,
         }
     }
 
@@ -1220,36 +1228,36 @@ impl Gen<'_> {
             code,
             reads,
             writes: vec![Res::Syn(qi)],
+            period: Some(*period as u64),
+            defer: Defer::Yes,
         }
     }
 
-    /// Trace and weight samples of the step, into the chunk's buffers.
-    fn record_task(&mut self) -> Option<Task> {
+    /// Trace and weight samples of the step, into the chunk's buffers: a
+    /// task per recorder, so each waits only for what it samples.
+    fn record_tasks(&mut self) -> Vec<Task> {
         let ir = self.ir;
-        let mut code = String::new();
-        let mut reads = vec![];
+        let mut tasks = vec![];
         for (ri, r) in ir.recorders.iter().enumerate() {
-            match &r.kind {
+            let (e, count, buf, value, read) = match &r.kind {
                 RecorderKindIr::Trace {
                     population,
                     var,
                     cells,
                     every_steps,
                 } => {
-                    let cells_n = cells.len();
                     let v = self.name(Entry::CellVar {
                         pop: *population,
                         var: *var,
                     });
                     let tc = self.name(Entry::TraceCells { rec: ri });
-                    let tb = self.name(Entry::TraceBuf { rec: ri });
-                    let e = every_steps;
-                    let _ = writeln!(
-                        code,
-                        "    if ((u64)s % {e}ull == 0ull) {{ // from: recorder {}\n        const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n        for (u64 c = cbm_tid_r(rot_); c < {cells_n}ull; c += cbm_nthr()) {tb}[row_ * {cells_n}ull + c] = {v}[{tc}[c]];\n    }}",
-                        r.name
-                    );
-                    reads.push(Res::Var(*population, *var));
+                    (
+                        *every_steps,
+                        format!("{}ull", cells.len()),
+                        self.name(Entry::TraceBuf { rec: ri }),
+                        format!("{v}[{tc}[c]]"),
+                        Res::Var(*population, *var),
+                    )
                 }
                 RecorderKindIr::Weights {
                     projection,
@@ -1262,30 +1270,31 @@ impl Gen<'_> {
                         var: *var,
                     });
                     let ids = self.name(Entry::WeightIds { rec: ri });
-                    let wb = self.name(Entry::WeightBuf { rec: ri });
-                    let n = self.name(Entry::NWeightIds { rec: ri });
-                    let e = every_steps;
-                    let _ = writeln!(
-                        code,
-                        "    if ((u64)s % {e}ull == 0ull) {{ // from: recorder {}\n        const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n        for (u64 c = cbm_tid_r(rot_); c < {n}; c += cbm_nthr()) {wb}[row_ * {n} + c] = {v}[{ids}[c]];\n    }}",
-                        r.name
-                    );
-                    reads.push(Res::Syn(*projection));
+                    (
+                        *every_steps,
+                        self.name(Entry::NWeightIds { rec: ri }),
+                        self.name(Entry::WeightBuf { rec: ri }),
+                        format!("{v}[{ids}[c]]"),
+                        Res::Syn(*projection),
+                    )
                 }
-                _ => {}
-            }
+                _ => continue,
+            };
+            let name = format!("record_{}", r.name);
+            let code = format!(
+                "// from: recorder {}\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    if ((u64)s % {e}ull != 0ull) return;\n    const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n    for (u64 c = cbm_tid_r(rot_); c < {count}; c += cbm_nthr()) {buf}[row_ * {count} + c] = {value};\n}}\n",
+                r.name
+            );
+            tasks.push(Task {
+                name,
+                code,
+                reads: vec![read],
+                writes: vec![],
+                period: Some(e as u64),
+                defer: Defer::Yes,
+            });
         }
-        if code.is_empty() {
-            return None;
-        }
-        Some(Task {
-            name: "record".into(),
-            code: format!(
-                "// from: recorders (traces and weights)\n__device__ void cbm_record(i64 s, i64 c0, u64 rot_) {{\n{code}}}\n"
-            ),
-            reads,
-            writes: vec![],
-        })
+        tasks
     }
 }
 

@@ -254,22 +254,30 @@ impl Device for CudaDevice {
             }
             .map_err(|e| err("cuLaunchCooperativeKernel(cbm_run)", e))?;
         } else {
-            for it in 0..n as u64 {
-                for k in 0..self.phases {
-                    let mut a0 = k as i32;
-                    let mut a1 = (s0 + it) as i64;
-                    let mut a2 = c0 as i64;
-                    let mut params = [
-                        &mut a0 as *mut i32 as *mut c_void,
-                        &mut a1 as *mut i64 as *mut c_void,
-                        &mut a2 as *mut i64 as *mut c_void,
-                    ];
-                    // SAFETY: the arguments match `cbm_phase_kernel(int, i64, i64)`.
-                    unsafe {
-                        result::launch_kernel(self.phase_fn, grid, block, 0, stream, &mut params)
-                    }
-                    .map_err(|e| err("cuLaunchKernel(cbm_phase_kernel)", e))?;
+            // Every phase of every step (the first step without the
+            // deferred tasks of the step before), then the deferred tasks
+            // of the last step: as `cbm_run` does.
+            let launches = (0..n as u64)
+                .flat_map(|it| {
+                    (0..self.phases).map(move |k| (k, s0 + it, if it > 0 { 3 } else { 2 }))
+                })
+                .chain((0..self.phases).map(|k| (k, s0 + n as u64, 1)));
+            for (k, s, parts) in launches {
+                let mut a0 = k as i32;
+                let mut a1 = s as i64;
+                let mut a2 = c0 as i64;
+                let mut a3: i32 = parts;
+                let mut params = [
+                    &mut a0 as *mut i32 as *mut c_void,
+                    &mut a1 as *mut i64 as *mut c_void,
+                    &mut a2 as *mut i64 as *mut c_void,
+                    &mut a3 as *mut i32 as *mut c_void,
+                ];
+                // SAFETY: the arguments match `cbm_phase_kernel(int, i64, i64, int)`.
+                unsafe {
+                    result::launch_kernel(self.phase_fn, grid, block, 0, stream, &mut params)
                 }
+                .map_err(|e| err("cuLaunchKernel(cbm_phase_kernel)", e))?;
             }
         }
         // SAFETY: the null stream of the current context.

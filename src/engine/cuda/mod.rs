@@ -10,6 +10,7 @@ pub mod codegen;
 pub mod driver;
 pub mod engine;
 pub mod nvrtc;
+mod schedule;
 
 pub use engine::{Device, GpuEngine, GpuOptions};
 

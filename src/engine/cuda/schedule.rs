@@ -1,0 +1,450 @@
+//! The step's tasks packed into phases (grid barriers between them).
+//!
+//! Tasks come in the CPU engine's order. A task joins the earliest phase
+//! after every earlier task it conflicts with (one writes what the other
+//! reads or writes), so independent work shares a phase.
+//!
+//! Two things make a step cheaper than one phase per dependency level:
+//!
+//! - **Deferral.** A task near the end of the step (a delivery with a delay
+//!   of at least one step, a periodic rule, a recorder) may run at the start
+//!   of the *next* step instead, with its own step number, provided no task
+//!   after it in the step touches what it touches. It then shares the first
+//!   phases with the next step's cell updates instead of needing a phase of
+//!   its own. The kernel runs the deferred tasks of a chunk's last step
+//!   after the chunk (the *tail*), so every launch ends with whole steps.
+//! - **Skipping.** A phase whose tasks all act only every so many steps
+//!   (rules, recorders) is skipped, barrier and all, in the other steps.
+//!
+//! The deferred tasks are chosen to make the step's expected number of
+//! phases smallest (all valid choices are tried when there are few).
+
+/// What a task reads or writes, for deciding which tasks may share a phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Res {
+    Var(usize, usize),
+    /// The cells' last spike steps.
+    Spk(usize),
+    /// The current step's row of spike bits (one row per step: the row a
+    /// deferred task reads, the step before's, is no longer written).
+    Mask(usize),
+    Refr(usize),
+    Src(usize),
+    /// The ring slot of the current step (cells take it) ...
+    RingNow(usize),
+    /// ... and the slots of later steps (deliveries add to them).
+    RingLater(usize),
+    ArrNow(usize),
+    ArrLater(usize),
+    Tarr(usize),
+    Syn(usize),
+}
+
+/// May a task run at the start of the next step instead?
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Defer {
+    No,
+    Yes,
+    /// A delivery whose deposits land this many steps later (at least 1).
+    /// Run a step later, a delay of 1 writes the slot the cells of that
+    /// step take: its later-slot writes also count as current-slot writes.
+    Delivery {
+        delay: u32,
+    },
+}
+
+#[derive(Clone)]
+pub(super) struct Task {
+    pub name: String,
+    pub code: String,
+    pub reads: Vec<Res>,
+    pub writes: Vec<Res>,
+    /// The task does something only at steps that are multiples of this.
+    pub period: Option<u64>,
+    pub defer: Defer,
+}
+
+impl Task {
+    fn conflicts(&self, other: &Task) -> bool {
+        conflict(&self.reads, &self.writes, &other.reads, &other.writes)
+    }
+
+    /// Its reads as seen from the next step, where a deferred task runs.
+    fn deferred_reads(&self) -> Vec<Res> {
+        let mut out = self.reads.clone();
+        out.retain(|r| !matches!(r, Res::Mask(_)));
+        out
+    }
+
+    /// Its writes as seen from the next step.
+    fn deferred_writes(&self) -> Vec<Res> {
+        let mut out = self.writes.clone();
+        if self.defer == (Defer::Delivery { delay: 1 }) {
+            for w in &self.writes {
+                match *w {
+                    Res::RingLater(q) => out.push(Res::RingNow(q)),
+                    Res::ArrLater(q) => out.push(Res::ArrNow(q)),
+                    _ => {}
+                }
+            }
+        }
+        out
+    }
+}
+
+fn conflict(ra: &[Res], wa: &[Res], rb: &[Res], wb: &[Res]) -> bool {
+    let hit = |a: &[Res], b: &[Res]| a.iter().any(|x| b.contains(x));
+    hit(wa, wb) || hit(wa, rb) || hit(ra, wb)
+}
+
+/// One task's place in a phase.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Slot {
+    pub task: usize,
+    /// Runs the previous step's instance of the task (deferred).
+    pub deferred: bool,
+}
+
+/// The phases of a step, in order.
+#[derive(Clone, Debug)]
+pub(super) struct Schedule {
+    pub phases: Vec<Vec<Slot>>,
+}
+
+/// Pack `tasks` (in the CPU engine's order) into phases, deferring what
+/// helps: every valid choice of deferred tasks is tried when there are not
+/// too many, else they are chosen greedily from the end of the step.
+pub(super) fn schedule(tasks: &[Task]) -> Schedule {
+    let mut search = Search {
+        tasks,
+        deferred: vec![false; tasks.len()],
+        best: None,
+        left: 1 << 12,
+    };
+    search.walk(tasks.len());
+    match search.best {
+        Some((_, best)) if search.left > 0 => best,
+        _ => greedy(tasks),
+    }
+}
+
+/// May task `t` be deferred, given the choices for the tasks after it?
+/// Running later than every task after it that is not deferred too must
+/// change nothing.
+fn may_defer(tasks: &[Task], deferred: &[bool], t: usize) -> bool {
+    tasks[t].defer != Defer::No
+        && (t + 1..tasks.len()).all(|u| deferred[u] || !tasks[t].conflicts(&tasks[u]))
+}
+
+/// Exhaustive search over the valid sets of deferred tasks, from the end.
+struct Search<'a> {
+    tasks: &'a [Task],
+    deferred: Vec<bool>,
+    /// Cost, number deferred (fewer wins a tie), schedule.
+    best: Option<((f64, usize), Schedule)>,
+    /// Sets still to try before giving up.
+    left: usize,
+}
+
+impl Search<'_> {
+    /// Decide tasks `0..t` (those from `t` on are decided).
+    fn walk(&mut self, t: usize) {
+        if self.left == 0 {
+            return;
+        }
+        if t == 0 {
+            self.left -= 1;
+            let s = pack(self.tasks, &self.deferred);
+            let key = (
+                cost(self.tasks, &s),
+                self.deferred.iter().filter(|&&d| d).count(),
+            );
+            let better = match &self.best {
+                None => true,
+                Some((k, _)) => key.0 < k.0 - 1e-9 || (key.0 <= k.0 + 1e-9 && key.1 < k.1),
+            };
+            if better {
+                self.best = Some((key, s));
+            }
+            return;
+        }
+        let t = t - 1;
+        self.walk(t);
+        if may_defer(self.tasks, &self.deferred, t) {
+            self.deferred[t] = true;
+            self.walk(t);
+            self.deferred[t] = false;
+        }
+    }
+}
+
+/// For many deferrable tasks: from the end of the step, defer each one
+/// that does not make the step's expected number of phases larger.
+fn greedy(tasks: &[Task]) -> Schedule {
+    let n = tasks.len();
+    let mut deferred = vec![false; n];
+    let mut best = pack(tasks, &deferred);
+    let mut best_cost = cost(tasks, &best);
+    for t in (0..n).rev() {
+        if !may_defer(tasks, &deferred, t) {
+            continue;
+        }
+        deferred[t] = true;
+        let trial = pack(tasks, &deferred);
+        let c = cost(tasks, &trial);
+        // Ties are taken: deferring one task often pays only once the
+        // task before it is deferred too.
+        if c <= best_cost + 1e-9 {
+            best = trial;
+            best_cost = c;
+        } else {
+            deferred[t] = false;
+        }
+    }
+    best
+}
+
+/// Greedy phases for the order "deferred tasks of the step before, then
+/// the others", each after every earlier item it conflicts with.
+fn pack(tasks: &[Task], deferred: &[bool]) -> Schedule {
+    let order: Vec<Slot> = (0..tasks.len())
+        .filter(|&t| deferred[t])
+        .chain((0..tasks.len()).filter(|&t| !deferred[t]))
+        .map(|task| Slot {
+            task,
+            deferred: deferred[task],
+        })
+        .collect();
+    let (reads, writes): (Vec<Vec<Res>>, Vec<Vec<Res>>) = order
+        .iter()
+        .map(|s| {
+            let t = &tasks[s.task];
+            if s.deferred {
+                (t.deferred_reads(), t.deferred_writes())
+            } else {
+                (t.reads.clone(), t.writes.clone())
+            }
+        })
+        .unzip();
+    let mut phase_of: Vec<usize> = Vec::with_capacity(order.len());
+    for n in 0..order.len() {
+        let mut p = 0;
+        for m in 0..n {
+            if conflict(&reads[n], &writes[n], &reads[m], &writes[m]) {
+                p = p.max(phase_of[m] + 1);
+            }
+        }
+        phase_of.push(p);
+    }
+    let n_phases = phase_of.iter().map(|p| p + 1).max().unwrap_or(0);
+    let mut phases = vec![vec![]; n_phases];
+    for (s, p) in order.iter().zip(&phase_of) {
+        phases[*p].push(*s);
+    }
+    Schedule { phases }
+}
+
+/// Expected phases per step: a phase of periodic tasks only runs in the
+/// steps in which one of them acts.
+fn cost(tasks: &[Task], s: &Schedule) -> f64 {
+    s.phases
+        .iter()
+        .map(|slots| {
+            slots
+                .iter()
+                .map(|x| tasks[x.task].period.map_or(1.0, |p| 1.0 / p as f64))
+                .sum::<f64>()
+                .min(1.0)
+        })
+        .sum()
+}
+
+impl Schedule {
+    /// `cbm_phase(k, s, c0, parts)`: the tasks of phase `k`; bit 0 of
+    /// `parts` runs the deferred tasks of step `s - 1`, bit 1 the others
+    /// of step `s`. And `cbm_phase_active(k, s, parts)`: whether any of
+    /// them acts, so that the kernel can skip the phase and its barrier.
+    pub(super) fn emit(&self, tasks: &[Task]) -> String {
+        let mut run = String::from(
+            "__device__ void cbm_phase(int k, i64 s, i64 c0, int parts) {\n    switch (k) {\n",
+        );
+        let mut active = String::from(
+            "__device__ int cbm_phase_active(int k, i64 s, int parts) {\n    switch (k) {\n",
+        );
+        for (p, slots) in self.phases.iter().enumerate() {
+            run.push_str(&format!(
+                "    case {p}: {{\n        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;\n",
+                slots.len().max(1)
+            ));
+            let mut parts: [(bool, Vec<String>); 2] = Default::default();
+            // The tasks of a phase are independent: each starts at its own
+            // share of the grid (whole warps), so small tasks run side by side.
+            for (x, slot) in slots.iter().enumerate() {
+                let t = &tasks[slot.task];
+                let (bit, step) = if slot.deferred {
+                    (1, "s - 1")
+                } else {
+                    (2, "s")
+                };
+                run.push_str(&format!(
+                    "        if (parts & {bit}) cbm_{}({step}, c0, {x}ull * share_);{}\n",
+                    t.name,
+                    if slot.deferred {
+                        " // deferred: the step before"
+                    } else {
+                        ""
+                    }
+                ));
+                let part = &mut parts[usize::from(slot.deferred)];
+                match t.period {
+                    Some(per) if per > 1 => {
+                        part.1.push(format!("(u64)({step}) % {per}ull == 0ull"))
+                    }
+                    _ => part.0 = true,
+                }
+            }
+            // Per bit of `parts`: always, or at the steps of some period.
+            let mut conds = vec![];
+            for (bit, (always, periods)) in [2, 1].into_iter().zip(parts.iter_mut()) {
+                periods.dedup();
+                if *always {
+                    conds.push(format!("(parts & {bit})"));
+                } else if !periods.is_empty() {
+                    conds.push(format!("((parts & {bit}) && ({}))", periods.join(" || ")));
+                }
+            }
+            run.push_str("        break;\n    }\n");
+            active.push_str(&format!(
+                "    case {p}: return {};\n",
+                if conds.is_empty() {
+                    "0".to_string()
+                } else {
+                    conds.join(" || ")
+                }
+            ));
+        }
+        run.push_str("    default: break;\n    }\n    (void)s;\n    (void)c0;\n}\n\n");
+        active.push_str("    default: return 0;\n    }\n    (void)s;\n    (void)parts;\n}\n\n");
+        active + &run
+    }
+
+    /// Task names per phase; deferred ones marked.
+    pub(super) fn names(&self, tasks: &[Task]) -> Vec<Vec<String>> {
+        self.phases
+            .iter()
+            .map(|slots| {
+                slots
+                    .iter()
+                    .map(|s| {
+                        let n = tasks[s.task].name.clone();
+                        if s.deferred {
+                            format!("{n} (step before)")
+                        } else {
+                            n
+                        }
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(name: &str, reads: &[Res], writes: &[Res], period: Option<u64>, defer: Defer) -> Task {
+        Task {
+            name: name.into(),
+            code: String::new(),
+            reads: reads.to_vec(),
+            writes: writes.to_vec(),
+            period,
+            defer,
+        }
+    }
+
+    fn cells() -> Task {
+        let w = [Res::Var(0, 0), Res::Spk(0), Res::Mask(0), Res::RingNow(0)];
+        task("cells", &w, &w, None, Defer::No)
+    }
+
+    /// cells -> delivery (delay 2) -> recorder of the cells: the delivery
+    /// moves into the next step's first phase, beside the cells; the
+    /// recorder cannot (the next step's cells overwrite what it reads).
+    #[test]
+    fn a_late_delivery_joins_the_next_steps_first_phase() {
+        let deliver = task(
+            "deliver",
+            &[Res::Mask(0), Res::Syn(0)],
+            &[Res::RingLater(0)],
+            None,
+            Defer::Delivery { delay: 2 },
+        );
+        let tasks = [cells(), deliver];
+        let s = schedule(&tasks);
+        assert_eq!(s.phases.len(), 1, "{s:?}");
+        assert!(s.phases[0].contains(&Slot {
+            task: 1,
+            deferred: true
+        }));
+        let rec = task("rec", &[Res::Var(0, 0)], &[], None, Defer::Yes);
+        let tasks = [tasks[0].clone(), tasks[1].clone(), rec];
+        let s = schedule(&tasks);
+        assert_eq!(s.phases.len(), 2, "{s:?}");
+        assert!(s.phases[1].contains(&Slot {
+            task: 2,
+            deferred: false
+        }));
+    }
+
+    /// A delay of one step writes the slot the next step's cells take:
+    /// deferred, it would have to come first, which costs as much.
+    #[test]
+    fn a_delay_of_one_step_conflicts_with_the_next_steps_cells() {
+        let deliver = task(
+            "deliver",
+            &[Res::Mask(0)],
+            &[Res::RingLater(0)],
+            None,
+            Defer::Delivery { delay: 1 },
+        );
+        let tasks = [cells(), deliver];
+        let d = pack(&tasks, &[false, true]);
+        let cells_phase = d
+            .phases
+            .iter()
+            .position(|p| p.iter().any(|x| x.task == 0))
+            .unwrap();
+        let deliver_phase = d
+            .phases
+            .iter()
+            .position(|p| p.iter().any(|x| x.task == 1))
+            .unwrap();
+        assert!(deliver_phase < cells_phase, "{d:?}");
+    }
+
+    /// A task followed by one that writes what it reads stays in its step.
+    #[test]
+    fn a_task_is_not_deferred_past_a_later_writer() {
+        let rule = task("rule", &[Res::Syn(0)], &[Res::Syn(0)], Some(5), Defer::Yes);
+        let bump = task("bump", &[], &[Res::Syn(0)], None, Defer::No);
+        let s = schedule(&[rule, bump]);
+        assert!(s.phases.iter().flatten().all(|x| !x.deferred), "{s:?}");
+    }
+
+    /// A phase of periodic tasks is skipped in the other steps.
+    #[test]
+    fn periodic_phases_are_guarded_by_their_period() {
+        let cells = task("cells", &[], &[Res::Syn(0)], None, Defer::No);
+        let rule = task("rule", &[Res::Syn(0)], &[Res::Syn(0)], Some(5), Defer::No);
+        let tasks = [cells, rule];
+        let s = schedule(&tasks);
+        let code = s.emit(&tasks);
+        assert!(
+            code.contains("case 1: return ((parts & 2) && ((u64)(s) % 5ull == 0ull));"),
+            "{code}"
+        );
+        assert!(code.contains("case 0: return (parts & 2);"), "{code}");
+    }
+}
