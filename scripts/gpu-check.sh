@@ -63,6 +63,9 @@ echo "== cerebellum, 60 s simulated"
 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$OUT/r60" >"$OUT/cer60.log" 2>&1
 cat "$OUT/cer60.log"
 row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall "$OUT/cer60.log") s wall"
+# Where the step's time goes: each phase's mean time (block 0, globaltimer).
+CBMC_CUDA_PROFILE=1 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/rprof" >"$OUT/profile.log" 2>&1
+grep -A12 '^cuda profile' "$OUT/profile.log"
 CBMC_CUDA_NO_PERSISTENT=1 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/r10" >"$OUT/cer10np.log" 2>&1
 row "cerebellum 10 s, one launch per phase" "$(wall "$OUT/cer10np.log") s wall"
 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$OUT/rcpu" >"$OUT/cer10cpu.log" 2>&1
@@ -71,6 +74,8 @@ row "cerebellum 10 s, CPU engine (1 thread)" "$(wall "$OUT/cer10cpu.log") s wall
 echo "== cerebellum x64, 5 s simulated"
 timeout "$T" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$OUT/x64" >"$OUT/x64.log" 2>&1
 cat "$OUT/x64.log"
+CBMC_CUDA_PROFILE=1 timeout "$T" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$OUT/x64prof" >"$OUT/x64_profile.log" 2>&1
+grep -A12 '^cuda profile' "$OUT/x64_profile.log"
 w=$(wall "$OUT/x64.log")
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
 

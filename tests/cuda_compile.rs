@@ -48,6 +48,21 @@ fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
 }
 
 #[test]
+fn the_profiling_kernels_compile() {
+    if !nvrtc_here() {
+        return;
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
+    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
+        panic!("cerebellum.cbm does not check")
+    };
+    let g = codegen::generate(&p.ir).expect("generate");
+    let source = codegen::profiled(&g.source);
+    let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(c.cubin && c.image.len() > 1000);
+}
+
+#[test]
 fn a_compile_error_shows_the_generated_line_and_the_model_construct() {
     if !nvrtc_here() {
         return;

@@ -6,7 +6,30 @@
 // Stops after the step in which a value became NaN or infinite. Tasks
 // deferred to the next step (see `cbm_phase`) run for the last step after
 // the loop, so that the launch ends with whole steps.
+#ifdef CBM_PROFILE
+// CBMC_CUDA_PROFILE=1: per phase, the nanoseconds from block 0 leaving the
+// barrier before it to leaving the one after it, summed, and the count.
+__device__ u64 cbm_prof[2 * CBM_PHASES];
+__device__ __forceinline__ u64 cbm_clock_ns() {
+    u64 t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+#define CBM_PROFILE_START u64 prof_t_ = cbm_tid() == 0 ? cbm_clock_ns() : 0ull;
+#define CBM_PROFILE_PHASE(k)                       \
+    if (cbm_tid() == 0) {                          \
+        const u64 now_ = cbm_clock_ns();           \
+        cbm_prof[k] += now_ - prof_t_;             \
+        cbm_prof[CBM_PHASES + (k)] += 1ull;        \
+        prof_t_ = now_;                            \
+    }
+#else
+#define CBM_PROFILE_START
+#define CBM_PROFILE_PHASE(k)
+#endif
+
 extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
+    CBM_PROFILE_START
     i64 s = s0;
     for (int it = 0; it < n; ++it) {
         s = s0 + it;
@@ -15,6 +38,7 @@ extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
             if (!cbm_phase_active(k, s, parts)) continue;
             cbm_phase(k, s, c0, parts);
             cbm_grid_sync();
+            CBM_PROFILE_PHASE(k)
         }
         // A thread may already be in step s + 1 and may have found an error
         // there: only an error in this step or before stops the loop, so
@@ -25,6 +49,7 @@ extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
         if (!cbm_phase_active(k, s + 1, 1)) continue;
         cbm_phase(k, s + 1, c0, 1);
         cbm_grid_sync();
+        CBM_PROFILE_PHASE(k)
     }
 }
 

@@ -38,6 +38,20 @@ __device__ __forceinline__ double cbm_clamp(double x, double lo, double hi) {
     return x;
 }
 
+// Position of the n-th (from 0) set bit of m; n < popcount(m).
+__device__ __forceinline__ u32 cbm_nth_set(u32 m, u32 n) {
+    u32 p = 0u;
+    for (u32 w = 16u; w > 0u; w >>= 1) {
+        const u32 c = (u32)__popc(m & ((1u << w) - 1u));
+        if (n >= c) {
+            n -= c;
+            m >>= w;
+            p += w;
+        }
+    }
+    return p;
+}
+
 #define CBM_FN __device__ __forceinline__
 // @include philox.inc
 // @include math.inc

@@ -31,6 +31,8 @@ pub enum Store {
     /// A cell variable, `array[i]` (a `held` store is skipped while the
     /// cell is refractory, `r_` > 0).
     Cell(String),
+    /// A local that holds a cell variable (held like `Cell`).
+    Local(String),
     /// A synapse variable, `array[k]`, clamped into its bounds if it has any.
     Synapse(String, Option<(f64, f64)>),
     /// Nowhere: the site cannot write variables.
@@ -57,6 +59,11 @@ pub fn stmts(out: &mut String, code: &[Stmt], s: &mut dyn Statements, level: usi
                         "{pad}{{ const double x_ = {v}; if (r_ == 0u) {arr}[i] = x_; }}"
                     ),
                     Store::Cell(arr) => writeln!(out, "{pad}{arr}[i] = {v};"),
+                    Store::Local(x) if *held => writeln!(
+                        out,
+                        "{pad}{{ const double x_ = {v}; if (r_ == 0u) {x} = x_; }}"
+                    ),
+                    Store::Local(x) => writeln!(out, "{pad}{x} = {v};"),
                     Store::Synapse(arr, Some((lo, hi))) => writeln!(
                         out,
                         "{pad}{arr}[k] = cbm_clamp({v}, {}, {});",

@@ -5,19 +5,18 @@
 //! test, reset and refractory count), a gap junction, a projection's delivery
 //! (its `on_pre` code and deposits), `on_post`, `on_teacher`, a periodic rule,
 //! recording. Each task is one `__device__` function over a grid-stride loop,
-//! so any launch shape computes the same thing. Tasks listed in the CPU's order
-//! are packed greedily into *phases*: a task joins the earliest phase after
-//! every earlier task it conflicts with (one writes what the other reads or
-//! writes), so independent populations update in the same phase. Phases are
-//! separated by grid barriers in the persistent kernel `cbm_run` (or launched
-//! one by one through `cbm_phase_kernel`).
+//! so any launch shape computes the same thing. `schedule` packs the tasks
+//! into *phases* (grid barriers between them in the persistent kernel
+//! `cbm_run`, or one launch each through `cbm_phase_kernel`), deferring some
+//! to the start of the next step and skipping phases with nothing to do.
 //!
 //! Determinism: every value is written by one thread. Deposits are gathered
 //! per target over the by-target (CSC) index in ascending synapse id, which is
 //! the order in which the CPU engine adds them (spiking sources ascending, each
-//! source's synapses in storage order): a warp scans 32 entries at a time and
-//! adds the deposits of the spiking ones one after another through shuffles,
-//! so the sums are bitwise those of the CPU engine.
+//! source's synapses in storage order): a warp finds the spiking synapses of
+//! up to 512 entries at once, runs `on_pre` for them a lane each, and adds
+//! their deposits in ascending order through shuffles, so the sums are
+//! bitwise those of the CPU engine.
 //!
 //! The generated text uses built-in types only (NVRTC has no headers); the
 //! same text compiles with the host C++ compiler against kernels/host_shim.h.
@@ -33,8 +32,9 @@ use std::fmt::Write;
 
 const ENTRY: &str = include_str!("../../../kernels/templates/entry.cu");
 
-/// Chunks of 32 synapses a delivery warp loads before it adds them up.
-const DELIVERY_UNROLL: usize = 4;
+/// Chunks of 32 synapses a delivery warp tests for spiking sources in one
+/// round before it runs `on_pre` for the spiking ones.
+const DELIVERY_CHUNKS: usize = 16;
 
 /// One slot of the table `cbm_p` the kernels read their buffers (and a few
 /// sizes) from. The engine allocates and fills each one.
@@ -316,6 +316,12 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
         entries: g.entries,
         phases: sched.names(&tasks),
     })
+}
+
+/// The source with timers around each phase of the persistent kernel
+/// (`CBMC_CUDA_PROFILE=1`; kernels/templates/entry.cu).
+pub fn profiled(source: &str) -> String {
+    format!("#define CBM_PROFILE 1\n{source}")
 }
 
 /// The statements' `Deposit`s in program order: pulse steps of each.
@@ -747,11 +753,52 @@ impl Gen<'_> {
         let mut writes = vec![];
         let mut body = String::new();
         let pad = ind(3);
+        // The cell's variables live in registers for the task (`cv<v>_`):
+        // loaded together at the start and stored at the end, so that the
+        // loads do not wait one after another behind stores to buffers the
+        // compiler cannot tell apart.
+        let mut regs: Vec<usize> = if step {
+            (0..nir.vars.len()).collect()
+        } else {
+            let mut r = self.arrival_vars(pi);
+            r.extend(gaps.iter().map(|&g| ir.gaps[g].target));
+            r
+        };
+        regs.sort_unstable();
+        regs.dedup();
+        for &v in &regs {
+            let arr = self.name(Entry::CellVar { pop: pi, var: v });
+            let _ = writeln!(body, "{pad}double cv{v}_ = {arr}[i];");
+        }
+        let refr = self.name(Entry::Refr { pop: pi });
+        if step {
+            if nir.spike.is_some() {
+                let _ = writeln!(body, "{pad}u32 r_ = {refr}[i];");
+            } else {
+                let _ = writeln!(body, "{pad}const u32 r_ = 0u;");
+            }
+            let _ = writeln!(body, "{pad}(void)r_;");
+        }
         if arrive {
+            // The ring slots of this step, read before anything is stored.
+            let mut taken = String::new();
+            for (qi, q) in ir.projections.iter().enumerate() {
+                if q.target != pi || q.on_pre.is_empty() {
+                    continue;
+                }
+                let ring = self.name(Entry::Ring { proj: qi });
+                let sl = slots(q);
+                let _ = writeln!(
+                    body,
+                    "{pad}double* rg{qi}_ = {ring} + ((u64)s % {sl}ull) * {n}ull; // from: projection {}\n{pad}const double rv{qi}_ = rg{qi}_[i];",
+                    q.name
+                );
+                let _ = writeln!(taken, "{pad}rg{qi}_[i] = 0.0;");
+                writes.push(Res::RingNow(qi));
+            }
             for (v, var) in nir.vars.iter().enumerate() {
                 if var.kind == VarKind::Input {
-                    let arr = self.name(Entry::CellVar { pop: pi, var: v });
-                    let _ = writeln!(body, "{pad}{arr}[i] = 0.0;");
+                    let _ = writeln!(body, "{pad}cv{v}_ = 0.0;");
                     writes.push(Res::Var(pi, v));
                 }
             }
@@ -759,23 +806,13 @@ impl Gen<'_> {
                 if q.target != pi {
                     continue;
                 }
-                let tv = self.name(Entry::CellVar {
-                    pop: pi,
-                    var: q.target_var,
-                });
-                writes.push(Res::Var(pi, q.target_var));
+                let tv = q.target_var;
+                writes.push(Res::Var(pi, tv));
                 if q.on_pre.is_empty() {
                     // No deposits: the CPU engine still adds its empty ring.
-                    let _ = writeln!(body, "{pad}{tv}[i] += 0.0; // {} (no deposits)", q.name);
+                    let _ = writeln!(body, "{pad}cv{tv}_ += 0.0; // {} (no deposits)", q.name);
                 } else {
-                    let ring = self.name(Entry::Ring { proj: qi });
-                    let sl = slots(q);
-                    let _ = writeln!(
-                        body,
-                        "{pad}{{ // from: projection {}\n{pad}    double* rg_ = {ring} + ((u64)s % {sl}ull) * {n}ull;\n{pad}    {tv}[i] += rg_[i];\n{pad}    rg_[i] = 0.0;\n{pad}}}",
-                        q.name
-                    );
-                    writes.push(Res::RingNow(qi));
+                    let _ = writeln!(body, "{pad}cv{tv}_ += rv{qi}_;");
                 }
             }
             for (ti, t) in ir.projections.iter().enumerate() {
@@ -787,16 +824,21 @@ impl Gen<'_> {
                 let sl = slots(t);
                 let _ = writeln!(
                     body,
-                    "{pad}{{ // from: teacher {}\n{pad}    u32* ar_ = {arr} + ((u64)s % {sl}ull) * {n}ull;\n{pad}    if (ar_[i] > 0u) {{\n{pad}        ar_[i] = 0u;\n{pad}        {tarr}[i] = s;\n{pad}    }}\n{pad}}}",
+                    "{pad}u32* ar{ti}_ = {arr} + ((u64)s % {sl}ull) * {n}ull; // from: teacher {}\n{pad}const u32 an{ti}_ = ar{ti}_[i];",
                     t.name
+                );
+                let _ = writeln!(
+                    taken,
+                    "{pad}if (an{ti}_ > 0u) {{\n{pad}    ar{ti}_[i] = 0u;\n{pad}    {tarr}[i] = s;\n{pad}}}"
                 );
                 writes.push(Res::ArrNow(ti));
                 writes.push(Res::Tarr(ti));
             }
+            body.push_str(&taken);
         }
         for &g in gaps {
             let gap = &ir.gaps[g];
-            let current = self.gap_current(g, &ind(4));
+            let current = self.gap_current(g, &ind(4), Some(&format!("cv{}_", gap.target)));
             let _ = write!(
                 body,
                 "{pad}{{\n{pad}    const u64 c = i;\n{current}{pad}}}\n"
@@ -806,20 +848,11 @@ impl Gen<'_> {
         }
         if step {
             for v in 0..nir.vars.len() {
-                self.slot(Entry::CellVar { pop: pi, var: v });
                 writes.push(Res::Var(pi, v));
             }
             writes.push(Res::Refr(pi));
             writes.push(Res::Spk(pi));
             writes.push(Res::Mask(pi));
-            let has_spike = nir.spike.is_some();
-            let refr = self.name(Entry::Refr { pop: pi });
-            if has_spike {
-                let _ = writeln!(body, "{pad}u32 r_ = {refr}[i];");
-            } else {
-                let _ = writeln!(body, "{pad}const u32 r_ = 0u;");
-            }
-            let _ = writeln!(body, "{pad}(void)r_;");
             body.push_str(&Self::locals(nir.locals, 3));
             let c = Ctx::Neuron { pop: pi };
             let mut dep = 0;
@@ -844,10 +877,9 @@ impl Gen<'_> {
             if !nir.checked_vars.is_empty() {
                 let _ = writeln!(body, "{pad}{{ // NaN check\n{pad}    u64 key_ = ~0ull;");
                 for (order, &v) in nir.checked_vars.iter().enumerate().rev() {
-                    let arr = self.name(Entry::CellVar { pop: pi, var: v });
                     let _ = writeln!(
                         body,
-                        "{pad}    if (!cbm_finite({arr}[i])) key_ = ({sched_pos}ull << 48) | ({order}ull << 32) | i;"
+                        "{pad}    if (!cbm_finite(cv{v}_)) key_ = ({sched_pos}ull << 48) | ({order}ull << 32) | i;"
                     );
                 }
                 let _ = writeln!(
@@ -855,6 +887,10 @@ impl Gen<'_> {
                     "{pad}    if (key_ != ~0ull) {{\n{pad}        atomicMin(&CBM_ERR[0], key_);\n{pad}        atomicMin(&CBM_ERR[1], (u64)s);\n{pad}    }}\n{pad}}}"
                 );
             }
+        }
+        for &v in &regs {
+            let arr = self.name(Entry::CellVar { pop: pi, var: v });
+            let _ = writeln!(body, "{pad}{arr}[i] = cv{v}_;");
         }
         let mut code = String::new();
         let _ = writeln!(
@@ -885,8 +921,9 @@ impl Gen<'_> {
         }
     }
 
-    /// A gap junction's currents into cell `c`: its pairs in order.
-    fn gap_current(&mut self, g: usize, pad: &str) -> String {
+    /// A gap junction's currents into cell `c`: its pairs in order, added
+    /// to the target variable (or to `local`, the register that holds it).
+    fn gap_current(&mut self, g: usize, pad: &str, local: Option<&str>) -> String {
         let gap = &self.ir.gaps[g];
         let pi = gap.population;
         let v = self.name(Entry::CellVar {
@@ -900,8 +937,12 @@ impl Gen<'_> {
         let off = self.name(Entry::GapOff { gap: g });
         let list = self.name(Entry::GapList { gap: g });
         let k = lit(gap.coupling);
+        let tg = match local {
+            Some(l) => l.to_string(),
+            None => format!("{tg}[c]"),
+        };
         format!(
-            "{pad}{{ // from: gap junction {} (pairs in order)\n{pad}    double acc = {tg}[c];\n{pad}    for (u32 e = {off}[c]; e < {off}[c + 1]; ++e) {{\n{pad}        const u32 x = {list}[e];\n{pad}        const u32 o = x & 0x7fffffffu;\n{pad}        if (x >> 31) {{\n{pad}            const double cur = {k} * ({v}[c] - {v}[o]);\n{pad}            acc -= cur;\n{pad}        }} else {{\n{pad}            const double cur = {k} * ({v}[o] - {v}[c]);\n{pad}            acc += cur;\n{pad}        }}\n{pad}    }}\n{pad}    {tg}[c] = acc;\n{pad}}}\n",
+            "{pad}{{ // from: gap junction {} (pairs in order)\n{pad}    double acc = {tg};\n{pad}    for (u32 e = {off}[c]; e < {off}[c + 1]; ++e) {{\n{pad}        const u32 x = {list}[e];\n{pad}        const u32 o = x & 0x7fffffffu;\n{pad}        if (x >> 31) {{\n{pad}            const double cur = {k} * ({v}[c] - {v}[o]);\n{pad}            acc -= cur;\n{pad}        }} else {{\n{pad}            const double cur = {k} * ({v}[o] - {v}[c]);\n{pad}            acc += cur;\n{pad}        }}\n{pad}    }}\n{pad}    {tg} = acc;\n{pad}}}\n",
             gap.name
         )
     }
@@ -913,7 +954,7 @@ impl Gen<'_> {
         let name = format!("gap_{}", gap.name);
         let reads = vec![Res::Var(pi, gap.voltage), Res::Var(pi, gap.target)];
         let writes = vec![Res::Var(pi, gap.target)];
-        let body = self.gap_current(g, &ind(2));
+        let body = self.gap_current(g, &ind(2), None);
         let code = format!(
             "__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)s;\n    (void)c0;\n    for (u64 c = cbm_tid_r(rot_); c < {n}ull; c += cbm_nthr()) {{\n{body}    }}\n}}\n"
         );
@@ -1017,30 +1058,25 @@ impl Gen<'_> {
         let dv_decl: Vec<String> = (0..pulses.len())
             .map(|k| format!("double dv{k} = 0.0; int df{k} = 0;"))
             .collect();
-        // DELIVERY_UNROLL chunks of 32 synapses per round: each lane loads
-        // and computes its synapse of every chunk first (independent loads
-        // in flight together: a target's scan is a chain of dependent
-        // global loads otherwise), then the chunks' values are added in
-        // order, chunk by chunk, lane by lane: the order of one chunk at a
-        // time, so the sums are the same.
+        // A round covers DELIVERY_CHUNKS chunks of 32 synapses. First every
+        // lane loads the source of its synapse in each chunk and tests its
+        // spike bit (independent loads, in flight together); then the
+        // spiking ones are dealt out to the lanes in ascending order, 32 at
+        // a time, each lane runs `on_pre` for its synapse, and the deposits
+        // are added lane by lane: the CPU engine's order. A target's scan
+        // is thus a few dependent loads per round, not per synapse.
+        let u = DELIVERY_CHUNKS;
         let _ = writeln!(
             code,
-            "        for (u32 e00_ = lo_; e00_ < hi_; e00_ += {}u) {{",
-            32 * DELIVERY_UNROLL
+            "        for (u32 e00_ = lo_; e00_ < hi_; e00_ += {}u) {{\n            // (chunks past the end are skipped by the whole warp)\n            u32 pre_[{u}], am_[{u}];\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                const u32 e = e00_ + 32u * u_ + cbm_lane();\n                pre_[u_] = e < hi_ ? {cpre}[e] : 0xffffffffu;\n            }}\n            u32 nact_ = 0u;\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                am_[u_] = 0u;\n                if (e00_ + 32u * u_ >= hi_) continue;\n                const u32 pi_ = pre_[u_];\n                const int act = pi_ != 0xffffffffu && ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u);\n                am_[u_] = __ballot_sync(CBM_FULL, act);\n                nact_ += __popc(am_[u_]);\n            }}",
+            32 * u
         );
-        for k in 0..pulses.len().min(1) {
-            let _ = writeln!(
-                code,
-                "            double dvu{k}_[{DELIVERY_UNROLL}]; int dfu{k}_[{DELIVERY_UNROLL}];"
-            );
+        if teacher {
+            code.push_str("            narr_ += nact_;\n");
         }
         let _ = writeln!(
             code,
-            "            #pragma unroll\n            for (u32 u_ = 0; u_ < {DELIVERY_UNROLL}u; ++u_) {{\n            const u32 e0_ = e00_ + 32u * u_;"
-        );
-        let _ = writeln!(
-            code,
-            "            const u32 e = e0_ + cbm_lane();\n            int act = 0;\n            {}\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                act = (mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u;\n                if (act) {{\n                    const u32 k = {cid}[e];\n                    (void)k;\n                    (void)pi_;",
+            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) e = e00_ + 32u * u_ + cbm_nth_set(am_[u_], r_ - before_);\n                    before_ += c_;\n                }}\n                {}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = {cid}[e];\n                    (void)k;\n                    (void)pi_;",
             dv_decl.join(" ")
         );
         code.push_str(&Self::locals(q.locals, 5));
@@ -1056,24 +1092,17 @@ impl Gen<'_> {
                 "                    {dvn}[k] = dv{k};\n                    {dfn}[k] = (u32)df{k};"
             );
         }
-        code.push_str("                }\n            }\n");
-        if teacher {
-            code.push_str("            narr_ += __popc(__ballot_sync(CBM_FULL, act));\n");
-        }
-        if !pulses.is_empty() {
-            code.push_str("            dvu0_[u_] = dv0; dfu0_[u_] = df0;\n");
-        }
-        code.push_str("            }\n");
+        code.push_str("                }\n");
         if !pulses.is_empty() {
             let adds: String = (0..pulses[0] as usize)
                 .map(|p| format!(" a{p} += x_;"))
                 .collect();
             let _ = writeln!(
                 code,
-                "            #pragma unroll\n            for (u32 u_ = 0; u_ < {DELIVERY_UNROLL}u; ++u_) {{\n            u32 dm_ = __ballot_sync(CBM_FULL, dfu0_[u_]);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dvu0_[u_], b_);{adds}\n            }}\n            }}"
+                "                u32 dm_ = __ballot_sync(CBM_FULL, df0);\n                while (dm_ != 0u) {{\n                    const int b_ = __ffs((int)dm_) - 1;\n                    dm_ &= dm_ - 1u;\n                    const double x_ = __shfl_sync(CBM_FULL, dv0, b_);{adds}\n                }}"
             );
         }
-        code.push_str("        }\n");
+        code.push_str("            }\n        }\n");
         // Later deposit statements: after all of the first, as in the CPU engine.
         for (k, &pulse) in pulses.iter().enumerate().skip(1) {
             let dvn = self.name(Entry::DepVal { proj: qi, d: k });
@@ -1341,7 +1370,8 @@ struct CudaLeaves<'g, 'a> {
 impl c_expr::Leaves for CudaLeaves<'_, '_> {
     fn var(&mut self, v: usize) -> String {
         match self.c {
-            Ctx::Neuron { pop } => format!("{}[i]", self.g.name(Entry::CellVar { pop, var: v })),
+            // cell tasks hold the cell's variables in registers
+            Ctx::Neuron { .. } => format!("cv{v}_"),
             Ctx::Synapse { proj } => format!("{}[k]", self.g.name(Entry::SynVar { proj, var: v })),
             _ => "0.0".into(),
         }
@@ -1388,7 +1418,7 @@ impl c_expr::Leaves for CudaLeaves<'_, '_> {
 impl c_expr::Statements for CudaLeaves<'_, '_> {
     fn store(&mut self, var: usize) -> c_expr::Store {
         match self.c {
-            Ctx::Neuron { pop } => c_expr::Store::Cell(self.g.name(Entry::CellVar { pop, var })),
+            Ctx::Neuron { .. } => c_expr::Store::Local(format!("cv{var}_")),
             Ctx::Synapse { proj } => {
                 let bounds = self.g.ir.projections[proj].bounds_of(var);
                 c_expr::Store::Synapse(self.g.name(Entry::SynVar { proj, var }), bounds)

@@ -83,6 +83,8 @@ pub struct CudaDevice {
     blocks: u32,
     threads: u32,
     phases: u32,
+    /// `cbm_prof` of kernels built with `CBM_PROFILE` (see `profile`).
+    prof: Option<sys::CUdeviceptr>,
     pub compiled: Compiled,
     /// Seconds to load the module (after compilation or the cache).
     pub load_seconds: f64,
@@ -128,6 +130,7 @@ impl CudaDevice {
         };
         let (table, table_bytes) = global("cbm_p")?;
         let (key, _) = global("cbm_key")?;
+        let prof = global("cbm_prof").ok().map(|(p, _)| p);
         let env = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<u32>().ok());
         let threads = env("CBMC_CUDA_THREADS").unwrap_or(256).clamp(32, 1024) / 32 * 32;
         // SAFETY: `run_fn` is a loaded function.
@@ -163,6 +166,7 @@ impl CudaDevice {
             blocks,
             threads,
             phases: phases as u32,
+            prof,
             compiled,
             load_seconds: t0.elapsed().as_secs_f64(),
             context_seconds,
@@ -171,6 +175,38 @@ impl CudaDevice {
 
     pub fn info(&self) -> &GpuInfo {
         &self.info
+    }
+
+    /// For kernels built with `CBM_PROFILE` (`CBMC_CUDA_PROFILE=1`) and run
+    /// persistently: each phase's mean time per run, from block 0 leaving
+    /// the barrier before it to leaving the one after it (so the phase's
+    /// slowest block plus the barrier), one line per phase.
+    pub fn profile(&mut self, names: &[Vec<String>]) -> Option<String> {
+        let ptr = self.prof?;
+        if !self.cooperative {
+            return Some("cuda profile: only the persistent kernel is timed".into());
+        }
+        let n = self.phases as usize;
+        let mut words = vec![0u64; 2 * n];
+        // SAFETY: `cbm_prof` holds 2 * CBM_PHASES u64s.
+        unsafe { result::memcpy_dtoh_sync(&mut words[..], ptr) }.ok()?;
+        let mut out = String::from("cuda profile (block 0, per run of each phase):\n");
+        let mut total = 0.0;
+        for k in 0..n {
+            let (ns, runs) = (words[k] as f64, words[n + k]);
+            total += ns;
+            let mean = if runs > 0 {
+                ns / runs as f64 / 1e3
+            } else {
+                0.0
+            };
+            let tasks = names.get(k).map(|t| t.join(", ")).unwrap_or_default();
+            out.push_str(&format!(
+                "  phase {k}: {mean:8.2} us x {runs} runs  [{tasks}]\n"
+            ));
+        }
+        out.push_str(&format!("  all phases: {:.3} s", total / 1e9));
+        Some(out)
     }
 }
 

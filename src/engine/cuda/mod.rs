@@ -58,7 +58,10 @@ pub fn run_cuda(
     let t0 = Instant::now();
     let net = crate::network::build(ir)?;
     let synapses = net.projections.iter().map(|p| p.len()).sum();
-    let generated = codegen::generate(ir)?;
+    let mut generated = codegen::generate(ir)?;
+    if std::env::var_os("CBMC_CUDA_PROFILE").is_some_and(|v| v != "0") {
+        generated.source = codegen::profiled(&generated.source);
+    }
     let build_seconds = t0.elapsed().as_secs_f64();
     let dev = driver::CudaDevice::new(
         &generated.source,
@@ -81,5 +84,10 @@ pub fn run_cuda(
         build_seconds,
         synapses,
     };
-    crate::session::drive(ir, &mut engine, rec, built, stop, progress_every, progress)
+    let result = crate::session::drive(ir, &mut engine, rec, built, stop, progress_every, progress);
+    let names = engine.generated().phases.clone();
+    if let Some(p) = engine.device().profile(&names) {
+        eprintln!("{p}");
+    }
+    result
 }
