@@ -35,6 +35,7 @@ void cbm_emu_set_table(const unsigned long long* p, int n, unsigned int k0, unsi
 // kernel (grid barriers between phases), or one launch per phase and step.
 int cbm_emu_run(long long s0, int n, long long c0, int blocks, int threads, unsigned int seed,
                 int persistent) {
+    if (n <= 0) return 0;
     CbmEmuArgs a{s0, n, c0, 0, 0};
     if (persistent) return cbm_emu_launch(blocks, threads, cbm_emu_body_run, &a, seed);
     long long s = s0;

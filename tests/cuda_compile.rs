@@ -110,3 +110,33 @@ fn the_disk_cache_skips_compilation() {
         cold.seconds, warm.seconds
     );
 }
+
+/// The schedule the GPU speed depends on (docs/cuda.md): two phases per
+/// step, the climbing-fibre delivery and the recorders deferred into the
+/// next step's first phase, and the PF->PKJ rule alone in a third phase
+/// that runs every 5 steps. No NVRTC needed.
+#[test]
+fn the_cerebellum_step_takes_two_phases_and_the_rule_a_third() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
+    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
+        panic!("cerebellum.cbm does not check")
+    };
+    let g = codegen::generate(&p.ir).expect("generate");
+    assert_eq!(g.phases.len(), 3, "{:?}", g.phases);
+    for deferred in ["deliver_cf_pkj", "record_IO_V", "record_weights"] {
+        assert!(
+            g.phases[0].contains(&format!("{deferred} (step before)")),
+            "{:?}",
+            g.phases
+        );
+    }
+    assert!(
+        g.phases[1].iter().any(|t| t == "deliver_pf_pkj"),
+        "{:?}",
+        g.phases
+    );
+    assert_eq!(g.phases[2], ["every0_pf_pkj"]);
+    assert!(g
+        .source
+        .contains("case 2: return ((parts & 2) && ((u64)(s) % 5ull == 0ull));"));
+}

@@ -31,24 +31,25 @@ __device__ __forceinline__ u64 cbm_clock_ns() {
 extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
     CBM_PROFILE_START
     i64 s = s0;
+    int flagged = 0;  // a NaN somewhere (the top bit of the barrier word)
     for (int it = 0; it < n; ++it) {
         s = s0 + it;
         const int parts = it > 0 ? 3 : 2;
         for (int k = 0; k < CBM_PHASES; ++k) {
             if (!cbm_phase_active(k, s, parts)) continue;
             cbm_phase(k, s, c0, parts);
-            cbm_grid_sync();
+            flagged = cbm_grid_sync();
             CBM_PROFILE_PHASE(k)
         }
         // A thread may already be in step s + 1 and may have found an error
         // there: only an error in this step or before stops the loop, so
         // that every thread stops after the same step.
-        if (*(volatile u64*)&CBM_ERR[1] <= (u64)s) break;
+        if (flagged && *(volatile u64*)&CBM_ERR[1] <= (u64)s) break;
     }
     for (int k = 0; k < CBM_PHASES; ++k) {
         if (!cbm_phase_active(k, s + 1, 1)) continue;
         cbm_phase(k, s + 1, c0, 1);
-        cbm_grid_sync();
+        (void)cbm_grid_sync();
         CBM_PROFILE_PHASE(k)
     }
 }

@@ -18,11 +18,23 @@ __device__ __forceinline__ u64 cbm_nthr() { return (u64)gridDim.x * blockDim.x; 
 __device__ __forceinline__ u32 cbm_lane() { return threadIdx.x & 31u; }
 __device__ __forceinline__ u64 cbm_warp() { return cbm_tid() >> 5; }
 __device__ __forceinline__ u64 cbm_nwarps() { return cbm_nthr() >> 5; }
-// A task's threads rotated by `rot` (a multiple of 32, so warps stay whole)
-// within the grid: the tasks of one phase start at different warps and run
-// side by side instead of one after the other on the first warps.
-__device__ __forceinline__ u64 cbm_tid_r(u64 rot) { return (cbm_tid() + rot) % cbm_nthr(); }
+// A task's threads rotated by `rot` (a multiple of 32, so warps stay whole,
+// and less than the grid's threads) within the grid: the tasks of one phase
+// start at different warps and run side by side instead of one after the
+// other on the first warps. (No `%`: a 64-bit division costs ~100 cycles.)
+__device__ __forceinline__ u64 cbm_tid_r(u64 rot) {
+    const u64 t = cbm_tid() + rot, n = cbm_nthr();
+    return t >= n ? t - n : t;
+}
 __device__ __forceinline__ u64 cbm_warp_r(u64 rot) { return cbm_tid_r(rot) >> 5; }
+// Cells per warp where a warp tests cells in a ballot and then works through
+// the active ones one after another (guarded rules, `on_post`): few, so that
+// the work spreads over the grid instead of queueing in a few warps; at most 32.
+__device__ __forceinline__ u64 cbm_group(u64 n) {
+    const u64 w = cbm_nwarps();
+    const u64 g = (n + w - 1) / w;
+    return g < 1ull ? 1ull : (g > 32ull ? 32ull : g);
+}
 
 __device__ __forceinline__ double cbm_from_bits(u64 b) { return __longlong_as_double((i64)b); }
 __device__ __forceinline__ int cbm_finite(double x) {
@@ -86,29 +98,37 @@ __device__ __forceinline__ u64 cbm_geometric(u32 st, u64 cell, u32 count, double
 __device__ __forceinline__ double cbm_last(i64 step) { return step < 0 ? -1e9 : (double)step * CBM_DT; }
 
 // A grid-wide barrier for the persistent kernel (launched cooperatively, so
-// every block is resident). Sense by generation counter.
+// every block is resident). Sense by generation counter, whose top bit a
+// thread that found a NaN sets (`cbm_note_error`): the barrier returns it,
+// so that the kernel reads the error step only when there is one.
 #ifdef CBM_HOST_EMULATION
-#define cbm_grid_sync() cbm_emu_grid_sync()
+#define cbm_grid_sync() (cbm_emu_grid_sync(), 1)
+#define cbm_note_error()
 #else
 __device__ u32 cbm_bar[2];
-__device__ __forceinline__ void cbm_grid_sync() {
+__device__ __forceinline__ void cbm_note_error() { atomicOr(&cbm_bar[1], 0x80000000u); }
+__device__ __forceinline__ int cbm_grid_sync() {
+    __shared__ u32 seen_;
     __syncthreads();
     if (threadIdx.x == 0) {
         volatile u32* gen = &cbm_bar[1];
-        u32 g = *gen;
+        const u32 g = *gen & 0x7fffffffu;
         __threadfence();
-        u32 arrived = atomicAdd(&cbm_bar[0], 1u);
+        const u32 arrived = atomicAdd(&cbm_bar[0], 1u);
+        u32 x;
         if (arrived == gridDim.x - 1) {
             atomicExch(&cbm_bar[0], 0u);
             __threadfence();
-            atomicAdd(&cbm_bar[1], 1u);
+            x = atomicAdd(&cbm_bar[1], 1u) + 1u;
         } else {
-            while (*gen == g) {
+            while (((x = *gen) & 0x7fffffffu) == g) {
             }
         }
+        seen_ = x;
         __threadfence();
     }
     __syncthreads();
+    return (int)(seen_ >> 31);
 }
 #endif
 // ---- end of prelude ---------------------------------------------------------

@@ -633,7 +633,7 @@ impl Gen<'_> {
             };
             let _ = write!(
                 body,
-                "            if ({next}[i] == (u64)s) {{\n                spk = 1;\n                const u32 c_ = {count}[i] + 1u;\n                {count}[i] = c_;\n                {next}[i] = (u64)s + {}ull + {gap};\n                {lspk}[i] = s;\n                (void)c_;\n            }}\n",
+                "            const u32 cn_ = {count}[i]; // (loaded with the next step, not after it)\n            if ({next}[i] == (u64)s) {{\n                spk = 1;\n                const u32 c_ = cn_ + 1u;\n                {count}[i] = c_;\n                {next}[i] = (u64)s + {}ull + {gap};\n                {lspk}[i] = s;\n                (void)c_;\n            }}\n",
                 1 + refractory
             );
         } else {
@@ -884,7 +884,7 @@ impl Gen<'_> {
                 }
                 let _ = writeln!(
                     body,
-                    "{pad}    if (key_ != ~0ull) {{\n{pad}        atomicMin(&CBM_ERR[0], key_);\n{pad}        atomicMin(&CBM_ERR[1], (u64)s);\n{pad}    }}\n{pad}}}"
+                    "{pad}    if (key_ != ~0ull) {{\n{pad}        atomicMin(&CBM_ERR[0], key_);\n{pad}        atomicMin(&CBM_ERR[1], (u64)s);\n{pad}        cbm_note_error();\n{pad}    }}\n{pad}}}"
                 );
             }
         }
@@ -1187,7 +1187,7 @@ impl Gen<'_> {
         let mut dep = 0;
         self.stmts(&mut body, handler, Ctx::Synapse { proj: qi }, 4, &mut dep);
         let code = format!(
-            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    for (u64 base = cbm_warp_r(rot_) * 32; base < {nt}ull; base += cbm_nwarps() * 32) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = {cid}[e];\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    const u64 grp_ = cbm_group({nt}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {nt}ull; base += cbm_nwarps() * grp_) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = cbm_lane() < grp_ && jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = {cid}[e];\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
             q.name,
             q.name,
             Self::locals(q.locals, 4)
@@ -1233,7 +1233,7 @@ impl Gen<'_> {
             self.stmts(&mut body, then, c, 4, &mut dep);
             let _ = write!(
                 code,
-                "    // the guard depends on the presynaptic cell only: silent sources cost nothing\n    for (u64 base = cbm_warp_r(rot_) * 32; base < {ns}ull; base += cbm_nwarps() * 32) {{\n        int act = 0;\n        {{\n            const u64 pi_ = base + cbm_lane();\n            if (pi_ < {ns}ull) act = {cv} != 0.0;\n        }}\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pi_ = base + (u64)b_;\n            for (u32 k = {off}[pi_] + cbm_lane(); k < {off}[pi_ + 1]; k += 32u) {{\n                const u32 pj_ = {post}[k];\n                (void)pj_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+                "    // the guard depends on the presynaptic cell only: silent sources cost nothing\n    const u64 grp_ = cbm_group({ns}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {ns}ull; base += cbm_nwarps() * grp_) {{\n        int act = 0;\n        {{\n            const u64 pi_ = base + cbm_lane();\n            if (cbm_lane() < grp_ && pi_ < {ns}ull) act = {cv} != 0.0;\n        }}\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pi_ = base + (u64)b_;\n            for (u32 k = {off}[pi_] + cbm_lane(); k < {off}[pi_ + 1]; k += 32u) {{\n                const u32 pj_ = {post}[k];\n                (void)pj_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
                 Self::locals(q.locals, 4)
             );
             reads = self.handler_reads(qi, then, Some(cond));

@@ -271,6 +271,9 @@ impl Device for CudaDevice {
     }
 
     fn run(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
+        if n == 0 {
+            return Ok(());
+        }
         let stream: sys::CUstream = std::ptr::null_mut();
         let grid = (self.blocks, 1, 1);
         let block = (self.threads, 1, 1);

@@ -8,7 +8,15 @@ use std::time::Instant;
 
 /// The options every compilation uses. FMA contraction off: the CPU engine
 /// rounds every product and sum, and so must the GPU for identical results.
-pub const OPTIONS: &[&str] = &["--fmad=false", "--std=c++17", "-default-device"];
+/// At most 128 registers a thread, so that two blocks of 256 threads fit on
+/// a multiprocessor (the whole step is one kernel, and a big model's code
+/// would otherwise take more for its busiest path, halving the grid).
+pub const OPTIONS: &[&str] = &[
+    "--fmad=false",
+    "--std=c++17",
+    "-default-device",
+    "--maxrregcount=128",
+];
 
 /// Is libnvrtc loadable? Must be asked before any other call here: cudarc
 /// panics when the library is missing.
