@@ -71,7 +71,8 @@ pub enum Entry {
     SrcCells {
         pop: usize,
     },
-    /// f64[synapses]: a per-synapse variable, in the network's CSR order.
+    /// f64[synapses]: a per-synapse variable, in the network's CSR order, or
+    /// in CSC order (by target) where `Generated::csc_order` says so.
     SynVar {
         proj: usize,
         var: usize,
@@ -86,14 +87,16 @@ pub enum Entry {
     Post {
         proj: usize,
     },
-    /// u32: CSC offsets (targets + 1), pre cell and synapse id per CSC entry.
+    /// u32 per synapse (in the network's order): where its variables are
+    /// on the device, for projections stored in CSC order (`csc_order`).
+    CsrPos {
+        proj: usize,
+    },
+    /// u32: CSC offsets (targets + 1) and the pre cell of each CSC entry.
     CscOff {
         proj: usize,
     },
     CscPre {
-        proj: usize,
-    },
-    CscId {
         proj: usize,
     },
     /// f64[slots * targets]: deposits waiting for their step.
@@ -181,6 +184,29 @@ pub struct Generated {
     pub entries: Vec<Entry>,
     /// Task names per phase, in order.
     pub phases: Vec<Vec<String>>,
+    /// Per projection: are its synapse variables stored on the device in
+    /// CSC order (position `e` holds the synapse of the by-target index's
+    /// entry `e`)? So for projections with deliveries, `on_post` or
+    /// `on_teacher`: their kernels then read a synapse's variables without
+    /// first looking up its id; periodic rules look up the position
+    /// (`CsrPos`).
+    pub csc_order: Vec<bool>,
+}
+
+/// Which projections keep their synapse variables in CSC order: those with
+/// kernels that go through the by-target index.
+pub fn csc_order(ir: &Ir) -> Vec<bool> {
+    let teachers = teachers(ir);
+    ir.projections
+        .iter()
+        .enumerate()
+        .map(|(qi, q)| {
+            !q.on_pre.is_empty()
+                || teachers[qi]
+                || !q.on_post.is_empty()
+                || (q.teacher.is_some() && !q.on_teacher.is_empty())
+        })
+        .collect()
 }
 
 impl Generated {
@@ -232,6 +258,7 @@ struct Gen<'a> {
     names: Vec<String>,
     index: HashMap<Entry, usize>,
     teachers: Vec<bool>,
+    csc_order: Vec<bool>,
 }
 
 pub fn generate(ir: &Ir) -> Result<Generated, String> {
@@ -241,6 +268,7 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
         names: vec![],
         index: HashMap::new(),
         teachers: teachers(ir),
+        csc_order: csc_order(ir),
     };
     g.slot(Entry::Err);
     let tasks = g.tasks()?;
@@ -315,6 +343,7 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
         source: src,
         entries: g.entries,
         phases: sched.names(&tasks),
+        csc_order: g.csc_order,
     })
 }
 
@@ -435,9 +464,9 @@ impl Gen<'_> {
             Entry::CsrOff { proj: q } => format!("CSR_{}", proj(q)),
             Entry::Pre { proj: q } => format!("PRE_{}", proj(q)),
             Entry::Post { proj: q } => format!("POST_{}", proj(q)),
+            Entry::CsrPos { proj: q } => format!("POS_{}", proj(q)),
             Entry::CscOff { proj: q } => format!("CSC_{}", proj(q)),
             Entry::CscPre { proj: q } => format!("CSCPRE_{}", proj(q)),
-            Entry::CscId { proj: q } => format!("CSCID_{}", proj(q)),
             Entry::Ring { proj: q } => format!("RING_{}", proj(q)),
             Entry::Arr { proj: q } => format!("ARR_{}", proj(q)),
             Entry::Tarr { proj: q } => format!("TARR_{}", proj(q)),
@@ -1024,7 +1053,6 @@ impl Gen<'_> {
         self.touch_syn_vars(qi, &q.on_pre);
         let off = self.name(Entry::CscOff { proj: qi });
         let cpre = self.name(Entry::CscPre { proj: qi });
-        let cid = self.name(Entry::CscId { proj: qi });
         let mask = self.name(Entry::Mask { pop: q.source });
         let mut code = String::new();
         let _ = writeln!(
@@ -1076,7 +1104,7 @@ impl Gen<'_> {
         }
         let _ = writeln!(
             code,
-            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) e = e00_ + 32u * u_ + cbm_nth_set(am_[u_], r_ - before_);\n                    before_ += c_;\n                }}\n                {}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = {cid}[e];\n                    (void)k;\n                    (void)pi_;",
+            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) e = e00_ + 32u * u_ + cbm_nth_set(am_[u_], r_ - before_);\n                    before_ += c_;\n                }}\n                {}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = e; // (synapse variables in CSC order)\n                    (void)k;\n                    (void)pi_;",
             dv_decl.join(" ")
         );
         code.push_str(&Self::locals(q.locals, 5));
@@ -1112,7 +1140,7 @@ impl Gen<'_> {
                 .collect();
             let _ = writeln!(
                 code,
-                "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{ // deposit {k}\n            const u32 e = e0_ + cbm_lane();\n            double dv = 0.0;\n            int df = 0;\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                if ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u) {{\n                    const u32 k = {cid}[e];\n                    df = (int){dfn}[k];\n                    dv = {dvn}[k];\n                }}\n            }}\n            u32 dm_ = __ballot_sync(CBM_FULL, df);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv, b_);{adds}\n            }}\n        }}"
+                "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{ // deposit {k}\n            const u32 e = e0_ + cbm_lane();\n            double dv = 0.0;\n            int df = 0;\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                if ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u) {{\n                    const u32 k = e;\n                    df = (int){dfn}[k];\n                    dv = {dvn}[k];\n                }}\n            }}\n            u32 dm_ = __ballot_sync(CBM_FULL, df);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv, b_);{adds}\n            }}\n        }}"
             );
         }
         code.push_str("        if (cbm_lane() == 0u) {\n");
@@ -1182,12 +1210,11 @@ impl Gen<'_> {
         };
         let off = self.name(Entry::CscOff { proj: qi });
         let cpre = self.name(Entry::CscPre { proj: qi });
-        let cid = self.name(Entry::CscId { proj: qi });
         let mut body = String::new();
         let mut dep = 0;
         self.stmts(&mut body, handler, Ctx::Synapse { proj: qi }, 4, &mut dep);
         let code = format!(
-            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    const u64 grp_ = cbm_group({nt}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {nt}ull; base += cbm_nwarps() * grp_) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = cbm_lane() < grp_ && jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = {cid}[e];\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    const u64 grp_ = cbm_group({nt}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {nt}ull; base += cbm_nwarps() * grp_) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = cbm_lane() < grp_ && jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = e; // (synapse variables in CSC order)\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
             q.name,
             q.name,
             Self::locals(q.locals, 4)
@@ -1221,6 +1248,12 @@ impl Gen<'_> {
             "// from: projection {} (every {} steps)\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)c0;\n    if ((u64)s % {period}ull != 0ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;",
             q.name, period
         );
+        // The synapse's place on the device (see `Generated::csc_order`).
+        let at = if self.csc_order[qi] {
+            format!("{}[kk_]", self.name(Entry::CsrPos { proj: qi }))
+        } else {
+            "kk_".to_string()
+        };
         let guarded = crate::engine::cpu::hoisted_guard(body_stmts);
         let reads;
         if let Some((cond, then)) = guarded {
@@ -1233,7 +1266,7 @@ impl Gen<'_> {
             self.stmts(&mut body, then, c, 4, &mut dep);
             let _ = write!(
                 code,
-                "    // the guard depends on the presynaptic cell only: silent sources cost nothing\n    const u64 grp_ = cbm_group({ns}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {ns}ull; base += cbm_nwarps() * grp_) {{\n        int act = 0;\n        {{\n            const u64 pi_ = base + cbm_lane();\n            if (cbm_lane() < grp_ && pi_ < {ns}ull) act = {cv} != 0.0;\n        }}\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pi_ = base + (u64)b_;\n            for (u32 k = {off}[pi_] + cbm_lane(); k < {off}[pi_ + 1]; k += 32u) {{\n                const u32 pj_ = {post}[k];\n                (void)pj_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+                "    // the guard depends on the presynaptic cell only: silent sources cost nothing\n    const u64 grp_ = cbm_group({ns}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {ns}ull; base += cbm_nwarps() * grp_) {{\n        int act = 0;\n        {{\n            const u64 pi_ = base + cbm_lane();\n            if (cbm_lane() < grp_ && pi_ < {ns}ull) act = {cv} != 0.0;\n        }}\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pi_ = base + (u64)b_;\n            for (u32 kk_ = {off}[pi_] + cbm_lane(); kk_ < {off}[pi_ + 1]; kk_ += 32u) {{\n                const u32 pj_ = {post}[kk_];\n                (void)pj_;\n                const u32 k = {at};\n{}{body}            }}\n        }}\n    }}\n}}\n",
                 Self::locals(q.locals, 4)
             );
             reads = self.handler_reads(qi, then, Some(cond));
@@ -1247,7 +1280,7 @@ impl Gen<'_> {
             self.stmts(&mut body, body_stmts, c, 2, &mut dep);
             let _ = write!(
                 code,
-                "    for (u64 k = cbm_tid_r(rot_); k < {nsyn}; k += cbm_nthr()) {{\n        const u32 pi_ = {pre}[k];\n        const u32 pj_ = {post}[k];\n        (void)pi_;\n        (void)pj_;\n{}{body}    }}\n}}\n",
+                "    for (u64 kk_ = cbm_tid_r(rot_); kk_ < {nsyn}; kk_ += cbm_nthr()) {{\n        const u32 pi_ = {pre}[kk_];\n        const u32 pj_ = {post}[kk_];\n        (void)pi_;\n        (void)pj_;\n        const u64 k = {at};\n{}{body}    }}\n}}\n",
                 Self::locals(q.locals, 2)
             );
             reads = self.handler_reads(qi, body_stmts, None);

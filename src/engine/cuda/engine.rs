@@ -118,6 +118,9 @@ pub struct GpuEngine<D: Device> {
     spikes: Vec<Vec<u32>>,
     vars: Vec<Vec<Vec<f64>>>,
     syn: Vec<Vec<Vec<f64>>>,
+    /// Per projection stored in CSC order on the device: the synapse id of
+    /// each device position (to put downloaded values back in network order).
+    syn_order: Vec<Option<Vec<u32>>>,
     pairs: Vec<(Vec<u32>, Vec<u32>)>,
     /// Bytes of device memory the model takes.
     pub bytes: usize,
@@ -147,7 +150,38 @@ impl<D: Device> GpuEngine<D> {
                 _ => vec![],
             })
             .collect();
-        let mut csc: Vec<Option<(Vec<u32>, Vec<u32>)>> = vec![None; ir.projections.len()];
+        // The by-target (CSC) index of each projection that has one: offsets
+        // and the synapse id of each entry. Synapse variables of these
+        // projections live on the device in that order (`csc_order`).
+        let csc: Vec<Option<(Vec<u32>, Vec<u32>)>> = (0..ir.projections.len())
+            .map(|q| {
+                let has = generated.csc_order[q]
+                    || [Entry::CscOff { proj: q }, Entry::CscPre { proj: q }]
+                        .iter()
+                        .any(|e| generated.slot(*e).is_some());
+                has.then(|| {
+                    net.projections[q].by_target(ir.populations[ir.projections[q].target].size)
+                })
+            })
+            .collect();
+        let csc_ids = |q: usize| -> Option<&Vec<u32>> {
+            csc[q]
+                .as_ref()
+                .filter(|_| generated.csc_order[q])
+                .map(|c| &c.1)
+        };
+        // Where each synapse (network order) lives on the device.
+        let device_pos: Vec<Option<Vec<u32>>> = (0..ir.projections.len())
+            .map(|q| {
+                csc_ids(q).map(|ids| {
+                    let mut pos = vec![0u32; ids.len()];
+                    for (e, &k) in ids.iter().enumerate() {
+                        pos[k as usize] = e as u32;
+                    }
+                    pos
+                })
+            })
+            .collect();
         let mut inits: Vec<Init> = Vec::with_capacity(generated.entries.len());
         let mut scalars: Vec<Option<u64>> = Vec::with_capacity(generated.entries.len());
         for e in &generated.entries {
@@ -200,22 +234,34 @@ impl<D: Device> GpuEngine<D> {
                     _ => (Init::Zero(0), Some(0)),
                 },
                 Entry::SynVar { proj, var } => {
-                    (Init::F64(net.projections[proj].vars[var].clone()), None)
+                    let v = &net.projections[proj].vars[var];
+                    match csc_ids(proj) {
+                        Some(ids) => (
+                            Init::F64(ids.iter().map(|&k| v[k as usize]).collect()),
+                            None,
+                        ),
+                        None => (Init::F64(v.clone()), None),
+                    }
                 }
+                Entry::CsrPos { proj } => match &device_pos[proj] {
+                    Some(pos) => (Init::U32(pos.clone()), None),
+                    None => {
+                        return Err(
+                            "internal error: positions of a projection in network order".into()
+                        )
+                    }
+                },
                 Entry::CsrOff { proj } => (Init::U32(net.projections[proj].offsets.clone()), None),
                 Entry::Pre { proj } => (Init::U32(net.projections[proj].pre.clone()), None),
                 Entry::Post { proj } => (Init::U32(net.projections[proj].post.clone()), None),
-                Entry::CscOff { proj } | Entry::CscPre { proj } | Entry::CscId { proj } => {
+                Entry::CscOff { proj } | Entry::CscPre { proj } => {
                     let q = &net.projections[proj];
-                    let (off, ids) = csc[proj]
-                        .get_or_insert_with(|| {
-                            q.by_target(ir.populations[ir.projections[proj].target].size)
-                        })
-                        .clone();
+                    let Some((off, ids)) = &csc[proj] else {
+                        return Err("internal error: no by-target index".into());
+                    };
                     let v = match e {
-                        Entry::CscOff { .. } => off,
-                        Entry::CscPre { .. } => ids.iter().map(|&k| q.pre[k as usize]).collect(),
-                        _ => ids,
+                        Entry::CscOff { .. } => off.clone(),
+                        _ => ids.iter().map(|&k| q.pre[k as usize]).collect(),
                     };
                     (Init::U32(v), None)
                 }
@@ -268,10 +314,19 @@ impl<D: Device> GpuEngine<D> {
                     ),
                     _ => (Init::Zero(0), None),
                 },
-                Entry::WeightIds { rec } => (
-                    Init::U32(weight_ids[rec].iter().map(|&k| k as u32).collect()),
-                    None,
-                ),
+                Entry::WeightIds { rec } => {
+                    let RecorderKindIr::Weights { projection, .. } = &ir.recorders[rec].kind else {
+                        return Err("internal error: weight ids of another recorder".into());
+                    };
+                    let at = |k: usize| match &device_pos[*projection] {
+                        Some(pos) => pos[k],
+                        None => k as u32,
+                    };
+                    (
+                        Init::U32(weight_ids[rec].iter().map(|&k| at(k)).collect()),
+                        None,
+                    )
+                }
                 Entry::WeightBuf { rec } => match &ir.recorders[rec].kind {
                     RecorderKindIr::Weights { every_steps, .. } => (
                         Init::Zero(8 * weight_ids[rec].len() * sample_rows(chunk, *every_steps)),
@@ -325,6 +380,9 @@ impl<D: Device> GpuEngine<D> {
             .collect();
         let vars = net.populations.iter().map(|p| p.vars.clone()).collect();
         let syn = net.projections.iter().map(|p| p.vars.clone()).collect();
+        let syn_order = (0..ir.projections.len())
+            .map(|q| csc_ids(q).cloned())
+            .collect();
         Ok(GpuEngine {
             ir: ir.clone(),
             dev,
@@ -341,6 +399,7 @@ impl<D: Device> GpuEngine<D> {
             spikes: vec![vec![]; ir.populations.len()],
             vars,
             syn,
+            syn_order,
             pairs,
             generated,
             bytes,
@@ -454,7 +513,16 @@ impl<D: Device> GpuEngine<D> {
                 }
                 Entry::SynVar { proj, var } => {
                     let v = &mut self.syn[proj][var];
-                    self.dev.download(self.addr[i], bytes_of_mut(v))?;
+                    match &self.syn_order[proj] {
+                        Some(ids) => {
+                            let mut d = vec![0.0; v.len()];
+                            self.dev.download(self.addr[i], bytes_of_mut(&mut d))?;
+                            for (x, &k) in d.iter().zip(ids) {
+                                v[k as usize] = *x;
+                            }
+                        }
+                        None => self.dev.download(self.addr[i], bytes_of_mut(v))?,
+                    }
                 }
                 _ => {}
             }
