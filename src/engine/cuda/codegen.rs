@@ -36,6 +36,10 @@ const ENTRY: &str = include_str!("../../../kernels/templates/entry.cu");
 /// round before it runs `on_pre` for the spiking ones.
 const DELIVERY_CHUNKS: usize = 16;
 
+/// Registers a lane gives to a source's spike bits in a delivery (so sources
+/// of up to 32 * 32 * this many cells are looked up by shuffles).
+const MASK_REGISTERS: usize = 4;
+
 /// One slot of the table `cbm_p` the kernels read their buffers (and a few
 /// sizes) from. The engine allocates and fills each one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1062,6 +1066,29 @@ impl Gen<'_> {
             pulses.len(),
             q.name
         );
+        // A small source's spike bits of this step, held by the lanes (word
+        // w in register w / 32 of lane w % 32): a synapse's bit is then a
+        // shuffle away instead of a load that waits for its source's index.
+        let held = ws.div_ceil(32);
+        let lookup = if held <= MASK_REGISTERS {
+            let mut l = String::from("                u32 mw_ = 0u;\n");
+            for r in 0..held {
+                let _ = writeln!(
+                    code,
+                    "    const u32 mw{r}_ = cbm_lane() + {}u < {ws}u ? mk_[cbm_lane() + {}u] : 0u;",
+                    32 * r,
+                    32 * r
+                );
+                let _ = writeln!(
+                    l,
+                    "                {{ const u32 x_ = __shfl_sync(CBM_FULL, mw{r}_, (pi_ >> 5) & 31u); if ((pi_ >> 10) == {r}u) mw_ = x_; }}"
+                );
+            }
+            l.push_str("                const int act = pi_ != 0xffffffffu && ((mw_ >> (pi_ & 31u)) & 1u);");
+            l
+        } else {
+            "                const int act = pi_ != 0xffffffffu && ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u);".to_string()
+        };
         let _ = writeln!(
             code,
             "    for (u64 j = cbm_warp_r(rot_); j < {nt}ull; j += cbm_nwarps()) {{\n        const u64 pj_ = j;\n        (void)pj_;\n        const u32 lo_ = {off}[j], hi_ = {off}[j + 1];"
@@ -1096,7 +1123,7 @@ impl Gen<'_> {
         let u = DELIVERY_CHUNKS;
         let _ = writeln!(
             code,
-            "        for (u32 e00_ = lo_; e00_ < hi_; e00_ += {}u) {{\n            // (chunks past the end are skipped by the whole warp)\n            u32 pre_[{u}], am_[{u}];\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                const u32 e = e00_ + 32u * u_ + cbm_lane();\n                pre_[u_] = e < hi_ ? {cpre}[e] : 0xffffffffu;\n            }}\n            u32 nact_ = 0u;\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                am_[u_] = 0u;\n                if (e00_ + 32u * u_ >= hi_) continue;\n                const u32 pi_ = pre_[u_];\n                const int act = pi_ != 0xffffffffu && ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u);\n                am_[u_] = __ballot_sync(CBM_FULL, act);\n                nact_ += __popc(am_[u_]);\n            }}",
+            "        for (u32 e00_ = lo_; e00_ < hi_; e00_ += {}u) {{\n            // (chunks past the end are skipped by the whole warp)\n            u32 pre_[{u}], am_[{u}];\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                const u32 e = e00_ + 32u * u_ + cbm_lane();\n                pre_[u_] = e < hi_ ? {cpre}[e] : 0xffffffffu;\n            }}\n            u32 nact_ = 0u;\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                am_[u_] = 0u;\n                if (e00_ + 32u * u_ >= hi_) continue;\n                const u32 pi_ = pre_[u_];\n{lookup}\n                am_[u_] = __ballot_sync(CBM_FULL, act);\n                nact_ += __popc(am_[u_]);\n            }}",
             32 * u
         );
         if teacher {
