@@ -286,7 +286,7 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
     );
     let _ = writeln!(
         src,
-        "// {} tasks in {} phases per step; table of {} entries.",
+        "// {} tasks in {} phases per step (some may be skipped in a step: cbm_phase_active); table of {} entries.",
         tasks.len(),
         n_phases,
         g.entries.len()
@@ -1154,7 +1154,7 @@ impl Gen<'_> {
                 .collect();
             let _ = writeln!(
                 code,
-                "                u32 dm_ = __ballot_sync(CBM_FULL, df0);\n                while (dm_ != 0u) {{\n                    const int b_ = __ffs((int)dm_) - 1;\n                    dm_ &= dm_ - 1u;\n                    const double x_ = __shfl_sync(CBM_FULL, dv0, b_);{adds}\n                }}"
+                "                // four deposits at a time: their shuffles issue together, the adds stay in order\n                u32 dm_ = __ballot_sync(CBM_FULL, df0);\n                while (dm_ != 0u) {{\n                    int b_[4], nb_ = 0;\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        b_[q_] = dm_ != 0u ? __ffs((int)dm_) - 1 : 0;\n                        if (dm_ != 0u) {{ dm_ &= dm_ - 1u; ++nb_; }}\n                    }}\n                    double xs_[4];\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) xs_[q_] = __shfl_sync(CBM_FULL, dv0, b_[q_]);\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        if (q_ >= nb_) break;\n                        const double x_ = xs_[q_];{adds}\n                    }}\n                }}"
             );
         }
         code.push_str("            }\n        }\n");
