@@ -20,6 +20,19 @@ fn nvrtc_here() -> bool {
     }
 }
 
+/// The generated CUDA of models/cerebellum.cbm with `--set`s.
+fn cerebellum(sets: &[(&str, &str)]) -> codegen::Generated {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
+    let Ok(p) = cbmc::session::prepare(&path, &sets) else {
+        panic!("cerebellum.cbm does not check")
+    };
+    codegen::generate(&p.ir).expect("generate")
+}
+
 #[test]
 fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
     if !nvrtc_here() {
@@ -52,11 +65,7 @@ fn the_profiling_kernels_compile() {
     if !nvrtc_here() {
         return;
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
-    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
-        panic!("cerebellum.cbm does not check")
-    };
-    let g = codegen::generate(&p.ir).expect("generate");
+    let g = cerebellum(&[]);
     let source = codegen::profiled(&g.source);
     let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{e}"));
     assert!(c.cubin && c.image.len() > 1000);
@@ -67,11 +76,7 @@ fn a_compile_error_shows_the_generated_line_and_the_model_construct() {
     if !nvrtc_here() {
         return;
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
-    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
-        panic!("cerebellum.cbm does not check")
-    };
-    let g = codegen::generate(&p.ir).expect("generate");
+    let g = cerebellum(&[]);
     // Break one line of the PKJ update.
     let broken = g
         .source
@@ -89,21 +94,14 @@ fn the_disk_cache_skips_compilation() {
     }
     let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("nvrtc_cache");
     let _ = std::fs::remove_dir_all(&dir);
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
-    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
-        panic!("cerebellum.cbm does not check")
-    };
-    let g = codegen::generate(&p.ir).expect("generate");
+    let g = cerebellum(&[]);
     let cold = nvrtc::compile(&g.source, 90, Some(&dir)).expect("compile");
     assert!(!cold.cached);
     let warm = nvrtc::compile(&g.source, 90, Some(&dir)).expect("compile");
     assert!(warm.cached);
     assert_eq!(cold.image, warm.image);
     // A new seed changes no code, so it is cached too.
-    let Ok(p7) = cbmc::session::prepare(&path, &[("seed".into(), "7".into())]) else {
-        panic!("cerebellum.cbm does not check")
-    };
-    let g7 = codegen::generate(&p7.ir).expect("generate");
+    let g7 = cerebellum(&[("seed", "7")]);
     assert_eq!(g.source, g7.source, "the seed must not change the code");
     eprintln!(
         "cerebellum sm_90: cold {:.3} s, cached {:.4} s",
@@ -117,11 +115,7 @@ fn the_disk_cache_skips_compilation() {
 /// that runs every 5 steps. No NVRTC needed.
 #[test]
 fn the_cerebellum_step_takes_two_phases_and_the_rule_a_third() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
-    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
-        panic!("cerebellum.cbm does not check")
-    };
-    let g = codegen::generate(&p.ir).expect("generate");
+    let g = cerebellum(&[]);
     assert_eq!(g.phases.len(), 3, "{:?}", g.phases);
     for deferred in ["deliver_cf_pkj", "record_IO_V", "record_weights"] {
         assert!(

@@ -757,6 +757,72 @@ impl Gen<'_> {
         inputs.chain(targets).collect()
     }
 
+    /// A cell's arrivals, into the registers `cv<v>_`: inputs zeroed, this
+    /// step's ring slots added (read first, cleared after), teacher arrivals
+    /// noted.
+    fn arrivals(&mut self, pi: usize, pad: &str, body: &mut String, writes: &mut Vec<Res>) {
+        let ir = self.ir;
+        let n = self.pop_size(pi);
+        let PopulationKindIr::Neuron(nir) = &ir.populations[pi].kind else {
+            return;
+        };
+        // The ring slots of this step, read before anything is stored.
+        let mut taken = String::new();
+        for (qi, q) in ir.projections.iter().enumerate() {
+            if q.target != pi || q.on_pre.is_empty() {
+                continue;
+            }
+            let ring = self.name(Entry::Ring { proj: qi });
+            let sl = slots(q);
+            let _ = writeln!(
+                body,
+                "{pad}double* rg{qi}_ = {ring} + ((u64)s % {sl}ull) * {n}ull; // from: projection {}\n{pad}const double rv{qi}_ = rg{qi}_[i];",
+                q.name
+            );
+            let _ = writeln!(taken, "{pad}rg{qi}_[i] = 0.0;");
+            writes.push(Res::RingNow(qi));
+        }
+        for (v, var) in nir.vars.iter().enumerate() {
+            if var.kind == VarKind::Input {
+                let _ = writeln!(body, "{pad}cv{v}_ = 0.0;");
+                writes.push(Res::Var(pi, v));
+            }
+        }
+        for (qi, q) in ir.projections.iter().enumerate() {
+            if q.target != pi {
+                continue;
+            }
+            let tv = q.target_var;
+            writes.push(Res::Var(pi, tv));
+            if q.on_pre.is_empty() {
+                // No deposits: the CPU engine still adds its empty ring.
+                let _ = writeln!(body, "{pad}cv{tv}_ += 0.0; // {} (no deposits)", q.name);
+            } else {
+                let _ = writeln!(body, "{pad}cv{tv}_ += rv{qi}_;");
+            }
+        }
+        for (ti, t) in ir.projections.iter().enumerate() {
+            if t.target != pi || !self.teachers[ti] {
+                continue;
+            }
+            let arr = self.name(Entry::Arr { proj: ti });
+            let tarr = self.name(Entry::Tarr { proj: ti });
+            let sl = slots(t);
+            let _ = writeln!(
+                body,
+                "{pad}u32* ar{ti}_ = {arr} + ((u64)s % {sl}ull) * {n}ull; // from: teacher {}\n{pad}const u32 an{ti}_ = ar{ti}_[i];",
+                t.name
+            );
+            let _ = writeln!(
+                taken,
+                "{pad}if (an{ti}_ > 0u) {{\n{pad}    ar{ti}_[i] = 0u;\n{pad}    {tarr}[i] = s;\n{pad}}}"
+            );
+            writes.push(Res::ArrNow(ti));
+            writes.push(Res::Tarr(ti));
+        }
+        body.push_str(&taken);
+    }
+
     /// `gaps`: gap junctions of the population computed after the arrivals,
     /// in the same task (the caller checked that the arrivals do not write
     /// their voltages).
@@ -813,61 +879,7 @@ impl Gen<'_> {
             let _ = writeln!(body, "{pad}(void)r_;");
         }
         if arrive {
-            // The ring slots of this step, read before anything is stored.
-            let mut taken = String::new();
-            for (qi, q) in ir.projections.iter().enumerate() {
-                if q.target != pi || q.on_pre.is_empty() {
-                    continue;
-                }
-                let ring = self.name(Entry::Ring { proj: qi });
-                let sl = slots(q);
-                let _ = writeln!(
-                    body,
-                    "{pad}double* rg{qi}_ = {ring} + ((u64)s % {sl}ull) * {n}ull; // from: projection {}\n{pad}const double rv{qi}_ = rg{qi}_[i];",
-                    q.name
-                );
-                let _ = writeln!(taken, "{pad}rg{qi}_[i] = 0.0;");
-                writes.push(Res::RingNow(qi));
-            }
-            for (v, var) in nir.vars.iter().enumerate() {
-                if var.kind == VarKind::Input {
-                    let _ = writeln!(body, "{pad}cv{v}_ = 0.0;");
-                    writes.push(Res::Var(pi, v));
-                }
-            }
-            for (qi, q) in ir.projections.iter().enumerate() {
-                if q.target != pi {
-                    continue;
-                }
-                let tv = q.target_var;
-                writes.push(Res::Var(pi, tv));
-                if q.on_pre.is_empty() {
-                    // No deposits: the CPU engine still adds its empty ring.
-                    let _ = writeln!(body, "{pad}cv{tv}_ += 0.0; // {} (no deposits)", q.name);
-                } else {
-                    let _ = writeln!(body, "{pad}cv{tv}_ += rv{qi}_;");
-                }
-            }
-            for (ti, t) in ir.projections.iter().enumerate() {
-                if t.target != pi || !self.teachers[ti] {
-                    continue;
-                }
-                let arr = self.name(Entry::Arr { proj: ti });
-                let tarr = self.name(Entry::Tarr { proj: ti });
-                let sl = slots(t);
-                let _ = writeln!(
-                    body,
-                    "{pad}u32* ar{ti}_ = {arr} + ((u64)s % {sl}ull) * {n}ull; // from: teacher {}\n{pad}const u32 an{ti}_ = ar{ti}_[i];",
-                    t.name
-                );
-                let _ = writeln!(
-                    taken,
-                    "{pad}if (an{ti}_ > 0u) {{\n{pad}    ar{ti}_[i] = 0u;\n{pad}    {tarr}[i] = s;\n{pad}}}"
-                );
-                writes.push(Res::ArrNow(ti));
-                writes.push(Res::Tarr(ti));
-            }
-            body.push_str(&taken);
+            self.arrivals(pi, &pad, &mut body, &mut writes);
         }
         for &g in gaps {
             let gap = &ir.gaps[g];
