@@ -144,6 +144,10 @@ static inline T __shfl_xor_sync(unsigned int mask, T v, int lane_mask) {
     return __shfl_sync(mask, v, (int)(cbm_emu_lane() ^ (unsigned)lane_mask));
 }
 
+template <typename T>
+static inline T __ldg(const T* p) {
+    return *p;
+}
 static inline int __ffs(int x) { return __builtin_ffs(x); }
 static inline int __popc(unsigned int x) { return __builtin_popcount(x); }
 static inline long long __double_as_longlong(double x) {

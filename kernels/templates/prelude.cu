@@ -36,6 +36,15 @@ __device__ __forceinline__ u64 cbm_group(u64 n) {
     return g < 1ull ? 1ull : (g > 32ull ? 32ull : g);
 }
 
+// A buffer no kernel writes (indices, offsets, lists): read through the
+// read-only data cache (`__ldg`), whose lines survive the grid barriers, so
+// that a persistent warp finds its own targets' indices there step after step.
+template <typename T>
+struct cbm_ro {
+    const T* p;
+    __device__ __forceinline__ T operator[](u64 i) const { return __ldg(p + i); }
+};
+
 __device__ __forceinline__ double cbm_from_bits(u64 b) { return __longlong_as_double((i64)b); }
 __device__ __forceinline__ int cbm_finite(double x) {
     return (((u64)__double_as_longlong(x) >> 52) & 0x7ffull) != 0x7ffull;

@@ -166,6 +166,25 @@ impl Entry {
             Entry::NSyn { .. } | Entry::NTimes { .. } | Entry::NWeightIds { .. }
         )
     }
+    /// Never written by a kernel: indices, offsets and lists fixed at the
+    /// start (read through the read-only cache).
+    fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Entry::CsrOff { .. }
+                | Entry::Pre { .. }
+                | Entry::Post { .. }
+                | Entry::CsrPos { .. }
+                | Entry::CscOff { .. }
+                | Entry::CscPre { .. }
+                | Entry::GapOff { .. }
+                | Entry::GapList { .. }
+                | Entry::SrcTimes { .. }
+                | Entry::SrcCells { .. }
+                | Entry::TraceCells { .. }
+                | Entry::WeightIds { .. }
+        )
+    }
     fn c_type(&self) -> &'static str {
         match self {
             Entry::CellVar { .. }
@@ -300,6 +319,12 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
     for (i, (e, name)) in g.entries.iter().zip(&g.names).enumerate() {
         if e.is_scalar() {
             let _ = writeln!(src, "#define {name} (cbm_p[{i}])");
+        } else if e.is_read_only() {
+            let t = e.c_type();
+            let _ = writeln!(
+                src,
+                "#define {name} (cbm_ro<{t}>{{(const {t}*)cbm_p[{i}]}})"
+            );
         } else {
             let _ = writeln!(src, "#define {name} (({}*)cbm_p[{i}])", e.c_type());
         }
