@@ -213,6 +213,20 @@ impl Stmt {
 
 /// Call `f` on every top-level expression of `stmts` (values and
 /// conditions), in order.
+/// How many deposit statements `stmts` hold (in all branches).
+pub fn count_deposits(stmts: &[Stmt]) -> usize {
+    stmts
+        .iter()
+        .map(|s| match s {
+            Stmt::Deposit { .. } => 1,
+            Stmt::If {
+                then, otherwise, ..
+            } => count_deposits(then) + count_deposits(otherwise),
+            _ => 0,
+        })
+        .sum()
+}
+
 pub fn visit_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
     for s in stmts {
         match s {

@@ -107,6 +107,8 @@ pub(crate) struct ProjRt {
     slots: usize,
     n_target: usize,
     on_pre: Program,
+    /// `on_pre` has several deposit statements (see `synapses::deliver`).
+    on_pre_deposits_several: bool,
     /// `on_pre` when it only deposits a product of synapse variables.
     fast_deposit: Option<FastDeposit>,
     /// `on_pre` as counting, when it deposits a constant (native mode only,
@@ -268,6 +270,7 @@ impl CpuEngine {
                 slots,
                 n_target,
                 on_pre: vm::compile(&q.on_pre, q.locals),
+                on_pre_deposits_several: crate::ir::count_deposits(&q.on_pre) > 1,
                 fast_deposit: fast_deposit(&q.on_pre),
                 on_post: vm::compile(&q.on_post, q.locals),
                 on_teacher: vm::compile(&q.on_teacher, q.locals),

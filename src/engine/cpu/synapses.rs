@@ -163,7 +163,17 @@ pub(super) fn deliver(
         for r in ranges {
             ids.extend(r.start as u32..r.end as u32);
         }
-        for chunk in ids.chunks(CHUNK) {
+        // With several deposit statements, all of the step's synapses form
+        // one batch: the first statement's deposits are added (synapses in
+        // order), then the second's, as the CUDA engine adds them
+        // (docs/language.md 4.2). Batches would interleave the statements
+        // batch by batch, and sums would depend on the batch size.
+        let batch = if proj.on_pre_deposits_several {
+            ids.len().max(1)
+        } else {
+            CHUNK
+        };
+        for chunk in ids.chunks(batch) {
             let deposit = Some((&mut proj.ring, proj.slots, n, first_slot));
             let mut env = SynapseEnv::batch(chunk, &mut proj.net, &proj.bounds, side, t, deposit);
             vm::run(&proj.on_pre, &mut env, &mut proj.regs);

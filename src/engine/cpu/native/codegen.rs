@@ -111,7 +111,7 @@ pub fn generate(ir: &Ir) -> Generated {
     for qi in 0..ir.projections.len() {
         let q = &ir.projections[qi];
         let mut handlers = vec![];
-        if !q.on_pre.is_empty() && count_deposits(&q.on_pre) <= 1 {
+        if !q.on_pre.is_empty() && crate::ir::count_deposits(&q.on_pre) <= 1 {
             handlers.push(Handler::Pre);
         }
         if !q.on_post.is_empty() {
@@ -128,19 +128,6 @@ pub fn generate(ir: &Ir) -> Generated {
     }
     g.source = out;
     g
-}
-
-fn count_deposits(stmts: &[Stmt]) -> usize {
-    stmts
-        .iter()
-        .map(|s| match s {
-            Stmt::Deposit { .. } => 1,
-            Stmt::If {
-                then, otherwise, ..
-            } => count_deposits(then) + count_deposits(otherwise),
-            _ => 0,
-        })
-        .sum()
 }
 
 /// Where an expression is evaluated (what `Var`, `Pre`, `Post` mean).
