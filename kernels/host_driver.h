@@ -38,19 +38,18 @@ int cbm_emu_run(long long s0, int n, long long c0, int blocks, int threads, unsi
     if (n <= 0) return 0;
     CbmEmuArgs a{s0, n, c0, 0, 0};
     if (persistent) return cbm_emu_launch(blocks, threads, cbm_emu_body_run, &a, seed);
-    long long s = s0;
+    // As the engine's driver launches them (src/engine/cuda/driver.rs):
+    // every phase of every step, then the deferred tasks of the last step;
+    // after a NaN the kernels themselves skip the later steps.
     for (int it = 0; it < n; ++it) {
-        s = s0 + it;
         for (int k = 0; k < CBM_PHASES; ++k) {
-            CbmEmuArgs b{s, 1, c0, k, it > 0 ? 3 : 2};
+            CbmEmuArgs b{s0 + it, 1, c0, k, it > 0 ? 3 : 2};
             int rc = cbm_emu_launch(blocks, threads, cbm_emu_body_phase, &b, seed + it * 131 + k);
             if (rc) return rc;
         }
-        if (*(volatile unsigned long long*)&CBM_ERR[1] != ~0ull) break;
     }
-    // The tasks deferred from the last step.
     for (int k = 0; k < CBM_PHASES; ++k) {
-        CbmEmuArgs b{s + 1, 1, c0, k, 1};
+        CbmEmuArgs b{s0 + n, 1, c0, k, 1};
         int rc = cbm_emu_launch(blocks, threads, cbm_emu_body_phase, &b, seed + n * 131 + k);
         if (rc) return rc;
     }

@@ -133,13 +133,15 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
     }
     let ir = prepare("tests/cuda_models/blowup.cbm", &[]);
     let lib = library(&ir, "blowup");
-    for chunk in [1, 64] {
+    // One launch per phase with chunks of 64 steps: the phase kernels
+    // themselves must skip the steps after the error (as on a GPU).
+    for (chunk, persistent) in [(1, false), (64, true), (64, false)] {
         let setup = Setup {
             blocks: 1,
             threads: 64,
-            persistent: chunk > 1,
+            persistent,
             chunk,
-            full_state: false,
+            full_state: true,
         };
         let c = compare("blowup.cbm", &ir, &lib, &setup);
         assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");

@@ -291,6 +291,18 @@ pub fn compare_on<D: Device>(label: &str, ir: &Ir, dev: D, setup: &Setup) -> Com
         let a = cpu.step();
         let b = gpu.step();
         if crate::state::same_outcome(&label, s, &a, &b, ("CPU", "CUDA")) {
+            // Both stopped after this step: nothing after it may have run.
+            if setup.full_state {
+                gpu.sync_state().expect("sync");
+                c.values += crate::state::assert_same_state(
+                    &label,
+                    s,
+                    ir,
+                    &cpu as &dyn StateView,
+                    &gpu as &dyn StateView,
+                    ("CPU", "CUDA"),
+                );
+            }
             c.steps = s;
             return c;
         }
