@@ -258,6 +258,26 @@ pub fn compare(label: &str, ir: &Ir, lib: &Path, setup: &Setup) -> Compared {
     compare_on(label, ir, dev, setup)
 }
 
+/// Copy the device's state back and assert that every cell and synapse
+/// variable equals the CPU engine's after step `s`; the number compared.
+fn same_whole_state<D: Device>(
+    label: &str,
+    s: u64,
+    ir: &Ir,
+    cpu: &CpuEngine,
+    gpu: &mut GpuEngine<D>,
+) -> u64 {
+    gpu.sync_state().expect("sync");
+    crate::state::assert_same_state(
+        label,
+        s,
+        ir,
+        cpu as &dyn StateView,
+        &*gpu as &dyn StateView,
+        ("CPU", "CUDA"),
+    )
+}
+
 /// As `compare`, on any device (the GPU test uses the real one).
 pub fn compare_on<D: Device>(label: &str, ir: &Ir, dev: D, setup: &Setup) -> Compared {
     let net = cbmc::network::build(ir).expect("network");
@@ -293,15 +313,7 @@ pub fn compare_on<D: Device>(label: &str, ir: &Ir, dev: D, setup: &Setup) -> Com
         if crate::state::same_outcome(&label, s, &a, &b, ("CPU", "CUDA")) {
             // Both stopped after this step: nothing after it may have run.
             if setup.full_state {
-                gpu.sync_state().expect("sync");
-                c.values += crate::state::assert_same_state(
-                    &label,
-                    s,
-                    ir,
-                    &cpu as &dyn StateView,
-                    &gpu as &dyn StateView,
-                    ("CPU", "CUDA"),
-                );
+                c.values += same_whole_state(&label, s, ir, &cpu, &mut gpu);
             }
             c.steps = s;
             return c;
@@ -318,20 +330,10 @@ pub fn compare_on<D: Device>(label: &str, ir: &Ir, dev: D, setup: &Setup) -> Com
         rec_cpu.after_step(s, &cpu as &dyn StateView);
         rec_gpu.after_step(s, &gpu as &dyn StateView);
         c.steps = s + 1;
-        if setup.full_state && !gpu.needs_chunk() {
-            continue;
-        }
-        if setup.full_state {
-            gpu.sync_state().expect("sync");
+        // At the end of each chunk (the state is on the device until then).
+        if setup.full_state && gpu.needs_chunk() {
             c.state_checks += 1;
-            c.values += crate::state::assert_same_state(
-                &label,
-                s,
-                ir,
-                &cpu as &dyn StateView,
-                &gpu as &dyn StateView,
-                ("CPU", "CUDA"),
-            );
+            c.values += same_whole_state(&label, s, ir, &cpu, &mut gpu);
         }
     }
     compare_arrays(&label, &rec_cpu.arrays(), &rec_gpu.arrays());

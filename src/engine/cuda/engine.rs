@@ -150,26 +150,17 @@ impl<D: Device> GpuEngine<D> {
                 _ => vec![],
             })
             .collect();
-        // The by-target (CSC) index of each projection that has one: offsets
-        // and the synapse id of each entry. Synapse variables of these
-        // projections live on the device in that order (`csc_order`).
+        // The by-target (CSC) index of each projection whose kernels use one
+        // (`csc_order`): offsets and the synapse id of each entry. Their
+        // synapse variables live on the device in that order.
         let csc: Vec<Option<(Vec<u32>, Vec<u32>)>> = (0..ir.projections.len())
             .map(|q| {
-                let has = generated.csc_order[q]
-                    || [Entry::CscOff { proj: q }, Entry::CscPre { proj: q }]
-                        .iter()
-                        .any(|e| generated.slot(*e).is_some());
-                has.then(|| {
+                generated.csc_order[q].then(|| {
                     net.projections[q].by_target(ir.populations[ir.projections[q].target].size)
                 })
             })
             .collect();
-        let csc_ids = |q: usize| -> Option<&Vec<u32>> {
-            csc[q]
-                .as_ref()
-                .filter(|_| generated.csc_order[q])
-                .map(|c| &c.1)
-        };
+        let csc_ids = |q: usize| csc[q].as_ref().map(|c| &c.1);
         // Where each synapse (network order) lives on the device.
         let device_pos: Vec<Option<Vec<u32>>> = (0..ir.projections.len())
             .map(|q| {
