@@ -413,7 +413,14 @@ impl Checker {
                     u
                 }
                 (Some(u), None) => u,
-                (None, Some(i)) => init_dim(i).unwrap_or(Dim::NONE),
+                (None, Some(i)) => {
+                    // The first value gives the dimension; a distribution's
+                    // other arguments must have it too.
+                    let dim = init_dim(i).unwrap_or(Dim::NONE);
+                    let what = format!("the value of `{}`", d.name.name);
+                    self.check_init_dim(i, dim, &what, &scope);
+                    dim
+                }
                 (None, None) if value_failed => Dim::NONE,
                 (None, None) => {
                     self.emit(
@@ -470,6 +477,65 @@ impl Checker {
         }
     }
 
+    /// A distribution's values in range, where they are constants here: no
+    /// negative standard deviation, no `low` above `high` (the network
+    /// builder relies on it).
+    fn check_distribution(&mut self, init: &Init, scope: &Scope) {
+        let dim = init_dim(init).unwrap_or(Dim::NONE);
+        match init {
+            Init::Expr(_) => {}
+            Init::Normal {
+                sd,
+                sd_relative,
+                low,
+                high,
+                ..
+            } => {
+                if let Some(v) = self.const_eval(sd, scope).filter(|v| *v < 0.0) {
+                    let shown = if *sd_relative {
+                        format!("{}%", v * 100.0)
+                    } else {
+                        units::format_quantity(v, dim)
+                    };
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E020",
+                            sd.span,
+                            format!("a standard deviation cannot be negative, found {shown}"),
+                        )
+                        .label("negative"),
+                    );
+                }
+                if let (Some(low), Some(high)) = (low, high) {
+                    self.check_ordered_bounds(low, high, dim, scope);
+                }
+            }
+            Init::Uniform { low, high } => self.check_ordered_bounds(low, high, dim, scope),
+        }
+    }
+
+    fn check_ordered_bounds(&mut self, low: &TExpr, high: &TExpr, want: Dim, scope: &Scope) {
+        let (Some(l), Some(h)) = (self.const_eval(low, scope), self.const_eval(high, scope)) else {
+            return;
+        };
+        if l > h || l.is_nan() || h.is_nan() {
+            let span = low.span.to(high.span);
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    span,
+                    format!(
+                        "the lower bound {} is above the upper bound {}",
+                        units::format_quantity(l, want),
+                        units::format_quantity(h, want)
+                    ),
+                )
+                .label("low > high")
+                .help("give the bounds as (low, high)"),
+            );
+        }
+    }
+
     /// An initial value: an expression, or `normal(mean, sd[, low, high])` /
     /// `uniform(low, high)` where distributions are allowed.
     pub fn init(&mut self, e: &ast::Expr, scope: &Scope, allow_dist: bool) -> Option<Init> {
@@ -518,23 +584,27 @@ impl Checker {
                         );
                         return None;
                     };
-                    let rel = matches!(
-                        c.args.get(1).map(|a| &a.value.kind),
-                        Some(ast::ExprKind::Percent(_))
-                    ) || matches!(
-                        c.args
-                            .iter()
-                            .find(|a| a.name.as_ref().is_some_and(|n| n.name == "sd"))
-                            .map(|a| &a.value.kind),
-                        Some(ast::ExprKind::Percent(_))
-                    );
-                    return Some(Init::Normal {
+                    // `10%` (or `-10%`, reported below) is relative to the mean.
+                    let percent = |e: &ast::Expr| match &e.kind {
+                        ast::ExprKind::Percent(_) => true,
+                        ast::ExprKind::Unary(_, x) => matches!(x.kind, ast::ExprKind::Percent(_)),
+                        _ => false,
+                    };
+                    let sd_arg = c
+                        .args
+                        .iter()
+                        .find(|a| a.name.as_ref().is_some_and(|n| n.name == "sd"))
+                        .or_else(|| c.args.get(1).filter(|a| a.name.is_none()));
+                    let rel = sd_arg.is_some_and(|a| percent(&a.value));
+                    let init = Init::Normal {
                         mean,
                         sd,
                         sd_relative: rel,
                         low,
                         high,
-                    });
+                    };
+                    self.check_distribution(&init, scope);
+                    return Some(init);
                 }
                 let (Some(low), Some(high)) = (get(0, self), get(1, self)) else {
                     self.emit(
@@ -547,7 +617,9 @@ impl Checker {
                     );
                     return None;
                 };
-                return Some(Init::Uniform { low, high });
+                let init = Init::Uniform { low, high };
+                self.check_distribution(&init, scope);
+                return Some(init);
             }
         }
         let t = self.expr(e, scope);
