@@ -499,6 +499,13 @@ fn init_ir(ctx: &mut Ctx, init: &Init) -> Result<InitIr, String> {
                 Some(h) => constant(ctx, h)?,
                 None => f64::INFINITY,
             };
+            // The checker reports this where it can evaluate the bounds; a
+            // clear error here rather than a panic when clamping.
+            if !(low <= high) {
+                return Err(format!(
+                    "normal(...): the lower bound {low} is above the upper bound {high}"
+                ));
+            }
             InitIr::Normal {
                 mean: mean_v,
                 sd: sd_v,
@@ -547,15 +554,23 @@ fn integrate(
                 match b {
                     None => bin(BinOp::Add, x, bin(BinOp::Mul, c(dt), a)),
                     Some(b) => {
-                        // x(t+dt) = (x + a/b) exp(b dt) - a/b
                         let b = ctx.expr(&retype(b))?;
-                        let a_over_b = bin(BinOp::Div, a, b.clone());
-                        let growth = Expr::Call(Func::Exp, vec![bin(BinOp::Mul, b, c(dt))], 0);
-                        bin(
-                            BinOp::Sub,
-                            bin(BinOp::Mul, bin(BinOp::Add, x, a_over_b.clone()), growth),
-                            a_over_b,
-                        )
+                        let growth =
+                            Expr::Call(Func::Exp, vec![bin(BinOp::Mul, b.clone(), c(dt))], 0);
+                        if matches!(fold(a.clone()), Expr::Const(z) if z == 0.0) {
+                            // dx/dt = b x: x(t+dt) = x exp(b dt). (The general
+                            // form would add and subtract a zero, which no
+                            // engine may drop: it turns -0 into +0.)
+                            bin(BinOp::Mul, x, growth)
+                        } else {
+                            // x(t+dt) = (x + a/b) exp(b dt) - a/b
+                            let a_over_b = bin(BinOp::Div, a, b);
+                            bin(
+                                BinOp::Sub,
+                                bin(BinOp::Mul, bin(BinOp::Add, x, a_over_b.clone()), growth),
+                                a_over_b,
+                            )
+                        }
                     }
                 }
             }
