@@ -366,3 +366,26 @@ record v = trace(Dst.V, cells = [0, 1, 2, 3])
     // Cells 0-3 reach target 0, cell 5 target 1, cell 17 (17/4 = 4) none.
     assert_eq!(last, &[0.004, 0.001, 0.0, 0.0]);
 }
+
+/// The engines compute what the model says, IEEE-exactly, down to the sign
+/// of a zero: -0 decays to -0, `0 - (-0)` and `+0 + 0` are +0, `0 * -1` is
+/// -0 (no rewrite to `-x`, `x` or `0`). The engines' parity tests run the
+/// same model through the interpreter, the native code and the CUDA kernels.
+#[test]
+fn signed_zeros_are_kept() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_models/signed_zeros.cbm");
+    let (_, r) = common::run_file(&path, &[], 1);
+    for (key, negative) in [
+        ("neg", true),
+        ("neg_b", false),
+        ("pos_c", false),
+        ("pos_d", true),
+    ] {
+        let (_, v) = common::f64s(&r, key);
+        assert_eq!(v.len(), 100, "{key}");
+        for x in v {
+            assert!(x == 0.0 && x.is_sign_negative() == negative, "{key}: {x:e}");
+        }
+    }
+}

@@ -19,18 +19,23 @@ pub fn fold(e: Expr) -> Expr {
             if let (Expr::Const(x), Expr::Const(y)) = (&a, &b) {
                 return Expr::Const(binary(op, *x, *y));
             }
+            // Only rewrites that give the same bits for every value of the
+            // other operand (signed zeros, infinities and NaN included): an
+            // engine may evaluate the IR before or after substituting
+            // parameters, and every engine must agree bit for bit. So
+            // `x + 0` stays (it turns -0 into +0) and `0 * x` stays (NaN,
+            // infinities and the sign of x survive it).
+            let minus_zero = |v: &f64| *v == 0.0 && v.is_sign_negative();
+            let plus_zero = |v: &f64| *v == 0.0 && v.is_sign_positive();
             match (op, &a, &b) {
-                (BinOp::Add, Expr::Const(z), _) if *z == 0.0 => b,
-                (BinOp::Add | BinOp::Sub, _, Expr::Const(z)) if *z == 0.0 => a,
-                (BinOp::Sub, Expr::Const(z), _) if *z == 0.0 => {
+                (BinOp::Add, Expr::Const(z), _) if minus_zero(z) => b,
+                (BinOp::Add, _, Expr::Const(z)) if minus_zero(z) => a,
+                (BinOp::Sub, _, Expr::Const(z)) if plus_zero(z) => a,
+                (BinOp::Sub, Expr::Const(z), _) if minus_zero(z) => {
                     fold(Expr::Unary(UnOp::Neg, Box::new(b)))
                 }
                 (BinOp::Mul, Expr::Const(o), _) if *o == 1.0 => b,
                 (BinOp::Mul | BinOp::Div, _, Expr::Const(o)) if *o == 1.0 => a,
-                (BinOp::Mul, Expr::Const(z), _) | (BinOp::Mul, _, Expr::Const(z)) if *z == 0.0 => {
-                    Expr::Const(0.0)
-                }
-                (BinOp::Div, Expr::Const(z), _) if *z == 0.0 => Expr::Const(0.0),
                 _ => Expr::Binary(op, Box::new(a), Box::new(b)),
             }
         }
@@ -124,4 +129,53 @@ pub fn binary(op: BinOp, a: f64, b: f64) -> f64 {
 /// never folded).
 pub fn call(f: Func, v: &[f64]) -> f64 {
     f.apply(v).unwrap_or(f64::NAN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Evaluate an expression of constants and Var(0) = x.
+    fn eval(e: &Expr, x: f64) -> f64 {
+        match e {
+            Expr::Const(v) => *v,
+            Expr::Var(_) => x,
+            Expr::Unary(UnOp::Neg, a) => -eval(a, x),
+            Expr::Binary(op, a, b) => binary(*op, eval(a, x), eval(b, x)),
+            _ => unreachable!("not in these tests"),
+        }
+    }
+
+    /// Every rewrite gives the bits of the expression as written, for the
+    /// values where careless algebra goes wrong: signed zeros, infinities,
+    /// NaN.
+    #[test]
+    fn folding_keeps_every_bit() {
+        let x = || Box::new(Expr::Var(0));
+        let k = |v: f64| Box::new(Expr::Const(v));
+        let mut cases = Vec::new();
+        for op in [BinOp::Add, BinOp::Sub, BinOp::Mul, BinOp::Div] {
+            for c in [0.0, -0.0, 1.0, -1.0] {
+                cases.push(Expr::Binary(op, x(), k(c)));
+                cases.push(Expr::Binary(op, k(c), x()));
+            }
+        }
+        cases.push(Expr::Unary(
+            UnOp::Neg,
+            Box::new(Expr::Unary(UnOp::Neg, x())),
+        ));
+        for e in &cases {
+            let folded = fold(e.clone());
+            for v in [0.0, -0.0, 1.5, -2.0, f64::INFINITY, f64::NEG_INFINITY] {
+                let (a, b) = (eval(e, v), eval(&folded, v));
+                assert_eq!(a.to_bits(), b.to_bits(), "{e:?} -> {folded:?} at x = {v:e}");
+            }
+            let (a, b) = (eval(e, f64::NAN), eval(&folded, f64::NAN));
+            assert!(a.is_nan() && b.is_nan(), "{e:?} -> {folded:?} at NaN");
+        }
+        // The identities that are exact are still used.
+        assert_eq!(fold(Expr::Binary(BinOp::Add, x(), k(-0.0))), Expr::Var(0));
+        assert_eq!(fold(Expr::Binary(BinOp::Sub, x(), k(0.0))), Expr::Var(0));
+        assert_eq!(fold(Expr::Binary(BinOp::Mul, k(1.0), x())), Expr::Var(0));
+    }
 }

@@ -156,10 +156,9 @@ impl Compiler {
     }
 
     fn copy(&mut self, dst: Reg, src: Reg) {
-        // dst = src + 0 keeps the instruction set small.
-        let z = self.alloc();
-        self.ops.push(Op::Const(z, 0.0));
-        self.ops.push(Op::Bin(BinOp::Add, dst, src, z));
+        // dst = src + (-0) keeps the instruction set small, and is the
+        // identity for every value (src + 0 would turn -0 into +0).
+        self.ops.push(Op::BinRC(BinOp::Add, dst, src, -0.0));
     }
 
     fn expr(&mut self, e: &Expr) -> Reg {
