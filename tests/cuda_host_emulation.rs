@@ -8,6 +8,8 @@
 mod emu;
 #[path = "common/models.rs"]
 mod models;
+#[path = "common/mutants.rs"]
+mod mutants;
 #[path = "common/state.rs"]
 mod state;
 
@@ -178,4 +180,45 @@ fn every_model_runs_like_the_cpu_engine() {
     }
     eprintln!("{n} models stepped in host emulation, {spikes} spikes compared");
     assert!(n >= 10);
+}
+
+/// A few valid mutants of the models (numbers changed: zeros of both signs,
+/// tiny and huge values; see tests/common/mutants.rs), 60 steps each, the
+/// whole state compared. Each costs a C++ compilation, so CI runs few;
+/// `CBMC_FUZZ_SCALE=K` runs K times as many, `CBMC_FUZZ_SEED=N` others.
+#[test]
+fn mutated_models_run_like_the_cpu_engine() {
+    if skip() {
+        return;
+    }
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = env("CBMC_FUZZ_SEED").unwrap_or(0xC0DA);
+    let n = 6 * env("CBMC_FUZZ_SCALE").unwrap_or(1) as usize;
+    let mutants = mutants::valid_mutants(seed, n, 60, 32 << 20);
+    assert!(
+        mutants.len() >= n / 2,
+        "only {} valid mutants",
+        mutants.len()
+    );
+    for (i, m) in mutants.iter().enumerate() {
+        let setup = Setup {
+            blocks: 2,
+            threads: 64,
+            persistent: i % 2 == 0,
+            chunk: 7,
+            full_state: true,
+        };
+        let r = std::panic::catch_unwind(|| {
+            let lib = library(&m.ir, &format!("mutant{i}"));
+            compare(&m.name, &m.ir, &lib, &setup)
+        });
+        if let Err(e) = r {
+            eprintln!("--- the mutant, {}:\n{}", m.name, m.text);
+            std::panic::resume_unwind(e);
+        }
+    }
+    eprintln!(
+        "{} mutants stepped in host emulation (seed {seed})",
+        mutants.len()
+    );
 }

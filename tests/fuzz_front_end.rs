@@ -7,43 +7,32 @@
 //! (token deletion, duplication, swaps, byte-range deletion, insertion) of
 //! every model in `models/` and `tests/check/`.
 //!
+//! And the rest of the pipeline: mutants that check clean (mostly with
+//! numbers changed) must lower, generate both engines' code, build their
+//! network and run a few steps on the interpreter, all without a panic (a
+//! model the checker accepts that then fails to lower is a failure too).
+//!
 //! `CBMC_FUZZ_SEED=N` changes the seed; `CBMC_FUZZ_SCALE=K` runs K times as
 //! many cases. A failure prints the seed and the offending input.
 
+#[path = "common/models.rs"]
+mod models;
+#[path = "common/mutants.rs"]
+mod mutants;
+
 use cbmc::check::{check_text, Checked};
+use cbmc::engine::cpu::{CpuCode, CpuEngine};
+use cbmc::record::Recording;
+use cbmc::session;
+use mutants::Rng;
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::Once;
 
 const RANDOM_CASES: usize = 2000;
 const MUTATIONS_PER_MODEL: usize = 300;
-
-/// splitmix64: tiny, fast, good enough to drive a fuzzer.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in 0..n (n > 0).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, percent: usize) -> bool {
-        self.below(100) < percent
-    }
-    fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
-        &v[self.below(v.len())]
-    }
-}
 
 /// Pieces of the language: keywords, names the checker knows, units, numbers
 /// (including awkward ones), operators and punctuation.
@@ -176,7 +165,7 @@ fn report(failures: &[(String, String, String)], seed: u64, total: usize) {
 fn random_text_never_panics() {
     silence_panics();
     let seed = seed();
-    let mut rng = Rng::new(seed);
+    let mut rng = Rng(seed);
     let path = Path::new("fuzz.cbm");
     let mut failures = Vec::new();
     let n = RANDOM_CASES * scale();
@@ -325,7 +314,7 @@ fn mutated_models_never_panic() {
         if let Err(why) = check_one(path, &text) {
             failures.push((path.display().to_string(), why, text.clone()));
         }
-        let mut rng = Rng::new(seed ^ (fi as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng = Rng(seed ^ (fi as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         for case in 0..MUTATIONS_PER_MODEL * scale() {
             // Mostly one mutation (near-valid models reach deep into the
             // checker), sometimes a few.
@@ -361,9 +350,88 @@ fn tokenize_gives_back_the_text() {
     ] {
         assert_eq!(tokenize(text).concat(), text);
     }
-    let mut rng = Rng::new(1);
+    let mut rng = Rng(1);
     for _ in 0..100 {
         let m = mutate("neuron N { parameters { a = 1 ms } }", &mut rng);
         assert!(!m.is_empty());
     }
+}
+
+// ---- the whole pipeline on valid mutants ------------------------------------
+
+const PIPELINE_MUTATIONS_PER_MODEL: usize = 60;
+const MAX_MODEL_BYTES: u64 = 64 << 20;
+const MAX_STEPS: u64 = 40;
+
+/// Check a text; where it checks clean, lower it, generate both engines'
+/// code, build its network and run it for a few steps on the interpreter.
+fn run_one(path: &Path, text: &str) -> Result<bool, String> {
+    let mut ran = false;
+    guarded(|| {
+        let checked = check_text(path, text);
+        spans_inside(&checked)?;
+        let Some(model) = &checked.model else {
+            return Ok(());
+        };
+        let mut ir = cbmc::ir::lower(model)
+            .map_err(|e| format!("a model that checked clean failed to lower: {e}"))?;
+        if cbmc::network::estimated_bytes(&ir) > MAX_MODEL_BYTES {
+            return Ok(());
+        }
+        ir.steps = ir.steps.min(MAX_STEPS);
+        let _ = cbmc::engine::cpu::native::codegen::generate(&ir);
+        let _ = cbmc::engine::cuda::codegen::generate(&ir);
+        let Ok(net) = cbmc::network::build(&ir) else {
+            return Ok(());
+        };
+        let gaps = net.gaps.clone();
+        let mut engine = CpuEngine::with_code(&ir, net, 1, CpuCode::Interpret);
+        let rec = Recording::for_run(&ir, &|q| engine.synapse_pairs(q), &gaps);
+        let built = session::Built {
+            threads: 1,
+            build_seconds: 0.0,
+            synapses: 0,
+        };
+        let stop = AtomicBool::new(false);
+        let r = session::drive(&ir, &mut engine, rec, built, &stop, 0, &mut |_| {})?;
+        let _ = r.recording.arrays();
+        let _ = cbmc::analysis::recorders_meta(model);
+        ran = true;
+        Ok(())
+    })?;
+    Ok(ran)
+}
+
+#[test]
+fn valid_mutants_run_without_panics() {
+    silence_panics();
+    let seed = seed();
+    let mut files = corpus();
+    files.extend(models::valid_model_files().into_iter().map(|(_, p)| p));
+    files.sort();
+    files.dedup();
+    let mut failures = Vec::new();
+    let (mut total, mut ran) = (0, 0);
+    for (fi, path) in files.iter().enumerate() {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut rng = Rng(seed ^ (fi as u64 + 7).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        for case in 0..PIPELINE_MUTATIONS_PER_MODEL * scale() {
+            let m = if rng.chance(70) {
+                mutants::number_mutant(&text, &mut rng).unwrap_or_else(|| mutate(&text, &mut rng))
+            } else {
+                mutate(&text, &mut rng)
+            };
+            total += 1;
+            match run_one(path, &m) {
+                Ok(r) => ran += r as usize,
+                Err(why) => failures.push((
+                    format!("{} pipeline mutation {case}", path.display()),
+                    why,
+                    m,
+                )),
+            }
+        }
+    }
+    eprintln!("{total} mutants, {ran} checked clean and ran");
+    report(&failures, seed, total);
 }

@@ -7,6 +7,8 @@
 
 #[path = "common/models.rs"]
 mod models;
+#[path = "common/mutants.rs"]
+mod mutants;
 #[path = "common/state.rs"]
 mod state;
 
@@ -93,4 +95,33 @@ fn cerebellum_runs_the_same_native_and_interpreted() {
     if let Some(spikes) = compare("cerebellum", &ir, 3000, 250) {
         assert!(spikes > 300_000, "only {spikes} spikes");
     }
+}
+
+/// Valid mutants of the models (numbers changed: zeros of both signs, tiny
+/// and huge values; see tests/common/mutants.rs), 60 steps each, the whole
+/// state after every step. `CBMC_FUZZ_SEED=N` changes the mutants,
+/// `CBMC_FUZZ_SCALE=K` makes K times as many.
+#[test]
+fn mutated_models_run_the_same_native_and_interpreted() {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = env("CBMC_FUZZ_SEED").unwrap_or(0x5EED);
+    let n = 100 * env("CBMC_FUZZ_SCALE").unwrap_or(1) as usize;
+    let mutants = mutants::valid_mutants(seed, n, 60, 32 << 20);
+    assert!(
+        mutants.len() >= n / 2,
+        "only {} valid mutants",
+        mutants.len()
+    );
+    for m in &mutants {
+        let r = std::panic::catch_unwind(|| compare(&m.name, &m.ir, m.ir.steps, 1));
+        match r {
+            Ok(Some(_)) => {}
+            Ok(None) => return, // no C compiler (said why)
+            Err(e) => {
+                eprintln!("--- the mutant, {}:\n{}", m.name, m.text);
+                std::panic::resume_unwind(e);
+            }
+        }
+    }
+    eprintln!("{} mutants compared (seed {seed})", mutants.len());
 }

@@ -501,7 +501,7 @@ fn init_ir(ctx: &mut Ctx, init: &Init) -> Result<InitIr, String> {
             };
             // The checker reports this where it can evaluate the bounds; a
             // clear error here rather than a panic when clamping.
-            if !(low <= high) {
+            if low > high || low.is_nan() || high.is_nan() {
                 return Err(format!(
                     "normal(...): the lower bound {low} is above the upper bound {high}"
                 ));

@@ -42,6 +42,18 @@ pub fn all_models() -> Vec<(String, Ir)> {
 
 /// The complete examples (blocks that define populations) of docs/language.md.
 pub fn doc_examples() -> Vec<(String, Ir)> {
+    doc_example_files()
+        .into_iter()
+        .filter_map(|(name, path)| {
+            let p = cbmc::session::prepare(&path, &[]).ok()?;
+            Some((name, p.ir))
+        })
+        .collect()
+}
+
+/// The complete examples of docs/language.md, each written to a file of its
+/// own (in a temporary folder): (name, path).
+pub fn doc_example_files() -> Vec<(String, PathBuf)> {
     let text = std::fs::read_to_string(root().join("docs/language.md")).unwrap_or_default();
     let dir = std::env::temp_dir().join(format!("cbmc_doc_examples_{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
@@ -56,9 +68,7 @@ pub fn doc_examples() -> Vec<(String, Ir)> {
                     n += 1;
                     let path = dir.join(format!("example{n}.cbm"));
                     if std::fs::write(&path, b.as_bytes()).is_ok() {
-                        if let Ok(p) = cbmc::session::prepare(&path, &[]) {
-                            out.push((format!("docs/language.md example {n}"), p.ir));
-                        }
+                        out.push((format!("docs/language.md example {n}"), path));
                     }
                 }
                 block = None;
@@ -70,5 +80,22 @@ pub fn doc_examples() -> Vec<(String, Ir)> {
             None => {}
         }
     }
+    out
+}
+
+/// The files of the valid models: models/ (with its variants), the CUDA test
+/// models and the examples of docs/language.md, as (name, path).
+pub fn valid_model_files() -> Vec<(String, PathBuf)> {
+    let mut files = cbm_files(&root().join("models"));
+    files.extend(cbm_files(&root().join("models/variants")));
+    files.extend(cbm_files(&root().join("tests/cuda_models")));
+    let mut out: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .map(|f| {
+            let name = f.strip_prefix(root()).unwrap_or(&f).display().to_string();
+            (name, f)
+        })
+        .collect();
+    out.extend(doc_example_files());
     out
 }

@@ -1,0 +1,137 @@
+//! Valid models made by changing numbers in the valid models (a rate to 0, a
+//! time constant to 1e-9, a count to 65536, a voltage to -0 ...): models the
+//! checker accepts and that reach corners of the engines the hand-written
+//! models do not. Deterministic: a seed gives the same mutants.
+#![allow(dead_code)]
+
+use super::models::valid_model_files;
+use cbmc::ir::Ir;
+
+/// splitmix64: tiny, fast, good enough to drive a fuzzer.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform in 0..n (n > 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+    pub fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+    pub fn pick<'a, T>(&mut self, v: &'a [T]) -> &'a T {
+        &v[self.below(v.len())]
+    }
+}
+
+/// Numbers a model may well be given: zeros of both signs, one, tiny, huge,
+/// negative, just past a power of two.
+pub const NUMBERS: &[&str] = &[
+    "0", "-0", "1", "2", "3", "7", "0.5", "1e-9", "1e9", "65536", "1000000", "-1", "-5", "0.001",
+    "2.5", "100", "4097", "1e300", "31", "33", "64",
+];
+
+/// The byte ranges of the numeric literals of `text` (digits, a decimal
+/// point, an exponent; not the unit after them, not digits inside names).
+pub fn number_ranges(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let starts = b[i].is_ascii_digit()
+            && (i == 0
+                || !(b[i - 1].is_ascii_alphanumeric() || b[i - 1] == b'_' || b[i - 1] == b'.'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < b.len() && (b[i].is_ascii_digit() || b[i] == b'.') {
+            i += 1;
+        }
+        // An exponent: e, an optional sign, digits.
+        if i + 1 < b.len() && b[i] == b'e' {
+            let mut j = i + 1;
+            if b[j] == b'-' || b[j] == b'+' {
+                j += 1;
+            }
+            if j < b.len() && b[j].is_ascii_digit() {
+                while j < b.len() && b[j].is_ascii_digit() {
+                    j += 1;
+                }
+                i = j;
+            }
+        }
+        out.push((s, i));
+        // Skip the rest of a word (a unit glued on, `2x`).
+        while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// `text` with one to three of its numbers replaced by others.
+pub fn number_mutant(text: &str, rng: &mut Rng) -> Option<String> {
+    let mut m = text.to_string();
+    for _ in 0..1 + rng.below(3) {
+        let ranges = number_ranges(&m);
+        if ranges.is_empty() {
+            return None;
+        }
+        let (a, b) = *rng.pick(&ranges);
+        m = format!("{}{}{}", &m[..a], rng.pick(NUMBERS), &m[b..]);
+    }
+    Some(m)
+}
+
+/// A valid mutant: its name, its text and its IR (at most `max_steps`
+/// steps, at most `max_bytes` of network by `network::estimated_bytes`).
+pub struct Mutant {
+    pub name: String,
+    pub text: String,
+    pub ir: Ir,
+}
+
+/// `n` valid mutants of the valid models (fewer if too few mutants check).
+pub fn valid_mutants(seed: u64, n: usize, max_steps: u64, max_bytes: u64) -> Vec<Mutant> {
+    let files: Vec<(String, String, std::path::PathBuf)> = valid_model_files()
+        .into_iter()
+        .filter_map(|(name, path)| Some((name, std::fs::read_to_string(&path).ok()?, path)))
+        .collect();
+    assert!(!files.is_empty(), "no models to mutate");
+    let mut rng = Rng(seed);
+    let mut out = Vec::new();
+    for tried in 0..n * 50 {
+        if out.len() == n {
+            break;
+        }
+        let (name, text, path) = rng.pick(&files);
+        let Some(m) = number_mutant(text, &mut rng) else {
+            continue;
+        };
+        let checked = cbmc::check::check_text(path, &m);
+        let Some(model) = &checked.model else {
+            continue;
+        };
+        let Ok(mut ir) = cbmc::ir::lower(model) else {
+            continue;
+        };
+        if cbmc::network::estimated_bytes(&ir) > max_bytes || cbmc::network::build(&ir).is_err() {
+            continue;
+        }
+        ir.steps = ir.steps.min(max_steps);
+        out.push(Mutant {
+            name: format!("{name} (mutant {tried} of seed {seed})"),
+            text: m,
+            ir,
+        });
+    }
+    out
+}
