@@ -433,3 +433,30 @@ fn a_closed_output_pipe_ends_quietly() {
         "a closed pipe made cbmc panic: {err}"
     );
 }
+
+/// `--duration` takes a quantity as the language writes it: with or without
+/// a space before the unit, with an exponent (`3e2ms` once read as the
+/// number 3 and the unit `e2ms`).
+#[test]
+fn duration_reads_every_way_a_quantity_is_written() {
+    let path = small_model("durations");
+    for (i, d) in ["300ms", "300 ms", "3e2ms", "0.3e3 ms", "0.3s"]
+        .iter()
+        .enumerate()
+    {
+        let out = path.parent().unwrap().join(format!("out{i}"));
+        let o = run_quietly(&path, &out)
+            .args(["--no-plot", "--duration", d])
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "{d}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("small.meta.json")).unwrap())
+                .unwrap();
+        assert_eq!(meta["steps_done"], 300, "--duration {d}");
+    }
+}

@@ -76,6 +76,18 @@ fn find(vars: &[Var], name: &str) -> Option<usize> {
 
 impl Checker {
     pub fn expr(&mut self, e: &Expr, scope: &Scope) -> TExpr {
+        if let ExprKind::Number { value, .. } | ExprKind::Percent(value) = &e.kind {
+            if !value.is_finite() {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        e.span,
+                        "this number is too large: a double holds at most about 1.8e308",
+                    )
+                    .label("infinite as a double"),
+                );
+            }
+        }
         match &e.kind {
             ExprKind::Number { value, unit } => match unit {
                 None => typed(TKind::Const(*value), Ty::Num(Dim::NONE), e.span),

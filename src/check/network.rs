@@ -268,11 +268,20 @@ impl Checker {
                 };
                 if let Some(v) = const_value(&p) {
                     if !(0.0..=1.0).contains(&v) {
-                        self.emit(
-                            Diagnostic::error("cbm::E022", p.span, format!("spike probability per step is {}, outside [0, 1]", units::trim_float(v)))
-                                .label("rate x dt > 1")
-                                .help("a Bernoulli source fires at most once per step: lower the rate or use a smaller dt"),
+                        let d = Diagnostic::error(
+                            "cbm::E022",
+                            p.span,
+                            format!(
+                                "spike probability per step is {}, outside [0, 1]",
+                                units::trim_float(v)
+                            ),
                         );
+                        self.emit(if v > 1.0 {
+                            d.label("rate x dt > 1")
+                                .help("a Bernoulli source fires at most once per step: lower the rate or use a smaller dt")
+                        } else {
+                            d.label("negative")
+                        });
                         return None;
                     }
                 }

@@ -60,20 +60,10 @@ pub fn overrides(args: &Args) -> Result<Vec<(String, String)>, String> {
         sets.push(("seed".into(), seed.to_string()));
     }
     if let Some(d) = &args.duration {
-        sets.push(("duration".into(), spaced_unit(d)));
+        // The language reads `60s`, `500 ms` and `1e3ms` alike.
+        sets.push(("duration".into(), d.trim().to_string()));
     }
     Ok(sets)
-}
-
-/// `60s` -> `60 s` so a value typed without a space reads as a quantity.
-fn spaced_unit(v: &str) -> String {
-    let v = v.trim();
-    match v.find(|c: char| c.is_ascii_alphabetic()) {
-        Some(i) if i > 0 && !v[..i].ends_with(' ') && !v[..i].ends_with('e') => {
-            format!("{} {}", &v[..i], &v[i..])
-        }
-        _ => v.to_string(),
-    }
 }
 
 pub fn load(file: &std::path::Path, sets: &[(String, String)]) -> Result<Prepared, String> {
