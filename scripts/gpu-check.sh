@@ -66,20 +66,6 @@ row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall "$OUT/cer60.log")
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
 CBMC_CUDA_PROFILE=1 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/rprof" >"$OUT/profile.log" 2>&1
 grep -A12 '^cuda profile' "$OUT/profile.log"
-# Grid shapes and chunk lengths around the defaults (the engine clamps the
-# blocks to what can be resident): which one to make the default, if any.
-echo "== cerebellum 10 s: grid shapes (blocks x threads, steps per launch)"
-for cfg in "0 128 1000" "0 256 1000" "0 512 1000" "66 256 1000" "132 256 1000" \
-    "264 256 1000" "132 128 1000" "0 256 5000"; do
-    set -- $cfg
-    log="$OUT/grid_$1_$2_$3.log"
-    if [ "$1" = 0 ]; then unset CBMC_CUDA_BLOCKS; else export CBMC_CUDA_BLOCKS=$1; fi
-    CBMC_CUDA_THREADS=$2 CBMC_CUDA_CHUNK=$3 timeout "$T" "$CBMC" run models/cerebellum.cbm \
-        --duration 10s --backend cuda --no-plot -o "$OUT/rgrid" >"$log" 2>&1
-    printf '  blocks %-7s threads %-4s chunk %-5s %8s s wall  %s\n' "${1/#0/default}" "$2" "$3" \
-        "$(wall "$log")" "$(sed -n 's/^simulated .* on \(cuda.*\)/\1/p' "$log")"
-done
-unset CBMC_CUDA_BLOCKS
 CBMC_CUDA_NO_PERSISTENT=1 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/r10" >"$OUT/cer10np.log" 2>&1
 row "cerebellum 10 s, one launch per phase" "$(wall "$OUT/cer10np.log") s wall"
 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$OUT/rcpu" >"$OUT/cer10cpu.log" 2>&1
@@ -90,14 +76,13 @@ timeout "$T" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --back
 cat "$OUT/x64.log"
 CBMC_CUDA_PROFILE=1 timeout "$T" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$OUT/x64prof" >"$OUT/x64_profile.log" 2>&1
 grep -A12 '^cuda profile' "$OUT/x64_profile.log"
-for th in 128 512; do
-    CBMC_CUDA_THREADS=$th timeout "$T" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s \
-        --backend cuda --no-plot -o "$OUT/x64grid" >"$OUT/x64_threads_$th.log" 2>&1
-    printf '  x64, 2 s, threads %-4s %8s s wall  %s\n' "$th" "$(wall "$OUT/x64_threads_$th.log")" \
-        "$(sed -n 's/^simulated .* on \(cuda.*\)/\1/p' "$OUT/x64_threads_$th.log")"
-done
 w=$(wall "$OUT/x64.log")
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
+
+# Grid shapes (scripts/gpu-sweep.sh): which launch shape to make the default.
+echo "== grid sweep"
+mkdir -p "$OUT/sweep"
+OUT=$OUT/sweep timeout "$T" bash scripts/gpu-sweep.sh "$BIN" 2>&1 | tee "$OUT/sweep.log"
 
 echo
 echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"

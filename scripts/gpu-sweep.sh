@@ -21,6 +21,10 @@ for cfg in "1 1024" "1 512" "2 512" "4 256" "8 256" "16 256" "32 256" "66 256" "
     CBMC_CUDA_BLOCKS=$1 CBMC_CUDA_THREADS=$2 timeout 60 "$BIN/cbmc" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/s" --quiet >"$OUT/s.log" 2>&1
     echo "cerebellum 10 s  blocks $1 threads $2: $(wall "$OUT/s.log") s  $(grep -o 'IO .*' "$OUT/s.log" | head -1)"
 done
+for chunk in 200 5000; do
+    CBMC_CUDA_CHUNK=$chunk timeout 60 "$BIN/cbmc" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/s" --quiet >"$OUT/s.log" 2>&1
+    echo "cerebellum 10 s  default grid, $chunk steps per launch: $(wall "$OUT/s.log") s"
+done
 for cfg in "132 256" "264 256" "132 512" "528 256"; do
     set -- $cfg
     CBMC_CUDA_BLOCKS=$1 CBMC_CUDA_THREADS=$2 timeout 90 "$BIN/cbmc" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$OUT/x" --quiet >"$OUT/x.log" 2>&1

@@ -417,7 +417,7 @@ fn valid_mutants_run_without_panics() {
         let mut rng = Rng(seed ^ (fi as u64 + 7).wrapping_mul(0xD1B5_4A32_D192_ED03));
         for case in 0..PIPELINE_MUTATIONS_PER_MODEL * scale() {
             let m = if rng.chance(70) {
-                mutants::number_mutant(&text, &mut rng).unwrap_or_else(|| mutate(&text, &mut rng))
+                mutants::mutant(&text, &mut rng).unwrap_or_else(|| mutate(&text, &mut rng))
             } else {
                 mutate(&text, &mut rng)
             };

@@ -1,5 +1,7 @@
 //! Valid models made by changing numbers in the valid models (a rate to 0, a
-//! time constant to 1e-9, a count to 65536, a voltage to -0 ...): models the
+//! time constant to 1e-9, a count to 65536, a voltage to -0 ...), or words
+//! for others of their kind (`[exact]` for `[rk4]`, `ms` for `s`, `>=` for
+//! `<`, `fixed_indegree` for `fixed_outdegree`): models the
 //! checker accepts and that reach corners of the engines the hand-written
 //! models do not. Deterministic: a seed gives the same mutants.
 #![allow(dead_code)]
@@ -77,18 +79,82 @@ pub fn number_ranges(text: &str) -> Vec<(usize, usize)> {
     out
 }
 
-/// `text` with one to three of its numbers replaced by others.
-pub fn number_mutant(text: &str, rng: &mut Rng) -> Option<String> {
+/// Words that can stand for one another in a valid model: integration
+/// methods, units of one dimension, comparisons, wiring rules.
+const SWAPS: &[&[&str]] = &[
+    &["[exact]", "[euler]", "[rk4]"],
+    &["ms", "s", "us"],
+    &["mV", "V"],
+    &["Hz", "kHz"],
+    &[">=", ">", "<=", "<"],
+    &["min", "max"],
+    &["fixed_indegree", "fixed_outdegree"],
+    &["all_to_all()", "one_to_one()"],
+];
+
+/// Where `word` stands alone in `text` (not inside a longer name or operator).
+fn occurrences(text: &str, word: &str) -> Vec<usize> {
+    let b = text.as_bytes();
+    let inner = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let op = |c: u8| b"<>=!".contains(&c);
+    text.match_indices(word)
+        .map(|(i, _)| i)
+        .filter(|&i| {
+            let j = i + word.len();
+            let (first, last) = (word.as_bytes()[0], word.as_bytes()[word.len() - 1]);
+            let before_ok =
+                i == 0 || !((inner(first) && inner(b[i - 1])) || (op(first) && op(b[i - 1])));
+            let after_ok =
+                j >= b.len() || !((inner(last) && inner(b[j])) || (op(last) && op(b[j])));
+            before_ok && after_ok
+        })
+        .collect()
+}
+
+/// `text` with one word replaced by another of its kind (see `SWAPS`).
+pub fn swap_mutant(text: &str, rng: &mut Rng) -> Option<String> {
+    let mut sites = Vec::new();
+    for class in SWAPS {
+        for word in class.iter() {
+            for i in occurrences(text, word) {
+                sites.push((i, *word, *class));
+            }
+        }
+    }
+    if sites.is_empty() {
+        return None;
+    }
+    let (i, word, class) = *rng.pick(&sites);
+    let other = rng.pick(class);
+    Some(format!(
+        "{}{}{}",
+        &text[..i],
+        other,
+        &text[i + word.len()..]
+    ))
+}
+
+/// `text` with one to three changes: numbers replaced by others (mostly),
+/// or words by others of their kind.
+pub fn mutant(text: &str, rng: &mut Rng) -> Option<String> {
     let mut m = text.to_string();
     for _ in 0..1 + rng.below(3) {
-        let ranges = number_ranges(&m);
-        if ranges.is_empty() {
-            return None;
-        }
-        let (a, b) = *rng.pick(&ranges);
-        m = format!("{}{}{}", &m[..a], rng.pick(NUMBERS), &m[b..]);
+        m = if rng.chance(70) {
+            number_mutant_once(&m, rng)?
+        } else {
+            swap_mutant(&m, rng).or_else(|| number_mutant_once(&m, rng))?
+        };
     }
     Some(m)
+}
+
+fn number_mutant_once(text: &str, rng: &mut Rng) -> Option<String> {
+    let ranges = number_ranges(text);
+    if ranges.is_empty() {
+        return None;
+    }
+    let (a, b) = *rng.pick(&ranges);
+    Some(format!("{}{}{}", &text[..a], rng.pick(NUMBERS), &text[b..]))
 }
 
 /// A valid mutant: its name, its text and its IR (at most `max_steps`
@@ -113,7 +179,7 @@ pub fn valid_mutants(seed: u64, n: usize, max_steps: u64, max_bytes: u64) -> Vec
             break;
         }
         let (name, text, path) = rng.pick(&files);
-        let Some(m) = number_mutant(text, &mut rng) else {
+        let Some(m) = mutant(text, &mut rng) else {
             continue;
         };
         let checked = cbmc::check::check_text(path, &m);
