@@ -191,15 +191,7 @@ fn mutated_models_run_like_the_cpu_engine() {
     if skip() {
         return;
     }
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let seed = env("CBMC_FUZZ_SEED").unwrap_or(0xC0DA);
-    let n = 6 * env("CBMC_FUZZ_SCALE").unwrap_or(1) as usize;
-    let mutants = mutants::valid_mutants(seed, n, 60, 32 << 20);
-    assert!(
-        mutants.len() >= n / 2,
-        "only {} valid mutants",
-        mutants.len()
-    );
+    let (seed, mutants) = mutants::from_env(0xC0DA, 6, 60, 32 << 20);
     for (i, m) in mutants.iter().enumerate() {
         let setup = Setup {
             blocks: 2,
@@ -208,17 +200,15 @@ fn mutated_models_run_like_the_cpu_engine() {
             chunk: 7,
             full_state: true,
         };
-        let r = std::panic::catch_unwind(|| {
-            let lib = library(&m.ir, &format!("mutant{i}"));
-            compare(&m.name, &m.ir, &lib, &setup)
+        m.run(|| {
+            compare(
+                &m.name,
+                &m.ir,
+                &library(&m.ir, &format!("mutant{i}")),
+                &setup,
+            )
         });
-        if let Err(e) = r {
-            eprintln!("--- the mutant, {}:\n{}", m.name, m.text);
-            std::panic::resume_unwind(e);
-        }
     }
-    eprintln!(
-        "{} mutants stepped in host emulation (seed {seed})",
-        mutants.len()
-    );
+    let n = mutants.len();
+    eprintln!("{n} mutants stepped in host emulation (seed {seed})");
 }

@@ -103,24 +103,10 @@ fn cerebellum_runs_the_same_native_and_interpreted() {
 /// `CBMC_FUZZ_SCALE=K` makes K times as many.
 #[test]
 fn mutated_models_run_the_same_native_and_interpreted() {
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let seed = env("CBMC_FUZZ_SEED").unwrap_or(0x5EED);
-    let n = 100 * env("CBMC_FUZZ_SCALE").unwrap_or(1) as usize;
-    let mutants = mutants::valid_mutants(seed, n, 60, 32 << 20);
-    assert!(
-        mutants.len() >= n / 2,
-        "only {} valid mutants",
-        mutants.len()
-    );
+    let (seed, mutants) = mutants::from_env(0x5EED, 100, 60, 32 << 20);
     for m in &mutants {
-        let r = std::panic::catch_unwind(|| compare(&m.name, &m.ir, m.ir.steps, 1));
-        match r {
-            Ok(Some(_)) => {}
-            Ok(None) => return, // no C compiler (said why)
-            Err(e) => {
-                eprintln!("--- the mutant, {}:\n{}", m.name, m.text);
-                std::panic::resume_unwind(e);
-            }
+        if m.run(|| compare(&m.name, &m.ir, m.ir.steps, 1)).is_none() {
+            return; // no C compiler (said why)
         }
     }
     eprintln!("{} mutants compared (seed {seed})", mutants.len());

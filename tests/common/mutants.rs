@@ -201,3 +201,32 @@ pub fn valid_mutants(seed: u64, n: usize, max_steps: u64, max_bytes: u64) -> Vec
     }
     out
 }
+
+/// `per_run` valid mutants times `CBMC_FUZZ_SCALE` (default 1), from the
+/// seed `CBMC_FUZZ_SEED` (default `seed`); fails when too few check.
+pub fn from_env(seed: u64, per_run: usize, max_steps: u64, max_bytes: u64) -> (u64, Vec<Mutant>) {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = env("CBMC_FUZZ_SEED").unwrap_or(seed);
+    let n = per_run * env("CBMC_FUZZ_SCALE").unwrap_or(1) as usize;
+    let mutants = valid_mutants(seed, n, max_steps, max_bytes);
+    assert!(
+        mutants.len() >= n / 2,
+        "only {} valid mutants",
+        mutants.len()
+    );
+    (seed, mutants)
+}
+
+impl Mutant {
+    /// Run `test` on this mutant; if it fails, print the mutant's text
+    /// first, so that the failure can be reproduced from the log alone.
+    pub fn run<R>(&self, test: impl FnOnce() -> R) -> R {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(test)) {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("--- the mutant, {}:\n{}", self.name, self.text);
+                std::panic::resume_unwind(e)
+            }
+        }
+    }
+}

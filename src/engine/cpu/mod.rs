@@ -826,16 +826,24 @@ impl Engine for CpuEngine {
             }
             pop.spikes.clear();
         }
+        // A step in which a value goes NaN or infinite still runs to its
+        // end, as on the GPU (whose threads cannot stop each other mid-step),
+        // so that both engines stop in the same state. The error reported is
+        // the first in schedule order; the step is not counted as done.
+        let mut first_error = None;
         for k in 0..self.ir.schedule.len() {
             let pi = self.ir.schedule[k];
             if self.pops[pi].source.is_some() {
                 self.update_source(pi);
-            } else {
-                self.update_neurons(pi)?;
+            } else if let Err(e) = self.update_neurons(pi) {
+                first_error.get_or_insert(e);
             }
             self.after_spikes(pi, t, &signals);
         }
         self.periodic(t, &signals);
+        if let Some(e) = first_error {
+            return Err(e);
+        }
         self.step += 1;
         Ok(())
     }
