@@ -134,3 +134,25 @@ fn the_cerebellum_step_takes_two_phases_and_the_rule_a_third() {
         .source
         .contains("case 2: return ((parts & 2) && ((u64)(s) % 5ull == 0ull));"));
 }
+
+/// A pulse's length does not grow the kernel: long pulses add into the ring
+/// in memory (a line per slot once made `for 65536 ms` a 10 MB source that
+/// took the host compiler many minutes). Host emulation checks the results
+/// (`tests/cuda_models/long_pulse.cbm`, 100 steps).
+#[test]
+fn a_long_pulse_does_not_grow_the_kernel() {
+    let path = models::root().join("tests/cuda_models/long_pulse.cbm");
+    let text = std::fs::read_to_string(&path).expect("long_pulse.cbm");
+    let size = |pulse: &str| {
+        let t = text.replace("for 100 ms", pulse);
+        let checked = cbmc::check::check_text(&path, &t);
+        let model = checked.model.expect("checks");
+        let ir = cbmc::ir::lower(&model).expect("lowers");
+        codegen::generate(&ir).expect("generates").source.len()
+    };
+    let (short, long) = (size("for 100 ms"), size("for 65536 ms"));
+    assert!(
+        long < short + 100,
+        "{short} bytes for 100 steps, {long} for 65536"
+    );
+}

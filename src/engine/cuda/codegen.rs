@@ -40,6 +40,13 @@ const DELIVERY_CHUNKS: usize = 16;
 /// of up to 32 * 32 * this many cells are looked up by shuffles).
 const MASK_REGISTERS: usize = 4;
 
+/// Longest pulse (in steps) whose ring slots a delivery warp keeps in
+/// registers while it adds a target's deposits. Longer pulses add into the
+/// ring in memory, the lanes sharing the slots: one register per slot would
+/// spill, and a generated line per slot made a `for 65536 ms` pulse a 10 MB
+/// kernel.
+const PULSE_REGISTERS: usize = 8;
+
 /// One slot of the table `cbm_p` the kernels read their buffers (and a few
 /// sizes) from. The engine allocates and fills each one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -1135,7 +1142,20 @@ impl Gen<'_> {
         } else {
             None
         };
-        if let Some(ring) = &ring {
+        let in_registers = max_pulse <= PULSE_REGISTERS;
+        // Each deposit adds to the ring slots of its pulse in synapse order
+        // (slot by slot the CPU engine's order): in registers a0, a1, ...,
+        // or in memory, lane l serving the slots l, l + 32, ...
+        let adds = |pulse: u32| -> String {
+            match &ring {
+                Some(_) if in_registers => (0..pulse).map(|p| format!(" a{p} += x_;")).collect(),
+                Some(ring) => format!(
+                    " for (u32 p_ = cbm_lane(); p_ < {pulse}u; p_ += 32u) {ring}[(((u64)s + {d}ull + p_) % {sl}ull) * {nt}ull + j] += x_;"
+                ),
+                None => String::new(),
+            }
+        };
+        if let (Some(ring), true) = (&ring, in_registers) {
             for p in 0..max_pulse {
                 let _ = writeln!(
                     code,
@@ -1186,9 +1206,7 @@ impl Gen<'_> {
         }
         code.push_str("                }\n");
         if !pulses.is_empty() {
-            let adds: String = (0..pulses[0] as usize)
-                .map(|p| format!(" a{p} += x_;"))
-                .collect();
+            let adds = adds(pulses[0]);
             let _ = writeln!(
                 code,
                 "                // four deposits at a time: their shuffles issue together, the adds stay in order\n                u32 dm_ = __ballot_sync(CBM_FULL, df0);\n                while (dm_ != 0u) {{\n                    int b_[4], nb_ = 0;\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        b_[q_] = dm_ != 0u ? __ffs((int)dm_) - 1 : 0;\n                        if (dm_ != 0u) {{ dm_ &= dm_ - 1u; ++nb_; }}\n                    }}\n                    double xs_[4];\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) xs_[q_] = __shfl_sync(CBM_FULL, dv0, b_[q_]);\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        if (q_ >= nb_) break;\n                        const double x_ = xs_[q_];{adds}\n                    }}\n                }}"
@@ -1199,16 +1217,14 @@ impl Gen<'_> {
         for (k, &pulse) in pulses.iter().enumerate().skip(1) {
             let dvn = self.name(Entry::DepVal { proj: qi, d: k });
             let dfn = self.name(Entry::DepFlag { proj: qi, d: k });
-            let adds: String = (0..pulse as usize)
-                .map(|p| format!(" a{p} += x_;"))
-                .collect();
+            let adds = adds(pulse);
             let _ = writeln!(
                 code,
                 "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{ // deposit {k}\n            const u32 e = e0_ + cbm_lane();\n            double dv = 0.0;\n            int df = 0;\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                if ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u) {{\n                    const u32 k = e;\n                    df = (int){dfn}[k];\n                    dv = {dvn}[k];\n                }}\n            }}\n            u32 dm_ = __ballot_sync(CBM_FULL, df);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv, b_);{adds}\n            }}\n        }}"
             );
         }
         code.push_str("        if (cbm_lane() == 0u) {\n");
-        if let Some(ring) = &ring {
+        if let (Some(ring), true) = (&ring, in_registers) {
             for p in 0..max_pulse {
                 let _ = writeln!(
                     code,
