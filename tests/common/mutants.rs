@@ -1,7 +1,7 @@
 //! Valid models made by changing numbers in the valid models (a rate to 0, a
 //! time constant to 1e-9, a count to 65536, a voltage to -0 ...), or words
 //! for others of their kind (`[exact]` for `[rk4]`, `ms` for `s`, `>=` for
-//! `<`, `fixed_indegree` for `fixed_outdegree`): models the
+//! `<`, `fixed_indegree` for `fixed_outdegree`), or lines left out: models the
 //! checker accepts and that reach corners of the engines the hand-written
 //! models do not. Deterministic: a seed gives the same mutants.
 #![allow(dead_code)]
@@ -134,15 +134,33 @@ pub fn swap_mutant(text: &str, rng: &mut Rng) -> Option<String> {
     ))
 }
 
+/// `text` without one of its lines (a recorder, a reset, a `bounds`, a
+/// projection's delay or teacher, an equation ...).
+pub fn line_mutant(text: &str, rng: &mut Rng) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.len() < 2 {
+        return None;
+    }
+    let drop = rng.below(lines.len());
+    let kept: Vec<&str> = (0..lines.len())
+        .filter(|&i| i != drop)
+        .map(|i| lines[i])
+        .collect();
+    Some(kept.join("\n") + "\n")
+}
+
 /// `text` with one to three changes: numbers replaced by others (mostly),
-/// or words by others of their kind.
+/// words by others of their kind, or a line left out.
 pub fn mutant(text: &str, rng: &mut Rng) -> Option<String> {
     let mut m = text.to_string();
     for _ in 0..1 + rng.below(3) {
-        m = if rng.chance(70) {
+        let roll = rng.below(100);
+        m = if roll < 60 {
             number_mutant_once(&m, rng)?
-        } else {
+        } else if roll < 85 {
             swap_mutant(&m, rng).or_else(|| number_mutant_once(&m, rng))?
+        } else {
+            line_mutant(&m, rng)?
         };
     }
     Some(m)
