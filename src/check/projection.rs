@@ -656,6 +656,20 @@ impl Checker {
                 "coupling" => {
                     let e = self.expr(&s.value, &scope);
                     coupling = match (e.ty, const_value(&e)) {
+                        // A negative conductance drives partners apart
+                        // (and soon to infinity): no gap junction does that.
+                        (Ty::Num(_), Some(v)) if v < 0.0 => {
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    s.value.span,
+                                    "the coupling cannot be negative",
+                                )
+                                .label("negative")
+                                .help("a gap junction's coupling is a conductance: zero or more"),
+                            );
+                            None
+                        }
                         (Ty::Num(d), Some(v)) => Some((v, d, s.value.span)),
                         _ => {
                             self.emit(
