@@ -280,8 +280,13 @@ fn faulty_models_match_their_goldens() {
 
 #[test]
 fn valid_models_check_without_errors() {
-    let models = cbm_files(&root().join("models"));
+    let mut models = cbm_files(&root().join("models"));
     assert!(!models.is_empty(), "no models in models/");
+    models.extend(cbm_files(&root().join("models/variants")));
+    // The engines' test models (other tests skip a model that stops checking).
+    let engine_models = cbm_files(&root().join("tests/cuda_models"));
+    assert!(engine_models.len() >= 10, "tests/cuda_models/ missing");
+    models.extend(engine_models);
     let mut failures = Vec::new();
     for model in &models {
         let checked = check(model);

@@ -433,5 +433,9 @@ fn valid_mutants_run_without_panics() {
         }
     }
     eprintln!("{total} mutants, {ran} checked clean and ran");
+    assert!(
+        ran * 20 >= total,
+        "only {ran} of {total} mutants ran: the test tests little"
+    );
     report(&failures, seed, total);
 }

@@ -76,7 +76,19 @@ fn find(vars: &[Var], name: &str) -> Option<usize> {
 
 impl Checker {
     pub fn expr(&mut self, e: &Expr, scope: &Scope) -> TExpr {
-        if let ExprKind::Number { value, .. } | ExprKind::Percent(value) = &e.kind {
+        // The value as the engines see it: `1e306 kHz` is 1e309 Hz, infinite.
+        let scaled = match &e.kind {
+            ExprKind::Number { value, unit } => Some(
+                value
+                    * unit
+                        .as_ref()
+                        .and_then(|u| units::lookup(&u.name))
+                        .map_or(1.0, |u| u.scale),
+            ),
+            ExprKind::Percent(value) => Some(*value),
+            _ => None,
+        };
+        if let Some(value) = scaled {
             if !value.is_finite() {
                 self.emit(
                     Diagnostic::error(

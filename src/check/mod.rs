@@ -414,8 +414,9 @@ impl Checker {
                 }
                 (Some(u), None) => u,
                 (None, Some(i)) => {
-                    // The first value gives the dimension; a distribution's
-                    // other arguments must have it too.
+                    // The first value with a dimension of its own (not a
+                    // bare 0, which fits any) gives the dimension; a
+                    // distribution's other arguments must have it too.
                     let dim = init_dim(i).unwrap_or(Dim::NONE);
                     let what = format!("the value of `{}`", d.name.name);
                     self.check_init_dim(i, dim, &what, &scope);
@@ -477,11 +478,27 @@ impl Checker {
         }
     }
 
-    /// A distribution's values in range, where they are constants here: no
-    /// negative standard deviation, no `low` above `high` (the network
-    /// builder relies on it).
-    fn check_distribution(&mut self, init: &Init, scope: &Scope) {
+    /// A distribution's values in range: no negative standard deviation, no
+    /// `low` above `high` (the network builder relies on it). Where it is
+    /// written (`owner` None), values made of literals alone are checked;
+    /// values that use parameters are checked for each population or
+    /// projection (`owner`), with `scope` holding its parameter values, since
+    /// each may give the parameters other values.
+    pub fn check_distribution(&mut self, init: &Init, scope: &Scope, owner: Option<&str>) {
         let dim = init_dim(init).unwrap_or(Dim::NONE);
+        // The values to check here, or None.
+        let values = |c: &Checker, es: &[&TExpr]| -> Option<Vec<f64>> {
+            let literal: Option<Vec<f64>> = es.iter().map(|e| c.literal_eval(e)).collect();
+            match owner {
+                None => literal,
+                Some(_) if literal.is_some() => None, // checked where written
+                Some(_) => es.iter().map(|e| c.const_eval(e, scope)).collect(),
+            }
+        };
+        let whose = owner.map_or(String::new(), |o| {
+            format!(" (in {o}, with its parameter values)")
+        });
+        let mut bounds = None;
         match init {
             Init::Expr(_) => {}
             Init::Normal {
@@ -491,7 +508,7 @@ impl Checker {
                 high,
                 ..
             } => {
-                if let Some(v) = self.const_eval(sd, scope).filter(|v| *v < 0.0) {
+                if let Some(v) = values(self, &[sd]).map(|v| v[0]).filter(|v| *v < 0.0) {
                     let shown = if *sd_relative {
                         format!("{}%", v * 100.0)
                     } else {
@@ -501,39 +518,49 @@ impl Checker {
                         Diagnostic::error(
                             "cbm::E020",
                             sd.span,
-                            format!("a standard deviation cannot be negative, found {shown}"),
+                            format!(
+                                "a standard deviation cannot be negative, found {shown}{whose}"
+                            ),
                         )
                         .label("negative"),
                     );
                 }
                 if let (Some(low), Some(high)) = (low, high) {
-                    self.check_ordered_bounds(low, high, dim, scope);
+                    bounds = Some((low, high));
                 }
             }
-            Init::Uniform { low, high } => self.check_ordered_bounds(low, high, dim, scope),
+            Init::Uniform { low, high } => bounds = Some((low, high)),
         }
-    }
-
-    fn check_ordered_bounds(&mut self, low: &TExpr, high: &TExpr, want: Dim, scope: &Scope) {
-        let (Some(l), Some(h)) = (self.const_eval(low, scope), self.const_eval(high, scope)) else {
+        let Some((low, high)) = bounds else {
             return;
         };
+        let Some(v) = values(self, &[low, high]) else {
+            return;
+        };
+        let (l, h) = (v[0], v[1]);
         if l > h || l.is_nan() || h.is_nan() {
-            let span = low.span.to(high.span);
             self.emit(
                 Diagnostic::error(
                     "cbm::E020",
-                    span,
+                    low.span.to(high.span),
                     format!(
-                        "the lower bound {} is above the upper bound {}",
-                        units::format_quantity(l, want),
-                        units::format_quantity(h, want)
+                        "the lower bound {} is above the upper bound {}{whose}",
+                        units::format_quantity(l, dim),
+                        units::format_quantity(h, dim)
                     ),
                 )
                 .label("low > high")
                 .help("give the bounds as (low, high)"),
             );
         }
+    }
+
+    /// The value of an expression of literals and `dt` alone.
+    fn literal_eval(&self, e: &TExpr) -> Option<f64> {
+        expr::eval(e, &|r| match r {
+            Ref::Dt => Some(self.dt),
+            _ => None,
+        })
     }
 
     /// An initial value: an expression, or `normal(mean, sd[, low, high])` /
@@ -590,11 +617,18 @@ impl Checker {
                         ast::ExprKind::Unary(_, x) => matches!(x.kind, ast::ExprKind::Percent(_)),
                         _ => false,
                     };
+                    // The sd as `get(1)` takes it: the second positional
+                    // argument, else the one named `sd`.
                     let sd_arg = c
                         .args
                         .iter()
-                        .find(|a| a.name.as_ref().is_some_and(|n| n.name == "sd"))
-                        .or_else(|| c.args.get(1).filter(|a| a.name.is_none()));
+                        .filter(|a| a.name.is_none())
+                        .nth(1)
+                        .or_else(|| {
+                            c.args
+                                .iter()
+                                .find(|a| a.name.as_ref().is_some_and(|n| n.name == "sd"))
+                        });
                     let rel = sd_arg.is_some_and(|a| percent(&a.value));
                     let init = Init::Normal {
                         mean,
@@ -603,7 +637,7 @@ impl Checker {
                         low,
                         high,
                     };
-                    self.check_distribution(&init, scope);
+                    self.check_distribution(&init, scope, None);
                     return Some(init);
                 }
                 let (Some(low), Some(high)) = (get(0, self), get(1, self)) else {
@@ -618,7 +652,7 @@ impl Checker {
                     return None;
                 };
                 let init = Init::Uniform { low, high };
-                self.check_distribution(&init, scope);
+                self.check_distribution(&init, scope, None);
                 return Some(init);
             }
         }
@@ -946,11 +980,32 @@ enum VarsKind {
     SynState,
 }
 
+/// The dimension of an initial value: of its expression, or of the first of
+/// a distribution's arguments that has one of its own (a bare `0` fits any
+/// dimension; a relative sd has none; an argument in error says nothing).
 pub fn init_dim(i: &Init) -> Option<Dim> {
+    let own = |e: &TExpr| {
+        let zero = expr::is_bare_literal(e) && const_value(e) == Some(0.0);
+        if zero || e.ty == Ty::Error {
+            None
+        } else {
+            e.ty.dim()
+        }
+    };
     match i {
         Init::Expr(e) => e.ty.dim(),
-        Init::Normal { mean, .. } => mean.ty.dim(),
-        Init::Uniform { low, .. } => low.ty.dim(),
+        Init::Normal {
+            mean,
+            sd,
+            sd_relative,
+            low,
+            high,
+        } => own(mean)
+            .or_else(|| (!sd_relative).then(|| own(sd)).flatten())
+            .or_else(|| low.as_ref().and_then(own))
+            .or_else(|| high.as_ref().and_then(own))
+            .or_else(|| mean.ty.dim()),
+        Init::Uniform { low, high } => own(low).or_else(|| own(high)).or_else(|| low.ty.dim()),
     }
 }
 

@@ -155,6 +155,7 @@ impl Checker {
                     true,
                     &format!("neuron `{}`", neuron.name),
                 );
+                self.check_population_distributions(neuron, &args, &p.name.name);
                 let overrides = args
                     .into_iter()
                     .map(|(v, init)| match v {
@@ -381,6 +382,37 @@ impl Checker {
             }
         }
         m.schedule = order;
+    }
+
+    /// The distributions of a population's initial values and per-cell
+    /// parameters, with the parameter values the population gives (see
+    /// `check_distribution`).
+    fn check_population_distributions(
+        &mut self,
+        neuron: &NeuronType,
+        args: &[(ArgVar, Init)],
+        population: &str,
+    ) {
+        let mut params = neuron.params.clone();
+        let mut inits: Vec<Option<Init>> = neuron.state.iter().map(|v| v.init.clone()).collect();
+        for (v, init) in args {
+            match v {
+                ArgVar::Param(i) => {
+                    params[*i].init = Some(init.clone());
+                    inits.push(Some(init.clone()));
+                }
+                ArgVar::State(i) => inits[*i] = Some(init.clone()),
+            }
+        }
+        let scope = Scope {
+            params: &params,
+            context: "a population argument",
+            ..Scope::default()
+        };
+        let owner = format!("population `{population}`");
+        for init in inits.iter().flatten() {
+            self.check_distribution(init, &scope, Some(&owner));
+        }
     }
 
     /// Named arguments of a call that set parameters (`params`) or initial

@@ -221,6 +221,23 @@ impl Checker {
                 ArgVar::State(i) => state_init[i] = Some(init),
             }
         }
+        {
+            // Per-synapse initial values drawn with the parameter values this
+            // projection gives (see `check_distribution`).
+            let mut given = ty.params.clone();
+            for (v, init) in given.iter_mut().zip(&param_exprs) {
+                v.init = init.clone();
+            }
+            let scope = Scope {
+                syn_params: &given,
+                context: "a synapse argument",
+                ..Scope::default()
+            };
+            let owner = format!("projection `{}`", p.name.name);
+            for init in state_init.iter().flatten() {
+                self.check_distribution(init, &scope, Some(&owner));
+            }
+        }
         let mut params: Vec<Option<f64>> = Vec::new();
         for init in &param_exprs {
             let value = match init {
