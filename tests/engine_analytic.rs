@@ -389,3 +389,45 @@ fn signed_zeros_are_kept() {
         }
     }
 }
+
+/// After a value went NaN or infinite, stepping again gives the same error
+/// and leaves the state as it was (the end of the failing step), as the CUDA
+/// engine does: the failing step is never run twice.
+#[test]
+fn a_numerical_error_is_final() {
+    use cbmc::engine::{Engine, StateView};
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cuda_models/blowup.cbm");
+    let p = cbmc::session::prepare(&path, &[])
+        .ok()
+        .expect("blowup.cbm checks");
+    let net = cbmc::network::build(&p.ir).expect("network");
+    let mut e = cbmc::engine::cpu::CpuEngine::new(&p.ir, net, 1);
+    // Every cell variable's bits.
+    let snapshot = |e: &cbmc::engine::cpu::CpuEngine| -> Vec<u64> {
+        let mut bits = Vec::new();
+        for (pi, pop) in p.ir.populations.iter().enumerate() {
+            if let cbmc::ir::PopulationKindIr::Neuron(n) = &pop.kind {
+                for v in 0..n.vars.len() {
+                    bits.extend(e.var(pi, v).iter().map(|x| x.to_bits()));
+                }
+            }
+        }
+        bits
+    };
+    let first = loop {
+        if let Err(err) = e.step() {
+            break err;
+        }
+        assert!(e.steps_done() < p.ir.steps, "no error in blowup.cbm");
+    };
+    let state = snapshot(&e);
+    let again = e.step().expect_err("the error stays");
+    assert_eq!(format!("{first:?}"), format!("{again:?}"));
+    assert_eq!(e.steps_done(), first.step);
+    assert_eq!(
+        state,
+        snapshot(&e),
+        "stepping after the error changed the state"
+    );
+}

@@ -43,6 +43,9 @@ pub struct CpuEngine {
     native: Option<native::Native>,
     /// How the programs run: "native code", or why they are interpreted.
     code: String,
+    /// The error that stopped the run: stepping again returns it again (the
+    /// state is that at the end of the failing step, as on the GPU).
+    failed: Option<NumericalError>,
 }
 
 /// How the CPU engine runs the model's programs.
@@ -287,6 +290,7 @@ impl CpuEngine {
             ir: ir.clone(),
             rng,
             step: 0,
+            failed: None,
             pops,
             projs,
             gaps: net.gaps,
@@ -818,6 +822,9 @@ fn eval_time(e: &Expr, t: f64, signals: &[f64]) -> f64 {
 
 impl Engine for CpuEngine {
     fn step(&mut self) -> Result<(), NumericalError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
         let t = self.time();
         let signals = self.signals();
         for pop in self.pops.iter_mut() {
@@ -842,6 +849,7 @@ impl Engine for CpuEngine {
         }
         self.periodic(t, &signals);
         if let Some(e) = first_error {
+            self.failed = Some(e.clone());
             return Err(e);
         }
         self.step += 1;
