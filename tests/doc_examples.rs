@@ -7,50 +7,11 @@
 //! `cbmc run ... --quiet` must show the same summary table (the rates are a
 //! pure function of the model and the seed).
 
+#[path = "common/models.rs"]
+mod models;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// A ```cbm block and the transcript block right after it, if any.
-struct Example {
-    line: usize,
-    source: String,
-    transcript: Option<Vec<String>>,
-}
-
-fn examples(doc: &str) -> Vec<Example> {
-    let lines: Vec<&str> = doc.lines().collect();
-    let mut out: Vec<Example> = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let fence = lines[i].trim_start();
-        if !fence.starts_with("```") {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        let end = (i + 1..lines.len())
-            .find(|&j| lines[j].trim_start().starts_with("```"))
-            .unwrap_or(lines.len());
-        let body: Vec<String> = lines[i + 1..end].iter().map(|l| l.to_string()).collect();
-        if fence == "```cbm" {
-            out.push(Example {
-                line: start + 1,
-                source: body.join("\n") + "\n",
-                transcript: None,
-            });
-        } else if body.first().is_some_and(|l| l.starts_with("$ cbmc")) {
-            // A transcript belongs to the example just before it, if no
-            // other code block stands between them.
-            if let Some(last) = out.last_mut() {
-                if last.transcript.is_none() {
-                    last.transcript = Some(body);
-                }
-            }
-        }
-        i = end + 1;
-    }
-    out
-}
 
 fn cbmc(dir: &Path, args: &[&str]) -> String {
     let o = Command::new(env!("CARGO_BIN_EXE_cbmc"))
@@ -110,7 +71,7 @@ fn the_language_reference_examples_are_what_the_tool_does() {
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("doc_examples");
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
-    let all = examples(&doc);
+    let all = models::doc_blocks(&doc);
     assert!(all.len() >= 10, "only {} examples found", all.len());
     let (mut checked, mut transcripts) = (0, 0);
     for ex in &all {

@@ -75,34 +75,26 @@ fn find(vars: &[Var], name: &str) -> Option<usize> {
 }
 
 impl Checker {
-    pub fn expr(&mut self, e: &Expr, scope: &Scope) -> TExpr {
-        // The value as the engines see it: `1e306 kHz` is 1e309 Hz, infinite.
-        let scaled = match &e.kind {
-            ExprKind::Number { value, unit } => Some(
-                value
-                    * unit
-                        .as_ref()
-                        .and_then(|u| units::lookup(&u.name))
-                        .map_or(1.0, |u| u.scale),
-            ),
-            ExprKind::Percent(value) => Some(*value),
-            _ => None,
-        };
-        if let Some(value) = scaled {
-            if !value.is_finite() {
-                self.emit(
-                    Diagnostic::error(
-                        "cbm::E020",
-                        e.span,
-                        "this number is too large: a double holds at most about 1.8e308",
-                    )
-                    .label("infinite as a double"),
-                );
-            }
+    /// A number as the engines see it (`1e306 kHz` is 1e309 Hz): one that
+    /// does not fit a double, infinite, is an error.
+    fn literal(&mut self, value: f64, dim: Dim, span: Span) -> TExpr {
+        if !value.is_finite() {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    span,
+                    "this number is too large: a double holds at most about 1.8e308",
+                )
+                .label("infinite as a double"),
+            );
         }
+        typed(TKind::Const(value), Ty::Num(dim), span)
+    }
+
+    pub fn expr(&mut self, e: &Expr, scope: &Scope) -> TExpr {
         match &e.kind {
             ExprKind::Number { value, unit } => match unit {
-                None => typed(TKind::Const(*value), Ty::Num(Dim::NONE), e.span),
+                None => self.literal(*value, Dim::NONE, e.span),
                 Some(u) => match units::lookup(&u.name) {
                     Some(unit) => {
                         let shadowed = [
@@ -122,7 +114,7 @@ impl Checker {
                                     .help(format!("write `{} * {}` to multiply by the variable", units::trim_float(*value), u.name)),
                             );
                         }
-                        typed(TKind::Const(value * unit.scale), Ty::Num(unit.dim), e.span)
+                        self.literal(value * unit.scale, unit.dim, e.span)
                     }
                     None => {
                         self.emit(unknown_unit(&u.name, u.span));
@@ -130,7 +122,7 @@ impl Checker {
                     }
                 },
             },
-            ExprKind::Percent(v) => typed(TKind::Const(*v), Ty::Num(Dim::NONE), e.span),
+            ExprKind::Percent(v) => self.literal(*v, Dim::NONE, e.span),
             ExprKind::Bool(b) => typed(TKind::Bool(*b), Ty::Bool, e.span),
             ExprKind::Path(p) => self.path(p, scope),
             ExprKind::List(_) => {

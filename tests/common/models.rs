@@ -58,27 +58,60 @@ pub fn doc_example_files() -> Vec<(String, PathBuf)> {
     let dir = std::env::temp_dir().join(format!("cbmc_doc_examples_{}", std::process::id()));
     let _ = std::fs::create_dir_all(&dir);
     let mut out = Vec::new();
-    let mut block: Option<String> = None;
-    let mut n = 0;
-    for line in text.lines() {
-        match &mut block {
-            None if line.trim_start().starts_with("```cbm") => block = Some(String::new()),
-            Some(b) if line.trim_start().starts_with("```") => {
-                if b.contains("population") {
-                    n += 1;
-                    let path = dir.join(format!("example{n}.cbm"));
-                    if std::fs::write(&path, b.as_bytes()).is_ok() {
-                        out.push((format!("docs/language.md example {n}"), path));
-                    }
-                }
-                block = None;
-            }
-            Some(b) => {
-                b.push_str(line);
-                b.push('\n');
-            }
-            None => {}
+    let complete = doc_blocks(&text)
+        .into_iter()
+        .filter(|b| b.source.contains("population"));
+    for (i, block) in complete.enumerate() {
+        let n = i + 1;
+        let path = dir.join(format!("example{n}.cbm"));
+        if std::fs::write(&path, block.source.as_bytes()).is_ok() {
+            out.push((format!("docs/language.md example {n}"), path));
         }
+    }
+    out
+}
+
+/// A ```cbm block of a Markdown text, and the transcript (a code block
+/// starting with `$ cbmc`) right after it, if any.
+pub struct DocBlock {
+    /// The line of its opening fence (from 1).
+    pub line: usize,
+    pub source: String,
+    pub transcript: Option<Vec<String>>,
+}
+
+pub fn doc_blocks(doc: &str) -> Vec<DocBlock> {
+    let lines: Vec<&str> = doc.lines().collect();
+    let mut out: Vec<DocBlock> = Vec::new();
+    // Whether the code block before this one was a ```cbm block.
+    let mut after_cbm = false;
+    let mut i = 0;
+    while i < lines.len() {
+        let fence = lines[i].trim_start();
+        if !fence.starts_with("```") {
+            i += 1;
+            continue;
+        }
+        let end = (i + 1..lines.len())
+            .find(|&j| lines[j].trim_start().starts_with("```"))
+            .unwrap_or(lines.len());
+        let body: Vec<String> = lines[i + 1..end].iter().map(|l| l.to_string()).collect();
+        if fence == "```cbm" {
+            out.push(DocBlock {
+                line: i + 1,
+                source: body.join("\n") + "\n",
+                transcript: None,
+            });
+            after_cbm = true;
+        } else {
+            if after_cbm && body.first().is_some_and(|l| l.starts_with("$ cbmc")) {
+                if let Some(last) = out.last_mut() {
+                    last.transcript = Some(body);
+                }
+            }
+            after_cbm = false;
+        }
+        i = end + 1;
     }
     out
 }
