@@ -16,7 +16,7 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
 done
 wall() { sed -n 's/^simulated \([0-9.]*\) s in \([0-9.]*\) s wall.*/\2/p' "$1"; }
 export CBMC_CACHE_DIR=$OUT/cache
-for cfg in "1 1024" "1 512" "2 512" "4 256" "8 256" "16 256" "32 256" "66 256" "132 256" "1 256"; do
+for cfg in "1 1024" "1 512" "2 512" "4 256" "8 256" "16 256" "32 256" "66 256" "132 256" "132 512" "1 256"; do
     set -- $cfg
     CBMC_CUDA_BLOCKS=$1 CBMC_CUDA_THREADS=$2 timeout 60 "$BIN/cbmc" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/s" --quiet >"$OUT/s.log" 2>&1
     echo "cerebellum 10 s  blocks $1 threads $2: $(wall "$OUT/s.log") s  $(grep -o 'IO .*' "$OUT/s.log" | head -1)"

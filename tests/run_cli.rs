@@ -460,3 +460,90 @@ fn duration_reads_every_way_a_quantity_is_written() {
         assert_eq!(meta["steps_done"], 300, "--duration {d}");
     }
 }
+
+#[path = "common/models.rs"]
+mod models;
+
+/// The checker refuses recorders whose arrays would share a name
+/// (`RecorderKind::array_suffixes`); the recording must write exactly the
+/// names the checker reserves, for every recorder kind, or the check misses
+/// clashes. Every valid model, a few steps each.
+#[test]
+fn npz_array_names_are_the_ones_the_checker_reserves() {
+    use cbmc::check::model::{GAP_PAIRS_SUFFIX, META_KEY};
+    let mut kinds = std::collections::BTreeSet::new();
+    let dir = temp_dir("array_names");
+    for (name, path) in models::valid_model_files() {
+        // (Some documentation examples show mistakes on purpose.)
+        let Ok(prepared) = cbmc::session::prepare(&path, &[]) else {
+            continue;
+        };
+        if cbmc::network::estimated_bytes(&prepared.ir) > 64 << 20 {
+            continue;
+        }
+        let model = prepared.checked.model.as_ref().expect("valid");
+        let mut expected: Vec<String> = vec![META_KEY.to_string()];
+        expected.extend(
+            model
+                .gaps
+                .iter()
+                .map(|g| format!("{}{GAP_PAIRS_SUFFIX}", g.name)),
+        );
+        for r in &model.recorders {
+            kinds.insert(
+                format!("{:?}", r.kind)
+                    .split([' ', '{'])
+                    .next()
+                    .unwrap_or("")
+                    .to_string(),
+            );
+            expected.extend(
+                r.kind
+                    .array_suffixes()
+                    .iter()
+                    .map(|s| format!("{}{s}", r.name)),
+            );
+        }
+        let mut ir = prepared.ir.clone();
+        ir.steps = ir.steps.min(3);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let result = cbmc::session::run_cpu(&ir, 1, &stop, 0, &mut |_| {}).expect("run");
+        let npz = cbmc::session::write_outputs(&dir, "m", &prepared, &result).expect("write");
+        let zip = zip::ZipArchive::new(std::fs::File::open(&npz).unwrap()).unwrap();
+        let mut written: Vec<String> = zip
+            .file_names()
+            .map(|n| n.trim_end_matches(".npy").to_string())
+            .collect();
+        expected.sort();
+        written.sort();
+        assert_eq!(
+            written, expected,
+            "{name}: arrays written vs names reserved by the checker"
+        );
+    }
+    assert_eq!(kinds.len(), 5, "every recorder kind is covered: {kinds:?}");
+}
+
+/// A run whose `.npz` cannot be moved into place (a folder has its name)
+/// keeps the complete file under its temporary name and says where.
+#[test]
+fn results_that_cannot_be_moved_into_place_are_kept() {
+    let path = small_model("kept_results");
+    let out = path.parent().unwrap().join("out");
+    std::fs::create_dir_all(out.join("small.npz")).unwrap();
+    let o = run_quietly(&path, &out)
+        .args(["--duration", "0.2 s", "--no-plot"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    let kept = out.join("small.npz.partial");
+    assert!(err.contains("the results are complete in"), "{err}");
+    let zip = zip::ZipArchive::new(std::fs::File::open(&kept).expect("kept")).expect("a whole npz");
+    assert!(
+        zip.file_names().any(|n| n == "Out_spikes.npy"),
+        "{:?}",
+        zip.file_names().collect::<Vec<_>>()
+    );
+}

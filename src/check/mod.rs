@@ -133,6 +133,7 @@ impl Checker {
             }
         }
         self.network(items, &mut m);
+        self.output_key_clashes(&m);
         // Lints read the model as checked; after an error they would mostly
         // repeat it in other words.
         if !self.diagnostics.iter().any(|d| d.is_error()) {
@@ -154,9 +155,7 @@ impl Checker {
                 Item::Protocol(p) => &p.name,
                 _ => continue,
             };
-            if let Some((_, first)) = seen.iter().find(|(n, _)| *n == name.name) {
-                let (line_hint, _) = (first.start, first.end);
-                let _ = line_hint;
+            if seen.iter().any(|(n, _)| *n == name.name) {
                 self.emit(
                     ast_dup(&name.name, name.span)
                         .help("every neuron, synapse, population, projection, gap junction, recorder and protocol needs its own name"),

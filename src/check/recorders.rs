@@ -8,6 +8,40 @@ use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{self, Expr, ExprKind};
 
 impl Checker {
+    /// Two recorders (or a recorder and a gap junction, or the metadata)
+    /// that would write arrays of one name to the `.npz`: `record V_t = ...`
+    /// beside a trace `V`, whose sample times are `V_t`. Found here, before a
+    /// run, since the file could not be written after it.
+    pub(super) fn output_key_clashes(&mut self, m: &Model) {
+        // (array name, what writes it)
+        let mut written: Vec<(String, String)> =
+            vec![(META_KEY.into(), "the run's metadata".into())];
+        for g in &m.gaps {
+            written.push((
+                format!("{}{GAP_PAIRS_SUFFIX}", g.name),
+                format!("gap junction `{}` (its pairs)", g.name),
+            ));
+        }
+        for r in &m.recorders {
+            for suffix in r.kind.array_suffixes() {
+                let key = format!("{}{suffix}", r.name);
+                if let Some((_, owner)) = written.iter().find(|(k, _)| *k == key) {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E002",
+                            r.span,
+                            format!("recorder `{}` would write an array named `{key}`, which {owner} writes too", r.name),
+                        )
+                        .label("clashing array name")
+                        .help("rename the recorder: every array in the .npz needs its own name (docs/language.md section 3.12 lists the names each recorder writes)"),
+                    );
+                    break;
+                }
+                written.push((key, format!("recorder `{}`", r.name)));
+            }
+        }
+    }
+
     pub(super) fn recorder(&mut self, r: &ast::RecordDecl, m: &Model) -> Option<Recorder> {
         let call = &r.what;
         let scope = Scope {

@@ -30,16 +30,38 @@ impl NpzArray {
     }
 }
 
+/// Write `arrays` to `path`, through `path.npz.partial`: a crash never
+/// leaves half a file under the final name. A complete file that cannot be
+/// moved into place is kept under the temporary name (the error says where),
+/// so a long run's results survive a bad output path.
 pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
-    let tmp = path.with_extension("npz.partial");
-    let result = write_to(&tmp, arrays).and_then(|_| {
-        std::fs::rename(&tmp, path)
-            .map_err(|e| format!("cannot move {} into place: {e}", tmp.display()))
-    });
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    if let Some(name) = first_repeated_name(arrays) {
+        return Err(format!(
+            "cannot write {}: two arrays are named `{name}`",
+            path.display()
+        ));
     }
-    result
+    let tmp = path.with_extension("npz.partial");
+    if let Err(e) = write_to(&tmp, arrays) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|e| {
+        format!(
+            "cannot move {} to {}: {e}; the results are complete in {}",
+            tmp.display(),
+            path.display(),
+            tmp.display()
+        )
+    })
+}
+
+fn first_repeated_name(arrays: &[(String, NpzArray)]) -> Option<&str> {
+    let mut seen = std::collections::HashSet::new();
+    arrays
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .find(|n| !seen.insert(*n))
 }
 
 fn write_to(tmp: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {

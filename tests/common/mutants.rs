@@ -1,7 +1,8 @@
 //! Valid models made by changing numbers in the valid models (a rate to 0, a
 //! time constant to 1e-9, a count to 65536, a voltage to -0 ...), or words
 //! for others of their kind (`[exact]` for `[rk4]`, `ms` for `s`, `>=` for
-//! `<`, `fixed_indegree` for `fixed_outdegree`), or lines left out: models the
+//! `<`, `fixed_indegree` for `fixed_outdegree`, `+` for `-`, a name for
+//! another name), or lines left out or written twice: models the
 //! checker accepts and that reach corners of the engines the hand-written
 //! models do not. Deterministic: a seed gives the same mutants.
 #![allow(dead_code)]
@@ -149,18 +150,105 @@ pub fn line_mutant(text: &str, rng: &mut Rng) -> Option<String> {
     Some(kept.join("\n") + "\n")
 }
 
+/// `text` with one of its lines written twice (a deposit, a reset, a
+/// recorder, an equation: most give a "defined twice" error, some run).
+pub fn duplicate_line_mutant(text: &str, rng: &mut Rng) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    if lines.is_empty() {
+        return None;
+    }
+    let twice = rng.below(lines.len());
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        if i == twice {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    Some(out)
+}
+
+/// The byte ranges of the names in `text` (a letter or `_`, then letters,
+/// digits and `_`), but not a unit glued to a number (`5ms`).
+pub fn name_ranges(text: &str) -> Vec<(usize, usize)> {
+    let b = text.as_bytes();
+    let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if !word(b[i]) {
+            i += 1;
+            continue;
+        }
+        let s = i;
+        while i < b.len() && word(b[i]) {
+            i += 1;
+        }
+        let glued_to_number = s > 0 && (b[s - 1].is_ascii_digit() || b[s - 1] == b'.');
+        if !b[s].is_ascii_digit() && !glued_to_number {
+            out.push((s, i));
+        }
+    }
+    out
+}
+
+/// `text` with one name replaced by another name of the same text: a
+/// projection from another population, a recorder of another variable, an
+/// equation reading another state (mostly errors, which the checker must
+/// report without a panic; the valid ones wire or read things differently).
+pub fn name_mutant(text: &str, rng: &mut Rng) -> Option<String> {
+    let ranges = name_ranges(text);
+    if ranges.len() < 2 {
+        return None;
+    }
+    let (a, b) = *rng.pick(&ranges);
+    let (c, d) = *rng.pick(&ranges);
+    Some(format!("{}{}{}", &text[..a], &text[c..d], &text[b..]))
+}
+
+/// Arithmetic operators written with spaces around them, in pairs that keep
+/// an expression's units (`+`/`-`) or change them (`*`/`/`).
+const OPERATOR_SWAPS: &[(&str, &str)] = &[
+    (" + ", " - "),
+    (" - ", " + "),
+    (" * ", " / "),
+    (" / ", " * "),
+];
+
+/// `text` with one spaced arithmetic operator swapped for its pair.
+pub fn operator_mutant(text: &str, rng: &mut Rng) -> Option<String> {
+    let sites: Vec<(usize, &str, &str)> = OPERATOR_SWAPS
+        .iter()
+        .flat_map(|&(from, to)| text.match_indices(from).map(move |(i, _)| (i, from, to)))
+        .collect();
+    if sites.is_empty() {
+        return None;
+    }
+    let (i, from, to) = *rng.pick(&sites);
+    Some(format!("{}{}{}", &text[..i], to, &text[i + from.len()..]))
+}
+
 /// `text` with one to three changes: numbers replaced by others (mostly),
-/// words by others of their kind, or a line left out.
+/// words by others of their kind, operators by their pair, names by other
+/// names, or a line left out or written twice.
 pub fn mutant(text: &str, rng: &mut Rng) -> Option<String> {
     let mut m = text.to_string();
     for _ in 0..1 + rng.below(3) {
         let roll = rng.below(100);
-        m = if roll < 60 {
+        m = if roll < 50 {
             number_mutant_once(&m, rng)?
-        } else if roll < 85 {
+        } else if roll < 70 {
             swap_mutant(&m, rng).or_else(|| number_mutant_once(&m, rng))?
-        } else {
+        } else if roll < 78 {
+            operator_mutant(&m, rng).or_else(|| number_mutant_once(&m, rng))?
+        } else if roll < 86 {
+            name_mutant(&m, rng)?
+        } else if roll < 93 {
             line_mutant(&m, rng)?
+        } else {
+            duplicate_line_mutant(&m, rng)?
         };
     }
     Some(m)
