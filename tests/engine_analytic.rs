@@ -262,6 +262,40 @@ record ticks = weights(p.ticks, every = 1 ms)
     assert_eq!(ticks[19], 4.0);
 }
 
+/// A refractory period that reads a parameter takes each population's own
+/// value (and `--set`'s): a cell always above threshold spikes once every
+/// refractory period plus one step.
+#[test]
+fn refractory_period_follows_population_arguments() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 120 ms }
+neuron Always {
+    parameters { t_ref = 3 ms; theta = -50 mV }
+    state { V = 0 mV }
+    spike when V >= theta
+    refractory t_ref + 1 ms holding V
+}
+population Default[2] = Always()
+population Short[2] = Always(t_ref = 0 ms)
+population Long[2] = Always(t_ref = 9 ms)
+record s = spike_counts(Default, bin = 1 ms)
+"#;
+    let dir = temp_dir("refractory_args");
+    let path = dir.join("refractory_args.cbm");
+    std::fs::write(&path, model).unwrap();
+    // Spikes every (period / dt + 1) steps: 5, 2 and 11 steps; 120 steps.
+    let (_, r) = run_file(&path, &[], 1);
+    assert_eq!(totals(&r, 0), vec![24, 24], "4 ms period: every 5 steps");
+    assert_eq!(totals(&r, 1), vec![60, 60], "1 ms period: every 2 steps");
+    assert_eq!(totals(&r, 2), vec![11, 11], "10 ms period: every 11 steps");
+    let (_, r) = run_file(&path, &[("Default.t_ref", "5 ms")], 1);
+    assert_eq!(
+        totals(&r, 0),
+        vec![18, 18],
+        "--set: 6 ms period, every 7 steps"
+    );
+}
+
 /// Protocol signals are 1 inside their window of every trial, 0 outside,
 /// and silenced in probe trials when asked (`probe = off`).
 #[test]

@@ -36,6 +36,18 @@ pub fn map_refs(e: &TExpr, f: &dyn Fn(Ref) -> Option<TExpr>) -> TExpr {
     }
 }
 
+/// Whether `e` reads a parameter (of a neuron or a synapse).
+pub fn reads_parameters(e: &TExpr) -> bool {
+    let found = std::cell::Cell::new(false);
+    map_refs(e, &|r| {
+        if matches!(r, Ref::Param(_) | Ref::SynParam(_)) {
+            found.set(true);
+        }
+        None
+    });
+    found.get()
+}
+
 pub fn mentions(e: &TExpr, r: Ref) -> bool {
     match &e.kind {
         TKind::Ref(x) => *x == r,

@@ -208,7 +208,10 @@ fn unstable_euler(c: &mut Checker, m: &Model) {
 fn fires_at_rest(c: &mut Checker, m: &Model) {
     let mut found = Vec::new();
     for (pi, pop) in m.populations.iter().enumerate() {
-        let PopulationKind::Neuron { neuron, overrides } = &pop.kind else {
+        let PopulationKind::Neuron {
+            neuron, overrides, ..
+        } = &pop.kind
+        else {
             continue;
         };
         let n = &m.neurons[*neuron];

@@ -848,7 +848,14 @@ impl Checker {
                 ..Scope::default()
             };
             let e = self.expr(&r.period, &scope);
-            let steps = self.steps_of(&e, "the refractory period", &scope, 0)?;
+            if !self.expect_dim(&e, Dim::TIME, "the refractory period", &scope) {
+                return None;
+            }
+            // A period of numbers alone is checked here; one that reads
+            // parameters, per population with its values (network.rs).
+            if !linear::reads_parameters(&e) {
+                self.steps_of(&e, "the refractory period", &scope, 0)?;
+            }
             let mut held = Vec::new();
             for h in &r.holding {
                 match state.iter().position(|v| v.name == h.name) {
@@ -863,7 +870,7 @@ impl Checker {
                     ),
                 }
             }
-            Some((steps as f64 * self.dt, held))
+            Some(Refractory { period: e, held })
         });
         if spike.is_none() && (!n.reset.is_empty() || n.refractory.is_some()) {
             self.emit(Diagnostic::warning("cbm::W107", n.name.span, format!("neuron `{}` has a reset or refractory period but no spike condition, so it never spikes", n.name.name)).label("no `spike when ...`"));

@@ -272,10 +272,19 @@ pub struct NeuronType {
     pub update: Vec<TStmt>,
     pub spike: Option<TExpr>,
     pub reset: Vec<TStmt>,
-    /// Refractory period in seconds and the state variables held during it.
-    pub refractory: Option<(f64, Vec<usize>)>,
+    pub refractory: Option<Refractory>,
     pub locals: usize,
     pub span: Span,
+}
+
+/// `refractory PERIOD holding VARS`. The period may read parameters, so
+/// each population's own values give its length (`PopulationKind::Neuron`'s
+/// `refractory_steps`).
+#[derive(Clone, Debug)]
+pub struct Refractory {
+    pub period: TExpr,
+    /// The state variables held during the period.
+    pub held: Vec<usize>,
 }
 
 #[derive(Clone, Debug)]
@@ -319,6 +328,8 @@ pub enum PopulationKind {
         neuron: usize,
         /// Parameter values and initial states set by the population.
         overrides: Vec<(OverrideVar, Init)>,
+        /// The refractory period in steps, with this population's values.
+        refractory_steps: u32,
     },
     Source(SourceKind),
 }

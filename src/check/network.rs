@@ -2,11 +2,12 @@
 //! and the driver that checks every network item in order.
 
 use super::expr::{const_value, CellScope, Scope};
+use super::linear;
 use super::model::*;
 use super::units::{self, Dim};
 use super::{unknown_setting, Checker};
 use crate::diagnostics::Diagnostic;
-use crate::syntax::ast::{self, Expr, ExprKind, Item};
+use crate::syntax::ast::{self, Expr, ExprKind, Item, Span};
 
 /// What a named argument sets.
 pub(super) enum ArgVar {
@@ -156,6 +157,8 @@ impl Checker {
                     &format!("neuron `{}`", neuron.name),
                 );
                 self.check_population_distributions(neuron, &args, &p.name.name);
+                let refractory_steps =
+                    self.population_refractory(neuron, &args, &p.name.name, p.name.span)?;
                 let overrides = args
                     .into_iter()
                     .map(|(v, init)| match v {
@@ -166,6 +169,7 @@ impl Checker {
                 PopulationKind::Neuron {
                     neuron: ni,
                     overrides,
+                    refractory_steps,
                 }
             }
         };
@@ -393,14 +397,11 @@ impl Checker {
         args: &[(ArgVar, Init)],
         population: &str,
     ) {
-        let mut params = neuron.params.clone();
+        let params = params_of_population(neuron, args);
         let mut inits: Vec<Option<Init>> = neuron.state.iter().map(|v| v.init.clone()).collect();
         for (v, init) in args {
             match v {
-                ArgVar::Param(i) => {
-                    params[*i].init = Some(init.clone());
-                    inits.push(Some(init.clone()));
-                }
+                ArgVar::Param(_) => inits.push(Some(init.clone())),
                 ArgVar::State(i) => inits[*i] = Some(init.clone()),
             }
         }
@@ -413,6 +414,50 @@ impl Checker {
         for init in inits.iter().flatten() {
             self.check_distribution(init, &scope, Some(&owner));
         }
+    }
+
+    /// The refractory period of a population in steps, from its own
+    /// parameter values (`LIF(t_ref = 3 ms)`, `--set Cells.t_ref=3ms`): one
+    /// constant whole number of steps, the same for every cell.
+    fn population_refractory(
+        &mut self,
+        neuron: &NeuronType,
+        args: &[(ArgVar, Init)],
+        population: &str,
+        span: Span,
+    ) -> Option<u32> {
+        let Some(r) = &neuron.refractory else {
+            return Some(0);
+        };
+        let params = params_of_population(neuron, args);
+        let scope = Scope {
+            params: &params,
+            context: "the refractory period",
+            ..Scope::default()
+        };
+        // Reported at the population, whose values make the period.
+        let mut period = r.period.clone();
+        if linear::reads_parameters(&period) {
+            period.span = span;
+            if self.const_eval(&period, &scope).is_none() {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        span,
+                        format!("the refractory period of population `{population}` must be one constant for all its cells"),
+                    )
+                    .label("a parameter of the period is drawn per cell here")
+                    .help("give the parameters the refractory period reads one value each, e.g. `t_ref = 2 ms`"),
+                );
+                return None;
+            }
+        }
+        self.steps_of(
+            &period,
+            &format!("the refractory period of population `{population}`"),
+            &scope,
+            0,
+        )
     }
 
     /// Named arguments of a call that set parameters (`params`) or initial
@@ -525,4 +570,15 @@ fn synapse_name(p: &ast::ProjectionDecl) -> Option<&str> {
             ExprKind::Path(p) => p.parts.first().map(|i| i.name.as_str()),
             _ => None,
         })
+}
+
+/// A neuron type's parameters with the values a population gives them.
+fn params_of_population(neuron: &NeuronType, args: &[(ArgVar, Init)]) -> Vec<Var> {
+    let mut params = neuron.params.clone();
+    for (v, init) in args {
+        if let ArgVar::Param(i) = v {
+            params[*i].init = Some(init.clone());
+        }
+    }
+    params
 }

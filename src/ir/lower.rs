@@ -339,7 +339,7 @@ fn cell(layout: Option<&Layout>, c: CellRef, _pre: bool) -> Option<Expr> {
 
 fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout), String> {
     let dt = model.dt;
-    let (neuron, overrides) = match &p.kind {
+    let (neuron, overrides, refractory_steps) = match &p.kind {
         m::PopulationKind::Source(s) => {
             let mut ctx = Ctx::cell(dt, None, &[]);
             let kind = match s {
@@ -367,7 +367,11 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
                 Layout::default(),
             ));
         }
-        m::PopulationKind::Neuron { neuron, overrides } => (&model.neurons[*neuron], overrides),
+        m::PopulationKind::Neuron {
+            neuron,
+            overrides,
+            refractory_steps,
+        } => (&model.neurons[*neuron], overrides, *refractory_steps),
     };
     let n_state = neuron.state.len();
     let n_inputs = neuron.inputs.len();
@@ -431,7 +435,7 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
     let held: Vec<usize> = neuron
         .refractory
         .as_ref()
-        .map(|r| r.1.clone())
+        .map(|r| r.held.clone())
         .unwrap_or_default();
     let mut ctx = Ctx::cell(dt, Some(&layout), &neuron.aliases);
     let mut next_local = neuron.locals;
@@ -442,11 +446,6 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
         None => None,
     };
     let reset = fold_stmts(ctx.stmts(&neuron.reset, &[])?);
-    let refractory_steps = neuron
-        .refractory
-        .as_ref()
-        .map(|r| (r.0 / dt).round() as u32)
-        .unwrap_or(0);
     let ir = NeuronIr {
         type_name: neuron.name.clone(),
         vars,
