@@ -94,6 +94,7 @@ pub fn run_cpu_with(
     setup: &mut dyn FnMut(&mut Recording),
 ) -> Result<RunResult, String> {
     let t0 = Instant::now();
+    crate::network::check_memory(ir, crate::record::estimated_bytes(ir))?;
     let net = crate::network::build(ir)?;
     let synapses = net.projections.iter().map(|p| p.len()).sum();
     let build_seconds = t0.elapsed().as_secs_f64();

@@ -346,6 +346,29 @@ record a = spike_counts(A, bin = 10 ms)
         &out,
         "of memory",
     );
+    // Recordings count too: a million cells' spike counts in 1 ms bins for
+    // 10,000 s would need 40 TB (the run used to abort when it ran out).
+    let path = d.join("huge_recording.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 10000 s }
+population A[1000000] = poisson(rate = 1 Hz)
+record a = spike_counts(A, bin = 1 ms)
+"#,
+    )
+    .unwrap();
+    assert_fails_cleanly(
+        &[
+            "run",
+            path.to_str().unwrap(),
+            "--quiet",
+            "-o",
+            out.to_str().unwrap(),
+        ],
+        &out,
+        "for the recordings",
+    );
 }
 
 /// Large enough that projections really run on two threads (each has more

@@ -115,28 +115,71 @@ pub fn estimated_bytes(ir: &Ir) -> u64 {
     cells + synapses + rings
 }
 
-/// Memory the system can give us now (Linux), if known.
+/// Memory this process can still get (Linux), if known: the least of the
+/// system's available memory, the cgroup's limit (containers, batch jobs)
+/// and the address-space limit (`ulimit -v`), less what is in use.
 pub fn available_bytes() -> Option<u64> {
-    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
-    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    let read = |path: &str| std::fs::read_to_string(path).ok();
+    let kb_field = |text: &str, key: &str| -> Option<u64> {
+        let line = text.lines().find(|l| l.starts_with(key))?;
+        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
+    };
+    let system = read("/proc/meminfo").and_then(|t| kb_field(&t, "MemAvailable:"));
+    let cgroup = (|| {
+        let max: u64 = read("/sys/fs/cgroup/memory.max")?.trim().parse().ok()?;
+        let current: u64 = read("/sys/fs/cgroup/memory.current")?.trim().parse().ok()?;
+        Some(max.saturating_sub(current))
+    })();
+    let address_space = (|| {
+        let limits = read("/proc/self/limits")?;
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max address space"))?;
+        let limit: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+        let used = read("/proc/self/status").and_then(|t| kb_field(&t, "VmSize:"))?;
+        Some(limit.saturating_sub(used))
+    })();
+    [system, cgroup, address_space].into_iter().flatten().min()
+}
+
+/// Refuse, before anything is built, a run that needs more memory than
+/// this process can get: the network (`estimated_bytes`) and
+/// `recording_bytes` for what its recorders will hold.
+pub fn check_memory(ir: &Ir, recording_bytes: u64) -> Result<(), String> {
+    let network = estimated_bytes(ir);
+    let need = network.saturating_add(recording_bytes);
+    let Some(have) = available_bytes() else {
+        return Ok(());
+    };
+    if need <= have {
+        return Ok(());
+    }
+    let gb = |b: u64| b as f64 / 1e9;
+    let synapses = expected_synapses(ir).iter().sum::<u64>();
+    let mut msg = format!(
+        "this run needs about {:.1} GB of memory and {:.1} GB are available: {:.1} GB for the network",
+        gb(need),
+        gb(have),
+        gb(network),
+    );
+    if synapses > 0 {
+        msg += &format!(" ({synapses} synapses)");
+    }
+    if recording_bytes > 0 {
+        msg += &format!(", {:.1} GB for the recordings", gb(recording_bytes));
+    }
+    msg += "; make the model smaller";
+    if recording_bytes > network {
+        msg += ", record fewer cells, use wider bins or a larger `every`, or shorten the run";
+    }
+    msg += ", or use a machine with more memory";
+    Err(msg)
 }
 
 /// Build the network a run starts from. Pure function of the IR (and so of
 /// the model, the overrides and the seed).
 pub fn build(ir: &Ir) -> Result<Network, String> {
-    let need = estimated_bytes(ir);
-    if let Some(have) = available_bytes() {
-        if need > have {
-            return Err(format!(
-                "this model needs about {:.1} GB of memory ({} synapses) and {:.1} GB are available; make it smaller or use a machine with more memory",
-                need as f64 / 1e9,
-                expected_synapses(ir).iter().sum::<u64>(),
-                have as f64 / 1e9
-            ));
-        }
-    }
+    check_memory(ir, 0)?;
     let rng = Rng::new(ir.seed);
     let mut populations = Vec::new();
     for (pi, p) in ir.populations.iter().enumerate() {

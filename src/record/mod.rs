@@ -65,6 +65,40 @@ enum Buffer {
     },
 }
 
+/// Bytes a run's recorders will hold at its end, roughly, counting one
+/// copy made when the `.npz` is written: spike counts, rates, traces and
+/// weight snapshots (whose sizes the model fixes), and the per-cell spike
+/// totals. Spike times depend on the activity and are not counted.
+pub fn estimated_bytes(ir: &Ir) -> u64 {
+    let steps = ir.steps;
+    let synapses = crate::network::expected_synapses(ir);
+    let per_run: u64 = ir
+        .recorders
+        .iter()
+        .map(|r| match &r.kind {
+            RecorderKindIr::SpikeCounts {
+                bin_steps, cells, ..
+            } => steps / (*bin_steps).max(1) as u64 * *cells as u64 * 2,
+            RecorderKindIr::Rate { bin_steps, .. } => steps / (*bin_steps).max(1) as u64 * 8,
+            RecorderKindIr::SpikeTimes { .. } => 0,
+            RecorderKindIr::Trace {
+                cells, every_steps, ..
+            } => steps.div_ceil((*every_steps).max(1) as u64) * (cells.len() as u64 + 1) * 8,
+            RecorderKindIr::Weights {
+                projection,
+                every_steps,
+                max_synapses,
+                ..
+            } => {
+                let recorded = synapses[*projection].min(*max_synapses as u64);
+                steps.div_ceil((*every_steps).max(1) as u64) * (recorded + 1) * 8
+            }
+        })
+        .fold(0u64, u64::saturating_add);
+    let totals: u64 = ir.populations.iter().map(|p| p.size as u64 * 8).sum();
+    per_run.saturating_mul(2).saturating_add(totals)
+}
+
 impl Recording {
     /// `synapses[q]` gives (pre, post) of projection q, to sample weights.
     pub fn new(ir: &Ir, synapses: &[(&[u32], &[u32])]) -> Self {

@@ -56,6 +56,7 @@ pub fn run_cuda(
     report: &mut CompileReport,
 ) -> Result<RunResult, String> {
     let t0 = Instant::now();
+    crate::network::check_memory(ir, crate::record::estimated_bytes(ir))?;
     let net = crate::network::build(ir)?;
     let synapses = net.projections.iter().map(|p| p.len()).sum();
     let mut generated = codegen::generate(ir)?;
