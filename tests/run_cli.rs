@@ -570,3 +570,45 @@ fn results_that_cannot_be_moved_into_place_are_kept() {
         zip.file_names().collect::<Vec<_>>()
     );
 }
+
+/// Traces are labelled in the unit their variable was declared in (`g:
+/// 1/ms`, `I: mV/ms`), else the conventional unit of its dimension; the
+/// scale turns the SI values into it.
+#[test]
+fn trace_metadata_gives_the_declared_unit() {
+    let d = temp_dir("trace_units");
+    let path = d.join("units.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 5 ms }
+neuron N {
+    state { V = -65 mV; g: 1/ms = 0.5 /ms; slope: mV/ms = 0 mV/ms; c: nS = 1 nS }
+    inputs { I: mV/ms }
+    update { slope = I }
+}
+population P[2] = N()
+record V = trace(P.V, cells = [0])
+record g = trace(P.g, cells = [0])
+record slope = trace(P.slope, cells = [0])
+record I = trace(P.I, cells = [0])
+record c = trace(P.c, cells = [0])
+"#,
+    )
+    .unwrap();
+    let (prepared, result) = run_file(&path, &[], 1);
+    let meta = cbmc::session::metadata(&prepared, &result);
+    let recorders = meta["recorders"].as_array().expect("recorders");
+    let unit = |name: &str| -> (String, f64) {
+        let r = recorders.iter().find(|r| r["name"] == name).expect(name);
+        (
+            r["unit"].as_str().unwrap_or("?").to_string(),
+            r["unit_scale"].as_f64().unwrap_or(f64::NAN),
+        )
+    };
+    assert_eq!(unit("V"), ("mV".to_string(), 1e3));
+    assert_eq!(unit("g"), ("1/ms".to_string(), 1e-3));
+    assert_eq!(unit("slope"), ("mV/ms".to_string(), 1.0));
+    assert_eq!(unit("I"), ("mV/ms".to_string(), 1.0));
+    assert_eq!(unit("c"), ("nS".to_string(), 1e9));
+}

@@ -612,17 +612,18 @@ pub fn recorders_meta(model: &crate::check::model::Model) -> serde_json::Value {
                         }
                         PopulationKind::Source(_) => None,
                     });
-                let unit = v.and_then(|v| v.dim.preferred_unit());
-                let scale = unit
-                    .and_then(crate::check::units::lookup)
-                    .map(|u| 1.0 / u.scale);
-                let unit_text = v.map(|v| {
-                    if v.dim.is_none() {
-                        "1".to_string()
-                    } else {
-                        unit.map(str::to_string)
-                            .unwrap_or_else(|| v.dim.to_string())
-                    }
+                // The unit the model declared the variable in, else the
+                // conventional one of its dimension, else SI.
+                let unit = v.and_then(|v| {
+                    v.unit
+                        .clone()
+                        .or_else(|| v.dim.display_unit().map(|(n, s)| (n.to_string(), s)))
+                });
+                let scale = unit.as_ref().map(|(_, s)| reciprocal(*s));
+                let unit_text = v.map(|v| match &unit {
+                    Some((text, _)) => text.clone(),
+                    None if v.dim.is_none() => "1".to_string(),
+                    None => v.dim.to_string(),
                 });
                 serde_json::json!({
                     "name": r.name, "kind": "trace", "population": pop_name(*population),
@@ -649,4 +650,15 @@ pub fn recorders_meta(model: &crate::check::model::Model) -> serde_json::Value {
         })
         .collect();
     serde_json::Value::Array(list)
+}
+
+/// 1 / x, exact where x is a power of ten (1 / 1e-9 is 1e9, not
+/// 999999999.9999999), so that metadata reads as written.
+fn reciprocal(x: f64) -> f64 {
+    let p = x.log10().round();
+    if p.abs() < 300.0 && 10f64.powi(p as i32) == x {
+        10f64.powi(-p as i32)
+    } else {
+        1.0 / x
+    }
 }

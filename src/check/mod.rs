@@ -444,6 +444,7 @@ impl Checker {
                 dim,
                 init,
                 span: d.name.span,
+                unit: d.unit.as_ref().filter(|_| !broken).and_then(written_unit),
                 bare_number: bare,
                 broken,
             });
@@ -1013,6 +1014,39 @@ pub fn init_dim(i: &Init) -> Option<Dim> {
             .or_else(|| mean.ty.dim()),
         Init::Uniform { low, high } => own(low).or_else(|| own(high)).or_else(|| low.ty.dim()),
     }
+}
+
+/// A declaration's unit as written (`mV/ms`, `1/ms`, `nS`) and its size in
+/// SI units; None if a name in it is not a unit.
+fn written_unit(u: &ast::UnitExpr) -> Option<(String, f64)> {
+    let (mut num, mut den) = (Vec::new(), Vec::new());
+    let mut scale = 1.0;
+    for (name, pow) in &u.factors {
+        if name.name == "1" {
+            continue;
+        }
+        scale *= units::lookup(&name.name)?.scale.powi(*pow);
+        let text = match pow.abs() {
+            1 => name.name.clone(),
+            p => format!("{}^{p}", name.name),
+        };
+        if *pow > 0 {
+            num.push(text);
+        } else {
+            den.push(text);
+        }
+    }
+    let num = if num.is_empty() {
+        "1".to_string()
+    } else {
+        num.join("*")
+    };
+    let text = match den.len() {
+        0 => num,
+        1 => format!("{num}/{}", den[0]),
+        _ => format!("{num}/({})", den.join("*")),
+    };
+    Some((text, scale))
 }
 
 fn ast_dup(name: &str, span: Span) -> Diagnostic {

@@ -240,6 +240,9 @@ pub struct Var {
     pub dim: Dim,
     pub init: Option<Init>,
     pub span: Span,
+    /// The unit written in its declaration (`g: 1/ms`), if any, and that
+    /// unit's size in SI: how to show its values (traces, figures).
+    pub unit: Option<(String, f64)>,
     /// Declared as a bare number with no unit (`tau = 200`); used to hint.
     pub bare_number: bool,
     /// Its declaration had an error: uses of it stay quiet.

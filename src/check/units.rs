@@ -73,7 +73,46 @@ impl Dim {
     pub fn preferred_unit(self) -> Option<&'static str> {
         PREFERRED.iter().find(|(d, _)| *d == self).map(|(_, u)| *u)
     }
+
+    /// A conventional unit for values of this dimension, single (`mV`) or
+    /// compound (`mV/ms`), and its size in SI units (`mV/ms` is 1 V/s).
+    pub fn display_unit(self) -> Option<(&'static str, f64)> {
+        if let Some(name) = self.preferred_unit() {
+            return lookup(name).map(|u| (name, u.scale));
+        }
+        COMPOUND_PREFERRED
+            .iter()
+            .find(|(d, _, _)| *d == self)
+            .map(|(_, name, scale)| (*name, *scale))
+    }
 }
+
+/// Conventional compound units, for values (traces, messages) whose
+/// dimension has no single unit: (dimension, unit, its size in SI).
+const COMPOUND_PREFERRED: &[(Dim, &str, f64)] = &[
+    (
+        Dim {
+            exp: [2, 1, -4, -1],
+        },
+        "mV/ms",
+        1.0,
+    ),
+    (
+        Dim {
+            exp: [4, 2, -6, -2],
+        },
+        "mV^2",
+        1e-6,
+    ),
+    (
+        Dim {
+            exp: [4, 2, -7, -2],
+        },
+        "mV^2/ms",
+        1e-3,
+    ),
+    (Dim { exp: [0, 0, -2, 0] }, "1/ms^2", 1e6),
+];
 
 const NAMED_DIMS: &[(Dim, &str)] = &[
     (Dim::NONE, "dimensionless"),
@@ -239,8 +278,8 @@ pub fn lookup(name: &str) -> Option<Unit> {
 /// Format a value given in SI base units in the conventional unit of its
 /// dimension, for messages: `0.2 s` of dimension time becomes `200 ms`.
 pub fn format_quantity(value: f64, dim: Dim) -> String {
-    match dim.preferred_unit().and_then(|u| lookup(u).map(|l| (u, l))) {
-        Some((name, unit)) => format!("{} {name}", trim_float(value / unit.scale)),
+    match dim.display_unit() {
+        Some((name, scale)) => format!("{} {name}", trim_float(value / scale)),
         None if dim.is_none() => trim_float(value),
         None => format!("{} {dim}", trim_float(value)),
     }
