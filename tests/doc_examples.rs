@@ -135,3 +135,36 @@ fn the_language_reference_examples_are_what_the_tool_does() {
     eprintln!("{checked} examples checked, {transcripts} transcripts compared");
     assert!(transcripts >= 2, "the transcripts were not found");
 }
+
+/// The JSON example of section 5.2 is the first entry `cbmc check --format
+/// json` gives for the file of section 2.5 (`cell.cbm`).
+#[test]
+fn the_json_example_is_what_check_prints() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/language.md")).expect("docs/language.md");
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("doc_json");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let cell = models::doc_blocks(&doc)
+        .into_iter()
+        .find(|b| {
+            b.transcript
+                .as_ref()
+                .is_some_and(|t| t[0].starts_with("$ cbmc check cell.cbm"))
+        })
+        .expect("the cell.cbm example");
+    std::fs::write(dir.join("cell.cbm"), &cell.source).expect("write");
+    let start = doc.find("```json").expect("a json block") + "```json".len();
+    let end = start + doc[start..].find("```").expect("its end");
+    let want: serde_json::Value = serde_json::from_str(&doc[start..end]).expect("valid JSON");
+    let o = Command::new(env!("CARGO_BIN_EXE_cbmc"))
+        .args(["check", "--format", "json", "cell.cbm"])
+        .current_dir(&dir)
+        .output()
+        .expect("run cbmc");
+    let got: serde_json::Value = serde_json::from_slice(&o.stdout).expect("check prints JSON");
+    assert_eq!(
+        got[0], want[0],
+        "docs/language.md section 5.2's JSON example"
+    );
+}

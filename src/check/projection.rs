@@ -163,7 +163,7 @@ impl Checker {
                 src == dst,
             );
         } else {
-            self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("projection `{}` needs `connect = <rule>`", p.name.name)).label("no wiring rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks()"));
+            self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("projection `{}` needs `connect = <rule>`", p.name.name)).label("no wiring rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks(), index(target = ...)"));
         }
         let Some(call) = syn_call else {
             self.emit(
@@ -414,7 +414,7 @@ impl Checker {
             ExprKind::Call(c) => (c.name.clone(), c.args.clone()),
             ExprKind::Path(p) if p.parts.len() == 1 => (p.parts[0].clone(), vec![]),
             _ => {
-                self.emit(Diagnostic::error("cbm::E027", e.span, "`connect` takes a wiring rule").label("not a rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks()"));
+                self.emit(Diagnostic::error("cbm::E027", e.span, "`connect` takes a wiring rule").label("not a rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks(), index(target = ...)"));
                 return None;
             }
         };
