@@ -236,8 +236,21 @@ impl Checker {
                     return None;
                 };
                 let rate = self.expr(r, &scope);
-                self.expect_dim(&rate, Dim::RATE, "the rate", &scope)
-                    .then_some(SourceKind::Poisson { rate })
+                if !self.expect_dim(&rate, Dim::RATE, "the rate", &scope) {
+                    return None;
+                }
+                if let Some(v) = const_value(&rate).filter(|v| *v < 0.0) {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E020",
+                            rate.span,
+                            format!("a rate cannot be negative: {}", units::format_quantity(v, Dim::RATE)),
+                        )
+                        .label("negative"),
+                    );
+                    return None;
+                }
+                Some(SourceKind::Poisson { rate })
             }
             "bernoulli" => {
                 let p = match (arg("p", usize::MAX), arg("rate", usize::MAX)) {
