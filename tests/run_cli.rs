@@ -592,7 +592,7 @@ record V = trace(P.V, cells = [0])
 record g = trace(P.g, cells = [0])
 record slope = trace(P.slope, cells = [0])
 record I = trace(P.I, cells = [0])
-record c = trace(P.c, cells = [0])
+record c = trace(P.c, cells = 2)
 "#,
     )
     .unwrap();
@@ -611,4 +611,15 @@ record c = trace(P.c, cells = [0])
     assert_eq!(unit("slope"), ("mV/ms".to_string(), 1.0));
     assert_eq!(unit("I"), ("mV/ms".to_string(), 1.0));
     assert_eq!(unit("c"), ("nS".to_string(), 1e9));
+    // `cells = 2`: the first two cells, as in spike_counts and spike_times.
+    let cells = result
+        .recording
+        .arrays()
+        .into_iter()
+        .find(|(k, _)| k == "c_cells")
+        .map(|(_, a)| match a {
+            cbmc::record::NpzArray::U32 { data, .. } => data,
+            _ => vec![],
+        });
+    assert_eq!(cells, Some(vec![0, 1]));
 }

@@ -244,7 +244,10 @@ impl Checker {
                         Diagnostic::error(
                             "cbm::E020",
                             rate.span,
-                            format!("a rate cannot be negative: {}", units::format_quantity(v, Dim::RATE)),
+                            format!(
+                                "a rate cannot be negative: {}",
+                                units::format_quantity(v, Dim::RATE)
+                            ),
                         )
                         .label("negative"),
                     );

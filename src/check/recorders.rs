@@ -120,6 +120,18 @@ impl Checker {
                 // `cells = N` records only the first N cells.
                 let size = m.populations[pop].size;
                 let cells = match named("cells") {
+                    Some(e) if matches!(e.kind, ExprKind::List(_)) => {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E027",
+                                e.span,
+                                format!("`{kind_name}` records the first N cells: `cells` is a number, not a list"),
+                            )
+                            .label("a list")
+                            .help("write `cells = N` for cells 0 to N - 1; `trace` takes a list of cells"),
+                        );
+                        return None;
+                    }
                     Some(e) => {
                         let n = self.count(e, "the number of cells recorded", 1)? as usize;
                         if n > size {
@@ -196,6 +208,22 @@ impl Checker {
                 let size = m.populations[pop].size;
                 let cells = match named("cells") {
                     None => (0..size.min(10)).collect(),
+                    // `cells = N`: the first N cells, as in the other recorders.
+                    Some(e) if !matches!(e.kind, ExprKind::List(_)) => {
+                        let n = self.count(e, "the number of cells recorded", 1)? as usize;
+                        if n > size {
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    e.span,
+                                    format!("`{}` has only {size} cells", parts[0].name),
+                                )
+                                .label("too many"),
+                            );
+                            return None;
+                        }
+                        (0..n).collect()
+                    }
                     Some(e) => {
                         let mut v = Vec::new();
                         for x in list_items(e) {
