@@ -56,6 +56,11 @@ const HINTS: &[(&str, &str, &str)] = &[
     ("import_then_bad_argument", "cbm::E026", "`tau_m`"),
     ("protocol_unknown_setting", "cbm::E026", "`trials`"),
     ("unknown_unit_in_parameter_value", "cbm::E004", "`mV`"),
+    (
+        "time_constant_declared_as_voltage",
+        "cbm::E011",
+        "`tau_syn` is declared as voltage",
+    ),
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).

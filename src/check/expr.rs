@@ -696,6 +696,8 @@ impl Checker {
         .label(format!("this is {}", short(got)));
         if let Some(h) = bare_param_hint(e, want, scope) {
             d = d.help(h);
+        } else if let Some(h) = time_constant_hint(e, scope) {
+            d = d.help(h);
         } else if want == Dim::RATE && got == Dim::VOLTAGE / Dim::TIME {
             d = d.help("a current (voltage/time) is used where a conductance (1/time) is expected; pass the conductance and let the cell apply the driving force");
         } else if !want.is_none() && got == want * Dim::VOLTAGE {
@@ -739,6 +741,29 @@ fn bare_param_hint(e: &TExpr, want: Dim, scope: &Scope) -> Option<String> {
         }
     }
     None
+}
+
+/// A parameter or state named like a time constant (`tau...`) that is not
+/// a time is the likely cause of a wrong dimension: say what it is.
+fn time_constant_hint(e: &TExpr, scope: &Scope) -> Option<String> {
+    let mut refs = Vec::new();
+    collect_refs(e, &mut refs);
+    refs.into_iter().find_map(|r| {
+        let var = match r {
+            Ref::Param(i) => scope.params.get(i),
+            Ref::SynParam(i) => scope.syn_params.get(i),
+            Ref::State(i) => scope.state.get(i),
+            _ => None,
+        }?;
+        (var.name.starts_with("tau") && var.dim != Dim::TIME && !var.dim.is_none()).then(|| {
+            format!(
+                "`{}` is declared as {}, not a time: a time constant is written like `{} = 10 ms`",
+                var.name,
+                short(var.dim),
+                var.name
+            )
+        })
+    })
 }
 
 fn collect_refs(e: &TExpr, out: &mut Vec<Ref>) {

@@ -59,14 +59,53 @@ impl Dim {
         self.powi(-1)
     }
 
-    /// A name a neuroscientist would use for this dimension, with a unit.
+    /// A name a neuroscientist would use for this dimension, with a unit:
+    /// a named one (`conductance (e.g. nS)`), else a product or quotient
+    /// of two (`conductance/time (e.g. nS/ms)`), else SI base units.
     pub fn describe(self) -> String {
         for (dim, name) in NAMED_DIMS {
             if *dim == self {
                 return name.to_string();
             }
         }
-        format!("{self}")
+        if let Some((name, unit)) = self.composite() {
+            return format!("{name} (e.g. {unit})");
+        }
+        format!("{self} (in SI base units)")
+    }
+
+    /// This dimension as one basic dimension divided by, or times, another
+    /// (`conductance/time`, `1/voltage`, `current*time`), with a unit.
+    fn composite(self) -> Option<(String, String)> {
+        for (a, an, au) in BASIC_DIMS {
+            if Dim::NONE / *a == self {
+                return Some((format!("1/{an}"), format!("1/{au}")));
+            }
+        }
+        for (a, an, au) in BASIC_DIMS {
+            for (b, bn, bu) in BASIC_DIMS {
+                if *a / *b == self && a != b {
+                    return Some((format!("{an}/{bn}"), format!("{au}/{bu}")));
+                }
+            }
+        }
+        for (i, (a, an, au)) in BASIC_DIMS.iter().enumerate() {
+            for (b, bn, bu) in &BASIC_DIMS[i..] {
+                let (name, unit) = if a == b {
+                    (format!("{an}^2"), format!("{au}^2"))
+                } else {
+                    (format!("{an}*{bn}"), format!("{au}*{bu}"))
+                };
+                if *a * *b == self {
+                    return Some((name, unit));
+                }
+                if Dim::NONE / (*a * *b) == self {
+                    let paren = |s: String| if a == b { s } else { format!("({s})") };
+                    return Some((format!("1/{}", paren(name)), format!("1/{}", paren(unit))));
+                }
+            }
+        }
+        None
     }
 
     /// A conventional unit to write a value of this dimension in.
@@ -112,6 +151,18 @@ const COMPOUND_PREFERRED: &[(Dim, &str, f64)] = &[
         1e-3,
     ),
     (Dim { exp: [0, 0, -2, 0] }, "1/ms^2", 1e6),
+];
+
+/// Dimensions to describe others by (`composite`), with a usual unit each.
+const BASIC_DIMS: &[(Dim, &str, &str)] = &[
+    (Dim::TIME, "time", "ms"),
+    (Dim::VOLTAGE, "voltage", "mV"),
+    (Dim::CONDUCTANCE, "conductance", "nS"),
+    (Dim::CURRENT, "current", "nA"),
+    (Dim::CAPACITANCE, "capacitance", "pF"),
+    (Dim::RESISTANCE, "resistance", "Mohm"),
+    (Dim::CHARGE, "charge", "pC"),
+    (Dim::LENGTH, "length", "um"),
 ];
 
 const NAMED_DIMS: &[(Dim, &str)] = &[
@@ -345,5 +396,40 @@ mod tests {
         assert_eq!(lookup("kHz").unwrap().dim, Dim::RATE);
         assert!(lookup("mx").is_none());
         assert_eq!(format_quantity(0.2, Dim::TIME), "200 ms");
+        assert_eq!(format_quantity(2.0, Dim::VOLTAGE / Dim::TIME), "2 mV/ms");
+    }
+
+    #[test]
+    fn unnamed_dimensions_are_described_by_named_ones() {
+        assert_eq!(
+            (Dim::CONDUCTANCE / Dim::TIME).describe(),
+            "conductance/time (e.g. nS/ms)"
+        );
+        assert_eq!(
+            (Dim::NONE / Dim::VOLTAGE).describe(),
+            "1/voltage (e.g. 1/mV)"
+        );
+        assert_eq!(
+            (Dim::NONE / (Dim::TIME * Dim::TIME)).describe(),
+            "1/time^2 (e.g. 1/ms^2)"
+        );
+        assert_eq!(
+            (Dim::CURRENT * Dim::TIME * Dim::TIME * Dim::VOLTAGE).describe(),
+            "m^2 kg s^-1 (in SI base units)"
+        );
+        // Every description that offers a unit offers one that exists.
+        for d in [Dim::CONDUCTANCE / Dim::TIME, Dim::NONE / Dim::VOLTAGE] {
+            let text = d.describe();
+            let unit = text.split("e.g. ").nth(1).unwrap().trim_end_matches(')');
+            for part in unit
+                .split(['/', '*', '(', ')'])
+                .filter(|p| !p.is_empty() && *p != "1")
+            {
+                assert!(
+                    lookup(part.split('^').next().unwrap()).is_some(),
+                    "{part} in {text}"
+                );
+            }
+        }
     }
 }
