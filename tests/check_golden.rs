@@ -56,6 +56,9 @@ const HINTS: &[(&str, &str, &str)] = &[
     ("import_then_bad_argument", "cbm::E026", "`tau_m`"),
     ("protocol_unknown_setting", "cbm::E026", "`trials`"),
     ("unknown_unit_in_parameter_value", "cbm::E004", "`mV`"),
+    ("syntax_micro_sign", "cbm::E001", "write `us`"),
+    ("syntax_arrow_comparison", "cbm::E001", "`>=`"),
+    ("syntax_spike_assign", "cbm::E001", "`=` assigns"),
     (
         "time_constant_declared_as_voltage",
         "cbm::E011",

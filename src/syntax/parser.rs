@@ -87,9 +87,51 @@ fn syntax_error(e: pest::error::Error<Rule>, file: u32) -> Diagnostic {
     } else {
         format!("syntax error: expected {expected}")
     };
-    Diagnostic::error("cbm::E001", Span::new(file, start, end.max(start)), message)
-        .label("the parser stopped here")
-        .help("statements go one per line (or separated by `;`); see docs/language.md for the grammar")
+    let d = Diagnostic::error("cbm::E001", Span::new(file, start, end.max(start)), message)
+        .label("the parser stopped here");
+    d.help(likely_slip(e.line(), &e.line_col).unwrap_or(
+        "statements go one per line (or separated by `;`); see docs/language.md for the grammar",
+    ))
+}
+
+/// A common slip at or just before where the parser stopped, from the text
+/// of that line: a hint that names it.
+fn likely_slip(line: &str, at: &pest::error::LineColLocation) -> Option<&'static str> {
+    let col = match at {
+        pest::error::LineColLocation::Pos((_, c))
+        | pest::error::LineColLocation::Span((_, c), _) => *c,
+    };
+    // The text around the stop (columns count characters, from 1).
+    let before: String = line.chars().take(col.saturating_sub(1)).collect();
+    let here: String = line.chars().skip(col.saturating_sub(1)).take(3).collect();
+    let near = format!(
+        "{}{here}",
+        before
+            .chars()
+            .rev()
+            .take(3)
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect::<String>()
+    );
+    if here.starts_with(['µ', 'μ']) {
+        Some("`µ` is not accepted (names are ASCII): write `us`, `uS`, `uA`")
+    } else if near.contains("=>") {
+        Some("did you mean `>=`?")
+    } else if near.contains("=<") {
+        Some("did you mean `<=`?")
+    } else if line.trim_start().starts_with("spike when")
+        && !line.contains("==")
+        && line.matches('=').count() == 1
+        && !line.contains(">=")
+        && !line.contains("<=")
+        && !line.contains("!=")
+    {
+        Some("`=` assigns; compare with `>=`, `>`, `==` ...: `spike when V >= theta`")
+    } else {
+        None
+    }
 }
 
 fn rule_name(r: Rule) -> &'static str {
