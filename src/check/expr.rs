@@ -875,17 +875,40 @@ pub fn closest(name: &str, candidates: &[String]) -> Option<String> {
     best.map(|(_, c)| c.clone())
 }
 
+/// Edits (insert, delete, replace, or swap two neighbours: `LFI` is one
+/// edit from `LIF`) between two names.
 fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = vec![0; b.len() + 1];
     let mut prev: Vec<usize> = (0..=b.len()).collect();
     for i in 1..=a.len() {
         let mut cur = vec![i; b.len() + 1];
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
             cur[j] = (prev[j] + 1).min(cur[j - 1] + 1).min(prev[j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                cur[j] = cur[j].min(before[j - 2] + 1);
+            }
         }
-        prev = cur;
+        before = std::mem::replace(&mut prev, cur);
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_one_edit_away_are_suggested() {
+        assert_eq!(edit_distance("LFI", "LIF"), 1, "a swap is one edit");
+        assert_eq!(edit_distance("spike_time", "spike_times"), 1);
+        assert_eq!(edit_distance("abc", "abc"), 0);
+        assert_eq!(edit_distance("", "ab"), 2);
+        assert_eq!(edit_distance("ca", "abc"), 3);
+        let names = ["LIF", "Purkinje"].map(String::from);
+        assert_eq!(closest("LFI", &names).as_deref(), Some("LIF"));
+        assert_eq!(closest("Golgi", &names), None);
+    }
 }

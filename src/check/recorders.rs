@@ -298,6 +298,12 @@ impl Checker {
                 }
             }
             other => {
+                let kinds =
+                    ["spike_counts", "spike_times", "trace", "weights", "rate"].map(String::from);
+                let help = match super::expr::closest(other, &kinds) {
+                    Some(k) => format!("did you mean `{k}`?"),
+                    None => "recorders: spike_counts, spike_times, trace, weights, rate".into(),
+                };
                 self.emit(
                     Diagnostic::error(
                         "cbm::E027",
@@ -305,7 +311,7 @@ impl Checker {
                         format!("unknown recorder `{other}`"),
                     )
                     .label("not a recorder")
-                    .help("recorders: spike_counts, spike_times, trace, weights, rate"),
+                    .help(help),
                 );
                 return None;
             }
