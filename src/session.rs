@@ -219,6 +219,12 @@ pub fn write_outputs(
 
 /// Fail early, before a long run, if the output folder cannot be written.
 pub fn check_writable(dir: &Path) -> Result<(), String> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(format!(
+            "the output folder {} is a file, not a folder: choose another with -o",
+            dir.display()
+        ));
+    }
     std::fs::create_dir_all(dir)
         .map_err(|e| format!("cannot create output folder {}: {e}", dir.display()))?;
     let probe = dir.join(".cbmc-write-test");

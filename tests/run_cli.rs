@@ -189,6 +189,33 @@ fn bad_input_fails_with_a_clear_message() {
         &inside,
         "output folder",
     );
+    // The output folder is a file.
+    let res = cbmc()
+        .args(["run", p, "--quiet", "-o", blocker.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&res.stderr).contains("is a file, not a folder"));
+    assert_eq!(
+        std::fs::read_to_string(&blocker).unwrap(),
+        "x",
+        "the file is untouched"
+    );
+    // A bare duration: most likely seconds, so the hint offers both.
+    assert_fails_cleanly(
+        &["run", p, "--quiet", "-o", o, "--duration", "2"],
+        &out,
+        "--duration 2s",
+    );
+    // A negative duration reaches the checker (not clap's "unexpected argument").
+    assert_fails_cleanly(
+        &["run", p, "--quiet", "-o", o, "--duration", "-1s"],
+        &out,
+        "zero or more",
+    );
+    // `cbmc plot` given the model instead of its run.
+    let res = cbmc().args(["plot", p]).output().unwrap();
+    assert!(!res.status.success());
+    assert!(String::from_utf8_lossy(&res.stderr).contains("is a model"));
 }
 
 #[test]

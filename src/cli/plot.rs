@@ -19,6 +19,18 @@ pub struct Args {
 }
 
 pub fn main(args: Args) -> ExitCode {
+    if args.file.extension().is_some_and(|e| e == "cbm") {
+        eprintln!(
+            "error: {} is a model; `cbmc plot` draws a run's .npz: `cbmc run {}` writes out/{}.npz and plots it",
+            args.file.display(),
+            args.file.display(),
+            args.file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        );
+        return ExitCode::from(1);
+    }
     let out_dir = args
         .out
         .clone()

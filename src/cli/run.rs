@@ -17,7 +17,7 @@ pub struct Args {
     #[arg(long)]
     pub seed: Option<u64>,
     /// Simulated duration, e.g. 60s or "500 ms" (same as --set duration=...).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub duration: Option<String>,
     /// Engine: auto (CUDA when usable, else CPU), cpu or cuda.
     #[arg(long, value_enum, default_value = "auto")]
@@ -60,6 +60,16 @@ pub fn overrides(args: &Args) -> Result<Vec<(String, String)>, String> {
         sets.push(("seed".into(), seed.to_string()));
     }
     if let Some(d) = &args.duration {
+        // A bare number is most likely seconds, which the checker's generic
+        // hint for a time (`ms`) would not suggest.
+        if let Ok(v) = d.trim().parse::<f64>() {
+            if v != 0.0 {
+                return Err(format!(
+                    "--duration {}: a duration needs a unit, e.g. `--duration {v}s` or `--duration {v}ms`",
+                    d.trim()
+                ));
+            }
+        }
         // The language reads `60s`, `500 ms` and `1e3ms` alike.
         sets.push(("duration".into(), d.trim().to_string()));
     }
