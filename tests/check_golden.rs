@@ -59,6 +59,8 @@ const HINTS: &[(&str, &str, &str)] = &[
     ("syntax_micro_sign", "cbm::E001", "write `us`"),
     ("syntax_arrow_comparison", "cbm::E001", "`>=`"),
     ("syntax_spike_assign", "cbm::E001", "`=` assigns"),
+    ("syntax_population_without_call", "cbm::E001", "`= LIF()`"),
+    ("refractory_undefined_name", "cbm::E003", "parameters only"),
     (
         "time_constant_declared_as_voltage",
         "cbm::E011",

@@ -121,6 +121,11 @@ fn likely_slip(line: &str, at: &pest::error::LineColLocation) -> Option<&'static
         Some("did you mean `>=`?")
     } else if near.contains("=<") {
         Some("did you mean `<=`?")
+    } else if line.trim_start().starts_with("population")
+        && line.contains('=')
+        && !line.contains('(')
+    {
+        Some("a population is made by a call, with its arguments if any: `= LIF()`, `= poisson(rate = 10 Hz)`")
     } else if line.trim_start().starts_with("spike when")
         && !line.contains("==")
         && line.matches('=').count() == 1
