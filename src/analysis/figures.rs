@@ -289,21 +289,24 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
     // Traces.
     for (idx, t) in d.traces.iter().enumerate() {
         let var = t.variable.clone().unwrap_or_else(|| t.name.clone());
-        let cells = list_cells(&t.cells);
+        let cells = match t.cells.len() {
+            1 => format!("cell {}", t.cells[0]),
+            _ => format!("cells {}", list_cells(&t.cells)),
+        };
         let title = if var == "V" && t.population == "IO" && t.cells.len() == 2 {
             let coupling = match d.coupled(t.cells[0], t.cells[1]) {
                 Some(true) => "coupled IO pair",
                 Some(false) => "IO pair, not directly coupled",
                 None => "IO pair",
             };
-            format!("{coupling} membrane voltage: cells {cells} ({})", t.name)
+            format!("{coupling} membrane voltage: {cells} ({})", t.name)
         } else if var == "V" {
             format!(
-                "{} membrane voltage: cells {cells} ({})",
+                "{} membrane voltage: {cells} ({})",
                 t.population, t.name
             )
         } else {
-            format!("{}.{var} of cells {cells} ({})", t.population, t.name)
+            format!("{}.{var} of {cells} ({})", t.population, t.name)
         };
         let long = trace_is_long(&t.t);
         out.push(FigureSpec {
