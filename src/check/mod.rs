@@ -187,7 +187,10 @@ impl Checker {
                 "duration" => {
                     if self.expect_dim(&e, Dim::TIME, "the duration", &scope) {
                         match self.const_eval(&e, &scope) {
-                            Some(v) if v >= 0.0 && v.is_finite() => m.duration = v,
+                            Some(v) if v >= 0.0 && v.is_finite() => {
+                                m.duration = v;
+                                self.duration_in_whole_steps(&e, v);
+                            }
                             _ => self.emit(
                                 Diagnostic::error(
                                     "cbm::E020",
@@ -234,6 +237,32 @@ impl Checker {
                 .label("simulation"),
             );
         }
+    }
+
+    /// A duration that is not a whole number of steps runs for the nearest
+    /// whole number (docs/language.md section 3.3): say so, since `10.7 ms`
+    /// at dt = 1 ms silently becoming 11 steps surprises.
+    fn duration_in_whole_steps(&mut self, e: &TExpr, duration: f64) {
+        let steps = duration / self.dt;
+        let rounded = steps.round();
+        if (steps - rounded).abs() <= 1e-6 * rounded.max(1.0) {
+            return;
+        }
+        self.emit(
+            Diagnostic::warning(
+                "cbm::W111",
+                e.span,
+                format!(
+                    "the duration ({}) is not a whole number of steps (dt = {}): the run has {} steps ({})",
+                    units::format_quantity(duration, Dim::TIME),
+                    units::format_quantity(self.dt, Dim::TIME),
+                    rounded,
+                    units::format_quantity(rounded * self.dt, Dim::TIME)
+                ),
+            )
+            .label(format!("{steps:.3} steps"))
+            .help("use a multiple of dt"),
+        );
     }
 
     /// The value of an expression of constants, `dt` and parameters with
