@@ -157,6 +157,9 @@ impl Checker {
                     &format!("neuron `{}`", neuron.name),
                 );
                 self.check_population_distributions(neuron, &args, &p.name.name);
+                if !self.parameters_have_values(neuron, &args, call) {
+                    return None;
+                }
                 let refractory_steps =
                     self.population_refractory(neuron, &args, &p.name.name, p.name.span)?;
                 let overrides = args
@@ -430,6 +433,39 @@ impl Checker {
         for init in inits.iter().flatten() {
             self.check_distribution(init, &scope, Some(&owner));
         }
+    }
+
+    /// Every parameter declared without a value (`th: mV`) must get one from
+    /// the population (`N(th = -50 mV)`).
+    fn parameters_have_values(
+        &mut self,
+        neuron: &NeuronType,
+        args: &[(ArgVar, Init)],
+        call: &ast::Call,
+    ) -> bool {
+        let mut ok = true;
+        for (i, param) in neuron.params.iter().enumerate() {
+            let given = args.iter().any(|(v, _)| matches!(v, ArgVar::Param(j) if *j == i));
+            if param.init.is_none() && !given && !param.broken {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E026",
+                        call.span,
+                        format!(
+                            "parameter `{}` of `{}` has no value: the population must give it one",
+                            param.name, neuron.name
+                        ),
+                    )
+                    .label("no value for it here")
+                    .help(format!(
+                        "e.g. `{}({} = ...)`, or give it a default in the neuron's parameters block",
+                        neuron.name, param.name
+                    )),
+                );
+                ok = false;
+            }
+        }
+        ok
     }
 
     /// The refractory period of a population in steps, from its own
