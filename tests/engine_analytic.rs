@@ -262,6 +262,70 @@ record ticks = weights(p.ticks, every = 1 ms)
     assert_eq!(ticks[19], 4.0);
 }
 
+/// `[exact]` with a coefficient b that passes through zero during the run:
+/// `dZ/dt = -k Z` is Z e^(-k dt) (no term free of Z, so no -k * 0 / k), and
+/// `dY/dt = a - k Y` uses a dt expm1(z)/z, z = -k dt, which is a dt at z = 0
+/// (the form (Y + a/b) e^(b dt) - a/b was 0/0 there: NaN).
+#[test]
+fn exact_integration_survives_a_coefficient_passing_through_zero() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 4 ms }
+neuron N {
+    state { k: 1/ms = 0.5 /ms; Z = 1; Y = 1 }
+    equations {
+        dZ/dt = -k * Z [exact]
+        dY/dt = 1/ms - k * Y [exact]
+        dk/dt = -0.5 /ms/ms [euler]
+    }
+}
+population P[1] = N()
+record Z = trace(P.Z, cells = [0])
+record Y = trace(P.Y, cells = [0])
+"#;
+    let r = run_text("exact_through_zero", model);
+    let (_, z) = f64s(&r, "Z");
+    let (_, y) = f64s(&r, "Y");
+    // k at the start of steps 0..3, in 1/ms: 0.5, 0, -0.5, -1.
+    let (mut zw, mut yw) = (1.0_f64, 1.0_f64);
+    for (s, k) in [0.5_f64, 0.0, -0.5, -1.0].into_iter().enumerate() {
+        let x = -k;
+        zw *= x.exp();
+        yw = yw * x.exp() + if x == 0.0 { 1.0 } else { x.exp_m1() / x };
+        assert!(
+            (z[s] - zw).abs() <= 1e-12 * zw.abs(),
+            "Z after step {s}: {} vs {zw}",
+            z[s]
+        );
+        assert!(
+            (y[s] - yw).abs() <= 1e-12 * yw.abs(),
+            "Y after step {s}: {} vs {yw}",
+            y[s]
+        );
+    }
+}
+
+/// `[rk4]` evaluates each stage at its own time (t, t + dt/2, t + dt/2,
+/// t + dt): dq/dt = t is integrated exactly (q = t^2 / 2 at the end of each
+/// step), where a frozen t would give the Euler sums 0, 1, 3, 6 ...
+#[test]
+fn rk4_stages_see_their_own_time() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 5 ms }
+neuron N {
+    state { q = 0 }
+    equations { dq/dt = t / ms / ms [rk4] }
+}
+population P[1] = N()
+record q = trace(P.q, cells = [0])
+"#;
+    let r = run_text("rk4_time", model);
+    let (_, q) = f64s(&r, "q");
+    for (s, v) in q.iter().enumerate() {
+        let want = ((s + 1) * (s + 1)) as f64 / 2.0;
+        assert!((v - want).abs() < 1e-12, "after step {s}: {v}, want {want}");
+    }
+}
+
 /// A refractory period that reads a parameter takes each population's own
 /// value (and `--set`'s): a cell always above threshold spikes once every
 /// refractory period plus one step.

@@ -301,10 +301,7 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
             };
             format!("{coupling} membrane voltage: {cells} ({})", t.name)
         } else if var == "V" {
-            format!(
-                "{} membrane voltage: {cells} ({})",
-                t.population, t.name
-            )
+            format!("{} membrane voltage: {cells} ({})", t.population, t.name)
         } else {
             format!("{}.{var} of {cells} ({})", t.population, t.name)
         };

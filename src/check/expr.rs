@@ -488,7 +488,7 @@ impl Checker {
     fn call_ty(&mut self, func: Func, args: &[TExpr], span: Span, scope: &Scope) -> Ty {
         let arity = match func {
             Func::Rand | Func::Randn => 0,
-            Func::Exp | Func::Log | Func::Sqrt | Func::Abs | Func::Floor => 1,
+            Func::Exp | Func::Expm1 | Func::Log | Func::Sqrt | Func::Abs | Func::Floor => 1,
             Func::Min | Func::Max => 2,
             Func::Clip | Func::Select => 3,
         };
@@ -542,7 +542,7 @@ impl Checker {
                 }
                 Ty::Num(Dim::NONE)
             }
-            Func::Exp | Func::Log => {
+            Func::Exp | Func::Expm1 | Func::Log => {
                 let Some(d) = num(self, &args[0]) else {
                     return Ty::Error;
                 };
@@ -553,7 +553,11 @@ impl Checker {
                             args[0].span,
                             format!(
                                 "{} of a quantity with a unit",
-                                if func == Func::Exp { "exp" } else { "log" }
+                                match func {
+                                    Func::Exp => "exp",
+                                    Func::Expm1 => "expm1",
+                                    _ => "log",
+                                }
                             ),
                         )
                         .label(d.describe())
@@ -809,7 +813,7 @@ fn dim_with(e: &TExpr, r: Ref, d: Dim) -> Option<Dim> {
                 _ => None,
             }
         }
-        TKind::Call(Func::Exp | Func::Log, args) => {
+        TKind::Call(Func::Exp | Func::Expm1 | Func::Log, args) => {
             (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE)
         }
         TKind::Call(Func::Abs | Func::Floor | Func::Min | Func::Max | Func::Clip, args) => {

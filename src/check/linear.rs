@@ -76,20 +76,31 @@ fn bin(op: BinOp, a: TExpr, b: TExpr) -> TExpr {
 }
 
 /// Split `e` into (a, b) with e = a + b*x and neither a nor b mentioning x.
-/// `b` is None when e does not depend on x. None when e is not linear in x.
-/// The returned trees carry no reliable `ty`; they are for evaluation.
+/// `b` is None when e does not depend on x; `a` is the constant 0 when every
+/// term of e is a multiple of x (`-k * x`: no term free of x, whatever `k`).
+/// None when e is not linear in x. The returned trees carry no reliable
+/// `ty`; they are for evaluation.
 pub fn coefficients(e: &TExpr, x: Ref) -> Option<(TExpr, Option<TExpr>)> {
-    if !mentions(e, x) {
-        return Some((e.clone(), None));
-    }
-    let zero = || TExpr {
+    let (a, b) = split(e, x)?;
+    let zero = TExpr {
         kind: TKind::Const(0.0),
         ty: Ty::Error,
         span: e.span,
     };
+    Some((a.unwrap_or(zero), b))
+}
+
+/// `coefficients`, with `a` None where e has no term free of x (so that
+/// `-k * x` gives no `-k * 0`, which is NaN for an infinite k and which no
+/// exact simplification may drop).
+fn split(e: &TExpr, x: Ref) -> Option<(Option<TExpr>, Option<TExpr>)> {
+    if !mentions(e, x) {
+        return Some((Some(e.clone()), None));
+    }
+    let neg = |t: TExpr| node(TKind::Unary(UnOp::Neg, Box::new(t)), e);
     match &e.kind {
         TKind::Ref(r) if *r == x => Some((
-            zero(),
+            None,
             Some(TExpr {
                 kind: TKind::Const(1.0),
                 ty: Ty::Error,
@@ -97,48 +108,44 @@ pub fn coefficients(e: &TExpr, x: Ref) -> Option<(TExpr, Option<TExpr>)> {
             }),
         )),
         TKind::Unary(UnOp::Neg, inner) => {
-            let (a, b) = coefficients(inner, x)?;
-            Some((
-                node(TKind::Unary(UnOp::Neg, Box::new(a)), e),
-                b.map(|b| node(TKind::Unary(UnOp::Neg, Box::new(b)), e)),
-            ))
+            let (a, b) = split(inner, x)?;
+            Some((a.map(neg), b.map(neg)))
         }
         TKind::Binary(op @ (BinOp::Add | BinOp::Sub), l, r) => {
-            let (la, lb) = coefficients(l, x)?;
-            let (ra, rb) = coefficients(r, x)?;
-            let a = bin(*op, la, ra);
-            let b = match (lb, rb) {
-                (Some(lb), Some(rb)) => Some(bin(*op, lb, rb)),
-                (Some(lb), None) => Some(lb),
-                (None, Some(rb)) if *op == BinOp::Add => Some(rb),
-                (None, Some(rb)) => Some(node(TKind::Unary(UnOp::Neg, Box::new(rb)), e)),
+            let (la, lb) = split(l, x)?;
+            let (ra, rb) = split(r, x)?;
+            let combine = |l: Option<TExpr>, r: Option<TExpr>| match (l, r) {
+                (Some(l), Some(r)) => Some(bin(*op, l, r)),
+                (Some(l), None) => Some(l),
+                (None, Some(r)) if *op == BinOp::Add => Some(r),
+                (None, Some(r)) => Some(neg(r)),
                 (None, None) => None,
             };
-            Some((a, b))
+            Some((combine(la, ra), combine(lb, rb)))
         }
         TKind::Binary(BinOp::Mul, l, r) => {
-            let (la, lb) = coefficients(l, x)?;
-            let (ra, rb) = coefficients(r, x)?;
+            let (la, lb) = split(l, x)?;
+            let (ra, rb) = split(r, x)?;
             match (lb, rb) {
                 (Some(_), Some(_)) => None,
                 (Some(lb), None) => Some((
-                    bin(BinOp::Mul, la, (**r).clone()),
+                    la.map(|la| bin(BinOp::Mul, la, (**r).clone())),
                     Some(bin(BinOp::Mul, lb, (**r).clone())),
                 )),
                 (None, Some(rb)) => Some((
-                    bin(BinOp::Mul, (**l).clone(), ra),
+                    ra.map(|ra| bin(BinOp::Mul, (**l).clone(), ra)),
                     Some(bin(BinOp::Mul, (**l).clone(), rb)),
                 )),
-                (None, None) => Some((e.clone(), None)),
+                (None, None) => Some((Some(e.clone()), None)),
             }
         }
         TKind::Binary(BinOp::Div, l, r) => {
             if mentions(r, x) {
                 return None;
             }
-            let (la, lb) = coefficients(l, x)?;
+            let (la, lb) = split(l, x)?;
             Some((
-                bin(BinOp::Div, la, (**r).clone()),
+                la.map(|a| bin(BinOp::Div, a, (**r).clone())),
                 lb.map(|b| bin(BinOp::Div, b, (**r).clone())),
             ))
         }

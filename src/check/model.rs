@@ -80,6 +80,8 @@ pub enum CellRef {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Func {
     Exp,
+    /// e^x - 1, accurate near 0 (where exp(x) - 1 loses digits).
+    Expm1,
     Log,
     Sqrt,
     Abs,
@@ -98,6 +100,7 @@ impl Func {
     pub fn by_name(name: &str) -> Option<Func> {
         Some(match name {
             "exp" => Func::Exp,
+            "expm1" => Func::Expm1,
             "log" => Func::Log,
             "sqrt" => Func::Sqrt,
             "abs" => Func::Abs,
@@ -117,6 +120,7 @@ impl Func {
     pub fn apply(self, v: &[f64]) -> Option<f64> {
         Some(match self {
             Func::Exp => v[0].exp(),
+            Func::Expm1 => v[0].exp_m1(),
             Func::Log => v[0].ln(),
             Func::Sqrt => v[0].sqrt(),
             Func::Abs => v[0].abs(),
@@ -138,7 +142,7 @@ impl Func {
     pub fn is_transcendental(self) -> bool {
         matches!(
             self,
-            Func::Exp | Func::Log | Func::Sqrt | Func::Randn | Func::Rand
+            Func::Exp | Func::Expm1 | Func::Log | Func::Sqrt | Func::Randn | Func::Rand
         )
     }
 }

@@ -445,7 +445,9 @@ impl Checker {
     ) -> bool {
         let mut ok = true;
         for (i, param) in neuron.params.iter().enumerate() {
-            let given = args.iter().any(|(v, _)| matches!(v, ArgVar::Param(j) if *j == i));
+            let given = args
+                .iter()
+                .any(|(v, _)| matches!(v, ArgVar::Param(j) if *j == i));
             if param.init.is_none() && !given && !param.broken {
                 self.emit(
                     Diagnostic::error(

@@ -158,6 +158,7 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
             let arg = |n: usize| a.get(n).cloned().unwrap_or_else(|| "0.0".into());
             match f {
                 Func::Exp => format!("exp({})", arg(0)),
+                Func::Expm1 => format!("expm1({})", arg(0)),
                 Func::Log => format!("log({})", arg(0)),
                 Func::Sqrt => format!("sqrt({})", arg(0)),
                 Func::Abs => format!("fabs({})", arg(0)),

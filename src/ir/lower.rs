@@ -561,6 +561,25 @@ fn integrate(
                             // form would add and subtract a zero, which no
                             // engine may drop: it turns -0 into +0.)
                             bin(BinOp::Mul, x, growth)
+                        } else if !matches!(fold(b.clone()), Expr::Const(z) if z != 0.0) {
+                            // b varies (or is zero): a/b would be 0/0 when b
+                            // passes through zero. x(t+dt) = x exp(z) + a dt
+                            // phi(z), z = b dt, phi(z) = expm1(z) / z, phi(0) = 1.
+                            let z = bin(BinOp::Mul, b, c(dt));
+                            let phi = Expr::Call(
+                                Func::Select,
+                                vec![
+                                    bin(BinOp::Eq, z.clone(), c(0.0)),
+                                    c(1.0),
+                                    bin(BinOp::Div, Expr::Call(Func::Expm1, vec![z.clone()], 0), z),
+                                ],
+                                0,
+                            );
+                            bin(
+                                BinOp::Add,
+                                bin(BinOp::Mul, x, growth),
+                                bin(BinOp::Mul, bin(BinOp::Mul, a, c(dt)), phi),
+                            )
                         } else {
                             // x(t+dt) = (x + a/b) exp(b dt) - a/b
                             let a_over_b = bin(BinOp::Div, a, b);
@@ -611,10 +630,13 @@ fn integrate(
             let mut k = Vec::new();
             for r in &rhs {
                 let l = alloc();
-                out.push(Stmt::SetLocal {
-                    local: l,
-                    value: substitute(r, &vars, &shifted),
-                });
+                let mut value = substitute(r, &vars, &shifted);
+                if stage > 0 {
+                    // Each stage at its own time: t + frac dt (signals and
+                    // rand() stay those of the step's start).
+                    value = at_time(&value, &bin(BinOp::Add, Expr::Time, c(frac * dt)));
+                }
+                out.push(Stmt::SetLocal { local: l, value });
                 k.push(l);
             }
             ks.push(k);
@@ -649,6 +671,19 @@ fn integrate(
         });
     }
     Ok(out)
+}
+
+/// `e` with the time `t` replaced by `time`.
+fn at_time(e: &Expr, time: &Expr) -> Expr {
+    match e {
+        Expr::Time => time.clone(),
+        Expr::Unary(op, x) => Expr::Unary(*op, Box::new(at_time(x, time))),
+        Expr::Binary(op, a, b) => {
+            Expr::Binary(*op, Box::new(at_time(a, time)), Box::new(at_time(b, time)))
+        }
+        Expr::Call(f, args, s) => Expr::Call(*f, args.iter().map(|a| at_time(a, time)).collect(), *s),
+        _ => e.clone(),
+    }
 }
 
 /// Replace references to `vars[j]` by `with[j]`.

@@ -208,6 +208,38 @@ pub fn name_mutant(text: &str, rng: &mut Rng) -> Option<String> {
     Some(format!("{}{}{}", &text[..a], &text[c..d], &text[b..]))
 }
 
+/// `text` with one declaration's value dropped for its unit alone
+/// (`tau = 5 ms` becomes `tau: ms`): a parameter every population must then
+/// give, a state starting at zero, or an error.
+pub fn drop_value_mutant(text: &str, rng: &mut Rng) -> Option<String> {
+    let lines: Vec<&str> = text.lines().collect();
+    let sites: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            let w: Vec<&str> = lines[i].split_whitespace().collect();
+            w.len() == 4
+                && w[1] == "="
+                && w[2].parse::<f64>().is_ok()
+                && w[3].chars().all(|c| c.is_ascii_alphanumeric() || c == '/')
+        })
+        .collect();
+    if sites.is_empty() {
+        return None;
+    }
+    let at = *rng.pick(&sites);
+    let mut out = String::new();
+    for (i, line) in lines.iter().enumerate() {
+        if i == at {
+            let w: Vec<&str> = line.split_whitespace().collect();
+            let indent = &line[..line.len() - line.trim_start().len()];
+            out.push_str(&format!("{indent}{}: {}", w[0], w[3]));
+        } else {
+            out.push_str(line);
+        }
+        out.push('\n');
+    }
+    Some(out)
+}
+
 /// Arithmetic operators written with spaces around them, in pairs that keep
 /// an expression's units (`+`/`-`) or change them (`*`/`/`).
 const OPERATOR_SWAPS: &[(&str, &str)] = &[
@@ -245,10 +277,12 @@ pub fn mutant(text: &str, rng: &mut Rng) -> Option<String> {
             operator_mutant(&m, rng).or_else(|| number_mutant_once(&m, rng))?
         } else if roll < 86 {
             name_mutant(&m, rng)?
-        } else if roll < 93 {
+        } else if roll < 91 {
             line_mutant(&m, rng)?
-        } else {
+        } else if roll < 96 {
             duplicate_line_mutant(&m, rng)?
+        } else {
+            drop_value_mutant(&m, rng).or_else(|| number_mutant_once(&m, rng))?
         };
     }
     Some(m)
