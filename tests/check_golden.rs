@@ -60,7 +60,11 @@ const HINTS: &[(&str, &str, &str)] = &[
     ("syntax_arrow_comparison", "cbm::E001", "`>=`"),
     ("syntax_spike_assign", "cbm::E001", "`=` assigns"),
     ("syntax_population_without_call", "cbm::E001", "`= LIF()`"),
-    ("refractory_undefined_name", "cbm::E003", "parameters only"),
+    (
+        "refractory_undefined_name",
+        "cbm::E003",
+        "declare `t_ref` in the parameters block",
+    ),
     (
         "time_constant_declared_as_voltage",
         "cbm::E011",

@@ -36,12 +36,12 @@ fn device(ir: &Ir) -> CudaDevice {
 }
 
 /// Does the model evaluate a function whose last bit differs between libm
-/// and CUDA (exp, log, pow, randn) while it runs?
+/// and CUDA (exp, expm1, log, pow, randn) while it runs?
 fn transcendental_at_step_time(ir: &Ir) -> bool {
     fn e(x: &Expr) -> bool {
         match x {
             Expr::Call(f, a, _) => {
-                matches!(f, Func::Exp | Func::Log | Func::Randn) || a.iter().any(e)
+                matches!(f, Func::Exp | Func::Expm1 | Func::Log | Func::Randn) || a.iter().any(e)
             }
             Expr::Binary(cbmc::ir::BinOp::Pow, _, _) => true,
             Expr::Binary(_, a, b) => e(a) || e(b),

@@ -362,17 +362,17 @@ record a = spike_counts(A, bin = 10 ms)
     )
     .unwrap();
     let out = d.join("out");
-    assert_fails_cleanly(
-        &[
+    let run = |path: &std::path::Path, needle: &str| {
+        let args = [
             "run",
             path.to_str().unwrap(),
             "--quiet",
             "-o",
             out.to_str().unwrap(),
-        ],
-        &out,
-        "of memory",
-    );
+        ];
+        assert_fails_cleanly(&args, &out, needle);
+    };
+    run(&path, "of memory");
     // Recordings count too: a million cells' spike counts in 1 ms bins for
     // 10,000 s would need 40 TB (the run used to abort when it ran out).
     let path = d.join("huge_recording.cbm");
@@ -385,17 +385,7 @@ record a = spike_counts(A, bin = 1 ms)
 "#,
     )
     .unwrap();
-    assert_fails_cleanly(
-        &[
-            "run",
-            path.to_str().unwrap(),
-            "--quiet",
-            "-o",
-            out.to_str().unwrap(),
-        ],
-        &out,
-        "for the recordings",
-    );
+    run(&path, "for the recordings");
 }
 
 /// Large enough that projections really run on two threads (each has more
@@ -610,7 +600,7 @@ fn trace_metadata_gives_the_declared_unit() {
         r#"
 simulation { dt = 1 ms  duration = 5 ms }
 neuron N {
-    state { V = -65 mV; g: 1/ms = 0.5 /ms; slope: mV/ms = 0 mV/ms; c: nS = 1 nS }
+    state { V = -65 mV; g: 1/ms = 0.5 /ms; slope: mV/ms = 0 mV/ms; c: nS = 1 nS; sq: mV^2 }
     inputs { I: mV/ms }
     update { slope = I }
 }
@@ -620,6 +610,7 @@ record g = trace(P.g, cells = [0])
 record slope = trace(P.slope, cells = [0])
 record I = trace(P.I, cells = [0])
 record c = trace(P.c, cells = 2)
+record sq = trace(P.sq, cells = [1])
 "#,
     )
     .unwrap();
@@ -638,6 +629,7 @@ record c = trace(P.c, cells = 2)
     assert_eq!(unit("slope"), ("mV/ms".to_string(), 1.0));
     assert_eq!(unit("I"), ("mV/ms".to_string(), 1.0));
     assert_eq!(unit("c"), ("nS".to_string(), 1e9));
+    assert_eq!(unit("sq"), ("mV^2".to_string(), 1e6));
     // `cells = 2`: the first two cells, as in spike_counts and spike_times.
     let cells = result
         .recording

@@ -275,26 +275,15 @@ impl Checker {
                 .label("not defined here");
             if let Some(s) = closest(name, &scope.all_names()) {
                 d = d.help(format!("did you mean `{s}`?"));
+            } else if scope.context == "the refractory period" {
+                d = d.help(format!(
+                    "the refractory period reads quantities, `dt` and parameters: declare `{name}` in the parameters block"
+                ));
             } else {
-                let only_params =
-                    scope.state.is_empty() && scope.inputs.is_empty() && scope.syn_state.is_empty();
-                let has_params = !scope.params.is_empty() || !scope.syn_params.is_empty();
-                d = d.help(if only_params && has_params {
-                    format!(
-                        "{} can read parameters only: declare `{name}` in the parameters block",
-                        scope.context
-                    )
-                } else if only_params {
-                    format!(
-                        "no names are declared for {}: write a number with its unit, e.g. `2 ms`",
-                        scope.context
-                    )
-                } else {
-                    format!(
-                        "declare it in a parameters, state or inputs block (it is used in {})",
-                        scope.context
-                    )
-                });
+                d = d.help(format!(
+                    "declare it in a parameters, state or inputs block (it is used in {})",
+                    scope.context
+                ));
             }
             self.emit(d);
             return error(span);

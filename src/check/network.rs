@@ -489,10 +489,16 @@ impl Checker {
             context: "the refractory period",
             ..Scope::default()
         };
-        // Reported at the population, whose values make the period.
+        // Reported at the population where it gives a value the period
+        // reads; at the neuron's period where the defaults make it.
         let mut period = r.period.clone();
         if linear::reads_parameters(&period) {
-            period.span = span;
+            let gives_one = args.iter().any(|(v, _)| {
+                matches!(v, ArgVar::Param(i) if linear::mentions(&r.period, Ref::Param(*i)))
+            });
+            if gives_one {
+                period.span = span;
+            }
             if self.const_eval(&period, &scope).is_none() {
                 self.emit(
                     Diagnostic::error(

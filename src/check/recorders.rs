@@ -42,6 +42,32 @@ impl Checker {
         }
     }
 
+    /// `cells = N`: how many of a population's first cells to record (at
+    /// least one, at most its size).
+    fn first_cells(&mut self, e: &Expr, size: usize, population: &str) -> Option<usize> {
+        if matches!(&e.kind, ExprKind::Number { value, unit: None } if *value == 0.0) {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, "`cells = 0` records no cells")
+                    .label("the number of cells, not a cell")
+                    .help("`cells = N` records cells 0 to N - 1; `trace` also takes a list, `cells = [0]`"),
+            );
+            return None;
+        }
+        let n = self.count(e, "the number of cells recorded", 1)? as usize;
+        if n > size {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    e.span,
+                    format!("`{population}` has only {size} cells"),
+                )
+                .label("too many"),
+            );
+            return None;
+        }
+        Some(n)
+    }
+
     pub(super) fn recorder(&mut self, r: &ast::RecordDecl, m: &Model) -> Option<Recorder> {
         let call = &r.what;
         let scope = Scope {
@@ -132,21 +158,7 @@ impl Checker {
                         );
                         return None;
                     }
-                    Some(e) => {
-                        let n = self.count(e, "the number of cells recorded", 1)? as usize;
-                        if n > size {
-                            self.emit(
-                                Diagnostic::error(
-                                    "cbm::E020",
-                                    e.span,
-                                    format!("`{}` has only {size} cells", parts[0].name),
-                                )
-                                .label("too many"),
-                            );
-                            return None;
-                        }
-                        n
-                    }
+                    Some(e) => self.first_cells(e, size, &parts[0].name)?,
                     None => size,
                 };
                 match kind_name {
@@ -210,19 +222,7 @@ impl Checker {
                     None => (0..size.min(10)).collect(),
                     // `cells = N`: the first N cells, as in the other recorders.
                     Some(e) if !matches!(e.kind, ExprKind::List(_)) => {
-                        let n = self.count(e, "the number of cells recorded", 1)? as usize;
-                        if n > size {
-                            self.emit(
-                                Diagnostic::error(
-                                    "cbm::E020",
-                                    e.span,
-                                    format!("`{}` has only {size} cells", parts[0].name),
-                                )
-                                .label("too many"),
-                            );
-                            return None;
-                        }
-                        (0..n).collect()
+                        (0..self.first_cells(e, size, &parts[0].name)?).collect()
                     }
                     Some(e) => {
                         let mut v = Vec::new();

@@ -63,7 +63,9 @@ pub fn overrides(args: &Args) -> Result<Vec<(String, String)>, String> {
         // A bare number is most likely seconds, which the checker's generic
         // hint for a time (`ms`) would not suggest.
         if let Ok(v) = d.trim().parse::<f64>() {
-            if v != 0.0 {
+            // (Zero needs no unit; a negative or infinite one is the
+            // checker's to refuse.)
+            if v > 0.0 && v.is_finite() {
                 return Err(format!(
                     "--duration {}: a duration needs a unit, e.g. `--duration {v}s` or `--duration {v}ms`",
                     d.trim()

@@ -562,10 +562,17 @@ fn integrate(
                             // engine may drop: it turns -0 into +0.)
                             bin(BinOp::Mul, x, growth)
                         } else if !matches!(fold(b.clone()), Expr::Const(z) if z != 0.0) {
-                            // b varies (or is zero): a/b would be 0/0 when b
-                            // passes through zero. x(t+dt) = x exp(z) + a dt
-                            // phi(z), z = b dt, phi(z) = expm1(z) / z, phi(0) = 1.
-                            let z = bin(BinOp::Mul, b, c(dt));
+                            // b varies (in time, or per cell), or is zero: a/b
+                            // would be 0/0 where b is zero. x(t+dt) = x exp(z)
+                            // + a dt phi(z), z = b dt, phi(z) = expm1(z) / z,
+                            // phi(0) = 1. z is computed once, into a local.
+                            let lz = alloc();
+                            out.push(Stmt::SetLocal {
+                                local: lz,
+                                value: bin(BinOp::Mul, b, c(dt)),
+                            });
+                            let z = Expr::Local(lz);
+                            let growth = Expr::Call(Func::Exp, vec![z.clone()], 0);
                             let phi = Expr::Call(
                                 Func::Select,
                                 vec![
@@ -681,7 +688,9 @@ fn at_time(e: &Expr, time: &Expr) -> Expr {
         Expr::Binary(op, a, b) => {
             Expr::Binary(*op, Box::new(at_time(a, time)), Box::new(at_time(b, time)))
         }
-        Expr::Call(f, args, s) => Expr::Call(*f, args.iter().map(|a| at_time(a, time)).collect(), *s),
+        Expr::Call(f, args, s) => {
+            Expr::Call(*f, args.iter().map(|a| at_time(a, time)).collect(), *s)
+        }
         _ => e.clone(),
     }
 }

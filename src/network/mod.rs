@@ -125,11 +125,7 @@ pub fn available_bytes() -> Option<u64> {
         Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
     };
     let system = read("/proc/meminfo").and_then(|t| kb_field(&t, "MemAvailable:"));
-    let cgroup = (|| {
-        let max: u64 = read("/sys/fs/cgroup/memory.max")?.trim().parse().ok()?;
-        let current: u64 = read("/sys/fs/cgroup/memory.current")?.trim().parse().ok()?;
-        Some(max.saturating_sub(current))
-    })();
+    let cgroup = cgroup_available();
     let address_space = (|| {
         let limits = read("/proc/self/limits")?;
         let line = limits
@@ -140,6 +136,65 @@ pub fn available_bytes() -> Option<u64> {
         Some(limit.saturating_sub(used))
     })();
     [system, cgroup, address_space].into_iter().flatten().min()
+}
+
+/// Memory left under this process's cgroup limits (containers, Slurm and
+/// systemd jobs): for its cgroup and every ancestor with a limit, the limit
+/// less what is in use, not counting the page cache the kernel can reclaim
+/// (`inactive_file`). cgroup v2, else v1's memory controller.
+fn cgroup_available() -> Option<u64> {
+    cgroup_available_in(&|path: &str| std::fs::read_to_string(path).ok())
+}
+
+/// `cgroup_available`, reading files through `read` (a test gives it a
+/// made-up file system).
+fn cgroup_available_in(read: &dyn Fn(&str) -> Option<String>) -> Option<u64> {
+    let number = |text: Option<String>| text?.trim().parse::<u64>().ok();
+    let stat = |path: &str, key: &str| -> u64 {
+        read(path)
+            .and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
+            })
+            .unwrap_or(0)
+    };
+    let mut best: Option<u64> = None;
+    for line in read("/proc/self/cgroup")?.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let (base, limit, usage, inactive) = if controllers.is_empty() {
+            (
+                "/sys/fs/cgroup",
+                "memory.max",
+                "memory.current",
+                "inactive_file",
+            )
+        } else if controllers.split(',').any(|c| c == "memory") {
+            (
+                "/sys/fs/cgroup/memory",
+                "memory.limit_in_bytes",
+                "memory.usage_in_bytes",
+                "total_inactive_file",
+            )
+        } else {
+            continue;
+        };
+        // The process's cgroup, then each parent up to the root ("").
+        let mut rel = path.trim_end_matches('/');
+        loop {
+            let at = |f: &str| format!("{base}{rel}/{f}");
+            if let (Some(max), Some(used)) = (number(read(&at(limit))), number(read(&at(usage)))) {
+                let used = used.saturating_sub(stat(&at("memory.stat"), inactive));
+                let left = max.saturating_sub(used);
+                best = Some(best.map_or(left, |b| b.min(left)));
+            }
+            match rel.rfind('/') {
+                Some(i) => rel = &rel[..i],
+                None => break,
+            }
+        }
+    }
+    best
 }
 
 /// Refuse, before anything is built, a run that needs more memory than
@@ -407,4 +462,56 @@ pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> 
         }
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cgroup_available_in;
+    use std::collections::HashMap;
+
+    fn fs(files: &[(&str, &str)]) -> HashMap<String, String> {
+        files
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn cgroup_v2_limits_count_from_the_tightest_ancestor_without_page_cache() {
+        let files = fs(&[
+            ("/proc/self/cgroup", "0::/job/step\n"),
+            ("/sys/fs/cgroup/job/step/memory.max", "max\n"),
+            ("/sys/fs/cgroup/job/step/memory.current", "100\n"),
+            ("/sys/fs/cgroup/job/memory.max", "1000\n"),
+            ("/sys/fs/cgroup/job/memory.current", "700\n"),
+            (
+                "/sys/fs/cgroup/job/memory.stat",
+                "anon 400\ninactive_file 300\nactive_file 9\n",
+            ),
+        ]);
+        // The job's limit: 1000 - (700 - 300 reclaimable cache).
+        assert_eq!(cgroup_available_in(&|p| files.get(p).cloned()), Some(600));
+    }
+
+    #[test]
+    fn cgroup_v1_memory_controller_is_read_too() {
+        let files = fs(&[
+            ("/proc/self/cgroup", "4:memory:/a\n1:cpu:/\n0::/\n"),
+            ("/sys/fs/cgroup/memory/a/memory.limit_in_bytes", "5000\n"),
+            ("/sys/fs/cgroup/memory/a/memory.usage_in_bytes", "3000\n"),
+            (
+                "/sys/fs/cgroup/memory/a/memory.stat",
+                "total_inactive_file 1000\n",
+            ),
+            (
+                "/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                "9223372036854771712\n",
+            ),
+            ("/sys/fs/cgroup/memory/memory.usage_in_bytes", "3000\n"),
+        ]);
+        assert_eq!(cgroup_available_in(&|p| files.get(p).cloned()), Some(3000));
+        // No limits anywhere: nothing to say.
+        let none = fs(&[("/proc/self/cgroup", "0::/\n")]);
+        assert_eq!(cgroup_available_in(&|p| none.get(p).cloned()), None);
+    }
 }
