@@ -642,3 +642,42 @@ record sq = trace(P.sq, cells = [1])
         });
     assert_eq!(cells, Some(vec![0, 1]));
 }
+
+/// `cbmc validate`: an unknown experiment name or an empty window is an
+/// error naming what is allowed (the first panicked); and the weight
+/// experiments scale the initial value whatever it is (a distribution here,
+/// `pf_pkj.g_inc`; they once set the variable to 0.5 or 2 outright, which
+/// the checker refused as a bare number).
+#[test]
+fn validate_names_its_experiments_and_scales_any_initial_weight() {
+    let model = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
+    let m = model.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let o = cbmc().arg("validate").arg(m).args(args).output().unwrap();
+        let text =
+            String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+        assert!(!text.contains("panicked"), "{text}");
+        (o.status.code(), text)
+    };
+    let (code, text) = run(&["--duration", "1s", "--window", "0.5s", "--only", "foo"]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("seed1, seed2, seed3, w0.5, w2, off-w0.5, off-w2"),
+        "{text}"
+    );
+    let (code, text) = run(&["--duration", "1s", "--window", "0s"]);
+    assert_eq!(code, Some(2), "{text}");
+    let (code, text) = run(&[
+        "--duration",
+        "0.3s",
+        "--window",
+        "0.1s",
+        "--only",
+        "w2",
+        "--weight",
+        "g_inc",
+    ]);
+    assert_ne!(code, Some(2), "the experiment ran: {text}");
+    assert!(text.contains("1 experiment of"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("w2 ")), "{text}");
+}

@@ -4,7 +4,7 @@
 //! and the same without plasticity. Prints a table and exits 1 if a
 //! criterion fails.
 
-use cbmc::ir::{Ir, PopulationKindIr};
+use cbmc::ir::{BinOp, Expr, InitIr, Ir, PopulationKindIr};
 use cbmc::session;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -32,7 +32,8 @@ pub struct Args {
     /// Experiments run at once (one core each).
     #[arg(long, default_value_t = 2)]
     jobs: usize,
-    /// Only these experiments (by name), e.g. --only seed1 --only w0.5.
+    /// Only these experiments (by name): seed1, seed2, seed3, w0.5, w2,
+    /// off-w0.5, off-w2 (repeatable).
     #[arg(long)]
     only: Vec<String>,
 }
@@ -40,6 +41,8 @@ pub struct Args {
 struct Experiment {
     name: String,
     sets: Vec<(String, String)>,
+    /// The factor the plastic projection's initial weights are multiplied by.
+    weight_scale: Option<f64>,
     /// Should the IO rate be inside the band?
     regulated: bool,
 }
@@ -80,34 +83,42 @@ fn seconds(text: &str) -> Result<f64, String> {
 fn run(args: Args) -> Result<bool, String> {
     let duration = seconds(&args.duration)?;
     let window = seconds(&args.window)?;
+    if window <= 0.0 {
+        return Err("the window must be longer than zero".into());
+    }
     if window > duration {
         return Err("the window is longer than the run".into());
     }
     let off = super::parse_sets(&args.off)?;
-    let w = format!("{}.{}", args.projection, args.weight);
     let mut experiments = Vec::new();
     for seed in 1..=3 {
         experiments.push(Experiment {
             name: format!("seed{seed}"),
             sets: vec![("seed".into(), seed.to_string())],
+            weight_scale: None,
             regulated: true,
         });
     }
-    for scale in ["0.5", "2"] {
-        experiments.push(Experiment {
-            name: format!("w{scale}"),
-            sets: vec![(w.clone(), scale.into())],
-            regulated: true,
-        });
+    for (plastic, prefix) in [(true, "w"), (false, "off-w")] {
+        for scale in [0.5, 2.0] {
+            experiments.push(Experiment {
+                name: format!("{prefix}{scale}"),
+                sets: if plastic { vec![] } else { off.clone() },
+                weight_scale: Some(scale),
+                regulated: plastic,
+            });
+        }
     }
-    for scale in ["0.5", "2"] {
-        let mut sets = vec![(w.clone(), scale.to_string())];
-        sets.extend(off.iter().cloned());
-        experiments.push(Experiment {
-            name: format!("off-w{scale}"),
-            sets,
-            regulated: false,
-        });
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|n| !experiments.iter().any(|e| &e.name == *n))
+    {
+        let names: Vec<&str> = experiments.iter().map(|e| e.name.as_str()).collect();
+        return Err(format!(
+            "no experiment named `{unknown}`; the experiments are {}",
+            names.join(", ")
+        ));
     }
     if !args.only.is_empty() {
         experiments.retain(|e| args.only.contains(&e.name));
@@ -118,11 +129,16 @@ fn run(args: Args) -> Result<bool, String> {
     // Check every experiment's model before spending time on any run.
     let mut prepared = Vec::new();
     for e in &experiments {
-        prepared.push(super::run::load(&args.file, &e.sets)?);
+        let mut p = super::run::load(&args.file, &e.sets)?;
+        if let Some(scale) = e.weight_scale {
+            scale_initial(&mut p.ir, &args.projection, &args.weight, scale)?;
+        }
+        prepared.push(p);
     }
     println!(
-        "{} experiments of {duration} s each; rates over the last {window} s; {} at a time",
+        "{} experiment{} of {duration} s each; rates over the last {window} s; {} at a time",
         experiments.len(),
+        if experiments.len() == 1 { "" } else { "s" },
         args.jobs.max(1)
     );
     let jobs = args.jobs.max(1);
@@ -196,7 +212,14 @@ fn run(args: Args) -> Result<bool, String> {
             }
         }
         if problems.is_empty() {
-            println!("  ok");
+            println!(
+                "  {}",
+                if e.regulated {
+                    "ok"
+                } else {
+                    "ok (unregulated)"
+                }
+            );
         } else {
             all_ok = false;
             println!("  FAIL: {}", problems.join("; "));
@@ -204,6 +227,44 @@ fn run(args: Args) -> Result<bool, String> {
     }
     println!("criteria: IO in {}-{} Hz over the last {window} s with plasticity, outside without; PKJ 20-150, DCN 5-80, BC 1-100 Hz; V within [-100, 50] mV", BAND.0, BAND.1);
     Ok(all_ok)
+}
+
+/// Multiply the initial value of `projection.var` by `scale` (> 0): a
+/// constant, an expression, or a distribution (its parameters scaled, which
+/// scales every draw).
+fn scale_initial(ir: &mut Ir, projection: &str, var: &str, scale: f64) -> Result<(), String> {
+    let q = ir
+        .projections
+        .iter_mut()
+        .find(|q| q.name == projection)
+        .ok_or_else(|| format!("the model has no projection `{projection}` (--projection)"))?;
+    let v = q.vars.iter_mut().find(|v| v.name == var).ok_or_else(|| {
+        format!("projection `{projection}` has no synapse variable `{var}` (--weight)")
+    })?;
+    v.init = match &v.init {
+        InitIr::Const(x) => InitIr::Const(x * scale),
+        InitIr::Expr(e) => InitIr::Expr(Expr::Binary(
+            BinOp::Mul,
+            Box::new(e.clone()),
+            Box::new(Expr::Const(scale)),
+        )),
+        InitIr::Normal {
+            mean,
+            sd,
+            low,
+            high,
+        } => InitIr::Normal {
+            mean: mean * scale,
+            sd: sd * scale,
+            low: low * scale,
+            high: high * scale,
+        },
+        InitIr::Uniform { low, high } => InitIr::Uniform {
+            low: low * scale,
+            high: high * scale,
+        },
+    };
+    Ok(())
 }
 
 fn one(ir: &Ir, window: f64) -> Result<Outcome, String> {
