@@ -451,6 +451,17 @@ pub struct PopulationSummary {
     pub silent: usize,
 }
 
+/// The median of sorted values: the middle one, or the mean of the two
+/// middle ones for an even count (0 for none).
+fn median(sorted: &[f64]) -> f64 {
+    let n = sorted.len();
+    match n {
+        0 => 0.0,
+        _ if n % 2 == 1 => sorted[n / 2],
+        _ => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
 pub fn summarise(ir: &Ir, rec: &Recording) -> Vec<PopulationSummary> {
     let seconds = rec.steps as f64 * ir.dt;
     ir.populations
@@ -474,10 +485,21 @@ pub fn summarise(ir: &Ir, rec: &Recording) -> Vec<PopulationSummary> {
                 cells: p.size,
                 mean_hz: rates.iter().sum::<f64>() / n as f64,
                 min_hz: rates.first().copied().unwrap_or(0.0),
-                median_hz: rates.get(rates.len() / 2).copied().unwrap_or(0.0),
+                median_hz: median(&rates),
                 max_hz: rates.last().copied().unwrap_or(0.0),
                 silent: totals.iter().filter(|&&c| c == 0).count(),
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(super::median(&[]), 0.0);
+        assert_eq!(super::median(&[3.0]), 3.0);
+        assert_eq!(super::median(&[1.0, 2.0, 7.0]), 2.0);
+        assert_eq!(super::median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
+    }
 }
