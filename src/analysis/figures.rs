@@ -359,10 +359,10 @@ fn trace_is_long(t: &[f64]) -> bool {
 fn weights_label(w: &super::data::Weights) -> String {
     match (&w.source, &w.target, &w.projection) {
         (Some(s), Some(t), Some(p)) => {
-            format!("{s}→{t} weights ({p}.{}, `{}`)", w.variable, w.name)
+            format!("{s}→{t} weights ({p}.{}, recorder {})", w.variable, w.name)
         }
-        (_, _, Some(p)) => format!("{p}.{} (`{}`)", w.variable, w.name),
-        _ => format!("weights `{}`", w.name),
+        (_, _, Some(p)) => format!("{p}.{} (recorder {})", w.variable, w.name),
+        _ => format!("weights (recorder {})", w.name),
     }
 }
 
@@ -619,6 +619,13 @@ fn y_range(lo: f64, hi: f64) -> Range<f64> {
     }
     let pad = (hi - lo) * 0.06;
     (lo - pad)..(hi + pad)
+}
+
+/// `y_range` with room above the data for a legend in the upper right, so
+/// that it covers no line.
+fn y_range_under_legend(lo: f64, hi: f64) -> Range<f64> {
+    let r = y_range(lo, hi);
+    r.start..(r.end + (r.end - r.start) * 0.25)
 }
 
 /// Column of time `t` among `cols` columns spanning [0, t_end).
@@ -1008,14 +1015,9 @@ fn draw_rate<DB: DrawingBackend>(
     let t_end = d.duration();
     let (rate, bin, cells) = population_rate(d, src);
     let max = rate.iter().copied().fold(0.0, f64::max);
-    let mut hi = if max > 0.0 { max * 1.1 } else { 1.0 };
-    if let Some(r) = reference_hz {
-        hi = hi.max(r * 2.0);
-    }
-    let mut c = build(body, None, 0.0..t_end, 0.0..hi, 78)?;
-    grid(&mut c, "time (s)", "rate per cell (Hz)")?;
-    let cols = c.plotting_area().dim_in_pixel().0.max(1) as usize;
-    // At most one displayed bin per pixel column.
+    // At most one displayed bin per pixel column (of the plot area, about
+    // the body less the axis labels), averaged from the recorded bins.
+    let cols = (body.dim_in_pixel().0 as usize).saturating_sub(110).max(1);
     let per = rate.len().div_ceil(cols).max(1);
     let shown: Vec<(f64, f64)> = rate
         .chunks(per)
@@ -1026,6 +1028,15 @@ fn draw_rate<DB: DrawingBackend>(
         })
         .collect();
     let shown_bin = bin * per as f64;
+    // The axis fits what is drawn (not the recorded bins, which can peak
+    // far higher), with room above for the legend.
+    let shown_max = shown.iter().map(|p| p.1).fold(0.0, f64::max);
+    let mut hi = if shown_max > 0.0 { shown_max * 1.3 } else { 1.0 };
+    if let Some(r) = reference_hz {
+        hi = hi.max(r * 2.0);
+    }
+    let mut c = build(body, None, 0.0..t_end, 0.0..hi, 78)?;
+    grid(&mut c, "time (s)", "rate per cell (Hz)")?;
     c.draw_series(LineSeries::new(shown, DATA.mix(0.55).stroke_width(1)))
         .map_err(de)?
         .label(if cells > 0 {
@@ -1112,7 +1123,7 @@ fn draw_weights<DB: DrawingBackend>(
         .collect();
     match fig {
         WeightsFig::Traces => {
-            let mut c = build(body, None, 0.0..t_end, y_range(lo, hi), 78)?;
+            let mut c = build(body, None, 0.0..t_end, y_range_under_legend(lo, hi), 78)?;
             grid(&mut c, "time (s)", &y_desc)?;
             let cols = c.plotting_area().dim_in_pixel().0.max(1) as usize;
             let k = syn.min(WEIGHT_TRACES);
@@ -1162,7 +1173,7 @@ fn draw_weights<DB: DrawingBackend>(
                 .outer_iter()
                 .map(|r| r.iter().copied().fold(f64::NEG_INFINITY, f64::max))
                 .collect();
-            let mut c = build(body, None, 0.0..t_end, y_range(lo, hi), 78)?;
+            let mut c = build(body, None, 0.0..t_end, y_range_under_legend(lo, hi), 78)?;
             grid(&mut c, "time (s)", &y_desc)?;
             let cols = c.plotting_area().dim_in_pixel().0.max(1) as usize;
             // Smooth statistics: one snapshot in `step` per pixel column.
@@ -1264,10 +1275,11 @@ fn draw_weight_distributions<DB: DrawingBackend>(
         .map(|(_, h)| peak(h))
         .fold(0.0, f64::max);
     let all = hists.iter().map(|(_, h)| peak(h)).fold(0.0, f64::max);
+    // (Room above the highest bar for the legend in the upper right.)
     let top = if later > 0.0 && all > 2.5 * later {
-        later * 1.25
+        later * 1.4
     } else {
-        all.max(0.05) * 1.1
+        all.max(0.05) * 1.35
     };
     let split = (body.dim_in_pixel().0 as f64 * 0.64) as u32;
     let (left, right) = body.split_horizontally(split);
@@ -1464,19 +1476,26 @@ fn draw_isi<DB: DrawingBackend>(
     let (unit, k) = if p99 < 2.0 { ("ms", 1e3) } else { ("s", 1.0) };
     let x_hi = (if max <= p99 * 1.5 { max } else { p99 }) * k * 1.02;
     let x_hi = if x_hi > 0.0 { x_hi } else { 1.0 };
-    let nbins = 60usize;
-    let width = x_hi / nbins as f64;
+    // Intervals are whole numbers of steps: bins a whole number of steps
+    // wide, or every other bin would catch one interval value more (a comb
+    // that looks like periodic firing). Up to about 60 bins.
+    let dt = if d.meta.dt > 0.0 { d.meta.dt } else { 1e-3 };
+    let steps_hi = (x_hi / k / dt).ceil().max(1.0);
+    let per_bin = (steps_hi / 60.0).ceil().max(1.0);
+    let nbins = (steps_hi / per_bin).ceil() as usize;
+    let width = per_bin * dt * k;
+    let x_hi = nbins as f64 * width;
     let mut h = vec![0u64; nbins];
     let mut beyond = 0u64;
     for &x in &isi {
-        let b = (x * k / width).floor() as usize;
+        let b = ((x / dt).round() / per_bin).floor() as usize;
         if b < nbins {
             h[b] += 1;
         } else {
             beyond += 1;
         }
     }
-    let top = h.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.12;
+    let top = h.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.3;
     let mut c = build(body, None, 0.0..x_hi, 0.0..top, 78)?;
     grid(
         &mut c,

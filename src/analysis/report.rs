@@ -105,7 +105,12 @@ pub fn html(d: &RunData, figures: &[Figure]) -> String {
     );
     row(
         "engine",
-        format!("{} on {}", escape(&m.engine), escape(&m.device)),
+        // The engine line already names a CPU engine; a GPU's name is added.
+        if m.device.is_empty() || m.device == "cpu" || m.engine.starts_with(&m.device) {
+            escape(&m.engine)
+        } else {
+            format!("{} on {}", escape(&m.engine), escape(&m.device))
+        },
     );
     row(
         "wall time",
