@@ -1031,7 +1031,11 @@ fn draw_rate<DB: DrawingBackend>(
     // The axis fits what is drawn (not the recorded bins, which can peak
     // far higher), with room above for the legend.
     let shown_max = shown.iter().map(|p| p.1).fold(0.0, f64::max);
-    let mut hi = if shown_max > 0.0 { shown_max * 1.3 } else { 1.0 };
+    let mut hi = if shown_max > 0.0 {
+        shown_max * 1.3
+    } else {
+        1.0
+    };
     if let Some(r) = reference_hz {
         hi = hi.max(r * 2.0);
     }

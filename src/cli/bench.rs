@@ -19,8 +19,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Repetitions of each measurement (the fastest is reported).
-    #[arg(long, default_value_t = 1)]
-    repeat: usize,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    repeat: u64,
 }
 
 pub fn main(args: Args) -> ExitCode {
@@ -49,6 +49,10 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if prepared.ir.steps == 0 {
+        eprintln!("error: the run has no steps: give a duration, e.g. --duration 10s");
+        return ExitCode::from(2);
+    }
     let mut bare = prepared.ir.clone();
     bare.recorders.clear();
     let stop = AtomicBool::new(false);
@@ -68,7 +72,7 @@ pub fn main(args: Args) -> ExitCode {
     let mut extra_bytes = 0;
     for (label, ir) in [("no recording", &bare), ("with recording", &prepared.ir)] {
         let mut best: Option<session::RunResult> = None;
-        for _ in 0..args.repeat.max(1) {
+        for _ in 0..args.repeat {
             match session::run_cpu(ir, args.threads, &stop, 0, &mut |_| {}) {
                 Ok(r) => {
                     if best

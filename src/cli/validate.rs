@@ -30,8 +30,8 @@ pub struct Args {
     #[arg(long = "off", default_values_t = ["pf_pkj.ltd=0".to_string(), "pf_pkj.ltp=0".to_string()])]
     off: Vec<String>,
     /// Experiments run at once (one core each).
-    #[arg(long, default_value_t = 2)]
-    jobs: usize,
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..))]
+    jobs: u64,
     /// Only these experiments (by name): seed1, seed2, seed3, w0.5, w2,
     /// off-w0.5, off-w2 (repeatable).
     #[arg(long)]
@@ -139,9 +139,9 @@ fn run(args: Args) -> Result<bool, String> {
         "{} experiment{} of {duration} s each; rates over the last {window} s; {} at a time",
         experiments.len(),
         if experiments.len() == 1 { "" } else { "s" },
-        args.jobs.max(1)
+        args.jobs
     );
-    let jobs = args.jobs.max(1);
+    let jobs = args.jobs as usize;
     let mut outcomes: Vec<Option<Result<Outcome, String>>> =
         (0..experiments.len()).map(|_| None).collect();
     let mut next = 0;
