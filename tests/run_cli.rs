@@ -150,35 +150,27 @@ fn bad_input_fails_with_a_clear_message() {
     let p = path.to_str().unwrap();
     let out = path.parent().unwrap().join("out");
     let o = out.to_str().unwrap();
-    assert_fails_cleanly(
-        &["run", p, "--quiet", "-o", o, "--set", "Out.nonsense=3"],
-        &out,
-        "unknown setting",
-    );
-    assert_fails_cleanly(
-        &["run", p, "--quiet", "-o", o, "--set", "Nowhere.x=3"],
-        &out,
-        "no such setting",
-    );
-    assert_fails_cleanly(
-        &["run", p, "--quiet", "-o", o, "--set", "Out.gL=0.1 mV"],
-        &out,
-        "wrong dimension",
-    );
-    assert_fails_cleanly(
-        &["run", p, "--quiet", "-o", o, "--set", "duration=5"],
-        &out,
-        "needs a unit",
-    );
+    // (arguments after `run MODEL --quiet -o OUT`, what the message must say)
+    let cases: &[(&[&str], &str)] = &[
+        (&["--set", "Out.nonsense=3"], "unknown setting"),
+        (&["--set", "Nowhere.x=3"], "no such setting"),
+        (&["--set", "Out.gL=0.1 mV"], "wrong dimension"),
+        (&["--set", "duration=5"], "needs a unit"),
+        (&["--set", "novalue"], "NAME=VALUE"),
+        // A bare duration: most likely seconds, so the hint offers both.
+        (&["--duration", "2"], "--duration 2s"),
+        // A negative duration reaches the checker (not clap's "unexpected argument").
+        (&["--duration", "-1s"], "zero or more"),
+    ];
+    for (extra, needle) in cases {
+        let mut args = vec!["run", p, "--quiet", "-o", o];
+        args.extend_from_slice(extra);
+        assert_fails_cleanly(&args, &out, needle);
+    }
     assert_fails_cleanly(
         &["run", "does/not/exist.cbm", "--quiet", "-o", o],
         &out,
         "cannot read model file",
-    );
-    assert_fails_cleanly(
-        &["run", p, "--quiet", "-o", o, "--set", "novalue"],
-        &out,
-        "NAME=VALUE",
     );
     // An output folder that cannot be created (a file is in the way).
     let blocker = path.parent().unwrap().join("blocker");
@@ -199,18 +191,6 @@ fn bad_input_fails_with_a_clear_message() {
         std::fs::read_to_string(&blocker).unwrap(),
         "x",
         "the file is untouched"
-    );
-    // A bare duration: most likely seconds, so the hint offers both.
-    assert_fails_cleanly(
-        &["run", p, "--quiet", "-o", o, "--duration", "2"],
-        &out,
-        "--duration 2s",
-    );
-    // A negative duration reaches the checker (not clap's "unexpected argument").
-    assert_fails_cleanly(
-        &["run", p, "--quiet", "-o", o, "--duration", "-1s"],
-        &out,
-        "zero or more",
     );
     // `cbmc plot` given the model instead of its run.
     let res = cbmc().args(["plot", p]).output().unwrap();
