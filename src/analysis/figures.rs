@@ -621,6 +621,21 @@ fn y_range(lo: f64, hi: f64) -> Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
+/// The smallest count of `bin`-wide bins, at least `min`, whose total width
+/// is a round time (1, 2 or 5 times a power of ten: 1 s rather than 950 ms),
+/// if one is within 3x; else `min`.
+fn nice_multiple(bin: f64, min: usize) -> usize {
+    let nice = |t: f64| {
+        let p = 10f64.powf(t.log10().floor());
+        [1.0, 2.0, 5.0, 10.0]
+            .iter()
+            .any(|m| ((t / p) - m).abs() < 1e-9 * m)
+    };
+    (min..=min * 3)
+        .find(|&k| nice(k as f64 * bin))
+        .unwrap_or(min)
+}
+
 /// `y_range` with room above the data for a legend in the upper right, so
 /// that it covers no line.
 fn y_range_under_legend(lo: f64, hi: f64) -> Range<f64> {
@@ -1018,7 +1033,7 @@ fn draw_rate<DB: DrawingBackend>(
     // At most one displayed bin per pixel column (of the plot area, about
     // the body less the axis labels), averaged from the recorded bins.
     let cols = (body.dim_in_pixel().0 as usize).saturating_sub(110).max(1);
-    let per = rate.len().div_ceil(cols).max(1);
+    let per = nice_multiple(bin, rate.len().div_ceil(cols).max(1));
     let shown: Vec<(f64, f64)> = rate
         .chunks(per)
         .enumerate()
@@ -1539,6 +1554,18 @@ fn draw_isi<DB: DrawingBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn displayed_rate_bins_are_round_times() {
+        assert_eq!(nice_multiple(0.05, 19), 20, "950 ms -> 1 s");
+        assert_eq!(nice_multiple(0.05, 1), 1, "50 ms is round");
+        assert_eq!(nice_multiple(0.001, 3), 5, "3 ms -> 5 ms");
+        assert_eq!(
+            nice_multiple(0.03, 1),
+            1,
+            "30 ms: no round multiple within 3x (60, 90 ms), so as it is"
+        );
+    }
 
     #[test]
     fn envelope_keeps_extremes_and_is_bounded_by_columns() {
