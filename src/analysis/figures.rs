@@ -1354,20 +1354,32 @@ fn draw_weight_distributions<DB: DrawingBackend>(
         plot_area: area_of(&c),
         empty: false,
     };
-    // Fraction unchanged over the run.
-    let mut rc = build(
-        &right,
-        Some("still at the initial value"),
-        0.0..t_end,
-        0.0..1.05,
-        70,
-    )?;
+    // Fraction unchanged over the run; where nearly all have changed early
+    // on, over the time it takes (twice the time to fall below 1%), so
+    // that the panel shows the fall rather than a line at zero.
+    let t_fall = (0..snaps).find(|&i| unchanged(i) < 0.01).map(|i| w.t[i]);
+    let t_shown = match t_fall {
+        Some(t) if t * 2.0 < t_end * 0.5 => (t * 2.0).max(w.t.get(1).copied().unwrap_or(t_end)),
+        _ => t_end,
+    };
+    let title = if t_shown < t_end {
+        format!(
+            "still at the first snapshot's value (first {})",
+            fmt_time(t_shown)
+        )
+    } else {
+        "still at the first snapshot's value".to_string()
+    };
+    let mut rc = build(&right, Some(&title), 0.0..t_shown, 0.0..1.05, 70)?;
     grid_narrow(&mut rc, "time (s)", "fraction of synapses")?;
     let cols = rc.plotting_area().dim_in_pixel().0.max(1) as usize;
-    let step = snaps.div_ceil(2 * cols).max(1);
-    let pts: Vec<(f64, f64)> = (0..snaps)
+    let last = (0..snaps)
+        .rposition(|i| w.t[i] <= t_shown)
+        .unwrap_or(snaps - 1);
+    let step = (last + 1).div_ceil(2 * cols).max(1);
+    let pts: Vec<(f64, f64)> = (0..=last)
         .step_by(step)
-        .chain(std::iter::once(snaps - 1))
+        .chain(std::iter::once(last))
         .map(|i| (w.t[i], unchanged(i)))
         .collect();
     rc.draw_series(LineSeries::new(pts, PALETTE[4].stroke_width(2)))
