@@ -1439,7 +1439,7 @@ fn draw_trace<DB: DrawingBackend>(
     // reset does not show its spikes by itself).
     let spikes: Vec<Vec<f64>> = (0..ncells)
         .map(|j| {
-            let cell = tr.cells[j] as u32;
+            let cell = tr.cells[j];
             d.times
                 .iter()
                 .filter(|tm| tm.population == tr.population)
