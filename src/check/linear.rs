@@ -36,17 +36,6 @@ pub fn map_refs(e: &TExpr, f: &dyn Fn(Ref) -> Option<TExpr>) -> TExpr {
     }
 }
 
-/// Whether `e` reads a parameter (of a neuron or a synapse).
-pub fn reads_parameters(e: &TExpr) -> bool {
-    match &e.kind {
-        TKind::Ref(r) => matches!(r, Ref::Param(_) | Ref::SynParam(_)),
-        TKind::Unary(_, x) => reads_parameters(x),
-        TKind::Binary(_, a, b) => reads_parameters(a) || reads_parameters(b),
-        TKind::Call(_, args) => args.iter().any(reads_parameters),
-        _ => false,
-    }
-}
-
 pub fn mentions(e: &TExpr, r: Ref) -> bool {
     match &e.kind {
         TKind::Ref(x) => *x == r,

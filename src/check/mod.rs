@@ -400,7 +400,8 @@ impl Checker {
                 self.emit(ast_dup(&d.name.name, d.name.span));
                 continue;
             }
-            let unit = d.unit.as_ref().and_then(|u| self.unit(u));
+            let written = d.unit.as_ref().and_then(|u| self.unit(u));
+            let unit = written.as_ref().map(|(dim, _)| *dim);
             let mut scope = scope_base.clone();
             match vars_kind {
                 VarsKind::Params => scope.params = out,
@@ -473,7 +474,7 @@ impl Checker {
                 dim,
                 init,
                 span: d.name.span,
-                unit: d.unit.as_ref().filter(|_| !broken).and_then(written_unit),
+                unit: written.filter(|_| !broken).map(|(_, shown)| shown),
                 bare_number: bare,
                 broken,
             });
@@ -692,22 +693,46 @@ impl Checker {
         Some(Init::Expr(t))
     }
 
-    fn unit(&mut self, u: &ast::UnitExpr) -> Option<Dim> {
+    /// A declaration's unit (`mV/ms`, `1/ms`, `nS`): its dimension, and the
+    /// unit as written with its size in SI units (how its values are shown).
+    /// None, with a diagnostic, if a name in it is not a unit.
+    fn unit(&mut self, u: &ast::UnitExpr) -> Option<(Dim, (String, f64))> {
         let mut dim = Dim::NONE;
+        let mut scale = 1.0;
+        let (mut num, mut den) = (Vec::new(), Vec::new());
         let mut ok = true;
         for (name, pow) in &u.factors {
             if name.name == "1" {
                 continue;
             }
-            match units::lookup(&name.name) {
-                Some(unit) => dim = dim * unit.dim.powi(*pow),
-                None => {
-                    self.emit(expr::unknown_unit(&name.name, name.span));
-                    ok = false;
-                }
+            let Some(unit) = units::lookup(&name.name) else {
+                self.emit(expr::unknown_unit(&name.name, name.span));
+                ok = false;
+                continue;
+            };
+            dim = dim * unit.dim.powi(*pow);
+            scale *= unit.scale.powi(*pow);
+            let text = match pow.abs() {
+                1 => name.name.clone(),
+                p => format!("{}^{p}", name.name),
+            };
+            if *pow > 0 {
+                num.push(text);
+            } else {
+                den.push(text);
             }
         }
-        ok.then_some(dim)
+        let num = if num.is_empty() {
+            "1".to_string()
+        } else {
+            num.join("*")
+        };
+        let text = match den.len() {
+            0 => num,
+            1 => format!("{num}/{}", den[0]),
+            _ => format!("{num}/({})", den.join("*")),
+        };
+        ok.then_some((dim, (text, scale)))
     }
 
     fn neuron(&mut self, n: &ast::NeuronDef, signals: &[Signal]) -> NeuronType {
@@ -881,9 +906,10 @@ impl Checker {
             if !self.expect_dim(&e, Dim::TIME, "the refractory period", &scope) {
                 return None;
             }
-            // A period of numbers alone is checked here; one that reads
-            // parameters, per population with its values (network.rs).
-            if !linear::reads_parameters(&e) {
+            // A period of literals alone is checked here; one that reads
+            // parameters, per population with its values (network.rs), as
+            // distributions are (`check_distribution`).
+            if self.literal_eval(&e).is_some() {
                 self.steps_of(&e, "the refractory period", &scope, 0)?;
             }
             let mut held = Vec::new();
@@ -1043,39 +1069,6 @@ pub fn init_dim(i: &Init) -> Option<Dim> {
             .or_else(|| mean.ty.dim()),
         Init::Uniform { low, high } => own(low).or_else(|| own(high)).or_else(|| low.ty.dim()),
     }
-}
-
-/// A declaration's unit as written (`mV/ms`, `1/ms`, `nS`) and its size in
-/// SI units; None if a name in it is not a unit.
-fn written_unit(u: &ast::UnitExpr) -> Option<(String, f64)> {
-    let (mut num, mut den) = (Vec::new(), Vec::new());
-    let mut scale = 1.0;
-    for (name, pow) in &u.factors {
-        if name.name == "1" {
-            continue;
-        }
-        scale *= units::lookup(&name.name)?.scale.powi(*pow);
-        let text = match pow.abs() {
-            1 => name.name.clone(),
-            p => format!("{}^{p}", name.name),
-        };
-        if *pow > 0 {
-            num.push(text);
-        } else {
-            den.push(text);
-        }
-    }
-    let num = if num.is_empty() {
-        "1".to_string()
-    } else {
-        num.join("*")
-    };
-    let text = match den.len() {
-        0 => num,
-        1 => format!("{num}/{}", den[0]),
-        _ => format!("{num}/({})", den.join("*")),
-    };
-    Some((text, scale))
 }
 
 fn ast_dup(name: &str, span: Span) -> Diagnostic {

@@ -156,12 +156,14 @@ impl Checker {
                     true,
                     &format!("neuron `{}`", neuron.name),
                 );
-                self.check_population_distributions(neuron, &args, &p.name.name);
+                // The type's parameters with this population's values.
+                let params = params_of_population(neuron, &args);
+                self.check_population_distributions(neuron, &args, &params, &p.name.name);
                 if !self.parameters_have_values(neuron, &args, call) {
                     return None;
                 }
                 let refractory_steps =
-                    self.population_refractory(neuron, &args, &p.name.name, p.name.span)?;
+                    self.population_refractory(neuron, &args, &params, &p.name.name, p.name.span)?;
                 let overrides = args
                     .into_iter()
                     .map(|(v, init)| match v {
@@ -414,9 +416,9 @@ impl Checker {
         &mut self,
         neuron: &NeuronType,
         args: &[(ArgVar, Init)],
+        params: &[Var],
         population: &str,
     ) {
-        let params = params_of_population(neuron, args);
         let mut inits: Vec<Option<Init>> = neuron.state.iter().map(|v| v.init.clone()).collect();
         for (v, init) in args {
             match v {
@@ -425,7 +427,7 @@ impl Checker {
             }
         }
         let scope = Scope {
-            params: &params,
+            params,
             context: "a population argument",
             ..Scope::default()
         };
@@ -477,22 +479,22 @@ impl Checker {
         &mut self,
         neuron: &NeuronType,
         args: &[(ArgVar, Init)],
+        params: &[Var],
         population: &str,
         span: Span,
     ) -> Option<u32> {
         let Some(r) = &neuron.refractory else {
             return Some(0);
         };
-        let params = params_of_population(neuron, args);
         let scope = Scope {
-            params: &params,
+            params,
             context: "the refractory period",
             ..Scope::default()
         };
         // Reported at the population where it gives a value the period
         // reads; at the neuron's period where the defaults make it.
         let mut period = r.period.clone();
-        if linear::reads_parameters(&period) {
+        if self.literal_eval(&period).is_none() {
             let gives_one = args.iter().any(|(v, _)| {
                 matches!(v, ArgVar::Param(i) if linear::mentions(&r.period, Ref::Param(*i)))
             });
