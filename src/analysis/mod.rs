@@ -9,6 +9,7 @@
 pub mod data;
 pub mod figures;
 pub mod report;
+mod text_raster;
 
 pub use data::{load, recorders_meta, RunData};
 pub use figures::FigureSpec;
@@ -124,7 +125,7 @@ pub fn render_rgb(spec: &FigureSpec, data: &RunData) -> Result<(Vec<u8>, Drawn),
     let (w, h) = (spec.width, spec.height);
     let mut buf = vec![255u8; w as usize * h as usize * 3];
     let drawn = {
-        let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
+        let root = text_raster::GlyphBitmap::with_buffer(&mut buf, (w, h)).into_drawing_area();
         let drawn =
             figures::draw(spec, data, &root).map_err(|e| format!("figure {}: {e}", spec.stem))?;
         root.present()
