@@ -391,11 +391,12 @@ fn run_one(path: &Path, text: &str) -> Result<bool, String> {
             threads: 1,
             build_seconds: 0.0,
             synapses: 0,
+            synapse_bytes: 0,
         };
         let stop = AtomicBool::new(false);
         let r = session::drive(&ir, &mut engine, rec, built, &stop, 0, &mut |_| {})?;
         let _ = r.recording.arrays();
-        let _ = cbmc::analysis::recorders_meta(model);
+        let _ = cbmc::session::recorders_meta(model);
         ran = true;
         Ok(())
     })?;

@@ -11,7 +11,7 @@ pub mod figures;
 pub mod report;
 mod text_raster;
 
-pub use data::{load, recorders_meta, RunData};
+pub use data::{load, RunData};
 pub use figures::FigureSpec;
 
 use figures::Drawn;

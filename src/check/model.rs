@@ -2,6 +2,9 @@
 //! dimension, values in SI base units. This is what lowering to the IR reads.
 
 use super::units::Dim;
+// The built-ins, connection rules and protocol signals are IR vocabulary:
+// the checker resolves a model into them and lowering passes them through.
+pub use crate::ir::{apply_binary, Func, Signal, Wiring};
 use crate::syntax::ast::{AssignOp, BinOp, Span, UnOp};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -75,116 +78,6 @@ pub enum CellRef {
     /// Time of the last spike that reached the cell through the projection's
     /// teacher (e.g. the climbing fibre of a Purkinje cell).
     LastTeacher,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Func {
-    Exp,
-    /// e^x - 1, accurate near 0 (where exp(x) - 1 loses digits).
-    Expm1,
-    Log,
-    Sqrt,
-    Abs,
-    Min,
-    Max,
-    Clip,
-    Select,
-    Floor,
-    /// Uniform in [0, 1), drawn per cell (or synapse) per step.
-    Rand,
-    /// Standard normal, drawn per cell (or synapse) per step.
-    Randn,
-}
-
-impl Func {
-    pub fn by_name(name: &str) -> Option<Func> {
-        Some(match name {
-            "exp" => Func::Exp,
-            "expm1" => Func::Expm1,
-            "log" => Func::Log,
-            "sqrt" => Func::Sqrt,
-            "abs" => Func::Abs,
-            "min" => Func::Min,
-            "max" => Func::Max,
-            "clip" => Func::Clip,
-            "select" => Func::Select,
-            "floor" => Func::Floor,
-            "rand" => Func::Rand,
-            "randn" => Func::Randn,
-            _ => return None,
-        })
-    }
-    /// The value of a deterministic function; None for rand and randn.
-    /// The one definition of the built-ins' arithmetic, shared by constant
-    /// folding in the checker and the IR and by the CPU engine.
-    pub fn apply(self, v: &[f64]) -> Option<f64> {
-        Some(match self {
-            Func::Exp => v[0].exp(),
-            Func::Expm1 => v[0].exp_m1(),
-            Func::Log => v[0].ln(),
-            Func::Sqrt => v[0].sqrt(),
-            Func::Abs => v[0].abs(),
-            Func::Floor => v[0].floor(),
-            Func::Min => min(v[0], v[1]),
-            Func::Max => max(v[0], v[1]),
-            Func::Clip => min(max(v[0], v[1]), v[2]),
-            Func::Select => {
-                if v[0] != 0.0 {
-                    v[1]
-                } else {
-                    v[2]
-                }
-            }
-            Func::Rand | Func::Randn => return None,
-        })
-    }
-
-    pub fn is_transcendental(self) -> bool {
-        matches!(
-            self,
-            Func::Exp | Func::Expm1 | Func::Log | Func::Sqrt | Func::Randn | Func::Rand
-        )
-    }
-}
-
-/// min(a, b) as every engine computes it: b when b < a or a is NaN, else a
-/// (so min(-0, 0) is -0 and min(0, -0) is 0: the first of equal values).
-/// Spelled out, because f64::min and C's fmin may pick either zero.
-pub fn min(a: f64, b: f64) -> f64 {
-    if b < a || a.is_nan() {
-        b
-    } else {
-        a
-    }
-}
-
-/// max(a, b): b when b > a or a is NaN, else a (see [`min`]).
-pub fn max(a: f64, b: f64) -> f64 {
-    if b > a || a.is_nan() {
-        b
-    } else {
-        a
-    }
-}
-
-/// The value of a binary operator on numbers (conditions are 0 and 1).
-pub fn apply_binary(op: BinOp, a: f64, b: f64) -> f64 {
-    let t = |c: bool| f64::from(u8::from(c));
-    match op {
-        BinOp::Add => a + b,
-        BinOp::Sub => a - b,
-        BinOp::Mul => a * b,
-        BinOp::Div => a / b,
-        BinOp::Pow => a.powf(b),
-        BinOp::Eq => t(a == b),
-        BinOp::Ne => t(a != b),
-        BinOp::Lt => t(a < b),
-        BinOp::Le => t(a <= b),
-        BinOp::Gt => t(a > b),
-        BinOp::Ge => t(a >= b),
-        BinOp::And => t(a != 0.0 && b != 0.0),
-        BinOp::Or => t(a != 0.0 || b != 0.0),
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -355,34 +248,6 @@ pub struct Population {
     pub span: Span,
 }
 
-#[derive(Clone, Debug, PartialEq)]
-pub enum Wiring {
-    /// Pairs (source, target) listed at check time (`index(target = ...)`).
-    Explicit {
-        pairs: Vec<(u32, u32)>,
-    },
-    AllToAll {
-        allow_self: bool,
-    },
-    OneToOne,
-    FixedInDegree {
-        k: usize,
-        replace: bool,
-    },
-    FixedOutDegree {
-        k: usize,
-        replace: bool,
-    },
-    Probability {
-        p: f64,
-        allow_self: bool,
-    },
-    /// Source i contacts targets [i*m, (i+1)*m), m = targets per source.
-    Blocks {
-        per_source: usize,
-    },
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TargetVar {
     Input(usize),
@@ -483,19 +348,6 @@ pub struct Recorder {
     pub name: String,
     pub kind: RecorderKind,
     pub span: Span,
-}
-
-/// A protocol signal: 1 inside [start, end) of every trial, else 0; probe
-/// trials (every `probe_every`-th trial) silence the signals listed for them.
-#[derive(Clone, Debug)]
-pub struct Signal {
-    pub name: String,
-    pub start: f64,
-    pub end: f64,
-    pub trial: f64,
-    pub trials: Option<u64>,
-    pub probe_every: Option<u64>,
-    pub silenced_in_probe: bool,
 }
 
 #[derive(Clone, Debug)]

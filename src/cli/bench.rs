@@ -24,25 +24,14 @@ pub struct Args {
 }
 
 pub fn main(args: Args) -> ExitCode {
-    let run_args = super::run::Args {
-        file: args.file.clone(),
-        sets: args.sets.clone(),
-        seed: None,
-        duration: args.duration.clone(),
-        backend: super::run::Backend::Cpu,
-        threads: args.threads,
-        out: PathBuf::from("."),
-        quiet: true,
-        no_plot: true,
-    };
-    let sets = match super::run::overrides(&run_args) {
+    let sets = match super::overrides(&args.sets, None, args.duration.as_deref()) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
             return ExitCode::from(2);
         }
     };
-    let prepared = match super::run::load(&args.file, &sets) {
+    let prepared = match super::load(&args.file, &sets) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -69,7 +58,7 @@ pub fn main(args: Args) -> ExitCode {
         "", "wall s", "steps/s", "x real", "build s"
     );
     let mut engine = String::new();
-    let mut extra_bytes = 0;
+    let (mut extra_bytes, mut synapses, mut synapse_bytes) = (0, 0, 0);
     for (label, ir) in [("no recording", &bare), ("with recording", &prepared.ir)] {
         let mut best: Option<session::RunResult> = None;
         for _ in 0..args.repeat {
@@ -92,7 +81,8 @@ pub fn main(args: Args) -> ExitCode {
             return ExitCode::from(1);
         };
         engine = r.engine.clone();
-        extra_bytes = r.extra_synapse_bytes;
+        (extra_bytes, synapses, synapse_bytes) =
+            (r.extra_synapse_bytes, r.synapses, r.synapse_bytes);
         println!(
             "{label:<16} {:>10.3} {:>12.0} {:>10.1} {:>10.3}",
             r.wall_seconds,
@@ -102,23 +92,13 @@ pub fn main(args: Args) -> ExitCode {
         );
     }
     println!("engine: {engine}");
-    match cbmc::network::build(&prepared.ir) {
-        Ok(net) => {
-            let synapses: usize = net.projections.iter().map(|p| p.len()).sum();
-            let bytes: usize = net
-                .projections
-                .iter()
-                .map(|p| p.len() * (8 + 8 * p.vars.len()) + p.offsets.len() * 4)
-                .sum();
-            println!("synapses: {synapses}; synapse memory {bytes} bytes ({:.1} bytes/synapse: pre and post index u32, each per-synapse variable f64, CSR offsets)", bytes as f64 / synapses.max(1) as f64);
-            if extra_bytes > 0 {
-                println!(
-                    "the engine's own synapse data: {extra_bytes} bytes more ({:.1} bytes/synapse: target indices in 1 or 2 bytes, counting masks)",
-                    extra_bytes as f64 / synapses.max(1) as f64
-                );
-            }
-        }
-        Err(e) => eprintln!("error: {e}"),
+    let per_synapse = |bytes: usize| bytes as f64 / synapses.max(1) as f64;
+    println!("synapses: {synapses}; synapse memory {synapse_bytes} bytes ({:.1} bytes/synapse: pre and post index u32, each per-synapse variable f64, CSR offsets)", per_synapse(synapse_bytes));
+    if extra_bytes > 0 {
+        println!(
+            "the engine's own synapse data: {extra_bytes} bytes more ({:.1} bytes/synapse: target indices in 1 or 2 bytes, counting masks)",
+            per_synapse(extra_bytes)
+        );
     }
     ExitCode::SUCCESS
 }

@@ -10,6 +10,7 @@ pub mod validate;
 
 use cbmc::check::Checked;
 use cbmc::diagnostics::Severity;
+use cbmc::session::{self, PrepareError};
 
 /// Print diagnostics for people (miette) on stderr.
 pub fn print_diagnostics(checked: &Checked, show_warnings: bool) {
@@ -32,7 +33,7 @@ pub fn load_model(
         eprintln!("error: {e}");
         std::process::ExitCode::from(2)
     })?;
-    run::load(file, &sets).map_err(|e| {
+    load(file, &sets).map_err(|e| {
         eprintln!("error: {e}");
         std::process::ExitCode::from(1)
     })
@@ -48,4 +49,61 @@ pub fn parse_sets(sets: &[String]) -> Result<Vec<(String, String)>, String> {
             _ => Err(format!("--set expects NAME=VALUE, got `{s}`")),
         })
         .collect()
+}
+
+/// Combine --set, --seed and --duration into one override list.
+pub fn overrides(
+    sets: &[String],
+    seed: Option<u64>,
+    duration: Option<&str>,
+) -> Result<Vec<(String, String)>, String> {
+    let mut sets = parse_sets(sets)?;
+    if let Some(seed) = seed {
+        sets.push(("seed".into(), seed.to_string()));
+    }
+    if let Some(d) = duration {
+        // A bare number is most likely seconds, which the checker's generic
+        // hint for a time (`ms`) would not suggest.
+        if let Ok(v) = d.trim().parse::<f64>() {
+            // (Zero needs no unit; a negative or infinite one is the
+            // checker's to refuse.)
+            if v > 0.0 && v.is_finite() {
+                return Err(format!(
+                    "--duration {}: a duration needs a unit, e.g. `--duration {v}s` or `--duration {v}ms`",
+                    d.trim()
+                ));
+            }
+        }
+        // The language reads `60s`, `500 ms` and `1e3ms` alike.
+        sets.push(("duration".into(), d.trim().to_string()));
+    }
+    Ok(sets)
+}
+
+/// Check and lower a model for a run; warnings are counted on stderr,
+/// errors printed in full.
+pub fn load(
+    file: &std::path::Path,
+    sets: &[(String, String)],
+) -> Result<cbmc::session::Prepared, String> {
+    match session::prepare(file, sets) {
+        Ok(p) => {
+            if p.checked.diagnostics.iter().any(|d| !d.is_error()) {
+                let n = p.checked.diagnostics.len();
+                eprintln!(
+                    "{}: {n} warning(s); `cbmc check {}` shows them",
+                    file.display(),
+                    file.display()
+                );
+            }
+            Ok(p)
+        }
+        Err(PrepareError::Io(e)) => Err(e),
+        Err(PrepareError::Lowering(e)) => Err(format!("cannot compile {}: {e}", file.display())),
+        Err(PrepareError::Invalid(checked)) => {
+            print_diagnostics(&checked, false);
+            let n = checked.diagnostics.iter().filter(|d| d.is_error()).count();
+            Err(format!("{}: {n} error(s); nothing was run", file.display()))
+        }
+    }
 }

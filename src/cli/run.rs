@@ -1,6 +1,6 @@
 //! `cbmc run FILE`: simulate, record, summarise.
 
-use cbmc::session::{self, PrepareError, Prepared, RunResult};
+use cbmc::session::{self, Prepared, RunResult};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,57 +53,9 @@ pub fn main(args: Args) -> ExitCode {
     }
 }
 
-/// Combine --set, --seed and --duration into one override list.
-pub fn overrides(args: &Args) -> Result<Vec<(String, String)>, String> {
-    let mut sets = super::parse_sets(&args.sets)?;
-    if let Some(seed) = args.seed {
-        sets.push(("seed".into(), seed.to_string()));
-    }
-    if let Some(d) = &args.duration {
-        // A bare number is most likely seconds, which the checker's generic
-        // hint for a time (`ms`) would not suggest.
-        if let Ok(v) = d.trim().parse::<f64>() {
-            // (Zero needs no unit; a negative or infinite one is the
-            // checker's to refuse.)
-            if v > 0.0 && v.is_finite() {
-                return Err(format!(
-                    "--duration {}: a duration needs a unit, e.g. `--duration {v}s` or `--duration {v}ms`",
-                    d.trim()
-                ));
-            }
-        }
-        // The language reads `60s`, `500 ms` and `1e3ms` alike.
-        sets.push(("duration".into(), d.trim().to_string()));
-    }
-    Ok(sets)
-}
-
-pub fn load(file: &std::path::Path, sets: &[(String, String)]) -> Result<Prepared, String> {
-    match session::prepare(file, sets) {
-        Ok(p) => {
-            if p.checked.diagnostics.iter().any(|d| !d.is_error()) {
-                let n = p.checked.diagnostics.len();
-                eprintln!(
-                    "{}: {n} warning(s); `cbmc check {}` shows them",
-                    file.display(),
-                    file.display()
-                );
-            }
-            Ok(p)
-        }
-        Err(PrepareError::Io(e)) => Err(e),
-        Err(PrepareError::Lowering(e)) => Err(format!("cannot compile {}: {e}", file.display())),
-        Err(PrepareError::Invalid(checked)) => {
-            super::print_diagnostics(&checked, false);
-            let n = checked.diagnostics.iter().filter(|d| d.is_error()).count();
-            Err(format!("{}: {n} error(s); nothing was run", file.display()))
-        }
-    }
-}
-
 fn run(args: Args) -> Result<ExitCode, String> {
-    let sets = overrides(&args)?;
-    let prepared = load(&args.file, &sets)?;
+    let sets = super::overrides(&args.sets, args.seed, args.duration.as_deref())?;
+    let prepared = super::load(&args.file, &sets)?;
     // Decide on the engine before the run: auto takes the GPU when it and
     // NVRTC are usable, --backend cuda insists on it.
     let use_cuda = match args.backend {
@@ -161,7 +113,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         {
             opts.chunk_steps = c;
         }
-        match cbmc::engine::cuda::run_cuda(ir, &opts, &stop, every, &mut tick, &mut report) {
+        match session::run_cuda(ir, &opts, &stop, every, &mut tick, &mut report) {
             Ok(r) => {
                 if !args.quiet {
                     eprintln!(

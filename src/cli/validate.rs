@@ -129,7 +129,7 @@ fn run(args: Args) -> Result<bool, String> {
     // Check every experiment's model before spending time on any run.
     let mut prepared = Vec::new();
     for e in &experiments {
-        let mut p = super::run::load(&args.file, &e.sets)?;
+        let mut p = super::load(&args.file, &e.sets)?;
         if let Some(scale) = e.weight_scale {
             scale_initial(&mut p.ir, &args.projection, &args.weight, scale)?;
         }

@@ -163,7 +163,7 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
                 Func::Sqrt => format!("sqrt({})", arg(0)),
                 Func::Abs => format!("fabs({})", arg(0)),
                 Func::Floor => format!("floor({})", arg(0)),
-                // cbm_min/cbm_max (math.inc): crate::check::model::{min, max}.
+                // cbm_min/cbm_max (math.inc): crate::ir::{min, max}.
                 Func::Min => format!("cbm_min({}, {})", arg(0), arg(1)),
                 Func::Max => format!("cbm_max({}, {})", arg(0), arg(1)),
                 Func::Clip => format!("cbm_min(cbm_max({}, {}), {})", arg(0), arg(1), arg(2)),

@@ -1,6 +1,6 @@
 //! Constant folding and algebraic simplification on IR expressions.
 
-use super::{BinOp, Expr, Func, Stmt, UnOp};
+use super::{apply_binary, apply_call, BinOp, Expr, Func, Stmt, UnOp};
 
 pub fn fold(e: Expr) -> Expr {
     match e {
@@ -17,7 +17,7 @@ pub fn fold(e: Expr) -> Expr {
             let a = fold(*a);
             let b = fold(*b);
             if let (Expr::Const(x), Expr::Const(y)) = (&a, &b) {
-                return Expr::Const(binary(op, *x, *y));
+                return Expr::Const(apply_binary(op, *x, *y));
             }
             // Only rewrites that give the same bits for every value of the
             // other operand (signed zeros, infinities and NaN included): an
@@ -52,7 +52,7 @@ pub fn fold(e: Expr) -> Expr {
                 })
                 .collect();
             match consts {
-                Some(v) if !matches!(f, Func::Rand | Func::Randn) => Expr::Const(call(f, &v)),
+                Some(v) if !matches!(f, Func::Rand | Func::Randn) => Expr::Const(apply_call(f, &v)),
                 _ => Expr::Call(f, args, site),
             }
         }
@@ -121,16 +121,6 @@ pub fn fold_stmts(stmts: Vec<Stmt>) -> Vec<Stmt> {
     out
 }
 
-pub fn binary(op: BinOp, a: f64, b: f64) -> f64 {
-    crate::check::model::apply_binary(op, a, b)
-}
-
-/// The value of a deterministic function (NaN for rand/randn, which are
-/// never folded).
-pub fn call(f: Func, v: &[f64]) -> f64 {
-    f.apply(v).unwrap_or(f64::NAN)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,7 +131,7 @@ mod tests {
             Expr::Const(v) => *v,
             Expr::Var(_) => x,
             Expr::Unary(UnOp::Neg, a) => -eval(a, x),
-            Expr::Binary(op, a, b) => binary(*op, eval(a, x), eval(b, x)),
+            Expr::Binary(op, a, b) => apply_binary(*op, eval(a, x), eval(b, x)),
             _ => unreachable!("not in these tests"),
         }
     }

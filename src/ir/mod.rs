@@ -8,20 +8,11 @@
 
 mod fold;
 mod lower;
+mod ops;
 
-pub use crate::check::model::{Func, Signal, Wiring};
 pub use crate::syntax::ast::{BinOp, UnOp};
 pub use lower::lower;
-
-/// The value of a binary operator on numbers (booleans are 0 and 1).
-pub fn fold_binary(op: BinOp, a: f64, b: f64) -> f64 {
-    fold::binary(op, a, b)
-}
-
-/// The value of a deterministic built-in function.
-pub fn fold_call(f: Func, v: &[f64]) -> f64 {
-    fold::call(f, v)
-}
+pub use ops::{apply_binary, apply_call, max, min, Func};
 
 #[derive(Clone, Debug)]
 pub struct Ir {
@@ -36,6 +27,70 @@ pub struct Ir {
     pub signals: Vec<Signal>,
     /// Population update order within a step.
     pub schedule: Vec<usize>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Wiring {
+    /// Pairs (source, target) listed at check time (`index(target = ...)`).
+    Explicit {
+        pairs: Vec<(u32, u32)>,
+    },
+    AllToAll {
+        allow_self: bool,
+    },
+    OneToOne,
+    FixedInDegree {
+        k: usize,
+        replace: bool,
+    },
+    FixedOutDegree {
+        k: usize,
+        replace: bool,
+    },
+    Probability {
+        p: f64,
+        allow_self: bool,
+    },
+    /// Source i contacts targets [i*m, (i+1)*m), m = targets per source.
+    Blocks {
+        per_source: usize,
+    },
+}
+
+/// A protocol signal: 1 inside [start, end) of every trial, else 0; probe
+/// trials (every `probe_every`-th trial) silence the signals listed for them.
+#[derive(Clone, Debug)]
+pub struct Signal {
+    pub name: String,
+    pub start: f64,
+    pub end: f64,
+    pub trial: f64,
+    pub trials: Option<u64>,
+    pub probe_every: Option<u64>,
+    pub silenced_in_probe: bool,
+}
+
+impl Signal {
+    /// The signal's value (0 or 1) at time `t`.
+    pub fn value_at(&self, t: f64) -> f64 {
+        let trial = (t / self.trial).floor();
+        if let Some(n) = self.trials {
+            if trial >= n as f64 {
+                return 0.0;
+            }
+        }
+        if self.silenced_in_probe {
+            if let Some(k) = self.probe_every {
+                if (trial as u64 + 1).is_multiple_of(k) {
+                    return 0.0;
+                }
+            }
+        }
+        let within = t - trial * self.trial;
+        f64::from(u8::from(
+            within >= self.start - 1e-12 && within < self.end - 1e-12,
+        ))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -368,18 +423,6 @@ impl Expr {
             | (Expr::Binary(..), _)
             | (Expr::Call(..), _) => false,
             (a, b) => a == b,
-        }
-    }
-
-    pub fn uses_transcendentals(&self) -> bool {
-        match self {
-            Expr::Call(f, args, _) => {
-                f.is_transcendental() || args.iter().any(|a| a.uses_transcendentals())
-            }
-            Expr::Unary(_, x) => x.uses_transcendentals(),
-            Expr::Binary(BinOp::Pow, _, _) => true,
-            Expr::Binary(_, a, b) => a.uses_transcendentals() || b.uses_transcendentals(),
-            _ => false,
         }
     }
 }

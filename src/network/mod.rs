@@ -13,6 +13,21 @@ pub struct Network {
     pub gaps: Vec<GapNet>,
 }
 
+impl Network {
+    pub fn synapse_count(&self) -> usize {
+        self.projections.iter().map(|p| p.len()).sum()
+    }
+
+    /// Bytes of the synapses as built: pre and post index (u32), each
+    /// per-synapse variable (f64), CSR offsets (u32).
+    pub fn synapse_bytes(&self) -> usize {
+        self.projections
+            .iter()
+            .map(|p| p.len() * (8 + 8 * p.vars.len()) + p.offsets.len() * 4)
+            .sum()
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct PopulationNet {
     /// Initial values, `vars[var][cell]` (empty for spike sources).
@@ -233,8 +248,8 @@ pub fn check_memory(ir: &Ir, recording_bytes: u64) -> Result<(), String> {
 
 /// Build the network a run starts from. Pure function of the IR (and so of
 /// the model, the overrides and the seed).
+/// `session` checks first that it fits in memory ([`check_memory`]).
 pub fn build(ir: &Ir) -> Result<Network, String> {
-    check_memory(ir, 0)?;
     let rng = Rng::new(ir.seed);
     let mut populations = Vec::new();
     for (pi, p) in ir.populations.iter().enumerate() {
@@ -454,11 +469,11 @@ pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> 
         Expr::Unary(UnOp::Neg, x) => -eval_scalar(x, var)?,
         Expr::Unary(UnOp::Not, x) => f64::from(u8::from(eval_scalar(x, var)? == 0.0)),
         Expr::Binary(op, a, b) => {
-            crate::ir::fold_binary(*op, eval_scalar(a, var)?, eval_scalar(b, var)?)
+            crate::ir::apply_binary(*op, eval_scalar(a, var)?, eval_scalar(b, var)?)
         }
         Expr::Call(f, args, _) if !matches!(f, Func::Rand | Func::Randn) => {
             let v: Option<Vec<f64>> = args.iter().map(|a| eval_scalar(a, var)).collect();
-            crate::ir::fold_call(*f, &v?)
+            crate::ir::apply_call(*f, &v?)
         }
         _ => return None,
     })

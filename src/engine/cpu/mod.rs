@@ -341,7 +341,7 @@ impl CpuEngine {
 
     fn signals(&self) -> Vec<f64> {
         let t = self.time();
-        self.ir.signals.iter().map(|s| signal_value(s, t)).collect()
+        self.ir.signals.iter().map(|s| s.value_at(t)).collect()
     }
 
     fn time(&self) -> f64 {
@@ -778,27 +778,6 @@ fn fits(ir: &Ir, net: &Network) -> bool {
                 && n.vars.iter().all(|v| v.len() == n.post.len())
         });
     pops_fit && projs_fit
-}
-
-/// Value of a protocol signal at time t.
-pub fn signal_value(s: &crate::ir::Signal, t: f64) -> f64 {
-    let trial = (t / s.trial).floor();
-    if let Some(n) = s.trials {
-        if trial >= n as f64 {
-            return 0.0;
-        }
-    }
-    if s.silenced_in_probe {
-        if let Some(k) = s.probe_every {
-            if (trial as u64 + 1).is_multiple_of(k) {
-                return 0.0;
-            }
-        }
-    }
-    let within = t - trial * s.trial;
-    f64::from(u8::from(
-        within >= s.start - 1e-12 && within < s.end - 1e-12,
-    ))
 }
 
 fn eval_time(e: &Expr, t: f64, signals: &[f64]) -> f64 {

@@ -315,16 +315,16 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
             Op::Call1(f, d, a) => {
                 let (o, a) = (w!(d), r!(a));
                 for i in 0..n {
-                    o[i] = crate::ir::fold_call(f, &[a[i]]);
+                    o[i] = crate::ir::apply_call(f, &[a[i]]);
                 }
             }
             Op::Call2(f, d, a, b) => {
                 let (o, a, b) = (w!(d), r!(a), r!(b));
                 for i in 0..n {
                     o[i] = match f {
-                        Func::Min => crate::check::model::min(a[i], b[i]),
-                        Func::Max => crate::check::model::max(a[i], b[i]),
-                        _ => crate::ir::fold_call(f, &[a[i], b[i]]),
+                        Func::Min => crate::ir::min(a[i], b[i]),
+                        Func::Max => crate::ir::max(a[i], b[i]),
+                        _ => crate::ir::apply_call(f, &[a[i], b[i]]),
                     };
                 }
             }
@@ -337,7 +337,7 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
             Op::Clip(d, x, lo, hi) => {
                 let (o, x, lo, hi) = (w!(d), r!(x), r!(lo), r!(hi));
                 for (((o, x), lo), hi) in o.iter_mut().zip(x).zip(lo).zip(hi) {
-                    *o = crate::check::model::min(crate::check::model::max(*x, *lo), *hi);
+                    *o = crate::ir::min(crate::ir::max(*x, *lo), *hi);
                 }
             }
             Op::Rand(d, site, normal) => env.rand(site, normal, w!(d)),
@@ -388,8 +388,8 @@ fn binary_scalar(op: BinOp, o: &mut [f64], a: &[f64], c: f64, swapped: bool) {
         (BinOp::Gt, false) | (BinOp::Lt, true) => (0..n).for_each(|i| o[i] = t(a[i] > c)),
         (BinOp::Le, false) | (BinOp::Ge, true) => (0..n).for_each(|i| o[i] = t(a[i] <= c)),
         (BinOp::Ge, false) | (BinOp::Le, true) => (0..n).for_each(|i| o[i] = t(a[i] >= c)),
-        (op, false) => (0..n).for_each(|i| o[i] = crate::ir::fold_binary(op, a[i], c)),
-        (op, true) => (0..n).for_each(|i| o[i] = crate::ir::fold_binary(op, c, a[i])),
+        (op, false) => (0..n).for_each(|i| o[i] = crate::ir::apply_binary(op, a[i], c)),
+        (op, true) => (0..n).for_each(|i| o[i] = crate::ir::apply_binary(op, c, a[i])),
     }
 }
 

@@ -15,10 +15,6 @@ mod schedule;
 pub use engine::{Device, GpuEngine, GpuOptions};
 
 use crate::ir::Ir;
-use crate::record::Recording;
-use crate::session::RunResult;
-use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 /// The widest task's useful number of threads: cells of a population, or a
 /// warp per target of a projection.
@@ -44,51 +40,4 @@ pub struct CompileReport {
     pub load_seconds: f64,
     /// Creating the CUDA context (before the module: once per process).
     pub context_seconds: f64,
-}
-
-/// Run on the GPU, as `session::run_cpu` runs on the CPU.
-pub fn run_cuda(
-    ir: &Ir,
-    opts: &GpuOptions,
-    stop: &AtomicBool,
-    progress_every: u64,
-    progress: &mut dyn FnMut(u64),
-    report: &mut CompileReport,
-) -> Result<RunResult, String> {
-    let t0 = Instant::now();
-    crate::network::check_memory(ir, crate::record::estimated_bytes(ir))?;
-    let net = crate::network::build(ir)?;
-    let synapses = net.projections.iter().map(|p| p.len()).sum();
-    let mut generated = codegen::generate(ir)?;
-    if std::env::var_os("CBMC_CUDA_PROFILE").is_some_and(|v| v != "0") {
-        generated.source = codegen::profiled(&generated.source);
-    }
-    let build_seconds = t0.elapsed().as_secs_f64();
-    let dev = driver::CudaDevice::new(
-        &generated.source,
-        generated.phases.len(),
-        parallel_items(ir),
-    )?;
-    *report = CompileReport {
-        compile_seconds: dev.compiled.seconds,
-        cached: dev.compiled.cached,
-        cubin: dev.compiled.cubin,
-        arch: dev.compiled.arch.clone(),
-        load_seconds: dev.load_seconds,
-        context_seconds: dev.context_seconds,
-    };
-    let gaps = net.gaps.clone();
-    let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
-    let rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
-    let built = crate::session::Built {
-        threads: 1,
-        build_seconds,
-        synapses,
-    };
-    let result = crate::session::drive(ir, &mut engine, rec, built, stop, progress_every, progress);
-    let names = engine.generated().phases.clone();
-    if let Some(p) = engine.device().profile(&names) {
-        eprintln!("{p}");
-    }
-    result
 }

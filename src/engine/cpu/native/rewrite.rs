@@ -92,10 +92,10 @@ mod tests {
             Expr::Var(0) => x,
             Expr::Var(_) => c,
             Expr::Unary(UnOp::Neg, a) => -eval(a, x, c),
-            Expr::Binary(op, a, b) => crate::ir::fold_binary(*op, eval(a, x, c), eval(b, x, c)),
+            Expr::Binary(op, a, b) => crate::ir::apply_binary(*op, eval(a, x, c), eval(b, x, c)),
             Expr::Call(f, args, _) => {
                 let v: Vec<f64> = args.iter().map(|a| eval(a, x, c)).collect();
-                crate::ir::fold_call(*f, &v)
+                crate::ir::apply_call(*f, &v)
             }
             _ => unreachable!("not in these tests"),
         }

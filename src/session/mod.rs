@@ -1,10 +1,18 @@
 //! One run, end to end: check, lower, instantiate, simulate, record, write.
-//! The command line and the tests both drive runs through here.
+//! The command line and the tests both drive runs through here; `cuda` runs
+//! on the GPU, `metadata` describes a run in its outputs.
+
+mod cuda;
+mod metadata;
+
+pub use cuda::run_cuda;
+pub use metadata::{metadata, recorders_meta};
 
 use crate::check::{check_file, Checked};
 use crate::engine::cpu::CpuEngine;
 use crate::engine::{Engine, NumericalError};
 use crate::ir::Ir;
+use crate::network::Network;
 use crate::record::{summarise, write_npz, NpzArray, PopulationSummary, Recording};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,7 +22,8 @@ use std::time::Instant;
 pub struct Prepared {
     pub ir: Ir,
     pub checked: Checked,
-    /// FNV-1a hash of every source text (model and imports) and override.
+    /// FNV-1a hash of every source text (model and imports); the overrides
+    /// are stored beside it.
     pub model_hash: String,
     pub sets: Vec<(String, String)>,
     pub path: PathBuf,
@@ -67,6 +76,8 @@ pub struct RunResult {
     pub partial: bool,
     pub error: Option<NumericalError>,
     pub synapses: usize,
+    /// See [`crate::network::Network::synapse_bytes`].
+    pub synapse_bytes: usize,
     /// See [`Engine::extra_synapse_bytes`].
     pub extra_synapse_bytes: usize,
 }
@@ -94,20 +105,25 @@ pub fn run_cpu_with(
     setup: &mut dyn FnMut(&mut Recording),
 ) -> Result<RunResult, String> {
     let t0 = Instant::now();
-    crate::network::check_memory(ir, crate::record::estimated_bytes(ir))?;
-    let net = crate::network::build(ir)?;
-    let synapses = net.projections.iter().map(|p| p.len()).sum();
-    let build_seconds = t0.elapsed().as_secs_f64();
+    let net = instantiate(ir)?;
+    let built = Built {
+        threads,
+        build_seconds: t0.elapsed().as_secs_f64(),
+        synapses: net.synapse_count(),
+        synapse_bytes: net.synapse_bytes(),
+    };
     let gaps = net.gaps.clone();
     let mut engine = CpuEngine::new(ir, net, threads);
     let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
     setup(&mut rec);
-    let built = Built {
-        threads,
-        build_seconds,
-        synapses,
-    };
     drive(ir, &mut engine, rec, built, stop, progress_every, progress)
+}
+
+/// The network a run starts from, after making sure that it and the
+/// recordings fit in memory (a clear error now, not an abort mid-run).
+fn instantiate(ir: &Ir) -> Result<Network, String> {
+    crate::network::check_memory(ir, crate::record::estimated_bytes(ir))?;
+    crate::network::build(ir)
 }
 
 /// What building a network for a run measured.
@@ -115,6 +131,7 @@ pub struct Built {
     pub threads: usize,
     pub build_seconds: f64,
     pub synapses: usize,
+    pub synapse_bytes: usize,
 }
 
 /// Step an engine through `ir`'s steps, until `stop` is set or a value goes
@@ -158,34 +175,9 @@ pub fn drive(
         partial,
         error,
         synapses: built.synapses,
+        synapse_bytes: built.synapse_bytes,
         extra_synapse_bytes: engine.extra_synapse_bytes(),
         recording: rec,
-    })
-}
-
-/// The metadata record stored in the .npz (key `meta`, UTF-8 JSON bytes).
-pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
-    serde_json::json!({
-        "model": p.path.display().to_string(),
-        "model_name": p.ir.model_name,
-        "model_hash": p.model_hash,
-        "overrides": p.sets.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
-        "seed": p.ir.seed,
-        "dt": p.ir.dt,
-        "steps_planned": p.ir.steps,
-        "steps_done": r.steps_done,
-        "simulated_seconds": r.steps_done as f64 * p.ir.dt,
-        "partial": r.partial,
-        "error": r.error.as_ref().map(|e| e.to_string()),
-        "engine": r.engine,
-        "threads": r.threads,
-        "device": if r.engine.starts_with("cuda") { r.engine.as_str() } else { "cpu" },
-        "cbmc_version": env!("CARGO_PKG_VERSION"),
-        "wall_seconds": r.wall_seconds,
-        "build_seconds": r.build_seconds,
-        "synapses": r.synapses,
-        "populations": r.summary,
-        "recorders": p.checked.model.as_ref().map(crate::analysis::recorders_meta),
     })
 }
 

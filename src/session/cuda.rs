@@ -1,0 +1,55 @@
+//! A run on the GPU: the CUDA engine behind the same loop as the CPU's.
+
+use super::{drive, Built, RunResult};
+use crate::engine::cuda::{codegen, driver, parallel_items, CompileReport, GpuEngine, GpuOptions};
+use crate::ir::Ir;
+use crate::record::Recording;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+/// Run on the GPU, as `session::run_cpu` runs on the CPU.
+pub fn run_cuda(
+    ir: &Ir,
+    opts: &GpuOptions,
+    stop: &AtomicBool,
+    progress_every: u64,
+    progress: &mut dyn FnMut(u64),
+    report: &mut CompileReport,
+) -> Result<RunResult, String> {
+    let t0 = Instant::now();
+    let net = super::instantiate(ir)?;
+    let (synapses, synapse_bytes) = (net.synapse_count(), net.synapse_bytes());
+    let mut generated = codegen::generate(ir)?;
+    if std::env::var_os("CBMC_CUDA_PROFILE").is_some_and(|v| v != "0") {
+        generated.source = codegen::profiled(&generated.source);
+    }
+    let build_seconds = t0.elapsed().as_secs_f64();
+    let dev = driver::CudaDevice::new(
+        &generated.source,
+        generated.phases.len(),
+        parallel_items(ir),
+    )?;
+    *report = CompileReport {
+        compile_seconds: dev.compiled.seconds,
+        cached: dev.compiled.cached,
+        cubin: dev.compiled.cubin,
+        arch: dev.compiled.arch.clone(),
+        load_seconds: dev.load_seconds,
+        context_seconds: dev.context_seconds,
+    };
+    let gaps = net.gaps.clone();
+    let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
+    let rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
+    let built = Built {
+        threads: 1,
+        build_seconds,
+        synapses,
+        synapse_bytes,
+    };
+    let result = drive(ir, &mut engine, rec, built, stop, progress_every, progress);
+    let names = engine.generated().phases.clone();
+    if let Some(p) = engine.device().profile(&names) {
+        eprintln!("{p}");
+    }
+    result
+}

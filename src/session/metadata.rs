@@ -1,0 +1,117 @@
+//! The metadata record of a run: what was run, how, and what each
+//! recorder holds (kind, population, variable, unit), stored in the .npz
+//! (key `meta`) and beside it as `.meta.json`; `cbmc plot` reads it back
+//! (`analysis::data`).
+
+use super::{Prepared, RunResult};
+use crate::check::model::{Model, PopulationKind, RecorderKind, TraceVar};
+
+/// The metadata record stored in the .npz (key `meta`, UTF-8 JSON bytes).
+pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
+    serde_json::json!({
+        "model": p.path.display().to_string(),
+        "model_name": p.ir.model_name,
+        "model_hash": p.model_hash,
+        "overrides": p.sets.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        "seed": p.ir.seed,
+        "dt": p.ir.dt,
+        "steps_planned": p.ir.steps,
+        "steps_done": r.steps_done,
+        "simulated_seconds": r.steps_done as f64 * p.ir.dt,
+        "partial": r.partial,
+        "error": r.error.as_ref().map(|e| e.to_string()),
+        "engine": r.engine,
+        "threads": r.threads,
+        "device": if r.engine.starts_with("cuda") { r.engine.as_str() } else { "cpu" },
+        "cbmc_version": env!("CARGO_PKG_VERSION"),
+        "wall_seconds": r.wall_seconds,
+        "build_seconds": r.build_seconds,
+        "synapses": r.synapses,
+        "populations": r.summary,
+        "recorders": p.checked.model.as_ref().map(recorders_meta),
+    })
+}
+
+/// The `recorders` list written into a run's metadata, so that the plots
+/// know each recorder's kind, population, variable and unit.
+pub fn recorders_meta(model: &Model) -> serde_json::Value {
+    let pop_name = |i: usize| model.populations.get(i).map(|p| p.name.clone());
+    let list: Vec<serde_json::Value> = model
+        .recorders
+        .iter()
+        .map(|r| match &r.kind {
+            RecorderKind::SpikeCounts { population, .. } => serde_json::json!({
+                "name": r.name, "kind": "spike_counts", "population": pop_name(*population),
+            }),
+            RecorderKind::SpikeTimes { population, cells } => serde_json::json!({
+                "name": r.name, "kind": "spike_times", "population": pop_name(*population), "cells": cells,
+            }),
+            RecorderKind::Rate { population, .. } => serde_json::json!({
+                "name": r.name, "kind": "rate", "population": pop_name(*population),
+            }),
+            RecorderKind::Trace {
+                population, var, ..
+            } => {
+                let v = model
+                    .populations
+                    .get(*population)
+                    .and_then(|p| match &p.kind {
+                        PopulationKind::Neuron { neuron, .. } => {
+                            let n = model.neurons.get(*neuron)?;
+                            match var {
+                                TraceVar::State(k) => n.state.get(*k),
+                                TraceVar::Input(k) => n.inputs.get(*k),
+                            }
+                        }
+                        PopulationKind::Source(_) => None,
+                    });
+                // The unit the model declared the variable in, else the
+                // conventional one of its dimension, else SI.
+                let unit = v.and_then(|v| {
+                    v.unit
+                        .clone()
+                        .or_else(|| v.dim.display_unit().map(|(n, s)| (n.to_string(), s)))
+                });
+                let scale = unit.as_ref().map(|(_, s)| reciprocal(*s));
+                let unit_text = v.map(|v| match &unit {
+                    Some((text, _)) => text.clone(),
+                    None if v.dim.is_none() => "1".to_string(),
+                    None => v.dim.to_string(),
+                });
+                serde_json::json!({
+                    "name": r.name, "kind": "trace", "population": pop_name(*population),
+                    "variable": v.map(|v| v.name.clone()),
+                    "unit": unit_text, "unit_scale": scale.unwrap_or(1.0),
+                })
+            }
+            RecorderKind::Weights {
+                projection, var, ..
+            } => {
+                let p = model.projections.get(*projection);
+                let variable = p
+                    .and_then(|p| model.synapses.get(p.synapse))
+                    .and_then(|s| s.state.get(*var))
+                    .map(|v| v.name.clone());
+                serde_json::json!({
+                    "name": r.name, "kind": "weights",
+                    "projection": p.map(|p| p.name.clone()),
+                    "source": p.and_then(|p| pop_name(p.source)),
+                    "target": p.and_then(|p| pop_name(p.target)),
+                    "variable": variable,
+                })
+            }
+        })
+        .collect();
+    serde_json::Value::Array(list)
+}
+
+/// 1 / x, exact where x is a power of ten (1 / 1e-9 is 1e9, not
+/// 999999999.9999999), so that metadata reads as written.
+fn reciprocal(x: f64) -> f64 {
+    let p = x.log10().round();
+    if p.abs() < 300.0 && 10f64.powi(p as i32) == x {
+        10f64.powi(-p as i32)
+    } else {
+        1.0 / x
+    }
+}
