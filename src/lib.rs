@@ -8,6 +8,7 @@ pub mod analysis;
 pub mod check;
 pub mod diagnostics;
 pub mod engine;
+pub mod files;
 pub mod ir;
 pub mod network;
 pub mod record;

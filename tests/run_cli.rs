@@ -122,7 +122,16 @@ fn run_writes_npz_with_keys_and_metadata() {
     assert_eq!(meta["steps_done"], 500);
     assert_eq!(meta["partial"], false);
     assert!(meta["model_hash"].as_str().unwrap().len() == 16);
-    assert!(!out.join("small.npz.partial").exists());
+    assert_eq!(partial_files(&out), Vec::<String>::new());
+}
+
+/// Temporary `.partial` files left in `dir`.
+fn partial_files(dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".partial"))
+        .collect()
 }
 
 fn assert_fails_cleanly(args: &[&str], out: &std::path::Path, needle: &str) {
@@ -558,8 +567,13 @@ fn results_that_cannot_be_moved_into_place_are_kept() {
     assert!(!o.status.success());
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(!err.contains("panicked"), "{err}");
-    let kept = out.join("small.npz.partial");
-    assert!(err.contains("the results are complete in"), "{err}");
+    let kept = partial_files(&out);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let kept = out.join(&kept[0]);
+    assert!(
+        err.contains(&format!("the results are complete in {}", kept.display())),
+        "{err}"
+    );
     let zip = zip::ZipArchive::new(std::fs::File::open(&kept).expect("kept")).expect("a whole npz");
     assert!(
         zip.file_names().any(|n| n == "Out_spikes.npy"),
@@ -660,4 +674,72 @@ fn validate_names_its_experiments_and_scales_any_initial_weight() {
     assert_ne!(code, Some(2), "the experiment ran: {text}");
     assert!(text.contains("1 experiment of"), "{text}");
     assert!(text.lines().any(|l| l.starts_with("w2 ")), "{text}");
+}
+
+/// A compiled model in the cache that was damaged (truncated, as a full
+/// disk leaves it) is compiled again and replaced, not loaded: loading it
+/// killed the process with SIGBUS.
+#[test]
+fn a_damaged_cache_entry_is_compiled_again() {
+    let path = small_model("damaged_cache");
+    let dir = path.parent().unwrap();
+    let cache = dir.join("cache");
+    let run = || {
+        let o = run_quietly(&path, &dir.join("out"))
+            .args(["--duration", "0.1 s", "--no-plot"])
+            .env("CBMC_CACHE_DIR", &cache)
+            .env_remove("CBMC_NO_CACHE")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    run();
+    let Some(library) = std::fs::read_dir(cache.join("cpu")).ok().and_then(|d| {
+        d.map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "so"))
+    }) else {
+        assert!(
+            std::env::var_os("CBMC_REQUIRE_CC").is_none(),
+            "no compiled model in the cache"
+        );
+        eprintln!("skipped: no C compiler, so no compiled model to damage");
+        return;
+    };
+    let whole = std::fs::read(&library).unwrap();
+    std::fs::write(&library, &whole[..4000.min(whole.len() / 2)]).unwrap();
+    let second = run();
+    assert!(second.contains("native code, compiled"), "{second}");
+    assert_eq!(std::fs::read(&library).unwrap().len(), whole.len());
+    let third = run();
+    assert!(third.contains("native code, cached"), "{third}");
+}
+
+/// `kill` and `timeout` (SIGTERM) stop a run like Ctrl-C: what was
+/// recorded is saved, marked partial, and the exit status is 130.
+#[test]
+fn a_terminated_run_saves_what_it_recorded() {
+    let path = small_model("terminated");
+    let out = path.parent().unwrap().join("out");
+    let mut child = run_quietly(&path, &out)
+        .args(["--duration", "100000 s", "--no-plot"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    let o = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(130), "{err}");
+    let npz = std::fs::File::open(out.join("small.npz")).expect("the partial run's .npz");
+    let zip = zip::ZipArchive::new(npz).expect("a whole npz");
+    assert!(zip.file_names().any(|n| n == "Out_spikes.npy"));
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("small.meta.json")).unwrap())
+            .unwrap();
+    assert_eq!(meta["partial"], true);
+    assert!(meta["steps_done"].as_u64().unwrap() > 0);
+    assert_eq!(partial_files(&out), Vec::<String>::new());
 }

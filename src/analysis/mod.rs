@@ -137,15 +137,16 @@ pub fn render_rgb(spec: &FigureSpec, data: &RunData) -> Result<(Vec<u8>, Drawn),
 
 fn write_png(spec: &FigureSpec, data: &RunData, path: &Path) -> Result<Drawn, String> {
     let (buf, drawn) = render_rgb(spec, data)?;
-    let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", path.display());
-    let file = std::fs::File::create(path).map_err(|e| err(&e))?;
-    let mut enc = png::Encoder::new(std::io::BufWriter::new(file), spec.width, spec.height);
+    let err = |e: &dyn std::fmt::Display| format!("cannot encode {}: {e}", path.display());
+    let mut png_bytes = Vec::new();
+    let mut enc = png::Encoder::new(&mut png_bytes, spec.width, spec.height);
     enc.set_color(png::ColorType::Rgb);
     enc.set_depth(png::BitDepth::Eight);
     enc.set_compression(png::Compression::Fast);
     let mut w = enc.write_header().map_err(|e| err(&e))?;
     w.write_image_data(&buf).map_err(|e| err(&e))?;
     w.finish().map_err(|e| err(&e))?;
+    crate::files::write_atomically(path, &png_bytes)?;
     Ok(drawn)
 }
 
@@ -158,5 +159,5 @@ fn write_svg(spec: &FigureSpec, data: &RunData, path: &Path) -> Result<(), Strin
         root.present()
             .map_err(|e| format!("figure {}: {e}", spec.stem))?;
     }
-    std::fs::write(path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))
+    crate::files::write_atomically(path, text.as_bytes())
 }

@@ -190,8 +190,7 @@ pub fn html(d: &RunData, figures: &[Figure]) -> String {
 /// Write `report.html` into `dir`.
 pub fn write(d: &RunData, figures: &[Figure], dir: &Path) -> Result<PathBuf, String> {
     let path = dir.join("report.html");
-    std::fs::write(&path, html(d, figures))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    crate::files::write_atomically(&path, html(d, figures).as_bytes())?;
     Ok(path)
 }
 

@@ -6,6 +6,7 @@ pub mod emit_c;
 pub mod emit_cuda;
 pub mod plot;
 pub mod run;
+mod stop;
 pub mod validate;
 
 use cbmc::check::Checked;

@@ -3,8 +3,6 @@
 use cbmc::session::{self, Prepared, RunResult};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -80,17 +78,8 @@ fn run(args: Args) -> Result<ExitCode, String> {
     }
     session::check_writable(&args.out)?;
     let ir = &prepared.ir;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // A second Ctrl-C (or a failure to install the handler) falls back to
-        // the default behaviour.
-        let _ = ctrlc::set_handler(move || {
-            if stop.swap(true, Ordering::SeqCst) {
-                std::process::exit(130);
-            }
-        });
-    }
+    let signals = super::stop::StopOnSignal::install();
+    let stop = &signals.stop;
     let bar = (!args.quiet).then(|| progress_bar(ir.steps, ir.dt));
     let every = (ir.steps / 200).clamp(1, 10_000);
     let total = ir.steps as f64 * ir.dt;
@@ -149,7 +138,9 @@ fn run(args: Args) -> Result<ExitCode, String> {
         .and_then(|s| s.to_str())
         .unwrap_or("run")
         .to_string();
+    signals.saving();
     let path = session::write_outputs(&args.out, &stem, &prepared, &result)?;
+    signals.saved();
     print_summary(&prepared, &result);
     println!("wrote {}", path.display());
     if !args.no_plot {

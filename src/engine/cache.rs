@@ -1,21 +1,73 @@
 //! The disk cache of compiled code (CUDA modules, native CPU libraries):
-//! where it lives and how entries are named.
+//! where it lives, how entries are named, and how they are checked.
+//!
+//! Every entry has a checksum file beside it (`NAME.sum`: its length and
+//! hash). An entry whose bytes do not match (truncated by a full disk, a
+//! crash, a bad copy) is compiled again and replaced: loading a damaged
+//! shared library can kill the process, and a damaged module would fail
+//! every run until someone found and deleted it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The disk cache folder: $CBMC_CACHE_DIR, else $XDG_CACHE_HOME/cbmc, else
-/// ~/.cache/cbmc; none when CBMC_NO_CACHE is set.
+/// ~/.cache/cbmc; none when CBMC_NO_CACHE is set (to anything but empty or
+/// 0). Empty variables count as unset (an empty folder name would be the
+/// current folder).
 pub fn dir() -> Option<PathBuf> {
-    if std::env::var_os("CBMC_NO_CACHE").is_some() {
+    let var = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    if var("CBMC_NO_CACHE").is_some_and(|v| v != "0") {
         return None;
     }
-    if let Some(d) = std::env::var_os("CBMC_CACHE_DIR") {
+    if let Some(d) = var("CBMC_CACHE_DIR") {
         return Some(PathBuf::from(d));
     }
-    if let Some(d) = std::env::var_os("XDG_CACHE_HOME") {
+    if let Some(d) = var("XDG_CACHE_HOME") {
         return Some(PathBuf::from(d).join("cbmc"));
     }
-    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache").join("cbmc"))
+    var("HOME").map(|h| PathBuf::from(h).join(".cache").join("cbmc"))
+}
+
+fn checksum_path(entry: &Path) -> PathBuf {
+    let mut name = entry.as_os_str().to_owned();
+    name.push(".sum");
+    PathBuf::from(name)
+}
+
+fn checksum(bytes: &[u8]) -> String {
+    format!("{} {}", bytes.len(), hash128(&[bytes]))
+}
+
+/// The entry's bytes, if it is there and matches its checksum.
+pub fn read_intact(entry: &Path) -> Option<Vec<u8>> {
+    let bytes = std::fs::read(entry).ok()?;
+    let sum = std::fs::read_to_string(checksum_path(entry)).ok()?;
+    (sum.trim() == checksum(&bytes)).then_some(bytes)
+}
+
+/// Move the file `built` (in the cache folder) to the entry's name, its
+/// checksum first: a reader that sees the entry before its checksum
+/// compiles again, which is only wasted work. False if it could not be
+/// published (the caller uses `built` where it is).
+pub fn publish(built: &Path, entry: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(built) else {
+        return false;
+    };
+    let sum_tmp = checksum_path(built);
+    let published = std::fs::write(&sum_tmp, checksum(&bytes)).is_ok()
+        && std::fs::rename(&sum_tmp, checksum_path(entry)).is_ok()
+        && std::fs::rename(built, entry).is_ok();
+    let _ = std::fs::remove_file(sum_tmp);
+    published
+}
+
+/// Store `bytes` as the entry (through a temporary file and [`publish`]).
+pub fn store(bytes: &[u8], entry: &Path) {
+    let mut tmp = entry.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    if std::fs::write(&tmp, bytes).is_err() || !publish(&tmp, entry) {
+        let _ = std::fs::remove_file(tmp);
+    }
 }
 
 /// A 128-bit FNV-style hash in hex: names a cache entry by what made it.

@@ -1,7 +1,7 @@
 //! Writing a run's arrays to one `.npz` (readable with `numpy.load`), via a
 //! temporary file renamed into place so a crash never leaves half a file.
 
-use ndarray::{ArrayD, IxDyn};
+use ndarray::{ArrayViewD, IxDyn};
 use ndarray_npy::NpzWriter;
 use std::fs::File;
 use std::path::Path;
@@ -30,8 +30,9 @@ impl NpzArray {
     }
 }
 
-/// Write `arrays` to `path`, through `path.npz.partial`: a crash never
-/// leaves half a file under the final name. A complete file that cannot be
+/// Write `arrays` to `path`, through `path.npz.<pid>.partial`: a crash never
+/// leaves half a file under the final name, and two runs writing to one
+/// folder at once never share a temporary file (the last to finish wins). A complete file that cannot be
 /// moved into place is kept under the temporary name (the error says where),
 /// so a long run's results survive a bad output path.
 pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
@@ -41,7 +42,7 @@ pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), Strin
             path.display()
         ));
     }
-    let tmp = path.with_extension("npz.partial");
+    let tmp = crate::files::partial_name(path);
     if let Err(e) = write_to(&tmp, arrays) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
@@ -65,7 +66,8 @@ fn first_repeated_name(arrays: &[(String, NpzArray)]) -> Option<&str> {
 }
 
 fn write_to(tmp: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
-    let err = |e: &dyn std::fmt::Display| format!("cannot write {}: {e}", tmp.display());
+    let err =
+        |e: &dyn std::error::Error| format!("cannot write {}: {}", tmp.display(), describe(e));
     let file = File::create(tmp).map_err(|e| err(&e))?;
     // Deflate at the fastest level: weight snapshots and spike counts
     // compress several-fold, and numpy reads it as usual.
@@ -75,23 +77,53 @@ fn write_to(tmp: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
         .large_file(true);
     let mut npz = NpzWriter::new_with_options(file, options);
     for (name, a) in arrays {
-        let r = match a {
-            NpzArray::F64 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
-                .map_err(|e| err(&e))
-                .and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
-            NpzArray::U32 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
-                .map_err(|e| err(&e))
-                .and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
-            NpzArray::U16 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
-                .map_err(|e| err(&e))
-                .and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
-            NpzArray::U8 { shape, data } => ArrayD::from_shape_vec(IxDyn(shape), data.clone())
-                .map_err(|e| err(&e))
-                .and_then(|x| npz.add_array(name.as_str(), &x).map_err(|e| err(&e))),
+        // Views, not copies: a recording can be most of the memory a run
+        // may use (record::estimated_bytes counts one copy, not two).
+        let added = match a {
+            NpzArray::F64 { shape, data } => add(&mut npz, name, shape, data),
+            NpzArray::U32 { shape, data } => add(&mut npz, name, shape, data),
+            NpzArray::U16 { shape, data } => add(&mut npz, name, shape, data),
+            NpzArray::U8 { shape, data } => add(&mut npz, name, shape, data),
         };
-        r?;
+        if let Err(e) = added {
+            // Dropping a writer that failed makes the zip crate print its own
+            // debug text on stderr; the caller removes the file anyway.
+            std::mem::forget(npz);
+            return Err(err(e.as_ref()));
+        }
     }
     let f = npz.finish().map_err(|e| err(&e))?;
     f.sync_all().map_err(|e| err(&e))?;
     Ok(())
+}
+
+fn add<T: ndarray_npy::WritableElement>(
+    npz: &mut NpzWriter<File>,
+    name: &str,
+    shape: &[usize],
+    data: &[T],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let view = ArrayViewD::from_shape(IxDyn(shape), data)?;
+    npz.add_array(name, &view)?;
+    Ok(())
+}
+
+/// An error with its causes, saying "no space left on the device" plainly
+/// where that is the cause (the zip and npy layers wrap it as "i/o error").
+pub fn describe(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        if let Some(io) = c.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::StorageFull {
+                return "no space left on the device".into();
+            }
+        }
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -204,8 +204,12 @@ pub fn write_outputs(
     let path = dir.join(format!("{stem}.npz"));
     write_npz(&path, &arrays)?;
     let meta_path = dir.join(format!("{stem}.meta.json"));
-    std::fs::write(&meta_path, meta_text)
-        .map_err(|e| format!("cannot write {}: {e}", meta_path.display()))?;
+    crate::files::write_atomically(&meta_path, meta_text.as_bytes()).map_err(|e| {
+        format!(
+            "{e}; the results are complete in {} (its `meta` array holds the same record)",
+            path.display()
+        )
+    })?;
     Ok(path)
 }
 

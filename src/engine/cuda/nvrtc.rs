@@ -72,7 +72,9 @@ pub fn compile(
     if use_cache {
         if let Some(d) = &dir {
             for (ext, cubin) in [("cubin", true), ("ptx", false)] {
-                if let Ok(image) = std::fs::read(d.join(format!("{key}.{ext}"))) {
+                if let Some(image) =
+                    crate::engine::cache::read_intact(&d.join(format!("{key}.{ext}")))
+                {
                     if !image.is_empty() {
                         return Ok(Compiled {
                             image,
@@ -99,10 +101,7 @@ pub fn compile(
         if let Some(d) = &dir {
             let ext = if compiled.0 { "cubin" } else { "ptx" };
             if std::fs::create_dir_all(d).is_ok() {
-                let tmp = d.join(format!("{key}.{ext}.{}.tmp", std::process::id()));
-                if std::fs::write(&tmp, &compiled.1).is_ok() {
-                    let _ = std::fs::rename(&tmp, d.join(format!("{key}.{ext}")));
-                }
+                crate::engine::cache::store(&compiled.1, &d.join(format!("{key}.{ext}")));
             }
         }
     }

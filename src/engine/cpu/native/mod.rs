@@ -154,7 +154,8 @@ pub fn load(ir: &crate::ir::Ir) -> Result<Native, String> {
     // or one we may not write) a private temporary folder, removed below.
     let mut scratch: Option<PathBuf> = None;
     let (path, cached) = match &cached_path {
-        Some(p) if p.is_file() => (p.clone(), true),
+        // A damaged library can kill the process when loaded (SIGBUS).
+        Some(p) if crate::engine::cache::read_intact(p).is_some() => (p.clone(), true),
         _ => {
             let built = match cache
                 .as_deref()
@@ -171,7 +172,7 @@ pub fn load(ir: &crate::ir::Ir) -> Result<Native, String> {
             match &cached_path {
                 // Publish under the key in one step: a reader never sees a
                 // half-written library.
-                Some(p) if scratch.is_none() && std::fs::rename(&built, p).is_ok() => {
+                Some(p) if scratch.is_none() && crate::engine::cache::publish(&built, p) => {
                     (p.clone(), false)
                 }
                 _ => (built, false),
