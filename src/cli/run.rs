@@ -102,7 +102,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
         {
             opts.chunk_steps = c;
         }
-        match session::run_cuda(ir, &opts, &stop, every, &mut tick, &mut report) {
+        match session::run_cuda(ir, &opts, stop, every, &mut tick, &mut report) {
             Ok(r) => {
                 if !args.quiet {
                     eprintln!(
@@ -122,12 +122,12 @@ fn run(args: Args) -> Result<ExitCode, String> {
             }
             Err(e) if args.backend == Backend::Auto => {
                 eprintln!("backend: cpu (the CUDA engine failed: {e})");
-                session::run_cpu(ir, args.threads, &stop, every, &mut tick)?
+                session::run_cpu(ir, args.threads, stop, every, &mut tick)?
             }
             Err(e) => return Err(e),
         }
     } else {
-        session::run_cpu(ir, args.threads, &stop, every, &mut tick)?
+        session::run_cpu(ir, args.threads, stop, every, &mut tick)?
     };
     if let Some(b) = &bar {
         b.finish_and_clear();
