@@ -721,7 +721,7 @@ fn a_damaged_cache_entry_is_compiled_again() {
 fn a_terminated_run_saves_what_it_recorded() {
     let path = small_model("terminated");
     let out = path.parent().unwrap().join("out");
-    let mut child = run_quietly(&path, &out)
+    let child = run_quietly(&path, &out)
         .args(["--duration", "100000 s", "--no-plot"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
