@@ -743,3 +743,41 @@ fn a_terminated_run_saves_what_it_recorded() {
     assert!(meta["steps_done"].as_u64().unwrap() > 0);
     assert_eq!(partial_files(&out), Vec::<String>::new());
 }
+
+/// A UTF-8 byte order mark (some Windows editors write one) is not part of
+/// the model.
+#[test]
+fn a_byte_order_mark_is_ignored() {
+    let d = temp_dir("bom");
+    let path = d.join("bom.cbm");
+    std::fs::write(&path, format!("\u{feff}{SMALL}")).unwrap();
+    let o = cbmc().arg("check").arg(&path).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+/// `validate` refuses what it cannot measure, up front and as a usage
+/// error: a model without an inferior olive, a window that is not a time.
+#[test]
+fn validate_refuses_what_it_cannot_measure() {
+    let path = small_model("validate_refuses");
+    for (args, needle) in [
+        (
+            vec!["--duration", "1s", "--window", "0.5s"],
+            "no population `IO`",
+        ),
+        (
+            vec!["--duration", "1s", "--window", "nans"],
+            "is not a time",
+        ),
+    ] {
+        let o = cbmc()
+            .arg("validate")
+            .arg(&path)
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(needle), "{args:?}: {err}");
+    }
+}

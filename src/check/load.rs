@@ -38,6 +38,12 @@ pub fn load_text(path: &Path, text: String) -> Loaded {
 }
 
 fn read_into(loaded: &mut Loaded, path: &Path, text: String, out: &mut Vec<Item>, depth: usize) {
+    // Some editors (on Windows) start a UTF-8 file with an invisible byte
+    // order mark; it is not part of the model.
+    let text = match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
+    };
     let file = loaded.sources.add(path, text);
     let parsed = match parse(&loaded.sources.file(file).text, file) {
         Ok(f) => f,

@@ -75,6 +75,10 @@ fn check_loaded(mut loaded: load::Loaded, sets: &[(String, String)]) -> Checked 
     }
 }
 
+/// The largest seed: 2^53, below which every whole number is exact in a
+/// double (the language's numbers).
+const MAX_SEED: f64 = 9_007_199_254_740_992.0;
+
 #[derive(Default)]
 pub struct Checker {
     pub diagnostics: Vec<Diagnostic>,
@@ -205,14 +209,16 @@ impl Checker {
                 "seed" => {
                     if self.expect_dim(&e, Dim::NONE, "the seed", &scope) {
                         match const_value(&e) {
-                            Some(v) if v >= 0.0 && v.fract() == 0.0 && v < 1.8e19 => {
+                            // Every whole number up to 2^53 is exact in a
+                            // double; above it, two seeds could be one.
+                            Some(v) if (0.0..=MAX_SEED).contains(&v) && v.fract() == 0.0 => {
                                 m.seed = v as u64
                             }
                             _ => self.emit(
                                 Diagnostic::error(
                                     "cbm::E020",
                                     e.span,
-                                    "the seed must be a whole number of zero or more",
+                                    "the seed must be a whole number from 0 to 2^53 (9007199254740992)",
                                 )
                                 .label("here"),
                             ),

@@ -244,17 +244,19 @@ impl Checker {
                 if !self.expect_dim(&rate, Dim::RATE, "the rate", &scope) {
                     return None;
                 }
-                if let Some(v) = const_value(&rate).filter(|v| *v < 0.0) {
-                    self.emit(
-                        Diagnostic::error(
-                            "cbm::E020",
-                            rate.span,
-                            format!(
-                                "a rate cannot be negative: {}",
-                                units::format_quantity(v, Dim::RATE)
-                            ),
+                if let Some(v) = const_value(&rate).filter(|v| !(*v >= 0.0 && v.is_finite())) {
+                    let message = if v.is_nan() {
+                        "the rate is not a number (0/0?)".to_string()
+                    } else if v.is_infinite() {
+                        "the rate is infinite".to_string()
+                    } else {
+                        format!(
+                            "a rate cannot be negative: {}",
+                            units::format_quantity(v, Dim::RATE)
                         )
-                        .label("negative"),
+                    };
+                    self.emit(
+                        Diagnostic::error("cbm::E020", rate.span, message).label("not a rate"),
                     );
                     return None;
                 }

@@ -224,6 +224,14 @@ impl Checker {
                     Some(e) if !matches!(e.kind, ExprKind::List(_)) => {
                         (0..self.first_cells(e, size, &parts[0].name)?).collect()
                     }
+                    Some(e) if list_items(e).is_empty() => {
+                        self.emit(
+                            Diagnostic::error("cbm::E020", e.span, "an empty list of cells records nothing")
+                                .label("no cells")
+                                .help("list the cells to trace, e.g. `cells = [0, 1]`, or leave `cells` out for the first 10"),
+                        );
+                        return None;
+                    }
                     Some(e) => {
                         let mut v = Vec::new();
                         for x in list_items(e) {

@@ -108,3 +108,18 @@ pub fn load(
         }
     }
 }
+
+/// `--threads`: at least one, and not so many that a typo (`100000`)
+/// spends minutes starting threads.
+pub fn parse_threads(text: &str) -> Result<usize, String> {
+    const MAX: usize = 1024;
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX).contains(&n) => Ok(n),
+        Ok(0) => Err("at least one thread is needed".into()),
+        Ok(n) => Err(format!(
+            "{n} threads is more than the {MAX} allowed (this machine has {} cores)",
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        )),
+        Err(_) => Err(format!("`{text}` is not a whole number")),
+    }
+}

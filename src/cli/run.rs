@@ -20,8 +20,8 @@ pub struct Args {
     /// Engine: auto (CUDA when usable, else CPU), cpu or cuda.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: Backend,
-    /// CPU threads.
-    #[arg(long, default_value_t = 1)]
+    /// CPU threads (1 to 1024; results are the same for any number).
+    #[arg(long, default_value_t = 1, value_parser = super::parse_threads)]
     pub threads: usize,
     /// Output folder.
     #[arg(short = 'o', long = "out", default_value = "out")]
@@ -73,9 +73,6 @@ fn run(args: Args) -> Result<ExitCode, String> {
             }
         },
     };
-    if args.threads == 0 {
-        return Err("--threads must be at least 1".into());
-    }
     session::check_writable(&args.out)?;
     let ir = &prepared.ir;
     let signals = super::stop::StopOnSignal::install();

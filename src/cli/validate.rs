@@ -76,8 +76,10 @@ fn seconds(text: &str) -> Result<f64, String> {
     };
     num.trim()
         .parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite())
         .map(|v| v * scale)
-        .map_err(|_| format!("`{text}` is not a time like 1000s or 500ms"))
+        .ok_or_else(|| format!("`{text}` is not a time like 1000s or 500ms"))
 }
 
 fn run(args: Args) -> Result<bool, String> {
@@ -130,6 +132,9 @@ fn run(args: Args) -> Result<bool, String> {
     let mut prepared = Vec::new();
     for e in &experiments {
         let mut p = super::load(&args.file, &e.sets)?;
+        if prepared.is_empty() {
+            measurable(&p.ir, window, &args.file)?;
+        }
         if let Some(scale) = e.weight_scale {
             scale_initial(&mut p.ir, &args.projection, &args.weight, scale)?;
         }
@@ -227,6 +232,24 @@ fn run(args: Args) -> Result<bool, String> {
     }
     println!("criteria: IO in {}-{} Hz over the last {window} s with plasticity, outside without; PKJ 20-150, DCN 5-80, BC 1-100 Hz; V within [-100, 50] mV", BAND.0, BAND.1);
     Ok(all_ok)
+}
+
+/// Can the experiments measure what they are about: an inferior olive,
+/// over a window of at least one step?
+fn measurable(ir: &Ir, window: f64, file: &std::path::Path) -> Result<(), String> {
+    if !ir.populations.iter().any(|p| p.name == "IO") {
+        return Err(format!(
+            "{}: validate measures the inferior olive's rate, and the model has no population `IO`",
+            file.display()
+        ));
+    }
+    if window < ir.dt {
+        return Err(format!(
+            "the window ({window} s) is shorter than one step ({} s)",
+            ir.dt
+        ));
+    }
+    Ok(())
 }
 
 /// Multiply the initial value of `projection.var` by `scale` (> 0): a
