@@ -99,6 +99,39 @@ impl SourceMap {
         (line, col)
     }
 
+    /// One diagnostic for people: miette's drawing of the source lines, or,
+    /// where the line is too long to draw (a generated list of thousands of
+    /// cells; miette cannot place a label past column 65535), a plain
+    /// `file:line:col` form.
+    pub fn render(&self, d: &Diagnostic) -> String {
+        const LONGEST_DRAWN_LINE: usize = 2000;
+        let text = &self.file(d.span.file).text;
+        let at = floor_char_boundary(text, d.span.start.min(text.len()));
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        let line_end = text[at..].find('\n').map_or(text.len(), |i| at + i);
+        if line_end - line_start <= LONGEST_DRAWN_LINE {
+            return format!("{:?}", self.report(d));
+        }
+        let (line, col) = self.line_col(d.span);
+        let severity = match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        let mut out = format!(
+            "{severity}[{}]: {}\n  --> {}:{line}:{col} (line too long to show)",
+            d.code,
+            d.message,
+            self.file(d.span.file).path.display()
+        );
+        if !d.label.is_empty() {
+            out += &format!("\n  = {}", d.label);
+        }
+        if let Some(h) = &d.help {
+            out += &format!("\n  help: {h}");
+        }
+        out
+    }
+
     /// A miette report for one diagnostic, with the file's text attached.
     pub fn report(&self, d: &Diagnostic) -> Report {
         let file = self.file(d.span.file);

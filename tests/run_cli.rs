@@ -781,3 +781,28 @@ fn validate_refuses_what_it_cannot_measure() {
         assert!(err.contains(needle), "{args:?}: {err}");
     }
 }
+
+/// A mistake far along a very long line (a generated list of cells) is
+/// reported plainly: miette cannot draw a label past column 65535 and
+/// panicked. The out-of-range cells are one error, not thousands.
+#[test]
+fn a_mistake_on_a_very_long_line_is_reported() {
+    let d = temp_dir("long_line");
+    let path = d.join("long.cbm");
+    let cells: Vec<String> = (0..20001).map(|i| i.to_string()).collect();
+    let model = SMALL.replace("cells = [0, 1]", &format!("cells = [{}]", cells.join(", ")));
+    std::fs::write(&path, model).unwrap();
+    let o = cbmc().arg("check").arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        err.contains("cell 50 is outside `Out` (size 50) (and 19950 more listed cells)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("long.cbm:28:224 (line too long to show)"),
+        "{err}"
+    );
+    assert_eq!(err.matches("E020").count(), 1, "{err}");
+}

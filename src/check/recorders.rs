@@ -234,24 +234,38 @@ impl Checker {
                     }
                     Some(e) => {
                         let mut v = Vec::new();
+                        // One error for all the cells outside the population
+                        // (a generated list can hold thousands).
+                        let mut outside: Vec<(u64, crate::syntax::ast::Span)> = Vec::new();
                         for x in list_items(e) {
                             if let Some(i) = self.count(x, "a cell index", 0) {
                                 if i as usize >= size {
-                                    self.emit(
-                                        Diagnostic::error(
-                                            "cbm::E020",
-                                            x.span,
-                                            format!(
-                                                "cell {i} is outside `{}` (size {size})",
-                                                parts[0].name
-                                            ),
-                                        )
-                                        .label("out of range"),
-                                    );
+                                    outside.push((i, x.span));
                                 } else {
                                     v.push(i as usize);
                                 }
                             }
+                        }
+                        if let Some(&(first, span)) = outside.first() {
+                            let more = match outside.len() {
+                                1 => String::new(),
+                                n => format!(" (and {} more listed cells)", n - 1),
+                            };
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    span,
+                                    format!(
+                                        "cell {first} is outside `{}` (size {size}){more}",
+                                        parts[0].name
+                                    ),
+                                )
+                                .label("out of range")
+                                .help(format!(
+                                    "cells are numbered 0 to {}",
+                                    size.saturating_sub(1)
+                                )),
+                            );
                         }
                         v
                     }

@@ -19,7 +19,7 @@ pub fn print_diagnostics(checked: &Checked, show_warnings: bool) {
         if d.severity == Severity::Warning && !show_warnings {
             continue;
         }
-        eprintln!("{:?}", checked.sources.report(d));
+        eprintln!("{}", checked.sources.render(d));
     }
 }
 
