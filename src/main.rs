@@ -36,6 +36,18 @@ enum Command {
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    // The checker and lowering walk expression trees recursively; a long
+    // `else if` chain or sum in a generated model makes a deep one. The
+    // parser refuses absurd sizes (syntax/parser.rs); this gives everything
+    // below them room (only the pages used are ever touched).
+    const STACK: usize = 256 << 20;
+    match std::thread::Builder::new().stack_size(STACK).spawn(run) {
+        Ok(thread) => thread.join().unwrap_or(ExitCode::from(101)),
+        Err(_) => run(),
+    }
+}
+
+fn run() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(a) => cli::check::main(a),

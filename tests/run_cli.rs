@@ -806,3 +806,34 @@ fn a_mistake_on_a_very_long_line_is_reported() {
     );
     assert_eq!(err.matches("E020").count(), 1, "{err}");
 }
+
+/// Long flat chains (a generated sum, thousands of `else if`) made trees
+/// deep enough to overflow the stack: up to 10,000 operators a statement
+/// they are checked, beyond that they are a syntax error.
+#[test]
+fn long_chains_are_checked_or_refused_without_overflowing() {
+    let d = temp_dir("long_chains");
+    let check = |name: &str, reset: String| {
+        let path = d.join(format!("{name}.cbm"));
+        std::fs::write(&path, SMALL.replace("reset { V = EL }", &reset)).unwrap();
+        let o = cbmc().arg("check").arg(&path).output().unwrap();
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let sum = |terms: usize| format!("reset {{ V = EL{} }}", " + 0 mV".repeat(terms));
+    let (code, err) = check("sum", sum(9_990));
+    assert_eq!(code, Some(0), "{err}");
+    let (code, err) = check("too_long", sum(10_001));
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("more than 10000 operators"), "{err}");
+    let chain: String = (0..20_000)
+        .map(|i| format!(" else if V > {i} mV {{ V = EL }}"))
+        .collect();
+    let (code, err) = check(
+        "else_if",
+        format!("reset {{ if V > 0 mV {{ V = EL }}{chain} }}"),
+    );
+    assert_eq!(code, Some(0), "{err}");
+}

@@ -40,11 +40,34 @@ pub fn parse_expr(text: &str, file: u32) -> Result<Expr, Diagnostic> {
 /// Nesting deeper than any model needs would overflow the parser's stack:
 /// refuse it with a diagnostic first. Counts brackets and runs of prefix
 /// operators; comments are not special-cased (being too strict there is safe).
+/// A statement with more operators than any model needs (a generated sum of
+/// 100,000 terms) is refused too: the checker walks expression trees
+/// recursively, and a flat chain is a tree as deep as it is long.
 fn too_deep(text: &str, file: u32) -> Result<(), Diagnostic> {
     const LIMIT: usize = 200;
+    const OPERATORS: usize = 10_000;
     let mut depth = 0usize;
     let mut run = 0usize;
+    // Operators since the statement began, and open ( and [ in it.
+    let (mut operators, mut open) = (0usize, 0usize);
     for (i, c) in text.char_indices() {
+        match c {
+            '(' | '[' => open += 1,
+            ')' | ']' => open = open.saturating_sub(1),
+            '{' | '}' | ';' => (operators, open) = (0, 0),
+            '\n' if open == 0 => operators = 0,
+            '+' | '-' | '*' | '/' | '^' | '<' | '>' | '=' | '!' => operators += 1,
+            _ => {}
+        }
+        if operators > OPERATORS {
+            return Err(Diagnostic::error(
+                "cbm::E001",
+                Span::new(file, i, i + c.len_utf8()),
+                format!("a statement with more than {OPERATORS} operators"),
+            )
+            .label("too long")
+            .help("split the expression with `let`"));
+        }
         match c {
             '(' | '[' | '{' => depth += 1,
             ')' | ']' | '}' => depth = depth.saturating_sub(1),
