@@ -36,6 +36,7 @@ enum Command {
 
 fn main() -> ExitCode {
     restore_sigpipe();
+    end_quietly_when_output_fails();
     // The checker and lowering walk expression trees recursively; a long
     // `else if` chain or sum in a generated model makes a deep one. The
     // parser refuses absurd sizes (syntax/parser.rs); this gives everything
@@ -69,4 +70,25 @@ fn restore_sigpipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+}
+
+/// `println!` panics when standard output cannot be written (`> /dev/full`,
+/// a full disk). Files are always written before anything is printed about
+/// them, so end with a one-line error and status 1 instead of a panic.
+fn end_quietly_when_output_fails() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if message.starts_with("failed printing to std") {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "error: {message}");
+            std::process::exit(1);
+        }
+        default(info);
+    }));
 }

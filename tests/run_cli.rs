@@ -837,3 +837,24 @@ fn long_chains_are_checked_or_refused_without_overflowing() {
     );
     assert_eq!(code, Some(0), "{err}");
 }
+
+/// Output that cannot be written (`> /dev/full`) ends with a one-line error
+/// and status 1, not a panic.
+#[test]
+fn unwritable_standard_output_is_an_error_not_a_panic() {
+    let Ok(full) = std::fs::OpenOptions::new().write(true).open("/dev/full") else {
+        eprintln!("skipped: no /dev/full here");
+        return;
+    };
+    let path = small_model("dev_full");
+    let o = cbmc()
+        .arg("emit-c")
+        .arg(&path)
+        .stdout(full)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains("failed printing to stdout"), "{err}");
+}
