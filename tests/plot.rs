@@ -664,3 +664,51 @@ fn benchmark_a_1000_s_run_plots_in_under_5_s() {
     assert_eq!(out.figures.len(), 17);
     assert!(seconds < 5.0, "plotting took {seconds:.2} s");
 }
+
+/// An `.npy` member whose header claims a terabyte-sized array (a damaged
+/// file) is an error naming the key, not an aborted allocation.
+#[test]
+fn a_damaged_array_header_is_an_error_not_an_abort() {
+    let npz = quiet_npz("plot_damaged_header");
+    let dir = npz.parent().unwrap().to_path_buf();
+    let damaged = dir.join("damaged.npz");
+    {
+        let mut from = zip::ZipArchive::new(std::fs::File::open(&npz).unwrap()).unwrap();
+        let mut to = zip::ZipWriter::new(std::fs::File::create(&damaged).unwrap());
+        for i in 0..from.len() {
+            let member = from.by_index_raw(i).unwrap();
+            if member.name() == "Silent_spikes.npy" {
+                continue;
+            }
+            to.raw_copy_file(member).unwrap();
+        }
+        let mut dict =
+            "{'descr': '<u2', 'fortran_order': False, 'shape': (1000000000000, 3), }".to_string();
+        while (10 + dict.len() + 1) % 64 != 0 {
+            dict.push(' ');
+        }
+        dict.push('\n');
+        let mut npy = b"\x93NUMPY\x01\x00".to_vec();
+        npy.extend((dict.len() as u16).to_le_bytes());
+        npy.extend(dict.as_bytes());
+        npy.extend([0u8; 12]);
+        to.start_file(
+            "Silent_spikes.npy",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut to, &npy).unwrap();
+        to.finish().unwrap();
+    }
+    let o = cbmc()
+        .args(["plot", damaged.to_str().unwrap(), "-o"])
+        .arg(dir.join("damaged-plots"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("key `Silent_spikes` is damaged"),
+        "{stderr}"
+    );
+}

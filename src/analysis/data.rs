@@ -179,6 +179,8 @@ impl RunData {
 
 struct Reader {
     npz: NpzReader<BufReader<File>>,
+    /// The same file, to look at an array's header before reading it.
+    zip: zip::ZipArchive<BufReader<File>>,
     keys: BTreeSet<String>,
     path: PathBuf,
 }
@@ -201,6 +203,7 @@ impl Reader {
                 self.path.display()
             ));
         }
+        self.plausible_size(key)?;
         self.npz.by_name(key).map_err(|e| {
             format!(
                 "{}: cannot read key `{key}` ({what}) as {} with {} dimension(s): {e}",
@@ -211,6 +214,36 @@ impl Reader {
                     .unwrap_or_else(|| "any".into()),
             )
         })
+    }
+
+    /// A damaged header can claim an array of terabytes, and reading it
+    /// would abort on the allocation: compare the bytes its shape needs with
+    /// the member's size and with the memory there is, first.
+    fn plausible_size(&mut self, key: &str) -> Result<(), String> {
+        let damaged =
+            |why: String| format!("{}: key `{key}` is damaged: {why}", self.path.display());
+        let Ok(mut member) = self.zip.by_name(&format!("{key}.npy")) else {
+            return Ok(()); // ndarray-npy reports what is missing
+        };
+        let stored = member.size();
+        let mut head = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut member, 4096), &mut head)
+            .map_err(|e| damaged(e.to_string()))?;
+        let Some(needed) = npy_data_bytes(&head) else {
+            return Ok(()); // not a header we can read: ndarray-npy says why
+        };
+        if needed > stored {
+            return Err(damaged(format!(
+                "its header describes {needed} bytes of data and the file holds {stored}"
+            )));
+        }
+        if crate::network::available_bytes().is_some_and(|have| needed > have) {
+            return Err(damaged(format!(
+                "it would need {:.1} GB of memory",
+                needed as f64 / 1e9
+            )));
+        }
+        Ok(())
     }
 
     fn scalar(&mut self, key: &str, what: &str) -> Result<f64, String> {
@@ -224,6 +257,28 @@ impl Reader {
     }
 }
 
+/// The bytes of data an `.npy` header (at the start of `head`) describes:
+/// the product of its shape times its item size; None if it cannot be read.
+fn npy_data_bytes(head: &[u8]) -> Option<u64> {
+    let text = String::from_utf8_lossy(head.get(10..)?);
+    let after = |key: &str| text.find(key).map(|i| &text[i + key.len()..]);
+    let descr = after("'descr': '")?;
+    let item: u64 = descr
+        .chars()
+        .skip(2) // byte order and kind, e.g. `<f`
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()?;
+    let shape = after("'shape': (")?;
+    let shape = &shape[..shape.find(')')?];
+    let mut bytes = item;
+    for d in shape.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        bytes = bytes.saturating_mul(d.parse::<u64>().ok()?);
+    }
+    Some(bytes)
+}
+
 /// Open and read a run file.
 pub fn load(path: &Path) -> Result<RunData, String> {
     let file = File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
@@ -234,8 +289,13 @@ pub fn load(path: &Path) -> Result<RunData, String> {
         .map_err(|e| format!("cannot list the arrays in {}: {e}", path.display()))?
         .into_iter()
         .collect();
+    let zip = File::open(path)
+        .map_err(|e| e.to_string())
+        .and_then(|f| zip::ZipArchive::new(BufReader::new(f)).map_err(|e| e.to_string()))
+        .map_err(|e| format!("{} is not an .npz file: {e}", path.display()))?;
     let mut r = Reader {
         npz,
+        zip,
         keys,
         path: path.to_path_buf(),
     };
