@@ -684,7 +684,7 @@ fn a_damaged_array_header_is_an_error_not_an_abort() {
         }
         let mut dict =
             "{'descr': '<u2', 'fortran_order': False, 'shape': (1000000000000, 3), }".to_string();
-        while (10 + dict.len() + 1) % 64 != 0 {
+        while !(10 + dict.len() + 1).is_multiple_of(64) {
             dict.push(' ');
         }
         dict.push('\n');
