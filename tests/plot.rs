@@ -297,23 +297,23 @@ fn rewrite(npz: &Path, to: &Path, edit: impl Fn(&mut Vec<(String, NpzArray)>)) {
             let a = if let Ok(a) = r.by_name::<ndarray::OwnedRepr<f64>, IxDyn>(&name) {
                 NpzArray::F64 {
                     shape: a.shape().to_vec(),
-                    data: a.into_raw_vec_and_offset().0,
+                    data: a.into_raw_vec_and_offset().0.into(),
                 }
             } else if let Ok(a) = r.by_name::<ndarray::OwnedRepr<u32>, IxDyn>(&name) {
                 NpzArray::U32 {
                     shape: a.shape().to_vec(),
-                    data: a.into_raw_vec_and_offset().0,
+                    data: a.into_raw_vec_and_offset().0.into(),
                 }
             } else if let Ok(a) = r.by_name::<ndarray::OwnedRepr<u16>, IxDyn>(&name) {
                 NpzArray::U16 {
                     shape: a.shape().to_vec(),
-                    data: a.into_raw_vec_and_offset().0,
+                    data: a.into_raw_vec_and_offset().0.into(),
                 }
             } else {
                 let a = r.by_name::<ndarray::OwnedRepr<u8>, IxDyn>(&name).unwrap();
                 NpzArray::U8 {
                     shape: a.shape().to_vec(),
-                    data: a.into_raw_vec_and_offset().0,
+                    data: a.into_raw_vec_and_offset().0.into(),
                 }
             };
             arrays.push((name, a));
@@ -333,7 +333,7 @@ fn strip_recorders(arrays: &mut [(String, NpzArray)]) {
             if let NpzArray::U8 { shape, data } = a {
                 let mut meta: serde_json::Value = serde_json::from_slice(data).unwrap();
                 meta.as_object_mut().unwrap().remove("recorders");
-                *data = serde_json::to_vec(&meta).unwrap();
+                *data = serde_json::to_vec(&meta).unwrap().into();
                 *shape = vec![data.len()];
             }
         }
@@ -549,14 +549,14 @@ fn benchmark_a_1000_s_run_plots_in_under_5_s() {
             format!("{pop}_spikes"),
             NpzArray::U16 {
                 shape: vec![bins, recorded],
-                data,
+                data: data.into(),
             },
         ));
         arrays.push((
             format!("{pop}_spikes_bin"),
             NpzArray::F64 {
                 shape: vec![],
-                data: vec![bin],
+                data: vec![bin].into(),
             },
         ));
         populations.push(serde_json::json!({"name": pop, "cells": cells, "mean_hz": hz}));
@@ -575,14 +575,14 @@ fn benchmark_a_1000_s_run_plots_in_under_5_s() {
         "IO_times_t".into(),
         NpzArray::F64 {
             shape: vec![n],
-            data: t,
+            data: t.into(),
         },
     ));
     arrays.push((
         "IO_times_i".into(),
         NpzArray::U32 {
             shape: vec![n],
-            data: i,
+            data: i.into(),
         },
     ));
     let (snaps, syn) = (10_000usize, 2000usize);
@@ -598,7 +598,7 @@ fn benchmark_a_1000_s_run_plots_in_under_5_s() {
         "weights".into(),
         NpzArray::F64 {
             shape: vec![snaps, syn],
-            data: wdata,
+            data: wdata.into(),
         },
     ));
     arrays.push((
@@ -636,7 +636,7 @@ fn benchmark_a_1000_s_run_plots_in_under_5_s() {
         "IO_V_cells".into(),
         NpzArray::U32 {
             shape: vec![2],
-            data: vec![0, 1],
+            data: vec![0, 1].into(),
         },
     ));
     let meta = serde_json::to_vec(&serde_json::json!({
@@ -648,7 +648,7 @@ fn benchmark_a_1000_s_run_plots_in_under_5_s() {
         "meta".into(),
         NpzArray::U8 {
             shape: vec![meta.len()],
-            data: meta,
+            data: meta.into(),
         },
     ));
     write_npz(&npz, &arrays).unwrap();

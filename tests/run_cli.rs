@@ -63,7 +63,7 @@ fn arrays_bytes(r: &cbmc::session::RunResult) -> Vec<(String, Vec<u8>)> {
                 F64 { data, .. } => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
                 U32 { data, .. } => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
                 U16 { data, .. } => data.iter().flat_map(|x| x.to_le_bytes()).collect(),
-                U8 { data, .. } => data,
+                U8 { data, .. } => data.into_owned(),
             };
             (k, bytes)
         })
@@ -631,7 +631,7 @@ record sq = trace(P.sq, cells = [1])
         .into_iter()
         .find(|(k, _)| k == "c_cells")
         .map(|(_, a)| match a {
-            cbmc::record::NpzArray::U32 { data, .. } => data,
+            cbmc::record::NpzArray::U32 { data, .. } => data.into_owned(),
             _ => vec![],
         });
     assert_eq!(cells, Some(vec![0, 1]));

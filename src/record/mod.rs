@@ -4,6 +4,7 @@
 mod npz;
 
 pub use npz::{write_npz, NpzArray};
+use std::borrow::Cow;
 
 use crate::engine::StateView;
 use crate::ir::{Ir, RecorderKindIr};
@@ -65,10 +66,11 @@ enum Buffer {
     },
 }
 
-/// Bytes a run's recorders will hold at its end, roughly, counting one
-/// copy made when the `.npz` is written: spike counts, rates, traces and
-/// weight snapshots (whose sizes the model fixes), and the per-cell spike
-/// totals. Spike times depend on the activity and are not counted.
+/// Bytes a run's recorders will hold at its end, roughly: spike counts,
+/// rates, traces and weight snapshots (whose sizes the model fixes), spike
+/// times of sources with a constant rate (their expected number), and the
+/// per-cell spike totals. Spike times of neurons depend on the activity and
+/// are not counted.
 pub fn estimated_bytes(ir: &Ir) -> u64 {
     let steps = ir.steps;
     let synapses = crate::network::expected_synapses(ir);
@@ -80,7 +82,14 @@ pub fn estimated_bytes(ir: &Ir) -> u64 {
                 bin_steps, cells, ..
             } => steps / (*bin_steps).max(1) as u64 * *cells as u64 * 2,
             RecorderKindIr::Rate { bin_steps, .. } => steps / (*bin_steps).max(1) as u64 * 8,
-            RecorderKindIr::SpikeTimes { .. } => 0,
+            RecorderKindIr::SpikeTimes { population, cells } => {
+                match &ir.populations[*population].kind {
+                    crate::ir::PopulationKindIr::Source(src) => src
+                        .fixed_probability(ir.dt)
+                        .map_or(0, |p| (p * steps as f64 * *cells as f64 * 12.0) as u64),
+                    crate::ir::PopulationKindIr::Neuron(_) => 0,
+                }
+            }
             RecorderKindIr::Trace {
                 cells, every_steps, ..
             } => steps.div_ceil((*every_steps).max(1) as u64) * (cells.len() as u64 + 1) * 8,
@@ -96,12 +105,33 @@ pub fn estimated_bytes(ir: &Ir) -> u64 {
         })
         .fold(0u64, u64::saturating_add);
     let totals: u64 = ir.populations.iter().map(|p| p.size as u64 * 8).sum();
-    per_run.saturating_mul(2).saturating_add(totals)
+    // Saving writes from the buffers themselves (`arrays` borrows them), so
+    // a recording needs its size once.
+    per_run.saturating_add(totals)
+}
+
+/// An empty vector with room for exactly `n` values where that much can be
+/// had: a recording's size is known before the run, and growing by
+/// doubling would ask for up to twice the memory the check allowed for.
+fn reserved<T>(n: u64) -> Vec<T> {
+    let mut v = Vec::new();
+    let _ = v.try_reserve_exact(usize::try_from(n).unwrap_or(0));
+    v
 }
 
 impl Recording {
     /// `synapses[q]` gives (pre, post) of projection q, to sample weights.
     pub fn new(ir: &Ir, synapses: &[(&[u32], &[u32])]) -> Self {
+        // Rows a recorder holds at the end of the run: one per `every`
+        // steps, from step 0 (`first`) or one per whole bin.
+        let samples = |every: u32, first: bool| {
+            let every = u64::from(every.max(1));
+            if first {
+                ir.steps.div_ceil(every)
+            } else {
+                ir.steps / every
+            }
+        };
         let recs = ir
             .recorders
             .iter()
@@ -115,7 +145,7 @@ impl Recording {
                         pop: *population,
                         bin: *bin_steps,
                         cells: *cells,
-                        data: vec![],
+                        data: reserved(samples(*bin_steps, false) * *cells as u64),
                         current: vec![0; *cells],
                     },
                     RecorderKindIr::SpikeTimes { population, cells } => Buffer::Times {
@@ -134,8 +164,8 @@ impl Recording {
                         var: *var,
                         cells: cells.clone(),
                         every: *every_steps,
-                        data: vec![],
-                        t: vec![],
+                        data: reserved(samples(*every_steps, true) * cells.len() as u64),
+                        t: reserved(samples(*every_steps, true)),
                     },
                     RecorderKindIr::Weights {
                         projection,
@@ -156,9 +186,9 @@ impl Recording {
                             every: *every_steps,
                             pre: ids.iter().map(|&k| pre[k]).collect(),
                             post: ids.iter().map(|&k| post[k]).collect(),
+                            data: reserved(samples(*every_steps, true) * ids.len() as u64),
+                            t: reserved(samples(*every_steps, true)),
                             ids,
-                            data: vec![],
-                            t: vec![],
                         }
                     }
                     RecorderKindIr::Rate {
@@ -348,10 +378,10 @@ impl Recording {
     }
 
     /// The arrays to write, keyed as documented in docs/language.md.
-    pub fn arrays(&self) -> Vec<(String, NpzArray)> {
+    pub fn arrays(&self) -> Vec<(String, NpzArray<'_>)> {
         let mut out = Vec::new();
         for (name, pairs) in &self.gap_pairs {
-            let data = pairs.iter().flat_map(|&(a, b)| [a, b]).collect();
+            let data = Cow::Owned(pairs.iter().flat_map(|&(a, b)| [a, b]).collect());
             out.push((
                 format!("{name}_pairs"),
                 NpzArray::U32 {
@@ -370,14 +400,14 @@ impl Recording {
                         name.clone(),
                         NpzArray::U16 {
                             shape: vec![rows, *cells],
-                            data: data.clone(),
+                            data: Cow::Borrowed(&data[..rows * *cells]),
                         },
                     ));
                     out.push((
                         format!("{name}_bin"),
                         NpzArray::F64 {
                             shape: vec![],
-                            data: vec![*bin as f64 * self.dt],
+                            data: Cow::Owned(vec![*bin as f64 * self.dt]),
                         },
                     ));
                 }
@@ -390,7 +420,7 @@ impl Recording {
                         name.clone(),
                         NpzArray::F64 {
                             shape: vec![t.len(), cells.len()],
-                            data: data.clone(),
+                            data: Cow::Borrowed(data),
                         },
                     ));
                     out.push((format!("{name}_t"), NpzArray::f64_vec(t)));
@@ -398,7 +428,7 @@ impl Recording {
                         format!("{name}_cells"),
                         NpzArray::U32 {
                             shape: vec![cells.len()],
-                            data: cells.iter().map(|&c| c as u32).collect(),
+                            data: Cow::Owned(cells.iter().map(|&c| c as u32).collect()),
                         },
                     ));
                 }
@@ -414,7 +444,7 @@ impl Recording {
                         name.clone(),
                         NpzArray::F64 {
                             shape: vec![t.len(), ids.len()],
-                            data: data.clone(),
+                            data: Cow::Borrowed(data),
                         },
                     ));
                     out.push((format!("{name}_t"), NpzArray::f64_vec(t)));
@@ -427,7 +457,7 @@ impl Recording {
                         format!("{name}_bin"),
                         NpzArray::F64 {
                             shape: vec![],
-                            data: vec![*bin as f64 * self.dt],
+                            data: Cow::Owned(vec![*bin as f64 * self.dt]),
                         },
                     ));
                 }

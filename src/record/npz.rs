@@ -3,29 +3,45 @@
 
 use ndarray::{ArrayViewD, IxDyn};
 use ndarray_npy::NpzWriter;
+use std::borrow::Cow;
 use std::fs::File;
 use std::path::Path;
 
-pub enum NpzArray {
-    F64 { shape: Vec<usize>, data: Vec<f64> },
-    U32 { shape: Vec<usize>, data: Vec<u32> },
-    U16 { shape: Vec<usize>, data: Vec<u16> },
-    U8 { shape: Vec<usize>, data: Vec<u8> },
+/// One array of a run file. The data is borrowed from the recording where
+/// it can be (a recording can be most of a run's memory, and saving it must
+/// not need as much again), owned where it is made for the file.
+pub enum NpzArray<'a> {
+    F64 {
+        shape: Vec<usize>,
+        data: Cow<'a, [f64]>,
+    },
+    U32 {
+        shape: Vec<usize>,
+        data: Cow<'a, [u32]>,
+    },
+    U16 {
+        shape: Vec<usize>,
+        data: Cow<'a, [u16]>,
+    },
+    U8 {
+        shape: Vec<usize>,
+        data: Cow<'a, [u8]>,
+    },
 }
 
-impl NpzArray {
+impl<'a> NpzArray<'a> {
     /// A 1-D array of doubles.
-    pub fn f64_vec(v: &[f64]) -> Self {
+    pub fn f64_vec(v: &'a [f64]) -> Self {
         NpzArray::F64 {
             shape: vec![v.len()],
-            data: v.to_vec(),
+            data: Cow::Borrowed(v),
         }
     }
     /// A 1-D array of u32.
-    pub fn u32_vec(v: &[u32]) -> Self {
+    pub fn u32_vec(v: &'a [u32]) -> Self {
         NpzArray::U32 {
             shape: vec![v.len()],
-            data: v.to_vec(),
+            data: Cow::Borrowed(v),
         }
     }
 }
@@ -35,7 +51,7 @@ impl NpzArray {
 /// folder at once never share a temporary file (the last to finish wins). A complete file that cannot be
 /// moved into place is kept under the temporary name (the error says where),
 /// so a long run's results survive a bad output path.
-pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
+pub fn write_npz(path: &Path, arrays: &[(String, NpzArray<'_>)]) -> Result<(), String> {
     if let Some(name) = first_repeated_name(arrays) {
         return Err(format!(
             "cannot write {}: two arrays are named `{name}`",
@@ -57,7 +73,7 @@ pub fn write_npz(path: &Path, arrays: &[(String, NpzArray)]) -> Result<(), Strin
     })
 }
 
-fn first_repeated_name(arrays: &[(String, NpzArray)]) -> Option<&str> {
+fn first_repeated_name<'a>(arrays: &'a [(String, NpzArray<'_>)]) -> Option<&'a str> {
     let mut seen = std::collections::HashSet::new();
     arrays
         .iter()
@@ -65,7 +81,7 @@ fn first_repeated_name(arrays: &[(String, NpzArray)]) -> Option<&str> {
         .find(|n| !seen.insert(*n))
 }
 
-fn write_to(tmp: &Path, arrays: &[(String, NpzArray)]) -> Result<(), String> {
+fn write_to(tmp: &Path, arrays: &[(String, NpzArray<'_>)]) -> Result<(), String> {
     let err =
         |e: &dyn std::error::Error| format!("cannot write {}: {}", tmp.display(), describe(e));
     let file = File::create(tmp).map_err(|e| err(&e))?;

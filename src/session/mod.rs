@@ -198,7 +198,7 @@ pub fn write_outputs(
         "meta".into(),
         NpzArray::U8 {
             shape: vec![bytes.len()],
-            data: bytes,
+            data: bytes.into(),
         },
     ));
     let path = dir.join(format!("{stem}.npz"));

@@ -203,7 +203,7 @@ fn compare_arrays(label: &str, a: &[(String, NpzArray)], b: &[(String, NpzArray)
                 },
             ) => {
                 assert_eq!(sa, sb, "{label}: shape of `{ka}`");
-                for (i, (x, y)) in da.iter().zip(db).enumerate() {
+                for (i, (x, y)) in da.iter().zip(db.iter()).enumerate() {
                     assert!(
                         same(*x, *y),
                         "{label}: `{ka}`[{i}] is {x:e} on the CPU, {y:e} in the CUDA kernels"

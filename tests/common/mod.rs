@@ -53,7 +53,7 @@ pub fn f64s(r: &RunResult, key: &str) -> (Vec<usize>, Vec<f64>) {
     for (k, a) in r.recording.arrays() {
         if k == key {
             if let NpzArray::F64 { shape, data } = a {
-                return (shape, data);
+                return (shape, data.into_owned());
             }
         }
     }
@@ -64,7 +64,7 @@ pub fn u32s(r: &RunResult, key: &str) -> Vec<u32> {
     for (k, a) in r.recording.arrays() {
         if k == key {
             if let NpzArray::U32 { data, .. } = a {
-                return data;
+                return data.into_owned();
             }
         }
     }
@@ -75,7 +75,7 @@ pub fn u16s(r: &RunResult, key: &str) -> (Vec<usize>, Vec<u16>) {
     for (k, a) in r.recording.arrays() {
         if k == key {
             if let NpzArray::U16 { shape, data } = a {
-                return (shape, data);
+                return (shape, data.into_owned());
             }
         }
     }
