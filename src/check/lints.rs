@@ -15,6 +15,7 @@ pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
     unstable_euler(c, m);
     fires_at_rest(c, m);
     plasticity(c, m);
+    noise_that_depends_on_dt(c, m);
 }
 
 fn unused_parameters(c: &mut Checker, m: &Model) {
@@ -319,5 +320,109 @@ fn never_runs(s: &TStmt) -> bool {
         },
         TStmt::Let { .. } => true,
         TStmt::Assign { .. } => false,
+    }
+}
+
+/// What an expression draws and reads, for the noise lint: a random number,
+/// and `dt`.
+#[derive(Clone, Copy, Default)]
+struct NoiseUse {
+    random: bool,
+    dt: bool,
+}
+
+impl NoiseUse {
+    fn of(e: &TExpr, n: &NeuronType, locals: &[NoiseUse]) -> NoiseUse {
+        let both = |a: NoiseUse, b: NoiseUse| NoiseUse {
+            random: a.random || b.random,
+            dt: a.dt || b.dt,
+        };
+        match &e.kind {
+            TKind::Ref(Ref::Dt) => NoiseUse {
+                random: false,
+                dt: true,
+            },
+            TKind::Ref(Ref::Local(k)) => locals.get(*k).copied().unwrap_or_default(),
+            TKind::Ref(Ref::Alias(k)) => n
+                .aliases
+                .get(*k)
+                .map_or_else(NoiseUse::default, |(_, a)| NoiseUse::of(a, n, locals)),
+            TKind::Call(f, args) => args.iter().fold(
+                NoiseUse {
+                    random: matches!(f, Func::Rand | Func::Randn),
+                    dt: false,
+                },
+                |u, a| both(u, NoiseUse::of(a, n, locals)),
+            ),
+            TKind::Unary(_, x) => NoiseUse::of(x, n, locals),
+            TKind::Binary(_, a, b) => both(NoiseUse::of(a, n, locals), NoiseUse::of(b, n, locals)),
+            _ => NoiseUse::default(),
+        }
+    }
+}
+
+/// Noise whose strength depends on the step. `V += sigma * randn()` in
+/// `update` adds one kick per step: halving dt doubles the kicks, so the
+/// same model is noisier at a finer step (the earlier program's IO noise
+/// was written so). `randn()` inside `dV/dt` is multiplied by dt, so it
+/// fades as dt shrinks. A diffusion whose spread per unit time is fixed
+/// scales the kick by sqrt(dt).
+fn noise_that_depends_on_dt(c: &mut Checker, m: &Model) {
+    let mut found = Vec::new();
+    for n in &m.neurons {
+        for eq in &n.equations {
+            if NoiseUse::of(&eq.rhs, n, &[]).random {
+                let var = &n.state[eq.var].name;
+                found.push(
+                    Diagnostic::warning("cbm::W112", eq.rhs.span, format!("a random number in d{var}/dt is multiplied by dt each step, so this noise fades as dt shrinks"))
+                        .label("noise inside the derivative")
+                        .help(format!("add the noise in `update` instead, scaled for a fixed spread per unit time: `{var} += sigma * sqrt(dt / 1 ms) * randn()` (sigma: the spread after 1 ms)")),
+                );
+            }
+        }
+        let mut locals = vec![NoiseUse::default(); n.locals];
+        per_step_noise(&n.update, n, &mut locals, &mut found);
+    }
+    c.diagnostics.extend(found);
+}
+
+fn per_step_noise(
+    stmts: &[TStmt],
+    n: &NeuronType,
+    locals: &mut [NoiseUse],
+    found: &mut Vec<Diagnostic>,
+) {
+    for s in stmts {
+        match s {
+            TStmt::Let { local, value } => {
+                let u = NoiseUse::of(value, n, locals);
+                if let Some(slot) = locals.get_mut(*local) {
+                    *slot = u;
+                }
+            }
+            TStmt::Assign {
+                target: Target::State(v),
+                value,
+                span,
+                ..
+            } => {
+                let u = NoiseUse::of(value, n, locals);
+                if u.random && !u.dt {
+                    let var = &n.state[*v].name;
+                    found.push(
+                        Diagnostic::warning("cbm::W112", *span, format!("`{var}` gets a random kick every step whose size does not depend on dt: at a finer step the cell gets more kicks of the same size, so it is noisier"))
+                            .label("noise per step, not per unit time")
+                            .help("scale the kick by sqrt(dt / 1 ms) for a spread per unit time that does not depend on dt, e.g. `sigma * sqrt(dt / 1 ms) * randn()` (the same at dt = 1 ms)"),
+                    );
+                }
+            }
+            TStmt::Assign { .. } => {}
+            TStmt::If {
+                then, otherwise, ..
+            } => {
+                per_step_noise(then, n, locals, found);
+                per_step_noise(otherwise, n, locals, found);
+            }
+        }
     }
 }

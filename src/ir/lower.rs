@@ -207,8 +207,16 @@ impl<'a> Ctx<'a> {
                     .iter()
                     .map(|a| self.expr(a))
                     .collect::<Result<Vec<_>, _>>()?;
-                self.site += 1;
-                Expr::Call(*f, args, self.site)
+                // Each random call draws its own numbers (its site); other
+                // calls need none, so that adding `sqrt(dt / 1 ms)` to a
+                // noisy expression does not change which numbers it draws.
+                let site = if matches!(f, Func::Rand | Func::Randn) {
+                    self.site += 1;
+                    self.site
+                } else {
+                    0
+                };
+                Expr::Call(*f, args, site)
             }
             TKind::Ref(r) => self.reference(*r)?,
         })
