@@ -6,7 +6,7 @@ use super::model::*;
 use super::units::{self, Dim};
 use super::Checker;
 use crate::diagnostics::Diagnostic;
-use crate::syntax::ast::Item;
+use crate::syntax::ast::{BinOp, Item, UnOp};
 
 pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
     unused_parameters(c, m);
@@ -16,6 +16,7 @@ pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
     fires_at_rest(c, m);
     plasticity(c, m);
     noise_that_depends_on_dt(c, m);
+    reversed_driving_forces(c, m);
 }
 
 fn unused_parameters(c: &mut Checker, m: &Model) {
@@ -423,6 +424,131 @@ fn per_step_noise(
                 per_step_noise(then, n, locals, found);
                 per_step_noise(otherwise, n, locals, found);
             }
+        }
+    }
+}
+
+/// `g * (V - E)` in dV/dt pushes V away from E: a driving force written the
+/// wrong way round (the earlier program's inhibition became excitation this
+/// way, among others). A term is flagged when it is a product of one
+/// difference between the equation's own variable and something free of
+/// it, and of factors that are positive as far as the model says
+/// (parameters, state, inputs, positive constants, `exp`), and its sign makes
+/// it grow with the variable. Products with more than one such difference
+/// (`(V - Vr) * (V - Vc)`, quadratic models) or other factors are left alone.
+fn reversed_driving_forces(c: &mut Checker, m: &Model) {
+    let mut found = Vec::new();
+    for n in &m.neurons {
+        for eq in &n.equations {
+            let own = Ref::State(eq.var);
+            let rhs = linear::inline_aliases(&eq.rhs, &n.aliases);
+            for_each_term(&rhs, 1, &mut |term, sign| {
+                let Some((difference, sign)) = driving_force(term, sign, own) else {
+                    return;
+                };
+                let TKind::Binary(_, a, b) = &difference.kind else {
+                    return;
+                };
+                // sign * (a - b) grows with the variable when a is the variable.
+                let grows = (matches!(a.kind, TKind::Ref(r) if r == own)) == (sign > 0);
+                if !grows {
+                    return;
+                }
+                let var = &n.state[eq.var].name;
+                let other = match (&a.kind, &b.kind) {
+                    (TKind::Ref(r), _) if *r == own => b,
+                    _ => a,
+                };
+                let other = ref_name(n, other).unwrap_or_else(|| "it".into());
+                found.push(
+                    Diagnostic::warning("cbm::W113", term.span, format!("this term pushes `{var}` away from `{other}`: the driving force is reversed"))
+                        .label(format!("grows as `{var}` moves past `{other}`"))
+                        .help(format!("a leak or a conductance pulls `{var}` toward `{other}`: write `g * ({other} - {var})`, or negate the term (ignore this if the term is meant to be regenerative)")),
+                );
+            });
+        }
+    }
+    c.diagnostics.extend(found);
+}
+
+fn ref_name(n: &NeuronType, e: &TExpr) -> Option<String> {
+    match e.kind {
+        TKind::Ref(Ref::Param(i)) => n.params.get(i).map(|v| v.name.clone()),
+        TKind::Ref(Ref::State(i)) => n.state.get(i).map(|v| v.name.clone()),
+        TKind::Ref(Ref::Input(i)) => n.inputs.get(i).map(|v| v.name.clone()),
+        TKind::Const(v) => Some(units::trim_float(v)),
+        _ => None,
+    }
+}
+
+/// Call `f` on every additive term of `e` with its sign (+1 or -1).
+fn for_each_term<'a>(e: &'a TExpr, sign: i8, f: &mut dyn FnMut(&'a TExpr, i8)) {
+    match &e.kind {
+        TKind::Binary(BinOp::Add, a, b) => {
+            for_each_term(a, sign, f);
+            for_each_term(b, sign, f);
+        }
+        TKind::Binary(BinOp::Sub, a, b) => {
+            for_each_term(a, sign, f);
+            for_each_term(b, -sign, f);
+        }
+        TKind::Unary(UnOp::Neg, x) => for_each_term(x, -sign, f),
+        _ => f(e, sign),
+    }
+}
+
+/// The one difference `(A - B)` involving `own` in a product term, and the
+/// sign the term's other factors give it; None if the term is not such a
+/// product.
+fn driving_force(term: &TExpr, sign: i8, own: Ref) -> Option<(&TExpr, i8)> {
+    let mut factors = Vec::new();
+    let sign = product_factors(term, sign, &mut factors)?;
+    let mut difference = None;
+    for f in factors {
+        if !linear::mentions(f, own) {
+            let positive = match &f.kind {
+                TKind::Ref(_) => true,
+                TKind::Const(v) => *v > 0.0,
+                TKind::Call(Func::Exp, _) => true,
+                _ => false,
+            };
+            if !positive {
+                return None;
+            }
+            continue;
+        }
+        let TKind::Binary(BinOp::Sub, a, b) = &f.kind else {
+            return None;
+        };
+        let own_alone = |x: &TExpr| matches!(x.kind, TKind::Ref(r) if r == own);
+        let balanced = (own_alone(a) && !linear::mentions(b, own))
+            || (own_alone(b) && !linear::mentions(a, own));
+        if !balanced || difference.is_some() {
+            return None;
+        }
+        difference = Some(f);
+    }
+    Some((difference?, sign))
+}
+
+/// Flatten a product/quotient into its factors (a negation or a negative
+/// constant flips the sign); None for anything else at the top.
+fn product_factors<'a>(e: &'a TExpr, sign: i8, out: &mut Vec<&'a TExpr>) -> Option<i8> {
+    match &e.kind {
+        TKind::Binary(BinOp::Mul, a, b) => {
+            let sign = product_factors(a, sign, out)?;
+            product_factors(b, sign, out)
+        }
+        TKind::Binary(BinOp::Div, a, b) => {
+            let sign = product_factors(a, sign, out)?;
+            // A divisor is a factor too, as long as it does not change sign.
+            product_factors(b, sign, out)
+        }
+        TKind::Unary(UnOp::Neg, x) => product_factors(x, -sign, out),
+        TKind::Const(v) if *v < 0.0 => Some(-sign),
+        _ => {
+            out.push(e);
+            Some(sign)
         }
     }
 }

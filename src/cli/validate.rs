@@ -49,6 +49,8 @@ struct Experiment {
 
 struct Outcome {
     rates: Vec<(String, f64)>,
+    /// Per neuron population: cells silent in the window, highest cell rate.
+    cells: Vec<(String, usize, f64)>,
     v_range: Vec<(String, f64, f64)>,
 }
 
@@ -176,6 +178,7 @@ fn run(args: Args) -> Result<bool, String> {
     }
     println!("  verdict");
     let mut all_ok = true;
+    let mut per_cell = Vec::new();
     for (e, o) in experiments.iter().zip(outcomes) {
         let o = match o {
             Some(Ok(o)) => o,
@@ -186,6 +189,7 @@ fn run(args: Args) -> Result<bool, String> {
             }
             None => continue,
         };
+        per_cell.push((e.name.clone(), o.cells.clone()));
         print!("{:<10}", e.name);
         for (_, r) in &o.rates {
             print!(" {r:>8.3}");
@@ -228,6 +232,23 @@ fn run(args: Args) -> Result<bool, String> {
         } else {
             all_ok = false;
             println!("  FAIL: {}", problems.join("; "));
+        }
+    }
+    // The criteria are about population means; a mean can hide cells that
+    // fell silent or run away, so show them.
+    if let Some((_, first)) = per_cell.first() {
+        println!("per cell over the last {window} s: silent cells / highest rate (Hz)");
+        print!("{:<10}", "run");
+        for (name, _, _) in first {
+            print!(" {name:>14}");
+        }
+        println!();
+        for (name, cells) in &per_cell {
+            print!("{name:<10}");
+            for (_, silent, max) in cells {
+                print!(" {:>14}", format!("{silent} / {max:.1}"));
+            }
+            println!();
         }
     }
     println!("criteria: IO in {}-{} Hz over the last {window} s with plasticity, outside without; PKJ 20-150, DCN 5-80, BC 1-100 Hz; V within [-100, 50] mV", BAND.0, BAND.1);
@@ -309,7 +330,23 @@ fn one(ir: &Ir, window: f64) -> Result<Outcome, String> {
         return Err(e.to_string());
     }
     let rates = r.recording.window_rates().ok_or("no rates recorded")?;
+    let per_cell = r.recording.window_cell_rates().ok_or("no rates recorded")?;
+    let cells = ir
+        .populations
+        .iter()
+        .zip(&per_cell)
+        .filter(|(p, _)| matches!(p.kind, PopulationKindIr::Neuron(_)))
+        .map(|(p, r)| {
+            let silent = r.iter().filter(|&&x| x == 0.0).count();
+            (
+                p.name.clone(),
+                silent,
+                r.iter().copied().fold(0.0, f64::max),
+            )
+        })
+        .collect();
     Ok(Outcome {
+        cells,
         rates: ir
             .populations
             .iter()

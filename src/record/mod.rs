@@ -269,6 +269,24 @@ impl Recording {
         )
     }
 
+    /// Each cell's rate (Hz) since the mark, per population.
+    pub fn window_cell_rates(&self) -> Option<Vec<Vec<f64>>> {
+        let (mark, at) = (self.mark?, self.totals_at_mark.as_ref()?);
+        let seconds = (self.steps - mark) as f64 * self.dt;
+        Some(
+            self.totals
+                .iter()
+                .zip(at)
+                .map(|(now, then)| {
+                    now.iter()
+                        .zip(then)
+                        .map(|(n, t)| (n - t) as f64 / seconds)
+                        .collect()
+                })
+                .collect(),
+        )
+    }
+
     /// Track the smallest and largest value of variable `var` of population
     /// `pop` over the run.
     pub fn track_range(&mut self, pop: usize, var: usize) {
