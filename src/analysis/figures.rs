@@ -328,7 +328,6 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
             plan: Plan::Trace { idx },
         });
     }
-    // ISI histograms.
     // ISI histograms in name order, whatever order the file lists them in.
     let mut by_name: Vec<(usize, &crate::analysis::data::Times)> =
         d.times.iter().enumerate().collect();

@@ -279,7 +279,7 @@ impl Checker {
                 }
             }
             "weights" => {
-                let Some(pi) = m.projections.iter().position(|p| p.name == parts[0].name) else {
+                let Some(pi) = m.projection_index(&parts[0].name) else {
                     if self.broken.contains(&parts[0].name) {
                         return None;
                     }

@@ -55,10 +55,6 @@ impl Dim {
             None
         }
     }
-    pub fn recip(self) -> Dim {
-        self.powi(-1)
-    }
-
     /// A name a neuroscientist would use for this dimension, with a unit:
     /// a named one (`conductance (e.g. nS)`), else a product or quotient
     /// of two (`conductance/time (e.g. nS/ms)`), else SI base units.

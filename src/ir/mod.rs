@@ -266,8 +266,6 @@ impl Stmt {
     }
 }
 
-/// Call `f` on every top-level expression of `stmts` (values and
-/// conditions), in order.
 /// How many deposit statements `stmts` hold (in all branches).
 pub fn count_deposits(stmts: &[Stmt]) -> usize {
     stmts
@@ -282,6 +280,8 @@ pub fn count_deposits(stmts: &[Stmt]) -> usize {
         .sum()
 }
 
+/// Call `f` on every top-level expression of `stmts` (values and
+/// conditions), in order.
 pub fn visit_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
     for s in stmts {
         match s {
@@ -381,9 +381,6 @@ pub struct RecorderIr {
 }
 
 impl Ir {
-    pub fn population_index(&self, name: &str) -> Option<usize> {
-        self.populations.iter().position(|p| p.name == name)
-    }
     pub fn projection_index(&self, name: &str) -> Option<usize> {
         self.projections.iter().position(|p| p.name == name)
     }

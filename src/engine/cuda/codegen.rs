@@ -770,9 +770,6 @@ impl Gen<'_> {
         );
     }
 
-    /// A neuron population's update: arrivals (inputs zeroed, deposits added,
-    /// teacher arrivals noted) and/or the step (program, spike test, reset,
-    /// refractory count, NaN check).
     /// Cell variables the arrivals write: inputs (zeroed) and the targets
     /// of projections (deposits added).
     fn arrival_vars(&self, pi: usize) -> Vec<usize> {
@@ -855,6 +852,9 @@ impl Gen<'_> {
         body.push_str(&taken);
     }
 
+    /// A neuron population's update: arrivals (inputs zeroed, deposits added,
+    /// teacher arrivals noted) and/or the step (program, spike test, reset,
+    /// refractory count, NaN check).
     /// `gaps`: gap junctions of the population computed after the arrivals,
     /// in the same task (the caller checked that the arrivals do not write
     /// their voltages).

@@ -298,6 +298,14 @@ fn compile(cc: &str, source: &str, dir: &Path, key: &str) -> Result<PathBuf, Fai
         .output();
     let _ = std::fs::remove_file(&c_file);
     let out = out.map_err(|e| Failure::Compiler(format!("could not run `{cc}`: {e}")))?;
+    #[cfg(unix)]
+    if let Some(signal) = std::os::unix::process::ExitStatusExt::signal(&out.status) {
+        // Ctrl-C reaches the compiler too: not a compiler error.
+        let _ = std::fs::remove_file(&so_file);
+        return Err(Failure::Compiler(format!(
+            "`{cc}` was stopped by signal {signal} before it finished"
+        )));
+    }
     if !out.status.success() {
         let _ = std::fs::remove_file(&so_file);
         let log: String = String::from_utf8_lossy(&out.stderr)
