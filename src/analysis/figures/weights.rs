@@ -1,0 +1,286 @@
+//! Synaptic weights: traces, mean and spread, distributions over time.
+
+use super::*;
+
+pub(super) fn draw_weights<DB: DrawingBackend>(
+    d: &RunData,
+    body: &DrawingArea<DB, Shift>,
+    idx: usize,
+    fig: WeightsFig,
+) -> Result<Drawn, String> {
+    let w = &d.weights[idx];
+    let (snaps, syn) = w.data.dim();
+    let t_end = d.duration().max(w.t.last().copied().unwrap_or(0.0));
+    let y_desc = format!("{} (dimensionless)", w.variable);
+    if snaps == 0 || syn == 0 {
+        let mut c = build(body, None, 0.0..t_end, 0.0..1.0, 78)?;
+        grid(&mut c, "time (s)", &y_desc)?;
+        message(&c, "no weight snapshots were recorded")?;
+        return Ok(Drawn {
+            plot_area: area_of(&c),
+            empty: true,
+        });
+    }
+    let lo = w
+        .data
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .fold(f64::INFINITY, f64::min);
+    let hi = w
+        .data
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite())
+        .fold(f64::NEG_INFINITY, f64::max);
+    let means: Vec<f64> = w
+        .data
+        .outer_iter()
+        .map(|r| r.iter().sum::<f64>() / syn as f64)
+        .collect();
+    match fig {
+        WeightsFig::Traces => {
+            let mut c = build(body, None, 0.0..t_end, y_range_under_legend(lo, hi), 78)?;
+            grid(&mut c, "time (s)", &y_desc)?;
+            let cols = c.plotting_area().dim_in_pixel().0.max(1) as usize;
+            let k = syn.min(WEIGHT_TRACES);
+            for j in 0..k {
+                let s = j * syn / k;
+                let pts = envelope(&w.t, |i| w.data[[i, s]], 0.0, t_end, cols);
+                let series = c
+                    .draw_series(LineSeries::new(pts, DATA.mix(0.35).stroke_width(1)))
+                    .map_err(de)?;
+                if j == 0 {
+                    series
+                        .label(format!("{k} of {syn} recorded synapses"))
+                        .legend(|(x, y)| {
+                            PathElement::new(vec![(x, y), (x + 20, y)], DATA.stroke_width(2))
+                        });
+                }
+            }
+            let pts = envelope(&w.t, |i| means[i], 0.0, t_end, cols);
+            c.draw_series(LineSeries::new(pts, BLACK.stroke_width(3)))
+                .map_err(de)?
+                .label(format!("mean of all {syn}"))
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3))
+                });
+            legend(&mut c, SeriesLabelPosition::UpperRight)?;
+            Ok(Drawn {
+                plot_area: area_of(&c),
+                empty: false,
+            })
+        }
+        WeightsFig::MeanStd => {
+            let sds: Vec<f64> = w
+                .data
+                .outer_iter()
+                .zip(&means)
+                .map(|(r, m)| {
+                    (r.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / syn as f64).sqrt()
+                })
+                .collect();
+            let mins: Vec<f64> = w
+                .data
+                .outer_iter()
+                .map(|r| r.iter().copied().fold(f64::INFINITY, f64::min))
+                .collect();
+            let maxs: Vec<f64> = w
+                .data
+                .outer_iter()
+                .map(|r| r.iter().copied().fold(f64::NEG_INFINITY, f64::max))
+                .collect();
+            let mut c = build(body, None, 0.0..t_end, y_range_under_legend(lo, hi), 78)?;
+            grid(&mut c, "time (s)", &y_desc)?;
+            let cols = c.plotting_area().dim_in_pixel().0.max(1) as usize;
+            // Smooth statistics: one snapshot in `step` per pixel column.
+            let step = snaps.div_ceil(2 * cols).max(1);
+            let ids: Vec<usize> = (0..snaps)
+                .step_by(step)
+                .chain(std::iter::once(snaps - 1))
+                .collect();
+            let mut band: Vec<(f64, f64)> =
+                ids.iter().map(|&i| (w.t[i], means[i] + sds[i])).collect();
+            band.extend(ids.iter().rev().map(|&i| (w.t[i], means[i] - sds[i])));
+            c.draw_series(std::iter::once(Polygon::new(band, DATA.mix(0.25).filled())))
+                .map_err(de)?
+                .label("mean ± 1 s.d.")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 6), (x + 20, y + 6)], DATA.mix(0.25).filled())
+                });
+            c.draw_series(LineSeries::new(
+                ids.iter().map(|&i| (w.t[i], means[i])),
+                DATA.stroke_width(3),
+            ))
+            .map_err(de)?
+            .label("mean")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], DATA.stroke_width(3)));
+            let mn = envelope(&w.t, |i| mins[i], 0.0, t_end, cols);
+            let mx = envelope(&w.t, |i| maxs[i], 0.0, t_end, cols);
+            c.draw_series(LineSeries::new(mn, ACCENT.stroke_width(1)))
+                .map_err(de)?
+                .label("lowest and highest")
+                .legend(|(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], ACCENT.stroke_width(1))
+                });
+            c.draw_series(LineSeries::new(mx, ACCENT.stroke_width(1)))
+                .map_err(de)?;
+            legend(&mut c, SeriesLabelPosition::UpperRight)?;
+            Ok(Drawn {
+                plot_area: area_of(&c),
+                empty: false,
+            })
+        }
+        WeightsFig::Distributions => draw_weight_distributions(d, body, idx, lo, hi, t_end),
+    }
+}
+
+pub(super) fn draw_weight_distributions<DB: DrawingBackend>(
+    d: &RunData,
+    body: &DrawingArea<DB, Shift>,
+    idx: usize,
+    lo: f64,
+    hi: f64,
+    t_end: f64,
+) -> Result<Drawn, String> {
+    let w = &d.weights[idx];
+    let (snaps, syn) = w.data.dim();
+    let initial = w.data.row(0);
+    let unchanged = |i: usize| -> f64 {
+        let row = w.data.row(i);
+        let same = row
+            .iter()
+            .zip(initial.iter())
+            .filter(|(a, b)| (*a - *b).abs() <= 1e-9 * b.abs().max(1.0))
+            .count();
+        same as f64 / syn as f64
+    };
+    let i0 = initial[0];
+    let single_start = initial
+        .iter()
+        .all(|x| (x - i0).abs() <= 1e-12 * i0.abs().max(1.0));
+    // Several times: the start (unless all synapses start equal, shown as a
+    // line instead), quarter, half, three quarters and the end.
+    let mut picks: Vec<usize> = [0, snaps / 4, snaps / 2, 3 * snaps / 4, snaps - 1]
+        .into_iter()
+        .filter(|&i| !(single_start && i == 0))
+        .collect();
+    picks.dedup();
+    let nbins = 40usize;
+    let (a, b) = {
+        let r = y_range(lo, hi);
+        (r.start, r.end)
+    };
+    let width = (b - a) / nbins as f64;
+    let hist = |i: usize| -> Vec<f64> {
+        let mut h = vec![0.0; nbins];
+        for &x in w.data.row(i) {
+            if x.is_finite() {
+                let k = (((x - a) / width).floor().max(0.0) as usize).min(nbins - 1);
+                h[k] += 1.0;
+            }
+        }
+        h.iter().map(|c| c / syn as f64).collect()
+    };
+    let hists: Vec<(usize, Vec<f64>)> = picks.iter().map(|&i| (i, hist(i))).collect();
+    let peak = |h: &[f64]| h.iter().copied().fold(0.0, f64::max);
+    // The first snapshot is often one narrow peak (every synapse starts
+    // alike): it may stand above the axis, clipped, so the others show.
+    let later = hists
+        .iter()
+        .filter(|(i, _)| *i != 0)
+        .map(|(_, h)| peak(h))
+        .fold(0.0, f64::max);
+    let all = hists.iter().map(|(_, h)| peak(h)).fold(0.0, f64::max);
+    // (Room above the highest bar for the legend in the upper right.)
+    let top = if later > 0.0 && all > 2.5 * later {
+        later * 1.4
+    } else {
+        all.max(0.05) * 1.35
+    };
+    let split = (body.dim_in_pixel().0 as f64 * 0.64) as u32;
+    let (left, right) = body.split_horizontally(split);
+    let mut c = build(&left, None, a..b, 0.0..top, 78)?;
+    grid(
+        &mut c,
+        &format!("{} (dimensionless)", w.variable),
+        "fraction of synapses",
+    )?;
+    if single_start && picks.len() < snaps.max(1) {
+        let col = RGBColor(100, 100, 100);
+        c.draw_series(DashedLineSeries::new(
+            vec![(i0, 0.0), (i0, top)],
+            8,
+            5,
+            col.stroke_width(2),
+        ))
+        .map_err(de)?
+        .label(format!("t = 0 s: all at {}", trim(i0)))
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+    }
+    for (n, (i, h)) in hists.iter().enumerate() {
+        let color = PALETTE[n % PALETTE.len()];
+        let mut pts = vec![(a, 0.0)];
+        for (k, v) in h.iter().enumerate() {
+            let x0 = a + k as f64 * width;
+            pts.push((x0, v.min(top)));
+            pts.push((x0 + width, v.min(top)));
+        }
+        pts.push((b, 0.0));
+        let frac = 100.0 * unchanged(*i);
+        let mut label = format!(
+            "t = {}: {}% unchanged",
+            fmt_time(w.t[*i]),
+            if frac > 0.0 && frac < 1.0 {
+                format!("{frac:.1}")
+            } else {
+                format!("{frac:.0}")
+            }
+        );
+        if peak(h) > top {
+            label.push_str(&format!(" (peak {:.2}, clipped)", peak(h)));
+        }
+        c.draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(de)?
+            .label(label)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+    }
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    let drawn = Drawn {
+        plot_area: area_of(&c),
+        empty: false,
+    };
+    // Fraction unchanged over the run; where nearly all have changed early
+    // on, over the time it takes (twice the time to fall below 1%), so
+    // that the panel shows the fall rather than a line at zero.
+    let t_fall = (0..snaps).find(|&i| unchanged(i) < 0.01).map(|i| w.t[i]);
+    let t_shown = match t_fall {
+        Some(t) if t * 2.0 < t_end * 0.5 => (t * 2.0).max(w.t.get(1).copied().unwrap_or(t_end)),
+        _ => t_end,
+    };
+    let title = if t_shown < t_end {
+        format!(
+            "still at the first snapshot's value (first {})",
+            fmt_time(t_shown)
+        )
+    } else {
+        "still at the first snapshot's value".to_string()
+    };
+    let mut rc = build(&right, Some(&title), 0.0..t_shown, 0.0..1.05, 70)?;
+    grid_narrow(&mut rc, "time (s)", "fraction of synapses")?;
+    let cols = rc.plotting_area().dim_in_pixel().0.max(1) as usize;
+    let last = (0..snaps)
+        .rposition(|i| w.t[i] <= t_shown)
+        .unwrap_or(snaps - 1);
+    let step = (last + 1).div_ceil(2 * cols).max(1);
+    let pts: Vec<(f64, f64)> = (0..=last)
+        .step_by(step)
+        .chain(std::iter::once(last))
+        .map(|i| (w.t[i], unchanged(i)))
+        .collect();
+    rc.draw_series(LineSeries::new(pts, PALETTE[4].stroke_width(2)))
+        .map_err(de)?;
+    Ok(drawn)
+}
