@@ -136,7 +136,7 @@ fn compile_now(source: &str, arch: &str, cubin: bool) -> Result<(bool, Vec<u8>),
                 .unwrap_or_default();
             Err(format!(
                 "NVRTC could not compile the generated code for {arch} ({e:?}):\n{}",
-                super::codegen::explain_log(source, &log)
+                explain_log(source, &log)
             ))
         }
         Ok(()) if cubin => {
@@ -164,5 +164,37 @@ fn compile_now(source: &str, arch: &str, cubin: bool) -> Result<(bool, Vec<u8>),
     };
     // SAFETY: created above, destroyed once.
     let _ = unsafe { result::destroy_program(prog) };
+    out
+}
+
+/// Map an NVRTC log to the model: each `(line)` the log names is shown with
+/// the generated line and the model construct it came from (the nearest
+/// `// from:` comment above it).
+pub fn explain_log(source: &str, log: &str) -> String {
+    use std::fmt::Write;
+    let lines: Vec<&str> = source.lines().collect();
+    let mut out = String::new();
+    for l in log.lines() {
+        out.push_str(l);
+        out.push('\n');
+        let Some(open) = l.find('(') else { continue };
+        let Some(close) = l[open..].find(')') else {
+            continue;
+        };
+        let Ok(n) = l[open + 1..open + close].parse::<usize>() else {
+            continue;
+        };
+        if n == 0 || n > lines.len() {
+            continue;
+        }
+        let _ = writeln!(out, "    generated line {n}: {}", lines[n - 1].trim());
+        if let Some(from) = lines[..n]
+            .iter()
+            .rev()
+            .find_map(|x| x.trim().strip_prefix("// from: "))
+        {
+            let _ = writeln!(out, "    from the model: {from}");
+        }
+    }
     out
 }

@@ -1,0 +1,161 @@
+//! The table of buffers (`cbm_p`) the kernels read: one `Entry` per slot.
+
+/// One slot of the table `cbm_p` the kernels read their buffers (and a few
+/// sizes) from. The engine allocates and fills each one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Entry {
+    /// f64[n]: a cell variable.
+    CellVar {
+        pop: usize,
+        var: usize,
+    },
+    /// u32[n]: refractory steps left.
+    Refr {
+        pop: usize,
+    },
+    /// i64[n]: step of the last spike, -1 before the first.
+    Lspk {
+        pop: usize,
+    },
+    /// u32[chunk * words]: spike bits of each step of the current chunk.
+    Mask {
+        pop: usize,
+    },
+    /// u64[n], u32[n]: a constant-probability source's next spike step and count.
+    SrcNext {
+        pop: usize,
+    },
+    SrcCount {
+        pop: usize,
+    },
+    /// u64[len]: the steps of a spike-time source; u32[n] 1 for cells that fire.
+    SrcTimes {
+        pop: usize,
+    },
+    SrcCells {
+        pop: usize,
+    },
+    /// f64[synapses]: a per-synapse variable, in the network's CSR order, or
+    /// in CSC order (by target) where `Generated::csc_order` says so.
+    SynVar {
+        proj: usize,
+        var: usize,
+    },
+    /// u32: CSR offsets (sources + 1), pre and post cell of each synapse.
+    CsrOff {
+        proj: usize,
+    },
+    Pre {
+        proj: usize,
+    },
+    Post {
+        proj: usize,
+    },
+    /// u32 per synapse (in the network's order): where its variables are
+    /// on the device, for projections stored in CSC order (`csc_order`).
+    CsrPos {
+        proj: usize,
+    },
+    /// u32: CSC offsets (targets + 1) and the pre cell of each CSC entry.
+    CscOff {
+        proj: usize,
+    },
+    CscPre {
+        proj: usize,
+    },
+    /// f64[slots * targets]: deposits waiting for their step.
+    Ring {
+        proj: usize,
+    },
+    /// u32[slots * targets]: teacher arrivals waiting for their step.
+    Arr {
+        proj: usize,
+    },
+    /// i64[targets]: step of the last teacher arrival, -1 before the first.
+    Tarr {
+        proj: usize,
+    },
+    /// f64[synapses], u32[synapses]: values of the second and later deposits of `on_pre`.
+    DepVal {
+        proj: usize,
+        d: usize,
+    },
+    DepFlag {
+        proj: usize,
+        d: usize,
+    },
+    /// u32: per-cell gap partner lists (offsets, partner | 1 << 31 when the cell is the pair's second).
+    GapOff {
+        gap: usize,
+    },
+    GapList {
+        gap: usize,
+    },
+    /// u32 cell indices; f64[samples * cells] samples of the current chunk.
+    TraceCells {
+        rec: usize,
+    },
+    TraceBuf {
+        rec: usize,
+    },
+    /// u32 synapse ids; f64[samples * ids].
+    WeightIds {
+        rec: usize,
+    },
+    WeightBuf {
+        rec: usize,
+    },
+    /// u64[2]: first NaN (key: schedule position << 48 | variable << 32 | cell), step.
+    Err,
+    /// Scalars stored in the table itself.
+    NSyn {
+        proj: usize,
+    },
+    NTimes {
+        pop: usize,
+    },
+    NWeightIds {
+        rec: usize,
+    },
+}
+
+impl Entry {
+    pub fn is_scalar(&self) -> bool {
+        matches!(
+            self,
+            Entry::NSyn { .. } | Entry::NTimes { .. } | Entry::NWeightIds { .. }
+        )
+    }
+    /// Never written by a kernel: indices, offsets and lists fixed at the
+    /// start (read through the read-only cache).
+    pub(super) fn is_read_only(&self) -> bool {
+        matches!(
+            self,
+            Entry::CsrOff { .. }
+                | Entry::Pre { .. }
+                | Entry::Post { .. }
+                | Entry::CsrPos { .. }
+                | Entry::CscOff { .. }
+                | Entry::CscPre { .. }
+                | Entry::GapOff { .. }
+                | Entry::GapList { .. }
+                | Entry::SrcTimes { .. }
+                | Entry::SrcCells { .. }
+                | Entry::TraceCells { .. }
+                | Entry::WeightIds { .. }
+        )
+    }
+    pub(super) fn c_type(&self) -> &'static str {
+        match self {
+            Entry::CellVar { .. }
+            | Entry::SynVar { .. }
+            | Entry::Ring { .. }
+            | Entry::DepVal { .. }
+            | Entry::TraceBuf { .. }
+            | Entry::WeightBuf { .. } => "double",
+            Entry::Lspk { .. } | Entry::Tarr { .. } => "i64",
+            Entry::SrcNext { .. } | Entry::SrcTimes { .. } | Entry::Err => "u64",
+            _ => "u32",
+        }
+    }
+}

@@ -1,0 +1,405 @@
+//! Tasks over synapses: spike delivery, by-target handlers (post and
+//! teacher spikes), periodic plasticity rules, and the recorders.
+
+use super::*;
+
+impl Gen<'_> {
+    /// Cells and teacher times that synapse code reads.
+    pub(super) fn handler_reads(
+        &self,
+        qi: usize,
+        stmts: &[Stmt],
+        extra: Option<&Expr>,
+    ) -> Vec<Res> {
+        let q = &self.ir.projections[qi];
+        let mut out = vec![Res::Syn(qi)];
+        let mut add = |e: &Expr| {
+            walk(e, &mut |x| match x {
+                Expr::Pre(a) => match a {
+                    CellAccess::Var(v) => out.push(Res::Var(q.source, *v)),
+                    CellAccess::LastSpike | CellAccess::Spiked => out.push(Res::Spk(q.source)),
+                    CellAccess::LastTeacher => {}
+                },
+                Expr::Post(a) => match a {
+                    CellAccess::Var(v) => out.push(Res::Var(q.target, *v)),
+                    CellAccess::LastSpike | CellAccess::Spiked => out.push(Res::Spk(q.target)),
+                    CellAccess::LastTeacher => {
+                        if let Some(ti) = q.teacher {
+                            out.push(Res::Tarr(ti))
+                        }
+                    }
+                },
+                _ => {}
+            })
+        };
+        visit_exprs(stmts, &mut add);
+        if let Some(e) = extra {
+            add(e);
+        }
+        out
+    }
+
+    /// Synapse variables the handlers of a projection use, so they get buffers.
+    pub(super) fn touch_syn_vars(&mut self, qi: usize, stmts: &[Stmt]) {
+        let mut used = vec![];
+        syn_vars_used(stmts, &mut used);
+        for v in used {
+            self.slot(Entry::SynVar { proj: qi, var: v });
+        }
+    }
+
+    /// Delivery of a projection's spikes: per target, a warp scans the CSC
+    /// entries in ascending synapse id, runs `on_pre` for those whose source
+    /// spiked, and adds their deposits in that order.
+    pub(super) fn deliver_task(&mut self, qi: usize) -> Task {
+        let ir = self.ir;
+        let q = &ir.projections[qi];
+        let nt = self.pop_size(q.target);
+        let ws = mask_words(self.pop_size(q.source));
+        let sl = slots(q);
+        let d = q.delay_steps as usize;
+        let teacher = self.teachers[qi];
+        let mut pulses = vec![];
+        deposits(&q.on_pre, &mut pulses);
+        let max_pulse = pulses.iter().copied().max().unwrap_or(0) as usize;
+        self.touch_syn_vars(qi, &q.on_pre);
+        let off = self.name(Entry::CscOff { proj: qi });
+        let cpre = self.name(Entry::CscPre { proj: qi });
+        let mask = self.name(Entry::Mask { pop: q.source });
+        let mut code = String::new();
+        let _ = writeln!(
+            code,
+            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}, {sl} slots)\n__device__ void cbm_deliver_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
+            q.name,
+            pulses.len(),
+            q.name
+        );
+        // A small source's spike bits of this step, held by the lanes (word
+        // w in register w / 32 of lane w % 32): a synapse's bit is then a
+        // shuffle away instead of a load that waits for its source's index.
+        let held = ws.div_ceil(32);
+        let lookup = if held <= MASK_REGISTERS {
+            let mut l = String::from("                u32 mw_ = 0u;\n");
+            for r in 0..held {
+                let _ = writeln!(
+                    code,
+                    "    const u32 mw{r}_ = cbm_lane() + {}u < {ws}u ? mk_[cbm_lane() + {}u] : 0u;",
+                    32 * r,
+                    32 * r
+                );
+                let _ = writeln!(
+                    l,
+                    "                {{ const u32 x_ = __shfl_sync(CBM_FULL, mw{r}_, (pi_ >> 5) & 31u); if ((pi_ >> 10) == {r}u) mw_ = x_; }}"
+                );
+            }
+            l.push_str("                const int act = pi_ != 0xffffffffu && ((mw_ >> (pi_ & 31u)) & 1u);");
+            l
+        } else {
+            "                const int act = pi_ != 0xffffffffu && ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u);".to_string()
+        };
+        let _ = writeln!(
+            code,
+            "    for (u64 j = cbm_warp_r(rot_); j < {nt}ull; j += cbm_nwarps()) {{\n        const u64 pj_ = j;\n        (void)pj_;\n        const u32 lo_ = {off}[j], hi_ = {off}[j + 1];"
+        );
+        let ring = if max_pulse > 0 {
+            Some(self.name(Entry::Ring { proj: qi }))
+        } else {
+            None
+        };
+        let in_registers = max_pulse <= PULSE_REGISTERS;
+        // Each deposit adds to the ring slots of its pulse in synapse order
+        // (slot by slot the CPU engine's order): in registers a0, a1, ...,
+        // or in memory, lane l serving the slots l, l + 32, ...
+        let adds = |pulse: u32| -> String {
+            match &ring {
+                Some(_) if in_registers => (0..pulse).map(|p| format!(" a{p} += x_;")).collect(),
+                Some(ring) => format!(
+                    " for (u32 p_ = cbm_lane(); p_ < {pulse}u; p_ += 32u) {ring}[(((u64)s + {d}ull + p_) % {sl}ull) * {nt}ull + j] += x_;"
+                ),
+                None => String::new(),
+            }
+        };
+        if let (Some(ring), true) = (&ring, in_registers) {
+            for p in 0..max_pulse {
+                let _ = writeln!(
+                    code,
+                    "        double a{p} = {ring}[((u64)(s + {}) % {sl}ull) * {nt}ull + j];",
+                    d + p
+                );
+            }
+        }
+        if teacher {
+            code.push_str("        u32 narr_ = 0u;\n");
+        }
+        let dv_decl: Vec<String> = (0..pulses.len())
+            .map(|k| format!("double dv{k} = 0.0; int df{k} = 0;"))
+            .collect();
+        // A round covers DELIVERY_CHUNKS chunks of 32 synapses. First every
+        // lane loads the source of its synapse in each chunk and tests its
+        // spike bit (independent loads, in flight together); then the
+        // spiking ones are dealt out to the lanes in ascending order, 32 at
+        // a time, each lane runs `on_pre` for its synapse, and the deposits
+        // are added lane by lane: the CPU engine's order. A target's scan
+        // is thus a few dependent loads per round, not per synapse.
+        let u = DELIVERY_CHUNKS;
+        let _ = writeln!(
+            code,
+            "        for (u32 e00_ = lo_; e00_ < hi_; e00_ += {}u) {{\n            // (chunks past the end are skipped by the whole warp)\n            u32 pre_[{u}], am_[{u}];\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                const u32 e = e00_ + 32u * u_ + cbm_lane();\n                pre_[u_] = e < hi_ ? {cpre}[e] : 0xffffffffu;\n            }}\n            u32 nact_ = 0u;\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                am_[u_] = 0u;\n                if (e00_ + 32u * u_ >= hi_) continue;\n                const u32 pi_ = pre_[u_];\n{lookup}\n                am_[u_] = __ballot_sync(CBM_FULL, act);\n                nact_ += __popc(am_[u_]);\n            }}",
+            32 * u
+        );
+        if teacher {
+            code.push_str("            narr_ += nact_;\n");
+        }
+        let _ = writeln!(
+            code,
+            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) e = e00_ + 32u * u_ + cbm_nth_set(am_[u_], r_ - before_);\n                    before_ += c_;\n                }}\n                {}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = e; // (synapse variables in CSC order)\n                    (void)k;\n                    (void)pi_;",
+            dv_decl.join(" ")
+        );
+        code.push_str(&Self::locals(q.locals, 5));
+        let mut body = String::new();
+        let mut dep = 0;
+        self.stmts(&mut body, &q.on_pre, Ctx::Synapse { proj: qi }, 5, &mut dep);
+        code.push_str(&body);
+        for k in 1..pulses.len() {
+            let dvn = self.name(Entry::DepVal { proj: qi, d: k });
+            let dfn = self.name(Entry::DepFlag { proj: qi, d: k });
+            let _ = writeln!(
+                code,
+                "                    {dvn}[k] = dv{k};\n                    {dfn}[k] = (u32)df{k};"
+            );
+        }
+        code.push_str("                }\n");
+        if !pulses.is_empty() {
+            let adds = adds(pulses[0]);
+            let _ = writeln!(
+                code,
+                "                // four deposits at a time: their shuffles issue together, the adds stay in order\n                u32 dm_ = __ballot_sync(CBM_FULL, df0);\n                while (dm_ != 0u) {{\n                    int b_[4], nb_ = 0;\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        b_[q_] = dm_ != 0u ? __ffs((int)dm_) - 1 : 0;\n                        if (dm_ != 0u) {{ dm_ &= dm_ - 1u; ++nb_; }}\n                    }}\n                    double xs_[4];\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) xs_[q_] = __shfl_sync(CBM_FULL, dv0, b_[q_]);\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        if (q_ >= nb_) break;\n                        const double x_ = xs_[q_];{adds}\n                    }}\n                }}"
+            );
+        }
+        code.push_str("            }\n        }\n");
+        // Later deposit statements: after all of the first, as in the CPU engine.
+        for (k, &pulse) in pulses.iter().enumerate().skip(1) {
+            let dvn = self.name(Entry::DepVal { proj: qi, d: k });
+            let dfn = self.name(Entry::DepFlag { proj: qi, d: k });
+            let adds = adds(pulse);
+            let _ = writeln!(
+                code,
+                "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{ // deposit {k}\n            const u32 e = e0_ + cbm_lane();\n            double dv = 0.0;\n            int df = 0;\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                if ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u) {{\n                    const u32 k = e;\n                    df = (int){dfn}[k];\n                    dv = {dvn}[k];\n                }}\n            }}\n            u32 dm_ = __ballot_sync(CBM_FULL, df);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv, b_);{adds}\n            }}\n        }}"
+            );
+        }
+        code.push_str("        if (cbm_lane() == 0u) {\n");
+        if let (Some(ring), true) = (&ring, in_registers) {
+            for p in 0..max_pulse {
+                let _ = writeln!(
+                    code,
+                    "            {ring}[((u64)(s + {}) % {sl}ull) * {nt}ull + j] = a{p};",
+                    d + p
+                );
+            }
+        }
+        if teacher {
+            let arr = self.name(Entry::Arr { proj: qi });
+            let _ = writeln!(
+                code,
+                "            if (narr_ > 0u) {arr}[((u64)(s + {d}) % {sl}ull) * {nt}ull + j] += narr_;"
+            );
+        }
+        code.push_str("        }\n    }\n}\n");
+        let mut reads = self.handler_reads(qi, &q.on_pre, None);
+        reads.push(Res::Mask(q.source));
+        let mut writes = vec![];
+        if writes_any(&q.on_pre) {
+            writes.push(Res::Syn(qi));
+        }
+        if max_pulse > 0 {
+            writes.push(Res::RingLater(qi));
+            if d == 0 {
+                writes.push(Res::RingNow(qi));
+            }
+        }
+        if teacher {
+            writes.push(Res::ArrLater(qi));
+            if d == 0 {
+                writes.push(Res::ArrNow(qi));
+            }
+        }
+        Task {
+            name: format!("deliver_{}", q.name),
+            code,
+            reads,
+            writes,
+            period: None,
+            defer: if d == 0 {
+                Defer::No
+            } else {
+                Defer::Delivery { delay: d as u32 }
+            },
+        }
+    }
+
+    /// `on_post` (the target cell spiked now) or `on_teacher` (a teacher spike
+    /// arrived now): a warp runs the handler over the cell's CSC entries.
+    pub(super) fn by_target_task(&mut self, qi: usize, teacher: bool) -> Task {
+        let ir = self.ir;
+        let q = &ir.projections[qi];
+        let nt = self.pop_size(q.target);
+        let handler = if teacher { &q.on_teacher } else { &q.on_post };
+        self.touch_syn_vars(qi, handler);
+        let what = if teacher { "on_teacher" } else { "on_post" };
+        let active = if teacher {
+            let ti = q.teacher.expect("on_teacher needs a teacher");
+            format!("{}[jl_] == s", self.name(Entry::Tarr { proj: ti }))
+        } else {
+            format!("{}[jl_] == s", self.name(Entry::Lspk { pop: q.target }))
+        };
+        let off = self.name(Entry::CscOff { proj: qi });
+        let cpre = self.name(Entry::CscPre { proj: qi });
+        let mut body = String::new();
+        let mut dep = 0;
+        self.stmts(&mut body, handler, Ctx::Synapse { proj: qi }, 4, &mut dep);
+        let code = format!(
+            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    const u64 grp_ = cbm_group({nt}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {nt}ull; base += cbm_nwarps() * grp_) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = cbm_lane() < grp_ && jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = e; // (synapse variables in CSC order)\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+            q.name,
+            q.name,
+            Self::locals(q.locals, 4)
+        );
+        let mut reads = self.handler_reads(qi, handler, None);
+        if teacher {
+            reads.push(Res::Tarr(q.teacher.expect("teacher")));
+        } else {
+            reads.push(Res::Spk(q.target));
+        }
+        Task {
+            name: format!("{what}_{}", q.name),
+            code,
+            reads,
+            writes: vec![Res::Syn(qi)],
+            period: None,
+            defer: Defer::No,
+        }
+    }
+
+    pub(super) fn every_task(&mut self, qi: usize, k: usize) -> Task {
+        let ir = self.ir;
+        let q = &ir.projections[qi];
+        let (period, body_stmts) = &q.every[k];
+        let ns = self.pop_size(q.source);
+        let c = Ctx::Synapse { proj: qi };
+        let name = format!("every{k}_{}", q.name);
+        let mut code = String::new();
+        let _ = writeln!(
+            code,
+            "// from: projection {} (every {} steps)\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)c0;\n    if ((u64)s % {period}ull != 0ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;",
+            q.name, period
+        );
+        // The synapse's place on the device (see `Generated::csc_order`).
+        let at = if self.csc_order[qi] {
+            format!("{}[kk_]", self.name(Entry::CsrPos { proj: qi }))
+        } else {
+            "kk_".to_string()
+        };
+        let guarded = crate::engine::cpu::hoisted_guard(body_stmts);
+        let reads;
+        if let Some((cond, then)) = guarded {
+            self.touch_syn_vars(qi, then);
+            let cv = self.expr(cond, Ctx::PreCell { pop: q.source });
+            let off = self.name(Entry::CsrOff { proj: qi });
+            let post = self.name(Entry::Post { proj: qi });
+            let mut body = String::new();
+            let mut dep = 0;
+            self.stmts(&mut body, then, c, 4, &mut dep);
+            let _ = write!(
+                code,
+                "    // the guard depends on the presynaptic cell only: silent sources cost nothing\n    const u64 grp_ = cbm_group({ns}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {ns}ull; base += cbm_nwarps() * grp_) {{\n        int act = 0;\n        {{\n            const u64 pi_ = base + cbm_lane();\n            if (cbm_lane() < grp_ && pi_ < {ns}ull) act = {cv} != 0.0;\n        }}\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pi_ = base + (u64)b_;\n            for (u32 kk_ = {off}[pi_] + cbm_lane(); kk_ < {off}[pi_ + 1]; kk_ += 32u) {{\n                const u32 pj_ = {post}[kk_];\n                (void)pj_;\n                const u32 k = {at};\n{}{body}            }}\n        }}\n    }}\n}}\n",
+                Self::locals(q.locals, 4)
+            );
+            reads = self.handler_reads(qi, then, Some(cond));
+        } else {
+            self.touch_syn_vars(qi, body_stmts);
+            let pre = self.name(Entry::Pre { proj: qi });
+            let post = self.name(Entry::Post { proj: qi });
+            let nsyn = self.name(Entry::NSyn { proj: qi });
+            let mut body = String::new();
+            let mut dep = 0;
+            self.stmts(&mut body, body_stmts, c, 2, &mut dep);
+            let _ = write!(
+                code,
+                "    for (u64 kk_ = cbm_tid_r(rot_); kk_ < {nsyn}; kk_ += cbm_nthr()) {{\n        const u32 pi_ = {pre}[kk_];\n        const u32 pj_ = {post}[kk_];\n        (void)pi_;\n        (void)pj_;\n        const u64 k = {at};\n{}{body}    }}\n}}\n",
+                Self::locals(q.locals, 2)
+            );
+            reads = self.handler_reads(qi, body_stmts, None);
+        }
+        Task {
+            name,
+            code,
+            reads,
+            writes: vec![Res::Syn(qi)],
+            period: Some(*period as u64),
+            defer: Defer::Yes,
+        }
+    }
+
+    /// Trace and weight samples of the step, into the chunk's buffers: a
+    /// task per recorder, so each waits only for what it samples.
+    pub(super) fn record_tasks(&mut self) -> Vec<Task> {
+        let ir = self.ir;
+        let mut tasks = vec![];
+        for (ri, r) in ir.recorders.iter().enumerate() {
+            let (e, count, buf, value, read) = match &r.kind {
+                RecorderKindIr::Trace {
+                    population,
+                    var,
+                    cells,
+                    every_steps,
+                } => {
+                    let v = self.name(Entry::CellVar {
+                        pop: *population,
+                        var: *var,
+                    });
+                    let tc = self.name(Entry::TraceCells { rec: ri });
+                    (
+                        *every_steps,
+                        format!("{}ull", cells.len()),
+                        self.name(Entry::TraceBuf { rec: ri }),
+                        format!("{v}[{tc}[c]]"),
+                        Res::Var(*population, *var),
+                    )
+                }
+                RecorderKindIr::Weights {
+                    projection,
+                    var,
+                    every_steps,
+                    ..
+                } => {
+                    let v = self.name(Entry::SynVar {
+                        proj: *projection,
+                        var: *var,
+                    });
+                    let ids = self.name(Entry::WeightIds { rec: ri });
+                    (
+                        *every_steps,
+                        self.name(Entry::NWeightIds { rec: ri }),
+                        self.name(Entry::WeightBuf { rec: ri }),
+                        format!("{v}[{ids}[c]]"),
+                        Res::Syn(*projection),
+                    )
+                }
+                _ => continue,
+            };
+            let name = format!("record_{}", r.name);
+            let code = format!(
+                "// from: recorder {}\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    if ((u64)s % {e}ull != 0ull) return;\n    const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n    for (u64 c = cbm_tid_r(rot_); c < {count}; c += cbm_nthr()) {buf}[row_ * {count} + c] = {value};\n}}\n",
+                r.name
+            );
+            tasks.push(Task {
+                name,
+                code,
+                reads: vec![read],
+                writes: vec![],
+                period: Some(e as u64),
+                defer: Defer::Yes,
+            });
+        }
+        tasks
+    }
+}
