@@ -1,0 +1,110 @@
+//! The `simulation` block: dt, duration, seed.
+
+use super::*;
+
+impl Checker {
+    pub(super) fn simulation(&mut self, s: &ast::Settings, m: &mut Model) {
+        let scope = Scope {
+            context: "simulation settings",
+            ..Scope::default()
+        };
+        self.duplicate_settings(&s.settings);
+        // dt first: the other settings may be written in steps (`100 * dt`).
+        for set in s.settings.iter().filter(|x| x.name.name == "dt") {
+            let e = self.expr(&set.value, &scope);
+            if let Some(v) = self.positive_const(&e, Dim::TIME, "dt", &scope) {
+                m.dt = v;
+            }
+        }
+        self.dt = m.dt;
+        for set in &s.settings {
+            let e = self.expr(&set.value, &scope);
+            match set.name.name.as_str() {
+                "dt" => {}
+                "duration" => {
+                    if self.expect_dim(&e, Dim::TIME, "the duration", &scope) {
+                        match self.const_eval(&e, &scope) {
+                            Some(v) if v >= 0.0 && v.is_finite() => {
+                                m.duration = v;
+                                self.duration_in_whole_steps(&e, v);
+                            }
+                            _ => self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    e.span,
+                                    "the duration must be a constant time of zero or more",
+                                )
+                                .label("here"),
+                            ),
+                        }
+                    }
+                }
+                "seed" => {
+                    if self.expect_dim(&e, Dim::NONE, "the seed", &scope) {
+                        match const_value(&e) {
+                            // Every whole number up to 2^53 is exact in a
+                            // double; above it, two seeds could be one.
+                            Some(v) if (0.0..=MAX_SEED).contains(&v) && v.fract() == 0.0 => {
+                                m.seed = v as u64
+                            }
+                            _ => self.emit(
+                                Diagnostic::error(
+                                    "cbm::E020",
+                                    e.span,
+                                    "the seed must be a whole number from 0 to 2^53 (9007199254740992)",
+                                )
+                                .label("here"),
+                            ),
+                        }
+                    }
+                }
+                other => self.emit(unknown_setting(
+                    other,
+                    set.name.span,
+                    &["dt", "duration", "seed"],
+                    "simulation",
+                )),
+            }
+        }
+        if m.dt > 0.0 && m.duration / m.dt > 1e12 {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    s.keyword_span,
+                    "more than 10^12 steps: duration / dt is too large",
+                )
+                .label("simulation"),
+            );
+        }
+    }
+
+    /// A duration that is not a whole number of steps runs for the nearest
+    /// whole number (docs/language.md section 3.3): say so, since `10.7 ms`
+    /// at dt = 1 ms silently becoming 11 steps surprises.
+    pub(super) fn duration_in_whole_steps(&mut self, e: &TExpr, duration: f64) {
+        let steps = duration / self.dt;
+        let rounded = steps.round();
+        if (steps - rounded).abs() <= 1e-6 * rounded.max(1.0) {
+            return;
+        }
+        self.emit(
+            Diagnostic::warning(
+                "cbm::W111",
+                e.span,
+                format!(
+                    "the duration ({}) is not a whole number of steps (dt = {}): the run has {} steps ({})",
+                    units::format_quantity(duration, Dim::TIME),
+                    units::format_quantity(self.dt, Dim::TIME),
+                    rounded,
+                    units::format_quantity(rounded * self.dt, Dim::TIME)
+                ),
+            )
+            .label(format!("{steps:.3} steps"))
+            .help("use a multiple of dt"),
+        );
+    }
+}
+
+/// The largest seed: 2^53, below which every whole number is exact in a
+/// double (the language's numbers).
+pub(super) const MAX_SEED: f64 = 9_007_199_254_740_992.0;

@@ -1,0 +1,90 @@
+//! Synapse types: parameters, per-synapse state, handlers, bounds.
+
+use super::*;
+
+impl Checker {
+    pub(super) fn synapse_type(&mut self, s: &ast::SynapseDef) -> SynapseType {
+        let base = Scope {
+            context: "a synapse parameter",
+            ..Scope::default()
+        };
+        let mut params = Vec::new();
+        self.decls(&s.parameters, &base, VarsKind::SynParams, &mut params);
+        let base = Scope {
+            syn_params: &params,
+            context: "an initial value",
+            ..Scope::default()
+        };
+        let mut state = Vec::new();
+        self.decls(&s.state, &base, VarsKind::SynState, &mut state);
+        let mut bounds = Vec::new();
+        for b in &s.bounds {
+            let Some(var) = state.iter().position(|v| v.name == b.var.name) else {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E031",
+                        b.var.span,
+                        format!(
+                            "bounds on `{}`, which is not a per-synapse state variable",
+                            b.var.name
+                        ),
+                    )
+                    .label("not in state"),
+                );
+                continue;
+            };
+            let scope = Scope {
+                syn_params: &params,
+                context: "a bound",
+                ..Scope::default()
+            };
+            let lo = self.expr(&b.low, &scope);
+            let hi = self.expr(&b.high, &scope);
+            let dim = state[var].dim;
+            let ok = self.expect_dim(&lo, dim, "the lower bound", &scope)
+                & self.expect_dim(&hi, dim, "the upper bound", &scope);
+            if !ok {
+                continue;
+            }
+            let env = |r: Ref| match r {
+                Ref::SynParam(i) => params[i].init.as_ref().and_then(|i| match i {
+                    Init::Expr(e) => const_value(e),
+                    _ => None,
+                }),
+                _ => None,
+            };
+            match (expr::eval(&lo, &env), expr::eval(&hi, &env)) {
+                // Two bounds on one variable: which would hold? Say so.
+                _ if bounds.iter().any(|b: &(usize, f64, f64)| b.0 == var) => self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        b.span,
+                        format!("bounds on `{}` are given twice", b.var.name),
+                    )
+                    .label("second bounds")
+                    .help("keep one `bounds` line per variable"),
+                ),
+                (Some(l), Some(h)) if l <= h => bounds.push((var, l, h)),
+                (Some(_), Some(_)) => self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        b.span,
+                        "the lower bound is above the upper bound",
+                    )
+                    .label("empty range"),
+                ),
+                _ => self.emit(
+                    Diagnostic::error("cbm::E020", b.span, "bounds must be constants")
+                        .label("not constant"),
+                ),
+            }
+        }
+        SynapseType {
+            name: s.name.name.clone(),
+            params,
+            state,
+            bounds,
+            span: s.name.span,
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! Constant values: evaluating checked expressions at check time, and
+//! the positive constants, whole numbers of steps and literals that
+//! settings need.
+
+use super::*;
+
+impl Checker {
+    /// The value of an expression of constants, `dt` and parameters with
+    /// constant values (None when it depends on anything else).
+    pub fn const_eval(&self, e: &TExpr, scope: &Scope) -> Option<f64> {
+        self.const_eval_depth(e, scope, 0)
+    }
+
+    pub(super) fn const_eval_depth(&self, e: &TExpr, scope: &Scope, depth: usize) -> Option<f64> {
+        if depth > 32 {
+            return None;
+        }
+        let var = |v: Option<&Var>| -> Option<f64> {
+            match &v?.init {
+                Some(Init::Expr(x)) => self.const_eval_depth(x, scope, depth + 1),
+                _ => None,
+            }
+        };
+        expr::eval(e, &|r| match r {
+            Ref::Dt => Some(self.dt),
+            Ref::Param(i) => var(scope.params.get(i)),
+            Ref::SynParam(i) => var(scope.syn_params.get(i)),
+            _ => None,
+        })
+    }
+
+    /// A constant of dimension `dim`, strictly positive and finite.
+    pub fn positive_const(
+        &mut self,
+        e: &TExpr,
+        dim: Dim,
+        what: &str,
+        scope: &Scope,
+    ) -> Option<f64> {
+        if !self.expect_dim(e, dim, what, scope) {
+            return None;
+        }
+        match self.const_eval(e, scope) {
+            Some(v) if v > 0.0 && v.is_finite() => Some(v),
+            Some(v) => {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E020",
+                        e.span,
+                        format!(
+                            "{what} must be positive, found {}",
+                            units::format_quantity(v, dim)
+                        ),
+                    )
+                    .label("not positive"),
+                );
+                None
+            }
+            None => {
+                self.emit(
+                    Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant"))
+                        .label("not a constant"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A constant time that is a whole number of steps, at least `min` steps.
+    pub fn steps_of(&mut self, e: &TExpr, what: &str, scope: &Scope, min: u32) -> Option<u32> {
+        if !self.expect_dim(e, Dim::TIME, what, scope) {
+            return None;
+        }
+        let Some(v) = self.const_eval(e, scope) else {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant"))
+                    .label("not a constant"),
+            );
+            return None;
+        };
+        let steps = v / self.dt;
+        let rounded = steps.round();
+        if v < 0.0 || !v.is_finite() {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} cannot be negative"))
+                    .label(units::format_quantity(v, Dim::TIME)),
+            );
+            return None;
+        }
+        if (steps - rounded).abs() > 1e-6 * rounded.max(1.0) {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E021",
+                    e.span,
+                    format!(
+                        "{what} ({}) is not a whole number of time steps (dt = {})",
+                        units::format_quantity(v, Dim::TIME),
+                        units::format_quantity(self.dt, Dim::TIME)
+                    ),
+                )
+                .label(format!("{steps:.3} steps"))
+                .help(format!(
+                    "use a multiple of dt, e.g. {}",
+                    units::format_quantity(rounded.max(1.0) * self.dt, Dim::TIME)
+                )),
+            );
+            return None;
+        }
+        if rounded < min as f64 {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    e.span,
+                    format!("{what} must be at least {min} step(s)"),
+                )
+                .label(units::format_quantity(v, Dim::TIME)),
+            );
+            return None;
+        }
+        if rounded > u32::MAX as f64 / 2.0 {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} is too long"))
+                    .label("too many steps"),
+            );
+            return None;
+        }
+        Some(rounded as u32)
+    }
+
+    /// The value of an expression of literals and `dt` alone.
+    pub(super) fn literal_eval(&self, e: &TExpr) -> Option<f64> {
+        expr::eval(e, &|r| match r {
+            Ref::Dt => Some(self.dt),
+            _ => None,
+        })
+    }
+}
