@@ -324,6 +324,13 @@ pub struct ProjectionIr {
 }
 
 impl ProjectionIr {
+    /// Slots of the projection's per-target ring buffer: a deposit lands
+    /// `delay_steps` ahead and a pulse occupies up to `max_pulse_steps`.
+    /// Every engine (and the memory estimate) sizes its rings so.
+    pub fn ring_slots(&self) -> usize {
+        (self.delay_steps + self.max_pulse_steps) as usize
+    }
+
     /// The bounds of per-synapse variable `var`, if it has any (one at most:
     /// a second is error E020).
     pub fn bounds_of(&self, var: usize) -> Option<(f64, f64)> {

@@ -123,9 +123,7 @@ pub fn estimated_bytes(ir: &Ir) -> u64 {
     let rings: u64 = ir
         .projections
         .iter()
-        .map(|q| {
-            (q.delay_steps + q.max_pulse_steps) as u64 * ir.populations[q.target].size as u64 * 8
-        })
+        .map(|q| q.ring_slots() as u64 * ir.populations[q.target].size as u64 * 8)
         .sum();
     cells + synapses + rings
 }

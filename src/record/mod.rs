@@ -119,6 +119,17 @@ fn reserved<T>(n: u64) -> Vec<T> {
     v
 }
 
+/// The synapses (storage positions) a weights recorder samples out of `n`:
+/// all of them, or `max` spread evenly. Engines that copy weights
+/// themselves (CUDA) pick the same ones.
+pub fn sampled_synapses(n: usize, max: usize) -> Vec<usize> {
+    if n <= max {
+        (0..n).collect()
+    } else {
+        (0..max).map(|k| k * n / max).collect()
+    }
+}
+
 impl Recording {
     /// `synapses[q]` gives (pre, post) of projection q, to sample weights.
     pub fn new(ir: &Ir, synapses: &[(&[u32], &[u32])]) -> Self {
@@ -175,11 +186,7 @@ impl Recording {
                     } => {
                         let (pre, post) = synapses[*projection];
                         let n = post.len();
-                        let ids: Vec<usize> = if n <= *max_synapses {
-                            (0..n).collect()
-                        } else {
-                            (0..*max_synapses).map(|k| k * n / max_synapses).collect()
-                        };
+                        let ids = sampled_synapses(n, *max_synapses);
                         Buffer::Weights {
                             proj: *projection,
                             var: *var,

@@ -244,7 +244,7 @@ impl CpuEngine {
         let mut projs = Vec::new();
         for (qi, (q, qnet)) in ir.projections.iter().zip(net.projections).enumerate() {
             let n_target = ir.populations[q.target].size;
-            let slots = (q.delay_steps + q.max_pulse_steps) as usize;
+            let slots = q.ring_slots();
             let needs_csc = !q.on_post.is_empty() || !q.on_teacher.is_empty();
             let csc = needs_csc.then(|| qnet.by_target(n_target));
             let every = q

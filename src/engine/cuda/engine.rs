@@ -6,7 +6,7 @@
 //! generated source compiled by the host C++ compiler, tests/cuda_host_emulation.rs)
 //! runs exactly this code too; only the CUDA driver calls differ.
 
-use super::codegen::{self, mask_words, Entry, Generated};
+use super::codegen::{mask_words, Entry, Generated};
 use crate::engine::gaps::Gaps;
 use crate::engine::{Engine, NumericalError, StateView};
 use crate::ir::{Ir, PopulationKindIr, RecorderKindIr, SourceIr};
@@ -84,15 +84,6 @@ impl Init {
     }
 }
 
-/// Synapse ids a weights recorder samples (as `Recording::new` picks them).
-pub fn weight_ids(n: usize, max: usize) -> Vec<usize> {
-    if n <= max {
-        (0..n).collect()
-    } else {
-        (0..max).map(|k| k * n / max).collect()
-    }
-}
-
 /// Rows of samples a recorder with period `every` needs for a chunk.
 fn sample_rows(chunk: u32, every: u32) -> usize {
     (chunk / every.max(1)) as usize + 2
@@ -146,7 +137,10 @@ impl<D: Device> GpuEngine<D> {
                     projection,
                     max_synapses,
                     ..
-                } => weight_ids(net.projections[*projection].len(), *max_synapses),
+                } => crate::record::sampled_synapses(
+                    net.projections[*projection].len(),
+                    *max_synapses,
+                ),
                 _ => vec![],
             })
             .collect();
@@ -259,12 +253,12 @@ impl<D: Device> GpuEngine<D> {
                 Entry::NSyn { proj } => (Init::Zero(0), Some(net.projections[proj].len() as u64)),
                 Entry::Ring { proj } => {
                     let q = &ir.projections[proj];
-                    let n = codegen::slots(q) * ir.populations[q.target].size;
+                    let n = q.ring_slots() * ir.populations[q.target].size;
                     (Init::Zero(8 * n), None)
                 }
                 Entry::Arr { proj } => {
                     let q = &ir.projections[proj];
-                    let n = codegen::slots(q) * ir.populations[q.target].size;
+                    let n = q.ring_slots() * ir.populations[q.target].size;
                     (Init::Zero(4 * n), None)
                 }
                 Entry::Tarr { proj } => {

@@ -13,7 +13,7 @@
 
 use super::rewrite;
 use crate::engine::c_expr::{self, lit};
-use crate::ir::{CellAccess, Expr, Ir, PopulationKindIr, ProjectionIr, Stmt};
+use crate::ir::{CellAccess, Expr, Ir, PopulationKindIr, Stmt};
 use crate::network::rng::{self, stream};
 use std::fmt::Write;
 
@@ -379,11 +379,6 @@ pub fn post_width(ir: &Ir, qi: usize) -> usize {
     }
 }
 
-/// Slots of a projection's ring buffer (as the engine allocates it).
-pub fn ring_slots(q: &ProjectionIr) -> usize {
-    (q.delay_steps + q.max_pulse_steps) as usize
-}
-
 /// A C identifier made from a model name.
 fn ident(name: &str) -> String {
     name.chars()
@@ -560,7 +555,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
             let offsets = b.buf(Arg::Offsets);
             // The longest pulse of any deposit (at least 1).
             let pulses = q.max_pulse_steps.max(1);
-            let (slots, n) = (ring_slots(q), ir.populations[q.target].size);
+            let (slots, n) = (q.ring_slots(), ir.populations[q.target].size);
             if pulses <= MAX_PULSE_TABLE {
                 // Slot starts set up once per call: no division per synapse.
                 let _ = writeln!(body, "    u64 rb_[{pulses}];");

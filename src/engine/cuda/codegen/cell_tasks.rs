@@ -148,7 +148,7 @@ impl Gen<'_> {
                 continue;
             }
             let ring = self.name(Entry::Ring { proj: qi });
-            let sl = slots(q);
+            let sl = q.ring_slots();
             let _ = writeln!(
                 body,
                 "{pad}double* rg{qi}_ = {ring} + ((u64)s % {sl}ull) * {n}ull; // from: projection {}\n{pad}const double rv{qi}_ = rg{qi}_[i];",
@@ -182,7 +182,7 @@ impl Gen<'_> {
             }
             let arr = self.name(Entry::Arr { proj: ti });
             let tarr = self.name(Entry::Tarr { proj: ti });
-            let sl = slots(t);
+            let sl = t.ring_slots();
             let _ = writeln!(
                 body,
                 "{pad}u32* ar{ti}_ = {arr} + ((u64)s % {sl}ull) * {n}ull; // from: teacher {}\n{pad}const u32 an{ti}_ = ar{ti}_[i];",

@@ -96,11 +96,6 @@ pub fn mask_words(n: usize) -> usize {
     n.div_ceil(32)
 }
 
-/// A projection's ring size in steps.
-pub fn slots(q: &crate::ir::ProjectionIr) -> usize {
-    (q.delay_steps + q.max_pulse_steps) as usize
-}
-
 /// Projections whose spikes teach another projection.
 pub fn teachers(ir: &Ir) -> Vec<bool> {
     let mut t = vec![false; ir.projections.len()];

@@ -56,7 +56,7 @@ impl Gen<'_> {
         let q = &ir.projections[qi];
         let nt = self.pop_size(q.target);
         let ws = mask_words(self.pop_size(q.source));
-        let sl = slots(q);
+        let sl = q.ring_slots();
         let d = q.delay_steps as usize;
         let teacher = self.teachers[qi];
         let mut pulses = vec![];
