@@ -6,7 +6,7 @@ pub mod c_expr;
 pub mod cache;
 pub mod cpu;
 pub mod cuda;
-pub mod gaps;
+pub mod spike_gaps;
 pub mod templates;
 
 /// Read access to a running engine's state, for recorders.

@@ -71,7 +71,7 @@ enum Buffer {
 /// times of sources with a constant rate (their expected number), and the
 /// per-cell spike totals. Spike times of neurons depend on the activity and
 /// are not counted.
-pub fn estimated_bytes(ir: &Ir) -> u64 {
+pub fn recording_bytes(ir: &Ir) -> u64 {
     let steps = ir.steps;
     let synapses = crate::network::expected_synapses(ir);
     let per_run: u64 = ir

@@ -94,7 +94,7 @@ fn write_to(tmp: &Path, arrays: &[(String, NpzArray<'_>)]) -> Result<(), String>
     let mut npz = NpzWriter::new_with_options(file, options);
     for (name, a) in arrays {
         // Views, not copies: a recording can be most of the memory a run
-        // may use (record::estimated_bytes counts one copy, not two).
+        // may use (record::recording_bytes counts one copy, not two).
         let added = match a {
             NpzArray::F64 { shape, data } => add(&mut npz, name, shape, data),
             NpzArray::U32 { shape, data } => add(&mut npz, name, shape, data),

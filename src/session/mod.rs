@@ -122,7 +122,7 @@ pub fn run_cpu_with(
 /// The network a run starts from, after making sure that it and the
 /// recordings fit in memory (a clear error now, not an abort mid-run).
 fn instantiate(ir: &Ir) -> Result<Network, String> {
-    crate::network::check_memory(ir, crate::record::estimated_bytes(ir))?;
+    crate::network::check_memory(ir, crate::record::recording_bytes(ir))?;
     crate::network::build(ir)
 }
 

@@ -13,7 +13,7 @@ mod synapses;
 pub mod vm;
 mod wheel;
 
-use super::gaps::Gaps;
+use super::spike_gaps::SpikeGaps;
 use super::{Engine, NumericalError, StateView};
 use crate::ir::{Expr, Ir, PopulationKindIr, SourceIr, Stmt};
 use crate::network::rng::{self, stream, Rng};
@@ -96,7 +96,7 @@ struct SourceRt {
     kind: SourceIr,
     /// For fixed p: the gaps between spikes, each cell's spike count, and
     /// the cells waiting for their next spike.
-    gaps_of: Option<Gaps>,
+    spike_gaps: Option<SpikeGaps>,
     wheel: wheel::Wheel,
     /// Reused buffer: the gaps drawn this step.
     gaps: Vec<u64>,
@@ -220,7 +220,7 @@ impl CpuEngine {
                         None,
                         Some(SourceRt {
                             kind: s.clone(),
-                            gaps_of: fixed_p.map(Gaps::new),
+                            spike_gaps: fixed_p.map(SpikeGaps::new),
                             wheel: wheel::Wheel::new(if fixed_p.is_some() { n } else { 0 }),
                             gaps: vec![],
                             count: vec![0; n],
@@ -330,7 +330,7 @@ impl CpuEngine {
         let rng = self.rng;
         for (pi, pop) in self.pops.iter_mut().enumerate() {
             if let Some(src) = &mut pop.source {
-                if let Some(g) = &src.gaps_of {
+                if let Some(g) = &src.spike_gaps {
                     for i in 0..pop.size {
                         src.wheel.put(0, g.draw(&rng, pi, i, 0), i as u32);
                     }
@@ -364,7 +364,7 @@ impl CpuEngine {
             } => *refractory_steps as u64,
             _ => 0,
         };
-        if let Some(g) = &src.gaps_of {
+        if let Some(g) = &src.spike_gaps {
             // Each cell's next spike step is drawn when it spikes (geometric
             // gaps), so the cost scales with the number of spikes.
             src.wheel.take(s, &mut pop.spikes);

@@ -7,7 +7,7 @@
 //! runs exactly this code too; only the CUDA driver calls differ.
 
 use super::codegen::{mask_words, Entry, Generated};
-use crate::engine::gaps::Gaps;
+use crate::engine::spike_gaps::SpikeGaps;
 use crate::engine::{Engine, NumericalError, StateView};
 use crate::ir::{Ir, PopulationKindIr, RecorderKindIr, SourceIr};
 use crate::network::rng::Rng;
@@ -184,7 +184,7 @@ impl<D: Device> GpuEngine<D> {
                     let PopulationKindIr::Source(s) = &ir.populations[pop].kind else {
                         return Err("internal error: source state of a neuron population".into());
                     };
-                    let gaps = Gaps::new(s.fixed_probability(ir.dt).unwrap_or(0.0));
+                    let gaps = SpikeGaps::new(s.fixed_probability(ir.dt).unwrap_or(0.0));
                     let next = (0..ir.populations[pop].size)
                         .map(|i| gaps.draw(&rng, pop, i, 0))
                         .collect();

@@ -33,7 +33,7 @@ impl Gen<'_> {
                 format!(
                     "cbm_geometric({}u, i, c_, {})",
                     stream(rng::SOURCE, pi, 1),
-                    lit(crate::engine::gaps::log_q(prob))
+                    lit(crate::engine::spike_gaps::log_q(prob))
                 )
             };
             let _ = write!(

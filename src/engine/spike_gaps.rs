@@ -21,11 +21,11 @@ use crate::network::rng::{self, stream, Rng};
 /// Runs of `u` values: 2^12 of them, each 2^12 values long.
 const RUN_BITS: u32 = 12;
 
-/// In `Gaps::runs`: the gap changes within the run (compute it).
+/// In `SpikeGaps::runs`: the gap changes within the run (compute it).
 const MIXED: u32 = u32::MAX;
 
 /// The gaps of one source (one `p`).
-pub struct Gaps {
+pub struct SpikeGaps {
     p: f64,
     /// ln(1 - p).
     log_q: f64,
@@ -42,7 +42,7 @@ pub fn log_q(p: f64) -> f64 {
     }
 }
 
-impl Gaps {
+impl SpikeGaps {
     pub fn new(p: f64) -> Self {
         let log_q = log_q(p);
         let runs = (0..1u32 << RUN_BITS)
@@ -58,7 +58,7 @@ impl Gaps {
                 }
             })
             .collect();
-        Gaps { p, log_q, runs }
+        SpikeGaps { p, log_q, runs }
     }
 
     /// The gap drawn from Philox word `word`.
@@ -128,7 +128,7 @@ mod tests {
         // (Poisson 10 Hz), a coin, a rare and a certain spike, no spikes.
         let rates = [0.03, 1.0 - (-0.01f64).exp(), 0.5, 1e-7, 1e-17, 1.0, 0.0];
         for p in rates {
-            let gaps = Gaps::new(p);
+            let gaps = SpikeGaps::new(p);
             let log_q = log_q(p);
             let mut mixed = 0;
             for m in 0..1u32 << 24 {
@@ -155,7 +155,7 @@ mod tests {
     #[test]
     fn a_tiny_probability_gives_long_gaps() {
         // 1 - 1e-17 is 1 in doubles; ln(1) = 0 made every gap 0.
-        let gaps = Gaps::new(1e-17);
+        let gaps = SpikeGaps::new(1e-17);
         let shortest = (0..1u32 << 12).map(|m| gaps.gap_of_word(m << 20)).min();
         // Mean 1e17 steps; even u near 1 gives more than 1e12.
         assert!(shortest > Some(1_000_000_000_000), "{shortest:?}");
