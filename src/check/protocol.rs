@@ -176,6 +176,8 @@ impl Checker {
 
     /// A constant whole number of at least `min`.
     pub(super) fn count(&mut self, e: &Expr, what: &str, min: u64) -> Option<u64> {
+        // Far beyond any population or fan-in a machine can hold.
+        const MAX_COUNT: f64 = 1e12;
         let scope = Scope {
             context: "a count",
             ..Scope::default()
@@ -185,16 +187,15 @@ impl Checker {
             return None;
         }
         match const_value(&t) {
-            Some(v) if v.fract() == 0.0 && v >= min as f64 && v < 1e12 => Some(v as u64),
-            _ => {
-                self.emit(
-                    Diagnostic::error(
-                        "cbm::E020",
-                        e.span,
-                        format!("{what} must be a whole number of at least {min}"),
-                    )
-                    .label("here"),
-                );
+            Some(v) if v.fract() == 0.0 && v >= min as f64 && v < MAX_COUNT => Some(v as u64),
+            v => {
+                let message = match v {
+                    Some(v) if v >= MAX_COUNT => {
+                        format!("{what} is too large: {v:e} (a count must be below 10^12)")
+                    }
+                    _ => format!("{what} must be a whole number of at least {min}"),
+                };
+                self.emit(Diagnostic::error("cbm::E020", e.span, message).label("here"));
                 None
             }
         }

@@ -12,11 +12,20 @@ impl Checker {
         // dt first: the other settings may be written in steps (`100 * dt`).
         for set in s.settings.iter().filter(|x| x.name.name == "dt") {
             let e = self.expr(&set.value, &scope);
+            if super::linear::mentions(&e, Ref::Dt) {
+                self.emit(
+                    Diagnostic::error("cbm::E020", e.span, "dt cannot be given in terms of itself")
+                        .label("mentions dt")
+                        .help("give the step as a time, e.g. `dt = 0.1 ms`"),
+                );
+                continue;
+            }
             if let Some(v) = self.positive_const(&e, Dim::TIME, "dt", &scope) {
                 m.dt = v;
             }
         }
         self.dt = m.dt;
+        let mut duration_span = None;
         for set in &s.settings {
             let e = self.expr(&set.value, &scope);
             match set.name.name.as_str() {
@@ -26,6 +35,7 @@ impl Checker {
                         match self.const_eval(&e, &scope) {
                             Some(v) if v >= 0.0 && v.is_finite() => {
                                 m.duration = v;
+                                duration_span = Some(e.span);
                                 self.duration_in_whole_steps(&e, v);
                             }
                             _ => self.emit(
@@ -70,10 +80,15 @@ impl Checker {
             self.emit(
                 Diagnostic::error(
                     "cbm::E020",
-                    s.keyword_span,
-                    "more than 10^12 steps: duration / dt is too large",
+                    duration_span.unwrap_or(s.keyword_span),
+                    format!(
+                        "the run would take {:.1e} steps (duration {} at dt = {}); at most 10^12",
+                        m.duration / m.dt,
+                        units::format_quantity(m.duration, Dim::TIME),
+                        units::format_quantity(m.dt, Dim::TIME)
+                    ),
                 )
-                .label("simulation"),
+                .label("too long"),
             );
         }
     }

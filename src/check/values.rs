@@ -81,8 +81,15 @@ impl Checker {
         let steps = v / self.dt;
         let rounded = steps.round();
         if v < 0.0 || !v.is_finite() {
+            let problem = if v.is_nan() {
+                "is not a number (0/0?)"
+            } else if v.is_infinite() {
+                "is infinite"
+            } else {
+                "cannot be negative"
+            };
             self.emit(
-                Diagnostic::error("cbm::E020", e.span, format!("{what} cannot be negative"))
+                Diagnostic::error("cbm::E020", e.span, format!("{what} {problem}"))
                     .label(units::format_quantity(v, Dim::TIME)),
             );
             return None;

@@ -215,6 +215,12 @@ pub fn write_outputs(
 
 /// Fail early, before a long run, if the output folder cannot be written.
 pub fn check_writable(dir: &Path) -> Result<(), String> {
+    if !dir.exists() && dir.symlink_metadata().is_ok() {
+        return Err(format!(
+            "the output folder {} is a link to something that does not exist: choose another with -o",
+            dir.display()
+        ));
+    }
     if dir.exists() && !dir.is_dir() {
         return Err(format!(
             "the output folder {} is a file, not a folder: choose another with -o",
