@@ -858,3 +858,51 @@ fn unwritable_standard_output_is_an_error_not_a_panic() {
     assert!(!err.contains("panicked"), "{err}");
     assert!(err.contains("failed printing to stdout"), "{err}");
 }
+
+/// W113 (a reversed driving force) fires on the term that pushes a variable
+/// away from its reversal, and on none of the usual correct forms: leaks
+/// written either way round, conductances with constants and negations,
+/// quadratic and exponential neuron models, and differences in another
+/// variable's equation.
+#[test]
+fn reversed_driving_forces_and_only_those_are_flagged() {
+    let d = temp_dir("w113");
+    let path = d.join("forces.cbm");
+    std::fs::write(
+        &path,
+        r#"
+model forces
+simulation { dt = 0.1 ms  duration = 10 ms }
+neuron A {
+    parameters { gL = 0.1 /ms; EL = -65 mV; tau = 10 ms; E = 0 mV; Vr = -60 mV; Vc = -50 mV; DT = 2 mV; a = 1 /ms; b = 0.1 }
+    state { V = EL; q = EL; e = EL; w: mV = 0 mV; g: 1/ms = 0 /ms }
+    equations {
+        dV/dt = -(V - EL) / tau + gL * (EL - V) - g * (V - E) + 0.5 * g * (V - E) + w / tau
+        dq/dt = (q - Vr) * (q - Vc) / (tau * 1 mV)
+        de/dt = (EL - e + DT * exp((e - Vc) / DT)) / tau
+        dw/dt = a * (V - EL) * b - w / tau
+        dg/dt = -g / tau
+    }
+    spike when V >= -50 mV
+    reset { V = EL }
+}
+population P[1] = A()
+record p = spike_counts(P, bin = 1 ms)
+"#,
+    )
+    .unwrap();
+    let o = cbmc()
+        .args(["check", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let found: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let w113: Vec<(u64, u64)> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "cbm::W113")
+        .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(w113, vec![(8, 65)], "{found:#}");
+}
