@@ -262,36 +262,37 @@ impl Recording {
 
     /// Mean rate (Hz) of each population since the mark.
     pub fn window_rates(&self) -> Option<Vec<f64>> {
-        let (mark, at) = (self.mark?, self.totals_at_mark.as_ref()?);
-        let seconds = (self.steps - mark) as f64 * self.dt;
+        let (seconds, counts) = self.window_counts()?;
         Some(
-            self.totals
+            counts
                 .iter()
-                .zip(at)
-                .map(|(now, then)| {
-                    let spikes: u64 = now.iter().sum::<u64>() - then.iter().sum::<u64>();
-                    spikes as f64 / (now.len().max(1) as f64 * seconds)
-                })
+                .map(|c| c.iter().sum::<u64>() as f64 / (c.len().max(1) as f64 * seconds))
                 .collect(),
         )
     }
 
     /// Each cell's rate (Hz) since the mark, per population.
     pub fn window_cell_rates(&self) -> Option<Vec<Vec<f64>>> {
-        let (mark, at) = (self.mark?, self.totals_at_mark.as_ref()?);
-        let seconds = (self.steps - mark) as f64 * self.dt;
+        let (seconds, counts) = self.window_counts()?;
         Some(
-            self.totals
+            counts
                 .iter()
-                .zip(at)
-                .map(|(now, then)| {
-                    now.iter()
-                        .zip(then)
-                        .map(|(n, t)| (n - t) as f64 / seconds)
-                        .collect()
-                })
+                .map(|c| c.iter().map(|&n| n as f64 / seconds).collect())
                 .collect(),
         )
+    }
+
+    /// Seconds since the mark, and each cell's spikes in them.
+    fn window_counts(&self) -> Option<(f64, Vec<Vec<u64>>)> {
+        let (mark, at) = (self.mark?, self.totals_at_mark.as_ref()?);
+        let seconds = (self.steps - mark) as f64 * self.dt;
+        let counts = self
+            .totals
+            .iter()
+            .zip(at)
+            .map(|(now, then)| now.iter().zip(then).map(|(n, t)| n - t).collect())
+            .collect();
+        Some((seconds, counts))
     }
 
     /// Track the smallest and largest value of variable `var` of population
