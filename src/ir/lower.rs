@@ -690,39 +690,15 @@ fn integrate(
 
 /// `e` with the time `t` replaced by `time`.
 fn at_time(e: &Expr, time: &Expr) -> Expr {
-    match e {
-        Expr::Time => time.clone(),
-        Expr::Unary(op, x) => Expr::Unary(*op, Box::new(at_time(x, time))),
-        Expr::Binary(op, a, b) => {
-            Expr::Binary(*op, Box::new(at_time(a, time)), Box::new(at_time(b, time)))
-        }
-        Expr::Call(f, args, s) => {
-            Expr::Call(*f, args.iter().map(|a| at_time(a, time)).collect(), *s)
-        }
-        _ => e.clone(),
-    }
+    e.map_leaves(&mut |leaf| matches!(leaf, Expr::Time).then(|| time.clone()))
 }
 
 /// Replace references to `vars[j]` by `with[j]`.
 fn substitute(e: &Expr, vars: &[usize], with: &[Expr]) -> Expr {
-    match e {
-        Expr::Var(v) => match vars.iter().position(|x| x == v) {
-            Some(j) => with[j].clone(),
-            None => e.clone(),
-        },
-        Expr::Unary(op, x) => Expr::Unary(*op, Box::new(substitute(x, vars, with))),
-        Expr::Binary(op, a, b) => Expr::Binary(
-            *op,
-            Box::new(substitute(a, vars, with)),
-            Box::new(substitute(b, vars, with)),
-        ),
-        Expr::Call(f, args, s) => Expr::Call(
-            *f,
-            args.iter().map(|a| substitute(a, vars, with)).collect(),
-            *s,
-        ),
-        _ => e.clone(),
-    }
+    e.map_leaves(&mut |leaf| match leaf {
+        Expr::Var(v) => vars.iter().position(|x| x == v).map(|j| with[j].clone()),
+        _ => None,
+    })
 }
 
 /// The symbolic helpers build trees without types; lowering does not need them.
@@ -823,19 +799,7 @@ fn replace_var_stmt(s: &Stmt, v: usize, c: f64) -> Stmt {
 }
 
 fn replace_var(e: &Expr, v: usize, c: f64) -> Expr {
-    match e {
-        Expr::Var(x) if *x == v => Expr::Const(c),
-        Expr::Unary(op, x) => Expr::Unary(*op, Box::new(replace_var(x, v, c))),
-        Expr::Binary(op, a, b) => Expr::Binary(
-            *op,
-            Box::new(replace_var(a, v, c)),
-            Box::new(replace_var(b, v, c)),
-        ),
-        Expr::Call(f, args, s) => {
-            Expr::Call(*f, args.iter().map(|a| replace_var(a, v, c)).collect(), *s)
-        }
-        e => e.clone(),
-    }
+    e.map_leaves(&mut |leaf| matches!(leaf, Expr::Var(x) if *x == v).then_some(Expr::Const(c)))
 }
 
 fn max_pulse(stmts: &[Stmt]) -> u32 {

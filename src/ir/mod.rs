@@ -394,6 +394,21 @@ impl Ir {
 }
 
 impl Expr {
+    /// A copy of the tree in which every leaf for which `f` gives a
+    /// replacement is replaced (`t` by a time, a variable by a value).
+    pub fn map_leaves(&self, f: &mut dyn FnMut(&Expr) -> Option<Expr>) -> Expr {
+        match self {
+            Expr::Unary(op, x) => Expr::Unary(*op, Box::new(x.map_leaves(f))),
+            Expr::Binary(op, a, b) => {
+                Expr::Binary(*op, Box::new(a.map_leaves(f)), Box::new(b.map_leaves(f)))
+            }
+            Expr::Call(func, args, site) => {
+                Expr::Call(*func, args.iter().map(|a| a.map_leaves(f)).collect(), *site)
+            }
+            leaf => f(leaf).unwrap_or_else(|| leaf.clone()),
+        }
+    }
+
     /// Does the expression read nothing but constants, time, signals and
     /// the leaves `leaf` accepts (e.g. only `Expr::Pre`: a value of the
     /// presynaptic cell alone), and draw no random number?

@@ -96,20 +96,15 @@ impl CpuEngine {
 }
 
 pub(super) fn eval_time(e: &Expr, t: f64, signals: &[f64]) -> f64 {
-    fn sub(e: &Expr, t: f64, sig: &[f64]) -> Expr {
-        match e {
-            Expr::Time => Expr::Const(t),
-            Expr::Signal(i) => Expr::Const(sig.get(*i).copied().unwrap_or(0.0)),
-            Expr::Unary(op, x) => Expr::Unary(*op, Box::new(sub(x, t, sig))),
-            Expr::Binary(op, a, b) => {
-                Expr::Binary(*op, Box::new(sub(a, t, sig)), Box::new(sub(b, t, sig)))
-            }
-            Expr::Call(f, a, s) => Expr::Call(*f, a.iter().map(|x| sub(x, t, sig)).collect(), *s),
-            e => e.clone(),
-        }
-    }
     match e {
         Expr::Const(c) => *c,
-        e => crate::network::eval_scalar(&sub(e, t, signals), &|_| None).unwrap_or(0.0),
+        e => {
+            let at_t = e.map_leaves(&mut |leaf| match leaf {
+                Expr::Time => Some(Expr::Const(t)),
+                Expr::Signal(i) => Some(Expr::Const(signals.get(*i).copied().unwrap_or(0.0))),
+                _ => None,
+            });
+            crate::network::eval_scalar(&at_t, &|_| None).unwrap_or(0.0)
+        }
     }
 }
