@@ -906,3 +906,39 @@ record p = spike_counts(P, bin = 1 ms)
         .collect();
     assert_eq!(w113, vec![(8, 65)], "{found:#}");
 }
+
+/// A keyword after a bare number is not its unit: `o == 0 or ...`,
+/// `c > 0.05 and ...` and `0.5 for 2 ms` parse (they were syntax errors,
+/// `or`/`and`/`for` read as unit names).
+#[test]
+fn a_keyword_after_a_number_is_not_a_unit() {
+    let d = temp_dir("keyword_units");
+    let path = d.join("kw.cbm");
+    std::fs::write(
+        &path,
+        r#"
+model kw
+simulation { dt = 1 ms  duration = 10 ms }
+neuron N {
+    parameters { o = 1 }
+    state { V = -65 mV; c = 0 }
+    equations { dV/dt = (-65 mV - V) / 10 ms }
+    update { if c > 0.05 and t > 1 ms { c = 0 } }
+    spike when o == 0 or V > -50 mV
+    reset { V = -65 mV }
+}
+synapse S {
+    state { w = 1 }
+    on_pre { if w > 0.05 and t > 1 ms { target += w * 0.5 mV for 2 ms } }
+}
+population P[2] = N()
+projection p: P -> P.V { synapse = S()  connect = one_to_one() }
+record r = spike_counts(P, bin = 1 ms)
+"#,
+    )
+    .unwrap();
+    let o = cbmc().arg("check").arg(&path).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    assert!(!err.contains("E001"), "{err}");
+}
