@@ -860,10 +860,11 @@ fn unwritable_standard_output_is_an_error_not_a_panic() {
 }
 
 /// W113 (a reversed driving force) fires on the term that pushes a variable
-/// away from its reversal, and on none of the usual correct forms: leaks
-/// written either way round, conductances with constants and negations,
-/// quadratic and exponential neuron models, and differences in another
-/// variable's equation.
+/// away from its reversal, also inside a scaled sum and a `select` in an
+/// update map, and on none of the usual correct forms: leaks written either
+/// way round, conductances with constants and negations, quadratic and
+/// exponential neuron models, and differences in another variable's
+/// equation.
 #[test]
 fn reversed_driving_forces_and_only_those_are_flagged() {
     let d = temp_dir("w113");
@@ -875,14 +876,16 @@ model forces
 simulation { dt = 0.1 ms  duration = 10 ms }
 neuron A {
     parameters { gL = 0.1 /ms; EL = -65 mV; tau = 10 ms; E = 0 mV; Vr = -60 mV; Vc = -50 mV; DT = 2 mV; a = 1 /ms; b = 0.1 }
-    state { V = EL; q = EL; e = EL; w: mV = 0 mV; g: 1/ms = 0 /ms }
+    state { V = EL; q = EL; e = EL; z = EL; w: mV = 0 mV; g: 1/ms = 0 /ms }
     equations {
         dV/dt = -(V - EL) / tau + gL * (EL - V) - g * (V - E) + 0.5 * g * (V - E) + w / tau
         dq/dt = (q - Vr) * (q - Vc) / (tau * 1 mV)
         de/dt = (EL - e + DT * exp((e - Vc) / DT)) / tau
         dw/dt = a * (V - EL) * b - w / tau
         dg/dt = -g / tau
+        dz/dt = (gL * (EL - z) + g * (z - E)) * b
     }
+    update { z += dt * (gL * (EL - z) + select(z > E, g * (z - E), 0 mV/ms)) }
     spike when V >= -50 mV
     reset { V = EL }
 }
@@ -904,7 +907,7 @@ record p = spike_counts(P, bin = 1 ms)
         .filter(|d| d["code"] == "cbm::W113")
         .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
         .collect();
-    assert_eq!(w113, vec![(8, 65)], "{found:#}");
+    assert_eq!(w113, vec![(8, 65), (13, 34), (15, 55)], "{found:#}");
 }
 
 /// A keyword after a bare number is not its unit: `o == 0 or ...`,
@@ -941,4 +944,54 @@ record r = spike_counts(P, bin = 1 ms)
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(o.status.success(), "{err}");
     assert!(!err.contains("E001"), "{err}");
+}
+
+/// W112 (noise that depends on dt) stays quiet on correctly scaled noise:
+/// dt reaching the kick through a parameter (the exact Ornstein-Uhlenbeck
+/// step), white noise scaled by 1/sqrt(dt) inside an equation, a fresh draw
+/// (not a kick), a kick at a chosen time; and fires on a bare per-step kick.
+#[test]
+fn noise_scaled_for_dt_is_not_flagged() {
+    let d = temp_dir("w112");
+    let path = d.join("noise.cbm");
+    std::fs::write(
+        &path,
+        r#"
+model noise
+simulation { dt = 0.1 ms  duration = 10 ms }
+neuron A {
+    parameters { tau = 10 ms; EL = -65 mV; sigma = 1 mV; decay = exp(-dt / tau); kick = sigma * sqrt(1 - decay^2); s2 = 1 mV/ms }
+    state { V = EL; x: mV = 0 mV; xi: mV = 0 mV; y = EL }
+    equations {
+        dV/dt = (EL - V + x + xi) / tau + s2 * sqrt(2 * tau / dt) * randn() / 10
+        dy/dt = (EL - y) / tau
+    }
+    update {
+        x = x * decay + kick * randn()
+        xi = sigma * randn()
+        if t == 5 ms { V += sigma * randn() }
+        y += sigma * randn()
+    }
+    spike when V >= -50 mV
+    reset { V = EL }
+}
+population P[1] = A()
+record p = spike_counts(P, bin = 1 ms)
+"#,
+    )
+    .unwrap();
+    let o = cbmc()
+        .args(["check", "--format", "json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let found: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let w112: Vec<u64> = found
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["code"] == "cbm::W112")
+        .map(|d| d["line"].as_u64().unwrap())
+        .collect();
+    assert_eq!(w112, vec![15], "{found:#}");
 }

@@ -6,7 +6,7 @@ use super::model::*;
 use super::units::{self, Dim};
 use super::Checker;
 use crate::diagnostics::Diagnostic;
-use crate::syntax::ast::{BinOp, Item, UnOp};
+use crate::syntax::ast::{AssignOp, BinOp, Item, UnOp};
 
 pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
     unused_parameters(c, m);
@@ -344,6 +344,15 @@ impl NoiseUse {
                 dt: true,
             },
             TKind::Ref(Ref::Local(k)) => locals.get(*k).copied().unwrap_or_default(),
+            // A parameter computed from dt (`kick = sigma * sqrt(1 - exp(-2 * dt / tau))`,
+            // the exact Ornstein-Uhlenbeck step) brings dt with it.
+            TKind::Ref(Ref::Param(k)) => match n.params.get(*k).and_then(|p| p.init.as_ref()) {
+                Some(Init::Expr(e)) => NoiseUse {
+                    random: false,
+                    dt: NoiseUse::of(e, n, locals).dt,
+                },
+                _ => NoiseUse::default(),
+            },
             TKind::Ref(Ref::Alias(k)) => n
                 .aliases
                 .get(*k)
@@ -372,7 +381,10 @@ fn noise_that_depends_on_dt(c: &mut Checker, m: &Model) {
     let mut found = Vec::new();
     for n in &m.neurons {
         for eq in &n.equations {
-            if NoiseUse::of(&eq.rhs, n, &[]).random {
+            let noise = NoiseUse::of(&eq.rhs, n, &[]);
+            // Noise that involves dt (`sigma * sqrt(2 * gL / dt) * randn()`,
+            // white noise under Euler) is taken as scaled on purpose.
+            if noise.random && !noise.dt {
                 let var = &n.state[eq.var].name;
                 found.push(
                     Diagnostic::warning("cbm::W112", eq.rhs.span, format!("a random number in d{var}/dt is multiplied by dt each step, so this noise fades as dt shrinks"))
@@ -403,12 +415,17 @@ fn per_step_noise(
             }
             TStmt::Assign {
                 target: Target::State(v),
+                op,
                 value,
                 span,
                 ..
             } => {
                 let u = NoiseUse::of(value, n, locals);
-                if u.random && !u.dt {
+                // A kick adds to the value it had (`+=`, `x = x * a + ...`); a
+                // fresh draw (`xi = sigma * randn()`) is not one.
+                let accumulates =
+                    !matches!(op, AssignOp::Set) || linear::mentions(value, Ref::State(*v));
+                if u.random && !u.dt && accumulates {
                     let var = &n.state[*v].name;
                     found.push(
                         Diagnostic::warning("cbm::W112", *span, format!("`{var}` gets a random kick every step whose size does not depend on dt: at a finer step the cell gets more kicks of the same size, so it is noisier"))
@@ -418,6 +435,8 @@ fn per_step_noise(
                 }
             }
             TStmt::Assign { .. } => {}
+            // A kick at chosen times (`if t == t_kick`) is not one per step.
+            TStmt::If { cond, .. } if linear::mentions(cond, Ref::Time) => {}
             TStmt::If {
                 then, otherwise, ..
             } => {
@@ -430,70 +449,151 @@ fn per_step_noise(
 
 /// `g * (V - E)` in dV/dt pushes V away from E: a driving force written the
 /// wrong way round (the earlier program's inhibition became excitation this
-/// way, among others). A term is flagged when it is a product of one
-/// difference between the equation's own variable and something free of
-/// it, and of factors that are positive as far as the model says
-/// (parameters, state, inputs, positive constants, `exp`), and its sign makes
-/// it grow with the variable. Products with more than one such difference
-/// (`(V - Vr) * (V - Vc)`, quadratic models) or other factors are left alone.
+/// way, among others). The right-hand side is split into additive terms,
+/// through sums that are divided or multiplied by positive factors
+/// (`(gL*(EL - V) + g*(V - E)) / C`) and through both branches of
+/// `select`; a term is flagged when it is one difference between the
+/// equation's own variable and something free of it, times factors that
+/// are positive as far as the model says (parameters, state, inputs,
+/// positive constants, `exp`, powers, sums, `min`/`max`/`clip` of such),
+/// and its sign makes it grow with the variable. A product with two such
+/// differences (`(V - Vr) * (V - Vc)`, quadratic models) is left alone.
+/// The same holds for update maps (`V += dt * (...)`).
 fn reversed_driving_forces(c: &mut Checker, m: &Model) {
     let mut found = Vec::new();
     for n in &m.neurons {
         for eq in &n.equations {
-            let own = Ref::State(eq.var);
             let rhs = linear::inline_aliases(&eq.rhs, &n.aliases);
-            for_each_term(&rhs, 1, &mut |term, sign| {
-                let Some((difference, sign)) = driving_force(term, sign, own) else {
-                    return;
-                };
-                let TKind::Binary(_, a, b) = &difference.kind else {
-                    return;
-                };
-                // sign * (a - b) grows with the variable when a is the variable.
-                let grows = (matches!(a.kind, TKind::Ref(r) if r == own)) == (sign > 0);
-                if !grows {
-                    return;
-                }
-                let var = &n.state[eq.var].name;
-                let other = match (&a.kind, &b.kind) {
-                    (TKind::Ref(r), _) if *r == own => b,
-                    _ => a,
-                };
-                let other = ref_name(n, other).unwrap_or_else(|| "it".into());
-                found.push(
-                    Diagnostic::warning("cbm::W113", term.span, format!("this term pushes `{var}` away from `{other}`: the driving force is reversed"))
-                        .label(format!("grows as `{var}` moves past `{other}`"))
-                        .help(format!("a leak or a conductance pulls `{var}` toward `{other}`: write `g * ({other} - {var})`, or negate the term (ignore this if the term is meant to be regenerative)")),
-                );
-            });
+            reversed_terms(&rhs, 1, n, eq.var, &mut found);
         }
+        update_maps(&n.update, n, &mut found);
     }
     c.diagnostics.extend(found);
 }
 
-fn ref_name(n: &NeuronType, e: &TExpr) -> Option<String> {
-    match e.kind {
-        TKind::Ref(Ref::Param(i)) => n.params.get(i).map(|v| v.name.clone()),
-        TKind::Ref(Ref::State(i)) => n.state.get(i).map(|v| v.name.clone()),
-        TKind::Ref(Ref::Input(i)) => n.inputs.get(i).map(|v| v.name.clone()),
-        TKind::Const(v) => Some(units::trim_float(v)),
-        _ => None,
+fn update_maps(stmts: &[TStmt], n: &NeuronType, found: &mut Vec<Diagnostic>) {
+    for s in stmts {
+        match s {
+            TStmt::Assign {
+                target: Target::State(v),
+                op: op @ (AssignOp::Add | AssignOp::Sub),
+                value,
+                ..
+            } => {
+                let sign = if matches!(op, AssignOp::Add) { 1 } else { -1 };
+                let value = linear::inline_aliases(value, &n.aliases);
+                reversed_terms(&value, sign, n, *v, found);
+            }
+            TStmt::If {
+                then, otherwise, ..
+            } => {
+                update_maps(then, n, found);
+                update_maps(otherwise, n, found);
+            }
+            _ => {}
+        }
     }
 }
 
-/// Call `f` on every additive term of `e` with its sign (+1 or -1).
-fn for_each_term<'a>(e: &'a TExpr, sign: i8, f: &mut dyn FnMut(&'a TExpr, i8)) {
+fn reversed_terms(e: &TExpr, sign: i8, n: &NeuronType, var: usize, found: &mut Vec<Diagnostic>) {
+    let own = Ref::State(var);
+    for_each_term(e, sign, own, &mut |term, sign| {
+        let Some((difference, sign)) = driving_force(term, sign, own) else {
+            return;
+        };
+        let TKind::Binary(_, a, b) = &difference.kind else {
+            return;
+        };
+        // sign * (a - b) grows with the variable when a is the variable.
+        let own_first = matches!(a.kind, TKind::Ref(r) if r == own);
+        if own_first != (sign > 0) {
+            return;
+        }
+        let name = &n.state[var].name;
+        let other = value_name(n, if own_first { b } else { a }, n.state[var].dim);
+        found.push(
+            Diagnostic::warning("cbm::W113", term.span, format!("this term pushes `{name}` away from {other}: the driving force is reversed"))
+                .label(format!("grows as `{name}` moves past {other}"))
+                .help(format!("a leak or a conductance pulls `{name}` toward its reversal: write the difference as ({other} - {name}), or negate the term (ignore this if the term is meant to be regenerative)")),
+        );
+    });
+}
+
+/// How a message names the other side of a driving force.
+fn value_name(n: &NeuronType, e: &TExpr, dim: Dim) -> String {
     match &e.kind {
+        TKind::Ref(Ref::Param(i)) => n.params.get(*i).map(|v| format!("`{}`", v.name)),
+        TKind::Ref(Ref::State(i)) => n.state.get(*i).map(|v| format!("`{}`", v.name)),
+        TKind::Ref(Ref::Input(i)) => n.inputs.get(*i).map(|v| format!("`{}`", v.name)),
+        _ => const_value(e).map(|v| units::format_quantity(v, dim)),
+    }
+    .unwrap_or_else(|| "its reversal".into())
+}
+
+/// Call `f` on every additive term of `e` with its sign (+1 or -1),
+/// looking inside sums scaled by positive factors and both branches of a
+/// `select`; a lone difference `(V - E)` is one term.
+fn for_each_term<'a>(e: &'a TExpr, sign: i8, own: Ref, f: &mut dyn FnMut(&'a TExpr, i8)) {
+    match &e.kind {
+        TKind::Binary(BinOp::Sub, ..) if lone_difference(e, own) => f(e, sign),
         TKind::Binary(BinOp::Add, a, b) => {
-            for_each_term(a, sign, f);
-            for_each_term(b, sign, f);
+            for_each_term(a, sign, own, f);
+            for_each_term(b, sign, own, f);
         }
         TKind::Binary(BinOp::Sub, a, b) => {
-            for_each_term(a, sign, f);
-            for_each_term(b, -sign, f);
+            for_each_term(a, sign, own, f);
+            for_each_term(b, -sign, own, f);
         }
-        TKind::Unary(UnOp::Neg, x) => for_each_term(x, -sign, f),
-        _ => f(e, sign),
+        TKind::Unary(UnOp::Neg, x) => for_each_term(x, -sign, own, f),
+        TKind::Call(Func::Select, args) if args.len() == 3 => {
+            for_each_term(&args[1], sign, own, f);
+            for_each_term(&args[2], sign, own, f);
+        }
+        _ => {
+            // A sum times positive factors: its terms, each with the factors.
+            let mut factors = Vec::new();
+            if let Some(scaled) = product_factors(e, sign, &mut factors) {
+                let mut sums = factors
+                    .iter()
+                    .filter(|f| linear::mentions(f, own) && !lone_difference(f, own));
+                if let (Some(sum), None) = (sums.next(), sums.next()) {
+                    let is_sum = matches!(sum.kind, TKind::Binary(BinOp::Add | BinOp::Sub, ..));
+                    let others_positive = factors
+                        .iter()
+                        .filter(|f| !std::ptr::eq(**f, *sum))
+                        .all(|f| !linear::mentions(f, own) && positive(f));
+                    if is_sum && others_positive && factors.len() > 1 {
+                        for_each_term(sum, scaled, own, f);
+                        return;
+                    }
+                }
+            }
+            f(e, sign)
+        }
+    }
+}
+
+/// `(own - x)` or `(x - own)` with x free of own.
+fn lone_difference(e: &TExpr, own: Ref) -> bool {
+    let TKind::Binary(BinOp::Sub, a, b) = &e.kind else {
+        return false;
+    };
+    let alone = |x: &TExpr| matches!(x.kind, TKind::Ref(r) if r == own);
+    (alone(a) && !linear::mentions(b, own)) || (alone(b) && !linear::mentions(a, own))
+}
+
+/// Positive as far as the model says: names (conductances, rates and gating
+/// variables are), positive constants, and what `exp`, powers, sums,
+/// products, `min`, `max` and `clip` make of them.
+fn positive(e: &TExpr) -> bool {
+    match &e.kind {
+        TKind::Ref(_) => true,
+        TKind::Const(v) => *v > 0.0,
+        TKind::Call(Func::Exp, _) => true,
+        TKind::Call(Func::Min | Func::Max | Func::Clip, args) => args.iter().all(positive),
+        TKind::Binary(BinOp::Pow, base, _) => positive(base),
+        TKind::Binary(BinOp::Add | BinOp::Mul | BinOp::Div, a, b) => positive(a) && positive(b),
+        _ => false,
     }
 }
 
@@ -506,24 +606,12 @@ fn driving_force(term: &TExpr, sign: i8, own: Ref) -> Option<(&TExpr, i8)> {
     let mut difference = None;
     for f in factors {
         if !linear::mentions(f, own) {
-            let positive = match &f.kind {
-                TKind::Ref(_) => true,
-                TKind::Const(v) => *v > 0.0,
-                TKind::Call(Func::Exp, _) => true,
-                _ => false,
-            };
-            if !positive {
+            if !positive(f) {
                 return None;
             }
             continue;
         }
-        let TKind::Binary(BinOp::Sub, a, b) = &f.kind else {
-            return None;
-        };
-        let own_alone = |x: &TExpr| matches!(x.kind, TKind::Ref(r) if r == own);
-        let balanced = (own_alone(a) && !linear::mentions(b, own))
-            || (own_alone(b) && !linear::mentions(a, own));
-        if !balanced || difference.is_some() {
+        if !lone_difference(f, own) || difference.is_some() {
             return None;
         }
         difference = Some(f);
@@ -535,13 +623,9 @@ fn driving_force(term: &TExpr, sign: i8, own: Ref) -> Option<(&TExpr, i8)> {
 /// constant flips the sign); None for anything else at the top.
 fn product_factors<'a>(e: &'a TExpr, sign: i8, out: &mut Vec<&'a TExpr>) -> Option<i8> {
     match &e.kind {
-        TKind::Binary(BinOp::Mul, a, b) => {
-            let sign = product_factors(a, sign, out)?;
-            product_factors(b, sign, out)
-        }
-        TKind::Binary(BinOp::Div, a, b) => {
-            let sign = product_factors(a, sign, out)?;
+        TKind::Binary(BinOp::Mul | BinOp::Div, a, b) => {
             // A divisor is a factor too, as long as it does not change sign.
+            let sign = product_factors(a, sign, out)?;
             product_factors(b, sign, out)
         }
         TKind::Unary(UnOp::Neg, x) => product_factors(x, -sign, out),
