@@ -867,11 +867,7 @@ fn unwritable_standard_output_is_an_error_not_a_panic() {
 /// equation.
 #[test]
 fn reversed_driving_forces_and_only_those_are_flagged() {
-    let d = temp_dir("w113");
-    let path = d.join("forces.cbm");
-    std::fs::write(
-        &path,
-        r#"
+    let model = r#"
 model forces
 simulation { dt = 0.1 ms  duration = 10 ms }
 neuron A {
@@ -891,23 +887,9 @@ neuron A {
 }
 population P[1] = A()
 record p = spike_counts(P, bin = 1 ms)
-"#,
-    )
-    .unwrap();
-    let o = cbmc()
-        .args(["check", "--format", "json"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let found: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let w113: Vec<(u64, u64)> = found
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|d| d["code"] == "cbm::W113")
-        .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
-        .collect();
-    assert_eq!(w113, vec![(8, 65), (13, 34), (15, 55)], "{found:#}");
+"#;
+    let w113 = diagnostics_at("w113", model, "cbm::W113");
+    assert_eq!(w113, vec![(8, 65), (13, 34), (15, 55)]);
 }
 
 /// A keyword after a bare number is not its unit: `o == 0 or ...`,
@@ -952,11 +934,7 @@ record r = spike_counts(P, bin = 1 ms)
 /// (not a kick), a kick at a chosen time; and fires on a bare per-step kick.
 #[test]
 fn noise_scaled_for_dt_is_not_flagged() {
-    let d = temp_dir("w112");
-    let path = d.join("noise.cbm");
-    std::fs::write(
-        &path,
-        r#"
+    let model = r#"
 model noise
 simulation { dt = 0.1 ms  duration = 10 ms }
 neuron A {
@@ -977,21 +955,27 @@ neuron A {
 }
 population P[1] = A()
 record p = spike_counts(P, bin = 1 ms)
-"#,
-    )
-    .unwrap();
+"#;
+    let w112 = diagnostics_at("w112", model, "cbm::W112");
+    assert_eq!(w112, vec![(15, 9)]);
+}
+
+/// (line, column) of each diagnostic with `code` that `cbmc check` gives
+/// for `model`.
+fn diagnostics_at(dir: &str, model: &str, code: &str) -> Vec<(u64, u64)> {
+    let path = temp_dir(dir).join("model.cbm");
+    std::fs::write(&path, model).unwrap();
     let o = cbmc()
         .args(["check", "--format", "json"])
         .arg(&path)
         .output()
         .unwrap();
     let found: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let w112: Vec<u64> = found
+    found
         .as_array()
         .unwrap()
         .iter()
-        .filter(|d| d["code"] == "cbm::W112")
-        .map(|d| d["line"].as_u64().unwrap())
-        .collect();
-    assert_eq!(w112, vec![15], "{found:#}");
+        .filter(|d| d["code"] == code)
+        .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
+        .collect()
 }
