@@ -582,14 +582,14 @@ fn lone_difference(e: &TExpr, own: Ref) -> bool {
     (alone(a) && !linear::mentions(b, own)) || (alone(b) && !linear::mentions(a, own))
 }
 
-/// Positive as far as the model says: names (conductances, rates and gating
-/// variables are), positive constants, and what `exp`, powers, sums,
-/// products, `min`, `max` and `clip` make of them.
+/// Not negative as far as the model says: names (conductances, rates and
+/// gating variables are), constants of zero or more, and what `exp`, `abs`,
+/// powers, sums, products, `min`, `max` and `clip` make of them.
 fn positive(e: &TExpr) -> bool {
     match &e.kind {
         TKind::Ref(_) => true,
-        TKind::Const(v) => *v > 0.0,
-        TKind::Call(Func::Exp, _) => true,
+        TKind::Const(v) => *v >= 0.0,
+        TKind::Call(Func::Exp | Func::Abs, _) => true,
         TKind::Call(Func::Min | Func::Max | Func::Clip, args) => args.iter().all(positive),
         TKind::Binary(BinOp::Pow, base, _) => positive(base),
         TKind::Binary(BinOp::Add | BinOp::Mul | BinOp::Div, a, b) => positive(a) && positive(b),
