@@ -497,8 +497,8 @@ fn update_maps(stmts: &[TStmt], n: &NeuronType, found: &mut Vec<Diagnostic>) {
 
 fn reversed_terms(e: &TExpr, sign: i8, n: &NeuronType, var: usize, found: &mut Vec<Diagnostic>) {
     let own = Ref::State(var);
-    for_each_term(e, sign, own, &mut |term, sign| {
-        let Some((difference, sign)) = driving_force(term, sign, own) else {
+    for_each_term(e, sign, own, n, &mut |term, sign| {
+        let Some((difference, sign)) = driving_force(term, sign, own, n) else {
             return;
         };
         let TKind::Binary(_, a, b) = &difference.kind else {
@@ -533,21 +533,27 @@ fn value_name(n: &NeuronType, e: &TExpr, dim: Dim) -> String {
 /// Call `f` on every additive term of `e` with its sign (+1 or -1),
 /// looking inside sums scaled by positive factors and both branches of a
 /// `select`; a lone difference `(V - E)` is one term.
-fn for_each_term<'a>(e: &'a TExpr, sign: i8, own: Ref, f: &mut dyn FnMut(&'a TExpr, i8)) {
+fn for_each_term<'a>(
+    e: &'a TExpr,
+    sign: i8,
+    own: Ref,
+    n: &NeuronType,
+    f: &mut dyn FnMut(&'a TExpr, i8),
+) {
     match &e.kind {
         TKind::Binary(BinOp::Sub, ..) if lone_difference(e, own) => f(e, sign),
         TKind::Binary(BinOp::Add, a, b) => {
-            for_each_term(a, sign, own, f);
-            for_each_term(b, sign, own, f);
+            for_each_term(a, sign, own, n, f);
+            for_each_term(b, sign, own, n, f);
         }
         TKind::Binary(BinOp::Sub, a, b) => {
-            for_each_term(a, sign, own, f);
-            for_each_term(b, -sign, own, f);
+            for_each_term(a, sign, own, n, f);
+            for_each_term(b, -sign, own, n, f);
         }
-        TKind::Unary(UnOp::Neg, x) => for_each_term(x, -sign, own, f),
+        TKind::Unary(UnOp::Neg, x) => for_each_term(x, -sign, own, n, f),
         TKind::Call(Func::Select, args) if args.len() == 3 => {
-            for_each_term(&args[1], sign, own, f);
-            for_each_term(&args[2], sign, own, f);
+            for_each_term(&args[1], sign, own, n, f);
+            for_each_term(&args[2], sign, own, n, f);
         }
         _ => {
             // A sum times positive factors: its terms, each with the factors.
@@ -561,9 +567,9 @@ fn for_each_term<'a>(e: &'a TExpr, sign: i8, own: Ref, f: &mut dyn FnMut(&'a TEx
                     let others_positive = factors
                         .iter()
                         .filter(|f| !std::ptr::eq(**f, *sum))
-                        .all(|f| !linear::mentions(f, own) && positive(f));
+                        .all(|f| !linear::mentions(f, own) && positive(f, n));
                     if is_sum && others_positive && factors.len() > 1 {
-                        for_each_term(sum, scaled, own, f);
+                        for_each_term(sum, scaled, own, n, f);
                         return;
                     }
                 }
@@ -585,8 +591,14 @@ fn lone_difference(e: &TExpr, own: Ref) -> bool {
 /// Not negative as far as the model says: names (conductances, rates and
 /// gating variables are), constants of zero or more, and what `exp`, `abs`,
 /// powers, sums, products, `min`, `max` and `clip` make of them.
-fn positive(e: &TExpr) -> bool {
+fn positive(e: &TExpr, n: &NeuronType) -> bool {
+    let positive = |x: &TExpr| positive(x, n);
     match &e.kind {
+        // A parameter whose default is negative is not (`g_neg = -0.1 /ms`).
+        TKind::Ref(Ref::Param(i)) => !matches!(
+            n.params.get(*i).and_then(|p| p.init.as_ref()),
+            Some(Init::Expr(d)) if const_value(d).is_some_and(|v| v < 0.0)
+        ),
         TKind::Ref(_) => true,
         TKind::Const(v) => *v >= 0.0,
         TKind::Call(Func::Exp | Func::Abs, _) => true,
@@ -600,13 +612,18 @@ fn positive(e: &TExpr) -> bool {
 /// The one difference `(A - B)` involving `own` in a product term, and the
 /// sign the term's other factors give it; None if the term is not such a
 /// product.
-fn driving_force(term: &TExpr, sign: i8, own: Ref) -> Option<(&TExpr, i8)> {
+fn driving_force<'a>(
+    term: &'a TExpr,
+    sign: i8,
+    own: Ref,
+    n: &NeuronType,
+) -> Option<(&'a TExpr, i8)> {
     let mut factors = Vec::new();
     let sign = product_factors(term, sign, &mut factors)?;
     let mut difference = None;
     for f in factors {
         if !linear::mentions(f, own) {
-            if !positive(f) {
+            if !positive(f, n) {
                 return None;
             }
             continue;
