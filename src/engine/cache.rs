@@ -49,23 +49,23 @@ pub fn read_intact(entry: &Path) -> Option<Vec<u8>> {
 /// compiles again, which is only wasted work. False if it could not be
 /// published (the caller uses `built` where it is).
 pub fn publish(built: &Path, entry: &Path) -> bool {
-    let Ok(bytes) = std::fs::read(built) else {
-        return false;
-    };
+    std::fs::read(built).is_ok_and(|bytes| publish_bytes(&bytes, built, entry))
+}
+
+/// [`publish`] for a file whose bytes are already in memory.
+fn publish_bytes(bytes: &[u8], built: &Path, entry: &Path) -> bool {
     let sum_tmp = checksum_path(built);
-    let published = std::fs::write(&sum_tmp, checksum(&bytes)).is_ok()
+    let published = std::fs::write(&sum_tmp, checksum(bytes)).is_ok()
         && std::fs::rename(&sum_tmp, checksum_path(entry)).is_ok()
         && std::fs::rename(built, entry).is_ok();
     let _ = std::fs::remove_file(sum_tmp);
     published
 }
 
-/// Store `bytes` as the entry (through a temporary file and [`publish`]).
+/// Store `bytes` as the entry (through a temporary file, as [`publish`]).
 pub fn store(bytes: &[u8], entry: &Path) {
-    let mut tmp = entry.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    if std::fs::write(&tmp, bytes).is_err() || !publish(&tmp, entry) {
+    let tmp = crate::files::partial_name(entry);
+    if std::fs::write(&tmp, bytes).is_err() || !publish_bytes(bytes, &tmp, entry) {
         let _ = std::fs::remove_file(tmp);
     }
 }

@@ -156,7 +156,7 @@ impl Recording {
                         pop: *population,
                         bin: *bin_steps,
                         cells: *cells,
-                        data: reserved(samples(*bin_steps, false) * *cells as u64),
+                        data: reserved(samples(*bin_steps, false).saturating_mul(*cells as u64)),
                         current: vec![0; *cells],
                     },
                     RecorderKindIr::SpikeTimes { population, cells } => Buffer::Times {
@@ -175,7 +175,9 @@ impl Recording {
                         var: *var,
                         cells: cells.clone(),
                         every: *every_steps,
-                        data: reserved(samples(*every_steps, true) * cells.len() as u64),
+                        data: reserved(
+                            samples(*every_steps, true).saturating_mul(cells.len() as u64),
+                        ),
                         t: reserved(samples(*every_steps, true)),
                     },
                     RecorderKindIr::Weights {
@@ -193,7 +195,9 @@ impl Recording {
                             every: *every_steps,
                             pre: ids.iter().map(|&k| pre[k]).collect(),
                             post: ids.iter().map(|&k| post[k]).collect(),
-                            data: reserved(samples(*every_steps, true) * ids.len() as u64),
+                            data: reserved(
+                                samples(*every_steps, true).saturating_mul(ids.len() as u64),
+                            ),
                             t: reserved(samples(*every_steps, true)),
                             ids,
                         }
