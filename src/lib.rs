@@ -11,6 +11,7 @@ pub mod engine;
 pub mod files;
 pub mod ir;
 pub mod network;
+pub mod npz_keys;
 pub mod record;
 pub mod session;
 pub mod syntax;

@@ -6,6 +6,7 @@
 //! (`NAME_bin`, `NAME_t` + `NAME_i`, `NAME_cells`, `NAME_pre` + `NAME_post`).
 //! A key that a recorder needs and the file lacks is an error naming it.
 
+use crate::npz_keys::*;
 use ndarray::{Array1, Array2, Ix0, Ix1, Ix2};
 use ndarray_npy::{NpzReader, ReadableElement};
 use serde::Deserialize;
@@ -299,7 +300,7 @@ pub fn load(path: &Path) -> Result<RunData, String> {
         keys,
         path: path.to_path_buf(),
     };
-    let meta_bytes: Vec<u8> = r.vec("meta", "the run's metadata, UTF-8 JSON bytes")?;
+    let meta_bytes: Vec<u8> = r.vec(META, "the run's metadata, UTF-8 JSON bytes")?;
     let meta_json: serde_json::Value = serde_json::from_slice(&meta_bytes)
         .map_err(|e| format!("{}: key `meta` is not JSON: {e}", path.display()))?;
     let meta: Meta = serde_json::from_value(meta_json.clone()).map_err(|e| {
@@ -322,7 +323,7 @@ pub fn load(path: &Path) -> Result<RunData, String> {
     let pair_keys: Vec<String> = r
         .keys
         .iter()
-        .filter(|k| k.ends_with("_pairs"))
+        .filter(|k| k.ends_with(GAP_PAIRS))
         .cloned()
         .collect();
     for k in pair_keys {
@@ -356,7 +357,7 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
             let what = format!("spike counts of recorder `{n}`");
             let counts: Array2<u16> = r.read(n, &what)?;
             let bin = r.scalar(
-                &format!("{n}_bin"),
+                &key(n, BIN),
                 &format!("bin width of spike_counts recorder `{n}`"),
             )?;
             data.counts.push(Counts {
@@ -368,11 +369,11 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
         }
         "spike_times" => {
             let t = r.vec(
-                &format!("{n}_t"),
+                &key(n, TIMES),
                 &format!("spike times of spike_times recorder `{n}`"),
             )?;
             let i: Vec<u32> = r.vec(
-                &format!("{n}_i"),
+                &key(n, SPIKING_CELLS),
                 &format!("spiking cells of spike_times recorder `{n}`"),
             )?;
             if t.len() != i.len() {
@@ -395,11 +396,11 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
         "trace" => {
             let values: Array2<f64> = r.read(n, &format!("samples of trace recorder `{n}`"))?;
             let t: Vec<f64> = r.vec(
-                &format!("{n}_t"),
+                &key(n, TIMES),
                 &format!("sample times of trace recorder `{n}`"),
             )?;
             let cells: Vec<u32> = r.vec(
-                &format!("{n}_cells"),
+                &key(n, TRACE_CELLS),
                 &format!("cells of trace recorder `{n}`"),
             )?;
             if values.nrows() != t.len() || values.ncols() != cells.len() {
@@ -430,15 +431,15 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
         "weights" => {
             let values: Array2<f64> = r.read(n, &format!("snapshots of weights recorder `{n}`"))?;
             let t: Vec<f64> = r.vec(
-                &format!("{n}_t"),
+                &key(n, TIMES),
                 &format!("snapshot times of weights recorder `{n}`"),
             )?;
             let pre: Vec<u32> = r.vec(
-                &format!("{n}_pre"),
+                &key(n, PRE),
                 &format!("presynaptic cells of weights recorder `{n}`"),
             )?;
             let post: Vec<u32> = r.vec(
-                &format!("{n}_post"),
+                &key(n, POST),
                 &format!("postsynaptic cells of weights recorder `{n}`"),
             )?;
             if values.nrows() != t.len() || values.ncols() != pre.len() {
@@ -465,10 +466,7 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
         }
         "rate" => {
             let values: Vec<f64> = r.vec(n, &format!("rates of rate recorder `{n}`"))?;
-            let bin = r.scalar(
-                &format!("{n}_bin"),
-                &format!("bin width of rate recorder `{n}`"),
-            )?;
+            let bin = r.scalar(&key(n, BIN), &format!("bin width of rate recorder `{n}`"))?;
             data.rates.push(Rate {
                 name: n.into(),
                 population: pop,
@@ -546,7 +544,7 @@ fn infer_recorders(r: &mut Reader, meta: &Meta) -> Result<Vec<RecorderMeta>, Str
     let keys: Vec<String> = r.keys.iter().cloned().collect();
     let mut out = Vec::new();
     let mut used: BTreeSet<String> = BTreeSet::new();
-    used.insert("meta".into());
+    used.insert(META.into());
     let rec = |name: &str, kind: &str| RecorderMeta {
         name: name.into(),
         kind: kind.into(),
@@ -568,17 +566,17 @@ fn infer_recorders(r: &mut Reader, meta: &Meta) -> Result<Vec<RecorderMeta>, Str
     };
     // Recorders with distinctive companion keys first.
     for k in &keys {
-        if r.has(&format!("{k}_pre")) || r.has(&format!("{k}_post")) {
+        if r.has(&key(k, PRE)) || r.has(&key(k, POST)) {
             out.push(RecorderMeta {
                 population: None,
                 ..rec(k, "weights")
             });
-            for s in ["", "_t", "_pre", "_post"] {
+            for s in ["", TIMES, PRE, POST] {
                 used.insert(format!("{k}{s}"));
             }
-        } else if r.has(&format!("{k}_cells")) {
+        } else if r.has(&key(k, TRACE_CELLS)) {
             out.push(trace(k));
-            for s in ["", "_t", "_cells"] {
+            for s in ["", TIMES, TRACE_CELLS] {
                 used.insert(format!("{k}{s}"));
             }
         }
@@ -587,18 +585,18 @@ fn infer_recorders(r: &mut Reader, meta: &Meta) -> Result<Vec<RecorderMeta>, Str
         if used.contains(k) {
             continue;
         }
-        if r.has(&format!("{k}_bin")) {
+        if r.has(&key(k, BIN)) {
             // Rates are f64 [bins], counts uint16 [bins, cells]; a wrong
             // guess fails at the array's header, before its data is read.
             let is_rate = r.npz.by_name::<ndarray::OwnedRepr<f64>, Ix1>(k).is_ok();
             out.push(rec(k, if is_rate { "rate" } else { "spike_counts" }));
             used.insert(k.clone());
-            used.insert(format!("{k}_bin"));
-        } else if let Some(stem) = k.strip_suffix("_i") {
+            used.insert(key(k, BIN));
+        } else if let Some(stem) = k.strip_suffix(SPIKING_CELLS) {
             if !used.contains(stem) {
                 out.push(rec(stem, "spike_times"));
                 used.insert(k.clone());
-                used.insert(format!("{stem}_t"));
+                used.insert(key(stem, TIMES));
             }
         }
     }
@@ -607,13 +605,13 @@ fn infer_recorders(r: &mut Reader, meta: &Meta) -> Result<Vec<RecorderMeta>, Str
         if used.contains(k) {
             continue;
         }
-        if let Some(stem) = k.strip_suffix("_bin") {
+        if let Some(stem) = k.strip_suffix(BIN) {
             return Err(format!(
                 "{}: missing key `{stem}` (the recorder whose bin width is `{k}`)",
                 r.path.display()
             ));
         }
-        if let Some(stem) = k.strip_suffix("_t") {
+        if let Some(stem) = k.strip_suffix(TIMES) {
             if !r.has(stem) {
                 return Err(format!(
                     "{}: missing key `{stem}_i` (spiking cells of spike_times recorder `{stem}`)",
@@ -628,7 +626,7 @@ fn infer_recorders(r: &mut Reader, meta: &Meta) -> Result<Vec<RecorderMeta>, Str
                 r.path.display()
             ));
         }
-        if r.has(&format!("{k}_t")) {
+        if r.has(&key(k, TIMES)) {
             return Err(format!(
                 "{}: missing key `{k}_cells` (cells of trace recorder `{k}`)",
                 r.path.display()

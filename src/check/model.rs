@@ -320,22 +320,18 @@ pub enum RecorderKind {
 
 impl RecorderKind {
     /// The suffixes of the arrays this recorder writes to the `.npz`, after
-    /// its name (docs/language.md section 3.12; `record::Recording::arrays`
-    /// writes them, and a test keeps the two in step).
+    /// its name (`crate::npz_keys`; `record::Recording::arrays` writes them,
+    /// and a test keeps the two in step).
     pub fn array_suffixes(&self) -> &'static [&'static str] {
+        use crate::npz_keys::*;
         match self {
-            RecorderKind::SpikeCounts { .. } | RecorderKind::Rate { .. } => &["", "_bin"],
-            RecorderKind::SpikeTimes { .. } => &["_t", "_i"],
-            RecorderKind::Trace { .. } => &["", "_t", "_cells"],
-            RecorderKind::Weights { .. } => &["", "_t", "_pre", "_post"],
+            RecorderKind::SpikeCounts { .. } | RecorderKind::Rate { .. } => &["", BIN],
+            RecorderKind::SpikeTimes { .. } => &[TIMES, SPIKING_CELLS],
+            RecorderKind::Trace { .. } => &["", TIMES, TRACE_CELLS],
+            RecorderKind::Weights { .. } => &["", TIMES, PRE, POST],
         }
     }
 }
-
-/// The suffix of the array every gap junction writes (`NAME_pairs`).
-pub const GAP_PAIRS_SUFFIX: &str = "_pairs";
-/// The key of the run's metadata in the `.npz`.
-pub const META_KEY: &str = "meta";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TraceVar {

@@ -5,6 +5,7 @@ use super::model::*;
 use super::network::list_items;
 use super::{unknown_setting, Checker};
 use crate::diagnostics::Diagnostic;
+use crate::npz_keys;
 use crate::syntax::ast::{self, Expr, ExprKind};
 
 impl Checker {
@@ -15,16 +16,16 @@ impl Checker {
     pub(super) fn output_key_clashes(&mut self, m: &Model) {
         // (array name, what writes it)
         let mut written: Vec<(String, String)> =
-            vec![(META_KEY.into(), "the run's metadata".into())];
+            vec![(npz_keys::META.into(), "the run's metadata".into())];
         for g in &m.gaps {
             written.push((
-                format!("{}{GAP_PAIRS_SUFFIX}", g.name),
+                npz_keys::key(&g.name, npz_keys::GAP_PAIRS),
                 format!("gap junction `{}` (its pairs)", g.name),
             ));
         }
         for r in &m.recorders {
             for suffix in r.kind.array_suffixes() {
-                let key = format!("{}{suffix}", r.name);
+                let key = npz_keys::key(&r.name, suffix);
                 if let Some((_, owner)) = written.iter().find(|(k, _)| *k == key) {
                     self.emit(
                         Diagnostic::error(

@@ -407,13 +407,14 @@ impl Recording {
         self.steps = step + 1;
     }
 
-    /// The arrays to write, keyed as documented in docs/language.md.
+    /// The arrays to write, keyed as `crate::npz_keys` names them.
     pub fn arrays(&self) -> Vec<(String, NpzArray<'_>)> {
+        use crate::npz_keys::*;
         let mut out = Vec::new();
         for (name, pairs) in &self.gap_pairs {
             let data = Cow::Owned(pairs.iter().flat_map(|&(a, b)| [a, b]).collect());
             out.push((
-                format!("{name}_pairs"),
+                key(name, GAP_PAIRS),
                 NpzArray::U32 {
                     shape: vec![pairs.len(), 2],
                     data,
@@ -434,7 +435,7 @@ impl Recording {
                         },
                     ));
                     out.push((
-                        format!("{name}_bin"),
+                        key(name, BIN),
                         NpzArray::F64 {
                             shape: vec![],
                             data: Cow::Owned(vec![*bin as f64 * self.dt]),
@@ -442,8 +443,8 @@ impl Recording {
                     ));
                 }
                 Buffer::Times { t, i, .. } => {
-                    out.push((format!("{name}_t"), NpzArray::f64_vec(t)));
-                    out.push((format!("{name}_i"), NpzArray::u32_vec(i)));
+                    out.push((key(name, TIMES), NpzArray::f64_vec(t)));
+                    out.push((key(name, SPIKING_CELLS), NpzArray::u32_vec(i)));
                 }
                 Buffer::Trace { cells, data, t, .. } => {
                     out.push((
@@ -453,9 +454,9 @@ impl Recording {
                             data: Cow::Borrowed(data),
                         },
                     ));
-                    out.push((format!("{name}_t"), NpzArray::f64_vec(t)));
+                    out.push((key(name, TIMES), NpzArray::f64_vec(t)));
                     out.push((
-                        format!("{name}_cells"),
+                        key(name, TRACE_CELLS),
                         NpzArray::U32 {
                             shape: vec![cells.len()],
                             data: Cow::Owned(cells.iter().map(|&c| c as u32).collect()),
@@ -477,14 +478,14 @@ impl Recording {
                             data: Cow::Borrowed(data),
                         },
                     ));
-                    out.push((format!("{name}_t"), NpzArray::f64_vec(t)));
-                    out.push((format!("{name}_pre"), NpzArray::u32_vec(pre)));
-                    out.push((format!("{name}_post"), NpzArray::u32_vec(post)));
+                    out.push((key(name, TIMES), NpzArray::f64_vec(t)));
+                    out.push((key(name, PRE), NpzArray::u32_vec(pre)));
+                    out.push((key(name, POST), NpzArray::u32_vec(post)));
                 }
                 Buffer::Rate { data, bin, .. } => {
                     out.push((name.clone(), NpzArray::f64_vec(data)));
                     out.push((
-                        format!("{name}_bin"),
+                        key(name, BIN),
                         NpzArray::F64 {
                             shape: vec![],
                             data: Cow::Owned(vec![*bin as f64 * self.dt]),

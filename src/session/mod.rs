@@ -195,7 +195,7 @@ pub fn write_outputs(
     let mut arrays = r.recording.arrays();
     let bytes = meta_text.clone().into_bytes();
     arrays.push((
-        "meta".into(),
+        crate::npz_keys::META.into(),
         NpzArray::U8 {
             shape: vec![bytes.len()],
             data: bytes.into(),
