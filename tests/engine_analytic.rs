@@ -262,6 +262,40 @@ record ticks = weights(p.ticks, every = 1 ms)
     assert_eq!(ticks[19], 4.0);
 }
 
+/// Bounds written with a synapse parameter take each projection's value of
+/// it (`Grow()` keeps the default 1, `Grow(hi = 3)` clips at 3), and so does
+/// an override (`--set pa.hi=2`).
+#[test]
+fn bounds_follow_each_projections_parameters() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 20 ms }
+neuron Sink { inputs { g: 1 } state { V = 0 } update { V += g } }
+synapse Grow {
+    parameters { hi = 1; step = 0.3 }
+    state { w = 0.5 }
+    on_pre { target += w; w += step }
+    bounds w in [0, hi]
+}
+population Src[1] = spike_times(times = [1 ms, 2 ms, 3 ms, 4 ms, 5 ms, 6 ms, 7 ms, 8 ms, 9 ms, 10 ms, 11 ms, 12 ms])
+population A[1] = Sink()
+population B[1] = Sink()
+projection pa: Src -> A.g { synapse = Grow()  connect = all_to_all() }
+projection pb: Src -> B.g { synapse = Grow(hi = 3)  connect = all_to_all() }
+record wa = weights(pa.w, every = 1 ms)
+record wb = weights(pb.w, every = 1 ms)
+"#;
+    let r = run_text("bounds_per_projection", model);
+    let top = |key: &str| f64s(&r, key).1.iter().cloned().fold(f64::MIN, f64::max);
+    assert_eq!(top("wa"), 1.0, "the type's default bound");
+    assert_eq!(top("wb"), 3.0, "the projection's own bound");
+    let path = temp_dir("bounds_overridden").join("m.cbm");
+    std::fs::write(&path, model).unwrap();
+    let r = run_file(&path, &[("pa.hi", "2")], 1).1;
+    let top = |key: &str| f64s(&r, key).1.iter().cloned().fold(f64::MIN, f64::max);
+    assert_eq!(top("wa"), 2.0, "an override of the bound's parameter");
+    assert_eq!(top("wb"), 3.0);
+}
+
 /// `[exact]` with a coefficient b that passes through zero during the run:
 /// `dZ/dt = -k Z` is Z e^(-k dt) (no term free of Z, so no -k * 0 / k), and
 /// `dY/dt = a - k Y` uses a dt expm1(z)/z, z = -k dt, which is a dt at z = 0

@@ -276,7 +276,7 @@ fn plasticity(c: &mut Checker, m: &Model) {
             }
         }
         // Initial values outside their bounds are clipped at the first event.
-        for (var, lo, hi) in &ty.bounds {
+        for (var, lo, hi) in &p.bounds {
             let mean = match &p.state_init[*var] {
                 Init::Expr(e) => const_value(e),
                 Init::Normal { mean, .. } => const_value(mean),

@@ -192,8 +192,19 @@ pub struct SynapseType {
     pub name: String,
     pub params: Vec<Var>,
     pub state: Vec<Var>,
-    /// (state variable, low, high) in SI units.
-    pub bounds: Vec<(usize, f64, f64)>,
+    /// `bounds X in [lo, hi]`, in terms of the type's parameters: each
+    /// projection evaluates them with its own values (`Projection::bounds`).
+    pub bounds: Vec<Bound>,
+    pub span: Span,
+}
+
+/// One `bounds` line of a synapse type.
+#[derive(Clone, Debug)]
+pub struct Bound {
+    pub var: usize,
+    /// Constant expressions of numbers, dt and the type's parameters.
+    pub low: TExpr,
+    pub high: TExpr,
     pub span: Span,
 }
 
@@ -265,6 +276,9 @@ pub struct Projection {
     pub params: Vec<f64>,
     /// Per-synapse state initialisers, one per synapse state variable.
     pub state_init: Vec<Init>,
+    /// (state variable, low, high) in SI units: the type's bounds with this
+    /// projection's parameter values.
+    pub bounds: Vec<(usize, f64, f64)>,
     pub wiring: Wiring,
     pub delay_steps: u32,
     /// `delay = uniform(...)`: per-synapse delays (checked, not yet run).

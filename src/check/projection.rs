@@ -291,6 +291,11 @@ impl Checker {
                 ok = false;
             }
         }
+        let bounds = if ok {
+            self.projection_bounds(ty, &params, &p.name.name, call.span)
+        } else {
+            vec![]
+        };
         let pre_cell = cell_scope(m, src);
         let post_cell = cell_scope(m, dst);
         // A teacher that was named but is invalid has its own error already.
@@ -326,6 +331,7 @@ impl Checker {
                 .into_iter()
                 .map(|v| v.expect("checked above"))
                 .collect(),
+            bounds,
             wiring: wiring?,
             delay_steps,
             delay_per_synapse,
@@ -333,6 +339,53 @@ impl Checker {
             handlers,
             span: p.name.span,
         })
+    }
+
+    /// The synapse type's bounds with this projection's parameter values
+    /// (`Grow(hi = 3)` moves `bounds w in [0, hi]` to [0, 3] here only).
+    fn projection_bounds(
+        &mut self,
+        ty: &SynapseType,
+        params: &[Option<f64>],
+        projection: &str,
+        at: crate::syntax::ast::Span,
+    ) -> Vec<(usize, f64, f64)> {
+        let dt = self.dt;
+        let env = |r: Ref| match r {
+            Ref::Dt => Some(dt),
+            Ref::SynParam(j) => params.get(j).copied().flatten(),
+            _ => None,
+        };
+        let mut out = Vec::new();
+        for b in &ty.bounds {
+            let (Some(lo), Some(hi)) = (expr::eval(&b.low, &env), expr::eval(&b.high, &env)) else {
+                continue;
+            };
+            if lo <= hi {
+                out.push((b.var, lo, hi));
+                continue;
+            }
+            let var = &ty.state[b.var].name;
+            let empty = if lo.is_nan() || hi.is_nan() {
+                "are not numbers".to_string()
+            } else {
+                format!(
+                    "are empty: [{}, {}]",
+                    super::units::trim_float(lo),
+                    super::units::trim_float(hi)
+                )
+            };
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    at,
+                    format!("with the parameter values of `{projection}`, the bounds of `{var}` {empty}"),
+                )
+                .label("the lower bound is above the upper bound")
+                .help(format!("give `{projection}` parameter values that keep the lower bound of `{var}` at or below the upper one, or change the `bounds` line of `{}`", ty.name)),
+            );
+        }
+        out
     }
 
     /// Type a synapse type's handlers for one projection (or none).

@@ -46,16 +46,9 @@ impl Checker {
             if !ok {
                 continue;
             }
-            let env = |r: Ref| match r {
-                Ref::SynParam(i) => params[i].init.as_ref().and_then(|i| match i {
-                    Init::Expr(e) => const_value(e),
-                    _ => None,
-                }),
-                _ => None,
-            };
-            match (expr::eval(&lo, &env), expr::eval(&hi, &env)) {
-                // Two bounds on one variable: which would hold? Say so.
-                _ if bounds.iter().any(|b: &(usize, f64, f64)| b.0 == var) => self.emit(
+            // Two bounds on one variable: which would hold? Say so.
+            if bounds.iter().any(|b: &Bound| b.var == var) {
+                self.emit(
                     Diagnostic::error(
                         "cbm::E020",
                         b.span,
@@ -63,21 +56,26 @@ impl Checker {
                     )
                     .label("second bounds")
                     .help("keep one `bounds` line per variable"),
-                ),
-                (Some(l), Some(h)) if l <= h => bounds.push((var, l, h)),
-                (Some(_), Some(_)) => self.emit(
-                    Diagnostic::error(
-                        "cbm::E020",
-                        b.span,
-                        "the lower bound is above the upper bound",
-                    )
-                    .label("empty range"),
-                ),
-                _ => self.emit(
-                    Diagnostic::error("cbm::E020", b.span, "bounds must be constants")
-                        .label("not constant"),
-                ),
+                );
+                continue;
             }
+            // Numbers, dt and parameters only: each projection evaluates
+            // them with its own parameter values.
+            let constant = |r: Ref| matches!(r, Ref::SynParam(_) | Ref::Dt).then_some(1.0);
+            if expr::eval(&lo, &constant).is_none() || expr::eval(&hi, &constant).is_none() {
+                self.emit(
+                    Diagnostic::error("cbm::E020", b.span, "bounds must be constants")
+                        .label("not constant")
+                        .help("bounds may use numbers, dt and the synapse type's parameters"),
+                );
+                continue;
+            }
+            bounds.push(Bound {
+                var,
+                low: lo,
+                high: hi,
+                span: b.span,
+            });
         }
         SynapseType {
             name: s.name.name.clone(),

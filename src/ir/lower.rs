@@ -775,7 +775,7 @@ fn projection(
         on_post,
         on_teacher,
         every,
-        bounds: ty.bounds.clone(),
+        bounds: p.bounds.clone(),
         wiring: p.wiring.clone(),
         delay_steps: p.delay_steps,
         teacher: p.teacher,
