@@ -6,16 +6,32 @@
 #   scripts/gpu-check.sh [BIN_DIR]      # BIN_DIR defaults to gpu-bin
 #
 # Needs the CUDA driver and NVRTC (libnvrtc.so*, found in the usual places
-# and put on LD_LIBRARY_PATH). Writes its outputs under $OUT (or a temp dir).
+# and put on LD_LIBRARY_PATH).
+#
+# What comes back from a lent machine is limited (a few files under $OUT),
+# so everything goes to one log, $OUT/gpu-check.log, appended step by step
+# (it survives a call stopped at its time limit), and the runs' own output
+# folders stay in a temporary folder. Each step is bounded by T seconds
+# (default 90) and killed 5 s after that even if it ignores SIGTERM (a hung
+# kernel does: the run waits in the driver); after one hang the remaining
+# GPU steps are skipped, so that the table is still printed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-gpu-bin}
 CBMC=$BIN/cbmc
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
+LOG=$OUT/gpu-check.log
+: >"$LOG"
+RUNS=$(mktemp -d)
 export CBMC_ROOT=$PWD
+T=${T:-90}
 
-# NVRTC: the toolkit's, pip's, or whatever the loader already knows.
+say() { echo "$@" | tee -a "$LOG"; }
+
+# NVRTC: the toolkit's, pip's, or whatever the loader already knows. cudarc
+# asks for libnvrtc.so (and .so.12, .so.11...); CUDA 13 names it .so.13, so a
+# link named libnvrtc.so goes on the path.
 libdir=$(mktemp -d)
 for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
     $(python3 -c 'import nvidia, os; [print(os.path.join(p, q, "lib")) for p in nvidia.__path__ for q in os.listdir(p)]' 2>/dev/null); do
@@ -27,63 +43,92 @@ for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
         break 2
     done
 done
-echo "== device"
-nvidia-smi -L 2>/dev/null || echo "(no nvidia-smi)"
-echo "NVRTC: $(readlink "$libdir/libnvrtc.so" 2>/dev/null || echo 'not found')"
+say "== device"
+say "$(nvidia-smi -L 2>/dev/null || echo '(no nvidia-smi)')"
+say "NVRTC: $(readlink "$libdir/libnvrtc.so" 2>/dev/null || echo 'not found')"
+say "binaries: $(cat "$BIN/BUILD" 2>/dev/null || echo 'no BUILD file: built by an older gpu-prepare.sh?')"
 
 rows=()
-row() { rows+=("$(printf '%-46s %s' "$1" "$2")"); }
+# A table row, printed now (in case the call is cut short) and again at the end.
+row() {
+    rows+=("$(printf '%-50s %s' "$1" "$2")")
+    say "ROW $(printf '%-50s %s' "$1" "$2")"
+}
 
-echo "== parity: CUDA vs CPU engine (tests/cuda_gpu.rs)"
-# Every command is bounded, so that a hang cannot take the whole GPU lease.
-T=${T:-240}
-if CBMC_REQUIRE_GPU=1 timeout "$T" "$BIN/cuda_gpu" --nocapture --test-threads=1 2>&1 | tee "$OUT/parity.log"; then
+hung=""
+# step NAME CMD...: run a bounded step, its output appended to the log.
+# Returns the command's status; a timeout marks the GPU as hung.
+step() {
+    local name=$1 rc
+    shift
+    say "-- $name"
+    if [ -n "$hung" ]; then
+        say "skipped: an earlier step hung ($hung)"
+        return 125
+    fi
+    timeout -k 5 "$T" "$@" >"$RUNS/step.log" 2>&1
+    rc=$?
+    cat "$RUNS/step.log" >>"$LOG"
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        hung=$name
+        say "TIMEOUT after $T s: $name"
+    fi
+    return "$rc"
+}
+last() { cat "$RUNS/step.log"; }
+wall() { sed -n 's/^simulated \([0-9.]*\) s in \([0-9.]*\) s wall.*/\2/p' "$RUNS/step.log"; }
+compile_line() { grep -E '^cuda: kernels' "$RUNS/step.log" | head -1 | sed 's/^cuda: //'; }
+
+say "== parity: CUDA vs CPU engine (tests/cuda_gpu.rs)"
+if step "parity (persistent kernel)" env CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
     row "parity tests (persistent kernel)" "passed"
 else
-    row "parity tests (persistent kernel)" "FAILED (see parity.log)"
+    row "parity tests (persistent kernel)" "FAILED (see gpu-check.log)"
 fi
-grep -E "identical|part at|bitwise" "$OUT/parity.log" | sed 's/^/  /'
-if CBMC_CUDA_NO_PERSISTENT=1 CBMC_REQUIRE_GPU=1 timeout "$T" "$BIN/cuda_gpu" bitwise --nocapture --test-threads=1 >"$OUT/parity_phases.log" 2>&1; then
+last | grep -E "identical|part at|bitwise" | sed 's/^/  /'
+if step "parity (one launch per phase)" env CBMC_CUDA_NO_PERSISTENT=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" bitwise --nocapture --test-threads=1; then
     row "bitwise parity (one launch per phase)" "passed"
 else
-    row "bitwise parity (one launch per phase)" "FAILED (see parity_phases.log)"
+    row "bitwise parity (one launch per phase)" "FAILED (see gpu-check.log)"
 fi
 
-wall() { sed -n 's/^simulated \([0-9.]*\) s in \([0-9.]*\) s wall.*/\2/p' "$1"; }
-compile_line() { grep -E '^cuda: kernels' "$1" | head -1; }
+say "== compilation: cold, then cached"
+export CBMC_CACHE_DIR=$RUNS/cache
+step "compile cold" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+row "compile + load, cold (limit 1 s)" "$(compile_line)"
+step "compile cached" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+row "compile + load, cached (limit 50 ms)" "$(compile_line)"
 
-echo "== compilation: cold, then cached"
-cache=$(mktemp -d)
-CBMC_CACHE_DIR=$cache timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$OUT/c1" >"$OUT/cold.log" 2>&1
-CBMC_CACHE_DIR=$cache timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$OUT/c2" >"$OUT/cached.log" 2>&1
-row "compile + load, cold (limit 1 s)" "$(compile_line "$OUT/cold.log" | sed 's/^cuda: //')"
-row "compile + load, cached (limit 50 ms)" "$(compile_line "$OUT/cached.log" | sed 's/^cuda: //')"
-
-echo "== cerebellum, 60 s simulated"
-timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$OUT/r60" >"$OUT/cer60.log" 2>&1
-cat "$OUT/cer60.log"
-row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall "$OUT/cer60.log") s wall"
+say "== cerebellum, 60 s simulated"
+step "cerebellum 60 s" "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+last | grep -v '^cuda profile'
+row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall) s wall"
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
-CBMC_CUDA_PROFILE=1 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/rprof" >"$OUT/profile.log" 2>&1
-grep -A12 '^cuda profile' "$OUT/profile.log"
-CBMC_CUDA_NO_PERSISTENT=1 timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$OUT/r10" >"$OUT/cer10np.log" 2>&1
-row "cerebellum 10 s, one launch per phase" "$(wall "$OUT/cer10np.log") s wall"
-timeout "$T" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$OUT/rcpu" >"$OUT/cer10cpu.log" 2>&1
-row "cerebellum 10 s, CPU engine (1 thread)" "$(wall "$OUT/cer10cpu.log") s wall"
+step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
+last | grep -A12 '^cuda profile'
+step "cerebellum 10 s, one launch per phase" env CBMC_CUDA_NO_PERSISTENT=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
+row "cerebellum 10 s, one launch per phase" "$(wall) s wall"
+hung_before=$hung hung=""
+step "cerebellum 10 s, CPU" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$RUNS/out" --no-plot
+row "cerebellum 10 s, CPU engine (1 thread)" "$(wall) s wall"
+hung=$hung_before
 
-echo "== cerebellum x64, 5 s simulated"
-timeout "$T" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$OUT/x64" >"$OUT/x64.log" 2>&1
-cat "$OUT/x64.log"
-CBMC_CUDA_PROFILE=1 timeout "$T" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$OUT/x64prof" >"$OUT/x64_profile.log" 2>&1
-grep -A12 '^cuda profile' "$OUT/x64_profile.log"
-w=$(wall "$OUT/x64.log")
+say "== cerebellum x64, 5 s simulated"
+step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
+last
+w=$(wall)
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
+step "x64 profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$RUNS/out" --no-plot
+last | grep -A12 '^cuda profile'
 
 # Grid shapes (scripts/gpu-sweep.sh): which launch shape to make the default.
-echo "== grid sweep"
-mkdir -p "$OUT/sweep"
-OUT=$OUT/sweep timeout "$T" bash scripts/gpu-sweep.sh "$BIN" 2>&1 | tee "$OUT/sweep.log"
+say "== grid sweep"
+if [ -z "$hung" ]; then
+    OUT=$RUNS/sweep T=$T bash scripts/gpu-sweep.sh "$BIN" 2>&1 | tee -a "$LOG"
+else
+    say "skipped: an earlier step hung ($hung)"
+fi
 
-echo
-echo "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
-for r in "${rows[@]}"; do echo "$r"; done
+say ""
+say "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
+for r in "${rows[@]}"; do say "$r"; done

@@ -12,5 +12,9 @@ rm -rf gpu-bin && mkdir -p gpu-bin
 cp target/release/cbmc gpu-bin/cbmc
 cp "$test_bin" gpu-bin/cuda_gpu
 strip gpu-bin/cbmc gpu-bin/cuda_gpu 2>/dev/null || true
+# Which code the binaries are (gpu-check.sh prints it): stale binaries
+# carried to a rare GPU session would measure old kernels.
+dirty=$(git status --porcelain --untracked-files=no | grep -q . && echo ", with uncommitted changes" || true)
+echo "commit $(git rev-parse --short HEAD)$dirty, built $(date -u '+%Y-%m-%d %H:%M UTC')" > gpu-bin/BUILD
 grep -qx '/gpu-bin/' .git/info/exclude 2>/dev/null || echo '/gpu-bin/' >> "$(git rev-parse --git-path info/exclude)"
 ls -la gpu-bin

@@ -71,6 +71,20 @@ fn the_profiling_kernels_compile() {
     assert!(c.cubin && c.image.len() > 1000);
 }
 
+/// A run compiles only the entry point it launches; each compiles alone.
+#[test]
+fn each_entry_point_compiles_alone() {
+    if !nvrtc_here() {
+        return;
+    }
+    let g = cerebellum(&[]);
+    for persistent in [true, false] {
+        let source = codegen::one_entry(&g.source, persistent);
+        let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{e}"));
+        assert!(c.cubin && c.image.len() > 1000);
+    }
+}
+
 #[test]
 fn a_compile_error_shows_the_generated_line_and_the_model_construct() {
     if !nvrtc_here() {

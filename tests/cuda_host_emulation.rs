@@ -212,3 +212,90 @@ fn mutated_models_run_like_the_cpu_engine() {
     let n = mutants.len();
     eprintln!("{n} mutants stepped in host emulation (seed {seed})");
 }
+
+/// A device that fails on its `fails_at`-th chunk (a lost GPU, an ECC
+/// error): what was recorded before is kept and the run is marked partial
+/// with the device's message; a device that fails before the first step
+/// is an error the caller can act on (`--backend auto` falls back).
+struct FailingDevice {
+    inner: emu::HostDevice,
+    chunks: u32,
+    fails_at: u32,
+}
+
+impl cbmc::engine::cuda::Device for FailingDevice {
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn alloc(&mut self, bytes: usize) -> Result<u64, String> {
+        self.inner.alloc(bytes)
+    }
+    fn upload(&mut self, dst: u64, data: &[u8]) -> Result<(), String> {
+        self.inner.upload(dst, data)
+    }
+    fn download(&mut self, src: u64, out: &mut [u8]) -> Result<(), String> {
+        self.inner.download(src, out)
+    }
+    fn set_table(&mut self, table: &[u64], key: [u32; 2]) -> Result<(), String> {
+        self.inner.set_table(table, key)
+    }
+    fn run(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
+        self.chunks += 1;
+        if self.chunks == self.fails_at {
+            return Err("the device fell off the bus".into());
+        }
+        self.inner.run(s0, n, c0)
+    }
+}
+
+#[test]
+fn a_device_failing_mid_run_keeps_what_was_recorded() {
+    if skip() {
+        return;
+    }
+    use cbmc::engine::cuda::{codegen, GpuEngine, GpuOptions};
+    let ir = prepare("tests/cuda_models/kernels.cbm", &[]);
+    let lib = library(&ir, "kernels_failing");
+    let run = |fails_at: u32| {
+        let net = cbmc::network::build(&ir).expect("network");
+        let gaps = net.gaps.clone();
+        let dev = FailingDevice {
+            inner: emu::HostDevice::load(&lib, 2, 64, true),
+            chunks: 0,
+            fails_at,
+        };
+        let generated = codegen::generate(&ir).expect("generate");
+        let opts = GpuOptions { chunk_steps: 100 };
+        let mut engine = GpuEngine::new(&ir, net, generated, dev, &opts).expect("engine");
+        let rec = cbmc::record::Recording::for_run(&ir, &|q| engine.synapse_pairs(q), &gaps);
+        let built = cbmc::session::Built {
+            threads: 1,
+            build_seconds: 0.0,
+            synapses: 0,
+            synapse_bytes: 0,
+        };
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        cbmc::session::drive(&ir, &mut engine, rec, built, &stop, 0, &mut |_| {})
+    };
+    let r = run(3).expect("a failure mid-run still gives a result");
+    assert_eq!(r.steps_done, 200, "two chunks of 100 steps ran");
+    assert!(r.partial);
+    let error = r.error.as_deref().unwrap_or("");
+    assert!(
+        error.contains("fell off the bus") && error.contains("step 200"),
+        "{error}"
+    );
+    let drive = r
+        .summary
+        .iter()
+        .find(|p| p.name == "Drive")
+        .expect("summary");
+    assert!(
+        drive.mean_hz > 10.0,
+        "the spikes of the first 200 steps are kept: {drive:?}"
+    );
+    let e = run(1)
+        .err()
+        .expect("a failure before the first step is an error");
+    assert!(e.contains("fell off the bus"), "{e}");
+}

@@ -28,6 +28,10 @@ __device__ __forceinline__ u64 cbm_clock_ns() {
 #define CBM_PROFILE_PHASE(k)
 #endif
 
+// The host compiles one of the two entry points (CBM_ONLY_PERSISTENT or
+// CBM_ONLY_PHASE_KERNEL): each inlines the whole step, so two would double
+// the compile time. Host emulation and the CI compile test build both.
+#ifndef CBM_ONLY_PHASE_KERNEL
 extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
     CBM_PROFILE_START
     i64 s = s0;
@@ -53,12 +57,14 @@ extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
         CBM_PROFILE_PHASE(k)
     }
 }
+#endif
 
 // One phase of one step, for launches without a cooperative grid; `parts`
 // as in `cbm_phase`. The host launches every phase of every step of a
 // chunk (the first with parts = 2, the others with 3), then every phase
 // with parts = 1 and the step after the last, for its deferred tasks.
 // Nothing runs for the steps after one in which a value became NaN.
+#ifndef CBM_ONLY_PERSISTENT
 extern "C" __global__ void cbm_phase_kernel(int k, i64 s, i64 c0, int parts) {
     const u64 err = *(volatile u64*)&CBM_ERR[1];
     if (err < (u64)s) parts &= ~2;
@@ -66,4 +72,5 @@ extern "C" __global__ void cbm_phase_kernel(int k, i64 s, i64 c0, int parts) {
     if (!cbm_phase_active(k, s, parts)) return;
     cbm_phase(k, s, c0, parts);
 }
+#endif
 // ---- end ---------------------------------------------------------------------

@@ -10,7 +10,7 @@ pub use metadata::{metadata, recorders_meta};
 
 use crate::check::{check_file, Checked};
 use crate::engine::cpu::CpuEngine;
-use crate::engine::{Engine, NumericalError};
+use crate::engine::Engine;
 use crate::ir::Ir;
 use crate::network::Network;
 use crate::record::{summarise, write_npz, NpzArray, PopulationSummary, Recording};
@@ -74,7 +74,9 @@ pub struct RunResult {
     pub steps_done: u64,
     /// Stopped early (Ctrl-C) or by an error.
     pub partial: bool,
-    pub error: Option<NumericalError>,
+    /// Why the run stopped early, if not by a request: a value that went
+    /// NaN or infinite, or a device that failed mid-run.
+    pub error: Option<String>,
     pub synapses: usize,
     /// See [`crate::network::Network::synapse_bytes`].
     pub synapse_bytes: usize,
@@ -153,10 +155,20 @@ pub fn drive(
             partial = true;
             break;
         }
-        engine.prepare()?;
         let s = engine.steps_done();
+        // A device that fails before the first step is an error the caller
+        // can act on (`--backend auto` falls back to the CPU); later, what
+        // was recorded until then is kept, like a numerical error.
+        if let Err(e) = engine.prepare() {
+            if s == 0 {
+                return Err(e);
+            }
+            error = Some(format!("{e}, at step {s}; the run stopped there"));
+            partial = true;
+            break;
+        }
         if let Err(e) = engine.step() {
-            (error, partial) = (Some(e), true);
+            (error, partial) = (Some(e.to_string()), true);
             break;
         }
         rec.after_step(s, &*engine);

@@ -68,13 +68,40 @@ pub fn usable() -> Result<GpuInfo, String> {
     Ok(info)
 }
 
+/// GPU 0's primary context, retained until dropped (so that an error
+/// while loading releases it).
+struct PrimaryContext(sys::CUdevice);
+
+impl Drop for PrimaryContext {
+    fn drop(&mut self) {
+        // SAFETY: retained once in `CudaDevice::new`, released once here.
+        unsafe {
+            let _ = result::primary_ctx::release(self.0);
+        }
+    }
+}
+
+/// A loaded module, unloaded when dropped.
+struct LoadedModule(sys::CUmodule);
+
+impl Drop for LoadedModule {
+    fn drop(&mut self) {
+        // SAFETY: loaded once in `CudaDevice::new`, unloaded once here.
+        unsafe {
+            let _ = result::module::unload(self.0);
+        }
+    }
+}
+
 /// The generated module loaded on GPU 0.
 pub struct CudaDevice {
     info: GpuInfo,
-    dev: sys::CUdevice,
-    module: sys::CUmodule,
-    run_fn: sys::CUfunction,
-    phase_fn: sys::CUfunction,
+    // Dropped in this order, after `Drop::drop` has freed the buffers: the
+    // module, then the context.
+    _module: LoadedModule,
+    _context: PrimaryContext,
+    /// `cbm_run` when `cooperative`, else `cbm_phase_kernel`.
+    entry: sys::CUfunction,
     table: sys::CUdeviceptr,
     table_bytes: usize,
     key: sys::CUdeviceptr,
@@ -99,12 +126,27 @@ impl CudaDevice {
     /// threads it can use (sizes the grid).
     pub fn new(source: &str, phases: usize, items: usize) -> Result<Self, String> {
         let info = usable()?;
-        let compiled = nvrtc::compile(source, info.arch(), crate::engine::cache::dir().as_deref())?;
-        let t0 = Instant::now();
         let dev = result::device::get(0).map_err(|e| err("cuDeviceGet", e))?;
+        // SAFETY: `dev` is valid.
+        let coop = unsafe {
+            result::device::get_attribute(
+                dev,
+                sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH,
+            )
+        }
+        .unwrap_or(0)
+            != 0;
+        let cooperative = coop && std::env::var_os("CBMC_CUDA_NO_PERSISTENT").is_none();
+        let compiled = nvrtc::compile(
+            &super::codegen::one_entry(source, cooperative),
+            info.arch(),
+            crate::engine::cache::dir().as_deref(),
+        )?;
+        let t0 = Instant::now();
         // SAFETY: `dev` is valid; the primary context is released in Drop.
         let ctx = unsafe { result::primary_ctx::retain(dev) }
             .map_err(|e| err("cuDevicePrimaryCtxRetain", e))?;
+        let context = PrimaryContext(dev);
         // SAFETY: `ctx` is live.
         unsafe { result::ctx::set_current(ctx) }.map_err(|e| err("cuCtxSetCurrent", e))?;
         let context_seconds = t0.elapsed().as_secs_f64();
@@ -116,13 +158,17 @@ impl CudaDevice {
         // SAFETY: a CUBIN or NUL-terminated PTX image.
         let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }
             .map_err(|e| err("cuModuleLoadData", e))?;
+        let loaded = LoadedModule(module);
         let get = |n: &str| {
             // SAFETY: `module` is loaded.
             unsafe { result::module::get_function(module, CString::new(n).expect("no NUL")) }
                 .map_err(|e| err(&format!("cuModuleGetFunction({n})"), e))
         };
-        let run_fn = get("cbm_run")?;
-        let phase_fn = get("cbm_phase_kernel")?;
+        let entry = get(if cooperative {
+            "cbm_run"
+        } else {
+            "cbm_phase_kernel"
+        })?;
         let global = |n: &str| {
             // SAFETY: `module` is loaded.
             unsafe { result::module::get_global(module, CString::new(n).expect("no NUL")) }
@@ -132,32 +178,30 @@ impl CudaDevice {
         let (key, _) = global("cbm_key")?;
         let prof = global("cbm_prof").ok().map(|(p, _)| p);
         let env = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<u32>().ok());
-        let threads = env("CBMC_CUDA_THREADS").unwrap_or(256).clamp(32, 1024) / 32 * 32;
-        // SAFETY: `run_fn` is a loaded function.
-        let per_sm = unsafe {
-            result::occupancy::max_active_block_per_multiprocessor(run_fn, threads as i32, 0)
+        let mut threads = env("CBMC_CUDA_THREADS").unwrap_or(256).clamp(32, 1024) / 32 * 32;
+        let blocks_per_sm = |threads: u32| {
+            // SAFETY: `entry` is a loaded function.
+            unsafe {
+                result::occupancy::max_active_block_per_multiprocessor(entry, threads as i32, 0)
+            }
+            .map_err(|e| err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))
+        };
+        // A block too large for a multiprocessor's registers (1024 threads
+        // of 128 registers) cannot launch at all: halve it until one fits.
+        let mut per_sm = blocks_per_sm(threads)?;
+        while per_sm < 1 && threads > 32 {
+            threads /= 2;
+            per_sm = blocks_per_sm(threads)?;
         }
-        .map_err(|e| err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))?
-        .max(1) as u32;
-        // SAFETY: `dev` is valid.
-        let coop = unsafe {
-            result::device::get_attribute(
-                dev,
-                sys::CUdevice_attribute::CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH,
-            )
-        }
-        .unwrap_or(0)
-            != 0;
+        let per_sm = per_sm.max(1) as u32;
         let resident = per_sm * info.sms.max(1) as u32;
         let wanted = (items.div_ceil(threads as usize) as u32).max(info.sms.max(1) as u32);
         let blocks = env("CBMC_CUDA_BLOCKS").unwrap_or(wanted).clamp(1, resident);
-        let cooperative = coop && std::env::var_os("CBMC_CUDA_NO_PERSISTENT").is_none();
         Ok(CudaDevice {
             info,
-            dev,
-            module,
-            run_fn,
-            phase_fn,
+            _module: loaded,
+            _context: context,
+            entry,
             table,
             table_bytes,
             key,
@@ -289,7 +333,7 @@ impl Device for CudaDevice {
             // SAFETY: the arguments match `cbm_run(i64, int, i64)`; the grid
             // fits on the device at once (occupancy checked in `new`).
             unsafe {
-                result::launch_cooperative_kernel(self.run_fn, grid, block, 0, stream, &mut params)
+                result::launch_cooperative_kernel(self.entry, grid, block, 0, stream, &mut params)
             }
             .map_err(|e| err("cuLaunchCooperativeKernel(cbm_run)", e))?;
         } else {
@@ -313,10 +357,8 @@ impl Device for CudaDevice {
                     &mut a3 as *mut i32 as *mut c_void,
                 ];
                 // SAFETY: the arguments match `cbm_phase_kernel(int, i64, i64, int)`.
-                unsafe {
-                    result::launch_kernel(self.phase_fn, grid, block, 0, stream, &mut params)
-                }
-                .map_err(|e| err("cuLaunchKernel(cbm_phase_kernel)", e))?;
+                unsafe { result::launch_kernel(self.entry, grid, block, 0, stream, &mut params) }
+                    .map_err(|e| err("cuLaunchKernel(cbm_phase_kernel)", e))?;
             }
         }
         // SAFETY: the null stream of the current context.
@@ -326,13 +368,12 @@ impl Device for CudaDevice {
 
 impl Drop for CudaDevice {
     fn drop(&mut self) {
-        // SAFETY: each pointer and the module were created by this device once.
+        // SAFETY: each pointer was allocated by this device once. The
+        // module and the context go after this (field order).
         unsafe {
             for &p in &self.allocs {
                 let _ = result::free_sync(p);
             }
-            let _ = result::module::unload(self.module);
-            let _ = result::primary_ctx::release(self.dev);
         }
     }
 }

@@ -25,7 +25,7 @@ pub fn available() -> Result<(), String> {
     if unsafe { sys::is_culib_present() } {
         Ok(())
     } else {
-        Err("NVRTC (libnvrtc.so.12) was not found; `pip install nvidia-cuda-nvrtc-cu12` and put its lib folder on LD_LIBRARY_PATH".into())
+        Err("NVRTC was not found (looked for libnvrtc.so, libnvrtc.so.12 and .so.11 on the library path); `pip install nvidia-cuda-nvrtc-cu12` and put its lib folder on LD_LIBRARY_PATH, or add the CUDA toolkit's lib64 folder (CUDA 13 names the library libnvrtc.so.13: a link to it named libnvrtc.so on LD_LIBRARY_PATH works)".into())
     }
 }
 
@@ -90,11 +90,12 @@ pub fn compile(
     }
     let compiled = match compile_now(source, &format!("sm_{arch}"), true) {
         Ok(c) => c,
-        // An NVRTC older than the device: PTX for the newest architecture it
-        // knows, for the driver to finish.
-        Err(e) if e.contains("INVALID_OPTION") => {
-            compile_now(source, &format!("compute_{arch}"), false)?
-        }
+        // An NVRTC older than the device does not know its architecture:
+        // PTX for the newest one it knows below it, for the driver to finish.
+        Err(e) if e.contains("INVALID_OPTION") => match newest_supported_below(arch) {
+            Some(older) => compile_now(source, &format!("compute_{older}"), false)?,
+            None => return Err(e),
+        },
         Err(e) => return Err(e),
     };
     if use_cache {
@@ -112,6 +113,25 @@ pub fn compile(
         seconds: t0.elapsed().as_secs_f64(),
         arch: format!("sm_{arch}"),
     })
+}
+
+/// The newest architecture this NVRTC compiles for that is at most `arch`.
+fn newest_supported_below(arch: u32) -> Option<u32> {
+    let mut n: std::ffi::c_int = 0;
+    // SAFETY: the library is present (checked by `compile`); `n` is valid.
+    unsafe { sys::nvrtcGetNumSupportedArchs(&mut n) }
+        .result()
+        .ok()?;
+    let mut archs: Vec<std::ffi::c_int> = vec![0; usize::try_from(n).ok()?];
+    // SAFETY: `archs` has room for the `n` entries NVRTC writes.
+    unsafe { sys::nvrtcGetSupportedArchs(archs.as_mut_ptr()) }
+        .result()
+        .ok()?;
+    archs
+        .into_iter()
+        .filter_map(|a| u32::try_from(a).ok())
+        .filter(|&a| a <= arch)
+        .max()
 }
 
 /// (is CUBIN, image)
