@@ -712,3 +712,53 @@ fn a_damaged_array_header_is_an_error_not_an_abort() {
         "{stderr}"
     );
 }
+
+/// Weights with a unit are shown in it (nS, not 1e-9 S), and a change of
+/// 0.1 nS counts as a change: the distribution legend used to say "100%
+/// unchanged" at every snapshot, its tolerance being 1e-9 in SI.
+#[test]
+fn weights_with_a_unit_are_shown_in_it_and_small_changes_count() {
+    let dir = temp_dir("weights_unit");
+    let model = dir.join("wunit.cbm");
+    std::fs::write(
+        &model,
+        r#"
+simulation { dt = 1 ms  duration = 40 ms }
+neuron Sink { inputs { g: nS } state { V = 0 } update { V += g / 1 nS } }
+synapse Grow {
+    state { gmax: nS = uniform(1 nS, 3 nS) }
+    on_pre { target += gmax; gmax += 0.1 nS }
+}
+population In[20] = poisson(rate = 50 Hz)
+population P[1] = Sink()
+projection ip: In -> P.g { synapse = Grow()  connect = all_to_all() }
+record gm = weights(ip.gmax, every = 10 ms)
+"#,
+    )
+    .unwrap();
+    let npz = run_to_npz(&model, "weights_unit_run", &[]);
+    let out = plot(&npz, true);
+    let svg_of = |stem: &str| {
+        let f = out
+            .figures
+            .iter()
+            .find(|f| f.spec.stem == stem)
+            .unwrap_or_else(|| panic!("no figure {stem}"));
+        std::fs::read_to_string(f.svg.as_ref().expect("--svg")).unwrap()
+    };
+    let dist = svg_of("weights_dist_gm");
+    assert!(dist.contains("gmax (nS)"), "axis in nS");
+    assert!(
+        dist.contains("t = 0 s: 100% unchanged"),
+        "the first snapshot"
+    );
+    let later: Vec<&str> = dist
+        .match_indices("% unchanged")
+        .map(|(i, _)| &dist[i.saturating_sub(4)..i])
+        .collect();
+    assert!(
+        later.iter().filter(|p| !p.ends_with("100")).count() >= 3,
+        "later snapshots have changed weights: {later:?}"
+    );
+    assert!(svg_of("weights_mean_gm").contains("gmax (nS)"));
+}

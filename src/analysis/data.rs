@@ -97,10 +97,15 @@ pub struct Weights {
     pub source: Option<String>,
     pub target: Option<String>,
     pub variable: String,
+    /// The unit to show the values in ("1": dimensionless; None: not known,
+    /// a file written before weights had units in the metadata).
+    pub unit: Option<String>,
+    /// Multiply SI values by this to get `unit`.
+    pub unit_scale: f64,
     pub t: Vec<f64>,
     pub pre: Vec<u32>,
     pub post: Vec<u32>,
-    /// [snapshots, synapses]
+    /// [snapshots, synapses], SI units.
     pub data: Array2<f64>,
 }
 
@@ -458,6 +463,11 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
                 source: rec.source.clone(),
                 target: rec.target.clone(),
                 variable: rec.variable.clone().unwrap_or_else(|| "w".into()),
+                unit: rec.unit.clone(),
+                unit_scale: rec
+                    .unit_scale
+                    .filter(|s| s.is_finite() && *s > 0.0)
+                    .unwrap_or(1.0),
                 t,
                 pre,
                 post,

@@ -4,7 +4,7 @@
 //! (`analysis::data`).
 
 use super::{Prepared, RunResult};
-use crate::check::model::{Model, PopulationKind, RecorderKind, TraceVar};
+use crate::check::model::{Model, PopulationKind, RecorderKind, TraceVar, Var};
 
 /// The metadata record stored in the .npz (key `meta`, UTF-8 JSON bytes).
 pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
@@ -65,44 +65,48 @@ pub fn recorders_meta(model: &Model) -> serde_json::Value {
                         }
                         PopulationKind::Source(_) => None,
                     });
-                // The unit the model declared the variable in, else the
-                // conventional one of its dimension, else SI.
-                let unit = v.and_then(|v| {
-                    v.unit
-                        .clone()
-                        .or_else(|| v.dim.display_unit().map(|(n, s)| (n.to_string(), s)))
-                });
-                let scale = unit.as_ref().map(|(_, s)| reciprocal(*s));
-                let unit_text = v.map(|v| match &unit {
-                    Some((text, _)) => text.clone(),
-                    None if v.dim.is_none() => "1".to_string(),
-                    None => v.dim.to_string(),
-                });
+                let (unit, scale) = v.map(shown_unit).unzip();
                 serde_json::json!({
                     "name": r.name, "kind": "trace", "population": pop_name(*population),
                     "variable": v.map(|v| v.name.clone()),
-                    "unit": unit_text, "unit_scale": scale.unwrap_or(1.0),
+                    "unit": unit, "unit_scale": scale.unwrap_or(1.0),
                 })
             }
             RecorderKind::Weights {
                 projection, var, ..
             } => {
                 let p = model.projections.get(*projection);
-                let variable = p
+                let v = p
                     .and_then(|p| model.synapses.get(p.synapse))
-                    .and_then(|s| s.state.get(*var))
-                    .map(|v| v.name.clone());
+                    .and_then(|s| s.state.get(*var));
+                let (unit, scale) = v.map(shown_unit).unzip();
                 serde_json::json!({
                     "name": r.name, "kind": "weights",
                     "projection": p.map(|p| p.name.clone()),
                     "source": p.and_then(|p| pop_name(p.source)),
                     "target": p.and_then(|p| pop_name(p.target)),
-                    "variable": variable,
+                    "variable": v.map(|v| v.name.clone()),
+                    "unit": unit, "unit_scale": scale.unwrap_or(1.0),
                 })
             }
         })
         .collect();
     serde_json::Value::Array(list)
+}
+
+/// The unit a recorded variable is shown in, and the factor from SI to it:
+/// the unit the model declared the variable in, else the conventional one
+/// of its dimension, else SI ("1" for a dimensionless variable).
+fn shown_unit(v: &Var) -> (String, f64) {
+    let unit = v
+        .unit
+        .clone()
+        .or_else(|| v.dim.display_unit().map(|(n, s)| (n.to_string(), s)));
+    match unit {
+        Some((text, s)) => (text, reciprocal(s)),
+        None if v.dim.is_none() => ("1".to_string(), 1.0),
+        None => (v.dim.to_string(), 1.0),
+    }
 }
 
 /// 1 / x, exact where x is a power of ten (1 / 1e-9 is 1e9, not

@@ -59,6 +59,20 @@ pub(super) fn grid_narrow<'a, DB: DrawingBackend + 'a>(
         .map_err(de)
 }
 
+/// A line through `pts`; a lone point (one bin, one sample, one snapshot)
+/// is drawn as a dot, which a line alone would not show.
+pub(super) fn line<DB: DrawingBackend>(
+    pts: Vec<(f64, f64)>,
+    style: impl Into<ShapeStyle>,
+) -> LineSeries<DB, (f64, f64)> {
+    let style: ShapeStyle = style.into();
+    if pts.len() == 1 {
+        LineSeries::new(pts, style.filled()).point_size(4)
+    } else {
+        LineSeries::new(pts, style)
+    }
+}
+
 /// A tick label without trailing zeros: `20`, `0.5`, `1e-05`.
 pub fn tick(v: f64) -> String {
     if v == 0.0 {
@@ -66,7 +80,11 @@ pub fn tick(v: f64) -> String {
     }
     let a = v.abs();
     if !(1e-4..1e6).contains(&a) {
-        return format!("{v:e}");
+        // Six significant digits: 1.5000000000000002e-9 reads 1.5e-9.
+        let s = format!("{v:.5e}");
+        let (mantissa, exponent) = s.split_once('e').unwrap_or((&s, "0"));
+        let mantissa = mantissa.trim_end_matches('0').trim_end_matches('.');
+        return format!("{mantissa}e{exponent}");
     }
     let s = format!("{v:.6}");
     let s = s.trim_end_matches('0').trim_end_matches('.');

@@ -65,9 +65,16 @@ pub(super) fn draw_isi<DB: DrawingBackend>(
         &format!("inter-spike interval ({unit})"),
         "intervals (count)",
     )?;
+    // Bin b holds intervals of b * per_bin .. (b + 1) * per_bin - 1 steps:
+    // its bar spans them, half a step either side, so that an interval of
+    // exactly 3 ms stands over 3 ms and not between 3 and 4.
+    let half = 0.5 * dt * k;
     c.draw_series(h.iter().enumerate().filter(|(_, v)| **v > 0).map(|(b, v)| {
         Rectangle::new(
-            [(b as f64 * width, 0.0), ((b + 1) as f64 * width, *v as f64)],
+            [
+                ((b as f64 * width - half).max(0.0), 0.0),
+                ((b + 1) as f64 * width - half, *v as f64),
+            ],
             DATA.filled(),
         )
     }))

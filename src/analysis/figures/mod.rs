@@ -217,6 +217,8 @@ mod tests {
         assert_eq!(tick(0.0), "0");
         assert_eq!(tick(-65.0), "-65");
         assert_eq!(tick(1e-5), "1e-5");
+        assert_eq!(tick(1.5000000000000002e-9), "1.5e-9");
+        assert_eq!(tick(-3.0000000000000004e7), "-3e7");
         assert_eq!(tick(0.1 + 0.2), "0.3");
     }
 

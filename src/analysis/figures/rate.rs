@@ -24,8 +24,10 @@ pub(super) fn population_rate(d: &RunData, src: RateSrc) -> (Vec<f64>, f64, usiz
         }
         RateSrc::Times(k) => {
             let t = &d.times[k];
-            let bin = 0.05;
-            let n = (d.duration() / bin).floor().max(1.0) as usize;
+            let bin = times_bin(d.duration(), d.meta.dt);
+            // Whole bins only: a last bin cut short by the end of the run
+            // would read low.
+            let n = ((d.duration() / bin) * (1.0 + 1e-9)).floor().max(1.0) as usize;
             let cells = t
                 .cells
                 .unwrap_or_else(|| t.i.iter().max().map_or(1, |m| *m as usize + 1))
@@ -43,6 +45,17 @@ pub(super) fn population_rate(d: &RunData, src: RateSrc) -> (Vec<f64>, f64, usiz
             (v, bin, cells)
         }
     }
+}
+
+/// The bin of a rate drawn from spike times: 50 ms, or for a run shorter
+/// than a second a twentieth of it, in whole steps (a 20 ms run in one 50
+/// ms bin read 40% of its rate).
+fn times_bin(duration: f64, dt: f64) -> f64 {
+    if duration >= 1.0 {
+        return 0.05;
+    }
+    let dt = if dt > 0.0 { dt } else { 1e-3 };
+    (duration / 20.0 / dt).floor().max(1.0) * dt
 }
 
 /// Centred running mean over `w` values.
@@ -98,7 +111,7 @@ pub(super) fn draw_rate<DB: DrawingBackend>(
     }
     let mut c = build(body, None, 0.0..t_end, 0.0..hi, 78)?;
     grid(&mut c, "time (s)", "rate per cell (Hz)")?;
-    c.draw_series(LineSeries::new(shown, DATA.mix(0.55).stroke_width(1)))
+    c.draw_series(line(shown, DATA.mix(0.55).stroke_width(1)))
         .map_err(de)?
         .label(if cells > 0 {
             format!("mean of {cells} cells in {} bins", fmt_time(shown_bin))
@@ -119,7 +132,7 @@ pub(super) fn draw_rate<DB: DrawingBackend>(
             t_end,
             cols,
         );
-        c.draw_series(LineSeries::new(pts, ACCENT.stroke_width(3)))
+        c.draw_series(line(pts, ACCENT.stroke_width(3)))
             .map_err(de)?
             .label(format!("{} running mean", fmt_time(w as f64 * bin)))
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ACCENT.stroke_width(3)));

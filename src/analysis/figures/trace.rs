@@ -25,7 +25,10 @@ pub(super) fn draw_trace<DB: DrawingBackend>(
             empty: true,
         });
     };
-    let t_hi = if t1 > t0 { t1 } else { t0 + 1e-3 };
+    // To the end of the run (samples every 5 ms end before it), and never
+    // an empty axis (one sample).
+    let t_hi = t1.max(d.duration());
+    let t_hi = if t_hi > t0 { t_hi } else { t0 + 1e-3 };
     let value = |i: usize, j: usize| tr.data[[i, j]] * scale;
     let (lo, hi) = (0..ncells).fold((f64::INFINITY, f64::NEG_INFINITY), |acc, j| {
         tr.data.column(j).iter().fold(acc, |(a, b), &v| {
@@ -99,7 +102,7 @@ pub(super) fn draw_trace<DB: DrawingBackend>(
             // Wide lines through dense zigzags draw spikes at the joins:
             // one pixel unless the points are sparse.
             let width = if pts.len() * 4 < cols { 2 } else { 1 };
-            c.draw_series(LineSeries::new(pts, color.stroke_width(width)))
+            c.draw_series(line(pts, color.stroke_width(width)))
                 .map_err(de)?
                 .label(if spikes[j].is_empty() {
                     format!("cell {}", tr.cells[j])

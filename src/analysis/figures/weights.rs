@@ -1,6 +1,7 @@
 //! Synaptic weights: traces, mean and spread, distributions over time.
 
 use super::*;
+use crate::analysis::data::Weights;
 
 pub(super) fn draw_weights<DB: DrawingBackend>(
     d: &RunData,
@@ -9,9 +10,10 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
     fig: WeightsFig,
 ) -> Result<Drawn, String> {
     let w = &d.weights[idx];
-    let (snaps, syn) = w.data.dim();
+    let data = shown_values(w);
+    let (snaps, syn) = data.dim();
     let t_end = d.duration().max(w.t.last().copied().unwrap_or(0.0));
-    let y_desc = format!("{} (dimensionless)", w.variable);
+    let y_desc = axis_label(w);
     if snaps == 0 || syn == 0 {
         let mut c = build(body, None, 0.0..t_end, 0.0..1.0, 78)?;
         grid(&mut c, "time (s)", &y_desc)?;
@@ -21,20 +23,17 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
             empty: true,
         });
     }
-    let lo = w
-        .data
+    let lo = data
         .iter()
         .copied()
         .filter(|x| x.is_finite())
         .fold(f64::INFINITY, f64::min);
-    let hi = w
-        .data
+    let hi = data
         .iter()
         .copied()
         .filter(|x| x.is_finite())
         .fold(f64::NEG_INFINITY, f64::max);
-    let means: Vec<f64> = w
-        .data
+    let means: Vec<f64> = data
         .outer_iter()
         .map(|r| r.iter().sum::<f64>() / syn as f64)
         .collect();
@@ -46,9 +45,9 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
             let k = syn.min(WEIGHT_TRACES);
             for j in 0..k {
                 let s = j * syn / k;
-                let pts = envelope(&w.t, |i| w.data[[i, s]], 0.0, t_end, cols);
+                let pts = envelope(&w.t, |i| data[[i, s]], 0.0, t_end, cols);
                 let series = c
-                    .draw_series(LineSeries::new(pts, DATA.mix(0.35).stroke_width(1)))
+                    .draw_series(line(pts, DATA.mix(0.35).stroke_width(1)))
                     .map_err(de)?;
                 if j == 0 {
                     series
@@ -59,7 +58,7 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
                 }
             }
             let pts = envelope(&w.t, |i| means[i], 0.0, t_end, cols);
-            c.draw_series(LineSeries::new(pts, BLACK.stroke_width(3)))
+            c.draw_series(line(pts, BLACK.stroke_width(3)))
                 .map_err(de)?
                 .label(format!("mean of all {syn}"))
                 .legend(|(x, y)| {
@@ -72,21 +71,18 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
             })
         }
         WeightsFig::MeanStd => {
-            let sds: Vec<f64> = w
-                .data
+            let sds: Vec<f64> = data
                 .outer_iter()
                 .zip(&means)
                 .map(|(r, m)| {
                     (r.iter().map(|x| (x - m) * (x - m)).sum::<f64>() / syn as f64).sqrt()
                 })
                 .collect();
-            let mins: Vec<f64> = w
-                .data
+            let mins: Vec<f64> = data
                 .outer_iter()
                 .map(|r| r.iter().copied().fold(f64::INFINITY, f64::min))
                 .collect();
-            let maxs: Vec<f64> = w
-                .data
+            let maxs: Vec<f64> = data
                 .outer_iter()
                 .map(|r| r.iter().copied().fold(f64::NEG_INFINITY, f64::max))
                 .collect();
@@ -108,8 +104,8 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
                 .legend(|(x, y)| {
                     Rectangle::new([(x, y - 6), (x + 20, y + 6)], DATA.mix(0.25).filled())
                 });
-            c.draw_series(LineSeries::new(
-                ids.iter().map(|&i| (w.t[i], means[i])),
+            c.draw_series(line(
+                ids.iter().map(|&i| (w.t[i], means[i])).collect(),
                 DATA.stroke_width(3),
             ))
             .map_err(de)?
@@ -117,13 +113,13 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
             .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], DATA.stroke_width(3)));
             let mn = envelope(&w.t, |i| mins[i], 0.0, t_end, cols);
             let mx = envelope(&w.t, |i| maxs[i], 0.0, t_end, cols);
-            c.draw_series(LineSeries::new(mn, ACCENT.stroke_width(1)))
+            c.draw_series(line(mn, ACCENT.stroke_width(1)))
                 .map_err(de)?
                 .label("lowest and highest")
                 .legend(|(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], ACCENT.stroke_width(1))
                 });
-            c.draw_series(LineSeries::new(mx, ACCENT.stroke_width(1)))
+            c.draw_series(line(mx, ACCENT.stroke_width(1)))
                 .map_err(de)?;
             legend(&mut c, SeriesLabelPosition::UpperRight)?;
             Ok(Drawn {
@@ -144,21 +140,22 @@ pub(super) fn draw_weight_distributions<DB: DrawingBackend>(
     t_end: f64,
 ) -> Result<Drawn, String> {
     let w = &d.weights[idx];
-    let (snaps, syn) = w.data.dim();
-    let initial = w.data.row(0);
+    let data = shown_values(w);
+    let (snaps, syn) = data.dim();
+    let initial = data.row(0);
     let unchanged = |i: usize| -> f64 {
-        let row = w.data.row(i);
+        let row = data.row(i);
         let same = row
             .iter()
             .zip(initial.iter())
-            .filter(|(a, b)| (*a - *b).abs() <= 1e-9 * b.abs().max(1.0))
+            // Exactly: plasticity moves a weight by whole steps, and any
+            // tolerance would hide small ones (a step of 0.1 nS is 1e-10 S).
+            .filter(|(a, b)| a == b)
             .count();
         same as f64 / syn as f64
     };
     let i0 = initial[0];
-    let single_start = initial
-        .iter()
-        .all(|x| (x - i0).abs() <= 1e-12 * i0.abs().max(1.0));
+    let single_start = initial.iter().all(|&x| x == i0);
     // Several times: the start (unless all synapses start equal, shown as a
     // line instead), quarter, half, three quarters and the end.
     let mut picks: Vec<usize> = [0, snaps / 4, snaps / 2, 3 * snaps / 4, snaps - 1]
@@ -174,7 +171,7 @@ pub(super) fn draw_weight_distributions<DB: DrawingBackend>(
     let width = (b - a) / nbins as f64;
     let hist = |i: usize| -> Vec<f64> {
         let mut h = vec![0.0; nbins];
-        for &x in w.data.row(i) {
+        for &x in data.row(i) {
             if x.is_finite() {
                 let k = (((x - a) / width).floor().max(0.0) as usize).min(nbins - 1);
                 h[k] += 1.0;
@@ -201,11 +198,7 @@ pub(super) fn draw_weight_distributions<DB: DrawingBackend>(
     let split = (body.dim_in_pixel().0 as f64 * 0.64) as u32;
     let (left, right) = body.split_horizontally(split);
     let mut c = build(&left, None, a..b, 0.0..top, 78)?;
-    grid(
-        &mut c,
-        &format!("{} (dimensionless)", w.variable),
-        "fraction of synapses",
-    )?;
+    grid(&mut c, &axis_label(w), "fraction of synapses")?;
     if single_start && picks.len() < snaps.max(1) {
         let col = RGBColor(100, 100, 100);
         c.draw_series(DashedLineSeries::new(
@@ -240,7 +233,7 @@ pub(super) fn draw_weight_distributions<DB: DrawingBackend>(
         if peak(h) > top {
             label.push_str(&format!(" (peak {:.2}, clipped)", peak(h)));
         }
-        c.draw_series(LineSeries::new(pts, color.stroke_width(2)))
+        c.draw_series(line(pts, color.stroke_width(2)))
             .map_err(de)?
             .label(label)
             .legend(move |(x, y)| {
@@ -280,7 +273,25 @@ pub(super) fn draw_weight_distributions<DB: DrawingBackend>(
         .chain(std::iter::once(last))
         .map(|i| (w.t[i], unchanged(i)))
         .collect();
-    rc.draw_series(LineSeries::new(pts, PALETTE[4].stroke_width(2)))
+    rc.draw_series(line(pts, PALETTE[4].stroke_width(2)))
         .map_err(de)?;
     Ok(drawn)
+}
+
+/// The recorded values in the unit they are shown in (the model's unit of
+/// the variable: nS, not 1e-9 S).
+fn shown_values(w: &Weights) -> std::borrow::Cow<'_, ndarray::Array2<f64>> {
+    if w.unit_scale == 1.0 {
+        std::borrow::Cow::Borrowed(&w.data)
+    } else {
+        std::borrow::Cow::Owned(w.data.mapv(|x| x * w.unit_scale))
+    }
+}
+
+fn axis_label(w: &Weights) -> String {
+    match w.unit.as_deref() {
+        Some("1") => format!("{} (dimensionless)", w.variable),
+        Some(u) => format!("{} ({u})", w.variable),
+        None => w.variable.clone(),
+    }
 }
