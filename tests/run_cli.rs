@@ -311,7 +311,7 @@ fn interrupt_writes_a_partial_recording() {
 }
 
 #[test]
-fn per_synapse_delays_check_but_do_not_run_yet() {
+fn per_synapse_delays_are_refused_by_check_and_run() {
     let d = temp_dir("syn_delays");
     let path = d.join("m.cbm");
     std::fs::write(
@@ -319,11 +319,17 @@ fn per_synapse_delays_check_but_do_not_run_yet() {
         SMALL.replace("delay = 2 ms", "delay = uniform(1 ms, 3 ms)"),
     )
     .unwrap();
+    // `cbmc check` refuses what `cbmc run` cannot run.
     let o = cbmc()
         .args(["check", path.to_str().unwrap()])
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("E034") && err.contains("per-synapse delays"),
+        "{err}"
+    );
     let out = d.join("out");
     let o = run_quietly(&path, &out).output().unwrap();
     assert_eq!(o.status.code(), Some(1));

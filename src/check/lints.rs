@@ -17,6 +17,37 @@ pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
     plasticity(c, m);
     noise_that_depends_on_dt(c, m);
     reversed_driving_forces(c, m);
+    bins_longer_than_the_run(c, m);
+}
+
+/// A `spike_counts` or `rate` recorder stores complete bins only: one whose
+/// bin is longer than the run writes no bins at all.
+fn bins_longer_than_the_run(c: &mut Checker, m: &Model) {
+    let steps = (m.duration / m.dt).round();
+    for r in &m.recorders {
+        let (RecorderKind::SpikeCounts { bin_steps, .. } | RecorderKind::Rate { bin_steps, .. }) =
+            r.kind
+        else {
+            continue;
+        };
+        if f64::from(bin_steps) <= steps {
+            continue;
+        }
+        c.emit(
+            Diagnostic::warning(
+                "cbm::W115",
+                r.span,
+                format!(
+                    "the bin of `{}` ({}) is longer than the run ({}): no bin is complete, so it records nothing",
+                    r.name,
+                    units::format_quantity(f64::from(bin_steps) * m.dt, Dim::TIME),
+                    units::format_quantity(steps * m.dt, Dim::TIME)
+                ),
+            )
+            .label("bin longer than the run")
+            .help("use a bin that divides the duration (a bin is stored when it is complete)"),
+        );
+    }
 }
 
 fn unused_parameters(c: &mut Checker, m: &Model) {

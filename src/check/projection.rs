@@ -109,10 +109,21 @@ impl Checker {
                 "connect" => connect_set = Some(s),
                 "delay" if matches!(&s.value.kind, ExprKind::Call(c) if matches!(c.name.name.as_str(), "normal" | "uniform")) =>
                 {
-                    // Per-synapse delays: checked here (a time distribution);
-                    // lowering says the engines do not run them yet.
+                    // Per-synapse delays: checked as a time distribution, then
+                    // refused here, so that `cbmc check` and `cbmc run` agree.
                     if let Some(init) = self.init(&s.value, &scope, true) {
                         self.check_init_dim(&init, Dim::TIME, "the delay", &scope);
+                        {
+                            self.emit(
+                                Diagnostic::error(
+                                    "cbm::E034",
+                                    s.value.span,
+                                    "per-synapse delays are not run yet: the engines run one delay per projection",
+                                )
+                                .label("a delay drawn per synapse")
+                                .help("give one delay (`delay = 2 ms`), or split the projection into several with one delay each"),
+                            );
+                        }
                         delay_per_synapse = Some(s.value.span);
                     }
                 }
