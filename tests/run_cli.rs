@@ -980,3 +980,35 @@ fn diagnostics_at(dir: &str, model: &str, code: &str) -> Vec<(u64, u64)> {
         .map(|d| (d["line"].as_u64().unwrap(), d["column"].as_u64().unwrap()))
         .collect()
 }
+
+/// The hint after a run's warnings names the run's overrides (the
+/// duration below is what draws W111; `cbmc check FILE` alone is clean of
+/// it), and two flags giving one setting are refused, not resolved silently.
+#[test]
+fn the_warning_hint_keeps_the_overrides_and_conflicts_are_refused() {
+    let path = small_model("hint_overrides");
+    let out = path.parent().unwrap().join("out");
+    let o = run_quietly(&path, &out)
+        .args(["--duration", "10.5 ms", "--no-plot"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains(&format!(
+            "`cbmc check {} --set 'duration=10.5 ms'` shows them",
+            path.display()
+        )),
+        "{err}"
+    );
+    let o = run_quietly(&path, &out)
+        .args(["--seed", "7", "--set", "seed=8", "--no-plot"])
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--seed and --set seed=... both give the seed"),
+        "{err}"
+    );
+}

@@ -59,6 +59,17 @@ pub fn overrides(
     duration: Option<&str>,
 ) -> Result<Vec<(String, String)>, String> {
     let mut sets = parse_sets(sets)?;
+    // `--seed 7 --set seed=8`: which one was meant? Say so rather than pick.
+    for (flag, name, given) in [
+        ("--seed", "seed", seed.is_some()),
+        ("--duration", "duration", duration.is_some()),
+    ] {
+        if given && sets.iter().any(|(k, _)| k == name) {
+            return Err(format!(
+                "{flag} and --set {name}=... both give the {name}: keep one"
+            ));
+        }
+    }
     if let Some(seed) = seed {
         sets.push(("seed".into(), seed.to_string()));
     }
@@ -92,9 +103,9 @@ pub fn load(
             if p.checked.diagnostics.iter().any(|d| !d.is_error()) {
                 let n = p.checked.diagnostics.len();
                 eprintln!(
-                    "{}: {n} warning(s); `cbmc check {}` shows them",
+                    "{}: {n} warning(s); `{}` shows them",
                     file.display(),
-                    file.display()
+                    check_command(file, sets)
                 );
             }
             Ok(p)
@@ -106,6 +117,34 @@ pub fn load(
             let n = checked.diagnostics.iter().filter(|d| d.is_error()).count();
             Err(format!("{}: {n} error(s); nothing was run", file.display()))
         }
+    }
+}
+
+/// The `cbmc check` command that shows a run's warnings: the run's
+/// overrides matter (`--duration 10.5ms` is what draws W111).
+fn check_command(file: &std::path::Path, sets: &[(String, String)]) -> String {
+    let mut words = vec![
+        "cbmc".to_string(),
+        "check".into(),
+        shell_word(&file.display().to_string()),
+    ];
+    for (k, v) in sets {
+        words.push("--set".into());
+        words.push(shell_word(&format!("{k}={v}")));
+    }
+    words.join(" ")
+}
+
+/// `text` as one word for a POSIX shell: quoted unless it is plain.
+fn shell_word(text: &str) -> String {
+    let plain = !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+%".contains(c));
+    if plain {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
     }
 }
 
