@@ -13,8 +13,10 @@
 # (it survives a call stopped at its time limit), and the runs' own output
 # folders stay in a temporary folder. Each step is bounded by T seconds
 # (default 90) and killed 5 s after that even if it ignores SIGTERM (a hung
-# kernel does: the run waits in the driver); after one hang the remaining
-# GPU steps are skipped, so that the table is still printed.
+# kernel does: the run waits in the driver). After a first hang (most
+# likely the persistent kernel's grid barrier) the remaining steps launch
+# one kernel per phase instead, and say so; after a second, the remaining
+# GPU steps are skipped, so that the table is still printed in time.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-gpu-bin}
@@ -56,14 +58,16 @@ row() {
 }
 
 hung=""
+hangs=0
 # step NAME CMD...: run a bounded step, its output appended to the log.
-# Returns the command's status; a timeout marks the GPU as hung.
+# Returns the command's status.
 step() {
     local name=$1 rc
     shift
     say "-- $name"
-    if [ -n "$hung" ]; then
-        say "skipped: an earlier step hung ($hung)"
+    : >"$RUNS/step.log"
+    if [ "$hangs" -ge 2 ]; then
+        say "skipped: two earlier steps hung (the last: $hung)"
         return 125
     fi
     timeout -k 5 "$T" "$@" >"$RUNS/step.log" 2>&1
@@ -71,7 +75,12 @@ step() {
     cat "$RUNS/step.log" >>"$LOG"
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
         hung=$name
+        hangs=$((hangs + 1))
         say "TIMEOUT after $T s: $name"
+        if [ "$hangs" = 1 ]; then
+            export CBMC_CUDA_NO_PERSISTENT=1
+            say "NOTE: the steps after this one launch one kernel per phase (CBMC_CUDA_NO_PERSISTENT=1)"
+        fi
     fi
     return "$rc"
 }
@@ -108,10 +117,10 @@ step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.
 last | grep -A12 '^cuda profile'
 step "cerebellum 10 s, one launch per phase" env CBMC_CUDA_NO_PERSISTENT=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 row "cerebellum 10 s, one launch per phase" "$(wall) s wall"
-hung_before=$hung hung=""
+hangs_before=$hangs hangs=0
 step "cerebellum 10 s, CPU" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$RUNS/out" --no-plot
 row "cerebellum 10 s, CPU engine (1 thread)" "$(wall) s wall"
-hung=$hung_before
+hangs=$((hangs + hangs_before))
 
 say "== cerebellum x64, 5 s simulated"
 step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
@@ -123,7 +132,7 @@ last | grep -A12 '^cuda profile'
 
 # Grid shapes (scripts/gpu-sweep.sh): which launch shape to make the default.
 say "== grid sweep"
-if [ -z "$hung" ]; then
+if [ "$hangs" = 0 ]; then
     OUT=$RUNS/sweep T=$T bash scripts/gpu-sweep.sh "$BIN" 2>&1 | tee -a "$LOG"
 else
     say "skipped: an earlier step hung ($hung)"
@@ -131,4 +140,5 @@ fi
 
 say ""
 say "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
+[ "$hangs" = 0 ] || say "($hangs step(s) hung, the first: see TIMEOUT in the log; later rows may be one launch per phase)"
 for r in "${rows[@]}"; do say "$r"; done
