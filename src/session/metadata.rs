@@ -15,6 +15,7 @@ pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
         "overrides": p.sets.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
         "seed": p.ir.seed,
         "dt": p.ir.dt,
+        "duration": p.ir.steps as f64 * p.ir.dt,
         "steps_planned": p.ir.steps,
         "steps_done": r.steps_done,
         "simulated_seconds": r.steps_done as f64 * p.ir.dt,
