@@ -23,7 +23,7 @@ pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
 /// A `spike_counts` or `rate` recorder stores complete bins only: one whose
 /// bin is longer than the run writes no bins at all.
 fn bins_longer_than_the_run(c: &mut Checker, m: &Model) {
-    let steps = (m.duration / m.dt).round();
+    let steps = whole_steps(m.duration, m.dt);
     for r in &m.recorders {
         let (RecorderKind::SpikeCounts { bin_steps, .. } | RecorderKind::Rate { bin_steps, .. }) =
             r.kind

@@ -377,14 +377,44 @@ pub struct Model {
     pub schedule: Vec<usize>,
 }
 
+/// The nearest whole number of steps of `dt` in `duration`, halves rounded
+/// up: also when the division lands a hair below the half (0.15 ms / 0.1 ms
+/// is 1.4999999999999998, which `round` takes to 1 while 0.25 ms / 0.1 ms
+/// goes to 3).
+pub fn whole_steps(duration: f64, dt: f64) -> f64 {
+    ((duration / dt) * (1.0 + 1e-12)).round()
+}
+
 impl Model {
     pub fn steps(&self) -> u64 {
-        (self.duration / self.dt).round().max(0.0) as u64
+        whole_steps(self.duration, self.dt).max(0.0) as u64
     }
     pub fn population_index(&self, name: &str) -> Option<usize> {
         self.populations.iter().position(|p| p.name == name)
     }
     pub fn projection_index(&self, name: &str) -> Option<usize> {
         self.projections.iter().position(|p| p.name == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::whole_steps;
+
+    /// Halves round up whichever side of the half the division lands on.
+    #[test]
+    fn whole_steps_round_halves_up() {
+        for (duration, dt, steps) in [
+            (0.15e-3, 0.1e-3, 2.0),
+            (0.25e-3, 0.1e-3, 3.0),
+            (0.35e-3, 0.1e-3, 4.0),
+            (1.05e-3, 0.1e-3, 11.0),
+            (10.5e-3, 1e-3, 11.0),
+            (10.4e-3, 1e-3, 10.0),
+            (1.0, 1e-3, 1000.0),
+            (60.0, 1e-4, 600_000.0),
+        ] {
+            assert_eq!(whole_steps(duration, dt), steps, "{duration} / {dt}");
+        }
     }
 }

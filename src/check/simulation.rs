@@ -98,7 +98,7 @@ impl Checker {
     /// at dt = 1 ms silently becoming 11 steps surprises.
     pub(super) fn duration_in_whole_steps(&mut self, e: &TExpr, duration: f64) {
         let steps = duration / self.dt;
-        let rounded = steps.round();
+        let rounded = whole_steps(duration, self.dt);
         if (steps - rounded).abs() <= 1e-6 * rounded.max(1.0) {
             return;
         }
