@@ -262,6 +262,45 @@ record ticks = weights(p.ticks, every = 1 ms)
     assert_eq!(ticks[19], 4.0);
 }
 
+/// `[rk4]` with `holding V`: while V is held, an RK4 partner integrating
+/// V sees it where it stays (x does not move while V = 0), as an Euler
+/// partner does; before, its stages moved V by dt * slope.
+#[test]
+fn rk4_stages_keep_a_held_variable_still() {
+    let model = r#"
+simulation { dt = 0.1 ms  duration = 10 ms }
+neuron N {
+    parameters { slope: mV/ms = 10 mV/ms }
+    state { V = 0 mV; x = 0; y = 0 }
+    equations {
+        dV/dt = slope           [rk4]
+        dx/dt = V / (mV*ms)     [rk4]
+        dy/dt = V / (mV*ms)     [euler]
+    }
+    spike when V >= 5 mV
+    reset { V = 0 mV }
+    refractory 5 ms holding V
+}
+population P[1] = N()
+record v = trace(P.V, cells = [0])
+record x = trace(P.x, cells = [0])
+record y = trace(P.y, cells = [0])
+"#;
+    let r = run_text("rk4_holding", model);
+    let (_, v) = f64s(&r, "v");
+    let (_, x) = f64s(&r, "x");
+    let (_, y) = f64s(&r, "y");
+    // V reaches 5 mV at step 5 and is reset; held for the 50 steps after.
+    let held: Vec<usize> = (1..v.len())
+        .filter(|&i| v[i] == 0.0 && v[i - 1] == 0.0)
+        .collect();
+    assert!(held.len() > 40, "V is held: {held:?}");
+    for &i in &held {
+        assert_eq!(x[i], x[i - 1], "step {i}: x moved while V was held");
+        assert_eq!(y[i], y[i - 1], "step {i}: y moved while V was held");
+    }
+}
+
 /// Bounds written with a synapse parameter take each projection's value of
 /// it (`Grow()` keeps the default 1, `Grow(hi = 3)` clips at 3), and so does
 /// an override (`--set pa.hi=2`).

@@ -121,6 +121,8 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
         Expr::Var(v) => l.var(*v),
         Expr::Local(n) => format!("l{n}"),
         Expr::Time => "t".into(),
+        // Cell code declares the cell's refractory count `r_`.
+        Expr::Refractory => "(r_ > 0u ? 1.0 : 0.0)".into(),
         Expr::Signal(i) => l.signal(*i),
         Expr::Pre(a) => l.pre(*a),
         Expr::Post(a) => l.post(*a),

@@ -631,14 +631,24 @@ fn integrate(
                     shifted.push(Expr::Var(*v));
                 } else {
                     let l = alloc();
-                    out.push(Stmt::SetLocal {
-                        local: l,
-                        value: bin(
-                            BinOp::Add,
-                            Expr::Var(*v),
-                            bin(BinOp::Mul, c(frac * dt), Expr::Local(ks[stage - 1][j])),
-                        ),
-                    });
+                    let moved = bin(
+                        BinOp::Add,
+                        Expr::Var(*v),
+                        bin(BinOp::Mul, c(frac * dt), Expr::Local(ks[stage - 1][j])),
+                    );
+                    // A held variable stays put in every stage while the
+                    // cell is refractory, as it does in Euler: the variables
+                    // coupled to it see the value it keeps.
+                    let value = if held.contains(v) {
+                        Expr::Call(
+                            Func::Select,
+                            vec![Expr::Refractory, Expr::Var(*v), moved],
+                            0,
+                        )
+                    } else {
+                        moved
+                    };
+                    out.push(Stmt::SetLocal { local: l, value });
                     shifted.push(Expr::Local(l));
                 }
             }

@@ -193,6 +193,9 @@ pub enum Expr {
     Local(usize),
     /// Simulation time in seconds at the start of the step.
     Time,
+    /// 1 while the cell is refractory (its `holding` variables frozen), else
+    /// 0. Cell code only: an RK4 stage of a held variable stays put.
+    Refractory,
     Signal(usize),
     Pre(CellAccess),
     Post(CellAccess),

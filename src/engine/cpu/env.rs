@@ -27,6 +27,11 @@ impl Env for NeuronEnv<'_> {
     fn var(&self, var: usize, out: &mut [f64]) {
         out.copy_from_slice(&self.vars[var]);
     }
+    fn refractory(&self, out: &mut [f64]) {
+        for (o, &r) in out.iter_mut().zip(self.refr) {
+            *o = f64::from(u8::from(r > 0));
+        }
+    }
     fn time(&self) -> f64 {
         self.time
     }

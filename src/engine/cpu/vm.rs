@@ -15,6 +15,7 @@ pub enum Op {
     Const(Reg, f64),
     Var(Reg, usize),
     Time(Reg),
+    Refractory(Reg),
     Signal(Reg, usize),
     Pre(Reg, CellAccess),
     Post(Reg, CellAccess),
@@ -171,6 +172,7 @@ impl Compiler {
                 return *l as Reg;
             }
             Expr::Time => self.ops.push(Op::Time(dst)),
+            Expr::Refractory => self.ops.push(Op::Refractory(dst)),
             Expr::Signal(s) => self.ops.push(Op::Signal(dst, *s)),
             Expr::Pre(a) => self.ops.push(Op::Pre(dst, *a)),
             Expr::Post(a) => self.ops.push(Op::Post(dst, *a)),
@@ -227,6 +229,10 @@ pub trait Env {
     fn pre(&self, a: CellAccess, out: &mut [f64]);
     fn post(&self, a: CellAccess, out: &mut [f64]);
     fn rand(&self, site: u32, normal: bool, out: &mut [f64]);
+    /// 1 where the cell is refractory, else 0 (cell code only).
+    fn refractory(&self, out: &mut [f64]) {
+        out.fill(0.0);
+    }
     /// Store `vals` where `mask` is nonzero (all when None).
     fn store(&mut self, var: usize, vals: &[f64], mask: Option<&[f64]>, held: bool);
     fn deposit(&mut self, vals: &[f64], mask: Option<&[f64]>, pulse: u32);
@@ -281,6 +287,7 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
             Op::Const(d, v) => w!(d).fill(v),
             Op::Var(d, v) => env.var(v, w!(d)),
             Op::Time(d) => w!(d).fill(env.time()),
+            Op::Refractory(d) => env.refractory(w!(d)),
             Op::Signal(d, s) => w!(d).fill(env.signal(s)),
             Op::Pre(d, a) => env.pre(a, w!(d)),
             Op::Post(d, a) => env.post(a, w!(d)),
