@@ -198,6 +198,68 @@ projection without: A -> B.I { synapse = S()  connect = fixed_indegree(100) }
     }
 }
 
+/// A population wired onto itself by a fixed degree has no self-connections
+/// unless `allow_self = true` (as `all_to_all` and `probability`): with
+/// replacement and without, in- and out-degree; k = n - 1 without
+/// replacement is every other cell, k = n is E024.
+#[test]
+fn fixed_degrees_onto_the_same_population_skip_self_unless_allowed() {
+    let dir = temp_dir("no_autapses");
+    let path = dir.join("m.cbm");
+    let model = |rules: &str| {
+        format!(
+            r#"
+simulation {{ dt = 1 ms  duration = 1 ms }}
+neuron C {{ inputs {{ I: mV/ms }} state {{ V = 0 mV }} equations {{ dV/dt = I [euler] }} }}
+synapse S {{ state {{ w = 1 }} on_pre {{ target += w * 1 mV/ms }} }}
+population E[30] = C()
+{rules}
+"#
+        )
+    };
+    let rules = [
+        "fixed_indegree(12, replace = true)",
+        "fixed_indegree(29)",
+        "fixed_outdegree(12, replace = true)",
+        "fixed_outdegree(29)",
+        "fixed_indegree(25, replace = true, allow_self = true)",
+    ];
+    let text: String = rules
+        .iter()
+        .enumerate()
+        .map(|(q, r)| format!("projection p{q}: E -> E.I {{ synapse = S()  connect = {r} }}\n"))
+        .collect();
+    std::fs::write(&path, model(&text)).unwrap();
+    let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
+    let net = cbmc::network::build(&p.ir).unwrap();
+    for q in 0..4 {
+        let pn = &net.projections[q];
+        let selfs = pn.pre.iter().zip(&pn.post).filter(|(a, b)| a == b).count();
+        assert_eq!(selfs, 0, "{}: self-connections", rules[q]);
+    }
+    // 29 of the 29 others: every other cell exactly once.
+    let pn = &net.projections[1];
+    for j in 0..30u32 {
+        let mut pre: Vec<u32> = (0..pn.pre.len())
+            .filter(|&s| pn.post[s] == j)
+            .map(|s| pn.pre[s])
+            .collect();
+        pre.sort_unstable();
+        let others: Vec<u32> = (0..30).filter(|&i| i != j).collect();
+        assert_eq!(pre, others, "target {j}");
+    }
+    // Allowed: 30 x 25 draws from 30 cells with replacement pick some selves.
+    let pn = &net.projections[4];
+    assert!(pn.pre.iter().zip(&pn.post).any(|(a, b)| a == b));
+    // 30 distinct sources among 29 others is impossible.
+    std::fs::write(
+        &path,
+        model("projection p: E -> E.I { synapse = S()  connect = fixed_indegree(30) }"),
+    )
+    .unwrap();
+    assert!(cbmc::session::prepare(&path, &[]).is_err(), "E024");
+}
+
 #[test]
 fn gap_junction_currents_sum_to_zero() {
     let model = r#"

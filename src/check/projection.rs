@@ -507,7 +507,7 @@ impl Checker {
         };
         let known: &[&str] = match name.name.as_str() {
             "all_to_all" => &["allow_self"],
-            "fixed_indegree" | "fixed_outdegree" => &["k", "replace"],
+            "fixed_indegree" | "fixed_outdegree" => &["k", "replace", "allow_self"],
             "probability" => &["p", "allow_self"],
             "index" => &["target"],
             _ => &[],
@@ -555,8 +555,11 @@ impl Checker {
                 };
                 let k = self.count(k, "k", 0)? as usize;
                 let replace = flag(self, "replace", false);
-                let pool = if indeg { n_src } else { n_dst };
-                if !replace && k > pool {
+                let allow_self = flag(self, "allow_self", !same);
+                // A cell of a population wired onto itself picks among the
+                // others unless it may pick itself.
+                let pool = if indeg { n_src } else { n_dst } - usize::from(same && !allow_self);
+                if (!replace && k > pool) || (k > 0 && pool == 0) {
                     self.emit(
                         Diagnostic::error(
                             "cbm::E024",
@@ -572,9 +575,17 @@ impl Checker {
                     return None;
                 }
                 if indeg {
-                    Wiring::FixedInDegree { k, replace }
+                    Wiring::FixedInDegree {
+                        k,
+                        replace,
+                        allow_self,
+                    }
                 } else {
-                    Wiring::FixedOutDegree { k, replace }
+                    Wiring::FixedOutDegree {
+                        k,
+                        replace,
+                        allow_self,
+                    }
                 }
             }
             "probability" => {

@@ -39,13 +39,18 @@ pub enum Wiring {
         allow_self: bool,
     },
     OneToOne,
+    /// k sources per target; in a projection of a population onto itself,
+    /// a cell is not its own source unless `allow_self`.
     FixedInDegree {
         k: usize,
         replace: bool,
+        allow_self: bool,
     },
+    /// k targets per source (the same rule for self-connections).
     FixedOutDegree {
         k: usize,
         replace: bool,
+        allow_self: bool,
     },
     Probability {
         p: f64,

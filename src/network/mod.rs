@@ -164,6 +164,27 @@ fn sample_distinct(seq: &mut rng::Sequence, n: usize, k: usize) -> Vec<usize> {
     chosen
 }
 
+/// `k` cells of `0..n`, with or without replacement, never `except`: drawn
+/// among the n - 1 others, numbered past it.
+fn draw(
+    seq: &mut rng::Sequence,
+    n: usize,
+    k: usize,
+    replace: bool,
+    except: Option<usize>,
+) -> Vec<usize> {
+    let pool = n - usize::from(except.is_some());
+    let picks: Vec<usize> = if replace {
+        (0..k).map(|_| seq.below(pool)).collect()
+    } else {
+        sample_distinct(seq, pool, k)
+    };
+    match except {
+        Some(x) => picks.into_iter().map(|c| c + usize::from(c >= x)).collect(),
+        None => picks,
+    }
+}
+
 fn wire(w: &Wiring, n_src: usize, n_dst: usize, same: bool, rng: &Rng, s: u32) -> Vec<(u32, u32)> {
     let mut pairs = Vec::new();
     match *w {
@@ -185,25 +206,27 @@ fn wire(w: &Wiring, n_src: usize, n_dst: usize, same: bool, rng: &Rng, s: u32) -
                 }
             }
         }
-        Wiring::FixedInDegree { k, replace } => {
+        Wiring::FixedInDegree {
+            k,
+            replace,
+            allow_self,
+        } => {
+            let skip_self = same && !allow_self;
             for j in 0..n_dst {
                 let mut seq = rng.sequence(s, j as u32);
-                let picks = if replace {
-                    (0..k).map(|_| seq.below(n_src)).collect()
-                } else {
-                    sample_distinct(&mut seq, n_src, k)
-                };
+                let picks = draw(&mut seq, n_src, k, replace, skip_self.then_some(j));
                 pairs.extend(picks.into_iter().map(|i| (i as u32, j as u32)));
             }
         }
-        Wiring::FixedOutDegree { k, replace } => {
+        Wiring::FixedOutDegree {
+            k,
+            replace,
+            allow_self,
+        } => {
+            let skip_self = same && !allow_self;
             for i in 0..n_src {
                 let mut seq = rng.sequence(s, i as u32);
-                let picks = if replace {
-                    (0..k).map(|_| seq.below(n_dst)).collect()
-                } else {
-                    sample_distinct(&mut seq, n_dst, k)
-                };
+                let picks = draw(&mut seq, n_dst, k, replace, skip_self.then_some(i));
                 pairs.extend(picks.into_iter().map(|j| (i as u32, j as u32)));
             }
         }
