@@ -18,6 +18,112 @@ pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
     noise_that_depends_on_dt(c, m);
     reversed_driving_forces(c, m);
     bins_longer_than_the_run(c, m);
+    own_spike_time_in_its_handler(c, m);
+    spikes_without_reset(c, m);
+}
+
+/// `pre.last_spike` in `on_pre` is the time of the spike being handled
+/// (section 4.1 sets it first), so `t - pre.last_spike` is 0 there; the
+/// same for `post.last_spike` in `on_post`. A rule that means the previous
+/// spike (Tsodyks-Markram recovery, a triplet rule) then never recovers.
+fn own_spike_time_in_its_handler(c: &mut Checker, m: &Model) {
+    let mut seen = std::collections::BTreeSet::new();
+    let mut found = Vec::new();
+    for p in &m.projections {
+        let handlers = [
+            (
+                "on_pre",
+                "pre",
+                Ref::Pre(CellRef::LastSpike),
+                &p.handlers.on_pre,
+            ),
+            (
+                "on_post",
+                "post",
+                Ref::Post(CellRef::LastSpike),
+                &p.handlers.on_post,
+            ),
+        ];
+        for (handler, cell, r, body) in handlers {
+            let mut spans = Vec::new();
+            for_each_expr(body, &mut |e| find_ref(e, r, &mut spans));
+            for span in spans {
+                if !seen.insert((span.file, span.start)) {
+                    continue;
+                }
+                found.push(
+                    Diagnostic::warning(
+                        "cbm::W116",
+                        span,
+                        format!("in `{handler}`, `{cell}.last_spike` is the time of the spike being handled: `t - {cell}.last_spike` is 0 here"),
+                    )
+                    .label("this spike, not the previous one")
+                    .help(format!("for the time since the previous spike, keep it in a per-synapse variable: `state {{ t_prev: s = -1000 s }}`, read `t - t_prev`, then set `t_prev = t` at the end of `{handler}`")),
+                );
+            }
+        }
+    }
+    c.diagnostics.extend(found);
+}
+
+/// A cell with a spike condition but neither `reset` nor `refractory`
+/// spikes on every step the condition holds (a Hodgkin-Huxley cell with
+/// `spike when V >= 0 mV` counts each step of its action potential).
+fn spikes_without_reset(c: &mut Checker, m: &Model) {
+    for n in &m.neurons {
+        let Some(spike) = &n.spike else { continue };
+        if !n.reset.is_empty() || n.refractory.is_some() {
+            continue;
+        }
+        if !m
+            .populations
+            .iter()
+            .any(|p| matches!(p.kind, PopulationKind::Neuron { neuron, .. } if m.neurons.get(neuron).is_some_and(|x| x.name == n.name)))
+        {
+            continue;
+        }
+        c.emit(
+            Diagnostic::warning(
+                "cbm::W117",
+                spike.span,
+                format!("`{}` spikes on every step its condition holds: it has no `reset` and no `refractory`", n.name),
+            )
+            .label("true for several steps in a row?")
+            .help("add a `reset` that ends the condition (`reset { V = EL }`), a `refractory` period, or a condition true for one step only (an upward crossing: keep the last value in a state variable)"),
+        );
+    }
+}
+
+/// Call `f` on every expression of `stmts` (values, conditions), nested too.
+fn for_each_expr(stmts: &[TStmt], f: &mut dyn FnMut(&TExpr)) {
+    for s in stmts {
+        match s {
+            TStmt::Let { value, .. } | TStmt::Assign { value, .. } => f(value),
+            TStmt::If {
+                cond,
+                then,
+                otherwise,
+            } => {
+                f(cond);
+                for_each_expr(then, f);
+                for_each_expr(otherwise, f);
+            }
+        }
+    }
+}
+
+/// The spans of `r` in `e`.
+fn find_ref(e: &TExpr, r: Ref, out: &mut Vec<crate::syntax::ast::Span>) {
+    match &e.kind {
+        TKind::Ref(x) if *x == r => out.push(e.span),
+        TKind::Unary(_, x) => find_ref(x, r, out),
+        TKind::Binary(_, a, b) => {
+            find_ref(a, r, out);
+            find_ref(b, r, out);
+        }
+        TKind::Call(_, args) => args.iter().for_each(|a| find_ref(a, r, out)),
+        _ => {}
+    }
 }
 
 /// A `spike_counts` or `rate` recorder stores complete bins only: one whose
