@@ -232,10 +232,9 @@ population E[30] = C()
     std::fs::write(&path, model(&text)).unwrap();
     let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
     let net = cbmc::network::build(&p.ir).unwrap();
-    for q in 0..4 {
-        let pn = &net.projections[q];
+    for (pn, rule) in net.projections.iter().zip(&rules).take(4) {
         let selfs = pn.pre.iter().zip(&pn.post).filter(|(a, b)| a == b).count();
-        assert_eq!(selfs, 0, "{}: self-connections", rules[q]);
+        assert_eq!(selfs, 0, "{rule}: self-connections");
     }
     // 29 of the 29 others: every other cell exactly once.
     let pn = &net.projections[1];
