@@ -280,7 +280,7 @@ fn a_device_failing_mid_run_keeps_what_was_recorded() {
     let r = run(3).expect("a failure mid-run still gives a result");
     assert_eq!(r.steps_done, 200, "two chunks of 100 steps ran");
     assert!(r.partial);
-    let error = r.error.as_deref().unwrap_or("");
+    let error = r.error.as_ref().map(|e| e.to_string()).unwrap_or_default();
     assert!(
         error.contains("fell off the bus") && error.contains("step 200"),
         "{error}"

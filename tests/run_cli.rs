@@ -271,6 +271,7 @@ record v = trace(P.V, cells = [0])
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("`P.V` of cell 0 became inf at step"), "{err}");
+    assert!(err.contains("hint: a value that runs away"), "{err}");
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("blowup.meta.json")).unwrap())
             .unwrap();

@@ -151,6 +151,9 @@ fn run(args: Args) -> Result<ExitCode, String> {
     if let Some(e) = &result.error {
         eprintln!("error: {e}");
         eprintln!("everything recorded until then is in {}", path.display());
+        if matches!(e, session::RunError::Numerical(_)) {
+            eprintln!("hint: a value that runs away is most often a step too large for its integration method: try a smaller dt, or `[exact]` for linear equations; an `exp` term (AdEx) can overflow inside an `[rk4]` stage before the spike test, so keep the spike threshold well below where it diverges");
+        }
         return Ok(ExitCode::from(1));
     }
     if result.partial {

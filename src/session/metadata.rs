@@ -20,7 +20,7 @@ pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
         "steps_done": r.steps_done,
         "simulated_seconds": r.steps_done as f64 * p.ir.dt,
         "partial": r.partial,
-        "error": r.error,
+        "error": r.error.as_ref().map(|e| e.to_string()),
         "engine": r.engine,
         "threads": r.threads,
         "device": if r.engine.starts_with("cuda") { r.engine.as_str() } else { "cpu" },

@@ -74,9 +74,8 @@ pub struct RunResult {
     pub steps_done: u64,
     /// Stopped early (Ctrl-C) or by an error.
     pub partial: bool,
-    /// Why the run stopped early, if not by a request: a value that went
-    /// NaN or infinite, or a device that failed mid-run.
-    pub error: Option<String>,
+    /// Why the run stopped early, if not by a request.
+    pub error: Option<RunError>,
     pub synapses: usize,
     /// See [`crate::network::Network::synapse_bytes`].
     pub synapse_bytes: usize,
@@ -163,12 +162,14 @@ pub fn drive(
             if s == 0 {
                 return Err(e);
             }
-            error = Some(format!("{e}, at step {s}; the run stopped there"));
+            error = Some(RunError::Device(format!(
+                "{e}, at step {s}; the run stopped there"
+            )));
             partial = true;
             break;
         }
         if let Err(e) = engine.step() {
-            (error, partial) = (Some(e.to_string()), true);
+            (error, partial) = (Some(RunError::Numerical(e)), true);
             break;
         }
         rec.after_step(s, &*engine);
@@ -191,6 +192,24 @@ pub fn drive(
         extra_synapse_bytes: engine.extra_synapse_bytes(),
         recording: rec,
     })
+}
+
+/// Why a run stopped before its end.
+#[derive(Clone, Debug)]
+pub enum RunError {
+    /// A value went NaN or infinite.
+    Numerical(crate::engine::NumericalError),
+    /// The device failed mid-run (a launch, a copy).
+    Device(String),
+}
+
+impl std::fmt::Display for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Numerical(e) => e.fmt(f),
+            RunError::Device(e) => f.write_str(e),
+        }
+    }
 }
 
 /// Write `<dir>/<stem>.npz` and `<dir>/<stem>.meta.json`.
