@@ -1013,3 +1013,41 @@ fn the_warning_hint_keeps_the_overrides_and_conflicts_are_refused() {
         "{err}"
     );
 }
+
+/// `cbmc check --allow W102` drops that warning (a gallery of unconnected
+/// cells passes `--deny-warnings`); an error code or an unknown code is
+/// refused.
+#[test]
+fn check_allows_named_warnings_only() {
+    let d = temp_dir("allow");
+    let path = d.join("gallery.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 10 ms }
+neuron Lif { parameters { I = 2 mV/ms } state { V = 0 mV } equations { dV/dt = I - V / 10 ms [exact] } spike when V > 15 mV; reset { V = 0 mV } }
+population A[1] = Lif()
+population B[1] = Lif(I = 3 mV/ms)
+record a = spike_counts(A, bin = 5 ms)
+record b = spike_counts(B, bin = 5 ms)
+"#,
+    )
+    .unwrap();
+    let check = |extra: &[&str]| {
+        cbmc()
+            .args(["check", path.to_str().unwrap(), "--deny-warnings"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = check(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("W102"));
+    let o = check(&["--allow", "W102"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for bad in ["E020", "W999"] {
+        let o = check(&["--allow", bad]);
+        assert_eq!(o.status.code(), Some(2), "--allow {bad}");
+        assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("--allow {bad}")));
+    }
+}

@@ -8,6 +8,27 @@ use super::Checker;
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{AssignOp, BinOp, Item, UnOp};
 
+/// Every warning the checker gives (`cbmc check --allow CODE` takes these).
+pub const WARNING_CODES: &[&str] = &[
+    "cbm::W101",
+    "cbm::W102",
+    "cbm::W103",
+    "cbm::W104",
+    "cbm::W105",
+    "cbm::W106",
+    "cbm::W107",
+    "cbm::W108",
+    "cbm::W109",
+    "cbm::W110",
+    "cbm::W111",
+    "cbm::W112",
+    "cbm::W113",
+    "cbm::W114",
+    "cbm::W115",
+    "cbm::W116",
+    "cbm::W117",
+];
+
 pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
     unused_parameters(c, m);
     unconnected_and_unrecorded(c, items, m);

@@ -5,6 +5,7 @@ mod decls;
 pub mod expr;
 pub mod linear;
 mod lints;
+pub use lints::WARNING_CODES;
 pub mod load;
 pub mod model;
 mod network;

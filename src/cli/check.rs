@@ -18,6 +18,10 @@ pub struct Args {
     /// Override a setting or parameter: NAME=VALUE (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     sets: Vec<String>,
+    /// Do not report this warning, e.g. W102 for a gallery of unconnected
+    /// cells (repeatable; errors cannot be allowed).
+    #[arg(long = "allow", value_name = "CODE")]
+    allow: Vec<String>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
@@ -26,18 +30,47 @@ enum Format {
     Json,
 }
 
+/// `--allow W102` (or `cbm::W102`) as the diagnostic codes to drop; only
+/// warning codes the checker has.
+fn allowed_codes(given: &[String]) -> Result<Vec<&'static str>, String> {
+    given
+        .iter()
+        .map(|g| {
+            let code = g.trim().trim_start_matches("cbm::").to_ascii_uppercase();
+            cbmc::check::WARNING_CODES
+                .iter()
+                .find(|c| c.trim_start_matches("cbm::") == code)
+                .copied()
+                .ok_or_else(|| {
+                    let codes = cbmc::check::WARNING_CODES;
+                    let range = format!(
+                        "{} to {}",
+                        codes.first().map_or("", |c| c.trim_start_matches("cbm::")),
+                        codes.last().map_or("", |c| c.trim_start_matches("cbm::"))
+                    );
+                    if code.starts_with('E') {
+                        format!("--allow {g}: errors cannot be allowed, only warnings ({range})")
+                    } else {
+                        format!("--allow {g}: not a warning code; the codes are {range} (docs/language.md section 5.1)")
+                    }
+                })
+        })
+        .collect()
+}
+
 pub fn main(args: Args) -> ExitCode {
-    let sets = match super::parse_sets(&args.sets) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let (sets, allowed) =
+        match super::parse_sets(&args.sets).and_then(|s| Ok((s, allowed_codes(&args.allow)?))) {
+            Ok(x) => x,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        };
     let mut failed = false;
     let mut json = Vec::new();
     for file in &args.files {
-        let checked = match check_file(file, &sets) {
+        let mut checked = match check_file(file, &sets) {
             Ok(c) => c,
             Err(e) => {
                 if args.format == Format::Json {
@@ -49,6 +82,9 @@ pub fn main(args: Args) -> ExitCode {
                 continue;
             }
         };
+        checked
+            .diagnostics
+            .retain(|d| d.is_error() || !allowed.contains(&d.code));
         let errors = checked.diagnostics.iter().filter(|d| d.is_error()).count();
         let warnings = checked.diagnostics.len() - errors;
         if errors > 0 || (args.deny_warnings && warnings > 0) {
