@@ -686,7 +686,12 @@ impl Checker {
                     units::trim_float(v),
                     units::format_quantity(v, Dim::TIME)
                 ));
-            } else if let Some(u) = want.preferred_unit() {
+            } else if let Some(u) = want
+                .preferred_unit()
+                .or_else(|| want.display_unit().map(|(name, _)| name))
+            {
+                // `0.04 /(mV*ms)`, not `0.04 1/(mV*ms)`.
+                let u = u.strip_prefix('1').unwrap_or(u);
                 d = d.help(format!("did you mean `{} {u}`?", units::trim_float(v)));
             }
             self.emit(d);
@@ -709,7 +714,7 @@ impl Checker {
         } else if want == Dim::RATE && got == Dim::VOLTAGE / Dim::TIME {
             d = d.help("a current (voltage/time) is used where a conductance (1/time) is expected; pass the conductance and let the cell apply the driving force");
         } else if !want.is_none() && got == want * Dim::VOLTAGE {
-            d = d.help("this has an extra voltage factor: a driving force (E - V) applied twice? A current already includes its driving force");
+            d = d.help("this is a voltage times what is expected: a driving force (E - V) applied twice (a current already includes its driving force), or a `/mV` missing from a unit?");
         }
         self.emit(d);
         false

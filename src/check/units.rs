@@ -146,6 +146,28 @@ const COMPOUND_PREFERRED: &[(Dim, &str, f64)] = &[
         "mV^2/ms",
         1e-3,
     ),
+    (
+        Dim {
+            exp: [-2, -1, 2, 1],
+        },
+        "1/(mV*ms)",
+        1e6,
+    ),
+    (Dim { exp: [-2, 0, 0, 1] }, "uA/cm2", 1e-2),
+    (
+        Dim {
+            exp: [-4, -1, 3, 2],
+        },
+        "mS/cm2",
+        10.0,
+    ),
+    (
+        Dim {
+            exp: [-4, -1, 4, 2],
+        },
+        "uF/cm2",
+        1e-2,
+    ),
     (Dim { exp: [0, 0, -2, 0] }, "1/ms^2", 1e6),
 ];
 
@@ -192,6 +214,27 @@ const NAMED_DIMS: &[(Dim, &str)] = &[
             exp: [4, 2, -7, -2],
         },
         "voltage squared per time (e.g. mV^2/ms)",
+    ),
+    // The quadratic (Izhikevich) model's k in k*(V - Vr)*(V - Vt).
+    (
+        Dim {
+            exp: [-2, -1, 2, 1],
+        },
+        "1/(voltage*time) (e.g. 1/(mV*ms))",
+    ),
+    // Hodgkin-Huxley models written per membrane area.
+    (Dim { exp: [-2, 0, 0, 1] }, "current per area (e.g. uA/cm2)"),
+    (
+        Dim {
+            exp: [-4, -1, 3, 2],
+        },
+        "conductance per area (e.g. mS/cm2)",
+    ),
+    (
+        Dim {
+            exp: [-4, -1, 4, 2],
+        },
+        "capacitance per area (e.g. uF/cm2)",
     ),
 ];
 
@@ -312,6 +355,10 @@ pub fn lookup(name: &str) -> Option<Unit> {
         }),
         "cm2" => Some(Unit {
             scale: 1e-4,
+            dim: Dim::LENGTH.powi(2),
+        }),
+        "mm2" => Some(Unit {
+            scale: 1e-6,
             dim: Dim::LENGTH.powi(2),
         }),
         "um2" => Some(Unit {

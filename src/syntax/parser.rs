@@ -359,6 +359,16 @@ impl Builder {
 
     fn unit_expr(&self, p: Pair<Rule>) -> UnitExpr {
         let span = self.span(&p);
+        UnitExpr {
+            factors: self.unit_factors(p),
+            span,
+        }
+    }
+
+    /// A unit as (name, power) factors: a group in parentheses contributes
+    /// its own factors with their powers multiplied (`1/(mV*ms)` is 1, mV^-1,
+    /// ms^-1).
+    fn unit_factors(&self, p: Pair<Rule>) -> Vec<(Ident, i32)> {
         let mut factors = Vec::new();
         let mut sign = 1;
         for part in p.into_inner() {
@@ -381,12 +391,18 @@ impl Builder {
                                 })
                         })
                         .unwrap_or(1);
-                    factors.push((self.ident(base), sign * pow));
+                    if base.as_rule() == Rule::unit_expr {
+                        for (name, p) in self.unit_factors(base) {
+                            factors.push((name, (sign * pow).saturating_mul(p)));
+                        }
+                    } else {
+                        factors.push((self.ident(base), sign * pow));
+                    }
                 }
                 r => unreachable!("unit part {r:?}"),
             }
         }
-        UnitExpr { factors, span }
+        factors
     }
 
     fn neuron(&self, p: Pair<Rule>) -> NeuronDef {
