@@ -75,6 +75,11 @@ pub const FLAGS: &[&str] = &[
     "-shared",
     "-ffp-contract=off",
     "-fno-math-errno",
+    // Floating-point operations cannot trap (no exceptions are enabled), so
+    // gcc may compute both sides of a branch and blend: a cell loop with a
+    // held store (`if (r_ == 0u) V[i] = x;`) vectorises. Rounding is
+    // untouched (clang's default).
+    "-fno-trapping-math",
     // libm's own pow, exp, ... everywhere: the compiler would otherwise
     // turn pow(x, 2.0) into x * x, which rounds differently from pow.
     "-fno-builtin",
