@@ -663,3 +663,33 @@ fn a_numerical_error_is_final() {
         "stepping after the error changed the state"
     );
 }
+
+/// The engine keeps spike marks (`last_spike`, `spiked`) only for the
+/// populations whose marks synapse code reads: here A's (as `pre.`) and
+/// B's (as `post.`), not C's, whose spikes are only delivered.
+#[test]
+fn spike_marks_are_kept_where_synapse_code_reads_them() {
+    let dir = temp_dir("marks_read");
+    let path = dir.join("m.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 10 ms }
+neuron Sink { inputs { g: 1 } state { V = 0 } update { V += g } }
+synapse Stdp {
+    state { w = 1 }
+    on_pre { target += w; if t - post.last_spike < 5 ms { w -= 0.1 } }
+    every 5 ms { if t - pre.last_spike < 5 ms { w += 0.01 } }
+}
+synapse Plain { on_pre { target += 1 } }
+population A[3] = poisson(rate = 10 Hz)
+population B[3] = Sink()
+population C[3] = poisson(rate = 10 Hz)
+projection ab: A -> B.g { synapse = Stdp()  connect = one_to_one() }
+projection cb: C -> B.g { synapse = Plain()  connect = one_to_one() }
+"#,
+    )
+    .unwrap();
+    let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
+    assert_eq!(p.ir.spike_marks_read(), vec![true, true, false]);
+}

@@ -396,6 +396,35 @@ pub struct RecorderIr {
 }
 
 impl Ir {
+    /// For each population: does any synapse code read its spike marks
+    /// (`pre.last_spike`, `pre.spiked`, or the `post.` ones)? An engine may
+    /// skip keeping marks that nobody reads (the 100,000 input cells of a
+    /// Brunel network spend a third of its run writing them).
+    pub fn spike_marks_read(&self) -> Vec<bool> {
+        let mut read = vec![false; self.populations.len()];
+        for q in &self.projections {
+            let mut blocks: Vec<&[Stmt]> = vec![&q.on_pre, &q.on_post, &q.on_teacher];
+            blocks.extend(q.every.iter().map(|(_, b)| b.as_slice()));
+            for b in blocks {
+                visit_exprs(b, &mut |e| {
+                    e.map_leaves(&mut |leaf| {
+                        match leaf {
+                            Expr::Pre(CellAccess::LastSpike | CellAccess::Spiked) => {
+                                read[q.source] = true
+                            }
+                            Expr::Post(CellAccess::LastSpike | CellAccess::Spiked) => {
+                                read[q.target] = true
+                            }
+                            _ => {}
+                        }
+                        None
+                    });
+                });
+            }
+        }
+        read
+    }
+
     pub fn projection_index(&self, name: &str) -> Option<usize> {
         self.projections.iter().position(|p| p.name == name)
     }

@@ -82,9 +82,12 @@ impl CpuEngine {
     /// state), so they run in parallel without changing any result.
     pub(super) fn after_spikes(&mut self, pi: usize, t: f64, signals: &[f64]) {
         let spikes = std::mem::take(&mut self.pops[pi].spikes);
-        for &i in &spikes {
-            self.pops[pi].spiked[i as usize] = true;
-            self.pops[pi].last_spike[i as usize] = t;
+        if self.pops[pi].keeps_marks {
+            let pop = &mut self.pops[pi];
+            for &i in &spikes {
+                pop.spiked[i as usize] = true;
+                pop.last_spike[i as usize] = t;
+            }
         }
         let clock = self.clock();
         let pops = &self.pops;

@@ -77,6 +77,9 @@ pub(crate) struct PopRt {
     pub spiked: Vec<bool>,
     pub spikes: Vec<u32>,
     pub last_spike: Vec<f64>,
+    /// Whether `spiked` and `last_spike` are kept: only where synapse code
+    /// reads them (`Ir::spike_marks_read`).
+    pub keeps_marks: bool,
     pub refr: Vec<u32>,
     neuron: Option<NeuronRt>,
     source: Option<SourceRt>,
@@ -187,6 +190,7 @@ impl CpuEngine {
         };
         let rng = Rng::new(ir.seed);
         let mut pops = Vec::new();
+        let marks_read = ir.spike_marks_read();
         for (pi, (pop, pnet)) in ir.populations.iter().zip(net.populations).enumerate() {
             let n = pop.size;
             let cells_add_arrivals = native
@@ -238,6 +242,7 @@ impl CpuEngine {
                 spiked: vec![false; n],
                 spikes: vec![],
                 last_spike: vec![-1e9; n],
+                keeps_marks: marks_read[pi],
                 refr: vec![0; n],
                 neuron,
                 source,
@@ -380,8 +385,10 @@ impl Engine for CpuEngine {
         let t = self.time();
         let signals = self.signals();
         for pop in self.pops.iter_mut() {
-            for &i in &pop.spikes {
-                pop.spiked[i as usize] = false;
+            if pop.keeps_marks {
+                for &i in &pop.spikes {
+                    pop.spiked[i as usize] = false;
+                }
             }
             pop.spikes.clear();
         }
