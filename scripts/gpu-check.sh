@@ -59,14 +59,21 @@ row() {
 
 hung=""
 hangs=0
-# step NAME CMD...: run a bounded step, its output appended to the log.
-# Returns the command's status.
+failed=0
+# step [--cpu] NAME CMD...: run a bounded step, its output appended to the
+# log. Returns the command's status. A GPU step that times out counts as a
+# hang; a CPU step (--cpu) never does, and is never skipped.
 step() {
-    local name=$1 rc
+    local cpu="" name rc
+    if [ "$1" = --cpu ]; then
+        cpu=1
+        shift
+    fi
+    name=$1
     shift
     say "-- $name"
     : >"$RUNS/step.log"
-    if [ "$hangs" -ge 2 ]; then
+    if [ -z "$cpu" ] && [ "$hangs" -ge 2 ]; then
         say "skipped: two earlier steps hung (the last: $hung)"
         return 125
     fi
@@ -74,9 +81,10 @@ step() {
     rc=$?
     cat "$RUNS/step.log" >>"$LOG"
     if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        say "TIMEOUT after $T s: $name"
+        [ -n "$cpu" ] && return "$rc"
         hung=$name
         hangs=$((hangs + 1))
-        say "TIMEOUT after $T s: $name"
         if [ "$hangs" = 1 ]; then
             export CBMC_CUDA_NO_PERSISTENT=1
             say "NOTE: the steps after this one launch one kernel per phase (CBMC_CUDA_NO_PERSISTENT=1)"
@@ -93,12 +101,14 @@ if step "parity (persistent kernel)" env CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --no
     row "parity tests (persistent kernel)" "passed"
 else
     row "parity tests (persistent kernel)" "FAILED (see gpu-check.log)"
+    failed=1
 fi
 last | grep -E "identical|part at|bitwise" | sed 's/^/  /'
 if step "parity (one launch per phase)" env CBMC_CUDA_NO_PERSISTENT=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" bitwise --nocapture --test-threads=1; then
     row "bitwise parity (one launch per phase)" "passed"
 else
     row "bitwise parity (one launch per phase)" "FAILED (see gpu-check.log)"
+    failed=1
 fi
 
 say "== compilation: cold, then cached"
@@ -117,10 +127,8 @@ step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.
 last | grep -A12 '^cuda profile'
 step "cerebellum 10 s, one launch per phase" env CBMC_CUDA_NO_PERSISTENT=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 row "cerebellum 10 s, one launch per phase" "$(wall) s wall"
-hangs_before=$hangs hangs=0
-step "cerebellum 10 s, CPU" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$RUNS/out" --no-plot
+step --cpu "cerebellum 10 s, CPU" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$RUNS/out" --no-plot
 row "cerebellum 10 s, CPU engine (1 thread)" "$(wall) s wall"
-hangs=$((hangs + hangs_before))
 
 say "== cerebellum x64, 5 s simulated"
 step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
@@ -133,7 +141,8 @@ last | grep -A12 '^cuda profile'
 # Grid shapes (scripts/gpu-sweep.sh): which launch shape to make the default.
 say "== grid sweep"
 if [ "$hangs" = 0 ]; then
-    OUT=$RUNS/sweep T=$T bash scripts/gpu-sweep.sh "$BIN" 2>&1 | tee -a "$LOG"
+    # Bounded as a whole too: at most four steps' worth of time.
+    OUT=$RUNS/sweep T=$T timeout -k 5 $((4 * T)) bash scripts/gpu-sweep.sh "$BIN" 2>&1 | tee -a "$LOG"
 else
     say "skipped: an earlier step hung ($hung)"
 fi
@@ -142,3 +151,6 @@ say ""
 say "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
 [ "$hangs" = 0 ] || say "($hangs step(s) hung, the first: see TIMEOUT in the log; later rows may be one launch per phase)"
 for r in "${rows[@]}"; do say "$r"; done
+# Status 1 when a parity test failed or a step hung (the table is printed
+# either way).
+[ "$failed" = 0 ] && [ "$hangs" = 0 ]

@@ -21,9 +21,18 @@ if [ -z "${LD_LIBRARY_PATH:-}" ] || ! ls "${LD_LIBRARY_PATH%%:*}"/libnvrtc.so* >
     done
 fi
 wall() { sed -n 's/^simulated \([0-9.]*\) s in \([0-9.]*\) s wall.*/\2/p' "$RUNS/s.log"; }
-grid() { grep -o 'persistent kernel[^)]*\|[0-9]* blocks x [0-9]* threads' "$RUNS/s.log" | head -1; }
+grid() { grep -o '[0-9]* x [0-9]* threads[^)]*' "$RUNS/s.log" | head -1; }
 export CBMC_CACHE_DIR=$RUNS/cache
-run() { timeout -k 5 "$T" "$BIN/cbmc" run "$@" --backend cuda -o "$RUNS/s" --no-plot --quiet >"$RUNS/s.log" 2>&1; }
+# A run that outlasts T ends the sweep: a hung kernel would hang the next
+# shapes too, and the sweep must not take the rest of a GPU session.
+run() {
+    timeout -k 5 "$T" "$BIN/cbmc" run "$@" --backend cuda -o "$RUNS/s" --no-plot --quiet >"$RUNS/s.log" 2>&1
+    local rc=$?
+    if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+        echo "TIMEOUT after $T s ($*): the sweep stops here"
+        exit 124
+    fi
+}
 for cfg in "1 512" "2 512" "4 256" "8 256" "16 256" "32 256" "66 256" "132 256" "132 512" "1 256"; do
     set -- $cfg
     CBMC_CUDA_BLOCKS=$1 CBMC_CUDA_THREADS=$2 run models/cerebellum.cbm --duration 10s

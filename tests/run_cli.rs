@@ -1043,8 +1043,14 @@ record b = spike_counts(B, bin = 5 ms)
     let o = check(&[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("W102"));
-    let o = check(&["--allow", "W102"]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for spelling in ["W102", "w102", "cbm::W102", "CBM::W102"] {
+        let o = check(&["--allow", spelling]);
+        assert!(
+            o.status.success(),
+            "{spelling}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
     for bad in ["E020", "W999"] {
         let o = check(&["--allow", bad]);
         assert_eq!(o.status.code(), Some(2), "--allow {bad}");

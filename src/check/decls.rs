@@ -55,7 +55,9 @@ impl Checker {
             let dim = match (unit, &init) {
                 (Some(u), Some(i)) => {
                     let what = format!("the value of `{}`", d.name.name);
+                    self.declared_unit = written.as_ref().map(|(_, (text, _))| text.clone());
                     self.check_init_dim(i, u, &what, &scope);
+                    self.declared_unit = None;
                     u
                 }
                 (Some(u), None) => u,

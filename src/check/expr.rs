@@ -686,12 +686,14 @@ impl Checker {
                     units::trim_float(v),
                     units::format_quantity(v, Dim::TIME)
                 ));
-            } else if let Some(u) = want
-                .preferred_unit()
-                .or_else(|| want.display_unit().map(|(name, _)| name))
+            } else if let Some(u) = self
+                .declared_unit
+                .clone()
+                .or_else(|| want.preferred_unit().map(str::to_string))
+                .or_else(|| want.display_unit().map(|(name, _)| name.to_string()))
             {
                 // `0.04 /(mV*ms)`, not `0.04 1/(mV*ms)`.
-                let u = u.strip_prefix('1').unwrap_or(u);
+                let u = u.strip_prefix('1').unwrap_or(&u);
                 d = d.help(format!("did you mean `{} {u}`?", units::trim_float(v)));
             }
             self.emit(d);

@@ -92,6 +92,9 @@ pub struct Checker {
     /// items that mention them stay quiet instead of piling on.
     pub broken: HashSet<String>,
     pub dt: f64,
+    /// The unit written in the declaration whose value is being checked
+    /// (`k: 1/(mV*ms) = 0.04` suggests `0.04 /(mV*ms)`, in that unit).
+    pub declared_unit: Option<String>,
 }
 
 impl Checker {

@@ -558,19 +558,32 @@ impl Checker {
                 let allow_self = flag(self, "allow_self", !same);
                 // A cell of a population wired onto itself picks among the
                 // others unless it may pick itself.
-                let pool = if indeg { n_src } else { n_dst } - usize::from(same && !allow_self);
+                let no_self = same && !allow_self;
+                let size = if indeg { n_src } else { n_dst };
+                let pool = size - usize::from(no_self);
                 if (!replace && k > pool) || (k > 0 && pool == 0) {
+                    let degree = if indeg { "in-degree" } else { "out-degree" };
+                    let from = if no_self {
+                        format!("the {pool} other cells (a cell does not connect to itself)")
+                    } else {
+                        format!("a population of {pool}")
+                    };
+                    let how = if replace { "" } else { " without replacement" };
+                    let mut fixes = vec!["lower k"];
+                    if !replace && pool > 0 {
+                        fixes.push("draw with `replace = true`");
+                    }
+                    if no_self {
+                        fixes.push("allow self-connections with `allow_self = true`");
+                    }
                     self.emit(
                         Diagnostic::error(
                             "cbm::E024",
                             e.span,
-                            format!(
-                                "{} {k} without replacement from a population of {pool}",
-                                if indeg { "in-degree" } else { "out-degree" }
-                            ),
+                            format!("{degree} {k}{how} from {from}"),
                         )
-                        .label("k is larger than the population")
-                        .help("lower k, or draw with `replace = true`"),
+                        .label("k is larger than the cells to draw from")
+                        .help(fixes.join(", or ")),
                     );
                     return None;
                 }

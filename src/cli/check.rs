@@ -36,7 +36,8 @@ fn allowed_codes(given: &[String]) -> Result<Vec<&'static str>, String> {
     given
         .iter()
         .map(|g| {
-            let code = g.trim().trim_start_matches("cbm::").to_ascii_uppercase();
+            let code = g.trim().to_ascii_uppercase();
+            let code = code.trim_start_matches("CBM::");
             cbmc::check::WARNING_CODES
                 .iter()
                 .find(|c| c.trim_start_matches("cbm::") == code)

@@ -393,7 +393,9 @@ impl Builder {
                         .unwrap_or(1);
                     if base.as_rule() == Rule::unit_expr {
                         for (name, p) in self.unit_factors(base) {
-                            factors.push((name, (sign * pow).saturating_mul(p)));
+                            // Absurd powers saturate, as above.
+                            let p = (sign * pow).saturating_mul(p).clamp(-1000, 1000);
+                            factors.push((name, p));
                         }
                     } else {
                         factors.push((self.ident(base), sign * pow));

@@ -34,7 +34,9 @@ pub(super) fn population_rate(d: &RunData, src: RateSrc) -> (Vec<f64>, f64, usiz
                 .max(1);
             let mut v = vec![0.0; n];
             for &s in &t.t {
-                let b = (s / bin).floor().max(0.0) as usize;
+                // A spike at a bin's first step (s = step * dt) can divide
+                // to a hair below the bin's index: nudge up, as whole_steps.
+                let b = (s / bin * (1.0 + 1e-12)).floor().max(0.0) as usize;
                 if b < n {
                     v[b] += 1.0;
                 }

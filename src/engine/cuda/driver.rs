@@ -190,7 +190,8 @@ impl CudaDevice {
         // of 128 registers) cannot launch at all: halve it until one fits.
         let mut per_sm = blocks_per_sm(threads)?;
         while per_sm < 1 && threads > 32 {
-            threads /= 2;
+            // Whole warps: the kernels take warp = thread / 32, lane = thread % 32.
+            threads = (threads / 64 * 32).max(32);
             per_sm = blocks_per_sm(threads)?;
         }
         let per_sm = per_sm.max(1) as u32;

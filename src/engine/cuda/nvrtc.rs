@@ -117,6 +117,10 @@ pub fn compile(
 
 /// The newest architecture this NVRTC compiles for that is at most `arch`.
 fn newest_supported_below(arch: u32) -> Option<u32> {
+    // The query came with NVRTC 11.2; calling a missing symbol panics.
+    if version().ok()? < (11, 2) {
+        return None;
+    }
     let mut n: std::ffi::c_int = 0;
     // SAFETY: the library is present (checked by `compile`); `n` is valid.
     unsafe { sys::nvrtcGetNumSupportedArchs(&mut n) }
