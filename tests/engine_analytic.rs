@@ -693,3 +693,33 @@ projection cb: C -> B.g { synapse = Plain()  connect = one_to_one() }
     let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
     assert_eq!(p.ir.spike_marks_read(), vec![true, true, false]);
 }
+
+/// A constant-rate source's spike totals come from the engine's own counts
+/// (`StateView::spike_totals`), not from the recorder: they must equal the
+/// recorded spikes, cell by cell, also when a value runs away mid-run (the
+/// failed step's spikes are not counted, as they are not recorded).
+#[test]
+fn engine_counted_spike_totals_match_the_recorded_spikes() {
+    for (name, unstable) in [("totals_ok", "0"), ("totals_blowup", "1")] {
+        let model = format!(
+            r#"
+simulation {{ dt = 1 ms  duration = 2 s }}
+neuron N {{ parameters {{ k = {unstable} /ms }} inputs {{ g: 1 }} state {{ V = 1 }} equations {{ dV/dt = k * V [euler] }} update {{ V += g * 0 }} }}
+synapse K {{ on_pre {{ target += 1 }} }}
+population S[40] = poisson(rate = 100 Hz)
+population P[2] = N()
+projection sp: S -> P.g {{ synapse = K()  connect = all_to_all() }}
+record s = spike_times(S)
+"#
+        );
+        let r = run_text(name, &model);
+        assert_eq!(r.error.is_some(), unstable == "1", "{name}");
+        let recorded = u32s(&r, "s_i");
+        let mut per_cell = vec![0u64; 40];
+        for i in recorded {
+            per_cell[i as usize] += 1;
+        }
+        assert_eq!(r.recording.totals[0], per_cell, "{name}");
+        assert!(per_cell.iter().sum::<u64>() > 100, "{name}");
+    }
+}

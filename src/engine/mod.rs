@@ -17,6 +17,12 @@ pub trait StateView {
     fn var(&self, population: usize, var: usize) -> &[f64];
     /// Values of a per-synapse variable, in the network's CSR order.
     fn synapse_var(&self, projection: usize, var: usize) -> &[f64];
+    /// Each cell's spikes since the start, where the engine counts them
+    /// anyway (the CPU engine's constant-rate sources): the recorder takes
+    /// these instead of counting every spike again.
+    fn spike_totals(&self, _population: usize) -> Option<&[u32]> {
+        None
+    }
 }
 
 /// A value that went NaN or infinite: the run stops and says where.

@@ -256,6 +256,25 @@ impl Recording {
             .collect();
     }
 
+    /// The spike totals of the populations whose spikes the engine counts
+    /// itself (`StateView::spike_totals`), as they are now. Call at the end
+    /// of a run, before reading `totals`; `without_last_step` leaves out the
+    /// spikes of the step that just ran (a step that failed is not recorded).
+    pub fn take_engine_totals(&mut self, view: &dyn StateView, without_last_step: bool) {
+        for (p, totals) in self.totals.iter_mut().enumerate() {
+            if let Some(counted) = view.spike_totals(p) {
+                for (t, &c) in totals.iter_mut().zip(counted) {
+                    *t = u64::from(c);
+                }
+                if without_last_step {
+                    for &i in view.spikes(p) {
+                        totals[i as usize] -= 1;
+                    }
+                }
+            }
+        }
+    }
+
     /// Remember the spike totals after `steps` steps.
     pub fn mark_after(&mut self, steps: u64) {
         self.mark = Some(steps);
@@ -313,11 +332,16 @@ impl Recording {
     pub fn after_step(&mut self, step: u64, view: &dyn StateView) {
         let t = step as f64 * self.dt;
         for (p, totals) in self.totals.iter_mut().enumerate() {
+            // (Counted by the engine: taken in `take_engine_totals`.)
+            if view.spike_totals(p).is_some() {
+                continue;
+            }
             for &i in view.spikes(p) {
                 totals[i as usize] += 1;
             }
         }
         if self.mark == Some(step + 1) {
+            self.take_engine_totals(view, false);
             self.totals_at_mark = Some(self.totals.clone());
         }
         for (p, r) in self.ranges.iter_mut().enumerate() {

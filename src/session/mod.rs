@@ -177,6 +177,9 @@ pub fn drive(
             progress(s + 1);
         }
     }
+    // A step that failed is not recorded, nor are its spikes counted.
+    let failed_step = matches!(error, Some(RunError::Numerical(_)));
+    rec.take_engine_totals(&*engine, failed_step);
     let wall_seconds = t1.elapsed().as_secs_f64();
     Ok(RunResult {
         summary: summarise(ir, &rec),

@@ -457,4 +457,8 @@ impl StateView for CpuEngine {
     fn synapse_var(&self, projection: usize, var: usize) -> &[f64] {
         &self.projs[projection].net.vars[var]
     }
+    fn spike_totals(&self, population: usize) -> Option<&[u32]> {
+        let src = self.pops[population].source.as_ref()?;
+        src.spike_gaps.as_ref().map(|_| src.count.as_slice())
+    }
 }
