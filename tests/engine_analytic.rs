@@ -723,3 +723,42 @@ record s = spike_times(S)
         assert!(per_cell.iter().sum::<u64>() > 100, "{name}");
     }
 }
+
+/// `--set TYPE.param=VALUE` changes a type's default: populations that use
+/// the default follow it, one that gives its own value keeps it; the same
+/// for a synapse type's parameter.
+#[test]
+fn a_type_default_can_be_overridden() {
+    let dir = temp_dir("type_default");
+    let path = dir.join("m.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 200 ms }
+neuron Lif {
+    parameters { drive = 0 mV/ms }
+    state { V = 0 mV }
+    inputs { g: mV }
+    equations { dV/dt = drive - V / 10 ms [exact] }
+    update { V += g }
+    spike when V > 10 mV; reset { V = 0 mV }
+}
+synapse Kick { parameters { j = 0 mV } on_pre { target += j } }
+population A[2] = Lif()
+population B[2] = Lif(drive = 0 mV/ms)
+population S[2] = spike_times(times = [10 ms, 20 ms, 30 ms])
+population C[2] = Lif(drive = 0 mV/ms)
+projection sc: S -> C.g { synapse = Kick()  connect = one_to_one() }
+"#,
+    )
+    .unwrap();
+    let (_, r) = run_file(&path, &[("Lif.drive", "2 mV/ms"), ("Kick.j", "20 mV")], 1);
+    let spikes = |pop: usize| totals(&r, pop).iter().sum::<u64>();
+    assert!(spikes(0) > 10, "A follows the new default");
+    assert_eq!(spikes(1), 0, "B keeps its own value");
+    assert_eq!(
+        spikes(3),
+        6,
+        "C is kicked over threshold by j = 20 mV, 3 times"
+    );
+}

@@ -2,7 +2,8 @@
 //! before checking, so the values are unit-checked exactly like the model's.
 //!
 //! Names: `dt`, `duration`, `seed`; `POP.param` (a population argument);
-//! `PROJ.name` (a synapse argument or `delay`).
+//! `PROJ.name` (a synapse argument or `delay`); `TYPE.param` (the default
+//! of a neuron or synapse type's parameter).
 
 use crate::diagnostics::{Diagnostic, SourceMap};
 use crate::syntax::ast::{Arg, Expr, Ident, Item, Setting, Settings, Span};
@@ -35,7 +36,7 @@ pub fn apply(
             out.push(
                 Diagnostic::error("cbm::E026", s.path.span, format!("`set {name}`: no such setting in this model"))
                     .label("unknown name")
-                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting"),
+                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, TYPE.parameter (a neuron or synapse type's default)"),
             );
             ok = false;
         }
@@ -63,7 +64,7 @@ pub fn apply(
             out.push(
                 Diagnostic::error("cbm::E026", name_span, format!("--set {name}: no such setting in this model"))
                     .label("unknown name")
-                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting"),
+                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, TYPE.parameter (a neuron or synapse type's default)"),
             );
             ok = false;
         }
@@ -155,6 +156,20 @@ fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
             }
             _ => {}
         }
+    }
+    // `TYPE.param`: the default of a neuron or synapse type's parameter, for
+    // every population or projection that does not give its own value.
+    for item in items.iter_mut() {
+        let parameters = match item {
+            Item::Neuron(n) if n.name.name == owner => &mut n.parameters,
+            Item::Synapse(s) if s.name.name == owner => &mut s.parameters,
+            _ => continue,
+        };
+        if let Some(d) = parameters.iter_mut().find(|d| d.name.name == field) {
+            d.value = Some(value);
+            return true;
+        }
+        return false;
     }
     false
 }
