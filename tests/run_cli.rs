@@ -1057,3 +1057,53 @@ record b = spike_counts(B, bin = 5 ms)
         assert!(String::from_utf8_lossy(&o.stderr).contains(&format!("--allow {bad}")));
     }
 }
+
+/// `--set TYPE.param` is checked against the dimension of the value the
+/// model wrote (a unit-less declaration takes it from there), and a name
+/// the type lacks gets a message that says what the type has.
+#[test]
+fn type_defaults_set_from_the_command_line_are_checked() {
+    let d = temp_dir("type_set");
+    let path = d.join("t.cbm");
+    std::fs::write(
+        &path,
+        r#"
+simulation { dt = 1 ms  duration = 20 ms }
+neuron Lif {
+    parameters { drive = 0 mV/ms }
+    state { V = 0 mV }
+    equations { dV/dt = drive - V / 10 ms [exact] }
+    spike when V > 10 mV; reset { V = 0 mV }
+}
+population A[2] = Lif()
+record a = spike_counts(A, bin = 5 ms)
+"#,
+    )
+    .unwrap();
+    let check = |set: &str| {
+        let o = cbmc()
+            .args(["check", path.to_str().unwrap(), "--set", set])
+            .output()
+            .unwrap();
+        (
+            o.status.success(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+    assert!(check("Lif.drive=2 mV/ms").0);
+    let (ok, err) = check("Lif.drive=2");
+    assert!(
+        !ok && err.contains("E012") && err.contains("expected voltage/time"),
+        "{err}"
+    );
+    let (ok, err) = check("Lif.nope=2");
+    assert!(
+        !ok && err.contains("has no parameter `nope`; its parameters: drive"),
+        "{err}"
+    );
+    let (ok, err) = check("Lif.V=1 mV");
+    assert!(
+        !ok && err.contains("is a state variable of neuron type `Lif`"),
+        "{err}"
+    );
+}

@@ -64,8 +64,18 @@ impl Checker {
                 (None, Some(i)) => {
                     // The first value with a dimension of its own (not a
                     // bare 0, which fits any) gives the dimension; a
-                    // distribution's other arguments must have it too.
-                    let dim = init_dim(i).unwrap_or(Dim::NONE);
+                    // distribution's other arguments must have it too. A
+                    // value set from the command line must have the one the
+                    // model's own value has.
+                    let written = d.replaced.as_ref().and_then(|w| {
+                        let mut quiet = Checker {
+                            dt: self.dt,
+                            ..Checker::default()
+                        };
+                        let init = quiet.init(w, &scope, false)?;
+                        init_dim(&init)
+                    });
+                    let dim = written.or_else(|| init_dim(i)).unwrap_or(Dim::NONE);
                     let what = format!("the value of `{}`", d.name.name);
                     self.check_init_dim(i, dim, &what, &scope);
                     dim

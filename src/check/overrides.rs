@@ -34,9 +34,13 @@ pub fn apply(
         let name = s.path.to_string();
         if !set_one(items, &name, s.value, s.path.span) {
             out.push(
-                Diagnostic::error("cbm::E026", s.path.span, format!("`set {name}`: no such setting in this model"))
-                    .label("unknown name")
-                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, TYPE.parameter (a neuron or synapse type's default)"),
+                Diagnostic::error(
+                    "cbm::E026",
+                    s.path.span,
+                    format!("`set {name}`: no such setting in this model"),
+                )
+                .label("unknown name")
+                .help(unknown_help(items, &name)),
             );
             ok = false;
         }
@@ -62,14 +66,56 @@ pub fn apply(
         };
         if !set_one(items, name, expr, name_span) {
             out.push(
-                Diagnostic::error("cbm::E026", name_span, format!("--set {name}: no such setting in this model"))
-                    .label("unknown name")
-                    .help("settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, TYPE.parameter (a neuron or synapse type's default)"),
+                Diagnostic::error(
+                    "cbm::E026",
+                    name_span,
+                    format!("--set {name}: no such setting in this model"),
+                )
+                .label("unknown name")
+                .help(unknown_help(items, name)),
             );
             ok = false;
         }
     }
     ok
+}
+
+/// Why `TYPE.field` is not settable when TYPE is a neuron or synapse type
+/// (a state variable, or no such parameter), else the settable names.
+fn unknown_help(items: &[Item], name: &str) -> String {
+    let settable = "settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, TYPE.parameter (a neuron or synapse type's default)".to_string();
+    let Some((owner, field)) = name.split_once('.') else {
+        return settable;
+    };
+    let names = |ds: &[crate::syntax::ast::Decl]| {
+        ds.iter()
+            .map(|d| d.name.name.clone())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for item in items {
+        let (kind, params, state, per) = match item {
+            Item::Neuron(n) if n.name.name == owner => {
+                ("neuron", &n.parameters, &n.state, "population")
+            }
+            Item::Synapse(s) if s.name.name == owner => {
+                ("synapse", &s.parameters, &s.state, "projection")
+            }
+            _ => continue,
+        };
+        if state.iter().any(|d| d.name.name == field) {
+            return format!("`{field}` is a state variable of {kind} type `{owner}`: set its initial value for each {per} (`NAME.{field}=...`)");
+        }
+        return if params.is_empty() {
+            format!("{kind} type `{owner}` has no parameters")
+        } else {
+            format!(
+                "{kind} type `{owner}` has no parameter `{field}`; its parameters: {}",
+                names(params)
+            )
+        };
+    }
+    settable
 }
 
 fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
@@ -166,7 +212,10 @@ fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
             _ => continue,
         };
         if let Some(d) = parameters.iter_mut().find(|d| d.name.name == field) {
-            d.value = Some(value);
+            let written = d.value.replace(value);
+            if d.replaced.is_none() {
+                d.replaced = written;
+            }
             return true;
         }
         return false;

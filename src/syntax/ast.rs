@@ -105,6 +105,9 @@ pub struct Decl {
     pub unit: Option<UnitExpr>,
     pub value: Option<Expr>,
     pub span: Span,
+    /// The value the model wrote, when `--set TYPE.param` replaced it: a
+    /// declaration without a unit takes its dimension from it.
+    pub replaced: Option<Expr>,
 }
 
 /// A unit written in a declaration, e.g. `mV/ms` or `1/ms`.

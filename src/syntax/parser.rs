@@ -352,6 +352,7 @@ impl Builder {
                     unit,
                     value,
                     span,
+                    replaced: None,
                 }
             })
             .collect()
