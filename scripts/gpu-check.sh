@@ -31,23 +31,11 @@ T=${T:-90}
 
 say() { echo "$@" | tee -a "$LOG"; }
 
-# NVRTC: the toolkit's, pip's, or whatever the loader already knows. cudarc
-# asks for libnvrtc.so (and .so.12, .so.11...); CUDA 13 names it .so.13, so a
-# link named libnvrtc.so goes on the path.
-libdir=$(mktemp -d)
-for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib \
-    $(python3 -c 'import nvidia, os; [print(os.path.join(p, q, "lib")) for p in nvidia.__path__ for q in os.listdir(p)]' 2>/dev/null); do
-    for f in "$d"/libnvrtc.so*; do
-        [ -e "$f" ] || continue
-        case "$f" in *builtins*|*alt*) continue ;; esac
-        ln -sf "$f" "$libdir/libnvrtc.so"
-        export LD_LIBRARY_PATH="$d:$libdir:${LD_LIBRARY_PATH:-}"
-        break 2
-    done
-done
+# NVRTC on LD_LIBRARY_PATH (sets NVRTC_LIB).
+. scripts/nvrtc-path.sh
 say "== device"
 say "$(nvidia-smi -L 2>/dev/null || echo '(no nvidia-smi)')"
-say "NVRTC: $(readlink "$libdir/libnvrtc.so" 2>/dev/null || echo 'not found')"
+say "NVRTC: ${NVRTC_LIB:-not found}"
 say "binaries: $(cat "$BIN/BUILD" 2>/dev/null || echo 'no BUILD file: built by an older gpu-prepare.sh?')"
 
 rows=()

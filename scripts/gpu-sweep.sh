@@ -10,16 +10,8 @@ cd "$(dirname "$0")/.."
 BIN=${1:-gpu-bin}
 RUNS=$(mktemp -d)
 T=${T:-60}
-if [ -z "${LD_LIBRARY_PATH:-}" ] || ! ls "${LD_LIBRARY_PATH%%:*}"/libnvrtc.so* >/dev/null 2>&1; then
-    libdir=$(mktemp -d)
-    for d in /usr/local/cuda/lib64 /usr/local/cuda/targets/x86_64-linux/lib; do
-        for f in "$d"/libnvrtc.so*; do
-            [ -e "$f" ] || continue
-            case "$f" in *builtins*|*alt*) continue ;; esac
-            ln -sf "$f" "$libdir/libnvrtc.so"; export LD_LIBRARY_PATH="$d:$libdir:${LD_LIBRARY_PATH:-}"; break 2
-        done
-    done
-fi
+# NVRTC on LD_LIBRARY_PATH (a second time under gpu-check.sh: harmless).
+. scripts/nvrtc-path.sh
 wall() { sed -n 's/^simulated \([0-9.]*\) s in \([0-9.]*\) s wall.*/\2/p' "$RUNS/s.log"; }
 grid() { grep -o '[0-9]* x [0-9]* threads[^)]*' "$RUNS/s.log" | head -1; }
 export CBMC_CACHE_DIR=$RUNS/cache

@@ -26,17 +26,7 @@ pub(super) fn grid<'a, DB: DrawingBackend + 'a>(
     x_desc: &str,
     y_desc: &str,
 ) -> Result<(), String> {
-    c.configure_mesh()
-        .x_desc(x_desc)
-        .y_desc(y_desc)
-        .x_label_formatter(&|v| tick(*v))
-        .y_label_formatter(&|v| tick(*v))
-        .axis_desc_style((FONT, 19))
-        .label_style((FONT, 16))
-        .light_line_style(RGBColor(242, 242, 242))
-        .bold_line_style(RGBColor(222, 222, 222))
-        .draw()
-        .map_err(de)
+    mesh(c, x_desc, y_desc, None)
 }
 
 /// Grid lines and labels for a narrow panel: fewer x labels.
@@ -45,10 +35,21 @@ pub(super) fn grid_narrow<'a, DB: DrawingBackend + 'a>(
     x_desc: &str,
     y_desc: &str,
 ) -> Result<(), String> {
-    c.configure_mesh()
-        .x_desc(x_desc)
+    mesh(c, x_desc, y_desc, Some(5))
+}
+
+fn mesh<'a, DB: DrawingBackend + 'a>(
+    c: &mut Chart<'a, DB>,
+    x_desc: &str,
+    y_desc: &str,
+    x_labels: Option<usize>,
+) -> Result<(), String> {
+    let mut m = c.configure_mesh();
+    if let Some(n) = x_labels {
+        m.x_labels(n);
+    }
+    m.x_desc(x_desc)
         .y_desc(y_desc)
-        .x_labels(5)
         .x_label_formatter(&|v| tick(*v))
         .y_label_formatter(&|v| tick(*v))
         .axis_desc_style((FONT, 19))
