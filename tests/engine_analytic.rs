@@ -669,10 +669,8 @@ fn a_numerical_error_is_final() {
 /// B's (as `post.`), not C's, whose spikes are only delivered.
 #[test]
 fn spike_marks_are_kept_where_synapse_code_reads_them() {
-    let dir = temp_dir("marks_read");
-    let path = dir.join("m.cbm");
-    std::fs::write(
-        &path,
+    let path = model_file(
+        "marks_read",
         r#"
 simulation { dt = 1 ms  duration = 10 ms }
 neuron Sink { inputs { g: 1 } state { V = 0 } update { V += g } }
@@ -688,8 +686,7 @@ population C[3] = poisson(rate = 10 Hz)
 projection ab: A -> B.g { synapse = Stdp()  connect = one_to_one() }
 projection cb: C -> B.g { synapse = Plain()  connect = one_to_one() }
 "#,
-    )
-    .unwrap();
+    );
     let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
     assert_eq!(p.ir.spike_marks_read(), vec![true, true, false]);
 }
@@ -729,10 +726,8 @@ record s = spike_times(S)
 /// for a synapse type's parameter.
 #[test]
 fn a_type_default_can_be_overridden() {
-    let dir = temp_dir("type_default");
-    let path = dir.join("m.cbm");
-    std::fs::write(
-        &path,
+    let path = model_file(
+        "type_default",
         r#"
 simulation { dt = 1 ms  duration = 200 ms }
 neuron Lif {
@@ -750,8 +745,7 @@ population S[2] = spike_times(times = [10 ms, 20 ms, 30 ms])
 population C[2] = Lif(drive = 0 mV/ms)
 projection sc: S -> C.g { synapse = Kick()  connect = one_to_one() }
 "#,
-    )
-    .unwrap();
+    );
     let (_, r) = run_file(&path, &[("Lif.drive", "2 mV/ms"), ("Kick.j", "20 mV")], 1);
     let spikes = |pop: usize| totals(&r, pop).iter().sum::<u64>();
     assert!(spikes(0) > 10, "A follows the new default");

@@ -718,10 +718,8 @@ fn a_damaged_array_header_is_an_error_not_an_abort() {
 /// unchanged" at every snapshot, its tolerance being 1e-9 in SI.
 #[test]
 fn weights_with_a_unit_are_shown_in_it_and_small_changes_count() {
-    let dir = temp_dir("weights_unit");
-    let model = dir.join("wunit.cbm");
-    std::fs::write(
-        &model,
+    let model = model_file(
+        "weights_unit",
         r#"
 simulation { dt = 1 ms  duration = 40 ms }
 neuron Sink { inputs { g: nS } state { V = 0 } update { V += g / 1 nS } }
@@ -734,8 +732,7 @@ population P[1] = Sink()
 projection ip: In -> P.g { synapse = Grow()  connect = all_to_all() }
 record gm = weights(ip.gmax, every = 10 ms)
 "#,
-    )
-    .unwrap();
+    );
     let npz = run_to_npz(&model, "weights_unit_run", &[]);
     let out = plot(&npz, true);
     let svg_of = |stem: &str| {

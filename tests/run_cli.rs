@@ -1019,10 +1019,8 @@ fn the_warning_hint_keeps_the_overrides_and_conflicts_are_refused() {
 /// refused.
 #[test]
 fn check_allows_named_warnings_only() {
-    let d = temp_dir("allow");
-    let path = d.join("gallery.cbm");
-    std::fs::write(
-        &path,
+    let path = model_file(
+        "allow",
         r#"
 simulation { dt = 1 ms  duration = 10 ms }
 neuron Lif { parameters { I = 2 mV/ms } state { V = 0 mV } equations { dV/dt = I - V / 10 ms [exact] } spike when V > 15 mV; reset { V = 0 mV } }
@@ -1031,8 +1029,7 @@ population B[1] = Lif(I = 3 mV/ms)
 record a = spike_counts(A, bin = 5 ms)
 record b = spike_counts(B, bin = 5 ms)
 "#,
-    )
-    .unwrap();
+    );
     let check = |extra: &[&str]| {
         cbmc()
             .args(["check", path.to_str().unwrap(), "--deny-warnings"])
@@ -1063,10 +1060,8 @@ record b = spike_counts(B, bin = 5 ms)
 /// the type lacks gets a message that says what the type has.
 #[test]
 fn type_defaults_set_from_the_command_line_are_checked() {
-    let d = temp_dir("type_set");
-    let path = d.join("t.cbm");
-    std::fs::write(
-        &path,
+    let path = model_file(
+        "type_set",
         r#"
 simulation { dt = 1 ms  duration = 20 ms }
 neuron Lif {
@@ -1078,8 +1073,7 @@ neuron Lif {
 population A[2] = Lif()
 record a = spike_counts(A, bin = 5 ms)
 "#,
-    )
-    .unwrap();
+    );
     let check = |set: &str| {
         let o = cbmc()
             .args(["check", path.to_str().unwrap(), "--set", set])

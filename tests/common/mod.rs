@@ -14,6 +14,13 @@ pub fn temp_dir(name: &str) -> PathBuf {
     d
 }
 
+/// `text` written as `model.cbm` in a fresh temporary folder `name`.
+pub fn model_file(name: &str, text: &str) -> PathBuf {
+    let path = temp_dir(name).join("model.cbm");
+    std::fs::write(&path, text).expect("write model");
+    path
+}
+
 /// Check, lower and run a model on the CPU engine.
 pub fn run_file(
     path: &Path,
