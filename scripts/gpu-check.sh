@@ -110,6 +110,10 @@ say "== cerebellum, 60 s simulated"
 step "cerebellum 60 s" "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -v '^cuda profile'
 row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall) s wall"
+# What NVRTC's fastest-compiling setting that keeps optimising costs the run
+# (NVRTC 12.8 on; a new cache key, so this compiles cold).
+step "cerebellum 60 s, --Ofast-compile=min" env CBMC_NVRTC_OPTIONS=--Ofast-compile=min "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+row "cerebellum 60 s, --Ofast-compile=min" "$(wall) s wall; $(compile_line)"
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
 step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A12 '^cuda profile'

@@ -4,8 +4,8 @@
 // separated by grid barriers (a phase with nothing to do in a step is
 // skipped, barrier and all). Recording buffers hold the steps from `c0` on.
 // Stops after the step in which a value became NaN or infinite. Tasks
-// deferred to the next step (see `cbm_phase`) run for the last step after
-// the loop, so that the launch ends with whole steps.
+// deferred to the next step (see `cbm_phase`) run for the last step in a
+// last iteration, so that the launch ends with whole steps.
 #ifdef CBM_PROFILE
 // CBMC_CUDA_PROFILE=1: per phase, the nanoseconds from block 0 leaving the
 // barrier before it to leaving the one after it, summed, and the count.
@@ -29,16 +29,19 @@ __device__ __forceinline__ u64 cbm_clock_ns() {
 #endif
 
 // The host compiles one of the two entry points (CBM_ONLY_PERSISTENT or
-// CBM_ONLY_PHASE_KERNEL): each inlines the whole step, so two would double
-// the compile time. Host emulation and the CI compile test build both.
+// CBM_ONLY_PHASE_KERNEL), the one it launches. Host emulation and the CI
+// compile test build both.
 #ifndef CBM_ONLY_PHASE_KERNEL
 extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
     CBM_PROFILE_START
-    i64 s = s0;
+    // Iterations 0 .. n - 1 are the steps; iteration `last` (n, or the one
+    // after an error) runs only the deferred tasks of the step before it.
+    // One loop, so that the step's code appears once in the kernel.
+    int last = n;
     int flagged = 0;  // a NaN somewhere (the top bit of the barrier word)
-    for (int it = 0; it < n; ++it) {
-        s = s0 + it;
-        const int parts = it > 0 ? 3 : 2;
+    for (int it = 0; it <= last; ++it) {
+        const i64 s = s0 + it;
+        const int parts = it == last ? 1 : it > 0 ? 3 : 2;
         for (int k = 0; k < CBM_PHASES; ++k) {
             if (!cbm_phase_active(k, s, parts)) continue;
             cbm_phase(k, s, c0, parts);
@@ -48,13 +51,7 @@ extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
         // A thread may already be in step s + 1 and may have found an error
         // there: only an error in this step or before stops the loop, so
         // that every thread stops after the same step.
-        if (flagged && *(volatile u64*)&CBM_ERR[1] <= (u64)s) break;
-    }
-    for (int k = 0; k < CBM_PHASES; ++k) {
-        if (!cbm_phase_active(k, s + 1, 1)) continue;
-        cbm_phase(k, s + 1, c0, 1);
-        (void)cbm_grid_sync();
-        CBM_PROFILE_PHASE(k)
+        if (it < last && flagged && *(volatile u64*)&CBM_ERR[1] <= (u64)s) last = it + 1;
     }
 }
 #endif

@@ -74,6 +74,13 @@ __device__ __forceinline__ u32 cbm_nth_set(u32 m, u32 n) {
 }
 
 #define CBM_FN __device__ __forceinline__
+// A task of the step (a source, a cell update, a delivery, a rule, a
+// recorder): one function each, never inlined into the entry point. Inlined,
+// the cerebellum's whole step became one function of 290 KB of machine code
+// that took NVRTC 2.4 s and all 128 registers a thread may have (with
+// spills); apart, the kernel needs 72. A call per task and step costs a few
+// cycles, against microseconds per step.
+#define CBM_TASK __device__ __noinline__
 // @include philox.inc
 // @include math.inc
 

@@ -10,7 +10,8 @@ pub struct Args {
     /// Override a setting or parameter: NAME=VALUE (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     pub sets: Vec<String>,
-    /// Also compile it with NVRTC for this architecture (e.g. 90 for sm_90) and report.
+    /// Also compile each entry point with NVRTC for this architecture (e.g. 90
+    /// for sm_90), as a run does, and report the time and size.
     #[arg(long)]
     pub arch: Option<u32>,
 }
@@ -29,17 +30,21 @@ pub fn main(args: Args) -> ExitCode {
     };
     print!("{}", generated.source);
     if let Some(arch) = args.arch {
-        match cbmc::engine::cuda::nvrtc::compile(&generated.source, arch, None) {
-            Ok(c) => eprintln!(
-                "compiled for {} in {:.3} s: {} bytes of {}",
-                c.arch,
-                c.seconds,
-                c.image.len(),
-                if c.cubin { "CUBIN" } else { "PTX" }
-            ),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
+        // Each entry point alone, as a run compiles the one it launches.
+        for (entry, persistent) in [("cbm_run", true), ("cbm_phase_kernel", false)] {
+            let source = cbmc::engine::cuda::codegen::one_entry(&generated.source, persistent);
+            match cbmc::engine::cuda::nvrtc::compile(&source, arch, None) {
+                Ok(c) => eprintln!(
+                    "{entry}: compiled for {} in {:.3} s: {} bytes of {}",
+                    c.arch,
+                    c.seconds,
+                    c.image.len(),
+                    if c.cubin { "CUBIN" } else { "PTX" }
+                ),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
             }
         }
     }

@@ -62,6 +62,31 @@ pub enum Wiring {
     },
 }
 
+impl Wiring {
+    /// The most synapses one target can receive from a source of `n_src`
+    /// cells, whatever the seed: the CUDA delivery sizes its rounds by it.
+    pub fn max_in_degree(&self, n_src: usize) -> usize {
+        match self {
+            Wiring::Explicit { pairs } => {
+                let mut count = std::collections::HashMap::new();
+                for &(_, j) in pairs {
+                    *count.entry(j).or_insert(0usize) += 1;
+                }
+                count.into_values().max().unwrap_or(0)
+            }
+            Wiring::OneToOne | Wiring::Blocks { .. } => 1,
+            Wiring::FixedInDegree { k, .. } => *k,
+            // With replacement a source may draw the same target k times.
+            Wiring::FixedOutDegree {
+                k, replace: true, ..
+            } => n_src.saturating_mul(*k),
+            Wiring::AllToAll { .. }
+            | Wiring::FixedOutDegree { .. }
+            | Wiring::Probability { .. } => n_src,
+        }
+    }
+}
+
 /// A protocol signal: 1 inside [start, end) of every trial, else 0; probe
 /// trials (every `probe_every`-th trial) silence the signals listed for them.
 #[derive(Clone, Debug)]

@@ -335,3 +335,89 @@ pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> 
         _ => return None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `Wiring::max_in_degree` bounds the fan-in every rule draws, and is
+    /// exact where the rule fixes it (the CUDA delivery sizes its rounds by it).
+    #[test]
+    fn max_in_degree_bounds_every_rule() {
+        let (n_src, n_dst) = (40, 30);
+        let rules = [
+            (Wiring::AllToAll { allow_self: false }, true),
+            (Wiring::OneToOne, true),
+            (
+                Wiring::FixedInDegree {
+                    k: 7,
+                    replace: true,
+                    allow_self: false,
+                },
+                true,
+            ),
+            (
+                Wiring::FixedInDegree {
+                    k: 7,
+                    replace: false,
+                    allow_self: true,
+                },
+                true,
+            ),
+            (
+                Wiring::FixedOutDegree {
+                    k: 20,
+                    replace: true,
+                    allow_self: true,
+                },
+                false,
+            ),
+            (
+                Wiring::FixedOutDegree {
+                    k: 20,
+                    replace: false,
+                    allow_self: false,
+                },
+                false,
+            ),
+            (
+                Wiring::Probability {
+                    p: 0.9,
+                    allow_self: true,
+                },
+                false,
+            ),
+            (
+                Wiring::Explicit {
+                    pairs: vec![(0, 3), (1, 3), (2, 3), (0, 4)],
+                },
+                true,
+            ),
+        ];
+        for (w, exact) in rules {
+            for same in [false, true] {
+                let n_dst = if same { n_src } else { n_dst };
+                let pairs = wire(&w, n_src, n_dst, same, &Rng::new(3), 0);
+                let mut fan_in = vec![0usize; n_dst];
+                for &(_, j) in &pairs {
+                    fan_in[j as usize] += 1;
+                }
+                let most = fan_in.iter().copied().max().unwrap_or(0);
+                let bound = w.max_in_degree(n_src);
+                assert!(
+                    most <= bound,
+                    "{w:?} (same {same}): fan-in {most} > {bound}"
+                );
+                let self_dropped = same && matches!(w, Wiring::AllToAll { .. });
+                if exact && !self_dropped {
+                    assert_eq!(most, bound, "{w:?} (same {same})");
+                }
+            }
+        }
+        let blocks = Wiring::Blocks { per_source: 3 };
+        let pairs = wire(&blocks, 10, 30, false, &Rng::new(3), 0);
+        let mut fan_in = [0usize; 30];
+        pairs.iter().for_each(|&(_, j)| fan_in[j as usize] += 1);
+        assert_eq!(fan_in.iter().max(), Some(&blocks.max_in_degree(10)));
+    }
+}

@@ -9,14 +9,33 @@ use std::time::Instant;
 /// The options every compilation uses. FMA contraction off: the CPU engine
 /// rounds every product and sum, and so must the GPU for identical results.
 /// At most 128 registers a thread, so that two blocks of 256 threads fit on
-/// a multiprocessor (the whole step is one kernel, and a big model's code
-/// would otherwise take more for its busiest path, halving the grid).
+/// a multiprocessor whatever a model's busiest task needs.
 pub const OPTIONS: &[&str] = &[
     "--fmad=false",
     "--std=c++17",
     "-default-device",
     "--maxrregcount=128",
 ];
+
+/// Where NVRTC has it (12.1 on; an older one is retried without):
+/// NVVM's optimizer runs on all host cores, the step's tasks side by side.
+const SPLIT_COMPILE: &str = "-split-compile=0";
+
+/// Extra NVRTC options from the environment, for experiments such as
+/// `--Ofast-compile=min` or `-lineinfo` (part of the cache key).
+pub const EXTRA_OPTIONS_VAR: &str = "CBMC_NVRTC_OPTIONS";
+
+/// The options of a compilation with this NVRTC, the extra ones last.
+fn options(version: (i32, i32), split: bool) -> Vec<String> {
+    let mut opts: Vec<String> = OPTIONS.iter().map(|s| s.to_string()).collect();
+    if split && version >= (12, 1) {
+        opts.push(SPLIT_COMPILE.to_string());
+    }
+    if let Ok(extra) = std::env::var(EXTRA_OPTIONS_VAR) {
+        opts.extend(extra.split_whitespace().map(str::to_string));
+    }
+    opts
+}
 
 /// Is libnvrtc loadable? Must be asked before any other call here: cudarc
 /// panics when the library is missing.
@@ -63,9 +82,10 @@ pub fn compile(
     let t0 = Instant::now();
     let (major, minor) = version()?;
     let use_cache = cache.is_some();
+    let opts = options((major, minor), true);
     let key = crate::engine::cache::hash128(&[
         source.as_bytes(),
-        OPTIONS.join(" ").as_bytes(),
+        opts.join(" ").as_bytes(),
         format!("nvrtc {major}.{minor} sm_{arch}").as_bytes(),
     ]);
     let dir = cache.map(|d| d.to_path_buf());
@@ -88,14 +108,19 @@ pub fn compile(
             }
         }
     }
-    let compiled = match compile_now(source, &format!("sm_{arch}"), true) {
+    let sm = format!("sm_{arch}");
+    let compiled = match compile_now(source, &opts, &sm, true) {
         Ok(c) => c,
-        // An NVRTC older than the device does not know its architecture:
-        // PTX for the newest one it knows below it, for the driver to finish.
-        Err(e) if e.contains("INVALID_OPTION") => match newest_supported_below(arch) {
-            Some(older) => compile_now(source, &format!("compute_{older}"), false)?,
-            None => return Err(e),
-        },
+        // An NVRTC that turns down `-split-compile` (it says so at once).
+        Err(e) if e.contains("INVALID_OPTION") && opts.iter().any(|o| o == SPLIT_COMPILE) => {
+            let plain = options((major, minor), false);
+            match compile_now(source, &plain, &sm, true) {
+                Ok(c) => c,
+                Err(e) if e.contains("INVALID_OPTION") => older_arch(source, &plain, arch, e)?,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(e) if e.contains("INVALID_OPTION") => older_arch(source, &opts, arch, e)?,
         Err(e) => return Err(e),
     };
     if use_cache {
@@ -113,6 +138,21 @@ pub fn compile(
         seconds: t0.elapsed().as_secs_f64(),
         arch: format!("sm_{arch}"),
     })
+}
+
+/// An NVRTC older than the device does not know its architecture: PTX for
+/// the newest one it knows below it, for the driver to finish. `refused` is
+/// the error to give when there is none.
+fn older_arch(
+    source: &str,
+    opts: &[String],
+    arch: u32,
+    refused: String,
+) -> Result<(bool, Vec<u8>), String> {
+    match newest_supported_below(arch) {
+        Some(older) => compile_now(source, opts, &format!("compute_{older}"), false),
+        None => Err(refused),
+    }
 }
 
 /// The newest architecture this NVRTC compiles for that is at most `arch`.
@@ -139,12 +179,17 @@ fn newest_supported_below(arch: u32) -> Option<u32> {
 }
 
 /// (is CUBIN, image)
-fn compile_now(source: &str, arch: &str, cubin: bool) -> Result<(bool, Vec<u8>), String> {
+fn compile_now(
+    source: &str,
+    options: &[String],
+    arch: &str,
+    cubin: bool,
+) -> Result<(bool, Vec<u8>), String> {
     let src = CString::new(source).map_err(|_| "generated source contains NUL".to_string())?;
     let name = CString::new("cbmc_model.cu").expect("no NUL");
     let prog = result::create_program(&src, Some(&name))
         .map_err(|e| format!("nvrtcCreateProgram failed: {e:?}"))?;
-    let mut opts: Vec<String> = OPTIONS.iter().map(|s| s.to_string()).collect();
+    let mut opts = options.to_vec();
     opts.push(format!("--gpu-architecture={arch}"));
     // SAFETY: `prog` is live until destroyed below.
     let compiled = unsafe { result::compile_program(prog, &opts) };

@@ -82,7 +82,7 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: population {} (source: {kind})\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{",
+            "// from: population {} (source: {kind})\nCBM_TASK void cbm_{name}(i64 s, i64 c0, u64 rot_) {{",
             p.name
         );
         code.push_str("    const double t = (double)s * CBM_DT;\n    (void)t;\n");
@@ -318,7 +318,7 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: population {} ({part})\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;",
+            "// from: population {} ({part})\nCBM_TASK void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;",
             p.name
         );
         let _ = write!(
@@ -379,7 +379,7 @@ impl Gen<'_> {
         let writes = vec![Res::Var(pi, gap.target)];
         let body = self.gap_current(g, &ind(2), None);
         let code = format!(
-            "__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)s;\n    (void)c0;\n    for (u64 c = cbm_tid_r(rot_); c < {n}ull; c += cbm_nthr()) {{\n{body}    }}\n}}\n"
+            "CBM_TASK void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)s;\n    (void)c0;\n    for (u64 c = cbm_tid_r(rot_); c < {n}ull; c += cbm_nthr()) {{\n{body}    }}\n}}\n"
         );
         Task {
             name,

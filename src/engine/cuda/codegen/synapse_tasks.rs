@@ -69,7 +69,7 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}, {sl} slots)\n__device__ void cbm_deliver_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
+            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}, {sl} slots)\nCBM_TASK void cbm_deliver_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
             q.name,
             pulses.len(),
             q.name
@@ -134,14 +134,18 @@ impl Gen<'_> {
         let dv_decl: Vec<String> = (0..pulses.len())
             .map(|k| format!("double dv{k} = 0.0; int df{k} = 0;"))
             .collect();
-        // A round covers DELIVERY_CHUNKS chunks of 32 synapses. First every
+        // A round covers up to DELIVERY_CHUNKS chunks of 32 synapses. First every
         // lane loads the source of its synapse in each chunk and tests its
         // spike bit (independent loads, in flight together); then the
         // spiking ones are dealt out to the lanes in ascending order, 32 at
         // a time, each lane runs `on_pre` for its synapse, and the deposits
         // are added lane by lane: the CPU engine's order. A target's scan
-        // is thus a few dependent loads per round, not per synapse.
-        let u = DELIVERY_CHUNKS;
+        // is thus a few dependent loads per round, not per synapse. A
+        // projection whose targets have fewer synapses takes fewer chunks a
+        // round (the cerebellum's fan-ins are 1 to 1024): the unrolled
+        // round is most of a delivery's code, and so of compile time.
+        let fan_in = q.wiring.max_in_degree(self.pop_size(q.source));
+        let u = fan_in.div_ceil(32).clamp(1, DELIVERY_CHUNKS);
         let _ = writeln!(
             code,
             "        for (u32 e00_ = lo_; e00_ < hi_; e00_ += {}u) {{\n            // (chunks past the end are skipped by the whole warp)\n            u32 pre_[{u}], am_[{u}];\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                const u32 e = e00_ + 32u * u_ + cbm_lane();\n                pre_[u_] = e < hi_ ? {cpre}[e] : 0xffffffffu;\n            }}\n            u32 nact_ = 0u;\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                am_[u_] = 0u;\n                if (e00_ + 32u * u_ >= hi_) continue;\n                const u32 pi_ = pre_[u_];\n{lookup}\n                am_[u_] = __ballot_sync(CBM_FULL, act);\n                nact_ += __popc(am_[u_]);\n            }}",
@@ -258,7 +262,7 @@ impl Gen<'_> {
         let mut dep = 0;
         self.stmts(&mut body, handler, Ctx::Synapse { proj: qi }, 4, &mut dep);
         let code = format!(
-            "// from: projection {} ({what})\n__device__ void cbm_{what}_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    const u64 grp_ = cbm_group({nt}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {nt}ull; base += cbm_nwarps() * grp_) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = cbm_lane() < grp_ && jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = e; // (synapse variables in CSC order)\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
+            "// from: projection {} ({what})\nCBM_TASK void cbm_{what}_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;\n    const u64 grp_ = cbm_group({nt}ull);\n    for (u64 base = cbm_warp_r(rot_) * grp_; base < {nt}ull; base += cbm_nwarps() * grp_) {{\n        const u64 jl_ = base + cbm_lane();\n        const int act = cbm_lane() < grp_ && jl_ < {nt}ull && {active};\n        u32 m_ = __ballot_sync(CBM_FULL, act);\n        while (m_ != 0u) {{\n            const int b_ = __ffs((int)m_) - 1;\n            m_ &= m_ - 1u;\n            const u64 pj_ = base + (u64)b_;\n            for (u32 e = {off}[pj_] + cbm_lane(); e < {off}[pj_ + 1]; e += 32u) {{\n                const u32 k = e; // (synapse variables in CSC order)\n                const u32 pi_ = {cpre}[e];\n                (void)pi_;\n{}{body}            }}\n        }}\n    }}\n}}\n",
             q.name,
             q.name,
             Self::locals(q.locals, 4)
@@ -289,7 +293,7 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: projection {} (every {} steps)\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)c0;\n    if ((u64)s % {period}ull != 0ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;",
+            "// from: projection {} (every {} steps)\nCBM_TASK void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    (void)c0;\n    if ((u64)s % {period}ull != 0ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;",
             q.name, period
         );
         // The synapse's place on the device (see `Generated::csc_order`).
@@ -388,7 +392,7 @@ impl Gen<'_> {
             };
             let name = format!("record_{}", r.name);
             let code = format!(
-                "// from: recorder {}\n__device__ void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    if ((u64)s % {e}ull != 0ull) return;\n    const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n    for (u64 c = cbm_tid_r(rot_); c < {count}; c += cbm_nthr()) {buf}[row_ * {count} + c] = {value};\n}}\n",
+                "// from: recorder {}\nCBM_TASK void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    if ((u64)s % {e}ull != 0ull) return;\n    const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n    for (u64 c = cbm_tid_r(rot_); c < {count}; c += cbm_nthr()) {buf}[row_ * {count} + c] = {value};\n}}\n",
                 r.name
             );
             tasks.push(Task {
