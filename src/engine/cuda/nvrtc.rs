@@ -26,14 +26,12 @@ const SPLIT_COMPILE: &str = "-split-compile=0";
 pub const EXTRA_OPTIONS_VAR: &str = "CBMC_NVRTC_OPTIONS";
 
 /// The options of a compilation with this NVRTC, the extra ones last.
-fn options(version: (i32, i32), split: bool) -> Vec<String> {
+fn options(version: (i32, i32), split: bool, extra: Option<&str>) -> Vec<String> {
     let mut opts: Vec<String> = OPTIONS.iter().map(|s| s.to_string()).collect();
     if split && version >= (12, 1) {
         opts.push(SPLIT_COMPILE.to_string());
     }
-    if let Ok(extra) = std::env::var(EXTRA_OPTIONS_VAR) {
-        opts.extend(extra.split_whitespace().map(str::to_string));
-    }
+    opts.extend(extra.unwrap_or("").split_whitespace().map(str::to_string));
     opts
 }
 
@@ -82,7 +80,8 @@ pub fn compile(
     let t0 = Instant::now();
     let (major, minor) = version()?;
     let use_cache = cache.is_some();
-    let opts = options((major, minor), true);
+    let extra = std::env::var(EXTRA_OPTIONS_VAR).ok();
+    let opts = options((major, minor), true, extra.as_deref());
     let key = crate::engine::cache::hash128(&[
         source.as_bytes(),
         opts.join(" ").as_bytes(),
@@ -108,21 +107,7 @@ pub fn compile(
             }
         }
     }
-    let sm = format!("sm_{arch}");
-    let compiled = match compile_now(source, &opts, &sm, true) {
-        Ok(c) => c,
-        // An NVRTC that turns down `-split-compile` (it says so at once).
-        Err(e) if e.contains("INVALID_OPTION") && opts.iter().any(|o| o == SPLIT_COMPILE) => {
-            let plain = options((major, minor), false);
-            match compile_now(source, &plain, &sm, true) {
-                Ok(c) => c,
-                Err(e) if e.contains("INVALID_OPTION") => older_arch(source, &plain, arch, e)?,
-                Err(e) => return Err(e),
-            }
-        }
-        Err(e) if e.contains("INVALID_OPTION") => older_arch(source, &opts, arch, e)?,
-        Err(e) => return Err(e),
-    };
+    let compiled = compile_for(source, (major, minor), extra.as_deref(), arch)?;
     if use_cache {
         if let Some(d) = &dir {
             let ext = if compiled.0 { "cubin" } else { "ptx" };
@@ -140,19 +125,47 @@ pub fn compile(
     })
 }
 
-/// An NVRTC older than the device does not know its architecture: PTX for
-/// the newest one it knows below it, for the driver to finish. `refused` is
-/// the error to give when there is none.
-fn older_arch(
+/// Compile for `sm_<arch>`. An NVRTC that refuses `-split-compile` is asked
+/// again without it; one older than the device, which does not know its
+/// architecture, makes PTX for the newest one it knows below it, for the
+/// driver to finish.
+fn compile_for(
     source: &str,
-    opts: &[String],
+    version: (i32, i32),
+    extra: Option<&str>,
     arch: u32,
-    refused: String,
 ) -> Result<(bool, Vec<u8>), String> {
-    match newest_supported_below(arch) {
-        Some(older) => compile_now(source, opts, &format!("compute_{older}"), false),
-        None => Err(refused),
+    let sm = format!("sm_{arch}");
+    let mut opts = options(version, true, extra);
+    let mut result = compile_now(source, &opts, &sm, true);
+    if matches!(&result, Err(e) if refused_option(e)) && opts.iter().any(|o| o == SPLIT_COMPILE) {
+        opts = options(version, false, extra);
+        result = compile_now(source, &opts, &sm, true);
     }
+    match result {
+        Err(e) if refused_arch(&e) => match newest_supported_below(arch) {
+            Some(older) => compile_now(source, &opts, &format!("compute_{older}"), false),
+            None => Err(e),
+        },
+        Err(e) if refused_option(&e) => Err(match extra {
+            Some(x) => format!("{e}\n(the extra options, from {EXTRA_OPTIONS_VAR}: `{x}`)"),
+            None => e,
+        }),
+        other => other,
+    }
+}
+
+/// NVRTC turned down an option other than the architecture ("unrecognized
+/// option", "invalid argument for option"; an unknown architecture is an
+/// "invalid value for --gpu-architecture").
+fn refused_option(e: &str) -> bool {
+    e.contains("INVALID_OPTION")
+        && (e.contains("unrecognized option") || e.contains("invalid argument for option"))
+}
+
+/// NVRTC turned down the architecture (any other refused option).
+fn refused_arch(e: &str) -> bool {
+    e.contains("INVALID_OPTION") && !refused_option(e)
 }
 
 /// The newest architecture this NVRTC compiles for that is at most `arch`.
@@ -266,4 +279,32 @@ pub fn explain_log(source: &str, log: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_compile_only_where_nvrtc_has_it_and_extra_options_last() {
+        assert!(!options((11, 8), true, None).contains(&SPLIT_COMPILE.to_string()));
+        assert!(!options((12, 9), false, None).contains(&SPLIT_COMPILE.to_string()));
+        let opts = options((12, 9), true, Some(" --Ofast-compile=min  -lineinfo "));
+        assert_eq!(opts[OPTIONS.len()], SPLIT_COMPILE);
+        assert_eq!(
+            opts[OPTIONS.len() + 1..],
+            ["--Ofast-compile=min", "-lineinfo"]
+        );
+    }
+
+    #[test]
+    fn a_refused_architecture_is_told_from_a_refused_option() {
+        let arch = "NvrtcError(NVRTC_ERROR_INVALID_OPTION)):\nnvrtc: error: invalid value for --gpu-architecture (-arch)";
+        let option = "NvrtcError(NVRTC_ERROR_INVALID_OPTION)):\nnvrtc: error: unrecognized option --bogus found";
+        let argument = "NvrtcError(NVRTC_ERROR_INVALID_OPTION)):\nnvrtc: error: invalid argument for option --dopt (-dopt): off";
+        assert!(refused_arch(arch) && !refused_option(arch));
+        assert!(refused_option(option) && !refused_arch(option));
+        assert!(refused_option(argument) && !refused_arch(argument));
+        assert!(!refused_arch("NvrtcError(NVRTC_ERROR_COMPILATION)"));
+    }
 }
