@@ -120,11 +120,16 @@ pub struct CudaDevice {
     pub context_seconds: f64,
 }
 
-impl CudaDevice {
-    /// Compile (or take from the cache) and load `source`, which has
-    /// `phases` phases per step; `items` is the widest task's number of
-    /// threads it can use (sizes the grid).
-    pub fn new(source: &str, phases: usize, items: usize) -> Result<Self, String> {
+/// GPU 0 as compiling for it needs it: its architecture, and whether it
+/// launches the persistent kernel (cooperatively) or one kernel per phase.
+pub struct Target {
+    info: GpuInfo,
+    dev: sys::CUdevice,
+    cooperative: bool,
+}
+
+impl Target {
+    pub fn find() -> Result<Self, String> {
         let info = usable()?;
         let dev = result::device::get(0).map_err(|e| err("cuDeviceGet", e))?;
         // SAFETY: `dev` is valid.
@@ -137,11 +142,47 @@ impl CudaDevice {
         .unwrap_or(0)
             != 0;
         let cooperative = coop && std::env::var_os("CBMC_CUDA_NO_PERSISTENT").is_none();
-        let compiled = nvrtc::compile(
-            &super::codegen::one_entry(source, cooperative),
-            info.arch(),
+        Ok(Target {
+            info,
+            dev,
+            cooperative,
+        })
+    }
+
+    /// Compile (or take from the cache) the entry point of `source` this GPU
+    /// launches. NVRTC needs no CUDA context, so this may run on another
+    /// thread while the network is built.
+    pub fn compile(&self, source: &str) -> Result<Compiled, String> {
+        nvrtc::compile(
+            &super::codegen::one_entry(source, self.cooperative),
+            self.info.arch(),
             crate::engine::cache::dir().as_deref(),
-        )?;
+        )
+    }
+}
+
+impl CudaDevice {
+    /// Compile (or take from the cache) and load `source`, which has
+    /// `phases` phases per step; `items` is the widest task's number of
+    /// threads it can use (sizes the grid).
+    pub fn new(source: &str, phases: usize, items: usize) -> Result<Self, String> {
+        let target = Target::find()?;
+        let compiled = target.compile(source)?;
+        Self::load(target, compiled, phases, items)
+    }
+
+    /// Load a module compiled by `target.compile` (see [`CudaDevice::new`]).
+    pub fn load(
+        target: Target,
+        compiled: Compiled,
+        phases: usize,
+        items: usize,
+    ) -> Result<Self, String> {
+        let Target {
+            info,
+            dev,
+            cooperative,
+        } = target;
         let t0 = Instant::now();
         // SAFETY: `dev` is valid; the primary context is released in Drop.
         let ctx = unsafe { result::primary_ctx::retain(dev) }
