@@ -123,8 +123,13 @@ pub fn run_cpu_with(
 /// The network a run starts from, after making sure that it and the
 /// recordings fit in memory (a clear error now, not an abort mid-run).
 fn instantiate(ir: &Ir) -> Result<Network, String> {
-    crate::network::check_memory(ir, crate::record::recording_bytes(ir))?;
+    check_memory(ir)?;
     crate::network::build(ir)
+}
+
+/// Whether the network and the recordings fit in memory.
+fn check_memory(ir: &Ir) -> Result<(), String> {
+    crate::network::check_memory(ir, crate::record::recording_bytes(ir))
 }
 
 /// What building a network for a run measured.

@@ -127,7 +127,8 @@ impl<D: Device> GpuEngine<D> {
         mut dev: D,
         opts: &GpuOptions,
     ) -> Result<Self, String> {
-        let chunk = opts.chunk_steps.max(1);
+        // `cbm_run` counts the chunk's steps in an `int`, one past the last.
+        let chunk = opts.chunk_steps.clamp(1, i32::MAX as u32 - 1);
         let rng = Rng::new(ir.seed);
         let weight_ids: Vec<Vec<usize>> = ir
             .recorders

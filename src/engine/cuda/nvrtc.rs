@@ -155,17 +155,16 @@ fn compile_for(
     }
 }
 
-/// NVRTC turned down an option other than the architecture ("unrecognized
-/// option", "invalid argument for option"; an unknown architecture is an
-/// "invalid value for --gpu-architecture").
-fn refused_option(e: &str) -> bool {
-    e.contains("INVALID_OPTION")
-        && (e.contains("unrecognized option") || e.contains("invalid argument for option"))
+/// NVRTC turned down the architecture: "invalid value for
+/// --gpu-architecture (-arch)".
+fn refused_arch(e: &str) -> bool {
+    e.contains("INVALID_OPTION") && e.contains("--gpu-architecture")
 }
 
-/// NVRTC turned down the architecture (any other refused option).
-fn refused_arch(e: &str) -> bool {
-    e.contains("INVALID_OPTION") && !refused_option(e)
+/// NVRTC turned down another option ("unrecognized option", "invalid
+/// argument for option").
+fn refused_option(e: &str) -> bool {
+    e.contains("INVALID_OPTION") && !refused_arch(e)
 }
 
 /// The newest architecture this NVRTC compiles for that is at most `arch`.
@@ -305,6 +304,8 @@ mod tests {
         assert!(refused_arch(arch) && !refused_option(arch));
         assert!(refused_option(option) && !refused_arch(option));
         assert!(refused_option(argument) && !refused_arch(argument));
+        let other = "NvrtcError(NVRTC_ERROR_INVALID_OPTION)):\nnvrtc: error: some other wording";
+        assert!(refused_option(other) && !refused_arch(other));
         assert!(!refused_arch("NvrtcError(NVRTC_ERROR_COMPILATION)"));
     }
 }
