@@ -21,6 +21,9 @@ pub const TRACE_CELLS: &str = "_cells";
 /// `NAME_pre` and `NAME_post`: the cells of each recorded synapse of `weights`.
 pub const PRE: &str = "_pre";
 pub const POST: &str = "_post";
+/// `NAME_delay`: each recorded synapse's delay in seconds, for a projection
+/// with delays drawn per synapse (only then written).
+pub const DELAY: &str = "_delay";
 
 /// The key of one of recorder `name`'s arrays ("" for the main one).
 pub fn key(name: &str, suffix: &str) -> String {

@@ -134,6 +134,54 @@ record i = trace(Dst.I, cells = [0])
     }
 }
 
+/// Delays drawn per synapse: each target's one synapse delivers exactly its
+/// own delay after the spike, and the rounded uniform draw covers every
+/// whole step of the range (the end steps with half the others' share).
+#[test]
+fn each_synapse_delivers_after_its_own_drawn_delay() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 30 ms  seed = 4 }
+neuron Sink {
+    inputs { I: mV/ms }
+    state { V = 0 mV }
+    equations { dV/dt = I [euler] }
+}
+synapse Kick { on_pre { target += 1 mV/ms } }
+population Src[1] = spike_times(times = [10 ms])
+population Dst[600] = Sink()
+projection p: Src -> Dst.I { synapse = Kick()  connect = all_to_all()  delay = uniform(1 ms, 7 ms) }
+record i = trace(Dst.I, cells = 600)
+"#;
+    let path = model_file("drawn_delays", model);
+    let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
+    let net = cbmc::network::build(&p.ir).expect("network");
+    let q = &net.projections[0];
+    let shortest = p.ir.projections[0].delay_steps as usize;
+    assert_eq!(shortest, 1);
+    let r = run_text("drawn_delays", model);
+    let (shape, i) = f64s(&r, "i");
+    assert_eq!(shape, [30, 600]);
+    let mut per_delay = [0usize; 8];
+    // All to all from one cell: synapse k reaches cell k.
+    for (k, &cell) in q.post.iter().enumerate() {
+        let delay = shortest + q.delay_extra[k] as usize;
+        assert!((1..=7).contains(&delay), "synapse {k}: delay {delay} steps");
+        per_delay[delay] += 1;
+        for s in 0..30 {
+            let want = if s == 10 + delay { 1.0 } else { 0.0 };
+            assert_eq!(i[s * 600 + cell as usize], want, "cell {cell}, step {s}");
+        }
+    }
+    // 600 draws: 50 expected at 1 and 7 ms, 100 at each step between.
+    for (d, &n) in per_delay.iter().enumerate().skip(1) {
+        let expected = if d == 1 || d == 7 { 50.0 } else { 100.0 };
+        assert!(
+            (n as f64 - expected).abs() < 5.0 * expected.sqrt(),
+            "{n} synapses of {d} steps"
+        );
+    }
+}
+
 #[test]
 fn pulse_lasts_its_duration() {
     let model = r#"

@@ -312,7 +312,7 @@ fn interrupt_writes_a_partial_recording() {
 }
 
 #[test]
-fn per_synapse_delays_are_refused_by_check_and_run() {
+fn per_synapse_delays_run_and_an_unbounded_draw_is_refused_by_check_and_run() {
     let d = temp_dir("syn_delays");
     let path = d.join("m.cbm");
     std::fs::write(
@@ -320,7 +320,22 @@ fn per_synapse_delays_are_refused_by_check_and_run() {
         SMALL.replace("delay = 2 ms", "delay = uniform(1 ms, 3 ms)"),
     )
     .unwrap();
-    // `cbmc check` refuses what `cbmc run` cannot run.
+    let out = d.join("out");
+    let o = run_quietly(&path, &out).output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.join("m.npz").exists());
+    // A normal draw needs both bounds: `cbmc check` refuses what `cbmc run`
+    // cannot run, and the run writes nothing.
+    std::fs::write(
+        &path,
+        SMALL.replace("delay = 2 ms", "delay = normal(2 ms, 1 ms, low = 1 ms)"),
+    )
+    .unwrap();
     let o = cbmc()
         .args(["check", path.to_str().unwrap()])
         .output()
@@ -328,14 +343,14 @@ fn per_synapse_delays_are_refused_by_check_and_run() {
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(
-        err.contains("E034") && err.contains("per-synapse delays"),
+        err.contains("E034") && err.contains("needs `low` and `high`"),
         "{err}"
     );
-    let out = d.join("out");
+    let out = d.join("out2");
     let o = run_quietly(&path, &out).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("per-synapse delays"), "{err}");
+    assert!(err.contains("needs `low` and `high`"), "{err}");
     assert!(!out.join("m.npz").exists());
 }
 
@@ -530,7 +545,7 @@ fn npz_array_names_are_the_ones_the_checker_reserves() {
             );
             expected.extend(
                 r.kind
-                    .array_suffixes()
+                    .array_suffixes(model)
                     .iter()
                     .map(|s| format!("{}{s}", r.name)),
             );

@@ -581,7 +581,7 @@ fn infer_recorders(r: &mut Reader, meta: &Meta) -> Result<Vec<RecorderMeta>, Str
                 population: None,
                 ..rec(k, "weights")
             });
-            for s in ["", TIMES, PRE, POST] {
+            for s in ["", TIMES, PRE, POST, DELAY] {
                 used.insert(format!("{k}{s}"));
             }
         } else if r.has(&key(k, TRACE_CELLS)) {

@@ -280,12 +280,21 @@ pub struct Projection {
     /// projection's parameter values.
     pub bounds: Vec<(usize, f64, f64)>,
     pub wiring: Wiring,
+    /// The delay in steps; with `delay_draw`, the shortest one.
     pub delay_steps: u32,
-    /// `delay = uniform(...)`: per-synapse delays (checked, not yet run).
-    pub delay_per_synapse: Option<Span>,
+    /// `delay = uniform(...)` or `normal(...)`: a delay per synapse.
+    pub delay_draw: Option<DelayDraw>,
     pub teacher: Option<usize>,
     pub handlers: Handlers,
     pub span: Span,
+}
+
+/// Delays drawn per synapse (in seconds), each rounded to whole steps, from
+/// the projection's `delay_steps` to `max_steps`.
+#[derive(Clone, Debug)]
+pub struct DelayDraw {
+    pub init: Init,
+    pub max_steps: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -335,13 +344,22 @@ pub enum RecorderKind {
 impl RecorderKind {
     /// The suffixes of the arrays this recorder writes to the `.npz`, after
     /// its name (`crate::npz_keys`; `record::Recording::arrays` writes them,
-    /// and a test keeps the two in step).
-    pub fn array_suffixes(&self) -> &'static [&'static str] {
+    /// and a test keeps the two in step). `model` tells whether a recorded
+    /// projection has delays drawn per synapse.
+    pub fn array_suffixes(&self, model: &Model) -> &'static [&'static str] {
         use crate::npz_keys::*;
         match self {
             RecorderKind::SpikeCounts { .. } | RecorderKind::Rate { .. } => &["", BIN],
             RecorderKind::SpikeTimes { .. } => &[TIMES, SPIKING_CELLS],
             RecorderKind::Trace { .. } => &["", TIMES, TRACE_CELLS],
+            RecorderKind::Weights { projection, .. }
+                if model
+                    .projections
+                    .get(*projection)
+                    .is_some_and(|q| q.delay_draw.is_some()) =>
+            {
+                &["", TIMES, PRE, POST, DELAY]
+            }
             RecorderKind::Weights { .. } => &["", TIMES, PRE, POST],
         }
     }

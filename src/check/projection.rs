@@ -8,7 +8,7 @@ use super::stmt::Writes;
 use super::units::Dim;
 use super::{unknown_setting, Checker};
 use crate::diagnostics::Diagnostic;
-use crate::syntax::ast::{self, Expr, ExprKind, Item, Setting};
+use crate::syntax::ast::{self, Expr, ExprKind, Item, Setting, Span};
 
 impl Checker {
     pub(super) fn projection(
@@ -78,7 +78,14 @@ impl Checker {
         };
         let mut wiring = None;
         let mut delay_steps = 1;
-        let mut delay_per_synapse = None;
+        let mut delay_draw: Option<(DelayDraw, Span)> = None;
+        // A zero delay needs the source updated before the target.
+        let zero_delay = |c: &mut Checker, span: Span| {
+            let pos = |i: usize| m.schedule.iter().position(|x| *x == i);
+            if pos(src) >= pos(dst) {
+                c.emit(Diagnostic::error("cbm::E030", span, format!("a zero delay from `{}` to `{}` needs `{}` scheduled first", p.source.name, p.target.name, p.source.name)).label("zero delay").help("list the source before the target in `schedule { ... }`, or use a delay of at least dt"));
+            }
+        };
         let mut teacher = None;
         let scope = Scope {
             context: "a projection setting",
@@ -107,24 +114,19 @@ impl Checker {
                     ),
                 },
                 "connect" => connect_set = Some(s),
-                "delay" if matches!(&s.value.kind, ExprKind::Call(c) if matches!(c.name.name.as_str(), "normal" | "uniform")) =>
-                {
-                    // Per-synapse delays: checked as a time distribution, then
-                    // refused here, so that `cbmc check` and `cbmc run` agree.
-                    if let Some(init) = self.init(&s.value, &scope, true) {
-                        self.check_init_dim(&init, Dim::TIME, "the delay", &scope);
-                        {
-                            self.emit(
-                                Diagnostic::error(
-                                    "cbm::E034",
-                                    s.value.span,
-                                    "per-synapse delays are not run yet: the engines run one delay per projection",
-                                )
-                                .label("a delay drawn per synapse")
-                                .help("give one delay (`delay = 2 ms`), or split the projection into several with one delay each"),
-                            );
+                "delay" if is_distribution(&s.value) => {
+                    if let Some((init, low, high)) = self.delay_draw(&s.value, &scope) {
+                        if low == 0 {
+                            zero_delay(self, s.value.span);
                         }
-                        delay_per_synapse = Some(s.value.span);
+                        delay_steps = low;
+                        delay_draw = Some((
+                            DelayDraw {
+                                init,
+                                max_steps: high,
+                            },
+                            s.value.span,
+                        ));
                     }
                 }
                 "delay" => {
@@ -132,10 +134,7 @@ impl Checker {
                     if let Some(d) = self.steps_of(&e, "the delay", &scope, 0) {
                         delay_steps = d;
                         if d == 0 {
-                            let pos = |i: usize| m.schedule.iter().position(|x| *x == i);
-                            if pos(src) >= pos(dst) {
-                                self.emit(Diagnostic::error("cbm::E030", e.span, format!("a zero delay from `{}` to `{}` needs `{}` scheduled first", p.source.name, p.target.name, p.source.name)).label("zero delay").help("list the source before the target in `schedule { ... }`, or use a delay of at least dt"));
-                            }
+                            zero_delay(self, e.span);
                         }
                     }
                 }
@@ -144,6 +143,7 @@ impl Checker {
                         let name = &path.parts[0].name;
                         match all.iter().position(|q| q.name.name == *name) {
                             Some(i) if all[i].name.name == p.name.name => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("projection `{name}` cannot be its own teacher")).label("itself").help("the teacher is another projection onto the same cells, e.g. CF -> PKJ for PF -> PKJ")),
+                            Some(i) if all[i].target.name == p.target.name && all[i].settings.iter().any(|t| t.name.name == "delay" && is_distribution(&t.value)) => self.emit(Diagnostic::error("cbm::E034", s.value.span, format!("teacher `{name}` has per-synapse delays: the engines count a teacher's arrivals with one delay")).label("a teacher with delays drawn per synapse").help(format!("give `{name}` one delay (`delay = 2 ms`)"))),
                             Some(i) if all[i].target.name == p.target.name => teacher = Some(i),
                             Some(i) => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("teacher `{name}` targets `{}`, not `{}`", all[i].target.name, p.target.name)).label("different target population").help("a teacher projection must reach the same cells, e.g. CF -> PKJ for PF -> PKJ")),
                             None => self.emit(Diagnostic::error("cbm::E003", s.value.span, format!("unknown projection `{name}`")).label("not a projection")),
@@ -328,6 +328,12 @@ impl Checker {
             Some(target_dim),
             &m.signals,
         );
+        if let Some((_, span)) = &delay_draw {
+            if longest_pulse(&handlers.on_pre) > 1 {
+                self.emit(Diagnostic::error("cbm::E034", *span, "a deposit pulse (`target += x for ...`) with per-synapse delays is not run yet").label("delays drawn per synapse").help("give one delay (`delay = 2 ms`), or deposit in a single step"));
+                ok = false;
+            }
+        }
         if !ok {
             return None;
         }
@@ -345,11 +351,57 @@ impl Checker {
             bounds,
             wiring: wiring?,
             delay_steps,
-            delay_per_synapse,
+            delay_draw: delay_draw.map(|(d, _)| d),
             teacher,
             handlers,
             span: p.name.span,
         })
+    }
+
+    /// A delay drawn per synapse (`uniform(...)`, or `normal(...)` with
+    /// `low` and `high`): the distribution, a time, and its bounds in whole
+    /// steps. The longest delay sizes the buffer of arriving input.
+    fn delay_draw(&mut self, e: &Expr, scope: &Scope) -> Option<(Init, u32, u32)> {
+        let init = self.init(e, scope, true)?;
+        // Unit errors once, for the delay, not again for its bounds.
+        let before = self.diagnostics.len();
+        self.check_init_dim(&init, Dim::TIME, "the delay", scope);
+        if self.diagnostics.len() > before {
+            return None;
+        }
+        let (low, high) = match &init {
+            Init::Uniform { low, high } => (low.clone(), high.clone()),
+            Init::Normal {
+                low: Some(low),
+                high: Some(high),
+                ..
+            } => (low.clone(), high.clone()),
+            _ => {
+                self.emit(Diagnostic::error("cbm::E034", e.span, "a per-synapse delay drawn from `normal(...)` needs `low` and `high`").label("unbounded").help("e.g. `normal(5 ms, 1 ms, low = 1 ms, high = 10 ms)`: the longest delay sizes the buffer of arriving input"));
+                return None;
+            }
+        };
+        let before = self.diagnostics.len();
+        self.check_distribution(&init, scope, None);
+        let reported = self.diagnostics.len() > before;
+        let shortest = self.steps_of(&low, "the shortest delay", scope, 0);
+        let longest = self.steps_of(&high, "the longest delay", scope, 0);
+        let (shortest, longest) = (shortest?, longest?);
+        if shortest > longest {
+            if reported {
+                return None;
+            }
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    e.span,
+                    "the shortest delay is above the longest",
+                )
+                .label("low > high"),
+            );
+            return None;
+        }
+        Some((init, shortest, longest))
     }
 
     /// The synapse type's bounds with this projection's parameter values
@@ -904,4 +956,28 @@ impl Checker {
             span: g.name.span,
         })
     }
+}
+
+/// `normal(...)` or `uniform(...)`.
+fn is_distribution(e: &ast::Expr) -> bool {
+    matches!(&e.kind, ExprKind::Call(c) if matches!(c.name.name.as_str(), "normal" | "uniform"))
+}
+
+/// The longest deposit pulse in steps (1 for a plain deposit, 0 for none).
+fn longest_pulse(stmts: &[TStmt]) -> u32 {
+    stmts
+        .iter()
+        .map(|s| match s {
+            TStmt::Assign {
+                target: Target::Deposit,
+                pulse_steps,
+                ..
+            } => pulse_steps.unwrap_or(1),
+            TStmt::If {
+                then, otherwise, ..
+            } => longest_pulse(then).max(longest_pulse(otherwise)),
+            _ => 0,
+        })
+        .max()
+        .unwrap_or(0)
 }

@@ -24,7 +24,7 @@ impl Checker {
             ));
         }
         for r in &m.recorders {
-            for suffix in r.kind.array_suffixes() {
+            for suffix in r.kind.array_suffixes(m) {
                 let key = npz_keys::key(&r.name, suffix);
                 if let Some((_, owner)) = written.iter().find(|(k, _)| *k == key) {
                     self.emit(

@@ -721,9 +721,6 @@ fn projection(
     p: &m::Projection,
     layouts: &[Layout],
 ) -> Result<ProjectionIr, String> {
-    if p.delay_per_synapse.is_some() {
-        return Err(format!("projection `{}` has per-synapse delays (`delay = uniform(...)` or `normal(...)`): the language checks them, but the engines run one delay per projection so far; give a single delay", p.name));
-    }
     let ty = &model.synapses[p.synapse];
     let dt = model.dt;
     let mut ctx = Ctx {
@@ -788,6 +785,13 @@ fn projection(
         bounds: p.bounds.clone(),
         wiring: p.wiring.clone(),
         delay_steps: p.delay_steps,
+        delay_draw: match &p.delay_draw {
+            Some(d) => Some(DelayDrawIr {
+                init: init_ir(&mut ctx, &d.init)?,
+                max_steps: d.max_steps,
+            }),
+            None => None,
+        },
         teacher: p.teacher,
         locals: h.locals,
         max_pulse_steps,

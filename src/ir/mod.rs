@@ -350,18 +350,38 @@ pub struct ProjectionIr {
     /// (var, low, high): clipped after every handler that runs.
     pub bounds: Vec<(usize, f64, f64)>,
     pub wiring: Wiring,
+    /// The delay in steps; with `delay_draw`, the shortest one.
     pub delay_steps: u32,
+    /// Delays drawn per synapse (the network holds each synapse's).
+    pub delay_draw: Option<DelayDrawIr>,
     pub teacher: Option<usize>,
     pub locals: usize,
     pub max_pulse_steps: u32,
 }
 
+/// Per-synapse delays: drawn from `init` (seconds), each rounded to whole
+/// steps (halves up) and kept within `delay_steps ..= max_steps`. Only for
+/// single-step deposits and projections that teach no other (E034).
+#[derive(Clone, Debug)]
+pub struct DelayDrawIr {
+    pub init: InitIr,
+    pub max_steps: u32,
+}
+
 impl ProjectionIr {
     /// Slots of the projection's per-target ring buffer: a deposit lands
-    /// `delay_steps` ahead and a pulse occupies up to `max_pulse_steps`.
-    /// Every engine (and the memory estimate) sizes its rings so.
+    /// `delay_steps` ahead (at most the longest drawn delay) and a pulse
+    /// occupies up to `max_pulse_steps`. Every engine (and the memory
+    /// estimate) sizes its rings so.
     pub fn ring_slots(&self) -> usize {
-        (self.delay_steps + self.max_pulse_steps) as usize
+        (self.longest_delay_steps() + self.max_pulse_steps) as usize
+    }
+
+    /// The longest delay of any synapse, in steps.
+    pub fn longest_delay_steps(&self) -> u32 {
+        self.delay_draw
+            .as_ref()
+            .map_or(self.delay_steps, |d| d.max_steps)
     }
 
     /// The bounds of per-synapse variable `var`, if it has any (one at most:

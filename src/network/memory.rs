@@ -45,7 +45,10 @@ pub fn estimated_bytes(ir: &Ir) -> u64 {
         .projections
         .iter()
         .zip(expected_synapses(ir))
-        .map(|(q, n)| n * (8 + 8 + 8 * q.vars.len() as u64))
+        .map(|(q, n)| {
+            let delay = if q.delay_draw.is_some() { 4 } else { 0 };
+            n * (8 + 8 + 8 * q.vars.len() as u64 + delay)
+        })
         .sum();
     let rings: u64 = ir
         .projections

@@ -6,7 +6,9 @@ pub mod rng;
 
 pub use memory::{available_bytes, check_memory, estimated_bytes, expected_synapses};
 
-use crate::ir::{Expr, Func, InitIr, Ir, PopulationKindIr, UnOp, VarIr, Wiring};
+use crate::ir::{
+    DelayDrawIr, Expr, Func, InitIr, Ir, PopulationKindIr, ProjectionIr, UnOp, VarIr, Wiring,
+};
 use rng::{stream, Rng};
 
 #[derive(Clone, Debug)]
@@ -21,12 +23,36 @@ impl Network {
         self.projections.iter().map(|p| p.len()).sum()
     }
 
+    /// Each projection's `delay_extra` where a `weights` recorder records
+    /// the projection (empty elsewhere, and for one delay): what a
+    /// recording needs of the drawn delays.
+    pub fn recorded_delays(&self, ir: &Ir) -> Vec<Vec<u32>> {
+        let recorded = |q: usize| {
+            ir.recorders.iter().any(|r| {
+                matches!(r.kind, crate::ir::RecorderKindIr::Weights { projection, .. } if projection == q)
+            })
+        };
+        self.projections
+            .iter()
+            .enumerate()
+            .map(|(q, p)| {
+                if recorded(q) {
+                    p.delay_extra.clone()
+                } else {
+                    vec![]
+                }
+            })
+            .collect()
+    }
+
     /// Bytes of the synapses as built: pre and post index (u32), each
-    /// per-synapse variable (f64), CSR offsets (u32).
+    /// per-synapse variable (f64), CSR offsets (u32), drawn delays (u32).
     pub fn synapse_bytes(&self) -> usize {
         self.projections
             .iter()
-            .map(|p| p.len() * (8 + 8 * p.vars.len()) + p.offsets.len() * 4)
+            .map(|p| {
+                p.len() * (8 + 8 * p.vars.len()) + p.offsets.len() * 4 + p.delay_extra.len() * 4
+            })
             .sum()
     }
 }
@@ -46,6 +72,9 @@ pub struct ProjectionNet {
     pub post: Vec<u32>,
     /// Per-synapse values, `vars[var][synapse]`.
     pub vars: Vec<Vec<f64>>,
+    /// With delays drawn per synapse: each synapse's delay beyond the
+    /// projection's shortest, in steps (empty: one delay for all).
+    pub delay_extra: Vec<u32>,
 }
 
 impl ProjectionNet {
@@ -118,6 +147,10 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
         net.vars = init_vars(&q.vars, net.len(), &rng, |var, site| {
             stream(rng::SYN_INIT, qi, (var as u32) << 4 | site)
         })?;
+        if let Some(d) = &q.delay_draw {
+            let s = stream(rng::DELAY, qi, 0);
+            net.delay_extra = draw_delays(q, d, net.len(), &rng, s, ir.dt);
+        }
         projections.push(net);
     }
     let gaps = ir
@@ -258,6 +291,7 @@ fn csr(pairs: Vec<(u32, u32)>, n_src: usize, n_dst: usize) -> ProjectionNet {
         pre: sorted.iter().map(|p| p.0).collect(),
         post: sorted.iter().map(|p| p.1).collect(),
         vars: vec![],
+        delay_extra: vec![],
     }
 }
 
@@ -285,6 +319,52 @@ fn counting_sort(
     (out, offsets)
 }
 
+/// `n` values of a constant or a distribution from stream `s` (zeros for an
+/// expression, which `init_vars` fills in).
+fn draw_column(init: &InitIr, n: usize, rng: &Rng, s: u32) -> Vec<f64> {
+    match init {
+        InitIr::Const(c) => vec![*c; n],
+        InitIr::Normal {
+            mean,
+            sd,
+            low,
+            high,
+        } => (0..n)
+            .map(|e| {
+                let w = rng.words(s, e as u32, (e >> 32) as u32, 0);
+                (mean + sd * Rng::normal(w[0], w[1])).clamp(*low, *high)
+            })
+            .collect(),
+        InitIr::Uniform { low, high } => (0..n)
+            .map(|e| {
+                low + (high - low) * Rng::uniform(rng.words(s, e as u32, (e >> 32) as u32, 0)[0])
+            })
+            .collect(),
+        InitIr::Expr(_) => vec![0.0; n],
+    }
+}
+
+/// Each synapse's delay beyond the projection's shortest, in steps: drawn
+/// in seconds, rounded to whole steps (halves up) and kept within the
+/// bounds (which the checker made whole steps).
+fn draw_delays(
+    q: &ProjectionIr,
+    d: &DelayDrawIr,
+    n: usize,
+    rng: &Rng,
+    s: u32,
+    dt: f64,
+) -> Vec<u32> {
+    draw_column(&d.init, n, rng, s)
+        .into_iter()
+        .map(|x| {
+            let steps = crate::check::model::whole_steps(x, dt)
+                .clamp(q.delay_steps as f64, d.max_steps as f64);
+            steps as u32 - q.delay_steps
+        })
+        .collect()
+}
+
 /// Initial values of per-element variables, in declaration order (an
 /// expression may use variables declared before it).
 fn init_vars(
@@ -298,28 +378,7 @@ fn init_vars(
     // state initial values, so fill in two passes: non-expressions first.
     out.resize(vars.len(), vec![]);
     for (v, var) in vars.iter().enumerate() {
-        let s = stream_of(v, 0);
-        out[v] = match &var.init {
-            InitIr::Const(c) => vec![*c; n],
-            InitIr::Normal {
-                mean,
-                sd,
-                low,
-                high,
-            } => (0..n)
-                .map(|e| {
-                    let w = rng.words(s, e as u32, (e >> 32) as u32, 0);
-                    (mean + sd * Rng::normal(w[0], w[1])).clamp(*low, *high)
-                })
-                .collect(),
-            InitIr::Uniform { low, high } => (0..n)
-                .map(|e| {
-                    low + (high - low)
-                        * Rng::uniform(rng.words(s, e as u32, (e >> 32) as u32, 0)[0])
-                })
-                .collect(),
-            InitIr::Expr(_) => vec![0.0; n],
-        };
+        out[v] = draw_column(&var.init, n, rng, stream_of(v, 0));
     }
     for (v, var) in vars.iter().enumerate() {
         if let InitIr::Expr(e) = &var.init {

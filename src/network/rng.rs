@@ -13,6 +13,7 @@
 //! | `GAP`     | gap junction       | cell          | draw block      | 0           |
 //! | `SOURCE`  | population         | cell          | step low        | step high   |
 //! | `STEP_RNG`| population, site   | cell          | step low        | step high   |
+//! | `DELAY`   | projection         | synapse id    | (synapse id>>32)| 0           |
 //!
 //! The stream word is `kind << 24 | object << 8 | site` (objects < 65536).
 
@@ -22,6 +23,7 @@ pub const CELL_INIT: u32 = 3;
 pub const GAP: u32 = 4;
 pub const SOURCE: u32 = 5;
 pub const STEP_RNG: u32 = 6;
+pub const DELAY: u32 = 7;
 
 pub fn stream(kind: u32, object: usize, site: u32) -> u32 {
     (kind << 24) | (((object as u32) & 0xffff) << 8) | (site & 0xff)

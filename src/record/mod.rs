@@ -54,6 +54,8 @@ enum Buffer {
         ids: Vec<usize>,
         pre: Vec<u32>,
         post: Vec<u32>,
+        /// Each recorded synapse's delay in seconds (empty: one delay).
+        delay: Vec<f64>,
         data: Vec<f64>,
         t: Vec<f64>,
     },
@@ -195,6 +197,7 @@ impl Recording {
                             every: *every_steps,
                             pre: ids.iter().map(|&k| pre[k]).collect(),
                             post: ids.iter().map(|&k| post[k]).collect(),
+                            delay: vec![],
                             data: reserved(
                                 samples(*every_steps, true).saturating_mul(ids.len() as u64),
                             ),
@@ -243,6 +246,27 @@ impl Recording {
         let mut rec = Recording::new(ir, &refs);
         rec.set_gap_pairs(ir, gaps);
         rec
+    }
+
+    /// Store the delay of each recorded synapse of a projection with delays
+    /// drawn per synapse (`delay_extra[q]`: each synapse's steps beyond the
+    /// projection's shortest, in network order; empty for one delay).
+    pub fn set_synapse_delays(&mut self, ir: &Ir, delay_extra: &[Vec<u32>]) {
+        for (_, b) in self.recs.iter_mut() {
+            if let Buffer::Weights {
+                proj, ids, delay, ..
+            } = b
+            {
+                let extra = &delay_extra[*proj];
+                if !extra.is_empty() {
+                    let shortest = ir.projections[*proj].delay_steps;
+                    *delay = ids
+                        .iter()
+                        .map(|&k| f64::from(shortest + extra[k]) * ir.dt)
+                        .collect();
+                }
+            }
+        }
     }
 
     /// Store which cells each gap junction couples (key `<name>_pairs`,
@@ -491,6 +515,7 @@ impl Recording {
                     ids,
                     pre,
                     post,
+                    delay,
                     data,
                     t,
                     ..
@@ -505,6 +530,9 @@ impl Recording {
                     out.push((key(name, TIMES), NpzArray::f64_vec(t)));
                     out.push((key(name, PRE), NpzArray::u32_vec(pre)));
                     out.push((key(name, POST), NpzArray::u32_vec(post)));
+                    if !delay.is_empty() {
+                        out.push((key(name, DELAY), NpzArray::f64_vec(delay)));
+                    }
                 }
                 Buffer::Rate { data, bin, .. } => {
                     out.push((name.clone(), NpzArray::f64_vec(data)));

@@ -65,8 +65,11 @@ pub fn run_cuda(
         context_seconds: dev.context_seconds,
     };
     let gaps = net.gaps.clone();
+    let delays = net.recorded_delays(ir);
     let mut engine = GpuEngine::new(ir, net, generated, dev, opts)?;
-    let rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
+    let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
+    rec.set_synapse_delays(ir, &delays);
+    drop(delays);
     let built = Built {
         threads: 1,
         build_seconds,

@@ -114,8 +114,11 @@ pub fn run_cpu_with(
         synapse_bytes: net.synapse_bytes(),
     };
     let gaps = net.gaps.clone();
+    let delays = net.recorded_delays(ir);
     let mut engine = CpuEngine::new(ir, net, threads);
     let mut rec = Recording::for_run(ir, &|q| engine.synapse_pairs(q), &gaps);
+    rec.set_synapse_delays(ir, &delays);
+    drop(delays);
     setup(&mut rec);
     drive(ir, &mut engine, rec, built, stop, progress_every, progress)
 }

@@ -393,6 +393,7 @@ mod tests {
             pre,
             post,
             vars: vec![],
+            delay_extra: vec![],
         }
     }
 

@@ -88,6 +88,8 @@ pub struct SynapseEnv<'a> {
     pub bounds: &'a [Option<(f64, f64)>],
     /// (ring, slots, targets, first slot) when deposits are allowed.
     pub deposit: Option<(&'a mut Vec<f64>, usize, usize, usize)>,
+    /// Each synapse's delay beyond the first slot's, in steps (empty: none).
+    pub delay_extra: &'a [u32],
     pub time: f64,
     pub signals: &'a [f64],
 }
@@ -196,11 +198,12 @@ impl Env for SynapseEnv<'_> {
             return;
         };
         for p in 0..pulse as usize {
-            let base = ((*first + p) % *slots) * *n;
             for (i, &k) in self.ids.iter().enumerate() {
                 if mask.is_some_and(|m| m[i] == 0.0) {
                     continue;
                 }
+                let extra = self.delay_extra.get(k as usize).map_or(0, |&x| x as usize);
+                let base = ((*first + extra + p) % *slots) * *n;
                 ring[base + self.post[k as usize] as usize] += vals[i];
             }
         }
@@ -228,6 +231,7 @@ impl<'a> SynapseEnv<'a> {
             last_teacher: side.teacher,
             bounds,
             deposit,
+            delay_extra: &net.delay_extra,
             time,
             signals: side.signals,
         }

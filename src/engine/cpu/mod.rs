@@ -262,11 +262,14 @@ impl CpuEngine {
                 .collect();
             let is_teacher = teachers.contains(&qi);
             let bounds = (0..q.vars.len()).map(|v| q.bounds_of(v)).collect();
+            // Delays drawn per synapse: every deposit finds its own ring
+            // slot, in the interpreter (the fast paths assume one slot).
+            let one_delay = q.delay_draw.is_none();
             let counting = match q.on_pre.as_slice() {
                 [Stmt::Deposit {
                     value: Expr::Const(c),
                     pulse_steps: 1,
-                }] if native.is_some() => counting::Counting::new(&qnet, n_target, *c),
+                }] if native.is_some() && one_delay => counting::Counting::new(&qnet, n_target, *c),
                 _ => None,
             };
             let post_narrow = match native {
@@ -282,7 +285,7 @@ impl CpuEngine {
                 n_target,
                 on_pre: vm::compile(&q.on_pre, q.locals),
                 on_pre_deposits_several: crate::ir::count_deposits(&q.on_pre) > 1,
-                fast_deposit: fast_deposit(&q.on_pre),
+                fast_deposit: fast_deposit(&q.on_pre).filter(|_| one_delay),
                 on_post: vm::compile(&q.on_post, q.locals),
                 on_teacher: vm::compile(&q.on_teacher, q.locals),
                 every,

@@ -90,10 +90,16 @@ pub(super) fn deliver(
     let ranges = spikes
         .iter()
         .map(|&i| offsets[i as usize] as usize..offsets[i as usize + 1] as usize);
+    // Delays drawn per synapse: each synapse's slot is its own.
+    let extra = &proj.net.delay_extra;
+    let slot_of = |k: usize| match extra.get(k) {
+        Some(&x) => (first_slot + x as usize) % proj.slots,
+        None => first_slot,
+    };
     if let Some(arr) = proj.arrivals.as_mut() {
         for r in ranges.clone() {
-            for &j in &proj.net.post[r] {
-                arr[first_slot * n + j as usize] += 1;
+            for (k, &j) in r.clone().zip(&proj.net.post[r]) {
+                arr[slot_of(k) * n + j as usize] += 1;
             }
         }
     }
@@ -102,7 +108,8 @@ pub(super) fn deliver(
         counting.finish(&mut proj.ring[first_slot * n..(first_slot + 1) * n]);
         return;
     }
-    if let Some(f) = code {
+    // (The generated code deposits into one slot for all synapses.)
+    if let Some(f) = code.filter(|_| proj.net.delay_extra.is_empty()) {
         native::bind::synapses(f, proj, side, Over::Spikes(spikes, first_slot), clock);
         return;
     }

@@ -240,14 +240,18 @@ impl<D: Device> GpuEngine<D> {
                 Entry::CsrOff { proj } => (Init::U32(net.projections[proj].offsets.clone()), None),
                 Entry::Pre { proj } => (Init::U32(net.projections[proj].pre.clone()), None),
                 Entry::Post { proj } => (Init::U32(net.projections[proj].post.clone()), None),
-                Entry::CscOff { proj } | Entry::CscPre { proj } => {
+                Entry::CscOff { proj } | Entry::CscPre { proj } | Entry::CscDelay { proj } => {
                     let q = &net.projections[proj];
                     let Some((off, ids)) = &csc[proj] else {
                         return Err("internal error: no by-target index".into());
                     };
                     let v = match e {
                         Entry::CscOff { .. } => off.clone(),
-                        _ => ids.iter().map(|&k| q.pre[k as usize]).collect(),
+                        Entry::CscPre { .. } => ids.iter().map(|&k| q.pre[k as usize]).collect(),
+                        _ => ids
+                            .iter()
+                            .map(|&k| q.delay_extra.get(k as usize).copied().unwrap_or(0))
+                            .collect(),
                     };
                     (Init::U32(v), None)
                 }

@@ -63,6 +63,11 @@ pub enum Entry {
     CscPre {
         proj: usize,
     },
+    /// u32 per CSC entry: its synapse's delay beyond the projection's
+    /// shortest, in steps (projections with delays drawn per synapse).
+    CscDelay {
+        proj: usize,
+    },
     /// f64[slots * targets]: deposits waiting for their step.
     Ring {
         proj: usize,
@@ -137,6 +142,7 @@ impl Entry {
                 | Entry::CsrPos { .. }
                 | Entry::CscOff { .. }
                 | Entry::CscPre { .. }
+                | Entry::CscDelay { .. }
                 | Entry::GapOff { .. }
                 | Entry::GapList { .. }
                 | Entry::SrcTimes { .. }

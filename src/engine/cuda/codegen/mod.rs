@@ -356,6 +356,7 @@ impl Gen<'_> {
             Entry::CsrPos { proj: q } => format!("POS_{}", proj(q)),
             Entry::CscOff { proj: q } => format!("CSC_{}", proj(q)),
             Entry::CscPre { proj: q } => format!("CSCPRE_{}", proj(q)),
+            Entry::CscDelay { proj: q } => format!("CSCDELAY_{}", proj(q)),
             Entry::Ring { proj: q } => format!("RING_{}", proj(q)),
             Entry::Arr { proj: q } => format!("ARR_{}", proj(q)),
             Entry::Tarr { proj: q } => format!("TARR_{}", proj(q)),

@@ -69,9 +69,10 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}, {sl} slots)\nCBM_TASK void cbm_deliver_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
+            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}{}, {sl} slots)\nCBM_TASK void cbm_deliver_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
             q.name,
             pulses.len(),
+            if q.delay_draw.is_some() { " or more, drawn per synapse" } else { "" },
             q.name
         );
         // A small source's spike bits of this step, held by the lanes (word
@@ -106,7 +107,14 @@ impl Gen<'_> {
         } else {
             None
         };
-        let in_registers = max_pulse <= PULSE_REGISTERS;
+        // Delays drawn per synapse: each deposit goes to its synapse's own
+        // slot (`dl_` steps past the shortest delay), in memory.
+        let delays = q
+            .delay_draw
+            .is_some()
+            .then(|| self.name(Entry::CscDelay { proj: qi }));
+        let in_registers = max_pulse <= PULSE_REGISTERS && delays.is_none();
+        let dl = if delays.is_some() { " + (u64)dl_" } else { "" };
         // Each deposit adds to the ring slots of its pulse in synapse order
         // (slot by slot the CPU engine's order): in registers a0, a1, ...,
         // or in memory, lane l serving the slots l, l + 32, ...
@@ -114,7 +122,7 @@ impl Gen<'_> {
             match &ring {
                 Some(_) if in_registers => (0..pulse).map(|p| format!(" a{p} += x_;")).collect(),
                 Some(ring) => format!(
-                    " for (u32 p_ = cbm_lane(); p_ < {pulse}u; p_ += 32u) {ring}[(((u64)s + {d}ull + p_) % {sl}ull) * {nt}ull + j] += x_;"
+                    " for (u32 p_ = cbm_lane(); p_ < {pulse}u; p_ += 32u) {ring}[(((u64)s + {d}ull{dl} + p_) % {sl}ull) * {nt}ull + j] += x_;"
                 ),
                 None => String::new(),
             }
@@ -156,8 +164,12 @@ impl Gen<'_> {
         }
         let _ = writeln!(
             code,
-            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) e = e00_ + 32u * u_ + cbm_nth_set(am_[u_], r_ - before_);\n                    before_ += c_;\n                }}\n                {}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = e; // (synapse variables in CSC order)\n                    (void)k;\n                    (void)pi_;",
-            dv_decl.join(" ")
+            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) e = e00_ + 32u * u_ + cbm_nth_set(am_[u_], r_ - before_);\n                    before_ += c_;\n                }}\n                {}{}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = e; // (synapse variables in CSC order)\n                    (void)k;\n                    (void)pi_;",
+            dv_decl.join(" "),
+            match &delays {
+                Some(dls) => format!("\n                const u32 dl0 = e != 0xffffffffu ? {dls}[e] : 0u;"),
+                None => String::new(),
+            }
         );
         code.push_str(&Self::locals(q.locals, 5));
         let mut body = String::new();
@@ -175,9 +187,17 @@ impl Gen<'_> {
         code.push_str("                }\n");
         if !pulses.is_empty() {
             let adds = adds(pulses[0]);
+            let (shuffle_delays, take_delay) = if delays.is_some() {
+                (
+                    "\n                    u32 ds_[4];\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) ds_[q_] = __shfl_sync(CBM_FULL, dl0, b_[q_]);",
+                    " const u32 dl_ = ds_[q_];",
+                )
+            } else {
+                ("", "")
+            };
             let _ = writeln!(
                 code,
-                "                // four deposits at a time: their shuffles issue together, the adds stay in order\n                u32 dm_ = __ballot_sync(CBM_FULL, df0);\n                while (dm_ != 0u) {{\n                    int b_[4], nb_ = 0;\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        b_[q_] = dm_ != 0u ? __ffs((int)dm_) - 1 : 0;\n                        if (dm_ != 0u) {{ dm_ &= dm_ - 1u; ++nb_; }}\n                    }}\n                    double xs_[4];\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) xs_[q_] = __shfl_sync(CBM_FULL, dv0, b_[q_]);\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        if (q_ >= nb_) break;\n                        const double x_ = xs_[q_];{adds}\n                    }}\n                }}"
+                "                // four deposits at a time: their shuffles issue together, the adds stay in order\n                u32 dm_ = __ballot_sync(CBM_FULL, df0);\n                while (dm_ != 0u) {{\n                    int b_[4], nb_ = 0;\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        b_[q_] = dm_ != 0u ? __ffs((int)dm_) - 1 : 0;\n                        if (dm_ != 0u) {{ dm_ &= dm_ - 1u; ++nb_; }}\n                    }}\n                    double xs_[4];\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) xs_[q_] = __shfl_sync(CBM_FULL, dv0, b_[q_]);{shuffle_delays}\n                    #pragma unroll\n                    for (int q_ = 0; q_ < 4; ++q_) {{\n                        if (q_ >= nb_) break;\n                        const double x_ = xs_[q_];{take_delay}{adds}\n                    }}\n                }}"
             );
         }
         code.push_str("            }\n        }\n");
@@ -186,9 +206,17 @@ impl Gen<'_> {
             let dvn = self.name(Entry::DepVal { proj: qi, d: k });
             let dfn = self.name(Entry::DepFlag { proj: qi, d: k });
             let adds = adds(pulse);
+            let (dl_decl, dl_load, dl_take) = match &delays {
+                Some(dls) => (
+                    "\n            u32 dlv = 0u;".to_string(),
+                    format!("\n                    dlv = {dls}[e];"),
+                    " const u32 dl_ = __shfl_sync(CBM_FULL, dlv, b_);",
+                ),
+                None => (String::new(), String::new(), ""),
+            };
             let _ = writeln!(
                 code,
-                "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{ // deposit {k}\n            const u32 e = e0_ + cbm_lane();\n            double dv = 0.0;\n            int df = 0;\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                if ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u) {{\n                    const u32 k = e;\n                    df = (int){dfn}[k];\n                    dv = {dvn}[k];\n                }}\n            }}\n            u32 dm_ = __ballot_sync(CBM_FULL, df);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv, b_);{adds}\n            }}\n        }}"
+                "        for (u32 e0_ = lo_; e0_ < hi_; e0_ += 32u) {{ // deposit {k}\n            const u32 e = e0_ + cbm_lane();\n            double dv = 0.0;\n            int df = 0;{dl_decl}\n            if (e < hi_) {{\n                const u32 pi_ = {cpre}[e];\n                if ((mk_[pi_ >> 5] >> (pi_ & 31u)) & 1u) {{\n                    const u32 k = e;\n                    df = (int){dfn}[k];\n                    dv = {dvn}[k];{dl_load}\n                }}\n            }}\n            u32 dm_ = __ballot_sync(CBM_FULL, df);\n            while (dm_ != 0u) {{\n                const int b_ = __ffs((int)dm_) - 1;\n                dm_ &= dm_ - 1u;\n                const double x_ = __shfl_sync(CBM_FULL, dv, b_);{dl_take}{adds}\n            }}\n        }}"
             );
         }
         code.push_str("        if (cbm_lane() == 0u) {\n");
