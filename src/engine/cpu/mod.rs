@@ -263,7 +263,8 @@ impl CpuEngine {
             let is_teacher = teachers.contains(&qi);
             let bounds = (0..q.vars.len()).map(|v| q.bounds_of(v)).collect();
             // Delays drawn per synapse: every deposit finds its own ring
-            // slot, in the interpreter (the fast paths assume one slot).
+            // slot (the generated code and the interpreter do; counting and
+            // the fast deposit assume one slot per step).
             let one_delay = q.delay_draw.is_none();
             let counting = match q.on_pre.as_slice() {
                 [Stmt::Deposit {
@@ -376,6 +377,7 @@ fn fits(ir: &Ir, net: &Network) -> bool {
                 && n.pre.iter().all(|&i| (i as usize) < n_src)
                 && n.post.iter().all(|&j| (j as usize) < n_tgt)
                 && n.vars.iter().all(|v| v.len() == n.post.len())
+                && (q.delay_draw.is_none() || n.delay_extra.len() == n.post.len())
         });
     pops_fit && projs_fit
 }

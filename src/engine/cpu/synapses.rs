@@ -108,8 +108,7 @@ pub(super) fn deliver(
         counting.finish(&mut proj.ring[first_slot * n..(first_slot + 1) * n]);
         return;
     }
-    // (The generated code deposits into one slot for all synapses.)
-    if let Some(f) = code.filter(|_| proj.net.delay_extra.is_empty()) {
+    if let Some(f) = code {
         native::bind::synapses(f, proj, side, Over::Spikes(spikes, first_slot), clock);
         return;
     }

@@ -172,6 +172,7 @@ pub fn synapses(
         Arg::Offsets => net.offsets.as_ptr() as *mut c_void,
         Arg::TeacherTimes => side.teacher.map_or(std::ptr::null_mut(), read),
         Arg::Ring => ring,
+        Arg::DelayExtra => net.delay_extra.as_ptr() as *mut c_void,
         Arg::Scratch => scratch,
         // Synapse code sees no other buffer (the generator never asks).
         Arg::Refr | Arg::SpikesOut | Arg::Arriving { .. } => std::ptr::null_mut(),

@@ -51,6 +51,9 @@ pub enum Arg {
     TeacherTimes,
     /// The projection's delay ring buffer (slots x targets, f64).
     Ring,
+    /// Each synapse's delay beyond the projection's shortest, in steps
+    /// (u32; projections with delays drawn per synapse).
+    DelayExtra,
     /// The ring slot of projection `proj` that arrives at the function's
     /// population this step (f64 per target cell): a cell function adds it
     /// to the target variable and clears it.
@@ -195,6 +198,7 @@ impl<'a> Body<'a> {
             Arg::Offsets => "offsets".into(),
             Arg::TeacherTimes => "teacher_time".into(),
             Arg::Ring => "ring".into(),
+            Arg::DelayExtra => "delay_extra".into(),
             Arg::Arriving { proj } => format!("arriving_{}", ident(&ir.projections[proj].name)),
             Arg::Scratch => "per_target".into(),
         };
@@ -229,7 +233,7 @@ impl<'a> Body<'a> {
                 Arg::Spiked { .. } => "const unsigned char*",
                 Arg::Refr | Arg::SpikesOut => "u32*",
                 Arg::Post => post,
-                Arg::Pre | Arg::Offsets => "const u32*",
+                Arg::Pre | Arg::Offsets | Arg::DelayExtra => "const u32*",
                 Arg::Signals | Arg::LastSpike { .. } | Arg::TeacherTimes => "const double*",
                 Arg::CellVar { .. }
                 | Arg::SynVar { .. }
@@ -784,6 +788,19 @@ impl c_expr::Statements for CpuLeaves<'_, '_> {
         }
         let v = c_expr::expr(value, self);
         let ring = self.b.buf(Arg::Ring);
+        // Delays drawn per synapse (single-step deposits only, E034): the
+        // synapse's own slot.
+        if let Some(q) = self.b.projection.map(|q| &self.b.ir.projections[q]) {
+            if q.delay_draw.is_some() {
+                let extra = self.b.buf(Arg::DelayExtra);
+                let (slots, n) = (q.ring_slots(), self.b.ir.populations[q.target].size);
+                let _ = writeln!(
+                    out,
+                    "{pad}{ring}[((c->first_slot + {extra}[k]) % {slots}u) * {n}u + pj_] += {v};"
+                );
+                return;
+            }
+        }
         // CBM_RB(p): where ring slot first_slot + p starts (defined by the
         // on_pre function).
         let one_slot = self
