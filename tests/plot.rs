@@ -759,3 +759,44 @@ record gm = weights(ip.gmax, every = 10 ms)
     );
     assert!(svg_of("weights_mean_gm").contains("gmax (nS)"));
 }
+
+/// Weights of a projection with delays drawn per synapse get a figure
+/// against the delay; the same model with one delay does not.
+#[test]
+fn weights_with_drawn_delays_are_also_shown_by_delay() {
+    let text = r#"
+simulation { dt = 1 ms  duration = 40 ms }
+neuron Sink { inputs { g: 1 } state { V = 0 } update { V += g } }
+synapse Grow {
+    state { w = 1 }
+    on_pre { target += w; w += 0.1 }
+}
+population In[20] = poisson(rate = 50 Hz)
+population P[2] = Sink()
+projection ip: In -> P.g { synapse = Grow()  connect = all_to_all()  delay = uniform(1 ms, 5 ms) }
+record w = weights(ip, every = 10 ms)
+"#;
+    let model = model_file("weights_by_delay", text);
+    let out = plot(&run_to_npz(&model, "weights_by_delay_run", &[]), true);
+    let fig = out
+        .figures
+        .iter()
+        .find(|f| f.spec.stem == "weights_delay_w")
+        .expect("a figure by delay");
+    let svg = std::fs::read_to_string(fig.svg.as_ref().expect("--svg")).unwrap();
+    assert!(
+        svg.contains("delay (ms)") && svg.contains("mean at 0 s"),
+        "axis and legend"
+    );
+    // Every recorded synapse is a point (40 synapses).
+    assert!(
+        svg.matches("<circle").count() >= 40,
+        "one point per synapse"
+    );
+    let fixed = model_file(
+        "weights_one_delay",
+        &text.replace("delay = uniform(1 ms, 5 ms)", "delay = 2 ms"),
+    );
+    let out = plot(&run_to_npz(&fixed, "weights_one_delay_run", &[]), false);
+    assert!(out.figures.iter().all(|f| f.spec.stem != "weights_delay_w"));
+}

@@ -105,6 +105,9 @@ pub struct Weights {
     pub t: Vec<f64>,
     pub pre: Vec<u32>,
     pub post: Vec<u32>,
+    /// Each recorded synapse's delay in seconds, for delays drawn per
+    /// synapse (empty otherwise).
+    pub delay: Vec<f64>,
     /// [snapshots, synapses], SI units.
     pub data: Array2<f64>,
 }
@@ -447,7 +450,18 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
                 &key(n, POST),
                 &format!("postsynaptic cells of weights recorder `{n}`"),
             )?;
-            if values.nrows() != t.len() || values.ncols() != pre.len() {
+            let delay: Vec<f64> = if r.has(&key(n, DELAY)) {
+                r.vec(
+                    &key(n, DELAY),
+                    &format!("synapse delays of weights recorder `{n}`"),
+                )?
+            } else {
+                vec![]
+            };
+            if values.nrows() != t.len()
+                || values.ncols() != pre.len()
+                || !(delay.is_empty() || delay.len() == pre.len())
+            {
                 return Err(format!(
                     "{}: weights `{n}` are {}x{} but have {} times and {} synapses",
                     r.path.display(),
@@ -471,6 +485,7 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
                 t,
                 pre,
                 post,
+                delay,
                 data: values,
             });
         }

@@ -85,6 +85,8 @@ pub enum WeightsFig {
     Traces,
     MeanStd,
     Distributions,
+    /// Against each synapse's delay (delays drawn per synapse only).
+    ByDelay,
 }
 
 #[derive(Clone, Debug)]

@@ -152,7 +152,18 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
                  at its initial value; right: that fraction over the whole run."
                     .to_string(),
             ),
-        ] {
+        ]
+        .into_iter()
+        .chain((!w.delay.is_empty()).then(|| {
+            (
+                WeightsFig::ByDelay,
+                format!("weights_delay_{n}"),
+                format!("{what}: by delay"),
+                "Each recorded synapse's value at the end of the run against its delay (drawn \
+                 per synapse), the mean at each delay, and that mean at the first snapshot."
+                    .to_string(),
+            )
+        })) {
             out.push(FigureSpec {
                 stem,
                 title,

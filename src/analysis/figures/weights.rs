@@ -128,7 +128,68 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
             })
         }
         WeightsFig::Distributions => draw_weight_distributions(d, body, idx, lo, hi, t_end),
+        WeightsFig::ByDelay => draw_weights_by_delay(w, &data, body, lo, hi, &y_desc),
     }
+}
+
+/// The last snapshot against each synapse's delay (ms), the mean at each
+/// delay, and the first snapshot's mean at each delay.
+fn draw_weights_by_delay<DB: DrawingBackend>(
+    w: &Weights,
+    data: &ndarray::Array2<f64>,
+    body: &DrawingArea<DB, Shift>,
+    lo: f64,
+    hi: f64,
+    y_desc: &str,
+) -> Result<Drawn, String> {
+    let delay_ms: Vec<f64> = w.delay.iter().map(|d| d * 1e3).collect();
+    let longest = delay_ms.iter().copied().fold(0.0, f64::max);
+    let mut c = build(
+        body,
+        None,
+        0.0..longest + 1.0,
+        y_range_under_legend(lo, hi),
+        78,
+    )?;
+    grid(&mut c, "delay (ms)", y_desc)?;
+    let last = data.nrows() - 1;
+    c.draw_series(
+        delay_ms
+            .iter()
+            .enumerate()
+            .map(|(s, &x)| Circle::new((x, data[[last, s]]), 2, DATA.mix(0.3).filled())),
+    )
+    .map_err(de)?
+    .label(format!("each synapse at {} s", tick(w.t[last])))
+    .legend(|(x, y)| Circle::new((x + 10, y), 3, DATA.mix(0.5).filled()));
+    // Means per delay (whole steps: the delays take few distinct values).
+    let mean_by_delay = |row: usize| -> Vec<(f64, f64)> {
+        let mut groups: std::collections::BTreeMap<i64, (f64, f64, usize)> = Default::default();
+        for (s, &x) in delay_ms.iter().enumerate() {
+            let g = groups
+                .entry((x * 1e6).round() as i64)
+                .or_insert((x, 0.0, 0));
+            g.1 += data[[row, s]];
+            g.2 += 1;
+        }
+        groups
+            .values()
+            .map(|&(x, sum, n)| (x, sum / n as f64))
+            .collect()
+    };
+    c.draw_series(line(mean_by_delay(0), ACCENT.stroke_width(2)))
+        .map_err(de)?
+        .label(format!("mean at {} s", tick(w.t[0])))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ACCENT.stroke_width(2)));
+    c.draw_series(line(mean_by_delay(last), BLACK.stroke_width(3)))
+        .map_err(de)?
+        .label(format!("mean at {} s", tick(w.t[last])))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], BLACK.stroke_width(3)));
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    Ok(Drawn {
+        plot_area: area_of(&c),
+        empty: false,
+    })
 }
 
 pub(super) fn draw_weight_distributions<DB: DrawingBackend>(
