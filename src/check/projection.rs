@@ -82,7 +82,9 @@ impl Checker {
         // A zero delay needs the source updated before the target.
         let zero_delay = |c: &mut Checker, span: Span| {
             let pos = |i: usize| m.schedule.iter().position(|x| *x == i);
-            if pos(src) >= pos(dst) {
+            if src == dst {
+                c.emit(Diagnostic::error("cbm::E030", span, format!("a zero delay from `{}` to itself: a cell's spike cannot reach cells updated in the same step", p.source.name)).label("zero delay").help("use a delay of at least dt"));
+            } else if pos(src) >= pos(dst) {
                 c.emit(Diagnostic::error("cbm::E030", span, format!("a zero delay from `{}` to `{}` needs `{}` scheduled first", p.source.name, p.target.name, p.source.name)).label("zero delay").help("list the source before the target in `schedule { ... }`, or use a delay of at least dt"));
             }
         };
@@ -384,8 +386,8 @@ impl Checker {
         let before = self.diagnostics.len();
         self.check_distribution(&init, scope, None);
         let reported = self.diagnostics.len() > before;
-        let shortest = self.steps_of(&low, "the shortest delay", scope, 0);
-        let longest = self.steps_of(&high, "the longest delay", scope, 0);
+        let shortest = self.delay_bound(&low, "the shortest delay", scope);
+        let longest = self.delay_bound(&high, "the longest delay", scope);
         let (shortest, longest) = (shortest?, longest?);
         if shortest > longest {
             if reported {
@@ -402,6 +404,36 @@ impl Checker {
             return None;
         }
         Some((init, shortest, longest))
+    }
+
+    /// A bound of a drawn delay in steps, rounded as the draws are (halves
+    /// up): `uniform(0.5 ms, 20.5 ms)` at dt = 1 ms gives 1 to 20 ms, each
+    /// equally often.
+    fn delay_bound(&mut self, e: &TExpr, what: &str, scope: &Scope) -> Option<u32> {
+        let Some(v) = self.const_eval(e, scope) else {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant"))
+                    .label("not a constant"),
+            );
+            return None;
+        };
+        if v < 0.0 || !v.is_finite() {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} cannot be negative"))
+                    .label(super::units::format_quantity(v, Dim::TIME)),
+            );
+            return None;
+        }
+        let steps = whole_steps(v, self.dt);
+        if steps > (u32::MAX / 2) as f64 {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} is too long"))
+                    .label(format!("{steps} steps"))
+                    .help(format!("at most {} steps of dt", u32::MAX / 2)),
+            );
+            return None;
+        }
+        Some(steps as u32)
     }
 
     /// The synapse type's bounds with this projection's parameter values

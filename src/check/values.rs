@@ -127,7 +127,8 @@ impl Checker {
         if rounded > u32::MAX as f64 / 2.0 {
             self.emit(
                 Diagnostic::error("cbm::E020", e.span, format!("{what} is too long"))
-                    .label("too many steps"),
+                    .label(format!("{rounded} steps"))
+                    .help(format!("at most {} steps of dt", u32::MAX / 2)),
             );
             return None;
         }

@@ -160,7 +160,23 @@ pub fn check_memory(ir: &Ir, recording_bytes: u64) -> Result<(), String> {
         gb(have),
         gb(network),
     );
-    if synapses > 0 {
+    // The largest ring of waiting input, when it outweighs the synapses:
+    // a long delay onto many cells.
+    let ring = |q: &crate::ir::ProjectionIr| {
+        q.ring_slots() as u64 * ir.populations[q.target].size as u64 * 8
+    };
+    let rings: u64 = ir.projections.iter().map(ring).sum();
+    if rings > network / 2 {
+        if let Some(q) = ir.projections.iter().max_by_key(|q| ring(q)) {
+            msg += &format!(
+                ", most of it ({:.1} GB) input waiting for its delay: projection `{}` holds {} steps of it for each of its {} target cells (its longest delay and pulse)",
+                gb(rings),
+                q.name,
+                q.ring_slots(),
+                ir.populations[q.target].size
+            );
+        }
+    } else if synapses > 0 {
         msg += &format!(" ({synapses} synapses)");
     }
     if recording_bytes > 0 {

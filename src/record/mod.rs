@@ -54,8 +54,8 @@ enum Buffer {
         ids: Vec<usize>,
         pre: Vec<u32>,
         post: Vec<u32>,
-        /// Each recorded synapse's delay in seconds (empty: one delay).
-        delay: Vec<f64>,
+        /// Each recorded synapse's delay in seconds (None: one delay).
+        delay: Option<Vec<f64>>,
         data: Vec<f64>,
         t: Vec<f64>,
     },
@@ -197,7 +197,7 @@ impl Recording {
                             every: *every_steps,
                             pre: ids.iter().map(|&k| pre[k]).collect(),
                             post: ids.iter().map(|&k| post[k]).collect(),
-                            delay: vec![],
+                            delay: None,
                             data: reserved(
                                 samples(*every_steps, true).saturating_mul(ids.len() as u64),
                             ),
@@ -257,13 +257,14 @@ impl Recording {
                 proj, ids, delay, ..
             } = b
             {
-                let extra = &delay_extra[*proj];
-                if !extra.is_empty() {
-                    let shortest = ir.projections[*proj].delay_steps;
-                    *delay = ids
-                        .iter()
-                        .map(|&k| f64::from(shortest + extra[k]) * ir.dt)
-                        .collect();
+                let q = &ir.projections[*proj];
+                if q.delay_draw.is_some() {
+                    let extra = &delay_extra[*proj];
+                    *delay = Some(
+                        ids.iter()
+                            .map(|&k| f64::from(q.delay_steps + extra[k]) * ir.dt)
+                            .collect(),
+                    );
                 }
             }
         }
@@ -530,7 +531,7 @@ impl Recording {
                     out.push((key(name, TIMES), NpzArray::f64_vec(t)));
                     out.push((key(name, PRE), NpzArray::u32_vec(pre)));
                     out.push((key(name, POST), NpzArray::u32_vec(post)));
-                    if !delay.is_empty() {
+                    if let Some(delay) = delay {
                         out.push((key(name, DELAY), NpzArray::f64_vec(delay)));
                     }
                 }
