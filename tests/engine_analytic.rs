@@ -182,6 +182,37 @@ record i = trace(Dst.I, cells = 600)
     }
 }
 
+/// `delay` in synapse code is the synapse's own drawn delay (and the one
+/// delay of a projection without a draw): `t + delay` in `on_pre` is when
+/// the spike arrives.
+#[test]
+fn synapse_code_reads_its_own_delay() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 30 ms  seed = 4 }
+neuron Sink { inputs { I: mV/ms } state { V = 0 mV } equations { dV/dt = I [euler] } }
+synapse Kick {
+    state { arrival: ms = -1 ms }
+    on_pre { target += 1 mV/ms; arrival = t + delay }
+}
+population Src[1] = spike_times(times = [10 ms])
+population Dst[50] = Sink()
+projection drawn: Src -> Dst.I { synapse = Kick()  connect = all_to_all()  delay = uniform(1 ms, 7 ms) }
+projection fixed: Src -> Dst.I { synapse = Kick()  connect = all_to_all()  delay = 3 ms }
+record d = weights(drawn.arrival, every = 29 ms)
+record f = weights(fixed.arrival, every = 29 ms)
+"#;
+    let r = run_text("own_delay", model);
+    let (shape, arrival) = f64s(&r, "d");
+    assert_eq!(shape, [2, 50]);
+    let (_, delay) = f64s(&r, "d_delay");
+    assert!(delay.iter().any(|&d| d != delay[0]), "delays differ");
+    for (k, d) in delay.iter().enumerate() {
+        assert_eq!(arrival[50 + k], 10.0 * 0.001 + d, "synapse {k}");
+    }
+    let (_, fixed) = f64s(&r, "f");
+    assert!(fixed[50..].iter().all(|&a| a == 10.0 * 0.001 + 3.0 * 0.001));
+}
+
 #[test]
 fn pulse_lasts_its_duration() {
     let model = r#"

@@ -251,6 +251,11 @@ impl Checker {
                 let r = if name == "t" { Ref::Time } else { Ref::Dt };
                 return typed(TKind::Ref(r), Ty::Num(Dim::TIME), span);
             }
+            // A synapse's delay, its own where drawn per synapse: an STDP
+            // rule can take the arrival time, `t + delay`, in `on_pre`.
+            if name == "delay" && scope.pre.is_some() && scope.allow_time {
+                return typed(TKind::Ref(Ref::SynDelay), Ty::Num(Dim::TIME), span);
+            }
             if let Some(i) = scope.signals.iter().position(|s| s.name == name) {
                 if !scope.allow_time {
                     self.emit(

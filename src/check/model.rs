@@ -64,6 +64,8 @@ pub enum Ref {
     Post(CellRef),
     /// A protocol signal (0 or 1 at each time).
     Signal(usize),
+    /// `delay` in synapse code: the synapse's own delay (a time).
+    SynDelay,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -144,6 +144,9 @@ struct Ctx<'a> {
     aliases: &'a [(String, TExpr)],
     /// Synapse context: shared parameter values and pre/post layouts.
     syn_params: &'a [f64],
+    /// Synapse context: what `delay` reads (a constant, or the synapse
+    /// variable that holds each synapse's drawn delay).
+    syn_delay: Option<Expr>,
     pre: Option<&'a Layout>,
     post: Option<&'a Layout>,
     local_base: usize,
@@ -158,6 +161,7 @@ impl<'a> Ctx<'a> {
             layout,
             aliases,
             syn_params: &[],
+            syn_delay: None,
             pre: None,
             post: None,
             local_base: 0,
@@ -228,6 +232,10 @@ impl<'a> Ctx<'a> {
             Ref::Time => Expr::Time,
             Ref::Dt => Expr::Const(self.dt),
             Ref::Signal(i) => Expr::Signal(i),
+            Ref::SynDelay => self
+                .syn_delay
+                .clone()
+                .ok_or_else(|| "`delay` outside synapse code".to_string())?,
             Ref::Local(i) => Expr::Local(self.local_base + i),
             Ref::Param(i) => self
                 .layout
@@ -728,6 +736,7 @@ fn projection(
         layout: None,
         aliases: &[],
         syn_params: &p.params,
+        syn_delay: None,
         pre: Some(&layouts[p.source]),
         post: Some(&layouts[p.target]),
         local_base: 0,
@@ -741,6 +750,13 @@ fn projection(
             init: init_ir(&mut ctx, &p.state_init[i])?,
         });
     }
+    // `delay` in synapse code: the one delay, or each synapse's drawn one,
+    // kept in a variable after the type's state (added below if read).
+    let delay_var = vars.len();
+    ctx.syn_delay = Some(match &p.delay_draw {
+        Some(_) => Expr::Var(delay_var),
+        None => Expr::Const(f64::from(p.delay_steps) * dt),
+    });
     let h = &p.handlers;
     let mut on_pre = ctx.stmts(&h.on_pre, &[])?;
     let mut on_post = ctx.stmts(&h.on_post, &[])?;
@@ -748,6 +764,19 @@ fn projection(
     let mut every = Vec::new();
     for (period, body) in &h.every {
         every.push((*period, ctx.stmts(body, &[])?));
+    }
+    let reads_delay = p.delay_draw.is_some()
+        && [&on_pre, &on_post, &on_teacher]
+            .into_iter()
+            .chain(every.iter().map(|e| &e.1))
+            .any(|b| crate::ir::reads_var(b, delay_var));
+    if reads_delay {
+        vars.push(VarIr {
+            name: "delay".into(),
+            kind: VarKind::State,
+            // Filled in by the network from the drawn delays.
+            init: InitIr::Expr(Expr::Const(0.0)),
+        });
     }
     // A per-synapse variable that starts equal everywhere and that no handler
     // changes is a constant: fold it, so delivery does not load it.
@@ -789,6 +818,7 @@ fn projection(
             Some(d) => Some(DelayDrawIr {
                 init: init_ir(&mut ctx, &d.init)?,
                 max_steps: d.max_steps,
+                var: reads_delay.then_some(delay_var),
             }),
             None => None,
         },

@@ -313,6 +313,29 @@ pub fn count_deposits(stmts: &[Stmt]) -> usize {
         .sum()
 }
 
+/// Call `f` on `e` and every expression inside it, outermost first.
+pub fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    match e {
+        Expr::Unary(_, x) => walk(x, f),
+        Expr::Binary(_, a, b) => {
+            walk(a, f);
+            walk(b, f);
+        }
+        Expr::Call(_, args, _) => args.iter().for_each(|a| walk(a, f)),
+        _ => {}
+    }
+}
+
+/// Does any expression of `stmts` read synapse (or cell) variable `v`?
+pub fn reads_var(stmts: &[Stmt], v: usize) -> bool {
+    let mut found = false;
+    visit_exprs(stmts, &mut |e| {
+        walk(e, &mut |x| found |= *x == Expr::Var(v))
+    });
+    found
+}
+
 /// Call `f` on every top-level expression of `stmts` (values and
 /// conditions), in order.
 pub fn visit_exprs(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
@@ -366,6 +389,9 @@ pub struct ProjectionIr {
 pub struct DelayDrawIr {
     pub init: InitIr,
     pub max_steps: u32,
+    /// The synapse variable that holds each synapse's delay in seconds,
+    /// where synapse code reads `delay` (the network fills it in).
+    pub var: Option<usize>,
 }
 
 impl ProjectionIr {

@@ -150,6 +150,14 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
         if let Some(d) = &q.delay_draw {
             let s = stream(rng::DELAY, qi, 0);
             net.delay_extra = draw_delays(q, d, net.len(), &rng, s, ir.dt);
+            // What synapse code reads as `delay`, in seconds.
+            if let Some(v) = d.var {
+                net.vars[v] = net
+                    .delay_extra
+                    .iter()
+                    .map(|&x| f64::from(q.delay_steps + x) * ir.dt)
+                    .collect();
+            }
         }
         projections.push(net);
     }

@@ -268,18 +268,7 @@ fn writes_any(stmts: &[Stmt]) -> bool {
     })
 }
 
-fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
-    f(e);
-    match e {
-        Expr::Unary(_, x) => walk(x, f),
-        Expr::Binary(_, a, b) => {
-            walk(a, f);
-            walk(b, f);
-        }
-        Expr::Call(_, args, _) => args.iter().for_each(|a| walk(a, f)),
-        _ => {}
-    }
-}
+use crate::ir::walk;
 
 /// Synapse variables an expression list reads.
 fn syn_vars_used(stmts: &[Stmt], out: &mut Vec<usize>) {
