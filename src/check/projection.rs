@@ -425,12 +425,7 @@ impl Checker {
             return None;
         }
         let steps = whole_steps(v, self.dt);
-        if steps > (u32::MAX / 2) as f64 {
-            self.emit(
-                Diagnostic::error("cbm::E020", e.span, format!("{what} is too long"))
-                    .label(format!("{steps} steps"))
-                    .help(format!("at most {} steps of dt", u32::MAX / 2)),
-            );
+        if self.too_many_steps(steps, e, what) {
             return None;
         }
         Some(steps as u32)

@@ -124,15 +124,23 @@ impl Checker {
             );
             return None;
         }
-        if rounded > u32::MAX as f64 / 2.0 {
-            self.emit(
-                Diagnostic::error("cbm::E020", e.span, format!("{what} is too long"))
-                    .label(format!("{rounded} steps"))
-                    .help(format!("at most {} steps of dt", u32::MAX / 2)),
-            );
+        if self.too_many_steps(rounded, e, what) {
             return None;
         }
         Some(rounded as u32)
+    }
+
+    /// E020 when a time of `steps` steps is more than a step counter holds.
+    pub(super) fn too_many_steps(&mut self, steps: f64, e: &TExpr, what: &str) -> bool {
+        let too_many = steps > (u32::MAX / 2) as f64;
+        if too_many {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} is too long"))
+                    .label(format!("{steps} steps"))
+                    .help(format!("at most {} steps of dt", u32::MAX / 2)),
+            );
+        }
+        too_many
     }
 
     /// The value of an expression of literals and `dt` alone.
