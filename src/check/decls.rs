@@ -161,11 +161,11 @@ impl Checker {
         match init {
             Init::Expr(_) => {}
             Init::Normal {
+                mean,
                 sd,
                 sd_relative,
                 low,
                 high,
-                ..
             } => {
                 if let Some(v) = values(self, &[sd]).map(|v| v[0]).filter(|v| *v < 0.0) {
                     let shown = if *sd_relative {
@@ -186,6 +186,35 @@ impl Checker {
                 }
                 if let (Some(low), Some(high)) = (low, high) {
                     bounds = Some((low, high));
+                }
+                // Values are clamped at the bounds, not drawn again: a mean
+                // outside them puts most values on a bound.
+                let mean_outside = |c: &Checker| -> Option<(f64, f64)> {
+                    let m = values(c, &[mean])?[0];
+                    let lo = low.as_ref().and_then(|l| values(c, &[l])).map(|v| v[0]);
+                    let hi = high.as_ref().and_then(|h| values(c, &[h])).map(|v| v[0]);
+                    match (lo, hi) {
+                        // (Bounds the wrong way round are E020 below.)
+                        (Some(l), Some(h)) if l > h => None,
+                        (Some(l), _) if m < l => Some((m, l)),
+                        (_, Some(h)) if m > h => Some((m, h)),
+                        _ => None,
+                    }
+                };
+                if let Some((m, bound)) = mean_outside(self) {
+                    self.emit(
+                        Diagnostic::warning(
+                            "cbm::W118",
+                            mean.span,
+                            format!(
+                                "the mean {} lies outside the bounds{whose}: values are clamped at the bounds, not drawn again, so more than half of them will be exactly {}",
+                                units::format_quantity(m, dim),
+                                units::format_quantity(bound, dim)
+                            ),
+                        )
+                        .label("outside [low, high]")
+                        .help("move the mean inside the bounds, or widen them"),
+                    );
                 }
             }
             Init::Uniform { low, high } => bounds = Some((low, high)),

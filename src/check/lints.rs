@@ -27,6 +27,7 @@ pub const WARNING_CODES: &[&str] = &[
     "cbm::W115",
     "cbm::W116",
     "cbm::W117",
+    "cbm::W118",
 ];
 
 pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
