@@ -213,6 +213,35 @@ record f = weights(fixed.arrival, every = 29 ms)
     assert!(fixed[50..].iter().all(|&a| a == 10.0 * 0.001 + 3.0 * 0.001));
 }
 
+/// A teacher with delays drawn per synapse: each target hears its teacher
+/// spike after that synapse's own delay (`on_teacher` runs then).
+#[test]
+fn a_teachers_drawn_delays_reach_each_target_after_its_own() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 30 ms  seed = 9 }
+neuron Sink { inputs { I: mV/ms } state { V = 0 mV } equations { dV/dt = I [euler] } }
+synapse Kick { state { w = 1 } on_pre { target += w * 0 mV/ms } }
+synapse Taught { state { heard: ms = -1 ms } on_pre { target += 0 mV/ms } on_teacher { heard = t } }
+population Src[1] = spike_times(times = [10 ms])
+population Dst[60] = Sink()
+projection teach: Src -> Dst.I { synapse = Kick()  connect = all_to_all()  delay = uniform(1 ms, 9 ms) }
+projection taught: Src -> Dst.I { synapse = Taught()  connect = all_to_all()  teacher = teach }
+record d = weights(teach, every = 29 ms)
+record h = weights(taught.heard, every = 29 ms)
+"#;
+    let r = run_text("teacher_delays", model);
+    let (_, delay) = f64s(&r, "d_delay");
+    let post = u32s(&r, "d_post");
+    let (_, heard) = f64s(&r, "h");
+    let heard_post = u32s(&r, "h_post");
+    assert!(delay.iter().any(|&d| d != delay[0]), "delays differ");
+    for (k, &cell) in post.iter().enumerate() {
+        let j = heard_post.iter().position(|&c| c == cell).expect("cell");
+        let steps = (delay[k] / 0.001).round();
+        assert_eq!(heard[60 + j], (10.0 + steps) * 0.001, "cell {cell}");
+    }
+}
+
 #[test]
 fn pulse_lasts_its_duration() {
     let model = r#"

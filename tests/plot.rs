@@ -793,10 +793,11 @@ record w = weights(ip, every = 10 ms)
         svg.matches("<circle").count() >= 40,
         "one point per synapse"
     );
-    let fixed = model_file(
-        "weights_one_delay",
-        &text.replace("delay = uniform(1 ms, 5 ms)", "delay = 2 ms"),
-    );
+    // One delay: no such figure, and `w_delay` may be another recorder.
+    let one_delay = text.replace("delay = uniform(1 ms, 5 ms)", "delay = 2 ms")
+        + "record w_delay = spike_counts(P, bin = 10 ms)\n";
+    let fixed = model_file("weights_one_delay", &one_delay);
     let out = plot(&run_to_npz(&fixed, "weights_one_delay_run", &[]), false);
     assert!(out.figures.iter().all(|f| f.spec.stem != "weights_delay_w"));
+    assert!(out.figures.iter().any(|f| f.spec.stem == "weights_mean_w"));
 }

@@ -56,6 +56,9 @@ pub struct RecorderMeta {
     pub projection: Option<String>,
     pub source: Option<String>,
     pub target: Option<String>,
+    /// A weights recorder of a projection with delays drawn per synapse:
+    /// `NAME_delay` holds them.
+    pub drawn_delays: bool,
     /// How many cells (0..cells) a spike recorder covers.
     #[serde(default)]
     pub cells: Option<usize>,
@@ -450,7 +453,7 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
                 &key(n, POST),
                 &format!("postsynaptic cells of weights recorder `{n}`"),
             )?;
-            let delay: Vec<f64> = if r.has(&key(n, DELAY)) {
+            let delay: Vec<f64> = if rec.drawn_delays && r.has(&key(n, DELAY)) {
                 r.vec(
                     &key(n, DELAY),
                     &format!("synapse delays of weights recorder `{n}`"),

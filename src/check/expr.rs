@@ -251,11 +251,6 @@ impl Checker {
                 let r = if name == "t" { Ref::Time } else { Ref::Dt };
                 return typed(TKind::Ref(r), Ty::Num(Dim::TIME), span);
             }
-            // A synapse's delay, its own where drawn per synapse: an STDP
-            // rule can take the arrival time, `t + delay`, in `on_pre`.
-            if name == "delay" && scope.pre.is_some() && scope.allow_time {
-                return typed(TKind::Ref(Ref::SynDelay), Ty::Num(Dim::TIME), span);
-            }
             if let Some(i) = scope.signals.iter().position(|s| s.name == name) {
                 if !scope.allow_time {
                     self.emit(
@@ -272,6 +267,12 @@ impl Checker {
                     return error(span);
                 }
                 return typed(TKind::Ref(Ref::Signal(i)), Ty::Num(Dim::NONE), span);
+            }
+            // A synapse's delay, its own where drawn per synapse: an STDP
+            // rule can take the arrival time, `t + delay`, in `on_pre`. (The
+            // type's own names and protocol signals come first.)
+            if name == "delay" && scope.pre.is_some() && scope.allow_time {
+                return typed(TKind::Ref(Ref::SynDelay), Ty::Num(Dim::TIME), span);
             }
             if let Some(u) = units::lookup(name) {
                 return typed(TKind::Const(u.scale), Ty::Num(u.dim), span);

@@ -80,12 +80,13 @@ impl Checker {
         let mut delay_steps = 1;
         let mut delay_draw: Option<(DelayDraw, Span)> = None;
         // A zero delay needs the source updated before the target.
-        let zero_delay = |c: &mut Checker, span: Span| {
+        // (`label`: "zero delay", or for a draw, what rounded to zero.)
+        let zero_delay = |c: &mut Checker, span: Span, label: &str| {
             let pos = |i: usize| m.schedule.iter().position(|x| *x == i);
             if src == dst {
-                c.emit(Diagnostic::error("cbm::E030", span, format!("a zero delay from `{}` to itself: a cell's spike cannot reach cells updated in the same step", p.source.name)).label("zero delay").help("use a delay of at least dt"));
+                c.emit(Diagnostic::error("cbm::E030", span, format!("a zero delay from `{}` to itself: a cell's spike cannot reach cells updated in the same step", p.source.name)).label(label).help("use a delay of at least dt"));
             } else if pos(src) >= pos(dst) {
-                c.emit(Diagnostic::error("cbm::E030", span, format!("a zero delay from `{}` to `{}` needs `{}` scheduled first", p.source.name, p.target.name, p.source.name)).label("zero delay").help("list the source before the target in `schedule { ... }`, or use a delay of at least dt"));
+                c.emit(Diagnostic::error("cbm::E030", span, format!("a zero delay from `{}` to `{}` needs `{}` scheduled first", p.source.name, p.target.name, p.source.name)).label(label).help("list the source before the target in `schedule { ... }`, or use a delay of at least dt"));
             }
         };
         let mut teacher = None;
@@ -119,7 +120,8 @@ impl Checker {
                 "delay" if is_distribution(&s.value) => {
                     if let Some((init, low, high)) = self.delay_draw(&s.value, &scope) {
                         if low == 0 {
-                            zero_delay(self, s.value.span);
+                            let label = "the shortest delay rounds to 0 steps (draws are rounded to whole steps, halves up)";
+                            zero_delay(self, s.value.span, label);
                         }
                         delay_steps = low;
                         delay_draw = Some((
@@ -136,7 +138,7 @@ impl Checker {
                     if let Some(d) = self.steps_of(&e, "the delay", &scope, 0) {
                         delay_steps = d;
                         if d == 0 {
-                            zero_delay(self, e.span);
+                            zero_delay(self, e.span, "zero delay");
                         }
                     }
                 }
@@ -145,7 +147,6 @@ impl Checker {
                         let name = &path.parts[0].name;
                         match all.iter().position(|q| q.name.name == *name) {
                             Some(i) if all[i].name.name == p.name.name => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("projection `{name}` cannot be its own teacher")).label("itself").help("the teacher is another projection onto the same cells, e.g. CF -> PKJ for PF -> PKJ")),
-                            Some(i) if all[i].target.name == p.target.name && all[i].settings.iter().any(|t| t.name.name == "delay" && is_distribution(&t.value)) => self.emit(Diagnostic::error("cbm::E034", s.value.span, format!("teacher `{name}` has per-synapse delays: the engines count a teacher's arrivals with one delay")).label("a teacher with delays drawn per synapse").help(format!("give `{name}` one delay (`delay = 2 ms`)"))),
                             Some(i) if all[i].target.name == p.target.name => teacher = Some(i),
                             Some(i) => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("teacher `{name}` targets `{}`, not `{}`", all[i].target.name, p.target.name)).label("different target population").help("a teacher projection must reach the same cells, e.g. CF -> PKJ for PF -> PKJ")),
                             None => self.emit(Diagnostic::error("cbm::E003", s.value.span, format!("unknown projection `{name}`")).label("not a projection")),
@@ -418,8 +419,15 @@ impl Checker {
             return None;
         };
         if v < 0.0 || !v.is_finite() {
+            let problem = if v.is_nan() {
+                "is not a number (0/0?)"
+            } else if v.is_infinite() {
+                "is infinite"
+            } else {
+                "cannot be negative"
+            };
             self.emit(
-                Diagnostic::error("cbm::E020", e.span, format!("{what} cannot be negative"))
+                Diagnostic::error("cbm::E020", e.span, format!("{what} {problem}"))
                     .label(super::units::format_quantity(v, Dim::TIME)),
             );
             return None;

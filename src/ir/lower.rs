@@ -774,7 +774,9 @@ fn projection(
         vars.push(VarIr {
             name: "delay".into(),
             kind: VarKind::State,
-            // Filled in by the network from the drawn delays.
+            // Filled in by the network from the drawn delays. Not
+            // `InitIr::Const`: the folding below would replace every read
+            // of `delay` with that constant.
             init: InitIr::Expr(Expr::Const(0.0)),
         });
     }

@@ -384,7 +384,7 @@ pub struct ProjectionIr {
 
 /// Per-synapse delays: drawn from `init` (seconds), each rounded to whole
 /// steps (halves up) and kept within `delay_steps ..= max_steps`. Only for
-/// single-step deposits and projections that teach no other (E034).
+/// single-step deposits (E034).
 #[derive(Clone, Debug)]
 pub struct DelayDrawIr {
     pub init: InitIr,

@@ -294,6 +294,7 @@ fn csr(pairs: Vec<(u32, u32)>, n_src: usize, n_dst: usize) -> ProjectionNet {
     let (by_post, _) = counting_sort(&pairs, n_dst, |p| p.1);
     drop(pairs);
     let (sorted, offsets) = counting_sort(&by_post, n_src, |p| p.0);
+    drop(by_post);
     ProjectionNet {
         offsets,
         pre: sorted.iter().map(|p| p.0).collect(),

@@ -88,6 +88,9 @@ pub fn recorders_meta(model: &Model) -> serde_json::Value {
                     "target": p.and_then(|p| pop_name(p.target)),
                     "variable": v.map(|v| v.name.clone()),
                     "unit": unit, "unit_scale": scale.unwrap_or(1.0),
+                    // `NAME_delay` holds each synapse's delay (and is
+                    // another recorder's name otherwise).
+                    "drawn_delays": p.is_some_and(|p| p.delay_draw.is_some()),
                 })
             }
         })

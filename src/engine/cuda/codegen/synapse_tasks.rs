@@ -136,7 +136,10 @@ impl Gen<'_> {
                 );
             }
         }
-        if teacher {
+        // A teacher's arrivals: counted per target for one delay, or added
+        // per spiking synapse into its own slot (integer adds: any order).
+        let count_arrivals = teacher && delays.is_none();
+        if count_arrivals {
             code.push_str("        u32 narr_ = 0u;\n");
         }
         let dv_decl: Vec<String> = (0..pulses.len())
@@ -159,7 +162,7 @@ impl Gen<'_> {
             "        for (u32 e00_ = lo_; e00_ < hi_; e00_ += {}u) {{\n            // (chunks past the end are skipped by the whole warp)\n            u32 pre_[{u}], am_[{u}];\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                const u32 e = e00_ + 32u * u_ + cbm_lane();\n                pre_[u_] = e < hi_ ? {cpre}[e] : 0xffffffffu;\n            }}\n            u32 nact_ = 0u;\n            #pragma unroll\n            for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                am_[u_] = 0u;\n                if (e00_ + 32u * u_ >= hi_) continue;\n                const u32 pi_ = pre_[u_];\n{lookup}\n                am_[u_] = __ballot_sync(CBM_FULL, act);\n                nact_ += __popc(am_[u_]);\n            }}",
             32 * u
         );
-        if teacher {
+        if count_arrivals {
             code.push_str("            narr_ += nact_;\n");
         }
         let _ = writeln!(
@@ -171,6 +174,13 @@ impl Gen<'_> {
                 None => String::new(),
             }
         );
+        if teacher && delays.is_some() {
+            let arr = self.name(Entry::Arr { proj: qi });
+            let _ = writeln!(
+                code,
+                "                    atomicAdd(&{arr}[((u64)s + {d}ull + (u64)dl0) % {sl}ull * {nt}ull + j], 1u);"
+            );
+        }
         code.push_str(&Self::locals(q.locals, 5));
         let mut body = String::new();
         let mut dep = 0;
@@ -229,7 +239,7 @@ impl Gen<'_> {
                 );
             }
         }
-        if teacher {
+        if count_arrivals {
             let arr = self.name(Entry::Arr { proj: qi });
             let _ = writeln!(
                 code,
