@@ -182,6 +182,38 @@ record i = trace(Dst.I, cells = 600)
     }
 }
 
+/// A pulse with delays drawn per synapse starts at each synapse's own
+/// arrival and lasts its steps.
+#[test]
+fn a_pulse_starts_at_each_synapses_own_arrival() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 30 ms  seed = 4 }
+neuron Sink { inputs { I: mV/ms } state { V = 0 mV } equations { dV/dt = I [euler] } }
+synapse Kick { on_pre { target += 1 mV/ms for 3 ms } }
+population Src[1] = spike_times(times = [10 ms])
+population Dst[100] = Sink()
+projection p: Src -> Dst.I { synapse = Kick()  connect = all_to_all()  delay = uniform(1 ms, 7 ms) }
+record i = trace(Dst.I, cells = 100)
+"#;
+    let path = model_file("drawn_pulse", model);
+    let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
+    let net = cbmc::network::build(&p.ir).expect("network");
+    let q = &net.projections[0];
+    let r = run_text("drawn_pulse", model);
+    let (_, i) = f64s(&r, "i");
+    for (k, &cell) in q.post.iter().enumerate() {
+        let delay = 1 + q.delay_extra[k] as usize;
+        for s in 0..30 {
+            let want = if (10 + delay..10 + delay + 3).contains(&s) {
+                1.0
+            } else {
+                0.0
+            };
+            assert_eq!(i[s * 100 + cell as usize], want, "cell {cell}, step {s}");
+        }
+    }
+}
+
 /// `delay` in synapse code is the synapse's own drawn delay (and the one
 /// delay of a projection without a draw): `t + delay` in `on_pre` is when
 /// the spike arrives.

@@ -78,7 +78,7 @@ impl Checker {
         };
         let mut wiring = None;
         let mut delay_steps = 1;
-        let mut delay_draw: Option<(DelayDraw, Span)> = None;
+        let mut delay_draw: Option<DelayDraw> = None;
         // A zero delay needs the source updated before the target.
         // (`label`: "zero delay", or for a draw, what rounded to zero.)
         let zero_delay = |c: &mut Checker, span: Span, label: &str| {
@@ -124,13 +124,10 @@ impl Checker {
                             zero_delay(self, s.value.span, label);
                         }
                         delay_steps = low;
-                        delay_draw = Some((
-                            DelayDraw {
-                                init,
-                                max_steps: high,
-                            },
-                            s.value.span,
-                        ));
+                        delay_draw = Some(DelayDraw {
+                            init,
+                            max_steps: high,
+                        });
                     }
                 }
                 "delay" => {
@@ -331,12 +328,6 @@ impl Checker {
             Some(target_dim),
             &m.signals,
         );
-        if let Some((_, span)) = &delay_draw {
-            if longest_pulse(&handlers.on_pre) > 1 {
-                self.emit(Diagnostic::error("cbm::E034", *span, "a deposit pulse (`target += x for ...`) with per-synapse delays is not run yet").label("delays drawn per synapse").help("give one delay (`delay = 2 ms`), or deposit in a single step"));
-                ok = false;
-            }
-        }
         if !ok {
             return None;
         }
@@ -354,7 +345,7 @@ impl Checker {
             bounds,
             wiring: wiring?,
             delay_steps,
-            delay_draw: delay_draw.map(|(d, _)| d),
+            delay_draw,
             teacher,
             handlers,
             span: p.name.span,
@@ -996,23 +987,4 @@ impl Checker {
 /// `normal(...)` or `uniform(...)`.
 fn is_distribution(e: &ast::Expr) -> bool {
     matches!(&e.kind, ExprKind::Call(c) if matches!(c.name.name.as_str(), "normal" | "uniform"))
-}
-
-/// The longest deposit pulse in steps (1 for a plain deposit, 0 for none).
-fn longest_pulse(stmts: &[TStmt]) -> u32 {
-    stmts
-        .iter()
-        .map(|s| match s {
-            TStmt::Assign {
-                target: Target::Deposit,
-                pulse_steps,
-                ..
-            } => pulse_steps.unwrap_or(1),
-            TStmt::If {
-                then, otherwise, ..
-            } => longest_pulse(then).max(longest_pulse(otherwise)),
-            _ => 0,
-        })
-        .max()
-        .unwrap_or(0)
 }

@@ -383,8 +383,7 @@ pub struct ProjectionIr {
 }
 
 /// Per-synapse delays: drawn from `init` (seconds), each rounded to whole
-/// steps (halves up) and kept within `delay_steps ..= max_steps`. Only for
-/// single-step deposits (E034).
+/// steps (halves up) and kept within `delay_steps ..= max_steps`.
 #[derive(Clone, Debug)]
 pub struct DelayDrawIr {
     pub init: InitIr,

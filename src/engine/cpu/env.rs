@@ -197,12 +197,27 @@ impl Env for SynapseEnv<'_> {
         let Some((ring, slots, n, first)) = self.deposit.as_mut() else {
             return;
         };
-        for p in 0..pulse as usize {
-            for (i, &k) in self.ids.iter().enumerate() {
-                if mask.is_some_and(|m| m[i] == 0.0) {
-                    continue;
+        if self.delay_extra.is_empty() {
+            for p in 0..pulse as usize {
+                let base = ((*first + p) % *slots) * *n;
+                for (i, &k) in self.ids.iter().enumerate() {
+                    if mask.is_some_and(|m| m[i] == 0.0) {
+                        continue;
+                    }
+                    ring[base + self.post[k as usize] as usize] += vals[i];
                 }
-                let extra = self.delay_extra.get(k as usize).map_or(0, |&x| x as usize);
+            }
+            return;
+        }
+        // Delays drawn per synapse: a ring cell may get several synapses'
+        // pulses in one step, so synapse by synapse (each one's pulse steps
+        // in order), as the generated code and the CUDA engine add them.
+        for (i, &k) in self.ids.iter().enumerate() {
+            if mask.is_some_and(|m| m[i] == 0.0) {
+                continue;
+            }
+            let extra = self.delay_extra[k as usize] as usize;
+            for p in 0..pulse as usize {
                 let base = ((*first + extra + p) % *slots) * *n;
                 ring[base + self.post[k as usize] as usize] += vals[i];
             }

@@ -788,16 +788,19 @@ impl c_expr::Statements for CpuLeaves<'_, '_> {
         }
         let v = c_expr::expr(value, self);
         let ring = self.b.buf(Arg::Ring);
-        // Delays drawn per synapse (single-step deposits only, E034): the
-        // synapse's own slot.
+        // Delays drawn per synapse: the synapse's own slots.
         if let Some(q) = self.b.projection.map(|q| &self.b.ir.projections[q]) {
             if q.delay_draw.is_some() {
                 let extra = self.b.buf(Arg::DelayExtra);
                 let (slots, n) = (q.ring_slots(), self.b.ir.populations[q.target].size);
+                let _ = writeln!(out, "{pad}{{");
+                let _ = writeln!(out, "{pad}    const double v_ = {v};");
+                let _ = writeln!(out, "{pad}    for (u64 p_ = 0; p_ < {pulse_steps}u; ++p_)");
                 let _ = writeln!(
                     out,
-                    "{pad}{ring}[((c->first_slot + {extra}[k]) % {slots}u) * {n}u + pj_] += {v};"
+                    "{pad}        {ring}[((c->first_slot + {extra}[k] + p_) % {slots}u) * {n}u + pj_] += v_;"
                 );
+                let _ = writeln!(out, "{pad}}}");
                 return;
             }
         }

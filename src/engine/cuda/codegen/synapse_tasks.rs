@@ -121,6 +121,11 @@ impl Gen<'_> {
         let adds = |pulse: u32| -> String {
             match &ring {
                 Some(_) if in_registers => (0..pulse).map(|p| format!(" a{p} += x_;")).collect(),
+                // With drawn delays two synapses' pulses may share a slot
+                // at different pulse steps: one lane adds them all, in order.
+                Some(ring) if delays.is_some() => format!(
+                    " if (cbm_lane() == 0u) for (u32 p_ = 0u; p_ < {pulse}u; ++p_) {ring}[(((u64)s + {d}ull{dl} + p_) % {sl}ull) * {nt}ull + j] += x_;"
+                ),
                 Some(ring) => format!(
                     " for (u32 p_ = cbm_lane(); p_ < {pulse}u; p_ += 32u) {ring}[(((u64)s + {d}ull{dl} + p_) % {sl}ull) * {nt}ull + j] += x_;"
                 ),
