@@ -182,6 +182,38 @@ record i = trace(Dst.I, cells = 600)
     }
 }
 
+/// `delay` in synapse code gives way to the synapse type's own names and to
+/// protocol signals (older models keep their meaning).
+#[test]
+fn a_parameter_or_signal_named_delay_takes_precedence() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 30 ms  seed = 3 }
+protocol pr { trial = 10 ms  delay = window(0 ms, 5 ms) }
+neuron Sink { inputs { I: mV/ms } state { V = 0 mV } equations { dV/dt = I + 0 mV/ms * delay [euler] } }
+synapse Gated { on_pre { if delay > 0 { target += 1 mV/ms } } }
+synapse Own {
+    parameters { delay = 42 ms }
+    state { seen: ms = 0 ms }
+    on_pre { seen = delay; target += 0 mV/ms }
+}
+population Src[1] = spike_times(times = [7 ms, 12 ms])
+population Dst[1] = Sink()
+projection gated: Src -> Dst.I { synapse = Gated()  connect = all_to_all()  delay = uniform(1 ms, 3 ms) }
+projection own: Src -> Dst.I { synapse = Own()  connect = all_to_all()  delay = uniform(1 ms, 3 ms) }
+record i = trace(Dst.I, cells = [0])
+record w = weights(own.seen, every = 29 ms)
+"#;
+    let r = run_text("delay_precedence", model);
+    let (_, i) = f64s(&r, "i");
+    // The spike at 7 ms falls outside the signal's window (0-5 ms of each
+    // 10 ms trial) and deposits nothing; the one at 12 ms deposits.
+    let total: f64 = i.iter().sum();
+    assert_eq!(total, 1.0, "one deposit, from the spike at 12 ms");
+    assert!(i[..13].iter().all(|&x| x == 0.0));
+    let (_, seen) = f64s(&r, "w");
+    assert_eq!(seen[1], 0.042, "the parameter, not the drawn delay");
+}
+
 /// A pulse with delays drawn per synapse starts at each synapse's own
 /// arrival and lasts its steps.
 #[test]
