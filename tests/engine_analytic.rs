@@ -134,6 +134,25 @@ record i = trace(Dst.I, cells = [0])
     }
 }
 
+/// The first projection's shortest delay in steps and (target cell, delay in
+/// steps) of each of its synapses, as the network draws them, and the run.
+fn drawn_delays_and_run(
+    name: &str,
+    model: &str,
+) -> (usize, Vec<(u32, usize)>, cbmc::session::RunResult) {
+    let (p, r) = run_file(&model_file(name, model), &[], 1);
+    let net = cbmc::network::build(&p.ir).expect("network");
+    let q = &net.projections[0];
+    let shortest = p.ir.projections[0].delay_steps as usize;
+    let delays = q
+        .post
+        .iter()
+        .zip(&q.delay_extra)
+        .map(|(&cell, &extra)| (cell, shortest + extra as usize))
+        .collect();
+    (shortest, delays, r)
+}
+
 /// Delays drawn per synapse: each target's one synapse delivers exactly its
 /// own delay after the spike, and the rounded uniform draw covers every
 /// whole step of the range (the end steps with half the others' share).
@@ -152,19 +171,13 @@ population Dst[600] = Sink()
 projection p: Src -> Dst.I { synapse = Kick()  connect = all_to_all()  delay = uniform(1 ms, 7 ms) }
 record i = trace(Dst.I, cells = 600)
 "#;
-    let path = model_file("drawn_delays", model);
-    let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
-    let net = cbmc::network::build(&p.ir).expect("network");
-    let q = &net.projections[0];
-    let shortest = p.ir.projections[0].delay_steps as usize;
+    let (shortest, delays, r) = drawn_delays_and_run("drawn_delays", model);
     assert_eq!(shortest, 1);
-    let r = run_text("drawn_delays", model);
     let (shape, i) = f64s(&r, "i");
     assert_eq!(shape, [30, 600]);
     let mut per_delay = [0usize; 8];
     // All to all from one cell: synapse k reaches cell k.
-    for (k, &cell) in q.post.iter().enumerate() {
-        let delay = shortest + q.delay_extra[k] as usize;
+    for (k, &(cell, delay)) in delays.iter().enumerate() {
         assert!((1..=7).contains(&delay), "synapse {k}: delay {delay} steps");
         per_delay[delay] += 1;
         for s in 0..30 {
@@ -227,14 +240,9 @@ population Dst[100] = Sink()
 projection p: Src -> Dst.I { synapse = Kick()  connect = all_to_all()  delay = uniform(1 ms, 7 ms) }
 record i = trace(Dst.I, cells = 100)
 "#;
-    let path = model_file("drawn_pulse", model);
-    let p = cbmc::session::prepare(&path, &[]).ok().expect("valid");
-    let net = cbmc::network::build(&p.ir).expect("network");
-    let q = &net.projections[0];
-    let r = run_text("drawn_pulse", model);
+    let (_, delays, r) = drawn_delays_and_run("drawn_pulse", model);
     let (_, i) = f64s(&r, "i");
-    for (k, &cell) in q.post.iter().enumerate() {
-        let delay = 1 + q.delay_extra[k] as usize;
+    for &(cell, delay) in &delays {
         for s in 0..30 {
             let want = if (10 + delay..10 + delay + 3).contains(&s) {
                 1.0

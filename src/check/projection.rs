@@ -402,27 +402,7 @@ impl Checker {
     /// up): `uniform(0.5 ms, 20.5 ms)` at dt = 1 ms gives 1 to 20 ms, each
     /// equally often.
     fn delay_bound(&mut self, e: &TExpr, what: &str, scope: &Scope) -> Option<u32> {
-        let Some(v) = self.const_eval(e, scope) else {
-            self.emit(
-                Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant"))
-                    .label("not a constant"),
-            );
-            return None;
-        };
-        if v < 0.0 || !v.is_finite() {
-            let problem = if v.is_nan() {
-                "is not a number (0/0?)"
-            } else if v.is_infinite() {
-                "is infinite"
-            } else {
-                "cannot be negative"
-            };
-            self.emit(
-                Diagnostic::error("cbm::E020", e.span, format!("{what} {problem}"))
-                    .label(super::units::format_quantity(v, Dim::TIME)),
-            );
-            return None;
-        }
+        let v = self.time_value(e, what, scope)?;
         let steps = whole_steps(v, self.dt);
         if self.too_many_steps(steps, e, what) {
             return None;

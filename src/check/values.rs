@@ -71,29 +71,9 @@ impl Checker {
         if !self.expect_dim(e, Dim::TIME, what, scope) {
             return None;
         }
-        let Some(v) = self.const_eval(e, scope) else {
-            self.emit(
-                Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant"))
-                    .label("not a constant"),
-            );
-            return None;
-        };
+        let v = self.time_value(e, what, scope)?;
         let steps = v / self.dt;
         let rounded = steps.round();
-        if v < 0.0 || !v.is_finite() {
-            let problem = if v.is_nan() {
-                "is not a number (0/0?)"
-            } else if v.is_infinite() {
-                "is infinite"
-            } else {
-                "cannot be negative"
-            };
-            self.emit(
-                Diagnostic::error("cbm::E020", e.span, format!("{what} {problem}"))
-                    .label(units::format_quantity(v, Dim::TIME)),
-            );
-            return None;
-        }
         if (steps - rounded).abs() > 1e-6 * rounded.max(1.0) {
             self.emit(
                 Diagnostic::error(
@@ -128,6 +108,33 @@ impl Checker {
             return None;
         }
         Some(rounded as u32)
+    }
+
+    /// A time (already checked to be one) that is a constant, finite and not
+    /// negative, in seconds; else E020.
+    pub(super) fn time_value(&mut self, e: &TExpr, what: &str, scope: &Scope) -> Option<f64> {
+        let Some(v) = self.const_eval(e, scope) else {
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} must be a constant"))
+                    .label("not a constant"),
+            );
+            return None;
+        };
+        if v < 0.0 || !v.is_finite() {
+            let problem = if v.is_nan() {
+                "is not a number (0/0?)"
+            } else if v.is_infinite() {
+                "is infinite"
+            } else {
+                "cannot be negative"
+            };
+            self.emit(
+                Diagnostic::error("cbm::E020", e.span, format!("{what} {problem}"))
+                    .label(units::format_quantity(v, Dim::TIME)),
+            );
+            return None;
+        }
+        Some(v)
     }
 
     /// E020 when a time of `steps` steps is more than a step counter holds.

@@ -788,37 +788,29 @@ impl c_expr::Statements for CpuLeaves<'_, '_> {
         }
         let v = c_expr::expr(value, self);
         let ring = self.b.buf(Arg::Ring);
-        // Delays drawn per synapse: the synapse's own slots.
-        if let Some(q) = self.b.projection.map(|q| &self.b.ir.projections[q]) {
-            if q.delay_draw.is_some() {
+        let q = self.b.projection.map(|q| &self.b.ir.projections[q]);
+        // Where pulse step p_ of this synapse's deposit starts in the ring:
+        // with delays drawn per synapse its own slot, else CBM_RB(p_), the
+        // slot starts the on_pre function set up.
+        let start = match q.filter(|q| q.delay_draw.is_some()) {
+            Some(q) => {
                 let extra = self.b.buf(Arg::DelayExtra);
                 let (slots, n) = (q.ring_slots(), self.b.ir.populations[q.target].size);
-                let _ = writeln!(out, "{pad}{{");
-                let _ = writeln!(out, "{pad}    const double v_ = {v};");
-                let _ = writeln!(out, "{pad}    for (u64 p_ = 0; p_ < {pulse_steps}u; ++p_)");
-                let _ = writeln!(
-                    out,
-                    "{pad}        {ring}[((c->first_slot + {extra}[k] + p_) % {slots}u) * {n}u + pj_] += v_;"
-                );
-                let _ = writeln!(out, "{pad}}}");
-                return;
+                format!("((c->first_slot + {extra}[k] + p_) % {slots}u) * {n}u")
             }
-        }
-        // CBM_RB(p): where ring slot first_slot + p starts (defined by the
-        // on_pre function).
-        let one_slot = self
-            .b
-            .projection
-            .is_some_and(|q| self.b.ir.projections[q].max_pulse_steps <= 1);
-        if one_slot && pulse_steps == 1 {
-            // `slot0_`: ring + CBM_RB(0), set up by the on_pre function.
-            let _ = writeln!(out, "{pad}slot0_[pj_] += {v};");
-            return;
-        }
+            None => {
+                if pulse_steps == 1 && q.is_some_and(|q| q.max_pulse_steps <= 1) {
+                    // `slot0_`: ring + CBM_RB(0), set up by the on_pre function.
+                    let _ = writeln!(out, "{pad}slot0_[pj_] += {v};");
+                    return;
+                }
+                "CBM_RB(p_)".to_string()
+            }
+        };
         let _ = writeln!(out, "{pad}{{");
         let _ = writeln!(out, "{pad}    const double v_ = {v};");
         let _ = writeln!(out, "{pad}    for (u64 p_ = 0; p_ < {pulse_steps}u; ++p_)");
-        let _ = writeln!(out, "{pad}        {ring}[CBM_RB(p_) + pj_] += v_;");
+        let _ = writeln!(out, "{pad}        {ring}[{start} + pj_] += v_;");
         let _ = writeln!(out, "{pad}}}");
     }
 }
