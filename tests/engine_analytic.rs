@@ -936,3 +936,70 @@ projection sc: S -> C.g { synapse = Kick()  connect = one_to_one() }
         "C is kicked over threshold by j = 20 mV, 3 times"
     );
 }
+
+/// `rand_poisson` through the engine: every cell and every call site draws
+/// its own counts, with a Poisson count's mean and variance (a mean in one
+/// part and one split into three); a mean that varies with time is
+/// followed, and a negative one counts as none.
+#[test]
+fn rand_poisson_gives_each_cell_and_call_site_its_own_poisson_counts() {
+    let model = r#"
+simulation { dt = 0.1 ms  duration = 20 ms }
+neuron Counter {
+    parameters { n = 1000; nu = 8 Hz }
+    state { a = 0; b = 0; c = 0 }
+    update {
+        a = rand_poisson(n * nu * dt)
+        b = rand_poisson(50 * n * nu * dt)
+        c = rand_poisson(select(t < 10 ms, n * nu * dt, -n * nu * dt))
+    }
+}
+population P[400] = Counter()
+record a = trace(P.a, cells = 400)
+record b = trace(P.b, cells = 400)
+record c = trace(P.c, cells = 400)
+"#;
+    let r = run_text("rand_poisson", model);
+    let (shape, a) = f64s(&r, "a");
+    let (_, b) = f64s(&r, "b");
+    let (_, c) = f64s(&r, "c");
+    assert_eq!(shape, vec![200, 400]);
+    let stats = |x: &[f64]| {
+        let m = x.iter().sum::<f64>() / x.len() as f64;
+        let v = x.iter().map(|k| (k - m) * (k - m)).sum::<f64>() / (x.len() - 1) as f64;
+        (m, v)
+    };
+    for (x, mean) in [(&a, 0.8), (&b, 40.0)] {
+        assert!(x.iter().all(|k| k.fract() == 0.0 && *k >= 0.0));
+        let (m, v) = stats(x);
+        let n = x.len() as f64;
+        assert!(
+            (m - mean).abs() < 5.0 * (mean / n).sqrt(),
+            "mean {mean}: {m}"
+        );
+        let se_v = ((2.0 * mean * mean + mean) / n).sqrt();
+        assert!((v - mean).abs() < 6.0 * se_v, "mean {mean}: variance {v}");
+    }
+    // Two call sites, and two neighbouring cells, are uncorrelated.
+    let corr = |x: &[f64], y: &[f64]| {
+        let ((mx, vx), (my, vy)) = (stats(x), stats(y));
+        let cov = x
+            .iter()
+            .zip(y)
+            .map(|(p, q)| (p - mx) * (q - my))
+            .sum::<f64>()
+            / (x.len() - 1) as f64;
+        cov / (vx * vy).sqrt()
+    };
+    let limit = 5.0 / (a.len() as f64).sqrt();
+    assert!(corr(&a, &b).abs() < limit, "sites a, b: {}", corr(&a, &b));
+    assert!(corr(&a[1..], &a[..a.len() - 1]).abs() < limit);
+    // c: mean 0.8 in the first 100 steps, none after.
+    let (first, last) = c.split_at(100 * 400);
+    let (m, _) = stats(first);
+    assert!(
+        (m - 0.8).abs() < 5.0 * (0.8 / first.len() as f64).sqrt(),
+        "{m}"
+    );
+    assert!(last.iter().all(|k| *k == 0.0));
+}

@@ -54,7 +54,7 @@ static inline double cbm_clamp(double x, double lo, double hi) {
 // @include philox.inc
 // @include math.inc
 
-// rand() / randn() in cell code: stream of (population, call site), counter
+// rand() / randn() / rand_poisson() in cell code: stream of (population, call site), counter
 // (cell, step), as the interpreter's NeuronEnv::rand.
 static inline double cbm_rand_u(const CbmCtx* c, u32 st, u64 i) {
     u32 w[4];
@@ -65,5 +65,8 @@ static inline double cbm_rand_n(const CbmCtx* c, u32 st, u64 i) {
     u32 w[4];
     cbm_philox_key(c->key0, c->key1, (u32)i, (u32)c->s, (u32)(c->s >> 32), st, w);
     return cbm_normal(w[0], w[1]);
+}
+static inline double cbm_rand_p(const CbmCtx* c, u32 st, u64 i, double mean) {
+    return cbm_poisson(c->key0, c->key1, st, (u32)i, (u32)c->s, (u32)(c->s >> 32), mean);
 }
 // ---- end of prelude ----------------------------------------------------------

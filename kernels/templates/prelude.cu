@@ -89,7 +89,7 @@ __device__ __forceinline__ void cbm_philox(u32 c0, u32 c1, u32 c2, u32 c3, u32* 
     cbm_philox_key(cbm_key[0], cbm_key[1], c0, c1, c2, c3, out);
 }
 
-// rand() / randn() in cell code: stream of (population, call site), counter (cell, step).
+// rand() / randn() / rand_poisson() in cell code: stream of (population, call site), counter (cell, step).
 __device__ __forceinline__ double cbm_rand_u(u32 st, u64 i, i64 s) {
     u32 w[4];
     cbm_philox((u32)i, (u32)(u64)s, (u32)((u64)s >> 32), st, w);
@@ -99,6 +99,9 @@ __device__ __forceinline__ double cbm_rand_n(u32 st, u64 i, i64 s) {
     u32 w[4];
     cbm_philox((u32)i, (u32)(u64)s, (u32)((u64)s >> 32), st, w);
     return cbm_normal(w[0], w[1]);
+}
+__device__ __forceinline__ double cbm_rand_p(u32 st, u64 i, i64 s, double mean) {
+    return cbm_poisson(cbm_key[0], cbm_key[1], st, (u32)i, (u32)(u64)s, (u32)((u64)s >> 32), mean);
 }
 
 // Steps to the next spike of a Bernoulli(p) source (failures before the first

@@ -186,7 +186,7 @@ impl Checker {
                     } else {
                         "cbm::E028"
                     };
-                    self.emit(Diagnostic::error(code, c.name.span, msg).label("here").help("functions: exp, log, sqrt, abs, min, max, clip, select, floor, rand, randn"));
+                    self.emit(Diagnostic::error(code, c.name.span, msg).label("here").help("functions: exp, expm1, log, sqrt, abs, min, max, clip, select, floor, rand, randn, rand_poisson"));
                     return error(e.span);
                 };
                 if let Some(a) = c.args.iter().find(|a| a.name.is_some()) {
@@ -483,7 +483,13 @@ impl Checker {
     fn call_ty(&mut self, func: Func, args: &[TExpr], span: Span, scope: &Scope) -> Ty {
         let arity = match func {
             Func::Rand | Func::Randn => 0,
-            Func::Exp | Func::Expm1 | Func::Log | Func::Sqrt | Func::Abs | Func::Floor => 1,
+            Func::Exp
+            | Func::Expm1
+            | Func::Log
+            | Func::Sqrt
+            | Func::Abs
+            | Func::Floor
+            | Func::RandPoisson => 1,
             Func::Min | Func::Max => 2,
             Func::Clip | Func::Select => 3,
         };
@@ -519,7 +525,7 @@ impl Checker {
             }
         };
         match func {
-            Func::Rand | Func::Randn => {
+            Func::Rand | Func::Randn | Func::RandPoisson => {
                 if !scope.allow_random {
                     self.emit(
                         Diagnostic::error(
@@ -534,6 +540,23 @@ impl Checker {
                         .help("step-time noise belongs in a neuron's update block or equations"),
                     );
                     return Ty::Error;
+                }
+                if func == Func::RandPoisson {
+                    let Some(d) = num(self, &args[0]) else {
+                        return Ty::Error;
+                    };
+                    if !d.is_none() {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E014",
+                                args[0].span,
+                                "rand_poisson's mean is a count per step, not a quantity with a unit",
+                            )
+                            .label(d.describe())
+                            .help("give the mean count per step: inputs x rate x dt, e.g. rand_poisson(1000 * 5 Hz * dt)"),
+                        );
+                        return Ty::Error;
+                    }
                 }
                 Ty::Num(Dim::NONE)
             }

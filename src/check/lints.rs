@@ -6,7 +6,7 @@ use super::model::*;
 use super::units::{self, Dim};
 use super::Checker;
 use crate::diagnostics::Diagnostic;
-use crate::syntax::ast::{AssignOp, BinOp, Item, UnOp};
+use crate::syntax::ast::{AssignOp, BinOp, Item, Span, UnOp};
 
 /// Every warning the checker gives (`cbmc check --allow CODE` takes these).
 pub const WARNING_CODES: &[&str] = &[
@@ -28,6 +28,7 @@ pub const WARNING_CODES: &[&str] = &[
     "cbm::W116",
     "cbm::W117",
     "cbm::W118",
+    "cbm::W119",
 ];
 
 pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
@@ -42,6 +43,55 @@ pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
     bins_longer_than_the_run(c, m);
     own_spike_time_in_its_handler(c, m);
     spikes_without_reset(c, m);
+    drawn_delays_out_of_sight(c, m);
+}
+
+/// In synapse code, `delay` is the synapse's own delay unless the type has
+/// a parameter or state variable so named, or the protocol a signal (those
+/// come first). Where the projection draws a delay per synapse and its code
+/// reads such a `delay`, the code never sees the drawn delays.
+fn drawn_delays_out_of_sight(c: &mut Checker, m: &Model) {
+    let mut found = Vec::new();
+    for p in m.projections.iter().filter(|p| p.delay_draw.is_some()) {
+        let ty = &m.synapses[p.synapse];
+        let named = |v: &[Var]| v.iter().position(|v| v.name == "delay");
+        let hiding = [
+            named(&ty.params).map(|k| (Ref::SynParam(k), "parameter")),
+            named(&ty.state).map(|k| (Ref::SynState(k), "state variable")),
+            m.signals
+                .iter()
+                .position(|s| s.name == "delay")
+                .map(|i| (Ref::Signal(i), "protocol signal")),
+        ];
+        for (r, what) in hiding.into_iter().flatten() {
+            let mut spans = Vec::new();
+            let h = &p.handlers;
+            for body in [&h.on_pre, &h.on_post, &h.on_teacher]
+                .into_iter()
+                .chain(h.every.iter().map(|(_, b)| b))
+            {
+                for_each_expr(body, &mut |e| find_ref(e, r, &mut spans));
+            }
+            let Some(span) = spans.first() else {
+                continue;
+            };
+            found.push(
+                Diagnostic::warning(
+                    "cbm::W119",
+                    *span,
+                    format!(
+                        "`delay` here is the {what} `delay`, not the delays `{}` draws per synapse",
+                        p.name
+                    ),
+                )
+                .label(format!("the {what}"))
+                .help(format!(
+                    "rename the {what}: `delay` in synapse code is then each synapse's own delay"
+                )),
+            );
+        }
+    }
+    c.diagnostics.extend(found);
 }
 
 /// `pre.last_spike` in `on_pre` is the time of the spike being handled
@@ -135,7 +185,7 @@ fn for_each_expr(stmts: &[TStmt], f: &mut dyn FnMut(&TExpr)) {
 }
 
 /// The spans of `r` in `e`.
-fn find_ref(e: &TExpr, r: Ref, out: &mut Vec<crate::syntax::ast::Span>) {
+fn find_ref(e: &TExpr, r: Ref, out: &mut Vec<Span>) {
     match &e.kind {
         TKind::Ref(x) if *x == r => out.push(e.span),
         TKind::Unary(_, x) => find_ref(x, r, out),
@@ -306,7 +356,7 @@ fn short_time_constants(c: &mut Checker, m: &Model) {
     c.diagnostics.extend(found);
 }
 
-fn short_tau(name: &str, span: crate::syntax::ast::Span, v: f64, dt: f64) -> Diagnostic {
+fn short_tau(name: &str, span: Span, v: f64, dt: f64) -> Diagnostic {
     Diagnostic::warning(
         "cbm::W104",
         span,
@@ -483,12 +533,16 @@ fn never_runs(s: &TStmt) -> bool {
     }
 }
 
-/// What an expression draws and reads, for the noise lint: a random number,
-/// and `dt`.
+/// What an expression draws and reads, for the noise lint: a random number
+/// (`rand`, `randn`), `dt` (outside a Poisson count's mean), a Poisson
+/// count, and a Poisson count whose mean does not involve `dt` (a count per
+/// step, where one per unit time was meant: `rand_poisson(n * rate * dt)`).
 #[derive(Clone, Copy, Default)]
 struct NoiseUse {
     random: bool,
     dt: bool,
+    count: bool,
+    count_per_step: bool,
 }
 
 impl NoiseUse {
@@ -496,19 +550,21 @@ impl NoiseUse {
         let both = |a: NoiseUse, b: NoiseUse| NoiseUse {
             random: a.random || b.random,
             dt: a.dt || b.dt,
+            count: a.count || b.count,
+            count_per_step: a.count_per_step || b.count_per_step,
         };
         match &e.kind {
             TKind::Ref(Ref::Dt) => NoiseUse {
-                random: false,
                 dt: true,
+                ..NoiseUse::default()
             },
             TKind::Ref(Ref::Local(k)) => locals.get(*k).copied().unwrap_or_default(),
             // A parameter computed from dt (`kick = sigma * sqrt(1 - exp(-2 * dt / tau))`,
             // the exact Ornstein-Uhlenbeck step) brings dt with it.
             TKind::Ref(Ref::Param(k)) => match n.params.get(*k).and_then(|p| p.init.as_ref()) {
                 Some(Init::Expr(e)) => NoiseUse {
-                    random: false,
                     dt: NoiseUse::of(e, n, locals).dt,
+                    ..NoiseUse::default()
                 },
                 _ => NoiseUse::default(),
             },
@@ -516,10 +572,23 @@ impl NoiseUse {
                 .aliases
                 .get(*k)
                 .map_or_else(NoiseUse::default, |(_, a)| NoiseUse::of(a, n, locals)),
+            // A count's mean with dt in it is a rate per unit time, right
+            // for a count; it does not make the count's effect scale.
+            TKind::Call(Func::RandPoisson, args) => {
+                let mean = args.iter().fold(NoiseUse::default(), |u, a| {
+                    both(u, NoiseUse::of(a, n, locals))
+                });
+                NoiseUse {
+                    dt: false,
+                    count: true,
+                    count_per_step: mean.count_per_step || !mean.dt,
+                    ..mean
+                }
+            }
             TKind::Call(f, args) => args.iter().fold(
                 NoiseUse {
-                    random: matches!(f, Func::Rand | Func::Randn),
-                    dt: false,
+                    random: f.is_random(),
+                    ..NoiseUse::default()
                 },
                 |u, a| both(u, NoiseUse::of(a, n, locals)),
             ),
@@ -543,7 +612,14 @@ fn noise_that_depends_on_dt(c: &mut Checker, m: &Model) {
             let noise = NoiseUse::of(&eq.rhs, n, &[]);
             // Noise that involves dt (`sigma * sqrt(2 * gL / dt) * randn()`,
             // white noise under Euler) is taken as scaled on purpose.
-            if noise.random && !noise.dt {
+            if noise.count && !noise.dt {
+                let var = &n.state[eq.var].name;
+                found.push(
+                    Diagnostic::warning("cbm::W112", eq.rhs.span, format!("a Poisson count in d{var}/dt is multiplied by dt each step, so this input fades as dt shrinks"))
+                        .label("a count inside the derivative")
+                        .help(format!("add the count in `update` instead: `{var} += J * rand_poisson(inputs * rate * dt)` (J: the jump per input spike)")),
+                );
+            } else if noise.random && !noise.dt {
                 let var = &n.state[eq.var].name;
                 found.push(
                     Diagnostic::warning("cbm::W112", eq.rhs.span, format!("a random number in d{var}/dt is multiplied by dt each step, so this noise fades as dt shrinks"))
@@ -584,7 +660,13 @@ fn per_step_noise(
                 // fresh draw (`xi = sigma * randn()`) is not one.
                 let accumulates =
                     !matches!(op, AssignOp::Set) || linear::mentions(value, Ref::State(*v));
-                if u.random && !u.dt && accumulates {
+                if u.count_per_step && accumulates {
+                    found.push(
+                        Diagnostic::warning("cbm::W112", *span, "a Poisson count whose mean does not involve dt: the same mean per step gives more input per second at a finer step")
+                            .label("a count per step, not per unit time")
+                            .help("give the mean as inputs x rate x dt, e.g. `rand_poisson(1000 * 5 Hz * dt)`: the same input per second at any dt"),
+                    );
+                } else if u.random && !u.dt && accumulates {
                     let var = &n.state[*v].name;
                     found.push(
                         Diagnostic::warning("cbm::W112", *span, format!("`{var}` gets a random kick every step whose size does not depend on dt: at a finer step the cell gets more kicks of the same size, so it is noisier"))

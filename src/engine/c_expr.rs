@@ -24,6 +24,8 @@ pub trait Leaves {
     fn post(&mut self, a: CellAccess) -> String;
     /// `rand()` (or `randn()` when `normal`) at call site `site`.
     fn rand(&mut self, normal: bool, site: u32) -> String;
+    /// `rand_poisson(mean)` at call site `site`; `mean` is printed C.
+    fn rand_poisson(&mut self, site: u32, mean: &str) -> String;
 }
 
 /// Where an assignment to a variable goes.
@@ -155,6 +157,10 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
         }
         Expr::Call(Func::Rand, _, site) => l.rand(false, *site),
         Expr::Call(Func::Randn, _, site) => l.rand(true, *site),
+        Expr::Call(Func::RandPoisson, args, site) => {
+            let mean = args.first().map_or_else(|| "0.0".into(), |m| expr(m, l));
+            l.rand_poisson(*site, &mean)
+        }
         Expr::Call(f, args, _) => {
             let a: Vec<String> = args.iter().map(|x| expr(x, l)).collect();
             let arg = |n: usize| a.get(n).cloned().unwrap_or_else(|| "0.0".into());
@@ -170,7 +176,7 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
                 Func::Max => format!("cbm_max({}, {})", arg(0), arg(1)),
                 Func::Clip => format!("cbm_min(cbm_max({}, {}), {})", arg(0), arg(1), arg(2)),
                 Func::Select => format!("({} != 0.0 ? {} : {})", arg(0), arg(1), arg(2)),
-                Func::Rand | Func::Randn => "0.0".into(),
+                Func::Rand | Func::Randn | Func::RandPoisson => "0.0".into(),
             }
         }
     }

@@ -52,7 +52,7 @@ pub fn fold(e: Expr) -> Expr {
                 })
                 .collect();
             match consts {
-                Some(v) if !matches!(f, Func::Rand | Func::Randn) => Expr::Const(apply_call(f, &v)),
+                Some(v) if !f.is_random() => Expr::Const(apply_call(f, &v)),
                 _ => Expr::Call(f, args, site),
             }
         }

@@ -214,7 +214,7 @@ impl<'a> Ctx<'a> {
                 // Each random call draws its own numbers (its site); other
                 // calls need none, so that adding `sqrt(dt / 1 ms)` to a
                 // noisy expression does not change which numbers it draws.
-                let site = if matches!(f, Func::Rand | Func::Randn) {
+                let site = if f.is_random() {
                     self.site += 1;
                     self.site
                 } else {

@@ -524,9 +524,7 @@ impl Expr {
             Expr::Const(_) | Expr::Time | Expr::Signal(_) => true,
             Expr::Unary(_, x) => x.reads_only(leaf),
             Expr::Binary(_, a, b) => a.reads_only(leaf) && b.reads_only(leaf),
-            Expr::Call(f, args, _) => {
-                !matches!(f, Func::Rand | Func::Randn) && args.iter().all(|a| a.reads_only(leaf))
-            }
+            Expr::Call(f, args, _) => !f.is_random() && args.iter().all(|a| a.reads_only(leaf)),
             e => leaf(e),
         }
     }

@@ -23,6 +23,9 @@ pub enum Func {
     Rand,
     /// Standard normal, drawn per cell (or synapse) per step.
     Randn,
+    /// A Poisson count with the given mean, drawn per cell per step
+    /// (`crate::network::Rng::poisson`): independent Poisson input.
+    RandPoisson,
 }
 
 impl Func {
@@ -40,10 +43,16 @@ impl Func {
             "floor" => Func::Floor,
             "rand" => Func::Rand,
             "randn" => Func::Randn,
+            "rand_poisson" => Func::RandPoisson,
             _ => return None,
         })
     }
-    /// The value of a deterministic function; None for rand and randn.
+    /// rand(), randn() and rand_poisson(): drawn afresh at each call, never
+    /// folded, each call site with its own numbers.
+    pub fn is_random(self) -> bool {
+        matches!(self, Func::Rand | Func::Randn | Func::RandPoisson)
+    }
+    /// The value of a deterministic function; None for the random ones.
     /// The one definition of the built-ins' arithmetic, shared by constant
     /// folding in the checker and the IR and by the CPU engine.
     pub fn apply(self, v: &[f64]) -> Option<f64> {
@@ -64,7 +73,7 @@ impl Func {
                     v[2]
                 }
             }
-            Func::Rand | Func::Randn => return None,
+            Func::Rand | Func::Randn | Func::RandPoisson => return None,
         })
     }
 }

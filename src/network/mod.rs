@@ -7,7 +7,7 @@ pub mod rng;
 pub use memory::{available_bytes, check_memory, estimated_bytes, expected_synapses};
 
 use crate::ir::{
-    DelayDrawIr, Expr, Func, InitIr, Ir, PopulationKindIr, ProjectionIr, UnOp, VarIr, Wiring,
+    DelayDrawIr, Expr, InitIr, Ir, PopulationKindIr, ProjectionIr, UnOp, VarIr, Wiring,
 };
 use rng::{stream, Rng};
 
@@ -418,7 +418,7 @@ pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> 
         Expr::Binary(op, a, b) => {
             crate::ir::apply_binary(*op, eval_scalar(a, var)?, eval_scalar(b, var)?)
         }
-        Expr::Call(f, args, _) if !matches!(f, Func::Rand | Func::Randn) => {
+        Expr::Call(f, args, _) if !f.is_random() => {
             let v: Option<Vec<f64>> = args.iter().map(|a| eval_scalar(a, var)).collect();
             crate::ir::apply_call(*f, &v?)
         }

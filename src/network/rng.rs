@@ -12,7 +12,7 @@
 //! | `CELL_INIT`| population        | cell          | var             | 0           |
 //! | `GAP`     | gap junction       | cell          | draw block      | 0           |
 //! | `SOURCE`  | population         | cell          | step low        | step high   |
-//! | `STEP_RNG`| population, site   | cell          | step low        | step high   |
+//! | `STEP_RNG`| population, site   | cell          | step low        | step high (+ block << 16, `rand_poisson`) |
 //! | `DELAY`   | projection         | synapse id    | (synapse id>>32)| 0           |
 //!
 //! The stream word is `kind << 24 | object << 8 | site` (objects < 65536).
@@ -89,6 +89,44 @@ pub fn philox(key: [u32; 2], ctr: [u32; 4]) -> [u32; 4] {
     c
 }
 
+/// `rand_poisson`'s largest mean per part, and its largest exact mean
+/// (64 parts); see [`Rng::poisson`].
+pub const POISSON_PART: f64 = 16.0;
+pub const POISSON_EXACT_MAX: f64 = 1024.0;
+
+/// e^-x for x in [0, 16] (`rand_poisson`'s parts) from + - * / and floor
+/// alone, so that every engine computes the same bits: libm's `exp` and
+/// CUDA's can differ in the last one. `cbm_exp_of_minus` in
+/// kernels/templates/philox.inc is this, operation for operation. Within 2
+/// ulp of e^-x: x = k ln 2 - r with |r| <= ln 2 / 2 (Cody and Waite's split
+/// of ln 2, whose high part times k is exact), e^r by its Taylor series to
+/// r^13 (the rest is below 2^-60), times 2^k, exact.
+pub fn exp_of_minus(x: f64) -> f64 {
+    let k = (-x * std::f64::consts::LOG2_E + 0.5).floor();
+    let r = (-x - k * LN2_HIGH) - k * LN2_LOW;
+    let mut p = 1.0 / 6_227_020_800.0;
+    for n in [
+        479_001_600.0,
+        39_916_800.0,
+        3_628_800.0,
+        362_880.0,
+        40_320.0,
+        5040.0,
+        720.0,
+        120.0,
+        24.0,
+        6.0,
+        2.0,
+        1.0,
+        1.0,
+    ] {
+        p = p * r + 1.0 / n;
+    }
+    p * (1.0 / (1u32 << (-k) as u32) as f64)
+}
+const LN2_HIGH: f64 = 0.693_147_180_369_123_8;
+const LN2_LOW: f64 = 1.908_214_929_270_587_7e-10;
+
 /// The random numbers of one run.
 #[derive(Clone, Copy, Debug)]
 pub struct Rng {
@@ -128,6 +166,75 @@ impl Rng {
         let u1 = Self::uniform_open(w0);
         let u2 = Self::uniform(w1);
         (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+    /// Uniform in [0, 1) from two words, with all 53 bits of a double (for
+    /// `rand_poisson`'s inversion, whose far tail 24 bits would cut off).
+    #[inline]
+    pub fn uniform53(w0: u32, w1: u32) -> f64 {
+        ((w0 >> 5) as f64 * 67_108_864.0 + (w1 >> 6) as f64) * (1.0 / 9_007_199_254_740_992.0)
+    }
+    /// `rand_poisson(mean)` of cell `index` at `step`, at call site stream
+    /// `stream`: a Poisson count, as a double. The generated code's
+    /// `cbm_poisson` (kernels/templates/philox.inc) is this, operation for
+    /// operation.
+    ///
+    /// Up to [`POISSON_EXACT_MAX`] the count is exact: the mean is split into
+    /// `ceil(mean / 16)` equal parts, and each part's count is drawn by
+    /// inversion (the smallest k whose cumulative probability reaches a
+    /// 53-bit uniform), so every part needs one uniform, half a Philox
+    /// block. Part j uses words (0, 1) or (2, 3), by j's parity, of the
+    /// block whose counter's third word is `step >> 32 | (j / 2) << 16`
+    /// (steps are below 2^31, so part 0 has `rand()`'s counter). The only
+    /// value that is not exact arithmetic is exp(-part), once per call, and
+    /// [`exp_of_minus`] computes it from + - * / alone, so every engine gets
+    /// the same bits up to the limit. Above the limit, the
+    /// count is the normal approximation `floor(mean + sqrt(mean) z + 1/2)`
+    /// (skewness 1/sqrt(mean) < 3% ignored) from part 0's words, so a call
+    /// costs at most 64 parts. A mean that is zero, negative (as a varying
+    /// rate that dips below zero) gives 0; NaN and infinity come back as
+    /// they are, for the run's finiteness check to stop on.
+    pub fn poisson(&self, stream: u32, index: u32, step: u64, mean: f64) -> f64 {
+        if mean.is_nan() || mean == f64::INFINITY {
+            return mean;
+        }
+        if mean <= 0.0 {
+            return 0.0;
+        }
+        let (lo, hi) = (step as u32, (step >> 32) as u32);
+        if mean > POISSON_EXACT_MAX {
+            let w = self.words(stream, index, lo, hi);
+            let k = (mean + mean.sqrt() * Self::normal(w[0], w[1]) + 0.5).floor();
+            return if k > 0.0 { k } else { 0.0 };
+        }
+        let parts = (mean / POISSON_PART).ceil();
+        let part = mean / parts;
+        let first = exp_of_minus(part);
+        let mut count = 0.0;
+        let mut w = [0u32; 4];
+        for j in 0..parts as u32 {
+            if j % 2 == 0 {
+                w = self.words(stream, index, lo, hi | ((j / 2) << 16));
+            }
+            let u = if j % 2 == 0 {
+                Self::uniform53(w[0], w[1])
+            } else {
+                Self::uniform53(w[2], w[3])
+            };
+            // The smallest k with P(X <= k) >= u. Where the sum stops
+            // growing (far in the tail, below 2^-53 of it), so does k.
+            let (mut k, mut p, mut cdf) = (0.0, first, first);
+            while u > cdf {
+                k += 1.0;
+                p = p * part / k;
+                let next = cdf + p;
+                if next == cdf {
+                    break;
+                }
+                cdf = next;
+            }
+            count += k;
+        }
+        count
     }
     /// An integer in [0, n) from one word (multiply-shift; bias < n / 2^32).
     #[inline]
@@ -221,5 +328,99 @@ mod tests {
             s += Rng::uniform(rng.words(1, i, 0, 0)[0]);
         }
         assert!((s / n as f64 - 0.5).abs() < 0.005);
+    }
+
+    /// Draws of `rand_poisson(mean)` over cells and steps.
+    fn poisson_draws(mean: f64, n: u32) -> Vec<f64> {
+        let rng = Rng::new(11);
+        (0..n)
+            .map(|i| rng.poisson(stream(STEP_RNG, 0, 1), i % 1000, (i / 1000) as u64, mean))
+            .collect()
+    }
+
+    #[test]
+    fn poisson_counts_have_the_mean_and_variance_of_a_poisson() {
+        // Every regime: one part, several (mean / 16 not whole), the
+        // normal approximation above 1024.
+        for mean in [0.02, 0.8, 5.0, 16.0, 37.3, 300.0, 1024.0, 5000.0] {
+            let n = 200_000;
+            let x = poisson_draws(mean, n);
+            assert!(x.iter().all(|k| k.fract() == 0.0 && *k >= 0.0));
+            let m = x.iter().sum::<f64>() / n as f64;
+            let v = x.iter().map(|k| (k - m) * (k - m)).sum::<f64>() / (n - 1) as f64;
+            // Five standard errors of the mean; the variance's standard
+            // error is about mean * sqrt(2 / n) for larger means.
+            let se = (mean / n as f64).sqrt();
+            assert!((m - mean).abs() < 5.0 * se, "mean {mean}: sample mean {m}");
+            let se_v = (mean * mean * 2.0 / n as f64 + mean / n as f64).sqrt();
+            assert!(
+                (v - mean).abs() < 6.0 * se_v,
+                "mean {mean}: sample variance {v}"
+            );
+        }
+    }
+
+    #[test]
+    fn poisson_counts_follow_the_poisson_distribution() {
+        // Chi-squared against the exact probabilities, k = 0..kmax with the
+        // rest pooled; one mean in one part, one split into three.
+        for mean in [3.0, 40.0] {
+            let n = 100_000;
+            let x = poisson_draws(mean, n);
+            let kmax = (mean + 6.0 * f64::sqrt(mean)) as usize;
+            let mut seen = vec![0.0; kmax + 2];
+            for k in x {
+                seen[(k as usize).min(kmax + 1)] += 1.0;
+            }
+            let mut p = (-mean).exp();
+            let mut chi2 = 0.0;
+            let mut rest = 1.0;
+            let mut bins = 0;
+            for (k, o) in seen.iter().enumerate().take(kmax + 1) {
+                if k > 0 {
+                    p *= mean / k as f64;
+                }
+                rest -= p;
+                let e = p * n as f64;
+                if e > 5.0 {
+                    chi2 += (o - e) * (o - e) / e;
+                    bins += 1;
+                }
+            }
+            let e = rest.max(0.0) * n as f64;
+            if e > 5.0 {
+                chi2 += (seen[kmax + 1] - e).powi(2) / e;
+                bins += 1;
+            }
+            // Well above the 99.9th percentile for these degrees of freedom.
+            let limit = bins as f64 + 6.0 * (2.0 * bins as f64).sqrt();
+            assert!(chi2 < limit, "mean {mean}: chi2 {chi2} over {bins} bins");
+        }
+    }
+
+    #[test]
+    fn poisson_of_nothing_is_zero_and_of_nan_is_nan() {
+        let rng = Rng::new(3);
+        for mean in [0.0, -0.0, -2.5, f64::NEG_INFINITY] {
+            assert_eq!(rng.poisson(5, 0, 0, mean), 0.0);
+        }
+        assert!(rng.poisson(5, 0, 0, f64::NAN).is_nan());
+        assert_eq!(rng.poisson(5, 0, 0, f64::INFINITY), f64::INFINITY);
+        // Parts beyond the first draw from other counters, not the same one.
+        let x: Vec<f64> = (0..4).map(|s| rng.poisson(5, 1, s, 500.0)).collect();
+        assert!(x.windows(2).any(|w| w[0] != w[1]));
+    }
+
+    #[test]
+    fn exp_of_minus_is_within_two_ulp_of_libm() {
+        for i in 0..=160_000 {
+            let x = i as f64 * 1e-4;
+            let (ours, libm) = (exp_of_minus(x), (-x).exp());
+            let ulp = libm * f64::EPSILON;
+            assert!((ours - libm).abs() <= 2.0 * ulp, "e^-{x}: {ours} vs {libm}");
+        }
+        assert_eq!(exp_of_minus(0.0), 1.0);
+        // The high part of ln 2 ends in 21 zero bits, so k times it is exact.
+        assert_eq!(LN2_HIGH.to_bits(), 0x3fe6_2e42_fee0_0000);
     }
 }

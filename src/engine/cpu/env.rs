@@ -56,6 +56,12 @@ impl Env for NeuronEnv<'_> {
             };
         }
     }
+    fn rand_poisson(&self, site: u32, mean: &[f64], out: &mut [f64]) {
+        let st = stream(rng::STEP_RNG, self.population, site);
+        for (i, (o, m)) in out.iter_mut().zip(mean).enumerate() {
+            *o = self.rng.poisson(st, i as u32, self.step, *m);
+        }
+    }
     fn store(&mut self, var: usize, vals: &[f64], mask: Option<&[f64]>, held: bool) {
         let col = &mut self.vars[var][..vals.len()];
         // The common case, an unconditional store, is a plain copy.

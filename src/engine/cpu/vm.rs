@@ -33,6 +33,8 @@ pub enum Op {
     Select(Reg, Reg, Reg, Reg),
     Clip(Reg, Reg, Reg, Reg),
     Rand(Reg, u32, bool),
+    /// dst = rand_poisson(mean) at a call site.
+    RandPoisson(Reg, u32, Reg),
     /// dst = mask * cond (or mask * !cond when `negate`).
     Mask(Reg, Option<Reg>, Reg, bool),
     Store {
@@ -207,6 +209,7 @@ impl Compiler {
                 self.ops.push(match (f, regs.as_slice()) {
                     (Func::Rand, _) => Op::Rand(dst, *site, false),
                     (Func::Randn, _) => Op::Rand(dst, *site, true),
+                    (Func::RandPoisson, [mean]) => Op::RandPoisson(dst, *site, *mean),
                     (Func::Select, [c, a, b]) => Op::Select(dst, *c, *a, *b),
                     (Func::Clip, [x, lo, hi]) => Op::Clip(dst, *x, *lo, *hi),
                     (f, [a, b]) => Op::Call2(*f, dst, *a, *b),
@@ -229,6 +232,10 @@ pub trait Env {
     fn pre(&self, a: CellAccess, out: &mut [f64]);
     fn post(&self, a: CellAccess, out: &mut [f64]);
     fn rand(&self, site: u32, normal: bool, out: &mut [f64]);
+    /// `rand_poisson(mean)` at call site `site`, one mean per element.
+    fn rand_poisson(&self, _site: u32, _mean: &[f64], out: &mut [f64]) {
+        out.fill(0.0);
+    }
     /// 1 where the cell is refractory, else 0 (cell code only).
     fn refractory(&self, out: &mut [f64]) {
         out.fill(0.0);
@@ -348,6 +355,7 @@ pub fn run(p: &Program, env: &mut dyn Env, regs: &mut Regs) {
                 }
             }
             Op::Rand(d, site, normal) => env.rand(site, normal, w!(d)),
+            Op::RandPoisson(d, site, mean) => env.rand_poisson(site, r!(mean), w!(d)),
             Op::Mask(d, m, c, negate) => {
                 let (o, c) = (w!(d), r!(c));
                 for i in 0..n {

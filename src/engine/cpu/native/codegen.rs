@@ -762,6 +762,15 @@ impl c_expr::Leaves for CpuLeaves<'_, '_> {
             _ => "0.0".into(),
         }
     }
+    fn rand_poisson(&mut self, site: u32, mean: &str) -> String {
+        match self.site {
+            Site::Cell { pop } => {
+                let st = stream(rng::STEP_RNG, pop, site);
+                format!("cbm_rand_p(c, {st}u, i, {mean})")
+            }
+            _ => "0.0".into(),
+        }
+    }
 }
 
 impl c_expr::Statements for CpuLeaves<'_, '_> {

@@ -23,9 +23,7 @@
 
 use crate::engine::c_expr;
 use crate::ir::visit_exprs;
-use crate::ir::{
-    CellAccess, Expr, Func, Ir, PopulationKindIr, RecorderKindIr, SourceIr, Stmt, VarKind,
-};
+use crate::ir::{CellAccess, Expr, Ir, PopulationKindIr, RecorderKindIr, SourceIr, Stmt, VarKind};
 use crate::network::rng::{self, stream};
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -304,9 +302,7 @@ fn time_only(e: &Expr) -> bool {
         Expr::Const(_) | Expr::Time | Expr::Signal(_) => true,
         Expr::Unary(_, x) => time_only(x),
         Expr::Binary(_, a, b) => time_only(a) && time_only(b),
-        Expr::Call(f, args, _) => {
-            !matches!(f, Func::Rand | Func::Randn) && args.iter().all(time_only)
-        }
+        Expr::Call(f, args, _) => !f.is_random() && args.iter().all(time_only),
         _ => false,
     }
 }
@@ -559,6 +555,15 @@ impl c_expr::Leaves for CudaLeaves<'_, '_> {
                 let st = stream(rng::STEP_RNG, pop, site);
                 let func = if normal { "cbm_rand_n" } else { "cbm_rand_u" };
                 format!("{func}({st}u, i, s)")
+            }
+            _ => "0.0".into(),
+        }
+    }
+    fn rand_poisson(&mut self, site: u32, mean: &str) -> String {
+        match self.c {
+            Ctx::Neuron { pop } => {
+                let st = stream(rng::STEP_RNG, pop, site);
+                format!("cbm_rand_p({st}u, i, s, {mean})")
             }
             _ => "0.0".into(),
         }
