@@ -6,11 +6,10 @@
 //! generated source compiled by the host C++ compiler, tests/cuda_host_emulation.rs)
 //! runs exactly this code too; only the CUDA driver calls differ.
 
+use super::buffers::{sample_rows, weight_ids, Contents, Init};
 use super::codegen::{mask_words, Entry, Generated};
-use crate::engine::spike_gaps::SpikeGaps;
 use crate::engine::{Engine, NumericalError, StateView};
-use crate::ir::{Ir, PopulationKindIr, RecorderKindIr, SourceIr};
-use crate::network::rng::Rng;
+use crate::ir::{Ir, PopulationKindIr, RecorderKindIr};
 use crate::network::Network;
 
 /// What runs the generated module: a GPU, or the host emulation.
@@ -43,50 +42,9 @@ impl Default for GpuOptions {
     }
 }
 
-fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
-    // SAFETY: plain numeric types without padding, read as bytes.
-    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
-}
-
 fn bytes_of_mut<T: Copy>(v: &mut [T]) -> &mut [u8] {
     // SAFETY: plain numeric types; every bit pattern is a valid value.
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr() as *mut u8, std::mem::size_of_val(v)) }
-}
-
-/// Initial contents of one buffer.
-enum Init {
-    F64(Vec<f64>),
-    U32(Vec<u32>),
-    U64(Vec<u64>),
-    I64(Vec<i64>),
-    /// Zeros of this many bytes.
-    Zero(usize),
-}
-
-impl Init {
-    fn len_bytes(&self) -> usize {
-        match self {
-            Init::F64(v) => v.len() * 8,
-            Init::U32(v) => v.len() * 4,
-            Init::U64(v) => v.len() * 8,
-            Init::I64(v) => v.len() * 8,
-            Init::Zero(n) => *n,
-        }
-    }
-    fn bytes(&self) -> Option<&[u8]> {
-        match self {
-            Init::F64(v) => Some(bytes_of(v)),
-            Init::U32(v) => Some(bytes_of(v)),
-            Init::U64(v) => Some(bytes_of(v)),
-            Init::I64(v) => Some(bytes_of(v)),
-            Init::Zero(_) => None,
-        }
-    }
-}
-
-/// Rows of samples a recorder with period `every` needs for a chunk.
-fn sample_rows(chunk: u32, every: u32) -> usize {
-    (chunk / every.max(1)) as usize + 2
 }
 
 pub struct GpuEngine<D: Device> {
@@ -129,207 +87,16 @@ impl<D: Device> GpuEngine<D> {
     ) -> Result<Self, String> {
         // `cbm_run` counts the chunk's steps in an `int`, one past the last.
         let chunk = opts.chunk_steps.clamp(1, i32::MAX as u32 - 1);
-        let rng = Rng::new(ir.seed);
-        let weight_ids: Vec<Vec<usize>> = ir
-            .recorders
+        let weight_ids = weight_ids(ir, &net);
+        let contents = Contents::new(ir, &net, &generated, &weight_ids, chunk);
+        let (inits, scalars): (Vec<Init>, Vec<Option<u64>>) = generated
+            .entries
             .iter()
-            .map(|r| match &r.kind {
-                RecorderKindIr::Weights {
-                    projection,
-                    max_synapses,
-                    ..
-                } => crate::record::sampled_synapses(
-                    net.projections[*projection].len(),
-                    *max_synapses,
-                ),
-                _ => vec![],
-            })
-            .collect();
-        // The by-target (CSC) index of each projection whose kernels use one
-        // (`csc_order`): offsets and the synapse id of each entry. Their
-        // synapse variables live on the device in that order.
-        let csc: Vec<Option<(Vec<u32>, Vec<u32>)>> = (0..ir.projections.len())
-            .map(|q| {
-                generated.csc_order[q].then(|| {
-                    net.projections[q].by_target(ir.populations[ir.projections[q].target].size)
-                })
-            })
-            .collect();
-        let csc_ids = |q: usize| csc[q].as_ref().map(|c| &c.1);
-        // Where each synapse (network order) lives on the device.
-        let device_pos: Vec<Option<Vec<u32>>> = (0..ir.projections.len())
-            .map(|q| {
-                csc_ids(q).map(|ids| {
-                    let mut pos = vec![0u32; ids.len()];
-                    for (e, &k) in ids.iter().enumerate() {
-                        pos[k as usize] = e as u32;
-                    }
-                    pos
-                })
-            })
-            .collect();
-        let mut inits: Vec<Init> = Vec::with_capacity(generated.entries.len());
-        let mut scalars: Vec<Option<u64>> = Vec::with_capacity(generated.entries.len());
-        for e in &generated.entries {
-            let (init, scalar) = match *e {
-                Entry::CellVar { pop, var } => {
-                    (Init::F64(net.populations[pop].vars[var].clone()), None)
-                }
-                Entry::Refr { pop } => (Init::Zero(4 * ir.populations[pop].size), None),
-                Entry::Lspk { pop } => (Init::I64(vec![-1; ir.populations[pop].size]), None),
-                Entry::Mask { pop } => (
-                    Init::Zero(4 * mask_words(ir.populations[pop].size) * chunk as usize),
-                    None,
-                ),
-                Entry::SrcNext { pop } => {
-                    let PopulationKindIr::Source(s) = &ir.populations[pop].kind else {
-                        return Err("internal error: source state of a neuron population".into());
-                    };
-                    let gaps = SpikeGaps::new(s.fixed_probability(ir.dt).unwrap_or(0.0));
-                    let next = (0..ir.populations[pop].size)
-                        .map(|i| gaps.draw(&rng, pop, i, 0))
-                        .collect();
-                    (Init::U64(next), None)
-                }
-                Entry::SrcCount { pop } => (Init::Zero(4 * ir.populations[pop].size), None),
-                Entry::SrcTimes { pop } => match &ir.populations[pop].kind {
-                    PopulationKindIr::Source(SourceIr::SpikeTimes { steps, .. }) => {
-                        (Init::U64(steps.clone()), None)
-                    }
-                    _ => (Init::Zero(0), None),
-                },
-                Entry::SrcCells { pop } => {
-                    let n = ir.populations[pop].size;
-                    let mut fl = vec![0u32; n];
-                    if let PopulationKindIr::Source(SourceIr::SpikeTimes {
-                        cells: Some(c), ..
-                    }) = &ir.populations[pop].kind
-                    {
-                        for &i in c {
-                            if i < n {
-                                fl[i] = 1;
-                            }
-                        }
-                    }
-                    (Init::U32(fl), None)
-                }
-                Entry::NTimes { pop } => match &ir.populations[pop].kind {
-                    PopulationKindIr::Source(SourceIr::SpikeTimes { steps, .. }) => {
-                        (Init::Zero(0), Some(steps.len() as u64))
-                    }
-                    _ => (Init::Zero(0), Some(0)),
-                },
-                Entry::SynVar { proj, var } => {
-                    let v = &net.projections[proj].vars[var];
-                    match csc_ids(proj) {
-                        Some(ids) => (
-                            Init::F64(ids.iter().map(|&k| v[k as usize]).collect()),
-                            None,
-                        ),
-                        None => (Init::F64(v.clone()), None),
-                    }
-                }
-                Entry::CsrPos { proj } => match &device_pos[proj] {
-                    Some(pos) => (Init::U32(pos.clone()), None),
-                    None => {
-                        return Err(
-                            "internal error: positions of a projection in network order".into()
-                        )
-                    }
-                },
-                Entry::CsrOff { proj } => (Init::U32(net.projections[proj].offsets.clone()), None),
-                Entry::Pre { proj } => (Init::U32(net.projections[proj].pre.clone()), None),
-                Entry::Post { proj } => (Init::U32(net.projections[proj].post.clone()), None),
-                Entry::CscOff { proj } | Entry::CscPre { proj } | Entry::CscDelay { proj } => {
-                    let q = &net.projections[proj];
-                    let Some((off, ids)) = &csc[proj] else {
-                        return Err("internal error: no by-target index".into());
-                    };
-                    let v = match e {
-                        Entry::CscOff { .. } => off.clone(),
-                        Entry::CscPre { .. } => ids.iter().map(|&k| q.pre[k as usize]).collect(),
-                        _ => ids
-                            .iter()
-                            .map(|&k| q.delay_extra.get(k as usize).copied().unwrap_or(0))
-                            .collect(),
-                    };
-                    (Init::U32(v), None)
-                }
-                Entry::NSyn { proj } => (Init::Zero(0), Some(net.projections[proj].len() as u64)),
-                Entry::Ring { proj } => {
-                    let q = &ir.projections[proj];
-                    let n = q.ring_slots() * ir.populations[q.target].size;
-                    (Init::Zero(8 * n), None)
-                }
-                Entry::Arr { proj } => {
-                    let q = &ir.projections[proj];
-                    let n = q.ring_slots() * ir.populations[q.target].size;
-                    (Init::Zero(4 * n), None)
-                }
-                Entry::Tarr { proj } => {
-                    let n = ir.populations[ir.projections[proj].target].size;
-                    (Init::I64(vec![-1; n]), None)
-                }
-                Entry::DepVal { proj, .. } => (Init::Zero(8 * net.projections[proj].len()), None),
-                Entry::DepFlag { proj, .. } => (Init::Zero(4 * net.projections[proj].len()), None),
-                Entry::GapOff { gap } | Entry::GapList { gap } => {
-                    let n = ir.populations[ir.gaps[gap].population].size;
-                    let mut lists: Vec<Vec<u32>> = vec![vec![]; n];
-                    for &(i, j) in &net.gaps[gap].pairs {
-                        lists[i as usize].push(j);
-                        lists[j as usize].push(i | 1 << 31);
-                    }
-                    if matches!(e, Entry::GapOff { .. }) {
-                        let mut off = vec![0u32; n + 1];
-                        for c in 0..n {
-                            off[c + 1] = off[c] + lists[c].len() as u32;
-                        }
-                        (Init::U32(off), None)
-                    } else {
-                        (Init::U32(lists.concat()), None)
-                    }
-                }
-                Entry::TraceCells { rec } => match &ir.recorders[rec].kind {
-                    RecorderKindIr::Trace { cells, .. } => {
-                        (Init::U32(cells.iter().map(|&c| c as u32).collect()), None)
-                    }
-                    _ => (Init::Zero(0), None),
-                },
-                Entry::TraceBuf { rec } => match &ir.recorders[rec].kind {
-                    RecorderKindIr::Trace {
-                        cells, every_steps, ..
-                    } => (
-                        Init::Zero(8 * cells.len() * sample_rows(chunk, *every_steps)),
-                        None,
-                    ),
-                    _ => (Init::Zero(0), None),
-                },
-                Entry::WeightIds { rec } => {
-                    let RecorderKindIr::Weights { projection, .. } = &ir.recorders[rec].kind else {
-                        return Err("internal error: weight ids of another recorder".into());
-                    };
-                    let at = |k: usize| match &device_pos[*projection] {
-                        Some(pos) => pos[k],
-                        None => k as u32,
-                    };
-                    (
-                        Init::U32(weight_ids[rec].iter().map(|&k| at(k)).collect()),
-                        None,
-                    )
-                }
-                Entry::WeightBuf { rec } => match &ir.recorders[rec].kind {
-                    RecorderKindIr::Weights { every_steps, .. } => (
-                        Init::Zero(8 * weight_ids[rec].len() * sample_rows(chunk, *every_steps)),
-                        None,
-                    ),
-                    _ => (Init::Zero(0), None),
-                },
-                Entry::NWeightIds { rec } => (Init::Zero(0), Some(weight_ids[rec].len() as u64)),
-                Entry::Err => (Init::U64(vec![u64::MAX, u64::MAX]), None),
-            };
-            inits.push(init);
-            scalars.push(scalar);
-        }
+            .map(|e| contents.of(e))
+            .collect::<Result<Vec<_>, String>>()?
+            .into_iter()
+            .unzip();
+        let syn_order = contents.into_device_order();
         let bytes: usize = inits
             .iter()
             .zip(&scalars)
@@ -370,9 +137,6 @@ impl<D: Device> GpuEngine<D> {
             .collect();
         let vars = net.populations.iter().map(|p| p.vars.clone()).collect();
         let syn = net.projections.iter().map(|p| p.vars.clone()).collect();
-        let syn_order = (0..ir.projections.len())
-            .map(|q| csc_ids(q).cloned())
-            .collect();
         Ok(GpuEngine {
             ir: ir.clone(),
             dev,

@@ -6,6 +6,7 @@
 //! libraries at run time, and every entry point checks that they are present
 //! before calling into them.
 
+mod buffers;
 pub mod codegen;
 pub mod driver;
 pub mod engine;

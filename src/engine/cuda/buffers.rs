@@ -1,0 +1,296 @@
+//! What the CUDA engine's buffers hold before the first step: one entry
+//! of the generated table (`codegen::Entry`) at a time, from the same
+//! `Network` as the CPU engine, in the device's layout (synapse variables
+//! of by-target projections in CSC order, traces and weights in rows of a
+//! chunk).
+
+use super::codegen::{mask_words, Entry, Generated};
+use crate::engine::spike_gaps::SpikeGaps;
+use crate::ir::{Ir, PopulationKindIr, RecorderKindIr, SourceIr};
+use crate::network::rng::Rng;
+use crate::network::Network;
+
+pub(super) fn bytes_of<T: Copy>(v: &[T]) -> &[u8] {
+    // SAFETY: plain numeric types without padding, read as bytes.
+    unsafe { std::slice::from_raw_parts(v.as_ptr() as *const u8, std::mem::size_of_val(v)) }
+}
+
+/// Initial contents of one buffer.
+pub(super) enum Init {
+    F64(Vec<f64>),
+    U32(Vec<u32>),
+    U64(Vec<u64>),
+    I64(Vec<i64>),
+    /// Zeros of this many bytes.
+    Zero(usize),
+}
+
+impl Init {
+    pub(super) fn len_bytes(&self) -> usize {
+        match self {
+            Init::F64(v) => v.len() * 8,
+            Init::U32(v) => v.len() * 4,
+            Init::U64(v) => v.len() * 8,
+            Init::I64(v) => v.len() * 8,
+            Init::Zero(n) => *n,
+        }
+    }
+    pub(super) fn bytes(&self) -> Option<&[u8]> {
+        match self {
+            Init::F64(v) => Some(bytes_of(v)),
+            Init::U32(v) => Some(bytes_of(v)),
+            Init::U64(v) => Some(bytes_of(v)),
+            Init::I64(v) => Some(bytes_of(v)),
+            Init::Zero(_) => None,
+        }
+    }
+}
+
+/// Rows of samples a recorder with period `every` needs for a chunk.
+pub(super) fn sample_rows(chunk: u32, every: u32) -> usize {
+    (chunk / every.max(1)) as usize + 2
+}
+
+/// The synapses each `weights` recorder samples (empty for others).
+pub(super) fn weight_ids(ir: &Ir, net: &Network) -> Vec<Vec<usize>> {
+    ir.recorders
+        .iter()
+        .map(|r| match &r.kind {
+            RecorderKindIr::Weights {
+                projection,
+                max_synapses,
+                ..
+            } => crate::record::sampled_synapses(net.projections[*projection].len(), *max_synapses),
+            _ => vec![],
+        })
+        .collect()
+}
+
+/// The network, laid out for the device.
+pub(super) struct Contents<'a> {
+    ir: &'a Ir,
+    net: &'a Network,
+    weight_ids: &'a [Vec<usize>],
+    chunk: u32,
+    rng: Rng,
+    /// The by-target (CSC) index of each projection whose kernels use one
+    /// (`csc_order`): offsets and the synapse id of each entry. Their
+    /// synapse variables live on the device in that order.
+    csc: Vec<Option<(Vec<u32>, Vec<u32>)>>,
+    /// Where each synapse (network order) of such a projection lives on
+    /// the device.
+    device_pos: Vec<Option<Vec<u32>>>,
+}
+
+impl<'a> Contents<'a> {
+    pub(super) fn new(
+        ir: &'a Ir,
+        net: &'a Network,
+        generated: &Generated,
+        weight_ids: &'a [Vec<usize>],
+        chunk: u32,
+    ) -> Self {
+        let csc: Vec<Option<(Vec<u32>, Vec<u32>)>> = (0..ir.projections.len())
+            .map(|q| {
+                generated.csc_order[q].then(|| {
+                    net.projections[q].by_target(ir.populations[ir.projections[q].target].size)
+                })
+            })
+            .collect();
+        let device_pos = csc
+            .iter()
+            .map(|c| {
+                c.as_ref().map(|(_, ids)| {
+                    let mut pos = vec![0u32; ids.len()];
+                    for (e, &k) in ids.iter().enumerate() {
+                        pos[k as usize] = e as u32;
+                    }
+                    pos
+                })
+            })
+            .collect();
+        Contents {
+            ir,
+            net,
+            weight_ids,
+            chunk,
+            rng: Rng::new(ir.seed),
+            csc,
+            device_pos,
+        }
+    }
+
+    fn csc_ids(&self, q: usize) -> Option<&Vec<u32>> {
+        self.csc[q].as_ref().map(|c| &c.1)
+    }
+
+    /// The synapse id at each device position, per projection stored in
+    /// CSC order (to put downloaded values back in network order).
+    pub(super) fn into_device_order(self) -> Vec<Option<Vec<u32>>> {
+        self.csc
+            .into_iter()
+            .map(|c| c.map(|(_, ids)| ids))
+            .collect()
+    }
+
+    /// A buffer's initial contents, or the value of a scalar entry (a
+    /// count the kernels read from the table itself).
+    pub(super) fn of(&self, e: &Entry) -> Result<(Init, Option<u64>), String> {
+        Ok(match *e {
+            Entry::CellVar { pop, var } => {
+                (Init::F64(self.net.populations[pop].vars[var].clone()), None)
+            }
+            Entry::Refr { pop } => (Init::Zero(4 * self.ir.populations[pop].size), None),
+            Entry::Lspk { pop } => (Init::I64(vec![-1; self.ir.populations[pop].size]), None),
+            Entry::Mask { pop } => (
+                Init::Zero(4 * mask_words(self.ir.populations[pop].size) * self.chunk as usize),
+                None,
+            ),
+            Entry::SrcNext { pop } => {
+                let PopulationKindIr::Source(s) = &self.ir.populations[pop].kind else {
+                    return Err("internal error: source state of a neuron population".into());
+                };
+                let gaps = SpikeGaps::new(s.fixed_probability(self.ir.dt).unwrap_or(0.0));
+                let next = (0..self.ir.populations[pop].size)
+                    .map(|i| gaps.draw(&self.rng, pop, i, 0))
+                    .collect();
+                (Init::U64(next), None)
+            }
+            Entry::SrcCount { pop } => (Init::Zero(4 * self.ir.populations[pop].size), None),
+            Entry::SrcTimes { pop } => match &self.ir.populations[pop].kind {
+                PopulationKindIr::Source(SourceIr::SpikeTimes { steps, .. }) => {
+                    (Init::U64(steps.clone()), None)
+                }
+                _ => (Init::Zero(0), None),
+            },
+            Entry::SrcCells { pop } => {
+                let n = self.ir.populations[pop].size;
+                let mut fl = vec![0u32; n];
+                if let PopulationKindIr::Source(SourceIr::SpikeTimes { cells: Some(c), .. }) =
+                    &self.ir.populations[pop].kind
+                {
+                    for &i in c {
+                        if i < n {
+                            fl[i] = 1;
+                        }
+                    }
+                }
+                (Init::U32(fl), None)
+            }
+            Entry::NTimes { pop } => match &self.ir.populations[pop].kind {
+                PopulationKindIr::Source(SourceIr::SpikeTimes { steps, .. }) => {
+                    (Init::Zero(0), Some(steps.len() as u64))
+                }
+                _ => (Init::Zero(0), Some(0)),
+            },
+            Entry::SynVar { proj, var } => {
+                let v = &self.net.projections[proj].vars[var];
+                match self.csc_ids(proj) {
+                    Some(ids) => (
+                        Init::F64(ids.iter().map(|&k| v[k as usize]).collect()),
+                        None,
+                    ),
+                    None => (Init::F64(v.clone()), None),
+                }
+            }
+            Entry::CsrPos { proj } => match &self.device_pos[proj] {
+                Some(pos) => (Init::U32(pos.clone()), None),
+                None => {
+                    return Err("internal error: positions of a projection in network order".into())
+                }
+            },
+            Entry::CsrOff { proj } => (Init::U32(self.net.projections[proj].offsets.clone()), None),
+            Entry::Pre { proj } => (Init::U32(self.net.projections[proj].pre.clone()), None),
+            Entry::Post { proj } => (Init::U32(self.net.projections[proj].post.clone()), None),
+            Entry::CscOff { proj } | Entry::CscPre { proj } | Entry::CscDelay { proj } => {
+                let q = &self.net.projections[proj];
+                let Some((off, ids)) = &self.csc[proj] else {
+                    return Err("internal error: no by-target index".into());
+                };
+                let v = match e {
+                    Entry::CscOff { .. } => off.clone(),
+                    Entry::CscPre { .. } => ids.iter().map(|&k| q.pre[k as usize]).collect(),
+                    _ => ids
+                        .iter()
+                        .map(|&k| q.delay_extra.get(k as usize).copied().unwrap_or(0))
+                        .collect(),
+                };
+                (Init::U32(v), None)
+            }
+            Entry::NSyn { proj } => (Init::Zero(0), Some(self.net.projections[proj].len() as u64)),
+            Entry::Ring { proj } => {
+                let q = &self.ir.projections[proj];
+                let n = q.ring_slots() * self.ir.populations[q.target].size;
+                (Init::Zero(8 * n), None)
+            }
+            Entry::Arr { proj } => {
+                let q = &self.ir.projections[proj];
+                let n = q.ring_slots() * self.ir.populations[q.target].size;
+                (Init::Zero(4 * n), None)
+            }
+            Entry::Tarr { proj } => {
+                let n = self.ir.populations[self.ir.projections[proj].target].size;
+                (Init::I64(vec![-1; n]), None)
+            }
+            Entry::DepVal { proj, .. } => (Init::Zero(8 * self.net.projections[proj].len()), None),
+            Entry::DepFlag { proj, .. } => (Init::Zero(4 * self.net.projections[proj].len()), None),
+            Entry::GapOff { gap } | Entry::GapList { gap } => {
+                let n = self.ir.populations[self.ir.gaps[gap].population].size;
+                let mut lists: Vec<Vec<u32>> = vec![vec![]; n];
+                for &(i, j) in &self.net.gaps[gap].pairs {
+                    lists[i as usize].push(j);
+                    lists[j as usize].push(i | 1 << 31);
+                }
+                if matches!(e, Entry::GapOff { .. }) {
+                    let mut off = vec![0u32; n + 1];
+                    for c in 0..n {
+                        off[c + 1] = off[c] + lists[c].len() as u32;
+                    }
+                    (Init::U32(off), None)
+                } else {
+                    (Init::U32(lists.concat()), None)
+                }
+            }
+            Entry::TraceCells { rec } => match &self.ir.recorders[rec].kind {
+                RecorderKindIr::Trace { cells, .. } => {
+                    (Init::U32(cells.iter().map(|&c| c as u32).collect()), None)
+                }
+                _ => (Init::Zero(0), None),
+            },
+            Entry::TraceBuf { rec } => match &self.ir.recorders[rec].kind {
+                RecorderKindIr::Trace {
+                    cells, every_steps, ..
+                } => (
+                    Init::Zero(8 * cells.len() * sample_rows(self.chunk, *every_steps)),
+                    None,
+                ),
+                _ => (Init::Zero(0), None),
+            },
+            Entry::WeightIds { rec } => {
+                let RecorderKindIr::Weights { projection, .. } = &self.ir.recorders[rec].kind
+                else {
+                    return Err("internal error: weight ids of another recorder".into());
+                };
+                let at = |k: usize| match &self.device_pos[*projection] {
+                    Some(pos) => pos[k],
+                    None => k as u32,
+                };
+                (
+                    Init::U32(self.weight_ids[rec].iter().map(|&k| at(k)).collect()),
+                    None,
+                )
+            }
+            Entry::WeightBuf { rec } => match &self.ir.recorders[rec].kind {
+                RecorderKindIr::Weights { every_steps, .. } => (
+                    Init::Zero(
+                        8 * self.weight_ids[rec].len() * sample_rows(self.chunk, *every_steps),
+                    ),
+                    None,
+                ),
+                _ => (Init::Zero(0), None),
+            },
+            Entry::NWeightIds { rec } => (Init::Zero(0), Some(self.weight_ids[rec].len() as u64)),
+            Entry::Err => (Init::U64(vec![u64::MAX, u64::MAX]), None),
+        })
+    }
+}
