@@ -1003,3 +1003,46 @@ record c = trace(P.c, cells = 400)
     );
     assert!(last.iter().all(|k| *k == 0.0));
 }
+
+/// Every random call of a cell type draws its own numbers, however many
+/// there are (the 257th is not the 1st again), and so does every state
+/// variable's initial draw (the 17th is not the 1st again).
+#[test]
+fn many_random_calls_and_initial_draws_stay_independent() {
+    let inits: Vec<String> = (0..17).map(|k| format!("x{k} = uniform(0, 1)")).collect();
+    let filler = vec!["rand()"; 255].join(" + ");
+    let model = format!(
+        r#"
+simulation {{ dt = 1 ms  duration = 3 ms }}
+neuron Many {{
+    state {{ {}; first = 0; filler = 0; last = 0 }}
+    update {{
+        first = rand()
+        filler = {filler}
+        last = rand()
+    }}
+}}
+population P[50] = Many()
+record x0 = trace(P.x0, cells = 50)
+record x16 = trace(P.x16, cells = 50)
+record first = trace(P.first, cells = 50)
+record last = trace(P.last, cells = 50)
+"#,
+        inits.join("; ")
+    );
+    let r = run_text("many_random", &model);
+    let differ = |a: &str, b: &str| {
+        let ((_, x), (_, y)) = (f64s(&r, a), f64s(&r, b));
+        x.iter().zip(&y).filter(|(p, q)| p != q).count()
+    };
+    assert_eq!(
+        differ("x0", "x16"),
+        150,
+        "the 17th variable's draws repeat the 1st's"
+    );
+    assert_eq!(
+        differ("first", "last"),
+        150,
+        "the 257th call repeats the 1st"
+    );
+}

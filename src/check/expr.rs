@@ -186,7 +186,11 @@ impl Checker {
                     } else {
                         "cbm::E028"
                     };
-                    self.emit(Diagnostic::error(code, c.name.span, msg).label("here").help("functions: exp, expm1, log, sqrt, abs, min, max, clip, select, floor, rand, randn, rand_poisson"));
+                    self.emit(
+                        Diagnostic::error(code, c.name.span, msg)
+                            .label("here")
+                            .help(format!("functions: {}", Func::names().join(", "))),
+                    );
                     return error(e.span);
                 };
                 if let Some(a) = c.args.iter().find(|a| a.name.is_some()) {
@@ -498,8 +502,11 @@ impl Checker {
                 Diagnostic::error(
                     "cbm::E014",
                     span,
-                    format!("{func:?} takes {arity} argument(s), got {}", args.len())
-                        .to_lowercase(),
+                    format!(
+                        "{} takes {arity} argument(s), got {}",
+                        func.name(),
+                        args.len()
+                    ),
                 )
                 .label("wrong number of arguments"),
             );

@@ -51,7 +51,9 @@ pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
 /// come first). Where the projection draws a delay per synapse and its code
 /// reads such a `delay`, the code never sees the drawn delays.
 fn drawn_delays_out_of_sight(c: &mut Checker, m: &Model) {
-    let mut found = Vec::new();
+    // (where `delay` is read, what it is) -> the projections concerned: one
+    // warning for a synapse type that several projections use.
+    let mut found: Vec<(Span, &str, Vec<&str>)> = Vec::new();
     for p in m.projections.iter().filter(|p| p.delay_draw.is_some()) {
         let ty = &m.synapses[p.synapse];
         let named = |v: &[Var]| v.iter().position(|v| v.name == "delay");
@@ -72,26 +74,35 @@ fn drawn_delays_out_of_sight(c: &mut Checker, m: &Model) {
             {
                 for_each_expr(body, &mut |e| find_ref(e, r, &mut spans));
             }
-            let Some(span) = spans.first() else {
+            let Some(&span) = spans.first() else {
                 continue;
             };
-            found.push(
-                Diagnostic::warning(
-                    "cbm::W119",
-                    *span,
-                    format!(
-                        "`delay` here is the {what} `delay`, not the delays `{}` draws per synapse",
-                        p.name
-                    ),
-                )
-                .label(format!("the {what}"))
-                .help(format!(
-                    "rename the {what}: `delay` in synapse code is then each synapse's own delay"
-                )),
-            );
+            match found.iter_mut().find(|(s, w, _)| *s == span && *w == what) {
+                Some((_, _, names)) => names.push(&p.name),
+                None => found.push((span, what, vec![&p.name])),
+            }
         }
     }
-    c.diagnostics.extend(found);
+    for (span, what, names) in found {
+        let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        let (who, draws) = match names.len() {
+            1 => (names[0].clone(), "draws"),
+            _ => (names.join(", "), "draw"),
+        };
+        c.emit(
+            Diagnostic::warning(
+                "cbm::W119",
+                span,
+                format!(
+                    "`delay` here is the {what} `delay`, not the delays {who} {draws} per synapse"
+                ),
+            )
+            .label(format!("the {what}"))
+            .help(format!(
+                "rename the {what}: `delay` in synapse code is then each synapse's own delay"
+            )),
+        );
+    }
 }
 
 /// `pre.last_spike` in `on_pre` is the time of the spike being handled
@@ -546,19 +557,28 @@ struct NoiseUse {
 }
 
 impl NoiseUse {
-    fn of(e: &TExpr, n: &NeuronType, locals: &[NoiseUse]) -> NoiseUse {
-        let both = |a: NoiseUse, b: NoiseUse| NoiseUse {
-            random: a.random || b.random,
-            dt: a.dt || b.dt,
-            count: a.count || b.count,
-            count_per_step: a.count_per_step || b.count_per_step,
-        };
+    /// Either's draws and reads.
+    fn or(self, b: NoiseUse) -> NoiseUse {
+        NoiseUse {
+            random: self.random || b.random,
+            dt: self.dt || b.dt,
+            count: self.count || b.count,
+            count_per_step: self.count_per_step || b.count_per_step,
+        }
+    }
+    /// `known`: what the update block's locals hold, then (after
+    /// `n.locals` of them) what its state variables are set to; empty
+    /// outside the update block.
+    fn of(e: &TExpr, n: &NeuronType, known: &[NoiseUse]) -> NoiseUse {
+        let locals = known;
+        let both = NoiseUse::or;
         match &e.kind {
             TKind::Ref(Ref::Dt) => NoiseUse {
                 dt: true,
                 ..NoiseUse::default()
             },
             TKind::Ref(Ref::Local(k)) => locals.get(*k).copied().unwrap_or_default(),
+            TKind::Ref(Ref::State(k)) => known.get(n.locals + *k).copied().unwrap_or_default(),
             // A parameter computed from dt (`kick = sigma * sqrt(1 - exp(-2 * dt / tau))`,
             // the exact Ornstein-Uhlenbeck step) brings dt with it.
             TKind::Ref(Ref::Param(k)) => match n.params.get(*k).and_then(|p| p.init.as_ref()) {
@@ -612,7 +632,9 @@ fn noise_that_depends_on_dt(c: &mut Checker, m: &Model) {
             let noise = NoiseUse::of(&eq.rhs, n, &[]);
             // Noise that involves dt (`sigma * sqrt(2 * gL / dt) * randn()`,
             // white noise under Euler) is taken as scaled on purpose.
-            if noise.count && !noise.dt {
+            if noise.count_per_step {
+                found.push(count_per_step(eq.rhs.span));
+            } else if noise.count && !noise.dt {
                 let var = &n.state[eq.var].name;
                 found.push(
                     Diagnostic::warning("cbm::W112", eq.rhs.span, format!("a Poisson count in d{var}/dt is multiplied by dt each step, so this input fades as dt shrinks"))
@@ -628,10 +650,48 @@ fn noise_that_depends_on_dt(c: &mut Checker, m: &Model) {
                 );
             }
         }
-        let mut locals = vec![NoiseUse::default(); n.locals];
-        per_step_noise(&n.update, n, &mut locals, &mut found);
+        // A count or draw kept in a state variable (`k = rand_poisson(2)`,
+        // then `V += J * k`) is followed through it, wherever it is set.
+        let mut known = vec![NoiseUse::default(); n.locals + n.state.len()];
+        fresh_state_values(&n.update, n, &mut known);
+        per_step_noise(&n.update, n, &mut known, &mut found);
     }
     c.diagnostics.extend(found);
+}
+
+/// W112 for `rand_poisson(m)` whose mean has no `dt` in it: m input spikes
+/// per step arrive twice as often at half the step.
+fn count_per_step(span: Span) -> Diagnostic {
+    Diagnostic::warning("cbm::W112", span, "a Poisson count whose mean does not involve dt: the same mean per step gives more input per second at a finer step")
+        .label("a count per step, not per unit time")
+        .help("give the mean as inputs x rate x dt, e.g. `rand_poisson(1000 * 5 Hz * dt)`: the same input per second at any dt")
+}
+
+/// What state variables are set to afresh (`x = ...` not reading x) in
+/// `stmts`, into `known` after the locals.
+fn fresh_state_values(stmts: &[TStmt], n: &NeuronType, known: &mut [NoiseUse]) {
+    for s in stmts {
+        match s {
+            TStmt::Assign {
+                target: Target::State(v),
+                op: AssignOp::Set,
+                value,
+                ..
+            } if !linear::mentions(value, Ref::State(*v)) => {
+                let u = NoiseUse::of(value, n, known);
+                if let Some(slot) = known.get_mut(n.locals + *v) {
+                    *slot = slot.or(u);
+                }
+            }
+            TStmt::If {
+                then, otherwise, ..
+            } => {
+                fresh_state_values(then, n, known);
+                fresh_state_values(otherwise, n, known);
+            }
+            _ => {}
+        }
+    }
 }
 
 fn per_step_noise(
@@ -661,11 +721,7 @@ fn per_step_noise(
                 let accumulates =
                     !matches!(op, AssignOp::Set) || linear::mentions(value, Ref::State(*v));
                 if u.count_per_step && accumulates {
-                    found.push(
-                        Diagnostic::warning("cbm::W112", *span, "a Poisson count whose mean does not involve dt: the same mean per step gives more input per second at a finer step")
-                            .label("a count per step, not per unit time")
-                            .help("give the mean as inputs x rate x dt, e.g. `rand_poisson(1000 * 5 Hz * dt)`: the same input per second at any dt"),
-                    );
+                    found.push(count_per_step(*span));
                 } else if u.random && !u.dt && accumulates {
                     let var = &n.state[*v].name;
                     found.push(

@@ -216,6 +216,12 @@ impl<'a> Ctx<'a> {
                 // noisy expression does not change which numbers it draws.
                 let site = if f.is_random() {
                     self.site += 1;
+                    if self.site >= crate::network::rng::SITES {
+                        return Err(format!(
+                            "more than {} calls of rand(), randn() and rand_poisson() in one cell type",
+                            crate::network::rng::SITES - 1
+                        ));
+                    }
                     self.site
                 } else {
                     0

@@ -28,24 +28,37 @@ pub enum Func {
     RandPoisson,
 }
 
+/// Every built-in function and its name in the language.
+const NAMES: [(&str, Func); 13] = [
+    ("exp", Func::Exp),
+    ("expm1", Func::Expm1),
+    ("log", Func::Log),
+    ("sqrt", Func::Sqrt),
+    ("abs", Func::Abs),
+    ("min", Func::Min),
+    ("max", Func::Max),
+    ("clip", Func::Clip),
+    ("select", Func::Select),
+    ("floor", Func::Floor),
+    ("rand", Func::Rand),
+    ("randn", Func::Randn),
+    ("rand_poisson", Func::RandPoisson),
+];
+
 impl Func {
     pub fn by_name(name: &str) -> Option<Func> {
-        Some(match name {
-            "exp" => Func::Exp,
-            "expm1" => Func::Expm1,
-            "log" => Func::Log,
-            "sqrt" => Func::Sqrt,
-            "abs" => Func::Abs,
-            "min" => Func::Min,
-            "max" => Func::Max,
-            "clip" => Func::Clip,
-            "select" => Func::Select,
-            "floor" => Func::Floor,
-            "rand" => Func::Rand,
-            "randn" => Func::Randn,
-            "rand_poisson" => Func::RandPoisson,
-            _ => return None,
-        })
+        NAMES.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+    /// Every function's name, in the order of the reference's table.
+    pub fn names() -> Vec<&'static str> {
+        NAMES.iter().map(|(n, _)| *n).collect()
+    }
+    /// The function's name in the language.
+    pub fn name(self) -> &'static str {
+        NAMES
+            .iter()
+            .find(|(_, f)| *f == self)
+            .map_or("?", |(n, _)| n)
     }
     /// rand(), randn() and rand_poisson(): drawn afresh at each call, never
     /// folded, each call site with its own numbers.

@@ -382,6 +382,13 @@ fn init_vars(
     rng: &Rng,
     stream_of: impl Fn(usize, u32) -> u32,
 ) -> Result<Vec<Vec<f64>>, String> {
+    // Each variable's draws have their own stream site, 16 apart.
+    if vars.len() > (rng::SITES / 16) as usize {
+        return Err(format!(
+            "more than {} variables in one cell or synapse type",
+            rng::SITES / 16
+        ));
+    }
     let mut out: Vec<Vec<f64>> = Vec::with_capacity(vars.len());
     // Per-cell parameters come last in a population's vars but may be used by
     // state initial values, so fill in two passes: non-expressions first.

@@ -8,14 +8,15 @@
 //! | stream                         | index        | a                | b           |
 //! |--------------------------------|--------------|------------------|-------------|
 //! | `WIRING`  | projection         | target/source | draw block      | 0           |
-//! | `SYN_INIT`| projection, var    | synapse id    | (synapse id>>32)| var         |
-//! | `CELL_INIT`| population        | cell          | var             | 0           |
+//! | `SYN_INIT`| projection, var << 4 | synapse id  | (synapse id>>32)| 0           |
+//! | `CELL_INIT`| population, var << 4 | cell       | (cell>>32)      | 0           |
 //! | `GAP`     | gap junction       | cell          | draw block      | 0           |
 //! | `SOURCE`  | population         | cell          | step low        | step high   |
 //! | `STEP_RNG`| population, site   | cell          | step low        | step high (+ block << 16, `rand_poisson`) |
 //! | `DELAY`   | projection         | synapse id    | (synapse id>>32)| 0           |
 //!
-//! The stream word is `kind << 24 | object << 8 | site` (objects < 65536).
+//! The stream word is `kind << 24 | object << 8 | site`, with objects below
+//! 65536 and [`SITES`] sites (see [`stream`]).
 
 pub const WIRING: u32 = 1;
 pub const SYN_INIT: u32 = 2;
@@ -25,8 +26,16 @@ pub const SOURCE: u32 = 5;
 pub const STEP_RNG: u32 = 6;
 pub const DELAY: u32 = 7;
 
+/// Distinct sites of one object and kind: a cell type's random calls, or
+/// 16 times a population's or projection's variables. The site's low 8
+/// bits take the stream word's low byte and its next 5 bits the word's top
+/// bits (kinds are below 8, bits 24-26), so sites below 256 keep the words
+/// they had when the site had 8 bits.
+pub const SITES: u32 = 1 << 13;
+
 pub fn stream(kind: u32, object: usize, site: u32) -> u32 {
-    (kind << 24) | (((object as u32) & 0xffff) << 8) | (site & 0xff)
+    debug_assert!(kind < 8 && site < SITES);
+    (kind << 24) | (((object as u32) & 0xffff) << 8) | (site & 0xff) | ((site >> 8) & 0x1f) << 27
 }
 
 const M0: u32 = 0xD251_1F53;
@@ -100,7 +109,7 @@ pub const POISSON_EXACT_MAX: f64 = 1024.0;
 /// kernels/templates/philox.inc is this, operation for operation. Within 2
 /// ulp of e^-x: x = k ln 2 - r with |r| <= ln 2 / 2 (Cody and Waite's split
 /// of ln 2, whose high part times k is exact), e^r by its Taylor series to
-/// r^13 (the rest is below 2^-60), times 2^k, exact.
+/// r^13 (the rest is below 2^-57), times 2^k, exact.
 pub fn exp_of_minus(x: f64) -> f64 {
     let k = (-x * std::f64::consts::LOG2_E + 0.5).floor();
     let r = (-x - k * LN2_HIGH) - k * LN2_LOW;
@@ -179,18 +188,19 @@ impl Rng {
     /// operation.
     ///
     /// Up to [`POISSON_EXACT_MAX`] the count is exact: the mean is split into
-    /// `ceil(mean / 16)` equal parts, and each part's count is drawn by
-    /// inversion (the smallest k whose cumulative probability reaches a
-    /// 53-bit uniform), so every part needs one uniform, half a Philox
-    /// block. Part j uses words (0, 1) or (2, 3), by j's parity, of the
-    /// block whose counter's third word is `step >> 32 | (j / 2) << 16`
-    /// (steps are below 2^31, so part 0 has `rand()`'s counter). The only
+    /// `ceil(mean / 16)` equal parts (at least one), and each part's count
+    /// is drawn by inversion (the smallest k whose cumulative probability
+    /// reaches a 53-bit uniform), so every part needs one uniform, half a
+    /// Philox block. Part j uses words (0, 1) or (2, 3), by j's parity, of
+    /// the block whose counter's third word is `step >> 32 | (j / 2) << 16`:
+    /// part 0 has `rand()`'s counter, and blocks cannot meet another step's
+    /// while steps stay below 2^48 (the checker allows 2^31). The only
     /// value that is not exact arithmetic is exp(-part), once per call, and
     /// [`exp_of_minus`] computes it from + - * / alone, so every engine gets
-    /// the same bits up to the limit. Above the limit, the
-    /// count is the normal approximation `floor(mean + sqrt(mean) z + 1/2)`
-    /// (skewness 1/sqrt(mean) < 3% ignored) from part 0's words, so a call
-    /// costs at most 64 parts. A mean that is zero, negative (as a varying
+    /// the same bits up to the limit. Above the limit, the count is the
+    /// normal approximation `floor(mean + sqrt(mean) z + 1/2)` (its missing
+    /// skewness, 1/sqrt(mean), is at most 3.2%) from part 0's words, so a
+    /// call costs at most 64 parts. A mean that is zero, negative (as a varying
     /// rate that dips below zero) gives 0; NaN and infinity come back as
     /// they are, for the run's finiteness check to stop on.
     pub fn poisson(&self, stream: u32, index: u32, step: u64, mean: f64) -> f64 {
@@ -206,7 +216,8 @@ impl Rng {
             let k = (mean + mean.sqrt() * Self::normal(w[0], w[1]) + 0.5).floor();
             return if k > 0.0 { k } else { 0.0 };
         }
-        let parts = (mean / POISSON_PART).ceil();
+        // At least one part: mean / 16 of a mean below 2^-1070 rounds to 0.
+        let parts = (mean / POISSON_PART).ceil().max(1.0);
         let part = mean / parts;
         let first = exp_of_minus(part);
         let mut count = 0.0;
@@ -404,6 +415,10 @@ mod tests {
         for mean in [0.0, -0.0, -2.5, f64::NEG_INFINITY] {
             assert_eq!(rng.poisson(5, 0, 0, mean), 0.0);
         }
+        // Subnormal means, whose mean / 16 rounds to 0, still take one part.
+        for mean in [5e-324, 4e-323, 1e-310] {
+            assert_eq!(rng.poisson(5, 0, 0, mean), 0.0);
+        }
         assert!(rng.poisson(5, 0, 0, f64::NAN).is_nan());
         assert_eq!(rng.poisson(5, 0, 0, f64::INFINITY), f64::INFINITY);
         // Parts beyond the first draw from other counters, not the same one.
@@ -422,5 +437,19 @@ mod tests {
         assert_eq!(exp_of_minus(0.0), 1.0);
         // The high part of ln 2 ends in 21 zero bits, so k times it is exact.
         assert_eq!(LN2_HIGH.to_bits(), 0x3fe6_2e42_fee0_0000);
+    }
+
+    #[test]
+    fn every_site_has_its_own_stream_word() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in 1..8 {
+            for object in [0, 1, 65535] {
+                for site in 0..SITES {
+                    assert!(seen.insert(stream(kind, object, site)));
+                }
+            }
+        }
+        // Sites below 256 keep the 8-bit layout.
+        assert_eq!(stream(STEP_RNG, 3, 255), (6 << 24) | (3 << 8) | 255);
     }
 }
