@@ -69,4 +69,7 @@ static inline double cbm_rand_n(const CbmCtx* c, u32 st, u64 i) {
 static inline double cbm_rand_p(const CbmCtx* c, u32 st, u64 i, double mean) {
     return cbm_poisson(c->key0, c->key1, st, (u32)i, (u32)c->s, (u32)(c->s >> 32), mean);
 }
+static inline double cbm_rand_pk(const CbmCtx* c, u32 st, u64 i, u32 n, double part, double first) {
+    return cbm_poisson_parts(c->key0, c->key1, st, (u32)i, (u32)c->s, (u32)(c->s >> 32), n, part, first);
+}
 // ---- end of prelude ----------------------------------------------------------

@@ -103,6 +103,9 @@ __device__ __forceinline__ double cbm_rand_n(u32 st, u64 i, i64 s) {
 __device__ __forceinline__ double cbm_rand_p(u32 st, u64 i, i64 s, double mean) {
     return cbm_poisson(cbm_key[0], cbm_key[1], st, (u32)i, (u32)(u64)s, (u32)((u64)s >> 32), mean);
 }
+__device__ __forceinline__ double cbm_rand_pk(u32 st, u64 i, i64 s, u32 n, double part, double first) {
+    return cbm_poisson_parts(cbm_key[0], cbm_key[1], st, (u32)i, (u32)(u64)s, (u32)((u64)s >> 32), n, part, first);
+}
 
 // Steps to the next spike of a Bernoulli(p) source (failures before the first
 // success), from the cell's own counter; log1mp = ln(1 - p), folded on the host.

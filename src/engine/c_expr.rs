@@ -24,8 +24,35 @@ pub trait Leaves {
     fn post(&mut self, a: CellAccess) -> String;
     /// `rand()` (or `randn()` when `normal`) at call site `site`.
     fn rand(&mut self, normal: bool, site: u32) -> String;
-    /// `rand_poisson(mean)` at call site `site`; `mean` is printed C.
-    fn rand_poisson(&mut self, site: u32, mean: &str) -> String;
+    /// `rand_poisson(mean)` at call site `site`.
+    fn rand_poisson(&mut self, site: u32, mean: PoissonMean) -> String;
+}
+
+/// The mean of a `rand_poisson` call, as the generated code passes it.
+pub enum PoissonMean {
+    /// An expression, printed C (`cbm_poisson` splits it at run time).
+    Expr(String),
+    /// A constant in the exact range, already split (`Rng::poisson_split`):
+    /// the parts, each part's mean and e^-part, printed C literals, for
+    /// `cbm_poisson_parts`.
+    Split(u32, String, String),
+}
+
+impl PoissonMean {
+    /// The arguments after the cell index: `mean` or `parts, part, first`.
+    pub fn args(&self) -> String {
+        match self {
+            PoissonMean::Expr(m) => m.clone(),
+            PoissonMean::Split(n, part, first) => format!("{n}u, {part}, {first}"),
+        }
+    }
+    /// The wrapper's name: `cbm_rand_p` or, split, `cbm_rand_pk`.
+    pub fn func(&self) -> &'static str {
+        match self {
+            PoissonMean::Expr(_) => "cbm_rand_p",
+            PoissonMean::Split(..) => "cbm_rand_pk",
+        }
+    }
 }
 
 /// Where an assignment to a variable goes.
@@ -158,8 +185,17 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
         Expr::Call(Func::Rand, _, site) => l.rand(false, *site),
         Expr::Call(Func::Randn, _, site) => l.rand(true, *site),
         Expr::Call(Func::RandPoisson, args, site) => {
-            let mean = args.first().map_or_else(|| "0.0".into(), |m| expr(m, l));
-            l.rand_poisson(*site, &mean)
+            let mean = match args.first() {
+                Some(Expr::Const(m))
+                    if *m > 0.0 && *m <= crate::network::rng::POISSON_EXACT_MAX =>
+                {
+                    let (n, part, first) = crate::network::rng::Rng::poisson_split(*m);
+                    PoissonMean::Split(n, lit(part), lit(first))
+                }
+                Some(m) => PoissonMean::Expr(expr(m, l)),
+                None => PoissonMean::Expr("0.0".into()),
+            };
+            l.rand_poisson(*site, mean)
         }
         Expr::Call(f, args, _) => {
             let a: Vec<String> = args.iter().map(|x| expr(x, l)).collect();

@@ -216,13 +216,33 @@ impl Rng {
             let k = (mean + mean.sqrt() * Self::normal(w[0], w[1]) + 0.5).floor();
             return if k > 0.0 { k } else { 0.0 };
         }
+        let (parts, part, first) = Self::poisson_split(mean);
+        self.poisson_parts(stream, index, step, parts, part, first)
+    }
+    /// A mean in (0, [`POISSON_EXACT_MAX`]] as `rand_poisson` splits it:
+    /// the number of parts, each part's mean and e^-part. Generated code
+    /// takes these as constants where the mean is one.
+    pub fn poisson_split(mean: f64) -> (u32, f64, f64) {
         // At least one part: mean / 16 of a mean below 2^-1070 rounds to 0.
         let parts = (mean / POISSON_PART).ceil().max(1.0);
         let part = mean / parts;
-        let first = exp_of_minus(part);
+        (parts as u32, part, exp_of_minus(part))
+    }
+    /// The exact count of `parts` parts of mean `part` each (`first` =
+    /// e^-part), as [`Rng::poisson`] describes.
+    pub fn poisson_parts(
+        &self,
+        stream: u32,
+        index: u32,
+        step: u64,
+        parts: u32,
+        part: f64,
+        first: f64,
+    ) -> f64 {
+        let (lo, hi) = (step as u32, (step >> 32) as u32);
         let mut count = 0.0;
         let mut w = [0u32; 4];
-        for j in 0..parts as u32 {
+        for j in 0..parts {
             if j % 2 == 0 {
                 w = self.words(stream, index, lo, hi | ((j / 2) << 16));
             }

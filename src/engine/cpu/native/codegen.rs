@@ -762,11 +762,11 @@ impl c_expr::Leaves for CpuLeaves<'_, '_> {
             _ => "0.0".into(),
         }
     }
-    fn rand_poisson(&mut self, site: u32, mean: &str) -> String {
+    fn rand_poisson(&mut self, site: u32, mean: c_expr::PoissonMean) -> String {
         match self.site {
             Site::Cell { pop } => {
                 let st = stream(rng::STEP_RNG, pop, site);
-                format!("cbm_rand_p(c, {st}u, i, {mean})")
+                format!("{}(c, {st}u, i, {})", mean.func(), mean.args())
             }
             _ => "0.0".into(),
         }

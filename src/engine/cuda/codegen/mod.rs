@@ -559,11 +559,11 @@ impl c_expr::Leaves for CudaLeaves<'_, '_> {
             _ => "0.0".into(),
         }
     }
-    fn rand_poisson(&mut self, site: u32, mean: &str) -> String {
+    fn rand_poisson(&mut self, site: u32, mean: c_expr::PoissonMean) -> String {
         match self.c {
             Ctx::Neuron { pop } => {
                 let st = stream(rng::STEP_RNG, pop, site);
-                format!("cbm_rand_p({st}u, i, s, {mean})")
+                format!("{}({st}u, i, s, {})", mean.func(), mean.args())
             }
             _ => "0.0".into(),
         }
