@@ -531,6 +531,20 @@ impl Checker {
                 }
             }
         };
+        // A number without a unit, or E014 (E013 for a condition).
+        let dimensionless = |c: &mut Checker, a: &TExpr, what: &str, help: &str| -> bool {
+            let Some(d) = num(c, a) else {
+                return false;
+            };
+            if !d.is_none() {
+                c.emit(
+                    Diagnostic::error("cbm::E014", a.span, what.to_string())
+                        .label(d.describe())
+                        .help(help.to_string()),
+                );
+            }
+            d.is_none()
+        };
         match func {
             Func::Rand | Func::Randn | Func::RandPoisson => {
                 if !scope.allow_random {
@@ -549,45 +563,19 @@ impl Checker {
                     return Ty::Error;
                 }
                 if func == Func::RandPoisson {
-                    let Some(d) = num(self, &args[0]) else {
-                        return Ty::Error;
-                    };
-                    if !d.is_none() {
-                        self.emit(
-                            Diagnostic::error(
-                                "cbm::E014",
-                                args[0].span,
-                                "rand_poisson's mean is a count per step, not a quantity with a unit",
-                            )
-                            .label(d.describe())
-                            .help("give the mean count per step: inputs x rate x dt, e.g. rand_poisson(1000 * 5 Hz * dt)"),
-                        );
+                    let what =
+                        "rand_poisson's mean is a count per step, not a quantity with a unit";
+                    let help = "give the mean count per step: inputs x rate x dt, e.g. rand_poisson(1000 * 5 Hz * dt)";
+                    if !dimensionless(self, &args[0], what, help) {
                         return Ty::Error;
                     }
                 }
                 Ty::Num(Dim::NONE)
             }
             Func::Exp | Func::Expm1 | Func::Log => {
-                let Some(d) = num(self, &args[0]) else {
-                    return Ty::Error;
-                };
-                if !d.is_none() {
-                    self.emit(
-                        Diagnostic::error(
-                            "cbm::E014",
-                            args[0].span,
-                            format!(
-                                "{} of a quantity with a unit",
-                                match func {
-                                    Func::Exp => "exp",
-                                    Func::Expm1 => "expm1",
-                                    _ => "log",
-                                }
-                            ),
-                        )
-                        .label(d.describe())
-                        .help("the argument must be dimensionless, e.g. exp(-dt/tau)"),
-                    );
+                let what = format!("{} of a quantity with a unit", func.name());
+                let help = "the argument must be dimensionless, e.g. exp(-dt/tau)";
+                if !dimensionless(self, &args[0], &what, help) {
                     return Ty::Error;
                 }
                 Ty::Num(Dim::NONE)
