@@ -655,6 +655,18 @@ fn noise_that_depends_on_dt(c: &mut Checker, m: &Model) {
         let mut known = vec![NoiseUse::default(); n.locals + n.state.len()];
         fresh_state_values(&n.update, n, &mut known);
         per_step_noise(&n.update, n, &mut known, &mut found);
+        // A random spike condition is a probability per step: without dt
+        // in it, a finer step fires the cell more often per second.
+        if let Some(spike) = &n.spike {
+            let u = NoiseUse::of(spike, n, &known);
+            if u.count_per_step || (u.random && !u.dt) {
+                found.push(
+                    Diagnostic::warning("cbm::W112", spike.span, "a random spike condition whose probability does not involve dt: at a finer step the cell fires more often per second")
+                        .label("a chance per step, not per unit time")
+                        .help("scale it by the step, e.g. `spike when rand() < rate * dt` (a Poisson cell of that rate for rate x dt << 1)"),
+                );
+            }
+        }
     }
     c.diagnostics.extend(found);
 }
