@@ -651,14 +651,20 @@ fn noise_that_depends_on_dt(c: &mut Checker, m: &Model) {
             }
         }
         // A count or draw kept in a state variable (`k = rand_poisson(2)`,
-        // then `V += J * k`) is followed through it, wherever it is set.
-        let mut known = vec![NoiseUse::default(); n.locals + n.state.len()];
-        fresh_state_values(&n.update, n, &mut known);
+        // then `V += J * k`) is followed through it, wherever it is set
+        // every step (not under an `if` on `t`).
+        let blank = vec![NoiseUse::default(); n.locals + n.state.len()];
+        let mut known = blank.clone();
+        fresh_state_values(&n.update, n, &mut known, true);
         per_step_noise(&n.update, n, &mut known, &mut found);
         // A random spike condition is a probability per step: without dt
-        // in it, a finer step fires the cell more often per second.
+        // in it, a finer step fires the cell more often per second. Only
+        // values drawn unconditionally, every step, count here (one drawn
+        // when a branch fires, as a renewal cell's next time, does not).
         if let Some(spike) = &n.spike {
-            let u = NoiseUse::of(spike, n, &known);
+            let mut every_step = blank;
+            fresh_state_values(&n.update, n, &mut every_step, false);
+            let u = NoiseUse::of(spike, n, &every_step);
             if u.count_per_step || (u.random && !u.dt) {
                 found.push(
                     Diagnostic::warning("cbm::W112", spike.span, "a random spike condition whose probability does not involve dt: at a finer step the cell fires more often per second")
@@ -680,10 +686,18 @@ fn count_per_step(span: Span) -> Diagnostic {
 }
 
 /// What state variables are set to afresh (`x = ...` not reading x) in
-/// `stmts`, into `known` after the locals.
-fn fresh_state_values(stmts: &[TStmt], n: &NeuronType, known: &mut [NoiseUse]) {
+/// `stmts`, into `known` after the locals (and what locals hold, in
+/// order, on the way). Branches count when `into_ifs`, except under an
+/// `if` on `t` (values drawn at chosen times).
+fn fresh_state_values(stmts: &[TStmt], n: &NeuronType, known: &mut [NoiseUse], into_ifs: bool) {
     for s in stmts {
         match s {
+            TStmt::Let { local, value } => {
+                let u = NoiseUse::of(value, n, known);
+                if let Some(slot) = known.get_mut(*local) {
+                    *slot = u;
+                }
+            }
             TStmt::Assign {
                 target: Target::State(v),
                 op: AssignOp::Set,
@@ -696,10 +710,12 @@ fn fresh_state_values(stmts: &[TStmt], n: &NeuronType, known: &mut [NoiseUse]) {
                 }
             }
             TStmt::If {
-                then, otherwise, ..
-            } => {
-                fresh_state_values(then, n, known);
-                fresh_state_values(otherwise, n, known);
+                cond,
+                then,
+                otherwise,
+            } if into_ifs && !linear::mentions(cond, Ref::Time) => {
+                fresh_state_values(then, n, known, into_ifs);
+                fresh_state_values(otherwise, n, known, into_ifs);
             }
             _ => {}
         }
@@ -727,7 +743,14 @@ fn per_step_noise(
                 span,
                 ..
             } => {
+                // What the variable itself holds is no new kick (`x = x - 1`
+                // after a random reset elsewhere): its own record is left out.
+                let own = n.locals + *v;
+                let held = locals.get_mut(own).map(std::mem::take);
                 let u = NoiseUse::of(value, n, locals);
+                if let (Some(slot), Some(h)) = (locals.get_mut(own), held) {
+                    *slot = h;
+                }
                 // A kick adds to the value it had (`+=`, `x = x * a + ...`); a
                 // fresh draw (`xi = sigma * randn()`) is not one.
                 let accumulates =
