@@ -72,4 +72,21 @@ static inline double cbm_rand_p(const CbmCtx* c, u32 st, u64 i, double mean) {
 static inline double cbm_rand_pk(const CbmCtx* c, u32 st, u64 i, u32 n, double part, double first) {
     return cbm_poisson_parts(c->key0, c->key1, st, (u32)i, (u32)c->s, (u32)(c->s >> 32), n, part, first);
 }
+// rand_poisson with a constant mean, whose part's cumulative probabilities
+// are `table` (Rng::poisson_table): a part's count is how many of them lie
+// below its uniform, which is what cbm_poisson_parts's loop finds, counted
+// without its unpredictable branch.
+static inline double cbm_rand_ptab(const CbmCtx* c, u32 st, u64 i, u32 n, const double* table, u32 len) {
+    u32 w[4];
+    u32 lo = (u32)c->s, hi = (u32)(c->s >> 32);
+    double count = 0.0;
+    for (u32 j = 0; j < n; ++j) {
+        if (j % 2u == 0u) cbm_philox_key(c->key0, c->key1, (u32)i, lo, hi | ((j / 2u) << 16), st, w);
+        double u = j % 2u == 0u ? cbm_uniform53(w[0], w[1]) : cbm_uniform53(w[2], w[3]);
+        u32 k = 0;
+        for (u32 m = 0; m < len; ++m) k += table[m] < u;
+        count += (double)k;
+    }
+    return count;
+}
 // ---- end of prelude ----------------------------------------------------------

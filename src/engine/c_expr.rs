@@ -33,9 +33,8 @@ pub enum PoissonMean {
     /// An expression, printed C (`cbm_poisson` splits it at run time).
     Expr(String),
     /// A constant in the exact range, already split (`Rng::poisson_split`):
-    /// the parts, each part's mean and e^-part, printed C literals, for
-    /// `cbm_poisson_parts`.
-    Split(u32, String, String),
+    /// the parts, each part's mean and e^-part, for `cbm_poisson_parts`.
+    Split(u32, f64, f64),
 }
 
 impl PoissonMean {
@@ -43,7 +42,7 @@ impl PoissonMean {
     pub fn args(&self) -> String {
         match self {
             PoissonMean::Expr(m) => m.clone(),
-            PoissonMean::Split(n, part, first) => format!("{n}u, {part}, {first}"),
+            PoissonMean::Split(n, part, first) => format!("{n}u, {}, {}", lit(*part), lit(*first)),
         }
     }
     /// The wrapper's name: `cbm_rand_p` or, split, `cbm_rand_pk`.
@@ -190,7 +189,7 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
                     if *m > 0.0 && *m <= crate::network::rng::POISSON_EXACT_MAX =>
                 {
                     let (n, part, first) = crate::network::rng::Rng::poisson_split(*m);
-                    PoissonMean::Split(n, lit(part), lit(first))
+                    PoissonMean::Split(n, part, first)
                 }
                 Some(m) => PoissonMean::Expr(expr(m, l)),
                 None => PoissonMean::Expr("0.0".into()),

@@ -98,6 +98,23 @@ pub fn philox(key: [u32; 2], ctr: [u32; 4]) -> [u32; 4] {
     c
 }
 
+/// One part's Poisson count for the uniform `u`: the smallest k with
+/// P(X <= k) >= u, for a mean `part` with `first` = e^-part. Where the sum
+/// stops growing (far in the tail, below 2^-53 of it), so does k.
+fn invert_part(u: f64, part: f64, first: f64) -> f64 {
+    let (mut k, mut p, mut cdf) = (0.0, first, first);
+    while u > cdf {
+        k += 1.0;
+        p = p * part / k;
+        let next = cdf + p;
+        if next == cdf {
+            break;
+        }
+        cdf = next;
+    }
+    k
+}
+
 /// `rand_poisson`'s largest mean per part, and its largest exact mean
 /// (64 parts); see [`Rng::poisson`].
 pub const POISSON_PART: f64 = 16.0;
@@ -228,6 +245,25 @@ impl Rng {
         let part = mean / parts;
         (parts as u32, part, exp_of_minus(part))
     }
+    /// The cumulative probabilities a part's inversion loop in
+    /// [`Rng::poisson_parts`] goes through, up to where they stop growing:
+    /// its count for a uniform u is the number of them below u (they rise
+    /// strictly, and the loop stops one past the last). Generated C counts
+    /// them without the loop's unpredictable branch.
+    pub fn poisson_table(part: f64, first: f64) -> Vec<f64> {
+        let mut table = vec![first];
+        let (mut k, mut p, mut cdf) = (0.0, first, first);
+        loop {
+            k += 1.0;
+            p = p * part / k;
+            let next = cdf + p;
+            if next == cdf {
+                return table;
+            }
+            cdf = next;
+            table.push(cdf);
+        }
+    }
     /// The exact count of `parts` parts of mean `part` each (`first` =
     /// e^-part), as [`Rng::poisson`] describes.
     pub fn poisson_parts(
@@ -251,19 +287,7 @@ impl Rng {
             } else {
                 Self::uniform53(w[2], w[3])
             };
-            // The smallest k with P(X <= k) >= u. Where the sum stops
-            // growing (far in the tail, below 2^-53 of it), so does k.
-            let (mut k, mut p, mut cdf) = (0.0, first, first);
-            while u > cdf {
-                k += 1.0;
-                p = p * part / k;
-                let next = cdf + p;
-                if next == cdf {
-                    break;
-                }
-                cdf = next;
-            }
-            count += k;
+            count += invert_part(u, part, first);
         }
         count
     }
@@ -471,5 +495,23 @@ mod tests {
         }
         // Sites below 256 keep the 8-bit layout.
         assert_eq!(stream(STEP_RNG, 3, 255), (6 << 24) | (3 << 8) | 255);
+    }
+
+    #[test]
+    fn counting_below_the_table_is_the_inversion_loop() {
+        let rng = Rng::new(5);
+        for mean in [1e-300, 0.1, 0.8, 3.0, 16.0, 40.0, 1000.0] {
+            let (n, part, first) = Rng::poisson_split(mean);
+            let table = Rng::poisson_table(part, first);
+            assert!(table.windows(2).all(|w| w[0] < w[1]));
+            for i in 0..20_000u32 {
+                let w = rng.words(9, i, 0, 0);
+                for u in [Rng::uniform53(w[0], w[1]), 0.0, 1.0 - f64::EPSILON / 2.0] {
+                    let below = table.iter().filter(|c| **c < u).count() as f64;
+                    let k = invert_part(u, part, first);
+                    assert_eq!(below, k, "mean {mean} ({n} parts), u {u}");
+                }
+            }
+        }
     }
 }

@@ -158,6 +158,10 @@ struct Body<'a> {
     per_target: Vec<Expr>,
     /// Read `per_target` values from `Scratch` (off while computing them).
     use_per_target: bool,
+    /// Tables of `rand_poisson` calls with a constant mean (name, the
+    /// cumulative probabilities of one part: `Rng::poisson_table`), printed
+    /// before the function.
+    poisson_tables: Vec<(String, Vec<f64>)>,
 }
 
 impl<'a> Body<'a> {
@@ -169,6 +173,7 @@ impl<'a> Body<'a> {
             projection,
             per_target: vec![],
             use_per_target: false,
+            poisson_tables: vec![],
         }
     }
 
@@ -452,6 +457,15 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         "\n// Population `{}` ({n} cells).",
         ir.populations[pi].name
     );
+    for (name, table) in &b.poisson_tables {
+        let values: Vec<String> = table.iter().map(|&x| lit(x)).collect();
+        let _ = writeln!(
+            out,
+            "static const double {name}[{}] = {{{}}};",
+            table.len(),
+            values.join(", ")
+        );
+    }
     let code = format!(
         "    const double t = c->t;\n    (void)t;\n    u64 nspk = 0;\n{body}    return nspk;\n"
     );
@@ -764,8 +778,24 @@ impl c_expr::Leaves for CpuLeaves<'_, '_> {
     }
     fn rand_poisson(&mut self, site: u32, mean: c_expr::PoissonMean) -> String {
         match self.site {
+            // A constant mean: count the cumulative probabilities below
+            // each part's uniform, without the inversion loop's branch.
             Site::Cell { pop } => {
                 let st = stream(rng::STEP_RNG, pop, site);
+                if let c_expr::PoissonMean::Split(n, part, first) = mean {
+                    let name = format!("cbm_ptab_{pop}_{site}");
+                    let tables = &mut self.b.poisson_tables;
+                    let len = match tables.iter().find(|(t, _)| *t == name) {
+                        Some((_, table)) => table.len(),
+                        None => {
+                            let table = rng::Rng::poisson_table(part, first);
+                            let len = table.len();
+                            tables.push((name.clone(), table));
+                            len
+                        }
+                    };
+                    return format!("cbm_rand_ptab(c, {st}u, i, {n}u, {name}, {len}u)");
+                }
                 format!("{}(c, {st}u, i, {})", mean.func(), mean.args())
             }
             _ => "0.0".into(),
