@@ -184,14 +184,15 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
         Expr::Call(Func::Rand, _, site) => l.rand(false, *site),
         Expr::Call(Func::Randn, _, site) => l.rand(true, *site),
         Expr::Call(Func::RandPoisson, args, site) => {
+            let split = |m: &Expr| match m {
+                Expr::Const(m) => crate::network::rng::Rng::poisson_split(*m),
+                _ => None,
+            };
             let mean = match args.first() {
-                Some(Expr::Const(m))
-                    if *m > 0.0 && *m <= crate::network::rng::POISSON_EXACT_MAX =>
-                {
-                    let (n, part, first) = crate::network::rng::Rng::poisson_split(*m);
-                    PoissonMean::Split(n, part, first)
-                }
-                Some(m) => PoissonMean::Expr(expr(m, l)),
+                Some(m) => match split(m) {
+                    Some((n, part, first)) => PoissonMean::Split(n, part, first),
+                    None => PoissonMean::Expr(expr(m, l)),
+                },
                 None => PoissonMean::Expr("0.0".into()),
             };
             l.rand_poisson(*site, mean)

@@ -98,21 +98,24 @@ pub fn philox(key: [u32; 2], ctr: [u32; 4]) -> [u32; 4] {
     c
 }
 
+/// The cumulative probabilities P(X <= k), k = 0, 1, ..., of a part of
+/// mean `part` (`first` = e^-part), as every engine computes them, up to
+/// where they stop growing (far in the tail, below 2^-53 of it); until
+/// then they rise strictly.
+fn cumulative(part: f64, first: f64) -> impl Iterator<Item = f64> {
+    let mut next = Some((0.0, first, first));
+    std::iter::from_fn(move || {
+        let (k, p, cdf) = next?;
+        let (k, p) = (k + 1.0, p * part / (k + 1.0));
+        next = (cdf + p != cdf).then_some((k, p, cdf + p));
+        Some(cdf)
+    })
+}
+
 /// One part's Poisson count for the uniform `u`: the smallest k with
-/// P(X <= k) >= u, for a mean `part` with `first` = e^-part. Where the sum
-/// stops growing (far in the tail, below 2^-53 of it), so does k.
+/// P(X <= k) >= u, or one past the last cumulative probability.
 fn invert_part(u: f64, part: f64, first: f64) -> f64 {
-    let (mut k, mut p, mut cdf) = (0.0, first, first);
-    while u > cdf {
-        k += 1.0;
-        p = p * part / k;
-        let next = cdf + p;
-        if next == cdf {
-            break;
-        }
-        cdf = next;
-    }
-    k
+    cumulative(part, first).take_while(|&c| c < u).count() as f64
 }
 
 /// `rand_poisson`'s largest mean per part, and its largest exact mean
@@ -227,23 +230,29 @@ impl Rng {
         if mean <= 0.0 {
             return 0.0;
         }
-        let (lo, hi) = (step as u32, (step >> 32) as u32);
-        if mean > POISSON_EXACT_MAX {
-            let w = self.words(stream, index, lo, hi);
-            let k = (mean + mean.sqrt() * Self::normal(w[0], w[1]) + 0.5).floor();
-            return if k > 0.0 { k } else { 0.0 };
+        if let Some((parts, part, first)) = Self::poisson_split(mean) {
+            return self.poisson_parts(stream, index, step, parts, part, first);
         }
-        let (parts, part, first) = Self::poisson_split(mean);
-        self.poisson_parts(stream, index, step, parts, part, first)
+        let w = self.words(stream, index, step as u32, (step >> 32) as u32);
+        let k = (mean + mean.sqrt() * Self::normal(w[0], w[1]) + 0.5).floor();
+        if k > 0.0 {
+            k
+        } else {
+            0.0
+        }
     }
-    /// A mean in (0, [`POISSON_EXACT_MAX`]] as `rand_poisson` splits it:
-    /// the number of parts, each part's mean and e^-part. Generated code
-    /// takes these as constants where the mean is one.
-    pub fn poisson_split(mean: f64) -> (u32, f64, f64) {
+    /// A mean in the exact range, (0, [`POISSON_EXACT_MAX`]], as
+    /// `rand_poisson` splits it: the number of parts, each part's mean and
+    /// e^-part (None for other means). Generated code takes these as
+    /// constants where the mean is one.
+    pub fn poisson_split(mean: f64) -> Option<(u32, f64, f64)> {
+        if !(mean > 0.0 && mean <= POISSON_EXACT_MAX) {
+            return None;
+        }
         // At least one part: mean / 16 of a mean below 2^-1070 rounds to 0.
         let parts = (mean / POISSON_PART).ceil().max(1.0);
         let part = mean / parts;
-        (parts as u32, part, exp_of_minus(part))
+        Some((parts as u32, part, exp_of_minus(part)))
     }
     /// The cumulative probabilities a part's inversion loop in
     /// [`Rng::poisson_parts`] goes through, up to where they stop growing:
@@ -251,18 +260,7 @@ impl Rng {
     /// strictly, and the loop stops one past the last). Generated C counts
     /// them without the loop's unpredictable branch.
     pub fn poisson_table(part: f64, first: f64) -> Vec<f64> {
-        let mut table = vec![first];
-        let (mut k, mut p, mut cdf) = (0.0, first, first);
-        loop {
-            k += 1.0;
-            p = p * part / k;
-            let next = cdf + p;
-            if next == cdf {
-                return table;
-            }
-            cdf = next;
-            table.push(cdf);
-        }
+        cumulative(part, first).collect()
     }
     /// The exact count of `parts` parts of mean `part` each (`first` =
     /// e^-part), as [`Rng::poisson`] describes.
@@ -501,14 +499,25 @@ mod tests {
     fn counting_below_the_table_is_the_inversion_loop() {
         let rng = Rng::new(5);
         for mean in [1e-300, 0.1, 0.8, 3.0, 16.0, 40.0, 1000.0] {
-            let (n, part, first) = Rng::poisson_split(mean);
+            let (n, part, first) = Rng::poisson_split(mean).expect("an exact mean");
             let table = Rng::poisson_table(part, first);
             assert!(table.windows(2).all(|w| w[0] < w[1]));
             for i in 0..20_000u32 {
                 let w = rng.words(9, i, 0, 0);
                 for u in [Rng::uniform53(w[0], w[1]), 0.0, 1.0 - f64::EPSILON / 2.0] {
                     let below = table.iter().filter(|c| **c < u).count() as f64;
-                    let k = invert_part(u, part, first);
+                    assert_eq!(below, invert_part(u, part, first), "mean {mean}, u {u}");
+                    // The loop of cbm_poisson_parts (philox.inc), written out.
+                    let (mut k, mut p, mut cdf) = (0.0, first, first);
+                    while u > cdf {
+                        k += 1.0;
+                        p = p * part / k;
+                        let next = cdf + p;
+                        if next == cdf {
+                            break;
+                        }
+                        cdf = next;
+                    }
                     assert_eq!(below, k, "mean {mean} ({n} parts), u {u}");
                 }
             }
