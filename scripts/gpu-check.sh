@@ -35,7 +35,7 @@ say() { echo "$@" | tee -a "$LOG"; }
 . scripts/nvrtc-path.sh
 say "== device"
 say "$(nvidia-smi -L 2>/dev/null || echo '(no nvidia-smi)')"
-say "NVRTC: ${NVRTC_LIB:-not found}"
+say "NVRTC: ${NVRTC_LIB:-not found} ($(readlink -f "${NVRTC_LIB:-/nonexistent}" 2>/dev/null || echo '?'))"
 say "binaries: $(cat "$BIN/BUILD" 2>/dev/null || echo 'no BUILD file: built by an older gpu-prepare.sh?')"
 
 rows=()
@@ -103,6 +103,13 @@ say "== compilation: cold, then cached"
 export CBMC_CACHE_DIR=$RUNS/cache
 step "compile cold" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
 row "compile + load, cold (limit 1 s)" "$(compile_line)"
+# The same source compiled again takes a tenth of the time on some
+# machines (the parity tests compiled it first), so three sources never
+# compiled before: the LTD step changed in its last digits.
+for ltd in 0.0027501 0.0027502 0.0027503; do
+    step "compile cold, new source" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=$ltd --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+    row "compile + load, cold, ltd = $ltd" "$(compile_line)"
+done
 step "compile cached" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
 row "compile + load, cached (limit 50 ms)" "$(compile_line)"
 
@@ -116,7 +123,7 @@ step "cerebellum 60 s, --Ofast-compile=min" env CBMC_NVRTC_OPTIONS=--Ofast-compi
 row "cerebellum 60 s, --Ofast-compile=min" "$(wall) s wall; $(compile_line)"
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
 step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
-last | grep -A12 '^cuda profile'
+last | grep -A40 '^cuda profile'
 step "cerebellum 10 s, one launch per phase" env CBMC_CUDA_NO_PERSISTENT=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 row "cerebellum 10 s, one launch per phase" "$(wall) s wall"
 step --cpu "cerebellum 10 s, CPU" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$RUNS/out" --no-plot
@@ -128,7 +135,17 @@ last
 w=$(wall)
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
 step "x64 profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$RUNS/out" --no-plot
-last | grep -A12 '^cuda profile'
+last | grep -A40 '^cuda profile'
+
+say "== the floor, and the classic networks"
+# bench/models/floor.cbm: a step with nothing to do but its two phases'
+# barriers, the least any model's step costs.
+step "floor 60 s" "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+row "floor (32 cells, 2 phases a step), 60 s" "$(wall) s wall"
+for m in cuba coba brunel_poisson; do
+    step "$m 1 s" "$CBMC" run "bench/models/$m.cbm" --duration 1s --backend cuda -o "$RUNS/out" --no-plot
+    row "bench/models/$m.cbm, 1 s" "$(wall) s wall"
+done
 
 # Grid shapes (scripts/gpu-sweep.sh): which launch shape to make the default.
 say "== grid sweep"

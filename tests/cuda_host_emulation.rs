@@ -75,6 +75,15 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
             chunk: 37,
             full_state: true,
         },
+        // Each chunk started before the host has served the one before
+        // (GpuOptions::overlap), as runs do; spikes and recordings compared.
+        Setup {
+            blocks: 2,
+            threads: 64,
+            persistent: true,
+            chunk: 37,
+            full_state: false,
+        },
     ];
     for setup in &setups {
         let c = compare("kernels.cbm", &ir, &lib, setup);
@@ -136,14 +145,21 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
     let ir = prepare("tests/cuda_models/blowup.cbm", &[]);
     let lib = library(&ir, "blowup");
     // One launch per phase with chunks of 64 steps: the phase kernels
-    // themselves must skip the steps after the error (as on a GPU).
-    for (chunk, persistent) in [(1, false), (64, true), (64, false)] {
+    // themselves must skip the steps after the error (as on a GPU). Chunks
+    // of 4 steps started ahead: the error comes in a chunk computed while
+    // the host serves the one before.
+    for (chunk, persistent, full_state) in [
+        (1, false, true),
+        (64, true, true),
+        (64, false, true),
+        (4, true, false),
+    ] {
         let setup = Setup {
             blocks: 1,
             threads: 64,
             persistent,
             chunk,
-            full_state: true,
+            full_state,
         };
         let c = compare("blowup.cbm", &ir, &lib, &setup);
         assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
@@ -172,7 +188,8 @@ fn every_model_runs_like_the_cpu_engine() {
             threads: 64,
             persistent: n % 2 == 0,
             chunk: 50,
-            full_state: true,
+            // A third with chunks started ahead (GpuOptions::overlap).
+            full_state: n % 3 != 2,
         };
         let c = compare(&name, &ir, &lib, &setup);
         spikes += c.spikes;
@@ -239,12 +256,12 @@ impl cbmc::engine::cuda::Device for FailingDevice {
     fn set_table(&mut self, table: &[u64], key: [u32; 2]) -> Result<(), String> {
         self.inner.set_table(table, key)
     }
-    fn run(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
+    fn launch(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
         self.chunks += 1;
         if self.chunks == self.fails_at {
             return Err("the device fell off the bus".into());
         }
-        self.inner.run(s0, n, c0)
+        self.inner.launch(s0, n, c0)
     }
 }
 
@@ -265,7 +282,10 @@ fn a_device_failing_mid_run_keeps_what_was_recorded() {
             fails_at,
         };
         let generated = codegen::generate(&ir).expect("generate");
-        let opts = GpuOptions { chunk_steps: 100 };
+        let opts = GpuOptions {
+            chunk_steps: 100,
+            overlap: true,
+        };
         let mut engine = GpuEngine::new(&ir, net, generated, dev, &opts).expect("engine");
         let rec = cbmc::record::Recording::for_run(&ir, &|q| engine.synapse_pairs(q), &gaps);
         let built = cbmc::session::Built {
@@ -298,4 +318,32 @@ fn a_device_failing_mid_run_keeps_what_was_recorded() {
         .err()
         .expect("a failure before the first step is an error");
     assert!(e.contains("fell off the bus"), "{e}");
+}
+
+/// With each chunk started before the host has served the one before
+/// (`GpuOptions::overlap`), the device is a chunk ahead of the steps
+/// served: copying its state back is refused, not answered with a later
+/// step's state. Without overlap it is allowed.
+#[test]
+fn the_state_is_not_copied_back_while_a_chunk_runs_ahead() {
+    if skip() {
+        return;
+    }
+    use cbmc::engine::cuda::{codegen, GpuEngine, GpuOptions};
+    let ir = prepare("tests/cuda_models/kernels.cbm", &[]);
+    assert!(ir.steps > 20, "the model must outlast two chunks");
+    let lib = library(&ir, "kernels_ahead");
+    for overlap in [true, false] {
+        let net = cbmc::network::build(&ir).expect("network");
+        let dev = emu::HostDevice::load(&lib, 2, 64, true);
+        let generated = codegen::generate(&ir).expect("generate");
+        let opts = GpuOptions {
+            chunk_steps: 10,
+            overlap,
+        };
+        let mut engine = GpuEngine::new(&ir, net, generated, dev, &opts).expect("engine");
+        engine.run_chunk().expect("the first chunk");
+        let synced = engine.sync_state();
+        assert_eq!(synced.is_ok(), !overlap, "overlap {overlap}: {synced:?}");
+    }
 }

@@ -8,20 +8,24 @@
 // last iteration, so that the launch ends with whole steps.
 #ifdef CBM_PROFILE
 // CBMC_CUDA_PROFILE=1: per phase, the nanoseconds from block 0 leaving the
-// barrier before it to leaving the one after it, summed, and the count.
+// barrier before it to leaving the one after it, summed, and the count; and
+// per task of the phase, its slowest warp's time in this step (see
+// CBM_TIMED), summed, and the count.
 __device__ u64 cbm_prof[2 * CBM_PHASES];
-__device__ __forceinline__ u64 cbm_clock_ns() {
-    u64 t;
-    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-    return t;
-}
 #define CBM_PROFILE_START u64 prof_t_ = cbm_tid() == 0 ? cbm_clock_ns() : 0ull;
-#define CBM_PROFILE_PHASE(k)                       \
-    if (cbm_tid() == 0) {                          \
-        const u64 now_ = cbm_clock_ns();           \
-        cbm_prof[k] += now_ - prof_t_;             \
-        cbm_prof[CBM_PHASES + (k)] += 1ull;        \
-        prof_t_ = now_;                            \
+#define CBM_PROFILE_PHASE(k)                                                   \
+    if (cbm_tid() == 0) {                                                      \
+        const u64 now_ = cbm_clock_ns();                                       \
+        cbm_prof[k] += now_ - prof_t_;                                         \
+        cbm_prof[CBM_PHASES + (k)] += 1ull;                                    \
+        prof_t_ = now_;                                                        \
+        for (int t_ = 0; t_ < CBM_TASKS; ++t_) {                               \
+            if (cbm_task_phase[t_] != (k)) continue;                           \
+            const u64 m_ = atomicExch(&cbm_task_max[2 * t_ + (s & 1)], 0ull);  \
+            if (m_ == 0ull) continue;                                          \
+            cbm_task_prof[t_] += m_;                                           \
+            cbm_task_prof[CBM_TASKS + t_] += 1ull;                             \
+        }                                                                      \
     }
 #else
 #define CBM_PROFILE_START

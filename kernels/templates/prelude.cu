@@ -13,6 +13,15 @@ typedef long long i64;
 __constant__ u64 cbm_p[CBM_NPTR];
 __constant__ u32 cbm_key[2];
 
+#ifdef CBM_PROFILE
+// The GPU's nanosecond clock, for the profiled kernels' timers.
+__device__ __forceinline__ u64 cbm_clock_ns() {
+    u64 t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    return t;
+}
+#endif
+
 __device__ __forceinline__ u64 cbm_tid() { return (u64)blockIdx.x * blockDim.x + threadIdx.x; }
 __device__ __forceinline__ u64 cbm_nthr() { return (u64)gridDim.x * blockDim.x; }
 __device__ __forceinline__ u32 cbm_lane() { return threadIdx.x & 31u; }

@@ -137,7 +137,7 @@ impl Device for HostDevice {
         }
         Ok(())
     }
-    fn run(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
+    fn launch(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
         self.seed = self.seed.wrapping_mul(747796405).wrapping_add(2891336453);
         self.launches += 1;
         // SAFETY: as above.
@@ -290,6 +290,9 @@ pub fn compare_on<D: Device>(label: &str, ir: &Ir, dev: D, setup: &Setup) -> Com
         dev,
         &GpuOptions {
             chunk_steps: setup.chunk,
+            // The whole state is compared after each chunk, so the device
+            // may not run ahead; without that, the overlapped path is tested.
+            overlap: !setup.full_state,
         },
     )
     .expect("engine");

@@ -112,6 +112,8 @@ pub struct CudaDevice {
     phases: u32,
     /// `cbm_prof` of kernels built with `CBM_PROFILE` (see `profile`).
     prof: Option<sys::CUdeviceptr>,
+    /// Their `cbm_task_prof`, and its size in bytes.
+    task_prof: Option<(sys::CUdeviceptr, usize)>,
     pub compiled: Compiled,
     /// Seconds to load the module (after compilation or the cache).
     pub load_seconds: f64,
@@ -218,6 +220,7 @@ impl CudaDevice {
         let (table, table_bytes) = global("cbm_p")?;
         let (key, _) = global("cbm_key")?;
         let prof = global("cbm_prof").ok().map(|(p, _)| p);
+        let task_prof = global("cbm_task_prof").ok();
         let env = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<u32>().ok());
         let mut threads = env("CBMC_CUDA_THREADS").unwrap_or(256).clamp(32, 1024) / 32 * 32;
         let blocks_per_sm = |threads: u32| {
@@ -253,6 +256,7 @@ impl CudaDevice {
             threads,
             phases: phases as u32,
             prof,
+            task_prof,
             compiled,
             load_seconds: t0.elapsed().as_secs_f64(),
             context_seconds,
@@ -266,7 +270,9 @@ impl CudaDevice {
     /// For kernels built with `CBM_PROFILE` (`CBMC_CUDA_PROFILE=1`) and run
     /// persistently: each phase's mean time per run, from block 0 leaving
     /// the barrier before it to leaving the one after it (so the phase's
-    /// slowest block plus the barrier), one line per phase.
+    /// slowest block plus the barrier), one line per phase; under it, each
+    /// of its tasks' slowest warp, on average over the steps it ran in.
+    /// `names`: the tasks of each phase.
     pub fn profile(&mut self, names: &[Vec<String>]) -> Option<String> {
         let ptr = self.prof?;
         if !self.cooperative {
@@ -276,20 +282,42 @@ impl CudaDevice {
         let mut words = vec![0u64; 2 * n];
         // SAFETY: `cbm_prof` holds 2 * CBM_PHASES u64s.
         unsafe { result::memcpy_dtoh_sync(&mut words[..], ptr) }.ok()?;
-        let mut out = String::from("cuda profile (block 0, per run of each phase):\n");
-        let mut total = 0.0;
-        for k in 0..n {
-            let (ns, runs) = (words[k] as f64, words[n + k]);
-            total += ns;
-            let mean = if runs > 0 {
-                ns / runs as f64 / 1e3
+        let mut tasks = vec![];
+        if let Some((p, bytes)) = self.task_prof {
+            tasks = vec![0u64; bytes / 8];
+            // SAFETY: `cbm_task_prof` holds `bytes` bytes.
+            unsafe { result::memcpy_dtoh_sync(&mut tasks[..], p) }.ok()?;
+        }
+        let n_tasks = tasks.len() / 2;
+        let mean_us = |ns: u64, runs: u64| {
+            if runs > 0 {
+                ns as f64 / runs as f64 / 1e3
             } else {
                 0.0
-            };
-            let tasks = names.get(k).map(|t| t.join(", ")).unwrap_or_default();
+            }
+        };
+        let mut out = String::from(
+            "cuda profile (block 0, per run of each phase; under it, each task's slowest warp):\n",
+        );
+        let mut total = 0.0;
+        let mut id = 0;
+        for k in 0..n {
+            let (ns, runs) = (words[k], words[n + k]);
+            total += ns as f64;
             out.push_str(&format!(
-                "  phase {k}: {mean:8.2} us x {runs} runs  [{tasks}]\n"
+                "  phase {k}: {:8.2} us x {runs} runs\n",
+                mean_us(ns, runs)
             ));
+            for name in names.get(k).into_iter().flatten() {
+                if id < n_tasks {
+                    let (ns, runs) = (tasks[id], tasks[n_tasks + id]);
+                    out.push_str(&format!(
+                        "    {:8.2} us x {runs:6}  {name}\n",
+                        mean_us(ns, runs)
+                    ));
+                }
+                id += 1;
+            }
         }
         out.push_str(&format!("  all phases: {:.3} s", total / 1e9));
         Some(out)
@@ -356,7 +384,7 @@ impl Device for CudaDevice {
         }
     }
 
-    fn run(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
+    fn launch(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
         if n == 0 {
             return Ok(());
         }
@@ -403,16 +431,23 @@ impl Device for CudaDevice {
                     .map_err(|e| err("cuLaunchKernel(cbm_phase_kernel)", e))?;
             }
         }
+        Ok(())
+    }
+
+    fn finish(&mut self) -> Result<(), String> {
         // SAFETY: the null stream of the current context.
-        unsafe { result::stream::synchronize(stream) }.map_err(|e| err("running the kernels", e))
+        unsafe { result::stream::synchronize(std::ptr::null_mut()) }
+            .map_err(|e| err("running the kernels", e))
     }
 }
 
 impl Drop for CudaDevice {
     fn drop(&mut self) {
         // SAFETY: each pointer was allocated by this device once. The
-        // module and the context go after this (field order).
+        // module and the context go after this (field order). A chunk
+        // started ahead (a run stopped early) may still be using them.
         unsafe {
+            let _ = result::stream::synchronize(std::ptr::null_mut());
             for &p in &self.allocs {
                 let _ = result::free_sync(p);
             }

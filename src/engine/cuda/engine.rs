@@ -25,8 +25,14 @@ pub trait Device {
     fn download(&mut self, src: u64, out: &mut [u8]) -> Result<(), String>;
     /// The table `cbm_p` and the Philox key `cbm_key`.
     fn set_table(&mut self, table: &[u64], key: [u32; 2]) -> Result<(), String>;
-    /// Steps `s0 .. s0 + n`; recording rows count from step `c0`. Returns when done.
-    fn run(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String>;
+    /// Start steps `s0 .. s0 + n`; recording rows count from step `c0`.
+    /// May return before they are done: [`Device::finish`] waits for them.
+    fn launch(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String>;
+    /// Wait until the launched steps are done (a device that runs them
+    /// inside `launch` has nothing to wait for).
+    fn finish(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Engine options.
@@ -34,11 +40,20 @@ pub trait Device {
 pub struct GpuOptions {
     /// Steps per launch (recordings are copied back once per chunk).
     pub chunk_steps: u32,
+    /// Start the next chunk as soon as one is copied back, so that the
+    /// device computes it while the host turns the last one into spikes
+    /// and recordings. The device is then a chunk ahead of the steps
+    /// served, so [`GpuEngine::sync_state`] is refused until it has caught up:
+    /// tests that compare the whole state after each chunk turn this off.
+    pub overlap: bool,
 }
 
 impl Default for GpuOptions {
     fn default() -> Self {
-        GpuOptions { chunk_steps: 1000 }
+        GpuOptions {
+            chunk_steps: 1000,
+            overlap: true,
+        }
     }
 }
 
@@ -53,6 +68,10 @@ pub struct GpuEngine<D: Device> {
     generated: Generated,
     addr: Vec<u64>,
     chunk: u32,
+    overlap: bool,
+    /// The chunk started ahead (first step, steps), or why starting it
+    /// failed (reported when its steps are wanted, after the steps before).
+    ahead: Option<Result<(u64, u32), String>>,
     /// Steps served through `step()`.
     served: u64,
     /// Steps the device has computed.
@@ -142,6 +161,8 @@ impl<D: Device> GpuEngine<D> {
             dev,
             addr,
             chunk,
+            overlap: opts.overlap,
+            ahead: None,
             served: 0,
             computed: 0,
             c0: 0,
@@ -169,15 +190,28 @@ impl<D: Device> GpuEngine<D> {
         self.served >= self.computed
     }
 
-    /// Run the next chunk of steps on the device and copy its recordings back.
+    /// The chunk after the steps computed so far: (first step, steps).
+    fn next_chunk(&self) -> (u64, u32) {
+        let left = self.ir.steps.saturating_sub(self.computed);
+        (self.computed, (self.chunk as u64).min(left.max(1)) as u32)
+    }
+
+    /// Run the next chunk of steps on the device (or wait for the one
+    /// started ahead) and copy its recordings back; with `overlap`, start
+    /// the one after it.
     pub fn run_chunk(&mut self) -> Result<(), String> {
         if self.error.is_some() {
             return Ok(());
         }
-        let left = self.ir.steps.saturating_sub(self.computed);
-        let n = (self.chunk as u64).min(left.max(1)) as u32;
-        let c0 = self.computed;
-        self.dev.run(c0, n, c0)?;
+        let (c0, n) = match self.ahead.take() {
+            Some(started) => started?,
+            None => {
+                let (c0, n) = self.next_chunk();
+                self.dev.launch(c0, n, c0)?;
+                (c0, n)
+            }
+        };
+        self.dev.finish()?;
         let mut err = [0u64; 2];
         if let Some(a) = self.addr_of(Entry::Err) {
             self.dev.download(a, bytes_of_mut(&mut err))?;
@@ -225,6 +259,12 @@ impl<D: Device> GpuEngine<D> {
         }
         self.c0 = c0;
         self.computed = c0 + done;
+        // Everything this chunk left on the device is on the host now, so
+        // the next chunk may overwrite it.
+        if self.overlap && self.error.is_none() && self.computed < self.ir.steps {
+            let (c0, n) = self.next_chunk();
+            self.ahead = Some(self.dev.launch(c0, n, c0).map(|()| (c0, n)));
+        }
         Ok(())
     }
 
@@ -259,6 +299,11 @@ impl<D: Device> GpuEngine<D> {
     /// Copy every cell and synapse variable back (valid when all computed
     /// steps have been served). Tests compare the full state with this.
     pub fn sync_state(&mut self) -> Result<(), String> {
+        if self.ahead.is_some() {
+            return Err(
+                "the device is a chunk ahead of the steps served (GpuOptions::overlap)".into(),
+            );
+        }
         for (i, e) in self.generated.entries.clone().iter().enumerate() {
             match *e {
                 Entry::CellVar { pop, var } => {

@@ -271,6 +271,9 @@ impl Schedule {
         let mut active = String::from(
             "__device__ int cbm_phase_active(int k, i64 s, int parts) {\n    switch (k) {\n",
         );
+        // Task timers (CBMC_CUDA_PROFILE=1): numbered in the order of
+        // `names`, each with its phase.
+        let mut timed_phase = vec![];
         for (p, slots) in self.phases.iter().enumerate() {
             run.push_str(&format!(
                 "    case {p}: {{\n        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;\n",
@@ -287,7 +290,8 @@ impl Schedule {
                     (2, "s")
                 };
                 run.push_str(&format!(
-                    "        if (parts & {bit}) cbm_{}({step}, c0, {x}ull * share_);{}\n",
+                    "        if (parts & {bit}) CBM_TIMED({}, cbm_{}({step}, c0, {x}ull * share_));{}\n",
+                    timed_phase.len(),
                     t.name,
                     if slot.deferred {
                         " // deferred: the step before"
@@ -295,6 +299,7 @@ impl Schedule {
                         ""
                     }
                 ));
+                timed_phase.push(p.to_string());
                 let part = &mut parts[usize::from(slot.deferred)];
                 match t.period {
                     Some(per) if per > 1 => {
@@ -325,7 +330,7 @@ impl Schedule {
         }
         run.push_str("    default: break;\n    }\n    (void)s;\n    (void)c0;\n}\n\n");
         active.push_str("    default: return 0;\n    }\n    (void)s;\n    (void)parts;\n}\n\n");
-        active + &run
+        task_timers(&timed_phase) + &active + &run
     }
 
     /// Task names per phase; deferred ones marked.
@@ -347,6 +352,33 @@ impl Schedule {
             })
             .collect()
     }
+}
+
+/// The per-task timers of a profiled kernel (`CBM_PROFILE`), for the tasks
+/// numbered as in [`Schedule::names`], given their phases: each warp's time
+/// in a task, the slowest warp's kept per step (by the step's parity, so
+/// that block 0 can add it up and clear it after the phase's barrier while
+/// other blocks go on). Without `CBM_PROFILE`, `CBM_TIMED` is the call.
+fn task_timers(phase_of: &[String]) -> String {
+    let n = phase_of.len().max(1);
+    format!(
+        "#ifdef CBM_PROFILE\n\
+         #define CBM_TASKS {n}\n\
+         __device__ const int cbm_task_phase[CBM_TASKS] = {{{}}};\n\
+         // [2 * task + step parity]: the slowest warp's ns in this step\n\
+         __device__ u64 cbm_task_max[2 * CBM_TASKS];\n\
+         // [task]: those summed over steps; [CBM_TASKS + task]: how many steps\n\
+         __device__ u64 cbm_task_prof[2 * CBM_TASKS];\n\
+         #define CBM_TIMED(id, call) do {{ \\\n    \
+         const u64 t0_ = cbm_clock_ns(); \\\n    \
+         call; \\\n    \
+         if (cbm_lane() == 0u) atomicMax(&cbm_task_max[2 * (id) + (s & 1)], cbm_clock_ns() - t0_); \\\n\
+         }} while (0)\n\
+         #else\n\
+         #define CBM_TIMED(id, call) call\n\
+         #endif\n\n",
+        if phase_of.is_empty() { "0".to_string() } else { phase_of.join(", ") }
+    )
 }
 
 #[cfg(test)]

@@ -69,7 +69,7 @@ impl Gen<'_> {
         let mut code = String::new();
         let _ = writeln!(
             code,
-            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}{}, {sl} slots)\nCBM_TASK void cbm_deliver_{}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
+            "// from: projection {} (delivery: on_pre, {} deposit(s), delay {d}{}, {sl} slots)\nCBM_TASK void cbm_deliver_{}(i64 s, i64 c0, u64 rot_) {{\n    // A warp without a target leaves before loading anything: it would\n    // wait for the loads before returning all the same.\n    if (cbm_warp_r(rot_) >= {nt}ull) return;\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    const u32* mk_ = {mask} + (u64)(s - c0) * {ws}ull;",
             q.name,
             pulses.len(),
             if q.delay_draw.is_some() { " or more, drawn per synapse" } else { "" },
@@ -172,7 +172,7 @@ impl Gen<'_> {
         }
         let _ = writeln!(
             code,
-            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) e = e00_ + 32u * u_ + cbm_nth_set(am_[u_], r_ - before_);\n                    before_ += c_;\n                }}\n                {}{}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = e; // (synapse variables in CSC order)\n                    (void)k;\n                    (void)pi_;",
+            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                // (its chunk first, then its bit: one bit search per lane, not per chunk)\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u, word_ = 0u, rank_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) {{ e = e00_ + 32u * u_; word_ = am_[u_]; rank_ = r_ - before_; }}\n                    before_ += c_;\n                }}\n                if (e != 0xffffffffu) e += cbm_nth_set(word_, rank_);\n                {}{}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = e; // (synapse variables in CSC order)\n                    (void)k;\n                    (void)pi_;",
             dv_decl.join(" "),
             match &delays {
                 Some(dls) => format!("\n                const u32 dl0 = e != 0xffffffffu ? {dls}[e] : 0u;"),
