@@ -34,6 +34,12 @@ for chunk in 200 5000; do
     CBMC_CUDA_CHUNK=$chunk run models/cerebellum.cbm --duration 10s
     echo "cerebellum 10 s  default grid, $chunk steps per launch: $(wall) s"
 done
+# The barrier's cost against the grid: bench/models/floor.cbm does nothing
+# else (two phases a step).
+for b in 1 8 32 66 132; do
+    CBMC_CUDA_BLOCKS=$b CBMC_CUDA_THREADS=256 run bench/models/floor.cbm --duration 60s
+    echo "floor 60 s  blocks $b threads 256: $(wall) s  [$(grid)]"
+done
 for cfg in "132 256" "264 256" "132 512"; do
     set -- $cfg
     CBMC_CUDA_BLOCKS=$1 CBMC_CUDA_THREADS=$2 run models/variants/cerebellum_x64.cbm --duration 2s
