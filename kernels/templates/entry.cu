@@ -22,8 +22,8 @@ __device__ u64 cbm_prof[2 * CBM_PHASES];
         for (int t_ = 0; t_ < CBM_TASKS; ++t_) {                               \
             if (cbm_task_phase[t_] != (k)) continue;                           \
             const u64 m_ = atomicExch(&cbm_task_max[2 * t_ + (s & 1)], 0ull);  \
-            if (m_ == 0ull) continue;                                          \
-            cbm_task_prof[t_] += m_;                                           \
+            if (m_ == 0ull) continue; /* (1 + ns: it ran) */                   \
+            cbm_task_prof[t_] += m_ - 1ull;                                    \
             cbm_task_prof[CBM_TASKS + t_] += 1ull;                             \
         }                                                                      \
     }

@@ -365,14 +365,15 @@ fn task_timers(phase_of: &[String]) -> String {
         "#ifdef CBM_PROFILE\n\
          #define CBM_TASKS {n}\n\
          __device__ const int cbm_task_phase[CBM_TASKS] = {{{}}};\n\
-         // [2 * task + step parity]: the slowest warp's ns in this step\n\
+         // [2 * task + step parity]: the slowest warp's ns in this step, plus 1\n\
+         // (0: the task did not run; the clock may not tick within a task)\n\
          __device__ u64 cbm_task_max[2 * CBM_TASKS];\n\
          // [task]: those summed over steps; [CBM_TASKS + task]: how many steps\n\
          __device__ u64 cbm_task_prof[2 * CBM_TASKS];\n\
          #define CBM_TIMED(id, call) do {{ \\\n    \
          const u64 t0_ = cbm_clock_ns(); \\\n    \
          call; \\\n    \
-         if (cbm_lane() == 0u) atomicMax(&cbm_task_max[2 * (id) + (s & 1)], cbm_clock_ns() - t0_); \\\n\
+         if (cbm_lane() == 0u) atomicMax(&cbm_task_max[2 * (id) + (s & 1)], cbm_clock_ns() - t0_ + 1ull); \\\n\
          }} while (0)\n\
          #else\n\
          #define CBM_TIMED(id, call) call\n\
