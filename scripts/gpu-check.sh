@@ -99,6 +99,15 @@ else
     failed=1
 fi
 
+# The kernels' other ways (codegen::Variant): every delivery that can
+# through source words, a task's warps spread over the multiprocessors.
+if step "parity (source words, spread warps)" env CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
+    row "parity tests (words, spread)" "passed"
+else
+    row "parity tests (words, spread)" "FAILED (see gpu-check.log)"
+    failed=1
+fi
+
 say "== compilation: cold, then cached"
 export CBMC_CACHE_DIR=$RUNS/cache
 step "compile cold" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
@@ -121,6 +130,13 @@ say "== cerebellum, 60 s simulated"
 step "cerebellum 60 s" "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -v '^cuda profile'
 row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall) s wall"
+# The same with the kernels' other ways (the default finds the PF
+# deliveries' spiking synapses through source words; compiles cold).
+for v in CBMC_CUDA_DELIVERY=scan CBMC_CUDA_SPREAD=1 "CBMC_CUDA_DELIVERY=scan CBMC_CUDA_SPREAD=1"; do
+    # shellcheck disable=SC2086 # $v is one or two assignments
+    step "cerebellum 60 s, $v" env $v "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+    row "cerebellum 60 s, $v" "$(wall) s wall; $(compile_line)"
+done
 # What NVRTC's fastest-compiling setting that keeps optimising costs the run
 # (NVRTC 12.8 on; a new cache key, so this compiles cold).
 step "cerebellum 60 s, --Ofast-compile=min" env CBMC_NVRTC_OPTIONS=--Ofast-compile=min "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
@@ -138,6 +154,8 @@ step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --ba
 last
 w=$(wall)
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
+step "x64 5 s, spread warps" env CBMC_CUDA_SPREAD=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
+row "cerebellum x64, 5 s, CBMC_CUDA_SPREAD=1" "$(wall) s wall"
 step "x64 profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'
 

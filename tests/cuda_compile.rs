@@ -60,15 +60,34 @@ fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
     );
 }
 
+/// The kernels' variants (`codegen::Variant`): profiling timers, each way
+/// of finding a delivery's spiking synapses, warps spread over the blocks.
 #[test]
-fn the_profiling_kernels_compile() {
+fn every_variant_of_the_kernels_compiles() {
     if !nvrtc_here() {
         return;
     }
     let g = cerebellum(&[]);
-    let source = codegen::profiled(&g.source);
-    let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{e}"));
-    assert!(c.cubin && c.image.len() > 1000);
+    let variants = [
+        codegen::Variant {
+            profile: true,
+            ..Default::default()
+        },
+        codegen::Variant {
+            delivery: codegen::Delivery::Scan,
+            spread: true,
+            ..Default::default()
+        },
+        codegen::Variant {
+            delivery: codegen::Delivery::Words,
+            ..Default::default()
+        },
+    ];
+    for v in variants {
+        let source = codegen::one_entry(&v.apply(&g.source), true);
+        let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{v:?}: {e}"));
+        assert!(c.cubin && c.image.len() > 1000, "{v:?}");
+    }
 }
 
 /// A run compiles only the entry point it launches; each compiles alone.

@@ -31,9 +31,18 @@ fn gpu_required() -> bool {
     }
 }
 
+/// The kernels of `ir` on the GPU, in the variant the environment asks for
+/// (`CBMC_CUDA_DELIVERY`, `CBMC_CUDA_SPREAD`: scripts/gpu-check.sh runs
+/// the parity tests in each).
 fn device(ir: &Ir) -> CudaDevice {
     let g = codegen::generate(ir).expect("generate");
-    CudaDevice::new(&g.source, g.phases.len(), parallel_items(ir)).expect("CUDA device")
+    let variant = codegen::Variant::from_env().expect("CBMC_CUDA_* variables");
+    CudaDevice::new(
+        &variant.apply(&g.source),
+        g.phases.len(),
+        parallel_items(ir),
+    )
+    .expect("CUDA device")
 }
 
 /// Does the model evaluate a function whose last bit differs between libm

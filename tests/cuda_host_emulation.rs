@@ -13,6 +13,7 @@ mod mutants;
 #[path = "common/state.rs"]
 mod state;
 
+use cbmc::engine::cuda::codegen::{Delivery, Variant};
 use cbmc::ir::Ir;
 use emu::{build_library, compare, have_cxx, Setup};
 use std::path::{Path, PathBuf};
@@ -30,9 +31,24 @@ fn prepare(file: &str, sets: &[(&str, &str)]) -> Ir {
 }
 
 fn library(ir: &Ir, name: &str) -> PathBuf {
+    library_of(ir, name, Variant::default())
+}
+
+/// The kernels of `ir` as `variant` makes them.
+fn library_of(ir: &Ir, name: &str, variant: Variant) -> PathBuf {
     let generated = cbmc::engine::cuda::codegen::generate(ir).expect("generate");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda_emu");
-    build_library(&generated.source, &dir, name)
+    build_library(&variant.apply(&generated.source), &dir, name)
+}
+
+/// Every delivery that can finds its spiking synapses through source
+/// words, and a task's warps are spread over the blocks.
+fn words_and_spread() -> Variant {
+    Variant {
+        delivery: Delivery::Words,
+        spread: true,
+        ..Variant::default()
+    }
 }
 
 fn skip() -> bool {
@@ -90,6 +106,14 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
         eprintln!("kernels.cbm {setup:?}: {c:?}");
         assert_eq!(c.steps, ir.steps);
         assert!(c.spikes > 500, "too few spikes to test anything: {c:?}");
+    }
+    // The other ways of the kernels (`CBMC_CUDA_DELIVERY=words`,
+    // `CBMC_CUDA_SPREAD=1`): the same results.
+    let lib = library_of(&ir, "kernels_words", words_and_spread());
+    for setup in [&setups[0], &setups[3]] {
+        let c = compare("kernels.cbm", &ir, &lib, setup);
+        eprintln!("kernels.cbm, words and spread, {setup:?}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
     }
 }
 
@@ -182,7 +206,14 @@ fn every_model_runs_like_the_cpu_engine() {
             continue;
         }
         ir.steps = ir.steps.min(200);
-        let lib = library(&ir, &format!("model{n}"));
+        // Every other model with all deliveries through source words and
+        // spread warps (the cerebellum's big fan-ins take them by default).
+        let variant = if n % 2 == 1 {
+            words_and_spread()
+        } else {
+            Variant::default()
+        };
+        let lib = library_of(&ir, &format!("model{n}"), variant);
         let setup = Setup {
             blocks: 2,
             threads: 64,

@@ -8,6 +8,15 @@ typedef long long i64;
 
 #define CBM_FULL 0xffffffffu
 
+// How a delivery from a source of up to 4096 cells finds the spiking
+// synapses of its targets (src/engine/cuda/codegen/synapse_tasks.rs): 0,
+// the way the generator estimated cheaper for the projection; 1, testing
+// each synapse's source; 2, through the target's source words wherever it
+// has them. The results are the same; `CBMC_CUDA_DELIVERY` sets it.
+#ifndef CBM_DELIVERY
+#define CBM_DELIVERY 0
+#endif
+
 // The table of buffer addresses and scalars (set by the engine before a launch)
 // and the Philox key (the seed), so that a new seed needs no new compilation.
 __constant__ u64 cbm_p[CBM_NPTR];
@@ -22,7 +31,16 @@ __device__ __forceinline__ u64 cbm_clock_ns() {
 }
 #endif
 
+#ifdef CBM_SPREAD
+// Warp w of block b is the grid's warp w * gridDim.x + b, so that a task's
+// consecutive warps run on different multiprocessors instead of filling a
+// few (`CBMC_CUDA_SPREAD=1`, for comparisons on a GPU).
+__device__ __forceinline__ u64 cbm_tid() {
+    return (((u64)(threadIdx.x >> 5) * gridDim.x + blockIdx.x) << 5) + (threadIdx.x & 31u);
+}
+#else
 __device__ __forceinline__ u64 cbm_tid() { return (u64)blockIdx.x * blockDim.x + threadIdx.x; }
+#endif
 __device__ __forceinline__ u64 cbm_nthr() { return (u64)gridDim.x * blockDim.x; }
 __device__ __forceinline__ u32 cbm_lane() { return threadIdx.x & 31u; }
 __device__ __forceinline__ u64 cbm_warp() { return cbm_tid() >> 5; }

@@ -87,6 +87,24 @@ impl Wiring {
     }
 }
 
+impl Wiring {
+    /// The synapses a target receives on average from a source of `n_src`
+    /// cells onto `n_tgt` targets, before any is drawn (the CUDA code
+    /// generator chooses how a delivery finds its spiking synapses by it).
+    pub fn mean_in_degree(&self, n_src: usize, n_tgt: usize) -> f64 {
+        let per_target = |synapses: f64| synapses / n_tgt.max(1) as f64;
+        match self {
+            Wiring::Explicit { pairs } => per_target(pairs.len() as f64),
+            Wiring::AllToAll { .. } => n_src as f64,
+            Wiring::OneToOne => 1.0,
+            Wiring::Blocks { per_source } => per_target((n_src * per_source) as f64),
+            Wiring::FixedInDegree { k, .. } => *k as f64,
+            Wiring::FixedOutDegree { k, .. } => per_target((n_src * k) as f64),
+            Wiring::Probability { p, .. } => p * n_src as f64,
+        }
+    }
+}
+
 /// A protocol signal: 1 inside [start, end) of every trial, else 0; probe
 /// trials (every `probe_every`-th trial) silence the signals listed for them.
 #[derive(Clone, Debug)]

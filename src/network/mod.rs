@@ -524,6 +524,14 @@ mod tests {
                     fan_in[j as usize] += 1;
                 }
                 let most = fan_in.iter().copied().max().unwrap_or(0);
+                // The mean is the rule's expectation: within 10% here
+                // (a cell that is not its own source takes off at most 1).
+                let mean = pairs.len() as f64 / n_dst as f64;
+                let expected = w.mean_in_degree(n_src, n_dst);
+                assert!(
+                    (mean - expected).abs() <= 0.1 * expected + 1.0,
+                    "{w:?} (same {same}): mean fan-in {mean}, expected {expected}"
+                );
                 let bound = w.max_in_degree(n_src);
                 assert!(
                     most <= bound,

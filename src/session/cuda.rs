@@ -17,9 +17,7 @@ pub fn run_cuda(
     report: &mut CompileReport,
 ) -> Result<RunResult, String> {
     let mut generated = codegen::generate(ir)?;
-    if std::env::var_os("CBMC_CUDA_PROFILE").is_some_and(|v| v != "0") {
-        generated.source = codegen::profiled(&generated.source);
-    }
+    generated.source = codegen::Variant::from_env()?.apply(&generated.source);
     // The network is built while NVRTC compiles: for a large model the
     // compilation is then hidden behind the build (cerebellum x64: ~1 s
     // beside ~1.4 s). NVRTC stays on this thread, whose stack its parser

@@ -217,6 +217,20 @@ impl<'a> Contents<'a> {
                 };
                 (Init::U32(v), None)
             }
+            Entry::CscWords { proj } | Entry::CscRuns { proj } => {
+                let q = &self.net.projections[proj];
+                let Some((off, ids)) = &self.csc[proj] else {
+                    return Err("internal error: no by-target index".into());
+                };
+                let pre: Vec<u32> = ids.iter().map(|&k| q.pre[k as usize]).collect();
+                let source = self.ir.projections[proj].source;
+                let nw = mask_words(self.ir.populations[source].size);
+                let (words, runs) = super::source_words::source_words(off, &pre, nw)?;
+                match e {
+                    Entry::CscWords { .. } => (Init::U64(words), None),
+                    _ => (Init::U32(runs), None),
+                }
+            }
             Entry::NSyn { proj } => (Init::Zero(0), Some(self.net.projections[proj].len() as u64)),
             Entry::Ring { proj } => {
                 let q = &self.ir.projections[proj];

@@ -12,6 +12,7 @@ pub mod driver;
 pub mod engine;
 pub mod nvrtc;
 mod schedule;
+mod source_words;
 
 pub use engine::{Device, GpuEngine, GpuOptions};
 

@@ -63,6 +63,19 @@ pub enum Entry {
     CscPre {
         proj: usize,
     },
+    /// The by-target index by words of 32 sources, for deliveries that find
+    /// their spiking synapses through it (see `synapse_tasks::words_finder`).
+    /// u64[targets * mask words]: per target and word, the bits of the
+    /// sources that reach the target (low half) and the index in `CscRuns`
+    /// of the first of them (high half). u32: per target, the first CSC
+    /// entry of each source that reaches it (the entries of a source that
+    /// reaches it more than once are consecutive), then the target's end.
+    CscWords {
+        proj: usize,
+    },
+    CscRuns {
+        proj: usize,
+    },
     /// u32 per CSC entry: its synapse's delay beyond the projection's
     /// shortest, in steps (projections with delays drawn per synapse).
     CscDelay {
@@ -143,6 +156,8 @@ impl Entry {
                 | Entry::CscOff { .. }
                 | Entry::CscPre { .. }
                 | Entry::CscDelay { .. }
+                | Entry::CscWords { .. }
+                | Entry::CscRuns { .. }
                 | Entry::GapOff { .. }
                 | Entry::GapList { .. }
                 | Entry::SrcTimes { .. }
@@ -160,7 +175,10 @@ impl Entry {
             | Entry::TraceBuf { .. }
             | Entry::WeightBuf { .. } => "double",
             Entry::Lspk { .. } | Entry::Tarr { .. } => "i64",
-            Entry::SrcNext { .. } | Entry::SrcTimes { .. } | Entry::Err => "u64",
+            Entry::SrcNext { .. }
+            | Entry::SrcTimes { .. }
+            | Entry::CscWords { .. }
+            | Entry::Err => "u64",
             _ => "u32",
         }
     }

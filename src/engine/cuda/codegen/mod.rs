@@ -222,10 +222,71 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
     })
 }
 
-/// The source with timers around each phase of the persistent kernel
-/// (`CBMC_CUDA_PROFILE=1`; kernels/templates/entry.cu).
-pub fn profiled(source: &str) -> String {
-    format!("#define CBM_PROFILE 1\n{source}")
+/// The source's switches that change how the kernels work but not what
+/// they compute, for comparisons on a GPU: each a `#define` before the
+/// source (and so part of the compilation cache's key).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// Timers around each phase and task (`CBM_PROFILE`; see
+    /// kernels/templates/entry.cu).
+    pub profile: bool,
+    /// How deliveries find their spiking synapses (`CBM_DELIVERY`).
+    pub delivery: Delivery,
+    /// A task's consecutive warps on different multiprocessors (`CBM_SPREAD`).
+    pub spread: bool,
+}
+
+/// See `CBM_DELIVERY` in kernels/templates/prelude.cu.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// The way estimated cheaper for each projection.
+    #[default]
+    Auto,
+    /// Test each synapse's source for a spike.
+    Scan,
+    /// Through the targets' source words wherever they have them.
+    Words,
+}
+
+impl Variant {
+    /// The variant the environment asks for (the default where it is
+    /// silent): `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
+    /// `CBMC_CUDA_SPREAD=1`.
+    pub fn from_env() -> Result<Self, String> {
+        let on = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
+        let delivery = match std::env::var("CBMC_CUDA_DELIVERY").as_deref() {
+            Err(_) | Ok("") | Ok("auto") => Delivery::Auto,
+            Ok("scan") => Delivery::Scan,
+            Ok("words") => Delivery::Words,
+            Ok(other) => {
+                return Err(format!(
+                    "CBMC_CUDA_DELIVERY is `{other}`: it takes auto, scan or words"
+                ))
+            }
+        };
+        Ok(Variant {
+            profile: on("CBMC_CUDA_PROFILE"),
+            delivery,
+            spread: on("CBMC_CUDA_SPREAD"),
+        })
+    }
+
+    /// `source` with this variant's `#define`s in front (none for the default).
+    pub fn apply(&self, source: &str) -> String {
+        let mut defs = String::new();
+        if self.profile {
+            defs.push_str("#define CBM_PROFILE 1\n");
+        }
+        match self.delivery {
+            Delivery::Auto => {}
+            Delivery::Scan => defs.push_str("#define CBM_DELIVERY 1\n"),
+            Delivery::Words => defs.push_str("#define CBM_DELIVERY 2\n"),
+        }
+        if self.spread {
+            defs.push_str("#define CBM_SPREAD 1\n");
+        }
+        format!("{defs}{source}")
+    }
 }
 
 /// `source` with one entry point: `cbm_run` (persistent) or
@@ -342,6 +403,8 @@ impl Gen<'_> {
             Entry::CscOff { proj: q } => format!("CSC_{}", proj(q)),
             Entry::CscPre { proj: q } => format!("CSCPRE_{}", proj(q)),
             Entry::CscDelay { proj: q } => format!("CSCDELAY_{}", proj(q)),
+            Entry::CscWords { proj: q } => format!("CSCWORDS_{}", proj(q)),
+            Entry::CscRuns { proj: q } => format!("CSCRUNS_{}", proj(q)),
             Entry::Ring { proj: q } => format!("RING_{}", proj(q)),
             Entry::Arr { proj: q } => format!("ARR_{}", proj(q)),
             Entry::Tarr { proj: q } => format!("TARR_{}", proj(q)),

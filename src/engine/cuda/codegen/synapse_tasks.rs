@@ -161,6 +161,21 @@ impl Gen<'_> {
         // round (the cerebellum's fan-ins are 1 to 1024): the unrolled
         // round is most of a delivery's code, and so of compile time.
         let fan_in = q.wiring.max_in_degree(self.pop_size(q.source));
+        // Through source words where the source's spike bits are in
+        // registers and the words take no more memory than the synapses
+        // (a target has at least as many synapses as words, on average);
+        // by default where that is estimated cheaper (`words_by_default`).
+        let mean_fan_in = q.wiring.mean_in_degree(self.pop_size(q.source), nt);
+        let words = held <= MASK_REGISTERS && ws as f64 <= mean_fan_in;
+        if words {
+            let _ = writeln!(
+                code,
+                "#if CBM_DELIVERY == 2 || (CBM_DELIVERY == 0 && {})",
+                u8::from(words_by_default(mean_fan_in, held))
+            );
+            code.push_str(&self.words_finder(qi, held, ws, count_arrivals));
+            code.push_str("#else\n");
+        }
         let u = fan_in.div_ceil(32).clamp(1, DELIVERY_CHUNKS);
         let _ = writeln!(
             code,
@@ -172,7 +187,14 @@ impl Gen<'_> {
         }
         let _ = writeln!(
             code,
-            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                // (its chunk first, then its bit: one bit search per lane, not per chunk)\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u, word_ = 0u, rank_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) {{ e = e00_ + 32u * u_; word_ = am_[u_]; rank_ = r_ - before_; }}\n                    before_ += c_;\n                }}\n                if (e != 0xffffffffu) e += cbm_nth_set(word_, rank_);\n                {}{}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = e; // (synapse variables in CSC order)\n                    (void)k;\n                    (void)pi_;",
+            "            for (u32 r0_ = 0; r0_ < nact_; r0_ += 32u) {{\n                // this lane's synapse: the (r0_ + lane)-th spiking one of the round\n                // (its chunk first, then its bit: one bit search per lane, not per chunk)\n                const u32 r_ = r0_ + cbm_lane();\n                u32 e = 0xffffffffu, before_ = 0u, word_ = 0u, rank_ = 0u;\n                #pragma unroll\n                for (u32 u_ = 0; u_ < {u}u; ++u_) {{\n                    if (am_[u_] == 0u) continue;\n                    const u32 c_ = __popc(am_[u_]);\n                    if (r_ >= before_ && r_ < before_ + c_) {{ e = e00_ + 32u * u_; word_ = am_[u_]; rank_ = r_ - before_; }}\n                    before_ += c_;\n                }}\n                if (e != 0xffffffffu) e += cbm_nth_set(word_, rank_);"
+        );
+        if words {
+            code.push_str("#endif\n");
+        }
+        let _ = writeln!(
+            code,
+            "                {}{}\n                if (e != 0xffffffffu) {{\n                    const u32 pi_ = {cpre}[e];\n                    const u32 k = e; // (synapse variables in CSC order)\n                    (void)k;\n                    (void)pi_;",
             dv_decl.join(" "),
             match &delays {
                 Some(dls) => format!("\n                const u32 dl0 = e != 0xffffffffu ? {dls}[e] : 0u;"),
@@ -282,6 +304,83 @@ impl Gen<'_> {
                 Defer::Delivery { delay: d as u32 }
             },
         }
+    }
+
+    /// The spiking synapses of target `j` found through its source words
+    /// (`Entry::CscWords`, built by `cuda::source_words`) instead of by
+    /// testing each synapse's source. The lane that holds the spike bits of
+    /// sources `32 w .. 32 w + 31` (word `w`, register `w / 32` of lane
+    /// `w % 32`) loads the target's word `w`: one AND gives the spiking
+    /// sources that reach the target. Counts summed over the lanes rank
+    /// them in source order; each is dealt to a lane, which looks up its
+    /// run of CSC entries (`Entry::CscRuns`: more than one entry where a
+    /// source reaches the target more than once), and the runs' entries are
+    /// dealt out to the lanes in CSC order, 32 at a time: the order of the
+    /// scan, so the deposits add up bitwise the same. Per target that is a
+    /// few dozen instructions a word register and two dependent loads,
+    /// against ~16 instructions for every 32 synapses in the scan.
+    ///
+    /// Opens two loops (rounds of 32 spiking sources, then of 32 of their
+    /// synapses) that the caller closes, and leaves each lane's CSC entry
+    /// in `e` (0xffffffff for none).
+    fn words_finder(&mut self, qi: usize, held: usize, ws: usize, count_arrivals: bool) -> String {
+        let words = self.name(Entry::CscWords { proj: qi });
+        let runs = self.name(Entry::CscRuns { proj: qi });
+        let regs: Vec<usize> = (0..held).collect();
+        // One line per register, each made by `f`.
+        let each = |f: &dyn Fn(usize) -> String| -> String { regs.iter().map(|&r| f(r)).collect() };
+        // The value of register `rg_` among `name0_`, `name1_`, ...
+        let select = |name: &str| -> String {
+            let mut x = format!("{name}{}_", held - 1);
+            for r in (0..held - 1).rev() {
+                x = format!("rg_ == {r}u ? {name}{r}_ : {x}");
+            }
+            format!("({x})")
+        };
+        let mut c = String::new();
+        c.push_str("        // the spiking sources that reach target j: its source words AND the spike bits\n");
+        c.push_str(&each(&|r| {
+            format!(
+                "        const u64 cw{r}_ = cbm_lane() + {o}u < {ws}u ? {words}[j * {ws}ull + cbm_lane() + {o}u] : 0ull;\n        const u32 ac{r}_ = (u32)cw{r}_ & mw{r}_;\n        u32 in{r}_ = (u32)__popc(ac{r}_);\n",
+                o = 32 * r
+            )
+        }));
+        let _ = write!(
+            c,
+            "        // (counts summed over the lanes, register by register: in*_ counts\n        // the spiking sources of the words up to this lane's)\n        #pragma unroll\n        for (u32 d_ = 1u; d_ < 32u; d_ <<= 1) {{\n{}            if (cbm_lane() >= d_) {{{} }}\n        }}\n{}        const u32 na_ = {};\n",
+            each(&|r| format!(
+                "            const u32 x{r}_ = __shfl_sync(CBM_FULL, in{r}_, cbm_lane() - d_);\n"
+            )),
+            each(&|r| format!(" in{r}_ += x{r}_;")),
+            each(&|r| format!(
+                "        const u32 tt{r}_ = __shfl_sync(CBM_FULL, in{r}_, 31);\n"
+            )),
+            regs.iter().map(|r| format!("tt{r}_")).collect::<Vec<_>>().join(" + ")
+        );
+        let _ = write!(
+            c,
+            "        for (u32 a0_ = 0u; a0_ < na_; a0_ += 32u) {{\n            // this lane's source: the (a0_ + lane)-th spiking one; its register\n            // (rg_ = {held}: none), its lane by halving, then its bit\n            u32 rg_ = 0u, rr_ = a0_ + cbm_lane();\n{}            u32 ln_ = 0u;\n            #pragma unroll\n            for (u32 st_ = 16u; st_ > 0u; st_ >>= 1) {{\n{}                if ({} <= rr_) ln_ += st_;\n            }}\n{}            u32 es_ = 0u, ne_ = 0u; // its first CSC entry, and how many it has\n            if (rg_ < {held}u) {{\n                const u64 sw_ = {};\n                const u32 sa_ = {};\n                const u32 bit_ = cbm_nth_set(sa_, rr_ - ({} - (u32)__popc(sa_)));\n                const u32 x_ = (u32)(sw_ >> 32) + (u32)__popc((u32)sw_ & ((1u << bit_) - 1u));\n                es_ = {runs}[x_];\n                ne_ = {runs}[x_ + 1u] - es_;\n            }}\n",
+            each(&|r| format!(
+                "            if (rg_ == {r}u && rr_ >= tt{r}_) {{ rr_ -= tt{r}_; rg_ = {}u; }}\n",
+                r + 1
+            )),
+            each(&|r| format!(
+                "                const u32 y{r}_ = __shfl_sync(CBM_FULL, in{r}_, ln_ + st_ - 1u);\n"
+            )),
+            select("y"),
+            each(&|r| format!(
+                "            const u64 sw{r}_ = __shfl_sync(CBM_FULL, cw{r}_, ln_);\n            const u32 sa{r}_ = __shfl_sync(CBM_FULL, ac{r}_, ln_), si{r}_ = __shfl_sync(CBM_FULL, in{r}_, ln_);\n"
+            )),
+            select("sw"),
+            select("sa"),
+            select("si"),
+        );
+        c.push_str("            // their synapses, dealt out to the lanes in CSC order, 32 at a time\n            u32 ie_ = ne_;\n            #pragma unroll\n            for (u32 d_ = 1u; d_ < 32u; d_ <<= 1) {\n                const u32 x_ = __shfl_sync(CBM_FULL, ie_, cbm_lane() - d_);\n                if (cbm_lane() >= d_) ie_ += x_;\n            }\n            const u32 nsyn_ = __shfl_sync(CBM_FULL, ie_, 31);\n");
+        if count_arrivals {
+            c.push_str("            narr_ += nsyn_;\n");
+        }
+        c.push_str("            for (u32 r0_ = 0u; r0_ < nsyn_; r0_ += 32u) {\n                const u32 r_ = r0_ + cbm_lane();\n                u32 ls_ = 0u;\n                #pragma unroll\n                for (u32 st_ = 16u; st_ > 0u; st_ >>= 1)\n                    if (__shfl_sync(CBM_FULL, ie_, ls_ + st_ - 1u) <= r_) ls_ += st_;\n                const u32 xs_ = __shfl_sync(CBM_FULL, es_, ls_), xi_ = __shfl_sync(CBM_FULL, ie_, ls_), xn_ = __shfl_sync(CBM_FULL, ne_, ls_);\n                u32 e = r_ < nsyn_ ? xs_ + (r_ - (xi_ - xn_)) : 0xffffffffu;\n");
+        c
     }
 
     /// `on_post` (the target cell spiked now) or `on_teacher` (a teacher spike
@@ -449,4 +548,18 @@ impl Gen<'_> {
         }
         tasks
     }
+}
+
+/// Whether a delivery finds its spiking synapses through source words
+/// (`words_finder`) by default: where its mean fan-in makes that the cheaper
+/// way by an estimate of the instructions a target's warp issues. The scan
+/// tests 32 synapses for ~16 instructions (a load, a shuffle and a select
+/// per spike-bit register, a ballot); the words cost ~33 instructions a
+/// register (a load, an AND, five shuffled sums, the lane search) and
+/// ~100 more to deal out the sources and their runs. So 4 registers (up to
+/// 4096 sources) pay from ~450 synapses a target, 1 register (up to 1024)
+/// from ~260. `CBM_DELIVERY` (`CBMC_CUDA_DELIVERY`) overrides the choice,
+/// for comparisons on a GPU.
+fn words_by_default(mean_fan_in: f64, held: usize) -> bool {
+    mean_fan_in >= (64 * held + 192) as f64
 }
