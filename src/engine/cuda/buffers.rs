@@ -80,6 +80,9 @@ pub(super) struct Contents<'a> {
     /// Where each synapse (network order) of such a projection lives on
     /// the device.
     device_pos: Vec<Option<Vec<u32>>>,
+    /// The source words and runs of each projection whose delivery may
+    /// read them (`Entry::CscWords`, `Entry::CscRuns`).
+    words: Vec<Option<(Vec<u64>, Vec<u32>)>>,
 }
 
 impl<'a> Contents<'a> {
@@ -89,7 +92,7 @@ impl<'a> Contents<'a> {
         generated: &Generated,
         weight_ids: &'a [Vec<usize>],
         chunk: u32,
-    ) -> Self {
+    ) -> Result<Self, String> {
         let csc: Vec<Option<(Vec<u32>, Vec<u32>)>> = (0..ir.projections.len())
             .map(|q| {
                 generated.csc_order[q].then(|| {
@@ -109,7 +112,21 @@ impl<'a> Contents<'a> {
                 })
             })
             .collect();
-        Contents {
+        let words = csc
+            .iter()
+            .enumerate()
+            .map(|(q, c)| {
+                let (off, ids) = c.as_ref()?;
+                generated.slot(Entry::CscWords { proj: q })?;
+                let pre: Vec<u32> = ids
+                    .iter()
+                    .map(|&k| net.projections[q].pre[k as usize])
+                    .collect();
+                let nw = mask_words(ir.populations[ir.projections[q].source].size);
+                Some(super::source_words::source_words(off, &pre, nw))
+            })
+            .collect::<Vec<_>>();
+        Ok(Contents {
             ir,
             net,
             weight_ids,
@@ -117,7 +134,11 @@ impl<'a> Contents<'a> {
             rng: Rng::new(ir.seed),
             csc,
             device_pos,
-        }
+            words: words
+                .into_iter()
+                .map(|w| w.transpose())
+                .collect::<Result<_, _>>()?,
+        })
     }
 
     fn csc_ids(&self, q: usize) -> Option<&Vec<u32>> {
@@ -218,17 +239,12 @@ impl<'a> Contents<'a> {
                 (Init::U32(v), None)
             }
             Entry::CscWords { proj } | Entry::CscRuns { proj } => {
-                let q = &self.net.projections[proj];
-                let Some((off, ids)) = &self.csc[proj] else {
-                    return Err("internal error: no by-target index".into());
+                let Some((words, runs)) = &self.words[proj] else {
+                    return Err("internal error: no source words".into());
                 };
-                let pre: Vec<u32> = ids.iter().map(|&k| q.pre[k as usize]).collect();
-                let source = self.ir.projections[proj].source;
-                let nw = mask_words(self.ir.populations[source].size);
-                let (words, runs) = super::source_words::source_words(off, &pre, nw)?;
                 match e {
-                    Entry::CscWords { .. } => (Init::U64(words), None),
-                    _ => (Init::U32(runs), None),
+                    Entry::CscWords { .. } => (Init::U64(words.clone()), None),
+                    _ => (Init::U32(runs.clone()), None),
                 }
             }
             Entry::NSyn { proj } => (Init::Zero(0), Some(self.net.projections[proj].len() as u64)),

@@ -107,7 +107,7 @@ impl<D: Device> GpuEngine<D> {
         // `cbm_run` counts the chunk's steps in an `int`, one past the last.
         let chunk = opts.chunk_steps.clamp(1, i32::MAX as u32 - 1);
         let weight_ids = weight_ids(ir, &net);
-        let contents = Contents::new(ir, &net, &generated, &weight_ids, chunk);
+        let contents = Contents::new(ir, &net, &generated, &weight_ids, chunk)?;
         let (inits, scalars): (Vec<Init>, Vec<Option<u64>>) = generated
             .entries
             .iter()
