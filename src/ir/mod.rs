@@ -97,9 +97,10 @@ impl Wiring {
             Wiring::Explicit { pairs } => per_target(pairs.len() as f64),
             Wiring::AllToAll { .. } => n_src as f64,
             Wiring::OneToOne => 1.0,
-            Wiring::Blocks { per_source } => per_target((n_src * per_source) as f64),
+            // (in floating point: the products may not fit a usize)
+            Wiring::Blocks { per_source } => per_target(n_src as f64 * *per_source as f64),
             Wiring::FixedInDegree { k, .. } => *k as f64,
-            Wiring::FixedOutDegree { k, .. } => per_target((n_src * k) as f64),
+            Wiring::FixedOutDegree { k, .. } => per_target(n_src as f64 * *k as f64),
             Wiring::Probability { p, .. } => p * n_src as f64,
         }
     }

@@ -13,15 +13,22 @@
 //! entries are `runs[x] .. runs[x + 1]`.
 
 /// The source words and runs of a CSC index: `off` (targets + 1 offsets),
-/// `pre` (the source of each entry), `nw` words per target. Fails if a
-/// target's sources are not in ascending order or a source is past the
-/// last word (neither happens for an index the network built).
+/// `pre` (the source of each entry), `nw` words per target. Fails if the
+/// offsets do not fit the entries, a target's sources are not in ascending
+/// order or a source is past the last word (none happens for an index the
+/// network built).
 pub fn source_words(off: &[u32], pre: &[u32], nw: usize) -> Result<(Vec<u64>, Vec<u32>), String> {
     let targets = off.len().saturating_sub(1);
     let mut words = vec![0u64; targets * nw];
     let mut runs: Vec<u32> = Vec::with_capacity(pre.len() + targets);
+    let too_many = || "internal error: more than 2^32 source runs".to_string();
     for j in 0..targets {
         let (lo, hi) = (off[j] as usize, off[j + 1] as usize);
+        if lo > hi || hi > pre.len() {
+            return Err(format!(
+                "internal error: target {j}'s entries {lo}..{hi} are not in the index"
+            ));
+        }
         let row = &mut words[j * nw..(j + 1) * nw];
         // Words before the first source's: their first run is the target's first.
         let mut next_word = 0usize;
@@ -41,8 +48,7 @@ pub fn source_words(off: &[u32], pre: &[u32], nw: usize) -> Result<(Vec<u64>, Ve
                     "internal error: source {p} is past the {nw} words of a spike mask"
                 ));
             }
-            let x = u32::try_from(runs.len())
-                .map_err(|_| "internal error: more than 2^32 source runs".to_string())?;
+            let x = u32::try_from(runs.len()).map_err(|_| too_many())?;
             while next_word <= w {
                 row[next_word] = (x as u64) << 32;
                 next_word += 1;
@@ -51,9 +57,9 @@ pub fn source_words(off: &[u32], pre: &[u32], nw: usize) -> Result<(Vec<u64>, Ve
             runs.push(e as u32);
             last = Some(p);
         }
-        let end = runs.len() as u64;
+        let end = u32::try_from(runs.len()).map_err(|_| too_many())?;
         for word in row.iter_mut().skip(next_word) {
-            *word = end << 32;
+            *word = (end as u64) << 32;
         }
         runs.push(hi as u32);
     }
@@ -105,5 +111,7 @@ mod tests {
     fn out_of_order_or_out_of_range_sources_are_refused() {
         assert!(source_words(&[0, 2], &[5, 3], 1).is_err());
         assert!(source_words(&[0, 1], &[32], 1).is_err());
+        assert!(source_words(&[0, 3], &[1, 2], 1).is_err());
+        assert!(source_words(&[2, 1], &[1, 2], 1).is_err());
     }
 }

@@ -100,7 +100,7 @@ impl Gen<'_> {
         };
         let _ = writeln!(
             code,
-            "    for (u64 j = cbm_warp_r(rot_); j < {nt}ull; j += cbm_nwarps()) {{\n        const u64 pj_ = j;\n        (void)pj_;\n        const u32 lo_ = {off}[j], hi_ = {off}[j + 1];"
+            "    for (u64 j = cbm_warp_r(rot_); j < {nt}ull; j += cbm_nwarps()) {{\n        const u64 pj_ = j;\n        (void)pj_;\n        const u32 lo_ = {off}[j], hi_ = {off}[j + 1];\n        (void)lo_;\n        (void)hi_;"
         );
         let ring = if max_pulse > 0 {
             Some(self.name(Entry::Ring { proj: qi }))
@@ -162,11 +162,13 @@ impl Gen<'_> {
         // round is most of a delivery's code, and so of compile time.
         let fan_in = q.wiring.max_in_degree(self.pop_size(q.source));
         // Through source words where the source's spike bits are in
-        // registers and the words take no more memory than the synapses
-        // (a target has at least as many synapses as words, on average);
-        // by default where that is estimated cheaper (`words_by_default`).
+        // registers and a target has no more words than synapses, on
+        // average (so the words and runs take at most three times the
+        // bytes of the CSC sources); by default where that is estimated
+        // cheaper (`words_by_default`). Both ways are in the source, and
+        // the engine fills the words' buffers either way.
         let mean_fan_in = q.wiring.mean_in_degree(self.pop_size(q.source), nt);
-        let words = held <= MASK_REGISTERS && ws as f64 <= mean_fan_in;
+        let words = (1..=MASK_REGISTERS).contains(&held) && ws as f64 <= mean_fan_in;
         if words {
             let _ = writeln!(
                 code,
@@ -558,8 +560,9 @@ impl Gen<'_> {
 /// register (a load, an AND, five shuffled sums, the lane search) and
 /// ~100 more to deal out the sources and their runs. So 4 registers (up to
 /// 4096 sources) pay from ~450 synapses a target, 1 register (up to 1024)
-/// from ~260. `CBM_DELIVERY` (`CBMC_CUDA_DELIVERY`) overrides the choice,
-/// for comparisons on a GPU.
+/// from ~260. (A handler's second and later deposits scan the synapses
+/// either way; few projections have them.) `CBM_DELIVERY`
+/// (`CBMC_CUDA_DELIVERY`) overrides the choice, for comparisons on a GPU.
 fn words_by_default(mean_fan_in: f64, held: usize) -> bool {
     mean_fan_in >= (64 * held + 192) as f64
 }
