@@ -144,6 +144,10 @@ row "cerebellum 60 s, --Ofast-compile=min" "$(wall) s wall; $(compile_line)"
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
 step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'
+# The same with the deliveries scanning their synapses: what the source
+# words change, task by task.
+step "cerebellum profile, scan" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_DELIVERY=scan "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
+last | grep -A40 '^cuda profile'
 step "cerebellum 10 s, one launch per phase" env CBMC_CUDA_NO_PERSISTENT=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 row "cerebellum 10 s, one launch per phase" "$(wall) s wall"
 step --cpu "cerebellum 10 s, CPU" "$CBMC" run models/cerebellum.cbm --duration 10s --backend cpu -o "$RUNS/out" --no-plot
