@@ -182,6 +182,30 @@ else
     say "skipped: an earlier step hung ($hung)"
 fi
 
+# Last, as it could hang (a hang makes the later steps launch a kernel per
+# phase): the grid barrier by one count the host zeroes before each launch
+# (CBMC_CUDA_BARRIER=counter; kernels/templates/prelude.cu).
+say "== the counter barrier"
+if [ "$hangs" = 0 ]; then
+    if step "parity (counter barrier)" env CBMC_CUDA_BARRIER=counter CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
+        row "parity tests (counter barrier)" "passed"
+    else
+        row "parity tests (counter barrier)" "FAILED (see gpu-check.log)"
+        failed=1
+    fi
+    step "floor 60 s, counter barrier" env CBMC_CUDA_BARRIER=counter "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+    row "floor, 60 s, CBMC_CUDA_BARRIER=counter" "$(wall) s wall"
+    for v in CBMC_CUDA_BARRIER=counter "CBMC_CUDA_BARRIER=counter CBMC_CUDA_SPREAD=1"; do
+        # shellcheck disable=SC2086 # $v is one or two assignments
+        step "cerebellum 60 s, $v" env $v "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+        row "cerebellum 60 s, $v" "$(wall) s wall"
+    done
+    step "x64 5 s, counter barrier" env CBMC_CUDA_BARRIER=counter "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
+    row "cerebellum x64, 5 s, CBMC_CUDA_BARRIER=counter" "$(wall) s wall"
+else
+    say "skipped: an earlier step hung ($hung)"
+fi
+
 say ""
 say "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"
 [ "$hangs" = 0 ] || say "($hangs step(s) hung, the first: see TIMEOUT in the log; later rows may be one launch per phase)"

@@ -61,7 +61,8 @@ fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
 }
 
 /// The kernels' variants (`codegen::Variant`): profiling timers, each way
-/// of finding a delivery's spiking synapses, warps spread over the blocks.
+/// of finding a delivery's spiking synapses, warps spread over the blocks,
+/// the counter barrier.
 #[test]
 fn every_variant_of_the_kernels_compiles() {
     if !nvrtc_here() {
@@ -80,6 +81,7 @@ fn every_variant_of_the_kernels_compiles() {
         },
         codegen::Variant {
             delivery: codegen::Delivery::Words,
+            counter_barrier: true,
             ..Default::default()
         },
     ];

@@ -42,11 +42,14 @@ fn library_of(ir: &Ir, name: &str, variant: Variant) -> PathBuf {
 }
 
 /// Every delivery that can finds its spiking synapses through source
-/// words, and a task's warps are spread over the blocks.
+/// words, and a task's warps are spread over the blocks (and the kernel
+/// reads an earlier launch's error as the counter barrier needs; the
+/// emulated grid barrier is the host's either way).
 fn words_and_spread() -> Variant {
     Variant {
         delivery: Delivery::Words,
         spread: true,
+        counter_barrier: true,
         ..Variant::default()
     }
 }
@@ -188,6 +191,18 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
         let c = compare("blowup.cbm", &ir, &lib, &setup);
         assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
     }
+    // The kernels' other ways, chunks started ahead: the chunk after the
+    // error's learns of it from CBM_ERR when it starts.
+    let lib = library_of(&ir, "blowup_words", words_and_spread());
+    let setup = Setup {
+        blocks: 1,
+        threads: 64,
+        persistent: true,
+        chunk: 4,
+        full_state: false,
+    };
+    let c = compare("blowup.cbm", &ir, &lib, &setup);
+    assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
 }
 
 /// Every model in models/ (but the cerebellum, which has its own test, and its

@@ -147,16 +147,43 @@ __device__ __forceinline__ u64 cbm_geometric(u32 st, u64 cell, u32 count, double
 __device__ __forceinline__ double cbm_last(i64 step) { return step < 0 ? -1e9 : (double)step * CBM_DT; }
 
 // A grid-wide barrier for the persistent kernel (launched cooperatively, so
-// every block is resident). Sense by generation counter, whose top bit a
-// thread that found a NaN sets (`cbm_note_error`): the barrier returns it,
-// so that the kernel reads the error step only when there is one.
+// every block is resident): `cbm_grid_sync(k)` is the launch's k-th. It
+// returns whether a thread found a NaN (`cbm_note_error`), so that the
+// kernel reads the error step only when there is one. Two ways:
+//
+// - by default, a count of arrivals that the last to arrive resets, and a
+//   generation counter it then advances, which the others wait for; the
+//   NaN flag is the generation's top bit (kept across launches);
+// - with CBM_COUNTER_BARRIER (`CBMC_CUDA_BARRIER=counter`), one count of
+//   arrivals that the host zeroes before each launch: the k-th barrier
+//   waits until every block has arrived k times. The last block to arrive
+//   then waits for one atomic instead of four round trips to memory. The
+//   NaN flag is the count's top bit; an error of an earlier launch is in
+//   CBM_ERR, which the kernel reads when it starts.
 #ifdef CBM_HOST_EMULATION
-#define cbm_grid_sync() (cbm_emu_grid_sync(), 1)
+#define cbm_grid_sync(k) ((void)(k), cbm_emu_grid_sync(), 1)
 #define cbm_note_error()
+#elif defined(CBM_COUNTER_BARRIER)
+__device__ u32 cbm_count;
+__device__ __forceinline__ void cbm_note_error() { atomicOr(&cbm_count, 0x80000000u); }
+__device__ __forceinline__ int cbm_grid_sync(u32 k) {
+    __shared__ u32 seen_;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        const u32 all = k * gridDim.x;
+        __threadfence();
+        u32 x = atomicAdd(&cbm_count, 1u) + 1u;
+        while ((x & 0x7fffffffu) < all) x = *(volatile u32*)&cbm_count;
+        seen_ = x;
+        __threadfence();
+    }
+    __syncthreads();
+    return (int)(seen_ >> 31);
+}
 #else
 __device__ u32 cbm_bar[2];
 __device__ __forceinline__ void cbm_note_error() { atomicOr(&cbm_bar[1], 0x80000000u); }
-__device__ __forceinline__ int cbm_grid_sync() {
+__device__ __forceinline__ int cbm_grid_sync(u32) {
     __shared__ u32 seen_;
     __syncthreads();
     if (threadIdx.x == 0) {

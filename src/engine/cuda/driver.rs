@@ -114,6 +114,8 @@ pub struct CudaDevice {
     prof: Option<sys::CUdeviceptr>,
     /// Their `cbm_task_prof`, and its size in bytes.
     task_prof: Option<(sys::CUdeviceptr, usize)>,
+    /// `cbm_count` of kernels built with `CBM_COUNTER_BARRIER`.
+    barrier_count: Option<sys::CUdeviceptr>,
     pub compiled: Compiled,
     /// Seconds to load the module (after compilation or the cache).
     pub load_seconds: f64,
@@ -220,6 +222,8 @@ impl CudaDevice {
         let (table, table_bytes) = global("cbm_p")?;
         let (key, _) = global("cbm_key")?;
         let prof = global("cbm_prof").ok().map(|(p, _)| p);
+        // The counter barrier's count (CBM_COUNTER_BARRIER), zeroed before each launch.
+        let barrier_count = global("cbm_count").ok().map(|(p, _)| p);
         let task_prof = global("cbm_task_prof").ok();
         let env = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<u32>().ok());
         let mut threads = env("CBMC_CUDA_THREADS").unwrap_or(256).clamp(32, 1024) / 32 * 32;
@@ -257,6 +261,7 @@ impl CudaDevice {
             phases: phases as u32,
             prof,
             task_prof,
+            barrier_count,
             compiled,
             load_seconds: t0.elapsed().as_secs_f64(),
             context_seconds,
@@ -392,6 +397,22 @@ impl Device for CudaDevice {
         let grid = (self.blocks, 1, 1);
         let block = (self.threads, 1, 1);
         if self.cooperative {
+            if let Some(count) = self.barrier_count {
+                // The count's 31 bits hold every block's arrivals at every
+                // barrier of the launch (at most a barrier per phase and step).
+                let arrivals = (n as u64 + 1) * self.phases as u64 * self.blocks as u64;
+                if arrivals >= 1 << 31 {
+                    return Err(format!(
+                        "{n} steps a launch are too many for the counter barrier \
+                         (CBMC_CUDA_BARRIER=counter) on {} blocks: set CBMC_CUDA_CHUNK lower",
+                        self.blocks
+                    ));
+                }
+                // SAFETY: `cbm_count`, a u32 of the loaded module; ordered
+                // before the launch on the same stream.
+                unsafe { result::memset_d8_async(count, 0, 4, stream) }
+                    .map_err(|e| err("cuMemsetD8Async(cbm_count)", e))?;
+            }
             let mut a0 = s0 as i64;
             let mut a1 = n as i32;
             let mut a2 = c0 as i64;

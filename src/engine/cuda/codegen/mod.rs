@@ -234,6 +234,9 @@ pub struct Variant {
     pub delivery: Delivery,
     /// A task's consecutive warps on different multiprocessors (`CBM_SPREAD`).
     pub spread: bool,
+    /// The grid barrier by one count of arrivals that the host zeroes
+    /// before each launch (`CBM_COUNTER_BARRIER`; kernels/templates/prelude.cu).
+    pub counter_barrier: bool,
 }
 
 /// See `CBM_DELIVERY` in kernels/templates/prelude.cu.
@@ -251,7 +254,7 @@ pub enum Delivery {
 impl Variant {
     /// The variant the environment asks for (the default where it is
     /// silent): `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
-    /// `CBMC_CUDA_SPREAD=1`.
+    /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=generation|counter`.
     pub fn from_env() -> Result<Self, String> {
         let on = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
         let delivery = match std::env::var("CBMC_CUDA_DELIVERY").as_deref() {
@@ -264,10 +267,20 @@ impl Variant {
                 ))
             }
         };
+        let counter_barrier = match std::env::var("CBMC_CUDA_BARRIER").as_deref() {
+            Err(_) | Ok("") | Ok("generation") => false,
+            Ok("counter") => true,
+            Ok(other) => {
+                return Err(format!(
+                    "CBMC_CUDA_BARRIER is `{other}`: it takes generation or counter"
+                ))
+            }
+        };
         Ok(Variant {
             profile: on("CBMC_CUDA_PROFILE"),
             delivery,
             spread: on("CBMC_CUDA_SPREAD"),
+            counter_barrier,
         })
     }
 
@@ -284,6 +297,9 @@ impl Variant {
         }
         if self.spread {
             defs.push_str("#define CBM_SPREAD 1\n");
+        }
+        if self.counter_barrier {
+            defs.push_str("#define CBM_COUNTER_BARRIER 1\n");
         }
         format!("{defs}{source}")
     }
