@@ -31,8 +31,10 @@ use std::fmt::Write;
 mod cell_tasks;
 mod entries;
 mod synapse_tasks;
+mod variant;
 
 pub use entries::Entry;
+pub use variant::{Delivery, Variant};
 
 const ENTRY: &str = include_str!("../../../../kernels/templates/entry.cu");
 
@@ -220,89 +222,6 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
         phases: sched.names(&tasks),
         csc_order: g.csc_order,
     })
-}
-
-/// The source's switches that change how the kernels work but not what
-/// they compute, for comparisons on a GPU: each a `#define` before the
-/// source (and so part of the compilation cache's key).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Variant {
-    /// Timers around each phase and task (`CBM_PROFILE`; see
-    /// kernels/templates/entry.cu).
-    pub profile: bool,
-    /// How deliveries find their spiking synapses (`CBM_DELIVERY`).
-    pub delivery: Delivery,
-    /// A task's consecutive warps on different multiprocessors (`CBM_SPREAD`).
-    pub spread: bool,
-    /// The grid barrier by one count of arrivals that the host zeroes
-    /// before each launch (`CBM_COUNTER_BARRIER`; kernels/templates/prelude.cu).
-    pub counter_barrier: bool,
-}
-
-/// See `CBM_DELIVERY` in kernels/templates/prelude.cu.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Delivery {
-    /// The way estimated cheaper for each projection.
-    #[default]
-    Auto,
-    /// Test each synapse's source for a spike.
-    Scan,
-    /// Through the targets' source words wherever they have them.
-    Words,
-}
-
-impl Variant {
-    /// The variant the environment asks for (the default where it is
-    /// silent): `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
-    /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=generation|counter`.
-    pub fn from_env() -> Result<Self, String> {
-        let on = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0");
-        let delivery = match std::env::var("CBMC_CUDA_DELIVERY").as_deref() {
-            Err(_) | Ok("") | Ok("auto") => Delivery::Auto,
-            Ok("scan") => Delivery::Scan,
-            Ok("words") => Delivery::Words,
-            Ok(other) => {
-                return Err(format!(
-                    "CBMC_CUDA_DELIVERY is `{other}`: it takes auto, scan or words"
-                ))
-            }
-        };
-        let counter_barrier = match std::env::var("CBMC_CUDA_BARRIER").as_deref() {
-            Err(_) | Ok("") | Ok("generation") => false,
-            Ok("counter") => true,
-            Ok(other) => {
-                return Err(format!(
-                    "CBMC_CUDA_BARRIER is `{other}`: it takes generation or counter"
-                ))
-            }
-        };
-        Ok(Variant {
-            profile: on("CBMC_CUDA_PROFILE"),
-            delivery,
-            spread: on("CBMC_CUDA_SPREAD"),
-            counter_barrier,
-        })
-    }
-
-    /// `source` with this variant's `#define`s in front (none for the default).
-    pub fn apply(&self, source: &str) -> String {
-        let mut defs = String::new();
-        if self.profile {
-            defs.push_str("#define CBM_PROFILE 1\n");
-        }
-        match self.delivery {
-            Delivery::Auto => {}
-            Delivery::Scan => defs.push_str("#define CBM_DELIVERY 1\n"),
-            Delivery::Words => defs.push_str("#define CBM_DELIVERY 2\n"),
-        }
-        if self.spread {
-            defs.push_str("#define CBM_SPREAD 1\n");
-        }
-        if self.counter_barrier {
-            defs.push_str("#define CBM_COUNTER_BARRIER 1\n");
-        }
-        format!("{defs}{source}")
-    }
 }
 
 /// `source` with one entry point: `cbm_run` (persistent) or

@@ -1,0 +1,138 @@
+//! Switches of the generated source that change how the kernels work but
+//! not what they compute: `#define`s in front of it, for comparisons on a
+//! GPU (`scripts/gpu-check.sh`) and for the profiling timers.
+
+/// The source's switches that change how the kernels work but not what
+/// they compute, for comparisons on a GPU: each a `#define` before the
+/// source (and so part of the compilation cache's key).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Variant {
+    /// Timers around each phase and task (`CBM_PROFILE`; see
+    /// kernels/templates/entry.cu).
+    pub profile: bool,
+    /// How deliveries find their spiking synapses (`CBM_DELIVERY`).
+    pub delivery: Delivery,
+    /// A task's consecutive warps on different multiprocessors (`CBM_SPREAD`).
+    pub spread: bool,
+    /// The grid barrier by one count of arrivals that the host zeroes
+    /// before each launch (`CBM_COUNTER_BARRIER`; kernels/templates/prelude.cu).
+    pub counter_barrier: bool,
+}
+
+/// See `CBM_DELIVERY` in kernels/templates/prelude.cu.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Delivery {
+    /// The way estimated cheaper for each projection.
+    #[default]
+    Auto,
+    /// Test each synapse's source for a spike.
+    Scan,
+    /// Through the targets' source words wherever they have them.
+    Words,
+}
+
+impl Variant {
+    /// The variant the environment asks for (the default where it is
+    /// silent): `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
+    /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=generation|counter`.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// As `from_env`, with the variables' values from `var`.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let on = |name: &str| var(name).is_some_and(|v| !v.is_empty() && v != "0");
+        let delivery = match var("CBMC_CUDA_DELIVERY").as_deref() {
+            None | Some("") | Some("auto") => Delivery::Auto,
+            Some("scan") => Delivery::Scan,
+            Some("words") => Delivery::Words,
+            Some(other) => {
+                return Err(format!(
+                    "CBMC_CUDA_DELIVERY is `{other}`: it takes auto, scan or words"
+                ))
+            }
+        };
+        let counter_barrier = match var("CBMC_CUDA_BARRIER").as_deref() {
+            None | Some("") | Some("generation") => false,
+            Some("counter") => true,
+            Some(other) => {
+                return Err(format!(
+                    "CBMC_CUDA_BARRIER is `{other}`: it takes generation or counter"
+                ))
+            }
+        };
+        Ok(Variant {
+            profile: on("CBMC_CUDA_PROFILE"),
+            delivery,
+            spread: on("CBMC_CUDA_SPREAD"),
+            counter_barrier,
+        })
+    }
+
+    /// `source` with this variant's `#define`s in front (none for the default).
+    pub fn apply(&self, source: &str) -> String {
+        let mut defs = String::new();
+        if self.profile {
+            defs.push_str("#define CBM_PROFILE 1\n");
+        }
+        match self.delivery {
+            Delivery::Auto => {}
+            Delivery::Scan => defs.push_str("#define CBM_DELIVERY 1\n"),
+            Delivery::Words => defs.push_str("#define CBM_DELIVERY 2\n"),
+        }
+        if self.spread {
+            defs.push_str("#define CBM_SPREAD 1\n");
+        }
+        if self.counter_barrier {
+            defs.push_str("#define CBM_COUNTER_BARRIER 1\n");
+        }
+        format!("{defs}{source}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Variant, String> {
+        Variant::from_vars(|name| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn the_environment_chooses_the_variant() {
+        assert_eq!(from(&[]), Ok(Variant::default()));
+        assert_eq!(Variant::default().apply("x"), "x");
+        let v = from(&[
+            ("CBMC_CUDA_DELIVERY", "scan"),
+            ("CBMC_CUDA_SPREAD", "1"),
+            ("CBMC_CUDA_BARRIER", "counter"),
+            ("CBMC_CUDA_PROFILE", "0"),
+        ])
+        .expect("valid");
+        assert_eq!(
+            v.apply("x"),
+            "#define CBM_DELIVERY 1\n#define CBM_SPREAD 1\n#define CBM_COUNTER_BARRIER 1\nx"
+        );
+        let words = from(&[("CBMC_CUDA_DELIVERY", "words"), ("CBMC_CUDA_PROFILE", "1")]);
+        assert_eq!(
+            words.expect("valid").apply(""),
+            "#define CBM_PROFILE 1\n#define CBM_DELIVERY 2\n"
+        );
+    }
+
+    #[test]
+    fn a_value_it_does_not_know_is_an_error_that_lists_the_choices() {
+        let e = from(&[("CBMC_CUDA_DELIVERY", "fast")]).expect_err("unknown");
+        assert!(
+            e.contains("`fast`") && e.contains("auto, scan or words"),
+            "{e}"
+        );
+        let e = from(&[("CBMC_CUDA_BARRIER", "flags")]).expect_err("unknown");
+        assert!(e.contains("generation or counter"), "{e}");
+    }
+}
