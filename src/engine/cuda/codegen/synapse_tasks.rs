@@ -165,15 +165,21 @@ impl Gen<'_> {
         // registers and a target has no more words than synapses, on
         // average (so the words and runs take at most three times the
         // bytes of the CSC sources); by default where that is estimated
-        // cheaper (`words_by_default`). Both ways are in the source, and
-        // the engine fills the words' buffers either way.
+        // cheaper (`words_by_default`). Both ways are then in the source
+        // (`CBM_DELIVERY` chooses) and the engine fills the words' buffers
+        // either way: for a projection that scans by default, only where
+        // they are small (`WORDS_SPARE_BYTES`).
         let mean_fan_in = q.wiring.mean_in_degree(self.pop_size(q.source), nt);
-        let words = (1..=MASK_REGISTERS).contains(&held) && ws as f64 <= mean_fan_in;
+        let by_default = words_by_default(mean_fan_in, held);
+        let words_bytes = (nt * ws * 8) as f64 + (mean_fan_in + 1.0) * nt as f64 * 4.0;
+        let words = (1..=MASK_REGISTERS).contains(&held)
+            && ws as f64 <= mean_fan_in
+            && (by_default || words_bytes <= WORDS_SPARE_BYTES);
         if words {
             let _ = writeln!(
                 code,
                 "#if CBM_DELIVERY == 2 || (CBM_DELIVERY == 0 && {})",
-                u8::from(words_by_default(mean_fan_in, held))
+                u8::from(by_default)
             );
             code.push_str(&self.words_finder(qi, held, ws, count_arrivals));
             code.push_str("#else\n");
@@ -551,6 +557,10 @@ impl Gen<'_> {
         tasks
     }
 }
+
+/// The most memory the source words and runs of a projection that scans by
+/// default may take (they are there for `CBMC_CUDA_DELIVERY=words`).
+const WORDS_SPARE_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
 
 /// Whether a delivery finds its spiking synapses through source words
 /// (`words_finder`) by default: where its mean fan-in makes that the cheaper
