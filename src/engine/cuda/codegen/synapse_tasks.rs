@@ -325,8 +325,9 @@ impl Gen<'_> {
     /// source reaches the target more than once), and the runs' entries are
     /// dealt out to the lanes in CSC order, 32 at a time: the order of the
     /// scan, so the deposits add up bitwise the same. Per target that is a
-    /// few dozen instructions a word register and two dependent loads,
-    /// against ~16 instructions for every 32 synapses in the scan.
+    /// few dozen instructions a word register and two dependent loads (the
+    /// words, then the runs) before the synapses' variables, against ~16
+    /// instructions for every 32 synapses and a load a round in the scan.
     ///
     /// Opens two loops (rounds of 32 spiking sources, then of 32 of their
     /// synapses) that the caller closes, and leaves each lane's CSC entry
