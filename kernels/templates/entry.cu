@@ -61,7 +61,9 @@ extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
         }
         // A thread may already be in step s + 1 and may have found an error
         // there: only an error in this step or before stops the loop, so
-        // that every thread stops after the same step.
+        // that every thread stops after the same step. (This needs every
+        // write of an error step of s or before to come before this step's
+        // last barrier: cell tasks write it, and they are never deferred.)
         if (it < last && flagged && *(volatile u64*)&CBM_ERR[1] <= (u64)s) last = it + 1;
     }
 }

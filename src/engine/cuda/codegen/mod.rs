@@ -143,6 +143,17 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
     };
     g.slot(Entry::Err);
     let tasks = g.tasks()?;
+    // The kernel stops every thread after the same step only if the error
+    // step is written before that step's last barrier (entry.cu).
+    if let Some(t) = tasks
+        .iter()
+        .find(|t| t.defer != Defer::No && t.code.contains("CBM_ERR"))
+    {
+        return Err(format!(
+            "internal error: task {} may be deferred but records errors",
+            t.name
+        ));
+    }
     let sched = super::schedule::schedule(&tasks);
     let n_phases = sched.phases.len();
     let mut src = String::new();
