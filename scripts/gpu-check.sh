@@ -82,6 +82,8 @@ step() {
 }
 last() { cat "$RUNS/step.log"; }
 wall() { sed -n 's/^simulated \([0-9.]*\) s in \([0-9.]*\) s wall.*/\2/p' "$RUNS/step.log"; }
+# `cbmc bench`'s fastest wall seconds, without and with recording.
+bench_walls() { awk '/^no recording/ {a=$3} /^with recording/ {b=$3} END {printf "%s s without recording, %s s with", a, b}' "$RUNS/step.log"; }
 compile_line() { grep -E '^cuda: kernels' "$RUNS/step.log" | head -1 | sed 's/^cuda: //'; }
 
 say "== parity: CUDA vs CPU engine (tests/cuda_gpu.rs)"
@@ -130,12 +132,15 @@ say "== cerebellum, 60 s simulated"
 step "cerebellum 60 s" "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -v '^cuda profile'
 row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall) s wall"
-# The same with the kernels' other ways (the default finds the PF
-# deliveries' spiking synapses through source words; compiles cold).
+# The fastest of three, and the same with the kernels' other ways (the
+# default finds the PF deliveries' spiking synapses through source words).
+step "cerebellum 60 s, bench" "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
+last
+row "cerebellum 60 s, best of 3 (limit 0.5 s)" "$(bench_walls)"
 for v in CBMC_CUDA_DELIVERY=scan CBMC_CUDA_SPREAD=1 "CBMC_CUDA_DELIVERY=scan CBMC_CUDA_SPREAD=1"; do
     # shellcheck disable=SC2086 # $v is one or two assignments
-    step "cerebellum 60 s, $v" env $v "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
-    row "cerebellum 60 s, $v" "$(wall) s wall; $(compile_line)"
+    step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 2
+    row "cerebellum 60 s, best of 2, $v" "$(bench_walls)"
 done
 # What NVRTC's fastest-compiling setting that keeps optimising costs the run
 # (NVRTC 12.8 on; a new cache key, so this compiles cold).
@@ -201,8 +206,8 @@ if [ "$hangs" = 0 ]; then
     row "floor, 60 s, CBMC_CUDA_BARRIER=counter" "$(wall) s wall"
     for v in CBMC_CUDA_BARRIER=counter "CBMC_CUDA_BARRIER=counter CBMC_CUDA_SPREAD=1"; do
         # shellcheck disable=SC2086 # $v is one or two assignments
-        step "cerebellum 60 s, $v" env $v "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
-        row "cerebellum 60 s, $v" "$(wall) s wall"
+        step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 2
+        row "cerebellum 60 s, best of 2, $v" "$(bench_walls)"
     done
     step "x64 5 s, counter barrier" env CBMC_CUDA_BARRIER=counter "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
     row "cerebellum x64, 5 s, CBMC_CUDA_BARRIER=counter" "$(wall) s wall"

@@ -1116,3 +1116,38 @@ record a = spike_counts(A, bin = 5 ms)
         "{err}"
     );
 }
+
+/// `cbmc bench` times the CPU engine by default, without and with
+/// recording; `--backend cuda` where no GPU is usable is a clear error, not
+/// a panic (with one, the same command times the CUDA engine).
+#[test]
+fn bench_times_both_ways_and_refuses_cuda_without_a_gpu() {
+    let model = small_model("bench_cli");
+    let out = cbmc()
+        .arg("bench")
+        .arg(&model)
+        .args(["--duration", "200ms"])
+        .output()
+        .expect("cbmc runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("no recording") && text.contains("with recording"),
+        "{text}"
+    );
+    if cbmc::engine::cuda::driver::usable().is_ok() {
+        return;
+    }
+    let out = cbmc()
+        .arg("bench")
+        .arg(&model)
+        .args(["--duration", "200ms", "--backend", "cuda"])
+        .output()
+        .expect("cbmc runs");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--backend cuda:") && !err.contains("panicked"),
+        "{err}"
+    );
+}

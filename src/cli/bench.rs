@@ -21,6 +21,15 @@ pub struct Args {
     /// Repetitions of each measurement (the fastest is reported).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
+    /// Engine: cpu or cuda (the wall time excludes compiling the kernels).
+    #[arg(long, value_enum, default_value = "cpu")]
+    backend: BenchBackend,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
+enum BenchBackend {
+    Cpu,
+    Cuda,
 }
 
 pub fn main(args: Args) -> ExitCode {
@@ -42,27 +51,49 @@ pub fn main(args: Args) -> ExitCode {
         eprintln!("error: the run has no steps: give a duration, e.g. --duration 10s");
         return ExitCode::from(2);
     }
+    if args.backend == BenchBackend::Cuda {
+        if let Err(e) = cbmc::engine::cuda::driver::usable() {
+            eprintln!("error: --backend cuda: {e}");
+            return ExitCode::from(1);
+        }
+    }
     let mut bare = prepared.ir.clone();
     bare.recorders.clear();
     let stop = AtomicBool::new(false);
     let sim = prepared.ir.steps as f64 * prepared.ir.dt;
     println!(
-        "model {} ({} steps of {} ms, {sim} s simulated), {} thread(s)",
+        "model {} ({} steps of {} ms, {sim} s simulated), {}",
         args.file.display(),
         prepared.ir.steps,
         prepared.ir.dt * 1e3,
-        args.threads
+        match args.backend {
+            BenchBackend::Cpu => format!("{} thread(s)", args.threads),
+            BenchBackend::Cuda => "CUDA engine (wall time without compiling)".to_string(),
+        }
     );
     println!(
         "{:<16} {:>10} {:>12} {:>10} {:>10}",
         "", "wall s", "steps/s", "x real", "build s"
     );
     let mut engine = String::new();
+    let mut compiles: Vec<cbmc::engine::cuda::CompileReport> = vec![];
     let (mut extra_bytes, mut synapses, mut synapse_bytes) = (0, 0, 0);
     for (label, ir) in [("no recording", &bare), ("with recording", &prepared.ir)] {
         let mut best: Option<session::RunResult> = None;
         for _ in 0..args.repeat {
-            match session::run_cpu(ir, args.threads, &stop, 0, &mut |_| {}) {
+            let run = match args.backend {
+                BenchBackend::Cpu => session::run_cpu(ir, args.threads, &stop, 0, &mut |_| {}),
+                BenchBackend::Cuda => {
+                    let mut report = cbmc::engine::cuda::CompileReport::default();
+                    let opts = super::gpu_options_from_env();
+                    let r = session::run_cuda(ir, &opts, &stop, 0, &mut |_| {}, &mut report);
+                    if r.is_ok() {
+                        compiles.push(report);
+                    }
+                    r
+                }
+            };
+            match run {
                 Ok(r) => {
                     if best
                         .as_ref()
@@ -92,6 +123,20 @@ pub fn main(args: Args) -> ExitCode {
         );
     }
     println!("engine: {engine}");
+    if let Some(first) = compiles.first() {
+        let cached = compiles
+            .iter()
+            .filter(|c| c.cached)
+            .map(|c| c.compile_seconds);
+        println!(
+            "cuda kernels for {}: {} in {:.3} s the first time (module load {:.3} s); from the cache in at most {:.3} s",
+            first.arch,
+            if first.cached { "from the cache" } else { "compiled" },
+            first.compile_seconds,
+            first.load_seconds,
+            cached.fold(0.0f64, f64::max)
+        );
+    }
     let per_synapse = |bytes: usize| bytes as f64 / synapses.max(1) as f64;
     println!("synapses: {synapses}; synapse memory {synapse_bytes} bytes ({:.1} bytes/synapse: pre and post index u32, each per-synapse variable f64, CSR offsets)", per_synapse(synapse_bytes));
     if extra_bytes > 0 {

@@ -162,3 +162,16 @@ pub fn parse_threads(text: &str) -> Result<usize, String> {
         Err(_) => Err(format!("`{text}` is not a whole number")),
     }
 }
+
+/// The CUDA engine's options, with `CBMC_CUDA_CHUNK` (steps per launch)
+/// from the environment where it is a number.
+pub fn gpu_options_from_env() -> cbmc::engine::cuda::GpuOptions {
+    let mut opts = cbmc::engine::cuda::GpuOptions::default();
+    if let Some(c) = std::env::var("CBMC_CUDA_CHUNK")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        opts.chunk_steps = c;
+    }
+    opts
+}

@@ -92,13 +92,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     };
     let result = if use_cuda {
         let mut report = cbmc::engine::cuda::CompileReport::default();
-        let mut opts = cbmc::engine::cuda::GpuOptions::default();
-        if let Some(c) = std::env::var("CBMC_CUDA_CHUNK")
-            .ok()
-            .and_then(|v| v.parse().ok())
-        {
-            opts.chunk_steps = c;
-        }
+        let opts = super::gpu_options_from_env();
         match session::run_cuda(ir, &opts, stop, every, &mut tick, &mut report) {
             Ok(r) => {
                 if !args.quiet {
