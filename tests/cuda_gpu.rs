@@ -32,8 +32,8 @@ fn gpu_required() -> bool {
 }
 
 /// The kernels of `ir` on the GPU, in the variant the environment asks for
-/// (`CBMC_CUDA_DELIVERY`, `CBMC_CUDA_SPREAD`: scripts/gpu-check.sh runs
-/// the parity tests in each).
+/// (`CBMC_CUDA_DELIVERY`, `CBMC_CUDA_SPREAD`, `CBMC_CUDA_BARRIER`:
+/// scripts/gpu-check.sh runs the parity tests in each).
 fn device(ir: &Ir) -> CudaDevice {
     let g = codegen::generate(ir).expect("generate");
     let variant = codegen::Variant::from_env().expect("CBMC_CUDA_* variables");

@@ -42,9 +42,8 @@ fn library_of(ir: &Ir, name: &str, variant: Variant) -> PathBuf {
 }
 
 /// Every delivery that can finds its spiking synapses through source
-/// words, and a task's warps are spread over the blocks (and the kernel
-/// reads an earlier launch's error as the counter barrier needs; the
-/// emulated grid barrier is the host's either way).
+/// words, and a task's warps are spread over the blocks (the counter
+/// barrier too, though the emulated grid barrier is the host's either way).
 fn words_and_spread() -> Variant {
     Variant {
         delivery: Delivery::Words,
@@ -111,7 +110,7 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
         assert!(c.spikes > 500, "too few spikes to test anything: {c:?}");
     }
     // The other ways of the kernels (`CBMC_CUDA_DELIVERY=words`,
-    // `CBMC_CUDA_SPREAD=1`): the same results.
+    // `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=counter`): the same results.
     let lib = library_of(&ir, "kernels_words", words_and_spread());
     for setup in [&setups[0], &setups[3]] {
         let c = compare("kernels.cbm", &ir, &lib, setup);
@@ -191,8 +190,8 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
         let c = compare("blowup.cbm", &ir, &lib, &setup);
         assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
     }
-    // The kernels' other ways, chunks started ahead: the chunk after the
-    // error's learns of it from CBM_ERR when it starts.
+    // The kernels' other ways, chunks started ahead: none is started after
+    // the chunk with the error.
     let lib = library_of(&ir, "blowup_words", words_and_spread());
     let setup = Setup {
         blocks: 1,

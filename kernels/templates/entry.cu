@@ -44,19 +44,13 @@ extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
     int last = n;
     int flagged = 0;  // a NaN somewhere (the top bit of the barrier word)
     u32 barriers = 0; // this launch's grid barriers so far
-#ifdef CBM_COUNTER_BARRIER
-    // (this barrier's flag starts clear in each launch: an earlier one's NaN)
-    const int flagged_before = *(volatile u64*)&CBM_ERR[1] != ~0ull;
-#else
-    const int flagged_before = 0;
-#endif
     for (int it = 0; it <= last; ++it) {
         const i64 s = s0 + it;
         const int parts = it == last ? 1 : it > 0 ? 3 : 2;
         for (int k = 0; k < CBM_PHASES; ++k) {
             if (!cbm_phase_active(k, s, parts)) continue;
             cbm_phase(k, s, c0, parts);
-            flagged = cbm_grid_sync(++barriers) | flagged_before;
+            flagged = cbm_grid_sync(++barriers);
             CBM_PROFILE_PHASE(k)
         }
         // A thread may already be in step s + 1 and may have found an error

@@ -158,8 +158,8 @@ __device__ __forceinline__ double cbm_last(i64 step) { return step < 0 ? -1e9 : 
 //   arrivals that the host zeroes before each launch: the k-th barrier
 //   waits until every block has arrived k times. The last block to arrive
 //   then waits for one atomic instead of four round trips to memory. The
-//   NaN flag is the count's top bit; an error of an earlier launch is in
-//   CBM_ERR, which the kernel reads when it starts.
+//   NaN flag is the count's top bit, cleared with it: the engine starts no
+//   launch after one that found a NaN (`GpuEngine::run_chunk`).
 #ifdef CBM_HOST_EMULATION
 #define cbm_grid_sync(k) ((void)(k), cbm_emu_grid_sync(), 1)
 #define cbm_note_error()

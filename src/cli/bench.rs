@@ -1,5 +1,6 @@
 //! `cbmc bench FILE`: time a model without and with recording.
 
+use super::run::Backend;
 use cbmc::session;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -21,15 +22,10 @@ pub struct Args {
     /// Repetitions of each measurement (the fastest is reported).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     repeat: u64,
-    /// Engine: cpu or cuda (the wall time excludes compiling the kernels).
+    /// Engine: cpu, cuda, or auto (CUDA when usable); CUDA's wall time
+    /// excludes compiling the kernels.
     #[arg(long, value_enum, default_value = "cpu")]
-    backend: BenchBackend,
-}
-
-#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq, Debug)]
-enum BenchBackend {
-    Cpu,
-    Cuda,
+    backend: Backend,
 }
 
 pub fn main(args: Args) -> ExitCode {
@@ -51,12 +47,13 @@ pub fn main(args: Args) -> ExitCode {
         eprintln!("error: the run has no steps: give a duration, e.g. --duration 10s");
         return ExitCode::from(2);
     }
-    if args.backend == BenchBackend::Cuda {
-        if let Err(e) = cbmc::engine::cuda::driver::usable() {
-            eprintln!("error: --backend cuda: {e}");
+    let use_cuda = match super::run::wants_cuda(args.backend, false) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
             return ExitCode::from(1);
         }
-    }
+    };
     let mut bare = prepared.ir.clone();
     bare.recorders.clear();
     let stop = AtomicBool::new(false);
@@ -66,9 +63,10 @@ pub fn main(args: Args) -> ExitCode {
         args.file.display(),
         prepared.ir.steps,
         prepared.ir.dt * 1e3,
-        match args.backend {
-            BenchBackend::Cpu => format!("{} thread(s)", args.threads),
-            BenchBackend::Cuda => "CUDA engine (wall time without compiling)".to_string(),
+        if use_cuda {
+            "CUDA engine (wall time without compiling)".to_string()
+        } else {
+            format!("{} thread(s)", args.threads)
         }
     );
     println!(
@@ -81,17 +79,16 @@ pub fn main(args: Args) -> ExitCode {
     for (label, ir) in [("no recording", &bare), ("with recording", &prepared.ir)] {
         let mut best: Option<session::RunResult> = None;
         for _ in 0..args.repeat {
-            let run = match args.backend {
-                BenchBackend::Cpu => session::run_cpu(ir, args.threads, &stop, 0, &mut |_| {}),
-                BenchBackend::Cuda => {
-                    let mut report = cbmc::engine::cuda::CompileReport::default();
-                    let opts = super::gpu_options_from_env();
-                    let r = session::run_cuda(ir, &opts, &stop, 0, &mut |_| {}, &mut report);
-                    if r.is_ok() {
-                        compiles.push(report);
-                    }
-                    r
+            let run = if use_cuda {
+                let mut report = cbmc::engine::cuda::CompileReport::default();
+                let opts = super::gpu_options_from_env();
+                let r = session::run_cuda(ir, &opts, &stop, 0, &mut |_| {}, &mut report);
+                if r.is_ok() {
+                    compiles.push(report);
                 }
+                r
+            } else {
+                session::run_cpu(ir, args.threads, &stop, 0, &mut |_| {})
             };
             match run {
                 Ok(r) => {
@@ -124,17 +121,21 @@ pub fn main(args: Args) -> ExitCode {
     }
     println!("engine: {engine}");
     if let Some(first) = compiles.first() {
-        let cached = compiles
-            .iter()
-            .filter(|c| c.cached)
-            .map(|c| c.compile_seconds);
+        let later = compiles[1..].iter().map(|c| c.compile_seconds);
         println!(
-            "cuda kernels for {}: {} in {:.3} s the first time (module load {:.3} s); from the cache in at most {:.3} s",
+            "cuda kernels for {}: {} in {:.3} s the first time (module load {:.3} s){}",
             first.arch,
-            if first.cached { "from the cache" } else { "compiled" },
+            if first.cached {
+                "from the cache"
+            } else {
+                "compiled"
+            },
             first.compile_seconds,
             first.load_seconds,
-            cached.fold(0.0f64, f64::max)
+            match later.reduce(f64::max) {
+                Some(most) => format!("; at most {most:.3} s in the later runs"),
+                None => String::new(),
+            }
         );
     }
     let per_synapse = |bytes: usize| bytes as f64 / synapses.max(1) as f64;

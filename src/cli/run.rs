@@ -41,6 +41,29 @@ pub enum Backend {
     Cuda,
 }
 
+/// Whether to run on the CUDA engine, decided before the run: auto takes
+/// the GPU when it and NVRTC are usable (saying why not, unless `quiet`),
+/// cuda insists on it.
+pub fn wants_cuda(backend: Backend, quiet: bool) -> Result<bool, String> {
+    Ok(match backend {
+        Backend::Cpu => false,
+        Backend::Cuda => {
+            cbmc::engine::cuda::driver::usable()
+                .map_err(|e| format!("--backend cuda: {e}; use --backend cpu (or auto)"))?;
+            true
+        }
+        Backend::Auto => match cbmc::engine::cuda::driver::usable() {
+            Ok(_) => true,
+            Err(e) => {
+                if !quiet {
+                    eprintln!("backend: cpu ({e})");
+                }
+                false
+            }
+        },
+    })
+}
+
 pub fn main(args: Args) -> ExitCode {
     match run(args) {
         Ok(code) => code,
@@ -54,25 +77,7 @@ pub fn main(args: Args) -> ExitCode {
 fn run(args: Args) -> Result<ExitCode, String> {
     let sets = super::overrides(&args.sets, args.seed, args.duration.as_deref())?;
     let prepared = super::load(&args.file, &sets)?;
-    // Decide on the engine before the run: auto takes the GPU when it and
-    // NVRTC are usable, --backend cuda insists on it.
-    let use_cuda = match args.backend {
-        Backend::Cpu => false,
-        Backend::Cuda => {
-            cbmc::engine::cuda::driver::usable()
-                .map_err(|e| format!("--backend cuda: {e}; use --backend cpu (or auto)"))?;
-            true
-        }
-        Backend::Auto => match cbmc::engine::cuda::driver::usable() {
-            Ok(_) => true,
-            Err(e) => {
-                if !args.quiet {
-                    eprintln!("backend: cpu ({e})");
-                }
-                false
-            }
-        },
-    };
+    let use_cuda = wants_cuda(args.backend, args.quiet)?;
     session::check_writable(&args.out)?;
     let ir = &prepared.ir;
     let signals = super::stop::StopOnSignal::install();

@@ -66,6 +66,13 @@ pub(super) fn weight_ids(ir: &Ir, net: &Network) -> Vec<Vec<usize>> {
         .collect()
 }
 
+/// The source cell of each entry of projection `q`'s by-target index
+/// (`ids`: the synapse of each entry).
+fn csc_sources(net: &Network, q: usize, ids: &[u32]) -> Vec<u32> {
+    let pre = &net.projections[q].pre;
+    ids.iter().map(|&k| pre[k as usize]).collect()
+}
+
 /// The network, laid out for the device.
 pub(super) struct Contents<'a> {
     ir: &'a Ir,
@@ -118,10 +125,7 @@ impl<'a> Contents<'a> {
             .map(|(q, c)| {
                 let (off, ids) = c.as_ref()?;
                 generated.slot(Entry::CscWords { proj: q })?;
-                let pre: Vec<u32> = ids
-                    .iter()
-                    .map(|&k| net.projections[q].pre[k as usize])
-                    .collect();
+                let pre = csc_sources(net, q, ids);
                 let nw = mask_words(ir.populations[ir.projections[q].source].size);
                 Some(super::source_words::source_words(off, &pre, nw))
             })
@@ -230,7 +234,7 @@ impl<'a> Contents<'a> {
                 };
                 let v = match e {
                     Entry::CscOff { .. } => off.clone(),
-                    Entry::CscPre { .. } => ids.iter().map(|&k| q.pre[k as usize]).collect(),
+                    Entry::CscPre { .. } => csc_sources(self.net, proj, ids),
                     _ => ids
                         .iter()
                         .map(|&k| q.delay_extra.get(k as usize).copied().unwrap_or(0))
