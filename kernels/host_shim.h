@@ -107,6 +107,18 @@ static const unsigned long long* cbm_emu_exchange(unsigned long long v) {
     return w.slot[par];
 }
 
+// A thread that waits for another's flag (`cbm_await`) lets the others run
+// (each call, one round of the scheduler). A wait of `spins` rounds that
+// has not ended never will (a wrong schedule): a deadlock, not a hang.
+static inline void cbm_emu_yield(unsigned long long spins) {
+    if (spins > 10000000ull) {
+        fprintf(stderr, "host emulation: deadlock (a flag wait never ended)\n");
+        abort();
+    }
+    CbmFiber* f = cbm_emu_cur;
+    if (!_setjmp(f->jb)) _longjmp(cbm_emu.sched, 1);
+}
+
 static inline void __syncthreads() { cbm_emu_wait(&cbm_emu.blocks[cbm_emu_cur->bid.x]); }
 static inline void __syncwarp(unsigned int = 0xffffffffu) { cbm_emu_wait(&cbm_emu_warp().bar); }
 static inline void cbm_emu_grid_sync() { cbm_emu_wait(&cbm_emu.grid); }

@@ -22,6 +22,11 @@ fn nvrtc_here() -> bool {
 
 /// The generated CUDA of models/cerebellum.cbm with `--set`s.
 fn cerebellum(sets: &[(&str, &str)]) -> codegen::Generated {
+    codegen::generate(&cerebellum_ir(sets)).expect("generate")
+}
+
+/// models/cerebellum.cbm with `--set`s.
+fn cerebellum_ir(sets: &[(&str, &str)]) -> cbmc::ir::Ir {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("models/cerebellum.cbm");
     let sets: Vec<(String, String)> = sets
         .iter()
@@ -30,7 +35,7 @@ fn cerebellum(sets: &[(&str, &str)]) -> codegen::Generated {
     let Ok(p) = cbmc::session::prepare(&path, &sets) else {
         panic!("cerebellum.cbm does not check")
     };
-    codegen::generate(&p.ir).expect("generate")
+    p.ir
 }
 
 #[test]
@@ -62,13 +67,14 @@ fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
 
 /// The kernels' variants (`codegen::Variant`): profiling timers, each way
 /// of finding a delivery's spiking synapses, warps spread over the blocks,
-/// the counter barrier.
+/// the counter barrier, the step of fewer phases (with the profile's
+/// timers too, as gpu-check.sh runs it).
 #[test]
 fn every_variant_of_the_kernels_compiles() {
     if !nvrtc_here() {
         return;
     }
-    let g = cerebellum(&[]);
+    let ir = cerebellum_ir(&[]);
     let variants = [
         codegen::Variant {
             profile: true,
@@ -84,9 +90,15 @@ fn every_variant_of_the_kernels_compiles() {
             counter_barrier: true,
             ..Default::default()
         },
+        codegen::Variant {
+            fuse: true,
+            profile: true,
+            ..Default::default()
+        },
     ];
     for v in variants {
-        let source = codegen::one_entry(&v.apply(&g.source), true);
+        let g = codegen::generate_with(&ir, &v).expect("generate");
+        let source = codegen::one_entry(&g.source, true);
         let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{v:?}: {e}"));
         assert!(c.cubin && c.image.len() > 1000, "{v:?}");
     }

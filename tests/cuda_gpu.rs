@@ -17,7 +17,7 @@ use cbmc::engine::cuda::{codegen, parallel_items, GpuEngine, GpuOptions};
 use cbmc::engine::{Engine, StateView};
 use cbmc::ir::{Expr, Func, Ir, PopulationKindIr, SourceIr, Stmt};
 use cbmc::network::rng::POISSON_EXACT_MAX;
-use emu::{compare_on, Setup};
+use emu::{compare_on_with, Setup};
 
 fn gpu_required() -> bool {
     if std::env::var("CBMC_REQUIRE_GPU").is_ok_and(|v| v == "1") {
@@ -31,18 +31,17 @@ fn gpu_required() -> bool {
     }
 }
 
-/// The kernels of `ir` on the GPU, in the variant the environment asks for
-/// (`CBMC_CUDA_DELIVERY`, `CBMC_CUDA_SPREAD`, `CBMC_CUDA_BARRIER`:
+/// The variant the environment asks for (`CBMC_CUDA_DELIVERY`,
+/// `CBMC_CUDA_SPREAD`, `CBMC_CUDA_BARRIER`, `CBMC_CUDA_FUSE`:
 /// scripts/gpu-check.sh runs the parity tests in each).
+fn variant() -> codegen::Variant {
+    codegen::Variant::from_env().expect("CBMC_CUDA_* variables")
+}
+
+/// The kernels of `ir` on the GPU, in the environment's variant.
 fn device(ir: &Ir) -> CudaDevice {
-    let g = codegen::generate(ir).expect("generate");
-    let variant = codegen::Variant::from_env().expect("CBMC_CUDA_* variables");
-    CudaDevice::new(
-        &variant.apply(&g.source),
-        g.phases.len(),
-        parallel_items(ir),
-    )
-    .expect("CUDA device")
+    let g = codegen::generate_with(ir, &variant()).expect("generate");
+    CudaDevice::new(&g.source, g.phases.len(), parallel_items(ir)).expect("CUDA device")
 }
 
 /// Does the model evaluate a function whose last bit differs between libm
@@ -111,7 +110,7 @@ fn models_without_transcendentals_agree_bitwise_on_the_gpu() {
             chunk: 100,
             full_state: true,
         };
-        let c = compare_on(&name, &ir, device(&ir), &setup);
+        let c = compare_on_with(&name, &ir, device(&ir), &setup, &variant());
         eprintln!(
             "{name}: bitwise over {} steps, {} spikes",
             c.steps, c.spikes
@@ -138,7 +137,7 @@ fn cerebellum_10s_matches_the_cpu_engine() {
     let ir = p.ir;
     let net = cbmc::network::build(&ir).expect("network");
     let mut cpu = CpuEngine::new(&ir, net.clone(), 1);
-    let g = codegen::generate(&ir).expect("generate");
+    let g = codegen::generate_with(&ir, &variant()).expect("generate");
     let mut gpu = GpuEngine::new(&ir, net, g, device(&ir), &GpuOptions::default()).expect("engine");
     let n_pop = ir.populations.len();
     let mut counts = vec![[0u64; 2]; n_pop];

@@ -15,7 +15,7 @@ mod state;
 
 use cbmc::engine::cuda::codegen::{Delivery, Variant};
 use cbmc::ir::Ir;
-use emu::{build_library, compare, have_cxx, Setup};
+use emu::{build_library, compare, compare_with, have_cxx, Setup};
 use std::path::{Path, PathBuf};
 
 fn prepare(file: &str, sets: &[(&str, &str)]) -> Ir {
@@ -35,10 +35,21 @@ fn library(ir: &Ir, name: &str) -> PathBuf {
 }
 
 /// The kernels of `ir` as `variant` makes them.
+/// (Compare with `compare_with` and the same variant where it is `fuse`:
+/// that changes the buffers too.)
 fn library_of(ir: &Ir, name: &str, variant: Variant) -> PathBuf {
-    let generated = cbmc::engine::cuda::codegen::generate(ir).expect("generate");
+    let generated = cbmc::engine::cuda::codegen::generate_with(ir, &variant).expect("generate");
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("cuda_emu");
-    build_library(&variant.apply(&generated.source), &dir, name)
+    build_library(&generated.source, &dir, name)
+}
+
+/// The step of fewer phases (`CBMC_CUDA_FUSE=1`): per-target flags, rows
+/// per step parity, one-warp populations, traces recorded by the cells.
+fn fused() -> Variant {
+    Variant {
+        fuse: true,
+        ..Variant::default()
+    }
 }
 
 /// Every delivery that can finds its spiking synapses through source
@@ -117,6 +128,14 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
         eprintln!("kernels.cbm, words and spread, {setup:?}: {c:?}");
         assert_eq!(c.steps, ir.steps);
     }
+    // The step of fewer phases (persistent kernel only: its flag waits
+    // need every block resident), the whole state after every step too.
+    let lib = library_of(&ir, "kernels_fused", fused());
+    for setup in [&setups[0], &setups[2], &setups[3]] {
+        let c = compare_with("kernels.cbm", &ir, &lib, setup, &fused());
+        eprintln!("kernels.cbm, fused, {setup:?}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
+    }
 }
 
 #[test]
@@ -161,6 +180,16 @@ fn cerebellum_matches_the_cpu_engine() {
     eprintln!("cerebellum.cbm: {c:?}");
     assert_eq!(c.steps, ir.steps);
     assert!(c.spikes > 10_000, "{c:?}");
+    // One phase a step but every fifth (`CBMC_CUDA_FUSE=1`): the deliveries
+    // ordered by per-target flags, the rule reading its rows per step
+    // parity, the olive in one warp, its trace recorded by its cells.
+    let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused()).expect("generate");
+    assert_eq!(g.phases[0].len(), 13, "{:?}", g.phases);
+    assert_eq!(g.phases.len(), 3, "{:?}", g.phases);
+    let lib = library_of(&ir, "cerebellum_fused", fused());
+    let c = compare_with("cerebellum.cbm, fused", &ir, &lib, &setup, &fused());
+    eprintln!("cerebellum.cbm, fused: {c:?}");
+    assert_eq!(c.steps, ir.steps);
 }
 
 #[test]
@@ -202,6 +231,17 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
     };
     let c = compare("blowup.cbm", &ir, &lib, &setup);
     assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
+    // The step of fewer phases: the flagged deliveries of the step with
+    // the error still run in the launch's last iteration.
+    let lib = library_of(&ir, "blowup_fused", fused());
+    for full_state in [true, false] {
+        let setup = Setup {
+            full_state,
+            ..setup.clone()
+        };
+        let c = compare_with("blowup.cbm, fused", &ir, &lib, &setup, &fused());
+        assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
+    }
 }
 
 /// Every model in models/ (but the cerebellum, which has its own test, and its
@@ -222,8 +262,11 @@ fn every_model_runs_like_the_cpu_engine() {
         ir.steps = ir.steps.min(200);
         // Every other model with all deliveries through source words and
         // spread warps (the cerebellum's big fan-ins take them by default).
+        // Every fourth with the step of fewer phases (persistent kernel).
         let variant = if n % 2 == 1 {
             words_and_spread()
+        } else if n % 4 == 2 {
+            fused()
         } else {
             Variant::default()
         };
@@ -236,7 +279,7 @@ fn every_model_runs_like_the_cpu_engine() {
             // A third with chunks started ahead (GpuOptions::overlap).
             full_state: n % 3 != 2,
         };
-        let c = compare(&name, &ir, &lib, &setup);
+        let c = compare_with(&name, &ir, &lib, &setup, &variant);
         spikes += c.spikes;
         n += 1;
     }

@@ -207,4 +207,29 @@ __device__ __forceinline__ int cbm_grid_sync(u32) {
     return (int)(seen_ >> 31);
 }
 #endif
+
+// Per-target flags (CBMC_CUDA_FUSE=1; src/engine/cuda/codegen/flags.rs): a
+// delivery's warp marks target `j` delivered for step `s` after every
+// lane's deposits, and the target's thread waits for it before it takes
+// its ring slot. The fences make the pair an acquire and a release, as in
+// the grid barrier: the lanes' stores, then the warp's sync, then lane 0's
+// fence and flag; the waiter's read of the flag, then its fence. Only the
+// persistent kernel waits (every block resident, and in a phase every
+// warp delivers before it waits), so a wait always ends.
+#ifdef CBM_HOST_EMULATION
+#define cbm_nap(spins) cbm_emu_yield(spins)
+#else
+#define cbm_nap(spins) ((void)(spins), __nanosleep(32))
+#endif
+__device__ __forceinline__ void cbm_signal(u32* flag, i64 s) {
+    __syncwarp();
+    if (cbm_lane() == 0u) {
+        __threadfence();
+        *(volatile u32*)flag = (u32)(u64)s;
+    }
+}
+__device__ __forceinline__ void cbm_await(const u32* flag, i64 s) {
+    for (u64 n = 1; *(volatile const u32*)flag != (u32)(u64)s; ++n) cbm_nap(n);
+    __threadfence();
+}
 // ---- end of prelude ---------------------------------------------------------

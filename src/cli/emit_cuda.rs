@@ -21,7 +21,10 @@ pub fn main(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let generated = match cbmc::engine::cuda::codegen::generate(&prepared.ir) {
+    // The kernels a run would compile: with the variant the environment
+    // asks for (`CBMC_CUDA_DELIVERY`, `CBMC_CUDA_FUSE`, ...).
+    use cbmc::engine::cuda::codegen::{generate_with, Variant};
+    let generated = match Variant::from_env().and_then(|v| generate_with(&prepared.ir, &v)) {
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: {e}");

@@ -16,14 +16,21 @@ pub fn run_cuda(
     progress: &mut dyn FnMut(u64),
     report: &mut CompileReport,
 ) -> Result<RunResult, String> {
-    let mut generated = codegen::generate(ir)?;
-    generated.source = codegen::Variant::from_env()?.apply(&generated.source);
+    let mut variant = codegen::Variant::from_env()?;
+    super::check_memory(ir)?;
+    let target = driver::Target::find()?;
+    if variant.fuse && !target.cooperative() {
+        eprintln!(
+            "note: CBMC_CUDA_FUSE=1 needs cooperative launches, which this device does not \
+             take: the usual kernels run instead"
+        );
+        variant.fuse = false;
+    }
+    let generated = codegen::generate_with(ir, &variant)?;
     // The network is built while NVRTC compiles: for a large model the
     // compilation is then hidden behind the build (cerebellum x64: ~1 s
     // beside ~1.4 s). NVRTC stays on this thread, whose stack its parser
     // has always had; the build gets a thread with a stack as large.
-    super::check_memory(ir)?;
-    let target = driver::Target::find()?;
     let (net, compiled, build_seconds) = std::thread::scope(|scope| {
         let building = std::thread::Builder::new()
             .name("network".into())

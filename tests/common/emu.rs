@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use cbmc::engine::cpu::CpuEngine;
-use cbmc::engine::cuda::codegen::{self, Generated};
+use cbmc::engine::cuda::codegen::{self, Generated, Variant};
 use cbmc::engine::cuda::{Device, GpuEngine, GpuOptions};
 use cbmc::engine::{Engine, StateView};
 use cbmc::ir::Ir;
@@ -254,8 +254,19 @@ fn compare_arrays(label: &str, a: &[(String, NpzArray)], b: &[(String, NpzArray)
 /// Step the CPU engine and the emulated CUDA engine side by side on `ir`;
 /// spikes, errors, recordings and (optionally) the whole state must agree bitwise.
 pub fn compare(label: &str, ir: &Ir, lib: &Path, setup: &Setup) -> Compared {
+    compare_with(label, ir, lib, setup, &Variant::default())
+}
+
+/// As `compare`, for a library built from `generate_with(ir, variant)`.
+pub fn compare_with(
+    label: &str,
+    ir: &Ir,
+    lib: &Path,
+    setup: &Setup,
+    variant: &Variant,
+) -> Compared {
     let dev = HostDevice::load(lib, setup.blocks, setup.threads, setup.persistent);
-    compare_on(label, ir, dev, setup)
+    compare_on_with(label, ir, dev, setup, variant)
 }
 
 /// Copy the device's state back and assert that every cell and synapse
@@ -279,10 +290,17 @@ fn same_whole_state<D: Device>(
 }
 
 /// As `compare`, on any device (the GPU test uses the real one).
-pub fn compare_on<D: Device>(label: &str, ir: &Ir, dev: D, setup: &Setup) -> Compared {
+/// The module must have been generated with `variant`.
+pub fn compare_on_with<D: Device>(
+    label: &str,
+    ir: &Ir,
+    dev: D,
+    setup: &Setup,
+    variant: &Variant,
+) -> Compared {
     let net = cbmc::network::build(ir).expect("network");
     let mut cpu = CpuEngine::new(ir, net.clone(), 1);
-    let generated: Generated = codegen::generate(ir).expect("generate");
+    let generated: Generated = codegen::generate_with(ir, variant).expect("generate");
     let mut gpu = GpuEngine::new(
         ir,
         net,

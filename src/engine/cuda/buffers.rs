@@ -90,6 +90,8 @@ pub(super) struct Contents<'a> {
     /// The source words and runs of each projection whose delivery may
     /// read them (`Entry::CscWords`, `Entry::CscRuns`).
     words: Vec<Option<(Vec<u64>, Vec<u32>)>>,
+    /// Buffers kept per step parity (`Generated::parity_rows`).
+    parity_rows: Vec<Entry>,
 }
 
 impl<'a> Contents<'a> {
@@ -138,11 +140,21 @@ impl<'a> Contents<'a> {
             rng: Rng::new(ir.seed),
             csc,
             device_pos,
+            parity_rows: generated.parity_rows.clone(),
             words: words
                 .into_iter()
                 .map(|w| w.transpose())
                 .collect::<Result<_, _>>()?,
         })
+    }
+
+    /// Copies of a buffer: two where it is kept per step parity.
+    fn rows_of(&self, e: &Entry) -> usize {
+        if self.parity_rows.contains(e) {
+            2
+        } else {
+            1
+        }
     }
 
     fn csc_ids(&self, q: usize) -> Option<&Vec<u32>> {
@@ -166,7 +178,10 @@ impl<'a> Contents<'a> {
                 (Init::F64(self.net.populations[pop].vars[var].clone()), None)
             }
             Entry::Refr { pop } => (Init::Zero(4 * self.ir.populations[pop].size), None),
-            Entry::Lspk { pop } => (Init::I64(vec![-1; self.ir.populations[pop].size]), None),
+            Entry::Lspk { pop } => {
+                let n = self.ir.populations[pop].size * self.rows_of(e);
+                (Init::I64(vec![-1; n]), None)
+            }
             Entry::Mask { pop } => (
                 Init::Zero(4 * mask_words(self.ir.populations[pop].size) * self.chunk as usize),
                 None,
@@ -264,7 +279,12 @@ impl<'a> Contents<'a> {
             }
             Entry::Tarr { proj } => {
                 let n = self.ir.populations[self.ir.projections[proj].target].size;
-                (Init::I64(vec![-1; n]), None)
+                (Init::I64(vec![-1; n * self.rows_of(e)]), None)
+            }
+            // No delivery yet: "step -1" (all ones) is done.
+            Entry::Flag { proj } => {
+                let n = self.ir.populations[self.ir.projections[proj].target].size;
+                (Init::U32(vec![u32::MAX; n]), None)
             }
             Entry::DepVal { proj, .. } => (Init::Zero(8 * self.net.projections[proj].len()), None),
             Entry::DepFlag { proj, .. } => (Init::Zero(4 * self.net.projections[proj].len()), None),
@@ -289,6 +309,15 @@ impl<'a> Contents<'a> {
                 RecorderKindIr::Trace { cells, .. } => {
                     (Init::U32(cells.iter().map(|&c| c as u32).collect()), None)
                 }
+                _ => (Init::Zero(0), None),
+            },
+            Entry::TraceAt { rec } => match &self.ir.recorders[rec].kind {
+                RecorderKindIr::Trace {
+                    population, cells, ..
+                } => (
+                    Init::U32(trace_columns(self.ir.populations[*population].size, cells)),
+                    None,
+                ),
                 _ => (Init::Zero(0), None),
             },
             Entry::TraceBuf { rec } => match &self.ir.recorders[rec].kind {
@@ -326,5 +355,36 @@ impl<'a> Contents<'a> {
             Entry::NWeightIds { rec } => (Init::Zero(0), Some(self.weight_ids[rec].len() as u64)),
             Entry::Err => (Init::U64(vec![u64::MAX, u64::MAX]), None),
         })
+    }
+}
+
+/// The columns of a trace recorder's buffer that each of the population's
+/// `n` cells fills: `n + 1` offsets, then the columns (a cell may be
+/// recorded in several).
+fn trace_columns(n: usize, cells: &[usize]) -> Vec<u32> {
+    let mut count = vec![0u32; n + 1];
+    for &c in cells {
+        count[c + 1] += 1;
+    }
+    for c in 0..n {
+        count[c + 1] += count[c];
+    }
+    let mut cols = vec![0u32; cells.len()];
+    let mut next = count.clone();
+    for (col, &c) in cells.iter().enumerate() {
+        cols[next[c] as usize] = col as u32;
+        next[c] += 1;
+    }
+    count.extend(cols);
+    count
+}
+
+#[cfg(test)]
+mod trace_column_tests {
+    #[test]
+    fn each_cell_finds_its_columns_in_order() {
+        // cells [2, 0, 2] of 3: cell 0 fills column 1, cell 2 columns 0 and 2.
+        let t = super::trace_columns(3, &[2, 0, 2]);
+        assert_eq!(t, vec![0, 1, 1, 3, 1, 0, 2]);
     }
 }

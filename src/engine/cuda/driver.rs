@@ -133,6 +133,12 @@ pub struct Target {
 }
 
 impl Target {
+    /// Whether the device takes cooperative launches, so runs use the
+    /// persistent kernel (else one launch per phase).
+    pub fn cooperative(&self) -> bool {
+        self.cooperative
+    }
+
     pub fn find() -> Result<Self, String> {
         let info = usable()?;
         let dev = result::device::get(0).map_err(|e| err("cuDeviceGet", e))?;

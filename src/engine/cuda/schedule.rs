@@ -18,6 +18,14 @@
 //!
 //! The deferred tasks are chosen to make the step's expected number of
 //! phases smallest (all valid choices are tried when there are few).
+//!
+//! With **per-target flags** (`CBMC_CUDA_FUSE=1`, persistent kernel only)
+//! a delivery with a delay of one step, deferred, may share a phase with
+//! its targets' cell update: its warp sets a target's flag after the
+//! target's deposits and the target's thread waits for it
+//! (`cbm_signal` and `cbm_await` in kernels/templates/prelude.cu). That is
+//! safe because in a phase every warp runs its deferred tasks before the
+//! others, every warp is resident, and a delivery never waits.
 
 /// What a task reads or writes, for deciding which tasks may share a phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -28,6 +36,12 @@ pub(super) enum Res {
     /// The current step's row of spike bits (one row per step: the row a
     /// deferred task reads, the step before's, is no longer written).
     Mask(usize),
+    /// The step's copy of the cells' last spike steps, where they are kept
+    /// per step parity (so, as for `Mask`, a deferred reader's copy is no
+    /// longer written).
+    SpkRow(usize),
+    /// The same for a teacher projection's last arrival steps.
+    TarrRow(usize),
     Refr(usize),
     Src(usize),
     /// The ring slot of the current step (cells take it) ...
@@ -72,23 +86,31 @@ impl Task {
     /// Its reads as seen from the next step, where a deferred task runs.
     fn deferred_reads(&self) -> Vec<Res> {
         let mut out = self.reads.clone();
-        out.retain(|r| !matches!(r, Res::Mask(_)));
+        out.retain(|r| !matches!(r, Res::Mask(_) | Res::SpkRow(_) | Res::TarrRow(_)));
         out
     }
 
-    /// Its writes as seen from the next step.
-    fn deferred_writes(&self) -> Vec<Res> {
+    /// Its writes as seen from the next step, and those of them that
+    /// per-target flags order (`flags`): run a step later, a delay of one
+    /// step writes the slot the cells of that step take.
+    fn deferred_writes(&self, flags: bool) -> (Vec<Res>, Vec<Res>) {
         let mut out = self.writes.clone();
+        let mut ordered = vec![];
         if self.defer == (Defer::Delivery { delay: 1 }) {
             for w in &self.writes {
-                match *w {
-                    Res::RingLater(q) => out.push(Res::RingNow(q)),
-                    Res::ArrLater(q) => out.push(Res::ArrNow(q)),
-                    _ => {}
+                let now = match *w {
+                    Res::RingLater(q) => Res::RingNow(q),
+                    Res::ArrLater(q) => Res::ArrNow(q),
+                    _ => continue,
+                };
+                if flags {
+                    ordered.push(now);
+                } else {
+                    out.push(now);
                 }
             }
         }
-        out
+        (out, ordered)
     }
 }
 
@@ -109,14 +131,20 @@ pub(super) struct Slot {
 #[derive(Clone, Debug)]
 pub(super) struct Schedule {
     pub phases: Vec<Vec<Slot>>,
+    /// Projections whose deliveries set per-target flags that their
+    /// targets' cell updates wait for (ascending).
+    pub flagged: Vec<usize>,
 }
 
 /// Pack `tasks` (in the CPU engine's order) into phases, deferring what
 /// helps: every valid choice of deferred tasks is tried when there are not
 /// too many, else they are chosen greedily from the end of the step.
-pub(super) fn schedule(tasks: &[Task]) -> Schedule {
+/// `flags`: per-target flags may order a delivery and its targets' cell
+/// update within a phase (see the module's comment).
+pub(super) fn schedule(tasks: &[Task], flags: bool) -> Schedule {
     let mut search = Search {
         tasks,
+        flags,
         deferred: vec![false; tasks.len()],
         best: None,
         left: 1 << 12,
@@ -124,7 +152,7 @@ pub(super) fn schedule(tasks: &[Task]) -> Schedule {
     search.walk(tasks.len());
     match search.best {
         Some((_, best)) if search.left > 0 => best,
-        _ => greedy(tasks),
+        _ => greedy(tasks, flags),
     }
 }
 
@@ -139,6 +167,7 @@ fn may_defer(tasks: &[Task], deferred: &[bool], t: usize) -> bool {
 /// Exhaustive search over the valid sets of deferred tasks, from the end.
 struct Search<'a> {
     tasks: &'a [Task],
+    flags: bool,
     deferred: Vec<bool>,
     /// Cost, number deferred (fewer wins a tie), schedule.
     best: Option<((f64, usize), Schedule)>,
@@ -154,7 +183,7 @@ impl Search<'_> {
         }
         if t == 0 {
             self.left -= 1;
-            let s = pack(self.tasks, &self.deferred);
+            let s = pack(self.tasks, &self.deferred, self.flags);
             let key = (
                 cost(self.tasks, &s),
                 self.deferred.iter().filter(|&&d| d).count(),
@@ -180,17 +209,17 @@ impl Search<'_> {
 
 /// For many deferrable tasks: from the end of the step, defer each one
 /// that does not make the step's expected number of phases larger.
-fn greedy(tasks: &[Task]) -> Schedule {
+fn greedy(tasks: &[Task], flags: bool) -> Schedule {
     let n = tasks.len();
     let mut deferred = vec![false; n];
-    let mut best = pack(tasks, &deferred);
+    let mut best = pack(tasks, &deferred, flags);
     let mut best_cost = cost(tasks, &best);
     for t in (0..n).rev() {
         if !may_defer(tasks, &deferred, t) {
             continue;
         }
         deferred[t] = true;
-        let trial = pack(tasks, &deferred);
+        let trial = pack(tasks, &deferred, flags);
         let c = cost(tasks, &trial);
         // Ties are taken: deferring one task often pays only once the
         // task before it is deferred too.
@@ -205,8 +234,9 @@ fn greedy(tasks: &[Task]) -> Schedule {
 }
 
 /// Greedy phases for the order "deferred tasks of the step before, then
-/// the others", each after every earlier item it conflicts with.
-fn pack(tasks: &[Task], deferred: &[bool]) -> Schedule {
+/// the others", each after every earlier item it conflicts with (or, for
+/// what per-target flags order, in the same phase or after).
+fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
     let order: Vec<Slot> = (0..tasks.len())
         .filter(|&t| deferred[t])
         .chain((0..tasks.len()).filter(|&t| !deferred[t]))
@@ -215,23 +245,39 @@ fn pack(tasks: &[Task], deferred: &[bool]) -> Schedule {
             deferred: deferred[task],
         })
         .collect();
-    let (reads, writes): (Vec<Vec<Res>>, Vec<Vec<Res>>) = order
-        .iter()
-        .map(|s| {
-            let t = &tasks[s.task];
-            if s.deferred {
-                (t.deferred_reads(), t.deferred_writes())
-            } else {
-                (t.reads.clone(), t.writes.clone())
-            }
-        })
-        .unzip();
+    let mut reads = vec![];
+    let mut writes = vec![];
+    let mut ordered = vec![];
+    for s in &order {
+        let t = &tasks[s.task];
+        if s.deferred {
+            let (w, o) = t.deferred_writes(flags);
+            reads.push(t.deferred_reads());
+            writes.push(w);
+            ordered.push(o);
+        } else {
+            reads.push(t.reads.clone());
+            writes.push(t.writes.clone());
+            ordered.push(vec![]);
+        }
+    }
     let mut phase_of: Vec<usize> = Vec::with_capacity(order.len());
+    let mut flagged = vec![];
     for n in 0..order.len() {
         let mut p = 0;
         for m in 0..n {
             if conflict(&reads[n], &writes[n], &reads[m], &writes[m]) {
                 p = p.max(phase_of[m] + 1);
+            } else if let Some(r) = ordered[m]
+                .iter()
+                .find(|r| reads[n].contains(r) || writes[n].contains(r))
+            {
+                // A deferred delivery earlier in the same phase (its slot
+                // comes first), ordered per target by its flags.
+                p = p.max(phase_of[m]);
+                if let Res::RingNow(q) | Res::ArrNow(q) = *r {
+                    flagged.push(q);
+                }
             }
         }
         phase_of.push(p);
@@ -241,7 +287,9 @@ fn pack(tasks: &[Task], deferred: &[bool]) -> Schedule {
     for (s, p) in order.iter().zip(&phase_of) {
         phases[*p].push(*s);
     }
-    Schedule { phases }
+    flagged.sort_unstable();
+    flagged.dedup();
+    Schedule { phases, flagged }
 }
 
 /// Expected phases per step: a phase of periodic tasks only runs in the
@@ -415,7 +463,7 @@ mod tests {
             Defer::Delivery { delay: 2 },
         );
         let tasks = [cells(), deliver];
-        let s = schedule(&tasks);
+        let s = schedule(&tasks, false);
         assert_eq!(s.phases.len(), 1, "{s:?}");
         assert!(s.phases[0].contains(&Slot {
             task: 1,
@@ -423,7 +471,7 @@ mod tests {
         }));
         let rec = task("rec", &[Res::Var(0, 0)], &[], None, Defer::Yes);
         let tasks = [tasks[0].clone(), tasks[1].clone(), rec];
-        let s = schedule(&tasks);
+        let s = schedule(&tasks, false);
         assert_eq!(s.phases.len(), 2, "{s:?}");
         assert!(s.phases[1].contains(&Slot {
             task: 2,
@@ -443,7 +491,7 @@ mod tests {
             Defer::Delivery { delay: 1 },
         );
         let tasks = [cells(), deliver];
-        let d = pack(&tasks, &[false, true]);
+        let d = pack(&tasks, &[false, true], false);
         let cells_phase = d
             .phases
             .iter()
@@ -457,12 +505,78 @@ mod tests {
         assert!(deliver_phase < cells_phase, "{d:?}");
     }
 
+    /// With per-target flags, a delivery with a delay of one step shares
+    /// the next step's phase with its targets' cell update, its slot
+    /// first; without them it needs a phase of its own.
+    #[test]
+    fn flags_let_a_one_step_delivery_share_its_targets_phase() {
+        let deliver = task(
+            "deliver",
+            &[Res::Mask(0)],
+            &[Res::RingLater(0)],
+            None,
+            Defer::Delivery { delay: 1 },
+        );
+        let tasks = [cells(), deliver];
+        let plain = schedule(&tasks, false);
+        assert_eq!(plain.phases.len(), 2, "{plain:?}");
+        assert!(plain.flagged.is_empty());
+        let flagged = schedule(&tasks, true);
+        assert_eq!(flagged.phases.len(), 1, "{flagged:?}");
+        assert_eq!(
+            flagged.phases[0],
+            vec![
+                Slot {
+                    task: 1,
+                    deferred: true
+                },
+                Slot {
+                    task: 0,
+                    deferred: false
+                }
+            ]
+        );
+        assert_eq!(flagged.flagged, vec![0]);
+        // A delivery that also reads what the cells write (its `on_pre`
+        // reads a target's variable) still waits for a barrier.
+        let mut reader = tasks[1].clone();
+        reader.reads.push(Res::Var(0, 0));
+        let s = schedule(&[cells(), reader], true);
+        assert_eq!(s.phases.len(), 2, "{s:?}");
+    }
+
+    /// A deferred reader of a copy kept per step parity does not wait for
+    /// the next step's writer of the current copy.
+    #[test]
+    fn a_copy_per_step_parity_lets_a_reader_be_deferred() {
+        let w = [Res::Spk(0), Res::SpkRow(0), Res::Var(0, 0)];
+        let cells = task("cells", &w, &w, None, Defer::No);
+        let rule = task(
+            "rule",
+            &[Res::SpkRow(0), Res::Syn(0)],
+            &[Res::Syn(0)],
+            Some(5),
+            Defer::Yes,
+        );
+        let s = schedule(&[cells.clone(), rule], false);
+        assert_eq!(s.phases.len(), 1, "{s:?}");
+        let old = task(
+            "rule",
+            &[Res::Spk(0), Res::Syn(0)],
+            &[Res::Syn(0)],
+            Some(5),
+            Defer::Yes,
+        );
+        let s = schedule(&[cells, old], false);
+        assert_eq!(s.phases.len(), 2, "{s:?}");
+    }
+
     /// A task followed by one that writes what it reads stays in its step.
     #[test]
     fn a_task_is_not_deferred_past_a_later_writer() {
         let rule = task("rule", &[Res::Syn(0)], &[Res::Syn(0)], Some(5), Defer::Yes);
         let bump = task("bump", &[], &[Res::Syn(0)], None, Defer::No);
-        let s = schedule(&[rule, bump]);
+        let s = schedule(&[rule, bump], false);
         assert!(s.phases.iter().flatten().all(|x| !x.deferred), "{s:?}");
     }
 
@@ -472,7 +586,7 @@ mod tests {
         let cells = task("cells", &[], &[Res::Syn(0)], None, Defer::No);
         let rule = task("rule", &[Res::Syn(0)], &[Res::Syn(0)], Some(5), Defer::No);
         let tasks = [cells, rule];
-        let s = schedule(&tasks);
+        let s = schedule(&tasks, false);
         let code = s.emit(&tasks);
         assert!(
             code.contains("case 1: return ((parts & 2) && ((u64)(s) % 5ull == 0ull));"),

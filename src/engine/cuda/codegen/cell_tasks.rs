@@ -10,9 +10,9 @@ impl Gen<'_> {
         let n = p.size;
         let w = mask_words(n);
         let name = format!("src_{}", p.name);
-        let lspk = self.name(Entry::Lspk { pop: pi });
+        let lspk = self.lspk_of(pi);
         let mask = self.name(Entry::Mask { pop: pi });
-        let mut body = String::new();
+        let mut body = self.lspk_carry(pi, &ind(3));
         let mut pre = String::new();
         let kind;
         if let Some(prob) = s.fixed_probability(ir.dt) {
@@ -95,7 +95,7 @@ impl Gen<'_> {
             name,
             code,
             reads: vec![],
-            writes: vec![Res::Spk(pi), Res::Mask(pi), Res::Src(pi)],
+            writes: vec![Res::Spk(pi), self.spk_res(pi), Res::Mask(pi), Res::Src(pi)],
             period: None,
             defer: Defer::No,
         }
@@ -149,6 +149,7 @@ impl Gen<'_> {
             }
             let ring = self.name(Entry::Ring { proj: qi });
             let sl = q.ring_slots();
+            body.push_str(&self.await_delivery(qi, pad));
             let _ = writeln!(
                 body,
                 "{pad}double* rg{qi}_ = {ring} + ((u64)s % {sl}ull) * {n}ull; // from: projection {}\n{pad}const double rv{qi}_ = rg{qi}_[i];",
@@ -181,7 +182,9 @@ impl Gen<'_> {
                 continue;
             }
             let arr = self.name(Entry::Arr { proj: ti });
-            let tarr = self.name(Entry::Tarr { proj: ti });
+            let tarr = self.tarr_of(ti);
+            taken.push_str(&self.tarr_carry(ti, pad));
+            body.push_str(&self.await_delivery(ti, pad));
             let sl = t.ring_slots();
             let _ = writeln!(
                 body,
@@ -194,6 +197,7 @@ impl Gen<'_> {
             );
             writes.push(Res::ArrNow(ti));
             writes.push(Res::Tarr(ti));
+            writes.push(self.tarr_res(ti));
         }
         body.push_str(&taken);
     }
@@ -243,18 +247,33 @@ impl Gen<'_> {
         };
         regs.sort_unstable();
         regs.dedup();
+        // One warp for the whole update of a population with gap junctions
+        // (`Variant::fuse`, at most 32 cells): the currents read every
+        // cell's voltage before any cell steps, ordered by a warp sync
+        // instead of a phase. Its registers are declared outside the
+        // cells' branches, which the sync comes between.
+        let one_warp = step && !gaps.is_empty();
+        let mut loads = String::new();
         for &v in &regs {
             let arr = self.name(Entry::CellVar { pop: pi, var: v });
-            let _ = writeln!(body, "{pad}double cv{v}_ = {arr}[i];");
+            if one_warp {
+                let _ = writeln!(loads, "    double cv{v}_ = i < {n}ull ? {arr}[i] : 0.0;");
+            } else {
+                let _ = writeln!(body, "{pad}double cv{v}_ = {arr}[i];");
+            }
         }
         let refr = self.name(Entry::Refr { pop: pi });
+        let mut refr_load = String::new();
         if step {
             if nir.spike.is_some() {
-                let _ = writeln!(body, "{pad}u32 r_ = {refr}[i];");
+                let _ = writeln!(refr_load, "{pad}u32 r_ = {refr}[i];");
             } else {
-                let _ = writeln!(body, "{pad}const u32 r_ = 0u;");
+                let _ = writeln!(refr_load, "{pad}const u32 r_ = 0u;");
             }
-            let _ = writeln!(body, "{pad}(void)r_;");
+            let _ = writeln!(refr_load, "{pad}(void)r_;");
+        }
+        if !one_warp {
+            body.push_str(&refr_load);
         }
         if arrive {
             self.arrivals(pi, &pad, &mut body, &mut writes);
@@ -269,13 +288,19 @@ impl Gen<'_> {
             reads.push(Res::Var(pi, gap.voltage));
             writes.push(Res::Var(pi, gap.target));
         }
+        let split = body.len();
+        if one_warp {
+            body.push_str(&refr_load);
+        }
         if step {
             for v in 0..nir.vars.len() {
                 writes.push(Res::Var(pi, v));
             }
             writes.push(Res::Refr(pi));
             writes.push(Res::Spk(pi));
+            writes.push(self.spk_res(pi));
             writes.push(Res::Mask(pi));
+            body.push_str(&self.lspk_carry(pi, &pad));
             body.push_str(&Self::locals(nir.locals, 3));
             let c = Ctx::Neuron { pop: pi };
             let mut dep = 0;
@@ -283,7 +308,7 @@ impl Gen<'_> {
             self.stmts(&mut body, &nir.step, c, 3, &mut dep);
             if let Some(sp) = &nir.spike {
                 let cond = self.expr(sp, c);
-                let lspk = self.name(Entry::Lspk { pop: pi });
+                let lspk = self.lspk_of(pi);
                 let _ = writeln!(
                     body,
                     "{pad}// from: population {} (spike test, reset)",
@@ -315,16 +340,27 @@ impl Gen<'_> {
             let arr = self.name(Entry::CellVar { pop: pi, var: v });
             let _ = writeln!(body, "{pad}{arr}[i] = cv{v}_;");
         }
+        if step {
+            body.push_str(&self.traces_by_cells(pi, &pad));
+        }
         let mut code = String::new();
         let _ = writeln!(
             code,
             "// from: population {} ({part})\nCBM_TASK void cbm_{name}(i64 s, i64 c0, u64 rot_) {{\n    const double t = (double)s * CBM_DT;\n    (void)t;\n    (void)c0;",
             p.name
         );
-        let _ = write!(
-            code,
-            "    for (u64 base = cbm_warp_r(rot_) * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        (void)spk;\n        if (i < {n}ull) {{\n{body}        }}\n"
-        );
+        if one_warp {
+            let (gathered, stepped) = body.split_at(split);
+            let _ = write!(
+                code,
+                "    if (cbm_warp_r(rot_) != 0ull) return; // one warp: all {n} cells\n    {{\n    const u64 base = 0ull;\n    const u64 i = cbm_lane();\n    int spk = 0;\n    (void)spk;\n{loads}        if (i < {n}ull) {{\n{gathered}        }}\n        __syncwarp(); // every cell's currents before any voltage is stepped\n        if (i < {n}ull) {{\n{stepped}        }}\n"
+            );
+        } else {
+            let _ = write!(
+                code,
+                "    for (u64 base = cbm_warp_r(rot_) * 32; base < {n}ull; base += cbm_nwarps() * 32) {{\n        const u64 i = base + cbm_lane();\n        int spk = 0;\n        (void)spk;\n        if (i < {n}ull) {{\n{body}        }}\n"
+            );
+        }
         if step {
             let mask = self.name(Entry::Mask { pop: pi });
             let _ = writeln!(

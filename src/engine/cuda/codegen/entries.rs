@@ -13,7 +13,8 @@ pub enum Entry {
     Refr {
         pop: usize,
     },
-    /// i64[n]: step of the last spike, -1 before the first.
+    /// i64[n]: step of the last spike, -1 before the first (i64[2 n], a
+    /// copy per step parity, where `Generated::parity_rows` says so).
     Lspk {
         pop: usize,
     },
@@ -116,6 +117,17 @@ pub enum Entry {
     TraceBuf {
         rec: usize,
     },
+    /// u32[n + 1 + cells]: the columns of a trace recorder's buffer that
+    /// each cell of its population fills (offsets, then columns), for the
+    /// cells' own threads to record (`Variant::fuse`).
+    TraceAt {
+        rec: usize,
+    },
+    /// u32[targets]: the last step whose delivery the target's deposits
+    /// are in (`Variant::fuse`; all ones before the first step).
+    Flag {
+        proj: usize,
+    },
     /// u32 synapse ids; f64[samples * ids].
     WeightIds {
         rec: usize,
@@ -163,6 +175,7 @@ impl Entry {
                 | Entry::SrcTimes { .. }
                 | Entry::SrcCells { .. }
                 | Entry::TraceCells { .. }
+                | Entry::TraceAt { .. }
                 | Entry::WeightIds { .. }
         )
     }

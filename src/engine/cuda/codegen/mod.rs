@@ -30,6 +30,8 @@ use std::fmt::Write;
 
 mod cell_tasks;
 mod entries;
+mod flags;
+mod rows;
 mod synapse_tasks;
 mod variant;
 
@@ -67,6 +69,8 @@ pub struct Generated {
     /// first looking up its id; periodic rules look up the position
     /// (`CsrPos`).
     pub csc_order: Vec<bool>,
+    /// Buffers kept per step parity: twice the cells (`Variant::fuse`).
+    pub parity_rows: Vec<Entry>,
 }
 
 /// Which projections keep their synapse variables in CSC order: those with
@@ -130,9 +134,22 @@ struct Gen<'a> {
     index: HashMap<Entry, usize>,
     teachers: Vec<bool>,
     csc_order: Vec<bool>,
+    /// `Variant::fuse`: fewer phases a step (see `generate_with`).
+    fuse: bool,
+    rows: rows::ParityRows,
+    /// Per recorder: a trace the cells' own threads record (`Variant::fuse`).
+    traced_by_cells: Vec<bool>,
 }
 
+/// The default kernels of `ir` (see `generate_with`).
 pub fn generate(ir: &Ir) -> Result<Generated, String> {
+    generate_with(ir, &Variant::default())
+}
+
+/// The kernels of `ir` as `variant` makes them: its `#define`s in front of
+/// the source, and with `variant.fuse` a step of fewer phases, which only
+/// the persistent kernel may run (its waits need every block resident).
+pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
     let mut g = Gen {
         ir,
         entries: vec![],
@@ -140,6 +157,9 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
         index: HashMap::new(),
         teachers: teachers(ir),
         csc_order: csc_order(ir),
+        fuse: variant.fuse,
+        rows: rows::parity_rows(ir, variant.fuse),
+        traced_by_cells: vec![false; ir.recorders.len()],
     };
     g.slot(Entry::Err);
     let tasks = g.tasks()?;
@@ -154,7 +174,7 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
             t.name
         ));
     }
-    let sched = super::schedule::schedule(&tasks);
+    let sched = super::schedule::schedule(&tasks, g.fuse);
     let n_phases = sched.phases.len();
     let mut src = String::new();
     let _ = writeln!(
@@ -220,6 +240,14 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
         );
     }
     src.push_str("\n// ---- tasks ----\n");
+    // Which deliveries the schedule orders by per-target flags.
+    for qi in g.flag_candidates() {
+        let _ = writeln!(
+            src,
+            "#define CBM_FLAG_{qi} {}",
+            u8::from(sched.flagged.contains(&qi))
+        );
+    }
     for t in &tasks {
         src.push_str(&t.code);
         src.push('\n');
@@ -227,11 +255,13 @@ pub fn generate(ir: &Ir) -> Result<Generated, String> {
     src.push_str("// ---- phases ----\n");
     src.push_str(&sched.emit(&tasks));
     src.push_str(ENTRY);
+    let parity_rows = g.parity_entries();
     Ok(Generated {
-        source: src,
+        source: variant.apply(&src),
         entries: g.entries,
         phases: sched.names(&tasks),
         csc_order: g.csc_order,
+        parity_rows,
     })
 }
 
@@ -360,6 +390,8 @@ impl Gen<'_> {
             Entry::GapList { gap } => format!("GAPLIST_{}", ir.gaps[gap].name),
             Entry::TraceCells { rec } => format!("TRCELLS_{}", ir.recorders[rec].name),
             Entry::TraceBuf { rec } => format!("TRBUF_{}", ir.recorders[rec].name),
+            Entry::TraceAt { rec } => format!("TRAT_{}", ir.recorders[rec].name),
+            Entry::Flag { proj: q } => format!("FLAG_{}", proj(q)),
             Entry::WeightIds { rec } => format!("WIDS_{}", ir.recorders[rec].name),
             Entry::WeightBuf { rec } => format!("WBUF_{}", ir.recorders[rec].name),
             Entry::Err => "CBM_ERR".into(),
@@ -396,15 +428,10 @@ impl Gen<'_> {
     ) -> String {
         match a {
             CellAccess::Var(v) => format!("{}[{idx}]", self.name(Entry::CellVar { pop, var: v })),
-            CellAccess::LastSpike => {
-                format!("cbm_last({}[{idx}])", self.name(Entry::Lspk { pop }))
-            }
-            CellAccess::Spiked => format!(
-                "({}[{idx}] == s ? 1.0 : 0.0)",
-                self.name(Entry::Lspk { pop })
-            ),
+            CellAccess::LastSpike => format!("cbm_last({}[{idx}])", self.lspk_of(pop)),
+            CellAccess::Spiked => format!("({}[{idx}] == s ? 1.0 : 0.0)", self.lspk_of(pop)),
             CellAccess::LastTeacher => match teacher {
-                Some(ti) => format!("cbm_last({}[{idx}])", self.name(Entry::Tarr { proj: ti })),
+                Some(ti) => format!("cbm_last({}[{idx}])", self.tarr_of(ti)),
                 None => lit(-1e9),
             },
         }
@@ -468,7 +495,18 @@ impl Gen<'_> {
                             !arrival_vars.contains(&v)
                                 && gaps.iter().all(|&h| ir.gaps[h].target != v)
                         });
-                    if fused && !gaps.is_empty() {
+                    // Fewer phases (`Variant::fuse`): a population that
+                    // fits one warp is updated by one warp, gap currents
+                    // and all; the cells' own threads record their traces
+                    // where one task updates them.
+                    let one_warp = self.fuse && fused && ir.populations[pi].size <= 32;
+                    let one_task = gaps.is_empty() && !teacher_handlers;
+                    if self.fuse && (one_task || one_warp) {
+                        self.trace_in_cells(pi);
+                    }
+                    if one_warp && !gaps.is_empty() {
+                        tasks.push(self.cell_task(pi, pos, true, true, &gaps));
+                    } else if fused && !gaps.is_empty() {
                         tasks.push(self.cell_task(pi, pos, true, false, &gaps));
                         tasks.push(self.cell_task(pi, pos, false, true, &[]));
                     } else if teacher_handlers || !gaps.is_empty() {

@@ -17,15 +17,15 @@ impl Gen<'_> {
             walk(e, &mut |x| match x {
                 Expr::Pre(a) => match a {
                     CellAccess::Var(v) => out.push(Res::Var(q.source, *v)),
-                    CellAccess::LastSpike | CellAccess::Spiked => out.push(Res::Spk(q.source)),
+                    CellAccess::LastSpike | CellAccess::Spiked => out.push(self.spk_res(q.source)),
                     CellAccess::LastTeacher => {}
                 },
                 Expr::Post(a) => match a {
                     CellAccess::Var(v) => out.push(Res::Var(q.target, *v)),
-                    CellAccess::LastSpike | CellAccess::Spiked => out.push(Res::Spk(q.target)),
+                    CellAccess::LastSpike | CellAccess::Spiked => out.push(self.spk_res(q.target)),
                     CellAccess::LastTeacher => {
                         if let Some(ti) = q.teacher {
-                            out.push(Res::Tarr(ti))
+                            out.push(self.tarr_res(ti))
                         }
                     }
                 },
@@ -281,7 +281,9 @@ impl Gen<'_> {
                 "            if (narr_ > 0u) {arr}[((u64)(s + {d}) % {sl}ull) * {nt}ull + j] += narr_;"
             );
         }
-        code.push_str("        }\n    }\n}\n");
+        code.push_str("        }\n");
+        code.push_str(&self.signal_delivery(qi, "        "));
+        code.push_str("    }\n}\n");
         let mut reads = self.handler_reads(qi, &q.on_pre, None);
         reads.push(Res::Mask(q.source));
         let mut writes = vec![];
@@ -403,9 +405,9 @@ impl Gen<'_> {
         let what = if teacher { "on_teacher" } else { "on_post" };
         let active = if teacher {
             let ti = q.teacher.expect("on_teacher needs a teacher");
-            format!("{}[jl_] == s", self.name(Entry::Tarr { proj: ti }))
+            format!("{}[jl_] == s", self.tarr_of(ti))
         } else {
-            format!("{}[jl_] == s", self.name(Entry::Lspk { pop: q.target }))
+            format!("{}[jl_] == s", self.lspk_of(q.target))
         };
         let off = self.name(Entry::CscOff { proj: qi });
         let cpre = self.name(Entry::CscPre { proj: qi });
@@ -420,9 +422,9 @@ impl Gen<'_> {
         );
         let mut reads = self.handler_reads(qi, handler, None);
         if teacher {
-            reads.push(Res::Tarr(q.teacher.expect("teacher")));
+            reads.push(self.tarr_res(q.teacher.expect("teacher")));
         } else {
-            reads.push(Res::Spk(q.target));
+            reads.push(self.spk_res(q.target));
         }
         Task {
             name: format!("{what}_{}", q.name),
@@ -494,12 +496,60 @@ impl Gen<'_> {
         }
     }
 
+    /// Have the cells of population `pi` record its traces themselves, at
+    /// the end of their update (which must be the last of the step to
+    /// write their variables): no recorder task then reads them at the
+    /// start of the next step, before those cells' next update.
+    pub(super) fn trace_in_cells(&mut self, pi: usize) {
+        for (ri, r) in self.ir.recorders.iter().enumerate() {
+            if let RecorderKindIr::Trace { population, .. } = r.kind {
+                self.traced_by_cells[ri] |= population == pi;
+            }
+        }
+    }
+
+    /// The code by which cell `i`'s thread records the traces of its
+    /// population (`trace_in_cells`), its variables in registers: into
+    /// each of the recorder's columns that is the cell's (`Entry::TraceAt`).
+    pub(super) fn traces_by_cells(&mut self, pi: usize, pad: &str) -> String {
+        let ir = self.ir;
+        let mut out = String::new();
+        for (ri, r) in ir.recorders.iter().enumerate() {
+            let RecorderKindIr::Trace {
+                population,
+                var,
+                cells,
+                every_steps: e,
+            } = &r.kind
+            else {
+                continue;
+            };
+            if !self.traced_by_cells[ri] || *population != pi {
+                continue;
+            }
+            let at = self.name(Entry::TraceAt { rec: ri });
+            let buf = self.name(Entry::TraceBuf { rec: ri });
+            let n = self.pop_size(pi);
+            let _ = writeln!(
+                out,
+                "{pad}if ((u64)s % {e}ull == 0ull) {{ // from: recorder {} (by the cells' own threads)\n{pad}    const u64 row_ = (u64)s / {e}ull - ((u64)c0 + {e}ull - 1ull) / {e}ull;\n{pad}    for (u32 x_ = {at}[i]; x_ < {at}[i + 1]; ++x_) {buf}[row_ * {}ull + {at}[{}ull + x_]] = cv{var}_;\n{pad}}}",
+                r.name,
+                cells.len(),
+                n + 1
+            );
+        }
+        out
+    }
+
     /// Trace and weight samples of the step, into the chunk's buffers: a
     /// task per recorder, so each waits only for what it samples.
     pub(super) fn record_tasks(&mut self) -> Vec<Task> {
         let ir = self.ir;
         let mut tasks = vec![];
         for (ri, r) in ir.recorders.iter().enumerate() {
+            if self.traced_by_cells[ri] {
+                continue;
+            }
             let (e, count, buf, value, read) = match &r.kind {
                 RecorderKindIr::Trace {
                     population,

@@ -1,6 +1,7 @@
 //! Switches of the generated source that change how the kernels work but
-//! not what they compute: `#define`s in front of it, for comparisons on a
-//! GPU (`scripts/gpu-check.sh`) and for the profiling timers.
+//! not what they compute: `#define`s in front of it (and one that changes
+//! the generated step itself), for comparisons on a GPU
+//! (`scripts/gpu-check.sh`) and for the profiling timers.
 
 /// The source's switches that change how the kernels work but not what
 /// they compute, for comparisons on a GPU: each a `#define` before the
@@ -17,6 +18,14 @@ pub struct Variant {
     /// The grid barrier by one count of arrivals that the host zeroes
     /// before each launch (`CBM_COUNTER_BARRIER`; kernels/templates/prelude.cu).
     pub counter_barrier: bool,
+    /// Fewer phases a step (`CBMC_CUDA_FUSE=1`; `generate_with` builds the
+    /// step differently, so it is no `#define`): deliveries with a delay
+    /// of one step ordered by per-target flags in their targets' phase,
+    /// last spike and teacher steps kept per step parity where a periodic
+    /// rule reads them, a population with gap junctions that fits one warp
+    /// updated by one warp, traces recorded by the cells' own threads.
+    /// Needs the persistent kernel (every block resident).
+    pub fuse: bool,
 }
 
 /// See `CBM_DELIVERY` in kernels/templates/prelude.cu.
@@ -34,7 +43,8 @@ pub enum Delivery {
 impl Variant {
     /// The variant the environment asks for (the default where it is
     /// silent): `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
-    /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=generation|counter`.
+    /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=generation|counter`,
+    /// `CBMC_CUDA_FUSE=1`.
     pub fn from_env() -> Result<Self, String> {
         Self::from_vars(|name| std::env::var(name).ok())
     }
@@ -66,6 +76,7 @@ impl Variant {
             delivery,
             spread: on("CBMC_CUDA_SPREAD"),
             counter_barrier,
+            fuse: on("CBMC_CUDA_FUSE"),
         })
     }
 
@@ -112,8 +123,10 @@ mod tests {
             ("CBMC_CUDA_SPREAD", "1"),
             ("CBMC_CUDA_BARRIER", "counter"),
             ("CBMC_CUDA_PROFILE", "0"),
+            ("CBMC_CUDA_FUSE", "1"),
         ])
         .expect("valid");
+        assert!(v.fuse);
         assert_eq!(
             v.apply("x"),
             "#define CBM_DELIVERY 1\n#define CBM_SPREAD 1\n#define CBM_COUNTER_BARRIER 1\nx"
