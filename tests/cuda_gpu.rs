@@ -35,7 +35,14 @@ fn gpu_required() -> bool {
 /// `CBMC_CUDA_SPREAD`, `CBMC_CUDA_BARRIER`, `CBMC_CUDA_FUSE`:
 /// scripts/gpu-check.sh runs the parity tests in each).
 fn variant() -> codegen::Variant {
-    codegen::Variant::from_env().expect("CBMC_CUDA_* variables")
+    let v = codegen::Variant::from_env().expect("CBMC_CUDA_* variables");
+    // (`cbmc run` falls back to the usual kernels; a test must not
+    // silently test something else.)
+    assert!(
+        !(v.fuse && std::env::var_os("CBMC_CUDA_NO_PERSISTENT").is_some()),
+        "CBMC_CUDA_FUSE=1 needs the persistent kernel: unset CBMC_CUDA_NO_PERSISTENT"
+    );
+    v
 }
 
 /// The kernels of `ir` on the GPU, in the environment's variant.
