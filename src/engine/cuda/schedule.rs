@@ -445,6 +445,17 @@ mod tests {
         }
     }
 
+    /// A delivery of population 0's spikes onto itself, a step later.
+    fn one_step_delivery() -> Task {
+        task(
+            "deliver",
+            &[Res::Mask(0)],
+            &[Res::RingLater(0)],
+            None,
+            Defer::Delivery { delay: 1 },
+        )
+    }
+
     fn cells() -> Task {
         let w = [Res::Var(0, 0), Res::Spk(0), Res::Mask(0), Res::RingNow(0)];
         task("cells", &w, &w, None, Defer::No)
@@ -483,14 +494,7 @@ mod tests {
     /// deferred, it would have to come first, which costs as much.
     #[test]
     fn a_delay_of_one_step_conflicts_with_the_next_steps_cells() {
-        let deliver = task(
-            "deliver",
-            &[Res::Mask(0)],
-            &[Res::RingLater(0)],
-            None,
-            Defer::Delivery { delay: 1 },
-        );
-        let tasks = [cells(), deliver];
+        let tasks = [cells(), one_step_delivery()];
         let d = pack(&tasks, &[false, true], false);
         let cells_phase = d
             .phases
@@ -510,14 +514,7 @@ mod tests {
     /// first; without them it needs a phase of its own.
     #[test]
     fn flags_let_a_one_step_delivery_share_its_targets_phase() {
-        let deliver = task(
-            "deliver",
-            &[Res::Mask(0)],
-            &[Res::RingLater(0)],
-            None,
-            Defer::Delivery { delay: 1 },
-        );
-        let tasks = [cells(), deliver];
+        let tasks = [cells(), one_step_delivery()];
         let plain = schedule(&tasks, false);
         assert_eq!(plain.phases.len(), 2, "{plain:?}");
         assert!(plain.flagged.is_empty());
