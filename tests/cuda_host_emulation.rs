@@ -138,6 +138,43 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
     }
 }
 
+/// Every mechanism of the step of fewer phases in one small model
+/// (tests/cuda_models/fused_teacher.cbm): flagged deposits and teacher
+/// arrivals, rows per step parity read by a deferred rule, a one-warp
+/// population with gap junctions, a trace that lists a cell twice.
+#[test]
+fn the_fused_step_matches_the_cpu_engine() {
+    if skip() {
+        return;
+    }
+    let ir = prepare("tests/cuda_models/fused_teacher.cbm", &[]);
+    let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused()).expect("generate");
+    for what in [
+        "#define CBM_FLAG_0 1",
+        "#define CBM_FLAG_1 1",
+        "one warp: all 24 cells",
+        "LSPK_S[((u64)s & 1ull)",
+        "TARR_t_p[((u64)s & 1ull)",
+        "by the cells' own threads",
+    ] {
+        assert!(g.source.contains(what), "no `{what}` in the fused kernels");
+    }
+    let lib = library_of(&ir, "fused_teacher", fused());
+    for (blocks, chunk, full_state) in [(2, 1, true), (3, 37, true), (1, 16, false)] {
+        let setup = Setup {
+            blocks,
+            threads: 64,
+            persistent: true,
+            chunk,
+            full_state,
+        };
+        let c = compare_with("fused_teacher.cbm", &ir, &lib, &setup, &fused());
+        eprintln!("fused_teacher.cbm {setup:?}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
+        assert!(c.spikes > 300, "too few spikes to test anything: {c:?}");
+    }
+}
+
 #[test]
 fn other_seeds_and_a_larger_grid() {
     if skip() {
