@@ -35,20 +35,22 @@ fn gpu_required() -> bool {
 /// `CBMC_CUDA_SPREAD`, `CBMC_CUDA_BARRIER`, `CBMC_CUDA_FUSE`:
 /// scripts/gpu-check.sh runs the parity tests in each).
 fn variant() -> codegen::Variant {
-    let v = codegen::Variant::from_env().expect("CBMC_CUDA_* variables");
-    // (`cbmc run` falls back to the usual kernels; a test must not
-    // silently test something else.)
-    assert!(
-        !(v.fuse && std::env::var_os("CBMC_CUDA_NO_PERSISTENT").is_some()),
-        "CBMC_CUDA_FUSE=1 needs the persistent kernel: unset CBMC_CUDA_NO_PERSISTENT"
-    );
-    v
+    codegen::Variant::from_env().expect("CBMC_CUDA_* variables")
 }
 
 /// The kernels of `ir` on the GPU, in the environment's variant.
 fn device(ir: &Ir) -> CudaDevice {
-    let g = codegen::generate_with(ir, &variant()).expect("generate");
-    CudaDevice::new(&g.source, g.phases.len(), parallel_items(ir)).expect("CUDA device")
+    let v = variant();
+    let g = codegen::generate_with(ir, &v).expect("generate");
+    let dev = CudaDevice::new(&g.source, g.phases.len(), parallel_items(ir)).expect("CUDA device");
+    // (`cbmc run` falls back to the usual kernels; a test must not test
+    // something else silently, nor wait where not every block is resident.)
+    assert!(
+        !v.fuse || dev.persistent(),
+        "CBMC_CUDA_FUSE=1 needs the persistent kernel: cooperative launches, \
+         and CBMC_CUDA_NO_PERSISTENT unset"
+    );
+    dev
 }
 
 /// Does the model evaluate a function whose last bit differs between libm

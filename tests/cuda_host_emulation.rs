@@ -141,7 +141,8 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
 /// Every mechanism of the step of fewer phases in one small model
 /// (tests/cuda_models/fused_teacher.cbm): flagged deposits and teacher
 /// arrivals, rows per step parity read by a deferred rule, a one-warp
-/// population with gap junctions, a trace that lists a cell twice.
+/// population with gap junctions, a trace that lists a cell twice; and
+/// last spikes read before they are written (fused_on_teacher.cbm).
 #[test]
 fn the_fused_step_matches_the_cpu_engine() {
     if skip() {
@@ -173,6 +174,19 @@ fn the_fused_step_matches_the_cpu_engine() {
         assert_eq!(c.steps, ir.steps);
         assert!(c.spikes > 300, "too few spikes to test anything: {c:?}");
     }
+    // A rule and `on_teacher` both read `post.last_spike`; `on_teacher`
+    // runs before the step that writes it (fused_on_teacher.cbm).
+    let ir = prepare("tests/cuda_models/fused_on_teacher.cbm", &[]);
+    let lib = library_of(&ir, "fused_on_teacher", fused());
+    let setup = Setup {
+        blocks: 2,
+        threads: 64,
+        persistent: true,
+        chunk: 1,
+        full_state: true,
+    };
+    let c = compare_with("fused_on_teacher.cbm", &ir, &lib, &setup, &fused());
+    assert_eq!(c.steps, ir.steps);
 }
 
 #[test]

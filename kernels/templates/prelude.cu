@@ -211,15 +211,18 @@ __device__ __forceinline__ int cbm_grid_sync(u32) {
 // Per-target flags (CBMC_CUDA_FUSE=1; src/engine/cuda/codegen/flags.rs): a
 // delivery's warp marks target `j` delivered for step `s` after every
 // lane's deposits, and the target's thread waits for it before it takes
-// its ring slot. The fences make the pair an acquire and a release, as in
+// its ring slot. The fences make the pair a release and an acquire, as in
 // the grid barrier: the lanes' stores, then the warp's sync, then lane 0's
-// fence and flag; the waiter's read of the flag, then its fence. Only the
-// persistent kernel waits (every block resident, and in a phase every
-// warp delivers before it waits), so a wait always ends.
+// fence and flag; the waiter's reads of its flags, then one fence (after
+// `cbm_await` for each, in the generated code). Only the persistent kernel
+// waits (every block resident, and in a phase every warp delivers before
+// it waits), so a wait always ends. `__nanosleep` needs sm_70.
 #ifdef CBM_HOST_EMULATION
 #define cbm_nap(spins) cbm_emu_yield(spins)
-#else
+#elif __CUDA_ARCH__ >= 700
 #define cbm_nap(spins) ((void)(spins), __nanosleep(32))
+#else
+#define cbm_nap(spins) ((void)(spins))
 #endif
 __device__ __forceinline__ void cbm_signal(u32* flag, i64 s) {
     __syncwarp();
@@ -230,6 +233,5 @@ __device__ __forceinline__ void cbm_signal(u32* flag, i64 s) {
 }
 __device__ __forceinline__ void cbm_await(const u32* flag, i64 s) {
     for (u64 n = 1; *(volatile const u32*)flag != (u32)(u64)s; ++n) cbm_nap(n);
-    __threadfence();
 }
 // ---- end of prelude ---------------------------------------------------------

@@ -283,6 +283,11 @@ impl CudaDevice {
     /// the barrier before it to leaving the one after it (so the phase's
     /// slowest block plus the barrier), one line per phase; under it, each
     /// of its tasks' slowest warp, on average over the steps it ran in.
+    /// Whether runs use the persistent kernel (cooperative launches).
+    pub fn persistent(&self) -> bool {
+        self.cooperative
+    }
+
     /// `names`: the tasks of each phase.
     pub fn profile(&mut self, names: &[Vec<String>]) -> Option<String> {
         let ptr = self.prof?;

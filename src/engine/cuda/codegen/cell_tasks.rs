@@ -141,6 +141,7 @@ impl Gen<'_> {
         let PopulationKindIr::Neuron(nir) = &ir.populations[pi].kind else {
             return;
         };
+        body.push_str(&self.await_deliveries(pi, pad));
         // The ring slots of this step, read before anything is stored.
         let mut taken = String::new();
         for (qi, q) in ir.projections.iter().enumerate() {
@@ -149,7 +150,6 @@ impl Gen<'_> {
             }
             let ring = self.name(Entry::Ring { proj: qi });
             let sl = q.ring_slots();
-            body.push_str(&self.await_delivery(qi, pad));
             let _ = writeln!(
                 body,
                 "{pad}double* rg{qi}_ = {ring} + ((u64)s % {sl}ull) * {n}ull; // from: projection {}\n{pad}const double rv{qi}_ = rg{qi}_[i];",
@@ -184,7 +184,6 @@ impl Gen<'_> {
             let arr = self.name(Entry::Arr { proj: ti });
             let tarr = self.tarr_of(ti);
             taken.push_str(&self.tarr_carry(ti, pad));
-            body.push_str(&self.await_delivery(ti, pad));
             let sl = t.ring_slots();
             let _ = writeln!(
                 body,

@@ -25,14 +25,32 @@ impl Gen<'_> {
             .collect()
     }
 
-    /// The wait of target cell `i` (of step `s`) for projection `qi`'s
-    /// delivery of step `s - 1`, where the schedule orders it by flags.
-    pub(super) fn await_delivery(&mut self, qi: usize, pad: &str) -> String {
-        if !self.flag_candidates().contains(&qi) {
+    /// The waits of target cell `i` (of step `s`) for the deliveries of
+    /// step `s - 1` into population `pi` that the schedule orders by flags,
+    /// then one fence for them all (the acquire), before any ring slot or
+    /// teacher count is taken.
+    pub(super) fn await_deliveries(&mut self, pi: usize, pad: &str) -> String {
+        let flagged: Vec<usize> = self
+            .flag_candidates()
+            .into_iter()
+            .filter(|&qi| self.ir.projections[qi].target == pi)
+            .collect();
+        if flagged.is_empty() {
             return String::new();
         }
-        let flag = self.name(Entry::Flag { proj: qi });
-        format!("#if CBM_FLAG_{qi}\n{pad}cbm_await({flag} + i, s - 1);\n#endif\n")
+        let mut out = String::new();
+        for &qi in &flagged {
+            let flag = self.name(Entry::Flag { proj: qi });
+            out.push_str(&format!(
+                "#if CBM_FLAG_{qi}\n{pad}cbm_await({flag} + i, s - 1);\n#endif\n"
+            ));
+        }
+        let any: Vec<String> = flagged.iter().map(|q| format!("CBM_FLAG_{q}")).collect();
+        out.push_str(&format!(
+            "#if {}\n{pad}__threadfence(); // (the acquire of the deposits the flags announce)\n#endif\n",
+            any.join(" || ")
+        ));
+        out
     }
 
     /// The delivery warp's signal that target `j`'s deposits of step `s`

@@ -22,6 +22,16 @@ pub(super) struct ParityRows {
     pub tarr: Vec<bool>,
 }
 
+/// Where a handler runs in the step, by the position of the population
+/// whose tasks it follows (`Gen::tasks`).
+#[derive(Clone, Copy)]
+enum Place {
+    /// After that population's whole update.
+    After(usize),
+    /// After its arrivals, before its step (`on_teacher`).
+    BeforeStep(usize),
+}
+
 /// Which last spike and teacher steps to keep per step parity.
 pub(super) fn parity_rows(ir: &Ir, fuse: bool) -> ParityRows {
     let mut rows = ParityRows {
@@ -41,33 +51,41 @@ pub(super) fn parity_rows(ir: &Ir, fuse: bool) -> ParityRows {
     for q in &ir.projections {
         let teacher = q.teacher;
         // The handlers, each with where it runs in the step: after the
-        // source's update (`on_pre`), after the target's (`on_post`,
-        // `on_teacher`), or after every population (rules: None).
-        let mut handlers: Vec<(&[Stmt], Option<usize>)> = vec![
-            (&q.on_pre, Some(pos[q.source])),
-            (&q.on_post, Some(pos[q.target])),
-            (&q.on_teacher, Some(pos[q.target])),
+        // source's update (`on_pre`), after the target's (`on_post`), after
+        // the target's arrivals but before its step (`on_teacher`), or
+        // after every population (rules: None).
+        let mut handlers: Vec<(&[Stmt], Option<Place>)> = vec![
+            (&q.on_pre, Some(Place::After(pos[q.source]))),
+            (&q.on_post, Some(Place::After(pos[q.target]))),
+            (&q.on_teacher, Some(Place::BeforeStep(pos[q.target]))),
         ];
         for (_, body) in &q.every {
             handlers.push((body, None));
         }
         for (stmts, at) in handlers {
-            let note = |reads: &mut (bool, bool), writer: usize| match at {
+            // `by_step`: the buffer's writer is the population's step (last
+            // spikes), not its arrivals (last teacher steps).
+            let note = |reads: &mut (bool, bool), writer: usize, by_step: bool| match at {
                 None => reads.0 = true,
-                Some(at) if at < pos[writer] => reads.1 = true,
+                Some(Place::After(at)) if at < pos[writer] => reads.1 = true,
+                Some(Place::BeforeStep(at))
+                    if at < pos[writer] || (at == pos[writer] && by_step) =>
+                {
+                    reads.1 = true
+                }
                 Some(_) => {}
             };
             visit_exprs(stmts, &mut |e| {
                 walk(e, &mut |x| match x {
                     Expr::Pre(CellAccess::LastSpike | CellAccess::Spiked) => {
-                        note(&mut spk[q.source], q.source)
+                        note(&mut spk[q.source], q.source, true)
                     }
                     Expr::Post(CellAccess::LastSpike | CellAccess::Spiked) => {
-                        note(&mut spk[q.target], q.target)
+                        note(&mut spk[q.target], q.target, true)
                     }
                     Expr::Post(CellAccess::LastTeacher) => {
                         if let Some(ti) = teacher {
-                            note(&mut tarr[ti], ir.projections[ti].target)
+                            note(&mut tarr[ti], ir.projections[ti].target, false)
                         }
                     }
                     _ => {}
