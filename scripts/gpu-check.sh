@@ -137,6 +137,41 @@ row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall) s wall"
 step "cerebellum 60 s, bench" "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
 last
 row "cerebellum 60 s, best of 3 (limit 0.5 s)" "$(bench_walls)"
+# One phase a step (CBMC_CUDA_FUSE=1; docs/cuda.md): deliveries ordered by
+# per-target flags in their targets' phase, and the rest that needs. A
+# wrong wait would hang, so a short run first, with a short limit. (The
+# grid sweep, scripts/gpu-sweep.sh, was run in the eleventh session.) It
+# comes early, being the change most likely to make the 0.5 s limit.
+say "== one phase a step (CBMC_CUDA_FUSE=1)"
+if [ "$hangs" = 0 ] && T=30 step "fused, cerebellum 1 s" env CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --duration 1s --backend cuda -o "$RUNS/out" --no-plot; then
+    if step "parity (fused)" env CBMC_CUDA_FUSE=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
+        row "parity tests (fused)" "passed"
+    else
+        row "parity tests (fused)" "FAILED (see gpu-check.log)"
+        failed=1
+    fi
+    for v in CBMC_CUDA_FUSE=1 "CBMC_CUDA_FUSE=1 CBMC_CUDA_SPREAD=1" "CBMC_CUDA_FUSE=1 CBMC_CUDA_DELIVERY=scan"; do
+        # shellcheck disable=SC2086 # $v is one or two assignments
+        step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
+        row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
+    done
+    step "floor 60 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+    row "floor (1 phase a step fused), 60 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
+    step "x64 5 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
+    row "cerebellum x64, 5 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
+    for m in cuba coba brunel_poisson; do
+        step "$m 1 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run "bench/models/$m.cbm" --duration 1s --backend cuda -o "$RUNS/out" --no-plot
+        row "bench/models/$m.cbm, 1 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
+    done
+    step "compile cold, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027505 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+    row "compile + load, cold, CBMC_CUDA_FUSE=1" "$(compile_line)"
+    step "cerebellum profile, fused" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
+    last | grep -A40 '^cuda profile'
+else
+    row "one phase a step (CBMC_CUDA_FUSE=1)" "not run or hung (see gpu-check.log)"
+fi
+
+say "== cerebellum 60 s, the usual step's other variants"
 for v in CBMC_CUDA_DELIVERY=scan CBMC_CUDA_SPREAD=1 "CBMC_CUDA_DELIVERY=scan CBMC_CUDA_SPREAD=1"; do
     # shellcheck disable=SC2086 # $v is one or two assignments
     step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 2
@@ -181,39 +216,6 @@ for m in cuba coba brunel_poisson; do
     step "$m 1 s" "$CBMC" run "bench/models/$m.cbm" --duration 1s --backend cuda -o "$RUNS/out" --no-plot
     row "bench/models/$m.cbm, 1 s" "$(wall) s wall"
 done
-
-# One phase a step (CBMC_CUDA_FUSE=1; docs/cuda.md): deliveries ordered by
-# per-target flags in their targets' phase, and the rest that needs. A
-# wrong wait would hang, so a short run first, with a short limit. (The
-# grid sweep, scripts/gpu-sweep.sh, was run in the eleventh session.)
-say "== one phase a step (CBMC_CUDA_FUSE=1)"
-if [ "$hangs" = 0 ] && T=30 step "fused, cerebellum 1 s" env CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --duration 1s --backend cuda -o "$RUNS/out" --no-plot; then
-    if step "parity (fused)" env CBMC_CUDA_FUSE=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-        row "parity tests (fused)" "passed"
-    else
-        row "parity tests (fused)" "FAILED (see gpu-check.log)"
-        failed=1
-    fi
-    for v in CBMC_CUDA_FUSE=1 "CBMC_CUDA_FUSE=1 CBMC_CUDA_SPREAD=1" "CBMC_CUDA_FUSE=1 CBMC_CUDA_DELIVERY=scan"; do
-        # shellcheck disable=SC2086 # $v is one or two assignments
-        step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
-        row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
-    done
-    step "floor 60 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
-    row "floor (1 phase a step fused), 60 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
-    step "x64 5 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
-    row "cerebellum x64, 5 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
-    for m in cuba coba brunel_poisson; do
-        step "$m 1 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run "bench/models/$m.cbm" --duration 1s --backend cuda -o "$RUNS/out" --no-plot
-        row "bench/models/$m.cbm, 1 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
-    done
-    step "compile cold, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027505 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
-    row "compile + load, cold, CBMC_CUDA_FUSE=1" "$(compile_line)"
-    step "cerebellum profile, fused" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
-    last | grep -A40 '^cuda profile'
-else
-    row "one phase a step (CBMC_CUDA_FUSE=1)" "not run or hung (see gpu-check.log)"
-fi
 
 # Last, as it could hang (a hang makes the later steps launch a kernel per
 # phase): the grid barrier by one count the host zeroes before each launch

@@ -3,6 +3,13 @@
 //! the generated step itself), for comparisons on a GPU
 //! (`scripts/gpu-check.sh`) and for the profiling timers.
 
+/// Whether runs use the step of fewer phases (`Variant::fuse`) unless
+/// `CBMC_CUDA_FUSE` says otherwise. Off until a GPU session has timed it
+/// and run the parity tests with it (`scripts/gpu-check.sh`, section "one
+/// phase a step"): host emulation checks its results, but not its speed
+/// nor the GPU's memory ordering.
+pub const FUSE_BY_DEFAULT: bool = false;
+
 /// The source's switches that change how the kernels work but not what
 /// they compute, for comparisons on a GPU: each a `#define` before the
 /// source (and so part of the compilation cache's key).
@@ -52,6 +59,9 @@ impl Variant {
     /// As `from_env`, with the variables' values from `var`.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
         let on = |name: &str| var(name).is_some_and(|v| !v.is_empty() && v != "0");
+        // Set, the variable decides (`0` or empty: off); unset, the default.
+        let on_or =
+            |name: &str, default: bool| var(name).map_or(default, |v| !v.is_empty() && v != "0");
         let delivery = match var("CBMC_CUDA_DELIVERY").as_deref() {
             None | Some("") | Some("auto") => Delivery::Auto,
             Some("scan") => Delivery::Scan,
@@ -76,7 +86,7 @@ impl Variant {
             delivery,
             spread: on("CBMC_CUDA_SPREAD"),
             counter_barrier,
-            fuse: on("CBMC_CUDA_FUSE"),
+            fuse: on_or("CBMC_CUDA_FUSE", FUSE_BY_DEFAULT),
         })
     }
 
@@ -116,7 +126,13 @@ mod tests {
 
     #[test]
     fn the_environment_chooses_the_variant() {
-        assert_eq!(from(&[]), Ok(Variant::default()));
+        assert_eq!(from(&[]).map(|v| v.fuse), Ok(FUSE_BY_DEFAULT));
+        assert_eq!(from(&[("CBMC_CUDA_FUSE", "0")]).map(|v| v.fuse), Ok(false));
+        let plain = Variant {
+            fuse: FUSE_BY_DEFAULT,
+            ..Variant::default()
+        };
+        assert_eq!(from(&[]), Ok(plain));
         assert_eq!(Variant::default().apply("x"), "x");
         let v = from(&[
             ("CBMC_CUDA_DELIVERY", "scan"),
