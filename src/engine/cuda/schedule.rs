@@ -308,6 +308,11 @@ fn cost(tasks: &[Task], s: &Schedule) -> f64 {
 }
 
 impl Schedule {
+    /// The phases a step runs on average (periodic ones only in their steps).
+    pub(super) fn expected_phases(&self, tasks: &[Task]) -> f64 {
+        cost(tasks, self)
+    }
+
     /// `cbm_phase(k, s, c0, parts)`: the tasks of phase `k`; bit 0 of
     /// `parts` runs the deferred tasks of step `s - 1`, bit 1 the others
     /// of step `s`. And `cbm_phase_active(k, s, parts)`: whether any of

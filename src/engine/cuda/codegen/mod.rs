@@ -184,9 +184,11 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
     );
     let _ = writeln!(
         src,
-        "// {} tasks in {} phases per step (some may be skipped in a step: cbm_phase_active); table of {} entries.",
+        "// {} tasks in {} phase{} per step ({:.2} a step on average: a phase of periodic tasks is skipped in the other steps, see cbm_phase_active); table of {} entries.",
         tasks.len(),
         n_phases,
+        if n_phases == 1 { "" } else { "s" },
+        sched.expected_phases(&tasks),
         g.entries.len()
     );
     let _ = writeln!(src, "#define CBM_NPTR {}", g.entries.len().max(1));
