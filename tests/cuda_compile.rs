@@ -102,6 +102,20 @@ fn every_variant_of_the_kernels_compiles() {
         let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{v:?}: {e}"));
         assert!(c.cubin && c.image.len() > 1000, "{v:?}");
     }
+    // The fused x64 variant: its olive's step waits for per-cell flags.
+    let path = models::root().join("models/variants/cerebellum_x64.cbm");
+    let Ok(p) = cbmc::session::prepare(&path, &[]) else {
+        panic!("cerebellum_x64.cbm does not check")
+    };
+    let fused = codegen::Variant {
+        fuse: true,
+        ..Default::default()
+    };
+    let g = codegen::generate_with(&p.ir, &fused).expect("generate");
+    assert!(g.source.contains("#define CBM_CELLFLAG_5 1"));
+    let source = codegen::one_entry(&g.source, true);
+    let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("x64, fused: {e}"));
+    assert!(c.cubin);
 }
 
 /// A run compiles only the entry point it launches; each compiles alone.

@@ -140,8 +140,9 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
 
 /// Every mechanism of the step of fewer phases in one small model
 /// (tests/cuda_models/fused_teacher.cbm): flagged deposits and teacher
-/// arrivals, rows per step parity read by a deferred rule, a one-warp
-/// population with gap junctions, a trace that lists a cell twice; and
+/// arrivals, rows per step parity read by a deferred rule, a population
+/// with gap junctions whose step waits for per-cell flags, a trace that
+/// lists a cell twice (one-warp populations: kernels.cbm, the cerebellum); and
 /// last spikes read before they are written (fused_on_teacher.cbm).
 #[test]
 fn the_fused_step_matches_the_cpu_engine() {
@@ -153,7 +154,7 @@ fn the_fused_step_matches_the_cpu_engine() {
     for what in [
         "#define CBM_FLAG_0 1",
         "#define CBM_FLAG_1 1",
-        "one warp: all 24 cells",
+        "#define CBM_CELLFLAG_2 1",
         "LSPK_S[((u64)s & 1ull)",
         "TARR_t_p[((u64)s & 1ull)",
         "by the cells' own threads",

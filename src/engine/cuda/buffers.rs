@@ -281,6 +281,11 @@ impl<'a> Contents<'a> {
                 let n = self.ir.populations[self.ir.projections[proj].target].size;
                 (Init::I64(vec![-1; n * self.rows_of(e)]), None)
             }
+            // No arrivals yet: "step -1" (all ones) is done.
+            Entry::CellFlag { pop } => (
+                Init::U32(vec![u32::MAX; self.ir.populations[pop].size]),
+                None,
+            ),
             // No delivery yet: "step -1" (all ones) is done.
             Entry::Flag { proj } => {
                 let n = self.ir.populations[self.ir.projections[proj].target].size;

@@ -76,6 +76,22 @@ pub(super) struct Task {
     /// The task does something only at steps that are multiples of this.
     pub period: Option<u64>,
     pub defer: Defer,
+    pub cell_flags: CellFlags,
+}
+
+/// Per-cell flags between a population's arrivals task (with its gap
+/// currents) and its step task, so that both may share a phase (with
+/// `flags`): the arrivals set cell `i`'s flag when done with it; the step
+/// of cell `i` waits for the flags of `i` and of its gap partners (the
+/// cells whose currents read its voltage).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum CellFlags {
+    #[default]
+    None,
+    /// Sets the flags of the cells of this population.
+    Signals(usize),
+    /// Waits for them.
+    Awaits(usize),
 }
 
 impl Task {
@@ -134,6 +150,9 @@ pub(super) struct Schedule {
     /// Projections whose deliveries set per-target flags that their
     /// targets' cell updates wait for (ascending).
     pub flagged: Vec<usize>,
+    /// Populations whose step waits for per-cell flags of their arrivals
+    /// (`CellFlags`; ascending).
+    pub cell_flagged: Vec<usize>,
 }
 
 /// Pack `tasks` (in the CPU engine's order) into phases, deferring what
@@ -263,10 +282,38 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
     }
     let mut phase_of: Vec<usize> = Vec::with_capacity(order.len());
     let mut flagged = vec![];
+    let mut cell_flagged = vec![];
     for n in 0..order.len() {
         let mut p = 0;
         for m in 0..n {
             if conflict(&reads[n], &writes[n], &reads[m], &writes[m]) {
+                // A population's step after its arrivals, ordered per cell by
+                // flags where they conflict only through its variables.
+                let (a, b) = (&tasks[order[m].task], &tasks[order[n].task]);
+                let pair = match (a.cell_flags, b.cell_flags) {
+                    (CellFlags::Signals(x), CellFlags::Awaits(y)) if x == y => Some(x),
+                    _ => None,
+                };
+                if let Some(pop) =
+                    pair.filter(|_| flags && !order[m].deferred && !order[n].deferred)
+                {
+                    let other = |v: &Vec<Res>| -> Vec<Res> {
+                        v.iter()
+                            .copied()
+                            .filter(|r| !matches!(r, Res::Var(q, _) if *q == pop))
+                            .collect()
+                    };
+                    if !conflict(
+                        &other(&reads[n]),
+                        &other(&writes[n]),
+                        &other(&reads[m]),
+                        &other(&writes[m]),
+                    ) {
+                        p = p.max(phase_of[m]);
+                        cell_flagged.push(pop);
+                        continue;
+                    }
+                }
                 p = p.max(phase_of[m] + 1);
             } else if let Some(r) = ordered[m]
                 .iter()
@@ -289,7 +336,13 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
     }
     flagged.sort_unstable();
     flagged.dedup();
-    Schedule { phases, flagged }
+    cell_flagged.sort_unstable();
+    cell_flagged.dedup();
+    Schedule {
+        phases,
+        flagged,
+        cell_flagged,
+    }
 }
 
 /// Expected phases per step: a phase of periodic tasks only runs in the
@@ -447,6 +500,7 @@ mod tests {
             writes: writes.to_vec(),
             period,
             defer,
+            cell_flags: CellFlags::None,
         }
     }
 
@@ -545,6 +599,28 @@ mod tests {
         reader.reads.push(Res::Var(0, 0));
         let s = schedule(&[cells(), reader], true);
         assert_eq!(s.phases.len(), 2, "{s:?}");
+    }
+
+    /// A population's step shares its arrivals' phase where per-cell flags
+    /// order them, and only with `flags`.
+    #[test]
+    fn cell_flags_let_a_step_share_its_arrivals_phase() {
+        let v = [Res::Var(0, 0), Res::Var(0, 1)];
+        let mut arrivals = task("arrivals", &v, &v, None, Defer::No);
+        let mut step = task("step", &v, &[Res::Var(0, 0), Res::Spk(0)], None, Defer::No);
+        arrivals.cell_flags = CellFlags::Signals(0);
+        step.cell_flags = CellFlags::Awaits(0);
+        let tasks = [arrivals, step];
+        assert_eq!(schedule(&tasks, false).phases.len(), 2);
+        let s = schedule(&tasks, true);
+        assert_eq!(s.phases.len(), 1, "{s:?}");
+        assert_eq!(s.cell_flagged, vec![0]);
+        // A conflict through anything but the population's variables
+        // still needs a barrier.
+        let mut other = tasks.clone();
+        other[0].writes.push(Res::Syn(3));
+        other[1].reads.push(Res::Syn(3));
+        assert_eq!(schedule(&other, true).phases.len(), 2);
     }
 
     /// A deferred reader of a copy kept per step parity does not wait for

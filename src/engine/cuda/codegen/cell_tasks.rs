@@ -98,6 +98,7 @@ impl Gen<'_> {
             writes: vec![Res::Spk(pi), self.spk_res(pi), Res::Mask(pi), Res::Src(pi)],
             period: None,
             defer: Defer::No,
+            cell_flags: CellFlags::None,
         }
     }
 
@@ -206,7 +207,8 @@ impl Gen<'_> {
     /// refractory count, NaN check).
     /// `gaps`: gap junctions of the population computed after the arrivals,
     /// in the same task (the caller checked that the arrivals do not write
-    /// their voltages).
+    /// their voltages). `cell_flags`: the arrivals set per-cell flags, or
+    /// the step waits for them (see `schedule::CellFlags`).
     pub(super) fn cell_task(
         &mut self,
         pi: usize,
@@ -214,6 +216,7 @@ impl Gen<'_> {
         arrive: bool,
         step: bool,
         gaps: &[usize],
+        cell_flags: CellFlags,
     ) -> Task {
         let ir = self.ir;
         let p = &ir.populations[pi];
@@ -252,6 +255,9 @@ impl Gen<'_> {
         // instead of a phase. Its registers are declared outside the
         // cells' branches, which the sync comes between.
         let one_warp = step && !gaps.is_empty();
+        if cell_flags == CellFlags::Awaits(pi) {
+            body.push_str(&self.await_cells(pi, &pad));
+        }
         let mut loads = String::new();
         for &v in &regs {
             let arr = self.name(Entry::CellVar { pop: pi, var: v });
@@ -342,6 +348,9 @@ impl Gen<'_> {
         if step {
             body.push_str(&self.traces_by_cells(pi, &pad));
         }
+        if cell_flags == CellFlags::Signals(pi) {
+            body.push_str(&self.signal_cell(pi, &pad));
+        }
         let mut code = String::new();
         let _ = writeln!(
             code,
@@ -376,6 +385,7 @@ impl Gen<'_> {
             writes,
             period: None,
             defer: Defer::No,
+            cell_flags,
         }
     }
 
@@ -423,6 +433,7 @@ impl Gen<'_> {
             writes,
             period: None,
             defer: Defer::No,
+            cell_flags: CellFlags::None,
         }
     }
 }

@@ -128,6 +128,11 @@ pub enum Entry {
     Flag {
         proj: usize,
     },
+    /// u32[n]: the last step whose arrivals and gap currents the cell's
+    /// thread has done (`Variant::fuse`; all ones before the first step).
+    CellFlag {
+        pop: usize,
+    },
     /// u32 synapse ids; f64[samples * ids].
     WeightIds {
         rec: usize,

@@ -63,3 +63,39 @@ impl Gen<'_> {
         format!("#if CBM_FLAG_{qi}\n{pad}cbm_signal({flag} + j, s);\n#endif\n")
     }
 }
+
+/// Per-cell flags between a population's arrivals (with its gap currents)
+/// and its step in one phase (`schedule::CellFlags`): under
+/// `#if CBM_CELLFLAG_<population>`, defined after scheduling.
+impl Gen<'_> {
+    /// Cell `i`'s thread, done with its arrivals and gap currents of step
+    /// `s`: its stores, then a fence, then its flag (the release).
+    pub(super) fn signal_cell(&mut self, pi: usize, pad: &str) -> String {
+        let flag = self.name(Entry::CellFlag { pop: pi });
+        format!(
+            "#if CBM_CELLFLAG_{pi}\n{pad}__threadfence();\n{pad}*(volatile u32*)&{flag}[i] = (u32)(u64)s;\n#endif\n"
+        )
+    }
+
+    /// Cell `i`'s step waits for its own arrivals and for the gap currents
+    /// of its partners (which read its voltage), then fences once.
+    pub(super) fn await_cells(&mut self, pi: usize, pad: &str) -> String {
+        let flag = self.name(Entry::CellFlag { pop: pi });
+        let mut out = format!("#if CBM_CELLFLAG_{pi}\n{pad}cbm_await({flag} + i, s);\n");
+        let gaps: Vec<usize> = (0..self.ir.gaps.len())
+            .filter(|&g| self.ir.gaps[g].population == pi)
+            .collect();
+        for g in gaps {
+            let off = self.name(Entry::GapOff { gap: g });
+            let list = self.name(Entry::GapList { gap: g });
+            out.push_str(&format!(
+                "{pad}for (u32 e = {off}[i]; e < {off}[i + 1]; ++e) cbm_await({flag} + ({list}[e] & 0x7fffffffu), s); // (the partners of gap junction {})\n",
+                self.ir.gaps[g].name
+            ));
+        }
+        out.push_str(&format!(
+            "{pad}__threadfence(); // (the acquire of what the flags announce)\n#endif\n"
+        ));
+        out
+    }
+}

@@ -111,7 +111,7 @@ pub fn teachers(ir: &Ir) -> Vec<bool> {
     t
 }
 
-use super::schedule::{Defer, Res, Task};
+use super::schedule::{CellFlags, Defer, Res, Task};
 pub use crate::engine::c_expr::lit;
 
 /// Where an expression is evaluated.
@@ -139,6 +139,9 @@ struct Gen<'a> {
     rows: rows::ParityRows,
     /// Per recorder: a trace the cells' own threads record (`Variant::fuse`).
     traced_by_cells: Vec<bool>,
+    /// Populations whose arrivals task may set per-cell flags for their
+    /// step (`CellFlags`; `Variant::fuse`).
+    cell_flag_pops: Vec<usize>,
 }
 
 /// The default kernels of `ir` (see `generate_with`).
@@ -160,6 +163,7 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
         fuse: variant.fuse,
         rows: rows::parity_rows(ir, variant.fuse),
         traced_by_cells: vec![false; ir.recorders.len()],
+        cell_flag_pops: vec![],
     };
     g.slot(Entry::Err);
     let tasks = g.tasks()?;
@@ -248,6 +252,13 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
             src,
             "#define CBM_FLAG_{qi} {}",
             u8::from(sched.flagged.contains(&qi))
+        );
+    }
+    for &pi in &g.cell_flag_pops {
+        let _ = writeln!(
+            src,
+            "#define CBM_CELLFLAG_{pi} {}",
+            u8::from(sched.cell_flagged.contains(&pi))
         );
     }
     for t in &tasks {
@@ -394,6 +405,7 @@ impl Gen<'_> {
             Entry::TraceBuf { rec } => format!("TRBUF_{}", ir.recorders[rec].name),
             Entry::TraceAt { rec } => format!("TRAT_{}", ir.recorders[rec].name),
             Entry::Flag { proj: q } => format!("FLAG_{}", proj(q)),
+            Entry::CellFlag { pop: p } => format!("CFLAG_{}", pop(p)),
             Entry::WeightIds { rec } => format!("WIDS_{}", ir.recorders[rec].name),
             Entry::WeightBuf { rec } => format!("WBUF_{}", ir.recorders[rec].name),
             Entry::Err => "CBM_ERR".into(),
@@ -501,18 +513,29 @@ impl Gen<'_> {
                     // fits one warp is updated by one warp, gap currents
                     // and all; the cells' own threads record their traces
                     // where one task updates them.
+                    // Fewer phases (`Variant::fuse`): the cells' own
+                    // threads record the population's traces (its step
+                    // task is the last to write its variables); one that
+                    // fits a warp is updated by one warp, gap currents and
+                    // all; a larger one's step may follow its arrivals and
+                    // gap currents in their phase, ordered by cell flags.
                     let one_warp = self.fuse && fused && ir.populations[pi].size <= 32;
-                    let one_task = gaps.is_empty() && !teacher_handlers;
-                    if self.fuse && (one_task || one_warp) {
+                    if self.fuse {
                         self.trace_in_cells(pi);
                     }
                     if one_warp && !gaps.is_empty() {
-                        tasks.push(self.cell_task(pi, pos, true, true, &gaps));
+                        tasks.push(self.cell_task(pi, pos, true, true, &gaps, CellFlags::None));
                     } else if fused && !gaps.is_empty() {
-                        tasks.push(self.cell_task(pi, pos, true, false, &gaps));
-                        tasks.push(self.cell_task(pi, pos, false, true, &[]));
+                        let (signals, awaits) = if self.fuse {
+                            self.cell_flag_pops.push(pi);
+                            (CellFlags::Signals(pi), CellFlags::Awaits(pi))
+                        } else {
+                            (CellFlags::None, CellFlags::None)
+                        };
+                        tasks.push(self.cell_task(pi, pos, true, false, &gaps, signals));
+                        tasks.push(self.cell_task(pi, pos, false, true, &[], awaits));
                     } else if teacher_handlers || !gaps.is_empty() {
-                        tasks.push(self.cell_task(pi, pos, true, false, &[]));
+                        tasks.push(self.cell_task(pi, pos, true, false, &[], CellFlags::None));
                         for (ti, t) in ir.projections.iter().enumerate() {
                             if t.target != pi || !self.teachers[ti] {
                                 continue;
@@ -526,9 +549,9 @@ impl Gen<'_> {
                         for g in gaps {
                             tasks.push(self.gap_task(g));
                         }
-                        tasks.push(self.cell_task(pi, pos, false, true, &[]));
+                        tasks.push(self.cell_task(pi, pos, false, true, &[], CellFlags::None));
                     } else {
-                        tasks.push(self.cell_task(pi, pos, true, true, &[]));
+                        tasks.push(self.cell_task(pi, pos, true, true, &[], CellFlags::None));
                     }
                 }
             }

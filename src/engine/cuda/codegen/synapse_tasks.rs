@@ -313,6 +313,7 @@ impl Gen<'_> {
             } else {
                 Defer::Delivery { delay: d as u32 }
             },
+            cell_flags: CellFlags::None,
         }
     }
 
@@ -433,6 +434,7 @@ impl Gen<'_> {
             writes: vec![Res::Syn(qi)],
             period: None,
             defer: Defer::No,
+            cell_flags: CellFlags::None,
         }
     }
 
@@ -493,6 +495,7 @@ impl Gen<'_> {
             writes: vec![Res::Syn(qi)],
             period: Some(*period as u64),
             defer: Defer::Yes,
+            cell_flags: CellFlags::None,
         }
     }
 
@@ -603,6 +606,7 @@ impl Gen<'_> {
                 writes: vec![],
                 period: Some(e as u64),
                 defer: Defer::Yes,
+                cell_flags: CellFlags::None,
             });
         }
         tasks
