@@ -19,13 +19,18 @@
 //! The deferred tasks are chosen to make the step's expected number of
 //! phases smallest (all valid choices are tried when there are few).
 //!
-//! With **per-target flags** (`CBMC_CUDA_FUSE=1`, persistent kernel only)
-//! a delivery with a delay of one step, deferred, may share a phase with
-//! its targets' cell update: its warp sets a target's flag after the
-//! target's deposits and the target's thread waits for it
-//! (`cbm_signal` and `cbm_await` in kernels/templates/prelude.cu). That is
-//! safe because in a phase every warp runs its deferred tasks before the
-//! others, every warp is resident, and a delivery never waits.
+//! With **flags** (`CBMC_CUDA_FUSE=1`, persistent kernel only), two kinds
+//! of conflict are ordered within a phase instead of by a barrier:
+//!
+//! - per target: a delivery with a delay of one step, deferred, and its
+//!   targets' cell update; the delivery's warp sets a target's flag after
+//!   the target's deposits and the target's thread waits for it
+//!   (`cbm_signal` and `cbm_await` in kernels/templates/prelude.cu);
+//! - per cell (`CellFlags`): a population's arrivals and gap currents, and
+//!   its step; the step of a cell waits for its own and its gap partners'.
+//!
+//! A wait only waits for work in an earlier slot of its phase, every warp
+//! runs its slots in order, and every warp is resident: so waits end.
 
 /// What a task reads or writes, for deciding which tasks may share a phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -254,7 +259,7 @@ fn greedy(tasks: &[Task], flags: bool) -> Schedule {
 
 /// Greedy phases for the order "deferred tasks of the step before, then
 /// the others", each after every earlier item it conflicts with (or, for
-/// what per-target flags order, in the same phase or after).
+/// what flags order, in the same phase or after).
 fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
     let order: Vec<Slot> = (0..tasks.len())
         .filter(|&t| deferred[t])
@@ -285,6 +290,8 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
     let mut cell_flagged = vec![];
     for n in 0..order.len() {
         let mut p = 0;
+        // Waived conflicts: (item, projection or population, cell flags?).
+        let mut waived: Vec<(usize, usize, bool)> = vec![];
         for m in 0..n {
             if conflict(&reads[n], &writes[n], &reads[m], &writes[m]) {
                 // A population's step after its arrivals, ordered per cell by
@@ -310,7 +317,7 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
                         &other(&writes[m]),
                     ) {
                         p = p.max(phase_of[m]);
-                        cell_flagged.push(pop);
+                        waived.push((m, pop, true));
                         continue;
                     }
                 }
@@ -323,7 +330,18 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
                 // comes first), ordered per target by its flags.
                 p = p.max(phase_of[m]);
                 if let Res::RingNow(q) | Res::ArrNow(q) = *r {
-                    flagged.push(q);
+                    waived.push((m, q, false));
+                }
+            }
+        }
+        // Flags only where the pair shares a phase (else a barrier
+        // orders them, and waits would cost for nothing).
+        for (m, x, cells) in waived {
+            if phase_of[m] == p {
+                if cells {
+                    cell_flagged.push(x);
+                } else {
+                    flagged.push(x);
                 }
             }
         }

@@ -509,16 +509,16 @@ impl Gen<'_> {
                             !arrival_vars.contains(&v)
                                 && gaps.iter().all(|&h| ir.gaps[h].target != v)
                         });
-                    // Fewer phases (`Variant::fuse`): a population that
-                    // fits one warp is updated by one warp, gap currents
-                    // and all; the cells' own threads record their traces
-                    // where one task updates them.
                     // Fewer phases (`Variant::fuse`): the cells' own
                     // threads record the population's traces (its step
                     // task is the last to write its variables); one that
                     // fits a warp is updated by one warp, gap currents and
                     // all; a larger one's step may follow its arrivals and
-                    // gap currents in their phase, ordered by cell flags.
+                    // gap currents in their phase, ordered by cell flags
+                    // (sound because the arrivals of cell c write only
+                    // cell c and read other cells only as gap voltages,
+                    // and the step of cell i touches only cell i: keep it
+                    // so, or the schedule's waiver races).
                     let one_warp = self.fuse && fused && ir.populations[pi].size <= 32;
                     if self.fuse {
                         self.trace_in_cells(pi);
