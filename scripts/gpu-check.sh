@@ -162,6 +162,19 @@ if [ "$hangs" = 0 ] && T=30 step "fused, cerebellum 1 s" env CBMC_CUDA_FUSE=1 "$
     row "floor (1 phase a step fused), 60 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
     step "x64 5 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
     row "cerebellum x64, 5 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
+    # x64 is too large for the CPU parity test: its fused recordings must
+    # equal the usual kernels' (per-cell flags order its olive's step).
+    step "x64 2 s, usual" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$RUNS/x64_usual" --no-plot
+    step "x64 2 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$RUNS/x64_fused" --no-plot
+    step --cpu "x64, same recordings" python3 scripts/same-npz.py "$RUNS"/x64_usual/*.npz "$RUNS"/x64_fused/*.npz
+    case $? in
+    0) row "x64 2 s, fused vs usual recordings" "identical" ;;
+    1)
+        row "x64 2 s, fused vs usual recordings" "DIFFERENT (see gpu-check.log)"
+        failed=1
+        ;;
+    *) row "x64 2 s, fused vs usual recordings" "not compared: a run failed (see gpu-check.log)" ;;
+    esac
     for m in cuba coba brunel_poisson; do
         step "$m 1 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run "bench/models/$m.cbm" --duration 1s --backend cuda -o "$RUNS/out" --no-plot
         row "bench/models/$m.cbm, 1 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
