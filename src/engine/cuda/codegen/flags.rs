@@ -1,5 +1,9 @@
-//! Per-target flags between a delivery and its targets' cell update
-//! (`Variant::fuse`): a delivery with a delay of one step, deferred to the
+//! The flags of the fused step (`Variant::fuse`), which order work within
+//! a phase instead of a grid barrier: per target (below) and per cell (the
+//! second `impl`).
+//!
+//! Per-target flags between a delivery and its targets' cell update: a
+//! delivery with a delay of one step, deferred to the
 //! next step, may then share a phase with its targets' cell update (see
 //! `schedule`). The delivery's warp sets a target's flag to the step it
 //! delivered after the target's deposits (`cbm_signal`); the target's
