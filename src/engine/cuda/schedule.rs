@@ -111,32 +111,71 @@ impl Task {
         out
     }
 
-    /// Its writes as seen from the next step, and those of them that
-    /// per-target flags order (`flags`): run a step later, a delay of one
-    /// step writes the slot the cells of that step take.
-    fn deferred_writes(&self, flags: bool) -> (Vec<Res>, Vec<Res>) {
+    /// Its writes as seen from the next step.
+    fn deferred_writes(&self) -> Vec<Res> {
         let mut out = self.writes.clone();
-        let mut ordered = vec![];
         if self.defer == (Defer::Delivery { delay: 1 }) {
             for w in &self.writes {
-                let now = match *w {
-                    Res::RingLater(q) => Res::RingNow(q),
-                    Res::ArrLater(q) => Res::ArrNow(q),
-                    _ => continue,
-                };
-                if flags {
-                    ordered.push(now);
-                } else {
-                    out.push(now);
+                match *w {
+                    Res::RingLater(q) => out.push(Res::RingNow(q)),
+                    Res::ArrLater(q) => out.push(Res::ArrNow(q)),
+                    _ => {}
                 }
             }
         }
-        (out, ordered)
+        out
+    }
+}
+
+/// What flags may order within a phase instead of a barrier (`flags`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Flag {
+    /// Per target: a delivery of this projection with a delay of one step,
+    /// deferred, and the slot its targets' cells take.
+    Target(usize),
+    /// Per cell: this population's arrivals and its step (`CellFlags`).
+    Cell(usize),
+}
+
+impl Flag {
+    /// Which flag could order item `n` after the earlier item `m` of a
+    /// phase, if any.
+    fn between(tasks: &[Task], m: Slot, n: Slot) -> Option<Flag> {
+        let (a, b) = (&tasks[m.task], &tasks[n.task]);
+        if m.deferred && a.defer == (Defer::Delivery { delay: 1 }) {
+            return a.writes.iter().find_map(|w| match *w {
+                Res::RingLater(q) | Res::ArrLater(q) => Some(Flag::Target(q)),
+                _ => None,
+            });
+        }
+        match (a.cell_flags, b.cell_flags) {
+            (CellFlags::Signals(x), CellFlags::Awaits(y))
+                if x == y && !m.deferred && !n.deferred =>
+            {
+                Some(Flag::Cell(x))
+            }
+            _ => None,
+        }
+    }
+
+    /// Does it order the uses of `r`?
+    fn covers(self, r: &Res) -> bool {
+        match (self, *r) {
+            (Flag::Target(q), Res::RingNow(p) | Res::ArrNow(p)) => p == q,
+            (Flag::Cell(x), Res::Var(p, _)) => p == x,
+            _ => false,
+        }
     }
 }
 
 fn conflict(ra: &[Res], wa: &[Res], rb: &[Res], wb: &[Res]) -> bool {
-    let hit = |a: &[Res], b: &[Res]| a.iter().any(|x| b.contains(x));
+    conflict_but(ra, wa, rb, wb, None)
+}
+
+/// `conflict`, leaving out what `flag` orders.
+fn conflict_but(ra: &[Res], wa: &[Res], rb: &[Res], wb: &[Res], flag: Option<Flag>) -> bool {
+    let free = |x: &Res| !flag.is_some_and(|f| f.covers(x));
+    let hit = |a: &[Res], b: &[Res]| a.iter().any(|x| free(x) && b.contains(x));
     hit(wa, wb) || hit(wa, rb) || hit(ra, wb)
 }
 
@@ -269,82 +308,49 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
             deferred: deferred[task],
         })
         .collect();
-    let mut reads = vec![];
-    let mut writes = vec![];
-    let mut ordered = vec![];
-    for s in &order {
-        let t = &tasks[s.task];
-        if s.deferred {
-            let (w, o) = t.deferred_writes(flags);
-            reads.push(t.deferred_reads());
-            writes.push(w);
-            ordered.push(o);
-        } else {
-            reads.push(t.reads.clone());
-            writes.push(t.writes.clone());
-            ordered.push(vec![]);
-        }
-    }
+    let (reads, writes): (Vec<Vec<Res>>, Vec<Vec<Res>>) = order
+        .iter()
+        .map(|s| {
+            let t = &tasks[s.task];
+            if s.deferred {
+                (t.deferred_reads(), t.deferred_writes())
+            } else {
+                (t.reads.clone(), t.writes.clone())
+            }
+        })
+        .unzip();
     let mut phase_of: Vec<usize> = Vec::with_capacity(order.len());
-    let mut flagged = vec![];
-    let mut cell_flagged = vec![];
+    let mut used: Vec<Flag> = vec![];
     for n in 0..order.len() {
         let mut p = 0;
-        // Waived conflicts: (item, projection or population, cell flags?).
-        let mut waived: Vec<(usize, usize, bool)> = vec![];
+        // Conflicts that flags order: the earlier item and the flag.
+        let mut waived = vec![];
         for m in 0..n {
-            if conflict(&reads[n], &writes[n], &reads[m], &writes[m]) {
-                // A population's step after its arrivals, ordered per cell by
-                // flags where they conflict only through its variables.
-                let (a, b) = (&tasks[order[m].task], &tasks[order[n].task]);
-                let pair = match (a.cell_flags, b.cell_flags) {
-                    (CellFlags::Signals(x), CellFlags::Awaits(y)) if x == y => Some(x),
-                    _ => None,
-                };
-                if let Some(pop) =
-                    pair.filter(|_| flags && !order[m].deferred && !order[n].deferred)
-                {
-                    let other = |v: &Vec<Res>| -> Vec<Res> {
-                        v.iter()
-                            .copied()
-                            .filter(|r| !matches!(r, Res::Var(q, _) if *q == pop))
-                            .collect()
-                    };
-                    if !conflict(
-                        &other(&reads[n]),
-                        &other(&writes[n]),
-                        &other(&reads[m]),
-                        &other(&writes[m]),
-                    ) {
-                        p = p.max(phase_of[m]);
-                        waived.push((m, pop, true));
-                        continue;
-                    }
+            if !conflict(&reads[n], &writes[n], &reads[m], &writes[m]) {
+                continue;
+            }
+            let flag = flags
+                .then(|| Flag::between(tasks, order[m], order[n]))
+                .flatten()
+                .filter(|&f| !conflict_but(&reads[n], &writes[n], &reads[m], &writes[m], Some(f)));
+            match flag {
+                // In the same phase or later: the flagged item's slot comes
+                // first (deferred items first, then the step's order).
+                Some(f) => {
+                    p = p.max(phase_of[m]);
+                    waived.push((m, f));
                 }
-                p = p.max(phase_of[m] + 1);
-            } else if let Some(r) = ordered[m]
-                .iter()
-                .find(|r| reads[n].contains(r) || writes[n].contains(r))
-            {
-                // A deferred delivery earlier in the same phase (its slot
-                // comes first), ordered per target by its flags.
-                p = p.max(phase_of[m]);
-                if let Res::RingNow(q) | Res::ArrNow(q) = *r {
-                    waived.push((m, q, false));
-                }
+                None => p = p.max(phase_of[m] + 1),
             }
         }
         // Flags only where the pair shares a phase (else a barrier
         // orders them, and waits would cost for nothing).
-        for (m, x, cells) in waived {
-            if phase_of[m] == p {
-                if cells {
-                    cell_flagged.push(x);
-                } else {
-                    flagged.push(x);
-                }
-            }
-        }
+        used.extend(
+            waived
+                .iter()
+                .filter(|(m, _)| phase_of[*m] == p)
+                .map(|(_, f)| *f),
+        );
         phase_of.push(p);
     }
     let n_phases = phase_of.iter().map(|p| p + 1).max().unwrap_or(0);
@@ -352,10 +358,20 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
     for (s, p) in order.iter().zip(&phase_of) {
         phases[*p].push(*s);
     }
-    flagged.sort_unstable();
-    flagged.dedup();
-    cell_flagged.sort_unstable();
-    cell_flagged.dedup();
+    let ids = |kind: fn(Flag) -> Option<usize>| {
+        let mut v: Vec<usize> = used.iter().filter_map(|&f| kind(f)).collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let flagged = ids(|f| match f {
+        Flag::Target(q) => Some(q),
+        Flag::Cell(_) => None,
+    });
+    let cell_flagged = ids(|f| match f {
+        Flag::Cell(x) => Some(x),
+        Flag::Target(_) => None,
+    });
     Schedule {
         phases,
         flagged,
