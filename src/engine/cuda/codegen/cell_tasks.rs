@@ -10,9 +10,9 @@ impl Gen<'_> {
         let n = p.size;
         let w = mask_words(n);
         let name = format!("src_{}", p.name);
-        let lspk = self.lspk_of(pi);
+        let lspk = self.row_of(Entry::Lspk { pop: pi });
         let mask = self.name(Entry::Mask { pop: pi });
-        let mut body = self.lspk_carry(pi, &ind(3));
+        let mut body = self.carry(Entry::Lspk { pop: pi }, &ind(3));
         let mut pre = String::new();
         let kind;
         if let Some(prob) = s.fixed_probability(ir.dt) {
@@ -183,8 +183,8 @@ impl Gen<'_> {
                 continue;
             }
             let arr = self.name(Entry::Arr { proj: ti });
-            let tarr = self.tarr_of(ti);
-            taken.push_str(&self.tarr_carry(ti, pad));
+            let tarr = self.row_of(Entry::Tarr { proj: ti });
+            taken.push_str(&self.carry(Entry::Tarr { proj: ti }, pad));
             let sl = t.ring_slots();
             let _ = writeln!(
                 body,
@@ -305,7 +305,7 @@ impl Gen<'_> {
             writes.push(Res::Spk(pi));
             writes.push(self.spk_res(pi));
             writes.push(Res::Mask(pi));
-            body.push_str(&self.lspk_carry(pi, &pad));
+            body.push_str(&self.carry(Entry::Lspk { pop: pi }, &pad));
             body.push_str(&Self::locals(nir.locals, 3));
             let c = Ctx::Neuron { pop: pi };
             let mut dep = 0;
@@ -313,7 +313,7 @@ impl Gen<'_> {
             self.stmts(&mut body, &nir.step, c, 3, &mut dep);
             if let Some(sp) = &nir.spike {
                 let cond = self.expr(sp, c);
-                let lspk = self.lspk_of(pi);
+                let lspk = self.row_of(Entry::Lspk { pop: pi });
                 let _ = writeln!(
                     body,
                     "{pad}// from: population {} (spike test, reset)",

@@ -442,10 +442,15 @@ impl Gen<'_> {
     ) -> String {
         match a {
             CellAccess::Var(v) => format!("{}[{idx}]", self.name(Entry::CellVar { pop, var: v })),
-            CellAccess::LastSpike => format!("cbm_last({}[{idx}])", self.lspk_of(pop)),
-            CellAccess::Spiked => format!("({}[{idx}] == s ? 1.0 : 0.0)", self.lspk_of(pop)),
+            CellAccess::LastSpike => {
+                format!("cbm_last({}[{idx}])", self.row_of(Entry::Lspk { pop }))
+            }
+            CellAccess::Spiked => format!(
+                "({}[{idx}] == s ? 1.0 : 0.0)",
+                self.row_of(Entry::Lspk { pop })
+            ),
             CellAccess::LastTeacher => match teacher {
-                Some(ti) => format!("cbm_last({}[{idx}])", self.tarr_of(ti)),
+                Some(ti) => format!("cbm_last({}[{idx}])", self.row_of(Entry::Tarr { proj: ti })),
                 None => lit(-1e9),
             },
         }

@@ -103,47 +103,35 @@ pub(super) fn parity_rows(ir: &Ir, fuse: bool) -> ParityRows {
 }
 
 impl Gen<'_> {
-    /// The cells' last spike steps as step `s` reads and writes them.
-    pub(super) fn lspk_of(&mut self, pop: usize) -> String {
-        let e = self.name(Entry::Lspk { pop });
-        if self.rows.spk[pop] {
-            format!("({e} + ((u64)s & 1ull) * {}ull)", self.pop_size(pop))
-        } else {
-            e
+    /// Cells of a last spike (`Entry::Lspk`) or last teacher
+    /// (`Entry::Tarr`) buffer kept per step parity; None where it is one row.
+    fn parity_cells(&self, e: Entry) -> Option<usize> {
+        match e {
+            Entry::Lspk { pop } if self.rows.spk[pop] => Some(self.pop_size(pop)),
+            Entry::Tarr { proj } if self.rows.tarr[proj] => {
+                Some(self.pop_size(self.ir.projections[proj].target))
+            }
+            _ => None,
         }
     }
 
-    /// A teacher projection's last arrival steps as step `s` reads and
-    /// writes them.
-    pub(super) fn tarr_of(&mut self, ti: usize) -> String {
-        let e = self.name(Entry::Tarr { proj: ti });
-        if self.rows.tarr[ti] {
-            let n = self.pop_size(self.ir.projections[ti].target);
-            format!("({e} + ((u64)s & 1ull) * {n}ull)")
-        } else {
-            e
+    /// Such a buffer as step `s` reads and writes it.
+    pub(super) fn row_of(&mut self, e: Entry) -> String {
+        let name = self.name(e);
+        match self.parity_cells(e) {
+            Some(n) => format!("({name} + ((u64)s & 1ull) * {n}ull)"),
+            None => name,
         }
     }
 
-    /// The line that carries cell `i`'s last spike step over from the row
-    /// of the step before (nothing where there is one row).
-    pub(super) fn lspk_carry(&mut self, pop: usize, pad: &str) -> String {
-        if !self.rows.spk[pop] {
+    /// The line that carries cell `i`'s value of such a buffer over from
+    /// the row of the step before (nothing where there is one row).
+    pub(super) fn carry(&mut self, e: Entry, pad: &str) -> String {
+        let Some(n) = self.parity_cells(e) else {
             return String::new();
-        }
-        let e = self.name(Entry::Lspk { pop });
-        let n = self.pop_size(pop);
-        format!("{pad}{e}[((u64)s & 1ull) * {n}ull + i] = {e}[(((u64)s + 1ull) & 1ull) * {n}ull + i]; // (a row per step parity)\n")
-    }
-
-    /// The same for a teacher projection's last arrival steps.
-    pub(super) fn tarr_carry(&mut self, ti: usize, pad: &str) -> String {
-        if !self.rows.tarr[ti] {
-            return String::new();
-        }
-        let e = self.name(Entry::Tarr { proj: ti });
-        let n = self.pop_size(self.ir.projections[ti].target);
-        format!("{pad}{e}[((u64)s & 1ull) * {n}ull + i] = {e}[(((u64)s + 1ull) & 1ull) * {n}ull + i]; // (a row per step parity)\n")
+        };
+        let name = self.name(e);
+        format!("{pad}{name}[((u64)s & 1ull) * {n}ull + i] = {name}[(((u64)s + 1ull) & 1ull) * {n}ull + i]; // (a row per step parity)\n")
     }
 
     /// What a task that reads the cells' last spike steps reads.

@@ -406,9 +406,9 @@ impl Gen<'_> {
         let what = if teacher { "on_teacher" } else { "on_post" };
         let active = if teacher {
             let ti = q.teacher.expect("on_teacher needs a teacher");
-            format!("{}[jl_] == s", self.tarr_of(ti))
+            format!("{}[jl_] == s", self.row_of(Entry::Tarr { proj: ti }))
         } else {
-            format!("{}[jl_] == s", self.lspk_of(q.target))
+            format!("{}[jl_] == s", self.row_of(Entry::Lspk { pop: q.target }))
         };
         let off = self.name(Entry::CscOff { proj: qi });
         let cpre = self.name(Entry::CscPre { proj: qi });
