@@ -399,8 +399,13 @@ record a = spike_counts(A, bin = 1 ms)
     run(&path, "for the recordings");
 }
 
-/// Large enough that projections really run on two threads (each has more
-/// than 50,000 synapse events per step); results must not change.
+/// Large enough that projections really run on several threads: each has
+/// ~80,000 synapse events a step (400 spikes x 200) and 200,000 synapses,
+/// above the engine's 50,000 (`PARALLEL_MIN_WORK`), so `on_pre` runs in
+/// parts by target and the periodic rules in parts by source, next to each
+/// other. Every kind of synapse code a part runs: per-target values (`pa`),
+/// a rule guarded on the source (`pb`), delays drawn per synapse and a pulse
+/// (`pc`), `on_pre` changing a weight. Results must not change.
 #[test]
 fn parallel_delivery_and_plasticity_match_one_thread() {
     let d = temp_dir("parallel");
@@ -414,6 +419,8 @@ neuron Sink {
     state { g: 1/ms = 0 /ms; V = 0 mV }
     equations { dg/dt = -g / tau [exact] }
     update { V += g * 1 mV * dt }
+    spike when V > 0.3 mV
+    reset { V = 0 mV }
 }
 synapse Plastic {
     state { w = uniform(0.5, 1.5) }
@@ -421,23 +428,41 @@ synapse Plastic {
     every 2 ms { if t - post.last_spike > 1 ms { w *= 0.999 } }
     bounds w in [0, 2]
 }
+synapse Guarded {
+    state { w = uniform(0.5, 1.5) }
+    on_pre { target += w * 0.001 /ms  w += 0.0001 }
+    every 3 ms { if t - pre.last_spike < 2 ms { w -= 0.001 } }
+    bounds w in [0, 2]
+}
+synapse Pulsed {
+    state { w = uniform(0.5, 1.5) }
+    on_pre { target += w * 0.0003 /ms for 2 ms }
+}
 population Src[1000] = poisson(rate = 400 Hz)
 population A[500] = Sink()
 population B[500] = Sink()
+population C[300] = Sink()
 projection pa: Src -> A.g { synapse = Plastic()  connect = fixed_outdegree(200, replace = true) }
-projection pb: Src -> B.g { synapse = Plastic()  connect = fixed_outdegree(200, replace = true) }
+projection pb: Src -> B.g { synapse = Guarded()  connect = fixed_outdegree(200, replace = true) }
+projection pc: Src -> C.g { synapse = Pulsed()  connect = fixed_outdegree(200)  delay = uniform(1 ms, 4 ms) }
 record va = trace(A.V, cells = [0, 1, 2, 3])
 record vb = trace(B.V, cells = [0, 1, 2, 3])
+record vc = trace(C.V, cells = [0, 1, 2, 3])
+record sa = spike_times(A)
 record wa = weights(pa.w, every = 5 ms, max = 500)
 record wb = weights(pb.w, every = 5 ms, max = 500)
 "#,
     )
     .unwrap();
     let (_, one) = run_file(&path, &[], 1);
-    let (_, two) = run_file(&path, &[], 2);
-    assert_eq!(arrays_bytes(&one), arrays_bytes(&two));
-    let (_, v) = f64s(&one, "va");
-    assert!(v.iter().any(|x| *x != 0.0));
+    for threads in [2, 3] {
+        let (_, more) = run_file(&path, &[], threads);
+        assert_eq!(arrays_bytes(&one), arrays_bytes(&more), "{threads} threads");
+    }
+    for trace in ["va", "vb", "vc"] {
+        let (_, v) = f64s(&one, trace);
+        assert!(v.iter().any(|x| *x != 0.0), "{trace} stays 0");
+    }
 }
 
 #[test]

@@ -20,7 +20,26 @@ typedef struct {
     u64 s;            // step
     u64 first_slot;   // ring slot where on_pre deposits start
     u32 key0, key1;   // Philox key (the seed)
+    // The part of a busy projection's work this call does (src/engine/cpu/
+    // parts.rs); a whole call has every target and every source.
+    u64 tlo, thi;     // on_pre: the synapses onto targets tlo .. thi - 1;
+                      // periodic rules: the per-target values of those
+    u64 slo, shi;     // periodic rules: the synapses of sources slo .. shi - 1
 } CbmCtx;
+
+// Where a source's synapses onto targets from `j` on start: the first k in
+// a .. b with post[k] >= j (a row is sorted by target, network/mod.rs).
+#define CBM_LOWER_BOUND(name, type)                                            \
+    static inline u64 name(const type* post, u64 a, u64 b, u64 j) {            \
+        while (a < b) {                                                        \
+            const u64 m = a + (b - a) / 2u;                                    \
+            if ((u64)post[m] < j) a = m + 1u; else b = m;                      \
+        }                                                                      \
+        return a;                                                              \
+    }
+CBM_LOWER_BOUND(cbm_lower_u8, unsigned char)
+CBM_LOWER_BOUND(cbm_lower_u16, unsigned short)
+CBM_LOWER_BOUND(cbm_lower_u32, u32)
 
 // Rust's f64::clamp (below lo gives lo, above hi gives hi, NaN stays NaN).
 // On x86-64 with the SSE2 instructions whose definitions are exactly these

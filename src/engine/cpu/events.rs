@@ -65,7 +65,7 @@ impl CpuEngine {
             let Some((offsets, ids)) = proj.csc.take() else {
                 return;
             };
-            native::bind::synapses(f, proj, &side, Over::Synapses(&ids[range]), clock);
+            native::bind::synapses(f, proj, &side, Over::Synapses(&ids[range]), clock, None);
             proj.csc = Some((offsets, ids));
             return;
         }
@@ -94,34 +94,41 @@ impl CpuEngine {
         let teacher_times = &self.teacher_times;
         let ir = &self.ir;
         let native = self.native.as_ref();
+        // Waking the pool costs microseconds: only worth it for a
+        // projection with many synapse events this step.
+        let pool = self.pool.as_ref();
+        let busy: Vec<bool> = (self.projs.iter().zip(&ir.projections))
+            .map(|(proj, q)| {
+                let offsets = &proj.net.offsets;
+                let events = |i: &u32| (offsets[*i as usize + 1] - offsets[*i as usize]) as usize;
+                pool.is_some()
+                    && q.source == pi
+                    && spikes.iter().map(events).sum::<usize>() >= PARALLEL_MIN_WORK
+            })
+            .collect();
         let work = |(qi, proj): (usize, &mut ProjRt)| {
             let q = &ir.projections[qi];
             if q.source == pi && !spikes.is_empty() {
                 let code = native.and_then(|n| n.synapse(qi, native::Handler::Pre));
                 let side = SynapseSide::of(q, pops, teacher_times, signals);
-                deliver(proj, q, &side, code, &spikes, clock);
+                // A busy projection's targets split between the threads.
+                let parts = pool.filter(|_| busy[qi]);
+                deliver(proj, q, &side, code, &spikes, clock, parts);
             }
         };
-        // Waking the pool costs microseconds: only worth it when several
-        // projections each have many synapse events this step.
-        let busy = || {
-            self.projs
-                .iter()
-                .zip(&ir.projections)
-                .filter(|(p, q)| {
-                    q.source == pi
-                        && spikes
-                            .iter()
-                            .map(|&i| {
-                                (p.net.offsets[i as usize + 1] - p.net.offsets[i as usize]) as usize
-                            })
-                            .sum::<usize>()
-                            >= PARALLEL_MIN_WORK
-                })
-                .count()
+        // Busy projections side by side, unless each splits its own work
+        // between the threads (generated code), which balances better.
+        let side_by_side = || {
+            let busy_ones = self.projs.iter().enumerate().filter(|(qi, _)| busy[*qi]);
+            let (mut count, mut split) = (0, 0);
+            for (_, p) in busy_ones {
+                count += 1;
+                split += usize::from(!p.target_parts.is_empty());
+            }
+            count > 1 && split == 0
         };
         match &self.pool {
-            Some(pool) if busy() > 1 => {
+            Some(pool) if side_by_side() => {
                 pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work))
             }
             _ => self.projs.iter_mut().enumerate().for_each(work),
@@ -150,6 +157,15 @@ impl CpuEngine {
                 .iter()
                 .any(|(period, _)| s.is_multiple_of(*period as u64))
         };
+        // The work of a projection's rules due now, as their last calls did it.
+        let work_due = |proj: &ProjRt| {
+            (proj.every.iter().zip(&proj.every_work))
+                .filter(|((period, _), _)| s.is_multiple_of(*period as u64))
+                .map(|(_, &w)| w as usize)
+                .sum::<usize>()
+        };
+        let busy = |proj: &ProjRt| work_due(proj) >= PARALLEL_MIN_WORK;
+        let pool = self.pool.as_ref();
         let work = |(qi, proj): (usize, &mut ProjRt)| {
             if !due(proj) {
                 return;
@@ -158,20 +174,27 @@ impl CpuEngine {
             let side = SynapseSide::of(q, pops, teacher_times, signals);
             for k in 0..proj.every.len() {
                 if s.is_multiple_of(proj.every[k].0 as u64) {
-                    match native.and_then(|n| n.synapse(qi, native::Handler::Every(k))) {
-                        Some(f) => native::bind::synapses(f, proj, &side, Over::All, clock),
-                        None => periodic_rule(proj, k, &side, t),
-                    }
+                    // A busy rule's synapses split between the threads.
+                    let parts = pool.filter(|_| proj.every_work[k] as usize >= PARALLEL_MIN_WORK);
+                    proj.every_work[k] = match native
+                        .and_then(|n| n.synapse(qi, native::Handler::Every(k)))
+                    {
+                        Some(f) => native::bind::synapses(f, proj, &side, Over::All, clock, parts),
+                        None => {
+                            periodic_rule(proj, k, &side, t);
+                            // (At most every synapse.)
+                            proj.net.len() as u64
+                        }
+                    };
                 }
             }
         };
-        let busy = self
-            .projs
-            .iter()
-            .filter(|p| due(p) && p.net.len() >= PARALLEL_MIN_WORK)
-            .count();
+        // As in `after_spikes`.
+        let busy_ones = || self.projs.iter().filter(|p| due(p) && busy(p));
+        let side_by_side =
+            busy_ones().count() > 1 && busy_ones().all(|p| p.source_parts.is_empty());
         match &self.pool {
-            Some(pool) if busy > 1 => {
+            Some(pool) if side_by_side => {
                 pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work))
             }
             _ => self.projs.iter_mut().enumerate().for_each(work),

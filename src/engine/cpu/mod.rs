@@ -11,6 +11,7 @@ mod counting;
 mod env;
 mod events;
 pub mod native;
+mod parts;
 mod sources;
 mod synapses;
 pub mod vm;
@@ -129,6 +130,9 @@ pub(crate) struct ProjRt {
     on_post: Program,
     on_teacher: Program,
     every: Vec<(u32, Periodic)>,
+    /// The work each periodic rule's last call did (synapses visited, see
+    /// `native::SynapseFn`): whether the next is worth splitting.
+    every_work: Vec<u64>,
     csc: Option<(Vec<u32>, Vec<u32>)>,
     /// Arrival counts of this projection's spikes (when it is a teacher).
     arrivals: Option<Vec<u32>>,
@@ -138,6 +142,11 @@ pub(crate) struct ProjRt {
     pub bounds: Vec<Option<(f64, f64)>>,
     /// Room for generated code's per-target values.
     scratch: Vec<f64>,
+    /// Where this projection's work is split between threads, by target
+    /// cells (`on_pre`) and by source cells (periodic rules); empty: never
+    /// (see `parts.rs`).
+    pub(crate) target_parts: Vec<u32>,
+    pub(crate) source_parts: Vec<u32>,
 }
 
 /// A copy of a projection's target index in fewer bytes per synapse.
@@ -273,11 +282,21 @@ impl CpuEngine {
                 }] if native.is_some() && one_delay => counting::Counting::new(&qnet, n_target, *c),
                 _ => None,
             };
+            // Only generated code runs in parts.
+            let (target_parts, source_parts) = match native {
+                Some(_) => (
+                    parts::target_parts(&qnet, n_target, threads),
+                    parts::source_parts(&qnet, threads),
+                ),
+                None => (vec![], vec![]),
+            };
             let post_narrow = match native {
                 Some(_) => NarrowIndex::of(&qnet.post, native::post_width(ir, qi)),
                 None => NarrowIndex::None,
             };
             projs.push(ProjRt {
+                target_parts,
+                source_parts,
                 counting,
                 post_narrow,
                 net: qnet,
@@ -289,6 +308,7 @@ impl CpuEngine {
                 fast_deposit: fast_deposit(&q.on_pre).filter(|_| one_delay),
                 on_post: vm::compile(&q.on_post, q.locals),
                 on_teacher: vm::compile(&q.on_teacher, q.locals),
+                every_work: vec![0; q.every.len()],
                 every,
                 csc,
                 arrivals: is_teacher.then(|| vec![0; slots * n_target]),

@@ -80,6 +80,7 @@ pub(super) fn deliver(
     code: Option<&native::Loaded<native::SynapseFn>>,
     spikes: &[u32],
     clock: native::bind::Clock,
+    pool: Option<&rayon::ThreadPool>,
 ) {
     let n = proj.n_target;
     let (s, t) = (clock.s, clock.t);
@@ -109,7 +110,7 @@ pub(super) fn deliver(
         return;
     }
     if let Some(f) = code {
-        native::bind::synapses(f, proj, side, Over::Spikes(spikes, first_slot), clock);
+        native::bind::synapses(f, proj, side, Over::Spikes(spikes, first_slot), clock, pool);
         return;
     }
     let mut ids = std::mem::take(&mut proj.ids);

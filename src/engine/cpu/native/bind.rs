@@ -9,7 +9,10 @@
 //! the synapse variables and ring of its own projection (synapse
 //! functions), and a cell function also adds and clears the ring slots
 //! arriving at its population (`Arg::Arriving`). Buffers it only reads are passed as `*mut` for a uniform
-//! table but never written.
+//! table but never written. The parts of one call that run on several
+//! threads (`synapses` with a pool) write disjoint parts of those buffers:
+//! the ring cells and synapses of their own targets (`on_pre`), the
+//! synapses of their own sources (periodic rules).
 
 use super::{Arg, CellFn, Ctx, Loaded, SynapseFn};
 use crate::engine::cpu::{NarrowIndex, PopRt, ProjRt};
@@ -83,6 +86,10 @@ pub fn cells(
             s: clock.s,
             first_slot: 0,
             key: clock.key,
+            target_lo: 0,
+            target_hi: 0,
+            source_lo: 0,
+            source_hi: 0,
         };
         // SAFETY: see the module comment; `out` has room for every cell.
         unsafe { (f.f)(&c) as usize }
@@ -131,14 +138,65 @@ pub enum Over<'a> {
     All,
 }
 
-/// Run a synapse function of projection `proj`.
+/// The context's pointers, shared by the parts of one call running on
+/// several threads. Each part writes only what belongs to its own target
+/// cells (see [`synapses`]), so sharing them is sound.
+#[derive(Clone, Copy)]
+struct Shared {
+    table: *const *mut c_void,
+    ids: *const u32,
+}
+
+// SAFETY: the parts of a call write disjoint memory (see `synapses`); the
+// buffers outlive the call.
+unsafe impl Send for Shared {}
+unsafe impl Sync for Shared {}
+
+impl Shared {
+    /// Call `f` for the part of the work given by `targets` and `sources`
+    /// (see `Ctx`).
+    fn call(
+        self,
+        f: SynapseFn,
+        over: (usize, usize),
+        clock: Clock,
+        targets: (u32, u32),
+        sources: (u32, u32),
+    ) -> u64 {
+        let (n, first_slot) = over;
+        let c = Ctx {
+            p: self.table,
+            ids: self.ids,
+            n: n as u64,
+            t: clock.t,
+            s: clock.s,
+            first_slot: first_slot as u64,
+            key: clock.key,
+            target_lo: targets.0 as u64,
+            target_hi: targets.1 as u64,
+            source_lo: sources.0 as u64,
+            source_hi: sources.1 as u64,
+        };
+        // SAFETY: see the module comment and `synapses`.
+        unsafe { f(&c) }
+    }
+}
+
+/// Run a synapse function of projection `proj`. With `pool`, a busy
+/// projection's work is split between the pool's threads as `parts.rs`
+/// explains, one call per part: `on_pre` by its targets
+/// (`proj.target_parts`), a periodic rule by its sources
+/// (`proj.source_parts`) after one call that computes the per-target
+/// values. Parts write disjoint memory, and the results are those of one
+/// call, bit for bit. Returns the work done (see `SynapseFn`).
 pub fn synapses(
     f: &Loaded<SynapseFn>,
     proj: &mut ProjRt,
     side: &SynapseSide,
     over: Over,
     clock: Clock,
-) {
+    pool: Option<&rayon::ThreadPool>,
+) -> u64 {
     if proj.scratch.len() < f.scratch {
         proj.scratch.resize(f.scratch, 0.0);
     }
@@ -177,17 +235,52 @@ pub fn synapses(
         // Synapse code sees no other buffer (the generator never asks).
         Arg::Refr | Arg::SpikesOut | Arg::Arriving { .. } => std::ptr::null_mut(),
     };
+    let n_target = proj.n_target as u32;
+    let n_source = (net.offsets.len() - 1) as u32;
+    let whole = ((0, n_target), (0, n_source));
+    let parts = |bounds: &[u32]| bounds.len() > 2;
+    enum Plan<'p> {
+        Whole,
+        ByTarget(&'p rayon::ThreadPool, &'p [u32]),
+        BySource(&'p rayon::ThreadPool, &'p [u32]),
+    }
+    let plan = match (pool, &over) {
+        (Some(pool), Over::Spikes(..)) if parts(&proj.target_parts) => {
+            Plan::ByTarget(pool, &proj.target_parts)
+        }
+        (Some(pool), Over::All) if parts(&proj.source_parts) => {
+            Plan::BySource(pool, &proj.source_parts)
+        }
+        _ => Plan::Whole,
+    };
     with_table(&f.args, resolve, |table| {
-        let c = Ctx {
-            p: table,
+        let shared = Shared {
+            table,
             ids: ids.as_ptr(),
-            n: n as u64,
-            t: clock.t,
-            s: clock.s,
-            first_slot: first_slot as u64,
-            key: clock.key,
         };
-        // SAFETY: see the module comment.
-        unsafe { (f.f)(&c) };
-    });
+        let over = (n, first_slot);
+        use rayon::prelude::*;
+        match plan {
+            Plan::Whole => shared.call(f.f, over, clock, whole.0, whole.1),
+            Plan::ByTarget(pool, bounds) => pool.install(|| {
+                bounds
+                    .par_windows(2)
+                    .map(|w| shared.call(f.f, over, clock, (w[0], w[1]), whole.1))
+                    .sum()
+            }),
+            Plan::BySource(pool, bounds) => {
+                // The per-target values first (no sources), then the
+                // synapses (no targets' values).
+                if f.scratch > 0 {
+                    shared.call(f.f, over, clock, whole.0, (0, 0));
+                }
+                pool.install(|| {
+                    bounds
+                        .par_windows(2)
+                        .map(|w| shared.call(f.f, over, clock, (0, 0), (w[0], w[1])))
+                        .sum()
+                })
+            }
+        }
+    })
 }

@@ -377,6 +377,22 @@ fn prefetch_cell(b: &Body, out: &mut String, offsets: &str, cell: &str) {
     }
 }
 
+/// Open the loop of `on_pre` over the synapses of source `cell` (`k`): all
+/// of them, or in a part (`part_`) those onto targets `lo_ .. hi_ - 1`,
+/// found by binary search since each source's synapses are sorted by
+/// target. The caller writes the body and closes the loop.
+fn row_part(body: &mut String, pad: &str, offsets: &str, post: &str, ir: &Ir, qi: usize) {
+    let lower = match post_width(ir, qi) {
+        1 => "cbm_lower_u8",
+        2 => "cbm_lower_u16",
+        _ => "cbm_lower_u32",
+    };
+    let _ = writeln!(
+        body,
+        "{pad}u64 k0_ = {offsets}[cell], k1_ = {offsets}[cell + 1];\n{pad}if (part_) {{\n{pad}    k0_ = {lower}({post}, k0_, k1_, lo_);\n{pad}    k1_ = {lower}({post}, k0_, k1_, hi_);\n{pad}}}\n{pad}work_ += k1_ - k0_;\n{pad}for (u64 k = k0_; k < k1_; ++k) {{"
+    );
+}
+
 /// Bytes per target index that generated code reads for projection `qi`:
 /// the narrowest unsigned type that holds every target cell (the engine
 /// keeps such a copy of the index; fewer bytes to bring in per synapse).
@@ -442,7 +458,8 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         );
         let _ = writeln!(test, "            {refr}[i] = r_ > 0u ? r_ - 1u : 0u;");
         let names = ("i", "fire_", "fired_", "nf_");
-        select_in_blocks(&mut body, n, CELL_BLOCK, names, &test);
+        let cells = ("0u", format!("{n}u"));
+        select_in_blocks(&mut body, (cells.0, &cells.1), CELL_BLOCK, names, &test);
         let _ = writeln!(body, "        for (u64 x = 0; x < nf_; ++x) {{");
         let _ = writeln!(body, "            const u64 i = fired_[x];");
         body.push_str(&c_expr::locals(nir.locals, "            "));
@@ -477,29 +494,30 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     })
 }
 
-/// Open a loop over `n` cells a block of `block` at a time that runs
-/// `test` (C text setting `flags[index - base]` to 0 or 1) for every cell
-/// of the block in a loop of its own, which the compiler can vectorise,
-/// then lists the cells whose flag is set in `list[0..count]` without a
-/// branch per cell. The caller visits the list and closes the loop.
-/// `names`: (index, flags, list, count).
+/// Open a loop over the cells `range.0 .. range.1 - 1` (C expressions) a
+/// block of `block` at a time that runs `test` (C text setting
+/// `flags[index - base]` to 0 or 1) for every cell of the block in a loop
+/// of its own, which the compiler can vectorise, then lists the cells whose
+/// flag is set in `list[0..count]` without a branch per cell. The caller
+/// visits the list and closes the loop. `names`: (index, flags, list, count).
 fn select_in_blocks(
     body: &mut String,
-    n: usize,
+    range: (&str, &str),
     block: usize,
     names: (&str, &str, &str, &str),
     test: &str,
 ) {
     let (index, flags, list, count) = names;
+    let (from, to) = range;
     let _ = writeln!(body, "    unsigned char {flags}[{block}];");
     let _ = writeln!(body, "    u32 {list}[{block}];");
     let _ = writeln!(
         body,
-        "    for (u64 base = 0; base < {n}u; base += {block}u) {{"
+        "    for (u64 base = {from}; base < {to}; base += {block}u) {{"
     );
     let _ = writeln!(
         body,
-        "        const u64 end = base + {block}u < {n}u ? base + {block}u : {n}u;"
+        "        const u64 end = base + {block}u < {to} ? base + {block}u : {to};"
     );
     let _ = writeln!(
         body,
@@ -600,15 +618,18 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
             }
             let mut inner = String::new();
             synapse_body(&mut b, &mut inner, &q.on_pre, 3);
+            let n_target = ir.populations[q.target].size;
+            let _ = writeln!(
+                body,
+                "    const u64 lo_ = c->tlo, hi_ = c->thi;\n    const int part_ = lo_ != 0u || hi_ != {n_target}u;"
+            );
+            let _ = writeln!(body, "    u64 work_ = 0;");
             let _ = writeln!(body, "    for (u64 x = 0; x < n_; ++x) {{");
             let _ = writeln!(body, "        const u64 cell = ids_[x];");
             prefetch_ahead(&b, &mut body, &offsets, "ids_", "n_");
-            let _ = writeln!(
-                body,
-                "        for (u64 k = {offsets}[cell]; k < {offsets}[cell + 1]; ++k) {{"
-            );
+            row_part(&mut body, "        ", &offsets, &post, ir, qi);
             body.push_str(&inner);
-            let _ = writeln!(body, "        }}\n    }}");
+            let _ = writeln!(body, "        }}\n    }}\n    return work_;");
         }
         Handler::Post | Handler::Teacher => {
             let stmts = if h == Handler::Post {
@@ -619,7 +640,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
             let _ = writeln!(body, "    for (u64 x = 0; x < n_; ++x) {{");
             let _ = writeln!(body, "        const u64 k = ids_[x];");
             synapse_body(&mut b, &mut body, stmts, 2);
-            let _ = writeln!(body, "    }}");
+            let _ = writeln!(body, "    }}\n    return n_;");
         }
         Handler::Every(k) => {
             let rule = &rewrite::factor_selects(&q.every[k].1);
@@ -635,14 +656,19 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                     let g = b.expr(cond, Site::PreCell { proj: qi });
                     let mut inner = String::new();
                     synapse_body(&mut b, &mut inner, then, 4);
-                    let n_src = ir.populations[q.source].size;
                     let test = format!(
                         "            const u64 pi_ = cell;\n            (void)pi_;\n            pass_[cell - base] = (({g}) != 0.0);\n"
                     );
                     let names = ("cell", "pass_", "act_", "na_");
-                    select_in_blocks(&mut body, n_src, GUARD_BLOCK, names, &test);
+                    let sources = ("c->slo", "c->shi");
+                    let _ = writeln!(body, "    u64 work_ = c->shi - c->slo;");
+                    select_in_blocks(&mut body, sources, GUARD_BLOCK, names, &test);
                     let _ = writeln!(body, "        for (u64 x = 0; x < na_; ++x) {{");
                     let _ = writeln!(body, "            const u64 cell = act_[x];");
+                    let _ = writeln!(
+                        body,
+                        "            work_ += {offsets}[cell + 1] - {offsets}[cell];"
+                    );
                     // No prefetching here, unlike on_pre: a rule guarded on
                     // its source cell mostly visits synapses whose spikes
                     // were delivered moments ago, still in cache (the
@@ -652,12 +678,22 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
                         "            for (u64 k = {offsets}[cell]; k < {offsets}[cell + 1]; ++k) {{"
                     );
                     body.push_str(&inner);
-                    let _ = writeln!(body, "            }}\n        }}\n    }}");
+                    let _ = writeln!(
+                        body,
+                        "            }}\n        }}\n    }}\n    return work_;"
+                    );
                 }
                 None => {
-                    let _ = writeln!(body, "    for (u64 k = 0; k < n_; ++k) {{");
+                    // The synapses of sources slo .. shi - 1 (all of them
+                    // in a whole call), in storage order.
+                    let offsets = b.buf(Arg::Offsets);
+                    let _ = writeln!(
+                        body,
+                        "    for (u64 k = {offsets}[c->slo]; k < {offsets}[c->shi]; ++k) {{"
+                    );
                     synapse_body(&mut b, &mut body, rule, 2);
                     let _ = writeln!(body, "    }}");
+                    let _ = writeln!(body, "    return {offsets}[c->shi] - {offsets}[c->slo];");
                 }
             }
         }
@@ -673,7 +709,7 @@ fn synapse_function(ir: &Ir, qi: usize, h: Handler, out: &mut String) -> Functio
     let code = format!(
         "    const double t = c->t;\n    const u64 n_ = c->n;\n    const u32* const ids_ = c->ids;\n    (void)t;\n    (void)n_;\n    (void)ids_;\n{body}"
     );
-    b.define(out, "void", &symbol, &code);
+    b.define(out, "u64", &symbol, &code);
     if rb_macro {
         let _ = writeln!(out, "#undef CBM_RB");
     }
@@ -702,7 +738,7 @@ fn per_target_values(b: &mut Body, body: &mut String, site: Site, stmts: &[Stmt]
     }
     let n = b.ir.populations[b.ir.projections[qi].target].size;
     let scratch = b.buf(Arg::Scratch);
-    let _ = writeln!(body, "    for (u64 j = 0; j < {n}u; ++j) {{");
+    let _ = writeln!(body, "    for (u64 j = c->tlo; j < c->thi; ++j) {{");
     let _ = writeln!(body, "        const u64 pj_ = j;");
     for (h, e) in found.iter().enumerate() {
         let v = b.expr(e, site);

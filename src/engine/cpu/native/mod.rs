@@ -28,10 +28,21 @@ pub struct Ctx {
     pub s: u64,
     pub first_slot: u64,
     pub key: [u32; 2],
+    /// The part of the work (see `parts.rs`): `on_pre` visits the synapses
+    /// onto targets `target_lo..target_hi`, a periodic rule computes their
+    /// per-target values and visits the synapses of sources
+    /// `source_lo..source_hi`.
+    pub target_lo: u64,
+    pub target_hi: u64,
+    pub source_lo: u64,
+    pub source_hi: u64,
 }
 
 pub type CellFn = unsafe extern "C" fn(*const Ctx) -> u64;
-pub type SynapseFn = unsafe extern "C" fn(*const Ctx);
+/// Returns the work it did: the synapses it visited (and the sources a
+/// periodic rule's guard tested), which tells the engine whether the next
+/// call is worth splitting between threads.
+pub type SynapseFn = unsafe extern "C" fn(*const Ctx) -> u64;
 
 /// A loaded function and the buffers it takes, in order.
 pub struct Loaded<F> {
