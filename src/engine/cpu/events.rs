@@ -101,9 +101,13 @@ impl CpuEngine {
             .map(|(proj, q)| {
                 let offsets = &proj.net.offsets;
                 let events = |i: &u32| (offsets[*i as usize + 1] - offsets[*i as usize]) as usize;
+                // The fan-out bounds answer most steps without a sum.
+                let (least, most) = proj.fan_out;
                 pool.is_some()
                     && q.source == pi
-                    && spikes.iter().map(events).sum::<usize>() >= PARALLEL_MIN_WORK
+                    && spikes.len() * most >= PARALLEL_MIN_WORK
+                    && (spikes.len() * least >= PARALLEL_MIN_WORK
+                        || spikes.iter().map(events).sum::<usize>() >= PARALLEL_MIN_WORK)
             })
             .collect();
         let work = |(qi, proj): (usize, &mut ProjRt)| {
@@ -117,15 +121,20 @@ impl CpuEngine {
             }
         };
         // Busy projections side by side, unless each splits its own work
-        // between the threads (generated code), which balances better.
+        // between the threads (generated code, not counting), which
+        // balances better.
         let side_by_side = || {
             let busy_ones = self.projs.iter().enumerate().filter(|(qi, _)| busy[*qi]);
             let (mut count, mut split) = (0, 0);
             for (_, p) in busy_ones {
+                let counts = p
+                    .counting
+                    .as_ref()
+                    .is_some_and(|c| c.worth_it(spikes.len()));
                 count += 1;
-                split += usize::from(!p.target_parts.is_empty());
+                split += usize::from(!p.target_parts.is_empty() && !counts);
             }
-            count > 1 && split == 0
+            count > 1 && split < count
         };
         match &self.pool {
             Some(pool) if side_by_side() => {

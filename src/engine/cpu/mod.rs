@@ -147,6 +147,8 @@ pub(crate) struct ProjRt {
     /// (see `parts.rs`).
     pub(crate) target_parts: Vec<u32>,
     pub(crate) source_parts: Vec<u32>,
+    /// The fewest and the most synapses of one source cell.
+    fan_out: (usize, usize),
 }
 
 /// A copy of a projection's target index in fewer bytes per synapse.
@@ -294,7 +296,13 @@ impl CpuEngine {
                 Some(_) => NarrowIndex::of(&qnet.post, native::post_width(ir, qi)),
                 None => NarrowIndex::None,
             };
+            let fan_out = qnet
+                .offsets
+                .windows(2)
+                .map(|w| (w[1] - w[0]) as usize)
+                .fold((usize::MAX, 0), |(a, b), d| (a.min(d), b.max(d)));
             projs.push(ProjRt {
+                fan_out,
                 target_parts,
                 source_parts,
                 counting,
