@@ -1,6 +1,7 @@
 //! Instantiation: wiring, per-synapse values and initial state, computed once
 //! on the host from the IR and the seed, by the same code for every engine.
 
+mod chunks;
 mod memory;
 pub mod rng;
 
@@ -113,13 +114,21 @@ pub struct GapNet {
 /// the model, the overrides and the seed).
 /// `session` checks first that it fits in memory ([`check_memory`]).
 pub fn build(ir: &Ir) -> Result<Network, String> {
+    build_on(ir, 1)
+}
+
+/// [`build`] with the wiring and the synapses' initial values drawn on up
+/// to `threads` threads: the same network whatever the count (`chunks.rs`).
+pub fn build_on(ir: &Ir, threads: usize) -> Result<Network, String> {
     let rng = Rng::new(ir.seed);
     let mut populations = Vec::new();
     for (pi, p) in ir.populations.iter().enumerate() {
         let vars = match &p.kind {
-            PopulationKindIr::Neuron(n) => init_vars(&n.vars, p.size, &rng, |var, site| {
-                stream(rng::CELL_INIT, pi, (var as u32) << 4 | site)
-            })?,
+            PopulationKindIr::Neuron(n) => {
+                init_vars(&n.vars, p.size, &rng, threads, |var, site| {
+                    stream(rng::CELL_INIT, pi, (var as u32) << 4 | site)
+                })?
+            }
             PopulationKindIr::Source(_) => vec![],
         };
         populations.push(PopulationNet { vars });
@@ -135,6 +144,7 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
             q.source == q.target,
             &rng,
             stream(rng::WIRING, qi, 0),
+            threads,
         );
         let mut net = csr(pairs, n_src, n_dst);
         if net.len() > u32::MAX as usize / 2 {
@@ -144,12 +154,12 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
                 net.len()
             ));
         }
-        net.vars = init_vars(&q.vars, net.len(), &rng, |var, site| {
+        net.vars = init_vars(&q.vars, net.len(), &rng, threads, |var, site| {
             stream(rng::SYN_INIT, qi, (var as u32) << 4 | site)
         })?;
         if let Some(d) = &q.delay_draw {
             let s = stream(rng::DELAY, qi, 0);
-            net.delay_extra = draw_delays(q, d, net.len(), &rng, s, ir.dt);
+            net.delay_extra = draw_delays(q, d, net.len(), &rng, s, ir.dt, threads);
             // What synapse code reads as `delay`, in seconds.
             if let Some(v) = d.var {
                 net.vars[v] = net
@@ -240,9 +250,16 @@ fn draw(
     }
 }
 
-fn wire(w: &Wiring, n_src: usize, n_dst: usize, same: bool, rng: &Rng, s: u32) -> Vec<(u32, u32)> {
+fn wire(
+    w: &Wiring,
+    n_src: usize,
+    n_dst: usize,
+    same: bool,
+    rng: &Rng,
+    s: u32,
+    threads: usize,
+) -> Vec<(u32, u32)> {
     let mut pairs = Vec::new();
-    let mut seen = Vec::new();
     match *w {
         Wiring::AllToAll { allow_self } => {
             for j in 0..n_dst {
@@ -268,18 +285,16 @@ fn wire(w: &Wiring, n_src: usize, n_dst: usize, same: bool, rng: &Rng, s: u32) -
             allow_self,
         } => {
             let skip_self = same && !allow_self;
-            for j in 0..n_dst {
-                let mut seq = rng.sequence(s, j as u32);
-                let picks = draw(
-                    &mut seq,
-                    n_src,
-                    k,
-                    replace,
-                    skip_self.then_some(j),
-                    &mut seen,
-                );
-                pairs.extend(picks.into_iter().map(|i| (i as u32, j as u32)));
-            }
+            pairs = chunks::map_runs(n_dst, threads, |targets| {
+                let (mut pairs, mut seen) = (Vec::new(), Vec::new());
+                for j in targets {
+                    let mut seq = rng.sequence(s, j as u32);
+                    let except = skip_self.then_some(j);
+                    let picks = draw(&mut seq, n_src, k, replace, except, &mut seen);
+                    pairs.extend(picks.into_iter().map(|i| (i as u32, j as u32)));
+                }
+                pairs
+            });
         }
         Wiring::FixedOutDegree {
             k,
@@ -287,79 +302,100 @@ fn wire(w: &Wiring, n_src: usize, n_dst: usize, same: bool, rng: &Rng, s: u32) -
             allow_self,
         } => {
             let skip_self = same && !allow_self;
-            for i in 0..n_src {
-                let mut seq = rng.sequence(s, i as u32);
-                let picks = draw(
-                    &mut seq,
-                    n_dst,
-                    k,
-                    replace,
-                    skip_self.then_some(i),
-                    &mut seen,
-                );
-                pairs.extend(picks.into_iter().map(|j| (i as u32, j as u32)));
-            }
+            pairs = chunks::map_runs(n_src, threads, |sources| {
+                let (mut pairs, mut seen) = (Vec::new(), Vec::new());
+                for i in sources {
+                    let mut seq = rng.sequence(s, i as u32);
+                    let except = skip_self.then_some(i);
+                    let picks = draw(&mut seq, n_dst, k, replace, except, &mut seen);
+                    pairs.extend(picks.into_iter().map(|j| (i as u32, j as u32)));
+                }
+                pairs
+            });
         }
         Wiring::Probability { p, allow_self } => {
-            for j in 0..n_dst {
-                let mut seq = rng.sequence(s, j as u32);
-                for i in 0..n_src {
-                    let u = Rng::uniform(seq.next_word());
-                    if u < p && (allow_self || !same || i != j) {
-                        pairs.push((i as u32, j as u32));
+            pairs = chunks::map_runs(n_dst, threads, |targets| {
+                let mut pairs = Vec::new();
+                for j in targets {
+                    let mut seq = rng.sequence(s, j as u32);
+                    for i in 0..n_src {
+                        let u = Rng::uniform(seq.next_word());
+                        if u < p && (allow_self || !same || i != j) {
+                            pairs.push((i as u32, j as u32));
+                        }
                     }
                 }
-            }
+                pairs
+            });
         }
     }
     pairs
 }
 
-/// Synapses in (pre, post) order: a counting sort by post, then a stable one
-/// by pre, which also gives the offsets.
+/// Synapses in (pre, post) order: a counting sort by post (skipped when the
+/// wiring drew the pairs target by target, already in that order), then a
+/// stable one by pre, which also gives the offsets.
 /// (Linear: a comparison sort of the x64 cerebellum's 26M pairs was nearly
-/// half of its network's build time.)
+/// half of its network's build time; a large network's build is mostly
+/// memory traffic, so no pass or copy more than needed.)
 fn csr(pairs: Vec<(u32, u32)>, n_src: usize, n_dst: usize) -> ProjectionNet {
-    let (by_post, _) = counting_sort(&pairs, n_dst, |p| p.1);
-    drop(pairs);
-    let (sorted, offsets) = counting_sort(&by_post, n_src, |p| p.0);
+    let by_post = if pairs.is_sorted_by_key(|p| p.1) {
+        pairs
+    } else {
+        counting_sort(&pairs, n_dst, |p| p.1)
+    };
+    let mut offsets = vec![0u32; n_src + 1];
+    for p in &by_post {
+        offsets[p.0 as usize + 1] += 1;
+    }
+    for i in 0..n_src {
+        offsets[i + 1] += offsets[i];
+    }
+    let mut next = offsets.clone();
+    let mut post = vec![0u32; by_post.len()];
+    for &(i, j) in &by_post {
+        let at = &mut next[i as usize];
+        post[*at as usize] = j;
+        *at += 1;
+    }
     drop(by_post);
+    let pre = (0..n_src)
+        .flat_map(|i| std::iter::repeat_n(i as u32, (offsets[i + 1] - offsets[i]) as usize))
+        .collect();
     ProjectionNet {
         offsets,
-        pre: sorted.iter().map(|p| p.0).collect(),
-        post: sorted.iter().map(|p| p.1).collect(),
+        pre,
+        post,
         vars: vec![],
         delay_extra: vec![],
     }
 }
 
-/// `pairs` stably sorted by `key` (below `n`), and where each key's run
-/// starts (`n + 1` offsets).
+/// `pairs` stably sorted by `key` (below `n`).
 fn counting_sort(
     pairs: &[(u32, u32)],
     n: usize,
     key: impl Fn(&(u32, u32)) -> u32,
-) -> (Vec<(u32, u32)>, Vec<u32>) {
-    let mut offsets = vec![0u32; n + 1];
+) -> Vec<(u32, u32)> {
+    let mut next = vec![0u32; n + 1];
     for p in pairs {
-        offsets[key(p) as usize + 1] += 1;
+        next[key(p) as usize + 1] += 1;
     }
     for i in 0..n {
-        offsets[i + 1] += offsets[i];
+        next[i + 1] += next[i];
     }
-    let mut next = offsets.clone();
     let mut out = vec![(0, 0); pairs.len()];
     for p in pairs {
         let at = &mut next[key(p) as usize];
         out[*at as usize] = *p;
         *at += 1;
     }
-    (out, offsets)
+    out
 }
 
 /// `n` values of a constant or a distribution from stream `s` (zeros for an
 /// expression, which `init_vars` fills in).
-fn draw_column(init: &InitIr, n: usize, rng: &Rng, s: u32) -> Vec<f64> {
+fn draw_column(init: &InitIr, n: usize, rng: &Rng, s: u32, threads: usize) -> Vec<f64> {
     match init {
         InitIr::Const(c) => vec![*c; n],
         InitIr::Normal {
@@ -367,17 +403,19 @@ fn draw_column(init: &InitIr, n: usize, rng: &Rng, s: u32) -> Vec<f64> {
             sd,
             low,
             high,
-        } => (0..n)
-            .map(|e| {
+        } => chunks::map_runs(n, threads, |run| {
+            run.map(|e| {
                 let w = rng.words(s, e as u32, (e >> 32) as u32, 0);
                 (mean + sd * Rng::normal(w[0], w[1])).clamp(*low, *high)
             })
-            .collect(),
-        InitIr::Uniform { low, high } => (0..n)
-            .map(|e| {
+            .collect()
+        }),
+        InitIr::Uniform { low, high } => chunks::map_runs(n, threads, |run| {
+            run.map(|e| {
                 low + (high - low) * Rng::uniform(rng.words(s, e as u32, (e >> 32) as u32, 0)[0])
             })
-            .collect(),
+            .collect()
+        }),
         InitIr::Expr(_) => vec![0.0; n],
     }
 }
@@ -392,8 +430,9 @@ fn draw_delays(
     rng: &Rng,
     s: u32,
     dt: f64,
+    threads: usize,
 ) -> Vec<u32> {
-    draw_column(&d.init, n, rng, s)
+    draw_column(&d.init, n, rng, s, threads)
         .into_iter()
         .map(|x| {
             let steps = crate::check::model::whole_steps(x, dt)
@@ -409,6 +448,7 @@ fn init_vars(
     vars: &[VarIr],
     n: usize,
     rng: &Rng,
+    threads: usize,
     stream_of: impl Fn(usize, u32) -> u32,
 ) -> Result<Vec<Vec<f64>>, String> {
     // Each variable's draws have their own stream site, 16 apart.
@@ -423,7 +463,7 @@ fn init_vars(
     // state initial values, so fill in two passes: non-expressions first.
     out.resize(vars.len(), vec![]);
     for (v, var) in vars.iter().enumerate() {
-        out[v] = draw_column(&var.init, n, rng, stream_of(v, 0));
+        out[v] = draw_column(&var.init, n, rng, stream_of(v, 0), threads);
     }
     for (v, var) in vars.iter().enumerate() {
         if let InitIr::Expr(e) = &var.init {
@@ -465,6 +505,52 @@ pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Drawn on several threads, the wiring and the initial values are
+    /// those of one thread.
+    #[test]
+    fn threads_draw_the_same_network() {
+        let rng = Rng::new(8);
+        let (n_src, n_dst) = (300, 20_000);
+        let rules = [
+            Wiring::FixedInDegree {
+                k: 5,
+                replace: false,
+                allow_self: false,
+            },
+            Wiring::FixedOutDegree {
+                k: 300,
+                replace: true,
+                allow_self: false,
+            },
+            Wiring::Probability {
+                p: 0.01,
+                allow_self: true,
+            },
+        ];
+        for w in rules {
+            let one = wire(&w, n_src, n_dst, false, &rng, 1, 1);
+            assert!(!one.is_empty());
+            assert_eq!(wire(&w, n_src, n_dst, false, &rng, 1, 3), one, "{w:?}");
+        }
+        let normal = InitIr::Normal {
+            mean: 1.0,
+            sd: 0.5,
+            low: 0.0,
+            high: 2.0,
+        };
+        for init in [
+            normal,
+            InitIr::Uniform {
+                low: -1.0,
+                high: 1.0,
+            },
+        ] {
+            let one = draw_column(&init, 50_000, &rng, 2, 1);
+            let bits = |c: &[f64]| c.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&draw_column(&init, 50_000, &rng, 2, 4)), bits(&one));
+        }
+    }
 
     /// The bitmap gives Floyd's draws exactly as a search of the list
     /// does, and is clear again after each call.
@@ -576,7 +662,7 @@ mod tests {
         for (w, exact) in rules {
             for same in [false, true] {
                 let n_dst = if same { n_src } else { n_dst };
-                let pairs = wire(&w, n_src, n_dst, same, &Rng::new(3), 0);
+                let pairs = wire(&w, n_src, n_dst, same, &Rng::new(3), 0, 1);
                 let mut fan_in = vec![0usize; n_dst];
                 for &(_, j) in &pairs {
                     fan_in[j as usize] += 1;
@@ -602,7 +688,7 @@ mod tests {
             }
         }
         let blocks = Wiring::Blocks { per_source: 3 };
-        let pairs = wire(&blocks, 10, 30, false, &Rng::new(3), 0);
+        let pairs = wire(&blocks, 10, 30, false, &Rng::new(3), 0, 1);
         let mut fan_in = [0usize; 30];
         pairs.iter().for_each(|&(_, j)| fan_in[j as usize] += 1);
         assert_eq!(fan_in.iter().max(), Some(&blocks.max_in_degree(10)));

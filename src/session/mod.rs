@@ -106,7 +106,7 @@ pub fn run_cpu_with(
     setup: &mut dyn FnMut(&mut Recording),
 ) -> Result<RunResult, String> {
     let t0 = Instant::now();
-    let net = instantiate(ir)?;
+    let net = instantiate(ir, threads)?;
     let built = Built {
         threads,
         build_seconds: t0.elapsed().as_secs_f64(),
@@ -125,9 +125,9 @@ pub fn run_cpu_with(
 
 /// The network a run starts from, after making sure that it and the
 /// recordings fit in memory (a clear error now, not an abort mid-run).
-fn instantiate(ir: &Ir) -> Result<Network, String> {
+fn instantiate(ir: &Ir, threads: usize) -> Result<Network, String> {
     check_memory(ir)?;
-    crate::network::build(ir)
+    crate::network::build_on(ir, threads)
 }
 
 /// Whether the network and the recordings fit in memory.
