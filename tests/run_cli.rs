@@ -399,19 +399,34 @@ record a = spike_counts(A, bin = 1 ms)
     run(&path, "for the recordings");
 }
 
+/// Runs `model` with 1, 2 and 3 threads: the recordings must be identical,
+/// and the traces named must move.
+fn same_with_any_threads(name: &str, model: &str, traces: &[&str]) {
+    let d = temp_dir(name);
+    let path = d.join(format!("{name}.cbm"));
+    std::fs::write(&path, model).unwrap();
+    let (_, one) = run_file(&path, &[], 1);
+    for threads in [2, 3] {
+        let (_, more) = run_file(&path, &[], threads);
+        assert_eq!(arrays_bytes(&one), arrays_bytes(&more), "{threads} threads");
+    }
+    for trace in traces {
+        let (_, v) = f64s(&one, trace);
+        assert!(v.iter().any(|x| *x != 0.0), "{trace} stays 0");
+    }
+}
+
 /// Large enough that projections really run on several threads: each has
-/// ~80,000 synapse events a step (400 spikes x 200) and 200,000 synapses,
-/// above the engine's 50,000 (`PARALLEL_MIN_WORK`), so `on_pre` runs in
-/// parts by target and the periodic rules in parts by source, next to each
-/// other. Every kind of synapse code a part runs: per-target values (`pa`),
-/// a rule guarded on the source (`pb`), delays drawn per synapse and a pulse
-/// (`pc`), `on_pre` changing a weight. Results must not change.
+/// ~150,000 synapse events a step (500 spikes x 300) and 300,000 synapses,
+/// above the engine's 100,000 (`SPLIT_MIN_WORK`), so `on_pre` runs in
+/// parts by target and the periodic rules in parts by source, one
+/// projection after the other. Every kind of synapse code a part runs:
+/// per-target values (`pa`), a rule guarded on the source (`pb`), delays
+/// drawn per synapse and a pulse (`pc`), `on_pre` changing a weight.
 #[test]
 fn parallel_delivery_and_plasticity_match_one_thread() {
-    let d = temp_dir("parallel");
-    let path = d.join("par.cbm");
-    std::fs::write(
-        &path,
+    same_with_any_threads(
+        "parallel",
         r#"
 simulation { dt = 1 ms  duration = 40 ms  seed = 9 }
 neuron Sink {
@@ -438,31 +453,77 @@ synapse Pulsed {
     state { w = uniform(0.5, 1.5) }
     on_pre { target += w * 0.0003 /ms for 2 ms }
 }
-population Src[1000] = poisson(rate = 400 Hz)
+population Src[1000] = poisson(rate = 500 Hz)
 population A[500] = Sink()
 population B[500] = Sink()
-population C[300] = Sink()
-projection pa: Src -> A.g { synapse = Plastic()  connect = fixed_outdegree(200, replace = true) }
-projection pb: Src -> B.g { synapse = Guarded()  connect = fixed_outdegree(200, replace = true) }
-projection pc: Src -> C.g { synapse = Pulsed()  connect = fixed_outdegree(200)  delay = uniform(1 ms, 4 ms) }
-record va = trace(A.V, cells = [0, 1, 2, 3])
-record vb = trace(B.V, cells = [0, 1, 2, 3])
-record vc = trace(C.V, cells = [0, 1, 2, 3])
+population C[400] = Sink()
+projection pa: Src -> A.g { synapse = Plastic()  connect = fixed_outdegree(300, replace = true) }
+projection pb: Src -> B.g { synapse = Guarded()  connect = fixed_outdegree(300, replace = true) }
+projection pc: Src -> C.g { synapse = Pulsed()  connect = fixed_outdegree(300)  delay = uniform(1 ms, 4 ms) }
+record va = trace(A.V, cells = 500)
+record vb = trace(B.V, cells = 500)
+record vc = trace(C.V, cells = 400)
 record sa = spike_times(A)
 record wa = weights(pa.w, every = 5 ms, max = 500)
 record wb = weights(pb.w, every = 5 ms, max = 500)
 "#,
-    )
-    .unwrap();
-    let (_, one) = run_file(&path, &[], 1);
-    for threads in [2, 3] {
-        let (_, more) = run_file(&path, &[], threads);
-        assert_eq!(arrays_bytes(&one), arrays_bytes(&more), "{threads} threads");
-    }
-    for trace in ["va", "vb", "vc"] {
-        let (_, v) = f64s(&one, trace);
-        assert!(v.iter().any(|x| *x != 0.0), "{trace} stays 0");
-    }
+        &["va", "vb", "vc"],
+    );
+}
+
+/// Splits beside what does not split (a review's model): a projection with
+/// a teacher (`on_teacher`, `on_post`, a rule reading `post.last_teacher`)
+/// whose teacher has drawn delays and pulses, and three busy projections
+/// from one source side by side, one counting, one interpreted (two
+/// deposits), one split by targets within its share of the threads.
+#[test]
+fn splits_beside_teachers_counting_and_the_interpreter_match_one_thread() {
+    same_with_any_threads(
+        "parallel_teach",
+        r#"
+simulation { dt = 1 ms  duration = 30 ms  seed = 7 }
+neuron Sink {
+    parameters { tau = 5 ms }
+    state { g: 1/ms = 0 /ms; h: 1/ms = 0 /ms; V = 0 mV }
+    equations { dg/dt = -g / tau [exact]  dh/dt = -h / tau [exact] }
+    update { V += (g + h) * 1 mV * dt }
+    spike when V > 2 mV
+    reset { V = 0 mV }
+}
+synapse Pf {
+    state { w = uniform(0.5, 1.5) }
+    on_pre { target += w * 0.001 /ms  w += 0.00001 }
+    on_teacher { if t - pre.last_spike < 3 ms { w -= 0.001 } else { w += 0.0001 } }
+    on_post { w += 0.00001 }
+    every 2 ms { if t - post.last_teacher < 2 ms { w *= 0.999 } }
+}
+synapse Cf {
+    state { w = uniform(0.5, 1.5) }
+    on_pre { target += w * 0.002 /ms for 2 ms }
+}
+synapse Const { on_pre { target += 0.001 /ms } }
+synapse Two {
+    state { w = uniform(0.5, 1.5) }
+    on_pre { target += w * 0.001 /ms  target += 0.0002 /ms for 2 ms }
+}
+population PF[20000] = poisson(rate = 500 Hz)
+population CF[5000] = poisson(rate = 600 Hz)
+population P[400] = Sink()
+population Q[400] = Sink()
+projection cf_p: CF -> P.h { synapse = Cf()  connect = fixed_outdegree(40, replace = true)  delay = uniform(1 ms, 3 ms) }
+projection pf_p: PF -> P.g { synapse = Pf()  connect = fixed_indegree(300, replace = true)  teacher = cf_p }
+projection pf_q1: PF -> Q.g { synapse = Const()  connect = fixed_outdegree(20) }
+projection pf_q2: PF -> Q.h { synapse = Two()  connect = fixed_outdegree(20) }
+projection pf_q3: PF -> Q.g { synapse = Cf()  connect = fixed_outdegree(20) }
+record vp = trace(P.V, cells = [0, 1, 2, 399])
+record vq = trace(Q.V, cells = 400)
+record hq = trace(Q.h, cells = 400)
+record sp = spike_times(P)
+record w = weights(pf_p.w, every = 5 ms, max = 200000)
+record wc = weights(cf_p.w, every = 5 ms, max = 200000)
+"#,
+        &["vp", "vq", "hq"],
+    );
 }
 
 #[test]

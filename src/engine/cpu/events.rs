@@ -97,44 +97,44 @@ impl CpuEngine {
         // Waking the pool costs microseconds: only worth it for a
         // projection with many synapse events this step.
         let pool = self.pool.as_ref();
-        let busy: Vec<bool> = (self.projs.iter().zip(&ir.projections))
+        let n = spikes.len();
+        let events: Vec<usize> = (self.projs.iter().zip(&ir.projections))
             .map(|(proj, q)| {
                 let offsets = &proj.net.offsets;
-                let events = |i: &u32| (offsets[*i as usize + 1] - offsets[*i as usize]) as usize;
-                // The fan-out bounds answer most steps without a sum.
+                let fan_out = |i: &u32| (offsets[*i as usize + 1] - offsets[*i as usize]) as usize;
                 let (least, most) = proj.fan_out;
-                pool.is_some()
-                    && q.source == pi
-                    && spikes.len() * most >= PARALLEL_MIN_WORK
-                    && (spikes.len() * least >= PARALLEL_MIN_WORK
-                        || spikes.iter().map(events).sum::<usize>() >= PARALLEL_MIN_WORK)
+                match () {
+                    _ if pool.is_none() || q.source != pi => 0,
+                    // The fan-out bounds answer most steps without a sum.
+                    _ if n * most < PARALLEL_MIN_WORK => 0,
+                    _ if least == most => n * most,
+                    _ => spikes.iter().map(fan_out).sum(),
+                }
             })
             .collect();
+        let busy = |qi: usize| events[qi] >= PARALLEL_MIN_WORK;
+        // Split by targets (`parts.rs`): every part walks every spike, so
+        // only with many synapses a spike (and not where counting does it).
+        let split = |qi: usize, proj: &ProjRt| {
+            events[qi] >= SPLIT_MIN_WORK
+                && events[qi] >= SPLIT_MIN_FAN_OUT * n
+                && !proj.target_parts.is_empty()
+                && !proj.counting.as_ref().is_some_and(|c| c.worth_it(n))
+        };
         let work = |(qi, proj): (usize, &mut ProjRt)| {
             let q = &ir.projections[qi];
-            if q.source == pi && !spikes.is_empty() {
+            if q.source == pi && n > 0 {
                 let code = native.and_then(|n| n.synapse(qi, native::Handler::Pre));
                 let side = SynapseSide::of(q, pops, teacher_times, signals);
-                // A busy projection's targets split between the threads.
-                let parts = pool.filter(|_| busy[qi]);
+                let parts = pool.filter(|_| split(qi, proj));
                 deliver(proj, q, &side, code, &spikes, clock, parts);
             }
         };
         // Busy projections side by side, unless each splits its own work
-        // between the threads (generated code, not counting), which
-        // balances better.
+        // between the threads, which balances better.
         let side_by_side = || {
-            let busy_ones = self.projs.iter().enumerate().filter(|(qi, _)| busy[*qi]);
-            let (mut count, mut split) = (0, 0);
-            for (_, p) in busy_ones {
-                let counts = p
-                    .counting
-                    .as_ref()
-                    .is_some_and(|c| c.worth_it(spikes.len()));
-                count += 1;
-                split += usize::from(!p.target_parts.is_empty() && !counts);
-            }
-            count > 1 && split < count
+            let busy_ones: Vec<usize> = (0..self.projs.len()).filter(|&qi| busy(qi)).collect();
+            busy_ones.len() > 1 && busy_ones.iter().any(|&qi| !split(qi, &self.projs[qi]))
         };
         match &self.pool {
             Some(pool) if side_by_side() => {
@@ -174,6 +174,9 @@ impl CpuEngine {
                 .sum::<usize>()
         };
         let busy = |proj: &ProjRt| work_due(proj) >= PARALLEL_MIN_WORK;
+        let split = |proj: &ProjRt, k: usize| {
+            proj.every_work[k] as usize >= SPLIT_MIN_WORK && !proj.source_parts.is_empty()
+        };
         let pool = self.pool.as_ref();
         let work = |(qi, proj): (usize, &mut ProjRt)| {
             if !due(proj) {
@@ -184,7 +187,7 @@ impl CpuEngine {
             for k in 0..proj.every.len() {
                 if s.is_multiple_of(proj.every[k].0 as u64) {
                     // A busy rule's synapses split between the threads.
-                    let parts = pool.filter(|_| proj.every_work[k] as usize >= PARALLEL_MIN_WORK);
+                    let parts = pool.filter(|_| split(proj, k));
                     proj.every_work[k] = match native
                         .and_then(|n| n.synapse(qi, native::Handler::Every(k)))
                     {
@@ -198,10 +201,15 @@ impl CpuEngine {
                 }
             }
         };
-        // As in `after_spikes`.
+        // Busy projections side by side, unless each splits its rules due
+        // now between the threads.
+        let splits = |p: &ProjRt| {
+            (0..p.every.len())
+                .filter(|&k| s.is_multiple_of(p.every[k].0 as u64))
+                .all(|k| split(p, k))
+        };
         let busy_ones = || self.projs.iter().filter(|p| due(p) && busy(p));
-        let side_by_side =
-            busy_ones().count() > 1 && busy_ones().all(|p| p.source_parts.is_empty());
+        let side_by_side = busy_ones().count() > 1 && busy_ones().any(|p| !splits(p));
         match &self.pool {
             Some(pool) if side_by_side => {
                 pool.install(|| self.projs.par_iter_mut().enumerate().for_each(work))
@@ -214,6 +222,16 @@ impl CpuEngine {
 /// Synapse events below which a projection's work is not worth handing to
 /// another thread.
 pub(super) const PARALLEL_MIN_WORK: usize = 50_000;
+
+/// Work (synapses visited) below which a projection's own work is not
+/// split between threads: a split wakes them all and, for `on_pre`, has
+/// every part read each spike's synapse range and search it for its
+/// targets. (A review measured splits of 60,000 events a step cost time.)
+pub(super) const SPLIT_MIN_WORK: usize = 100_000;
+
+/// Synapses per spike below which `on_pre` is not split: with 2 a spike,
+/// two threads took twice as long as one.
+pub(super) const SPLIT_MIN_FAN_OUT: usize = 16;
 
 #[derive(Clone, Copy)]
 pub(super) enum Handler {

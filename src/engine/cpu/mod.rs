@@ -284,14 +284,19 @@ impl CpuEngine {
                 }] if native.is_some() && one_delay => counting::Counting::new(&qnet, n_target, *c),
                 _ => None,
             };
-            // Only generated code runs in parts.
-            let (target_parts, source_parts) = match native {
-                Some(_) => (
-                    parts::target_parts(&qnet, n_target, threads),
-                    parts::source_parts(&qnet, threads),
-                ),
-                None => (vec![], vec![]),
+            // Only generated code runs in parts (not an interpreted
+            // `on_pre` with several deposits, say).
+            let generated =
+                |h: native::Handler| native.as_ref().and_then(|n| n.synapse(qi, h)).is_some();
+            let target_parts = match generated(native::Handler::Pre) {
+                true => parts::target_parts(&qnet, n_target, threads),
+                false => vec![],
             };
+            let source_parts =
+                match (0..q.every.len()).all(|k| generated(native::Handler::Every(k))) {
+                    true if !q.every.is_empty() => parts::source_parts(&qnet, threads),
+                    _ => vec![],
+                };
             let post_narrow = match native {
                 Some(_) => NarrowIndex::of(&qnet.post, native::post_width(ir, qi)),
                 None => NarrowIndex::None,

@@ -58,7 +58,12 @@ fn split(before: &[u64], threads: usize) -> Vec<u32> {
         }
     }
     bounds.push(n as u32);
-    bounds
+    // One part is no split.
+    if bounds.len() > 2 {
+        bounds
+    } else {
+        vec![]
+    }
 }
 
 #[cfg(test)]
@@ -106,5 +111,7 @@ mod tests {
         assert!(source_parts(&net(&[&[0, 1]]), 2).is_empty());
         // A row not sorted by target cannot be split by binary search.
         assert!(target_parts(&net(&[&[2, 0, 1]]), 3, 2).is_empty());
+        // Every synapse onto one target: one part, no split.
+        assert!(target_parts(&net(&[&[1], &[1]]), 2, 2).is_empty());
     }
 }

@@ -12,7 +12,8 @@
 //! table but never written. The parts of one call that run on several
 //! threads (`synapses` with a pool) write disjoint parts of those buffers:
 //! the ring cells and synapses of their own targets (`on_pre`), the
-//! synapses of their own sources (periodic rules).
+//! synapses of their own sources (periodic rules, whose per-target values
+//! one call on this thread writes first).
 
 use super::{Arg, CellFn, Ctx, Loaded, SynapseFn};
 use crate::engine::cpu::{NarrowIndex, PopRt, ProjRt};
@@ -140,7 +141,7 @@ pub enum Over<'a> {
 
 /// The context's pointers, shared by the parts of one call running on
 /// several threads. Each part writes only what belongs to its own target
-/// cells (see [`synapses`]), so sharing them is sound.
+/// or source cells (see [`synapses`]), so sharing them is sound.
 #[derive(Clone, Copy)]
 struct Shared {
     table: *const *mut c_void,
