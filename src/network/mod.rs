@@ -284,34 +284,30 @@ fn wire(
             replace,
             allow_self,
         } => {
-            let skip_self = same && !allow_self;
-            pairs = chunks::map_runs(n_dst, threads, |targets| {
-                let (mut pairs, mut seen) = (Vec::new(), Vec::new());
-                for j in targets {
-                    let mut seq = rng.sequence(s, j as u32);
-                    let except = skip_self.then_some(j);
-                    let picks = draw(&mut seq, n_src, k, replace, except, &mut seen);
-                    pairs.extend(picks.into_iter().map(|i| (i as u32, j as u32)));
-                }
-                pairs
-            });
+            let draws = Draws {
+                k,
+                replace,
+                skip_self: same && !allow_self,
+                rng,
+                s,
+                threads,
+            };
+            pairs = draws.each(n_dst, n_src, |j, i| (i, j));
         }
         Wiring::FixedOutDegree {
             k,
             replace,
             allow_self,
         } => {
-            let skip_self = same && !allow_self;
-            pairs = chunks::map_runs(n_src, threads, |sources| {
-                let (mut pairs, mut seen) = (Vec::new(), Vec::new());
-                for i in sources {
-                    let mut seq = rng.sequence(s, i as u32);
-                    let except = skip_self.then_some(i);
-                    let picks = draw(&mut seq, n_dst, k, replace, except, &mut seen);
-                    pairs.extend(picks.into_iter().map(|j| (i as u32, j as u32)));
-                }
-                pairs
-            });
+            let draws = Draws {
+                k,
+                replace,
+                skip_self: same && !allow_self,
+                rng,
+                s,
+                threads,
+            };
+            pairs = draws.each(n_src, n_dst, |i, j| (i, j));
         }
         Wiring::Probability { p, allow_self } => {
             pairs = chunks::map_runs(n_dst, threads, |targets| {
@@ -330,6 +326,39 @@ fn wire(
         }
     }
     pairs
+}
+
+/// Fixed in- or out-degree wiring: `k` partners drawn for each cell.
+struct Draws<'r> {
+    k: usize,
+    replace: bool,
+    /// The cell is not its own partner (a projection onto its source).
+    skip_self: bool,
+    rng: &'r Rng,
+    s: u32,
+    threads: usize,
+}
+
+impl Draws<'_> {
+    /// The partners of each of `cells` cells among `partners`, each cell
+    /// from its own sequence, as (pre, post) pairs by `pair(cell, partner)`.
+    fn each(
+        &self,
+        cells: usize,
+        partners: usize,
+        pair: impl Fn(u32, u32) -> (u32, u32) + Sync,
+    ) -> Vec<(u32, u32)> {
+        chunks::map_runs(cells, self.threads, |run| {
+            let (mut pairs, mut seen) = (Vec::new(), Vec::new());
+            for c in run {
+                let mut seq = self.rng.sequence(self.s, c as u32);
+                let except = self.skip_self.then_some(c);
+                let picks = draw(&mut seq, partners, self.k, self.replace, except, &mut seen);
+                pairs.extend(picks.into_iter().map(|p| pair(c as u32, p as u32)));
+            }
+            pairs
+        })
+    }
 }
 
 /// Synapses in (pre, post) order: a counting sort by post (skipped when the
