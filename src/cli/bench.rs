@@ -82,7 +82,8 @@ pub fn main(args: Args) -> ExitCode {
             let run = if use_cuda {
                 let mut report = cbmc::engine::cuda::CompileReport::default();
                 let opts = super::gpu_options_from_env();
-                let r = session::run_cuda(ir, &opts, &stop, 0, &mut |_| {}, &mut report);
+                let r =
+                    session::run_cuda(ir, &opts, args.threads, &stop, 0, &mut |_| {}, &mut report);
                 if r.is_ok() {
                     compiles.push(report);
                 }

@@ -98,7 +98,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
     let result = if use_cuda {
         let mut report = cbmc::engine::cuda::CompileReport::default();
         let opts = super::gpu_options_from_env();
-        match session::run_cuda(ir, &opts, stop, every, &mut tick, &mut report) {
+        match session::run_cuda(ir, &opts, args.threads, stop, every, &mut tick, &mut report) {
             Ok(r) => {
                 if !args.quiet {
                     eprintln!(

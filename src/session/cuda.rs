@@ -7,10 +7,12 @@ use crate::record::Recording;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-/// Run on the GPU, as `session::run_cpu` runs on the CPU.
+/// Run on the GPU, as `session::run_cpu` runs on the CPU; the network is
+/// drawn on `threads` CPU threads.
 pub fn run_cuda(
     ir: &Ir,
     opts: &GpuOptions,
+    threads: usize,
     stop: &AtomicBool,
     progress_every: u64,
     progress: &mut dyn FnMut(u64),
@@ -37,7 +39,7 @@ pub fn run_cuda(
             .stack_size(64 << 20)
             .spawn_scoped(scope, || {
                 let t0 = Instant::now();
-                let net = crate::network::build(ir);
+                let net = crate::network::build_on(ir, threads);
                 (net, t0.elapsed().as_secs_f64())
             });
         let compiled = target.compile(&generated.source);
@@ -48,7 +50,10 @@ pub fn run_cuda(
             // No thread to be had: build here, after the compilation.
             Err(_) => {
                 let t0 = Instant::now();
-                (crate::network::build(ir), t0.elapsed().as_secs_f64())
+                (
+                    crate::network::build_on(ir, threads),
+                    t0.elapsed().as_secs_f64(),
+                )
             }
         };
         (net, compiled, build_seconds)
