@@ -21,6 +21,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-gpu-bin}
 CBMC=$BIN/cbmc
+# x64's network (26M synapses) is drawn on every core: less device time.
+NT=$(nproc 2>/dev/null || echo 1)
 OUT=${OUT:-$(mktemp -d)}
 mkdir -p "$OUT"
 LOG=$OUT/gpu-check.log
@@ -160,12 +162,12 @@ if [ "$hangs" = 0 ] && T=30 step "fused, cerebellum 1 s" env CBMC_CUDA_FUSE=1 "$
     done
     step "floor 60 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
     row "floor (1 phase a step fused), 60 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
-    step "x64 5 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
+    step "x64 5 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
     row "cerebellum x64, 5 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
     # x64 is too large for the CPU parity test: its fused recordings must
     # equal the usual kernels' (per-cell flags order its olive's step).
-    step "x64 2 s, usual" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$RUNS/x64_usual" --no-plot
-    step "x64 2 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$RUNS/x64_fused" --no-plot
+    step "x64 2 s, usual" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda --threads "$NT" -o "$RUNS/x64_usual" --no-plot
+    step "x64 2 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda --threads "$NT" -o "$RUNS/x64_fused" --no-plot
     step --cpu "x64, same recordings" python3 scripts/same-npz.py "$RUNS"/x64_usual/*.npz "$RUNS"/x64_fused/*.npz
     case $? in
     0) row "x64 2 s, fused vs usual recordings" "identical" ;;
@@ -214,13 +216,13 @@ step --cpu "cerebellum 10 s, CPU" "$CBMC" run models/cerebellum.cbm --duration 1
 row "cerebellum 10 s, CPU engine (1 thread)" "$(wall) s wall"
 
 say "== cerebellum x64, 5 s simulated"
-step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
+step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
 last
 w=$(wall)
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
-step "x64 5 s, spread warps" env CBMC_CUDA_SPREAD=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
+step "x64 5 s, spread warps" env CBMC_CUDA_SPREAD=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
 row "cerebellum x64, 5 s, CBMC_CUDA_SPREAD=1" "$(wall) s wall"
-step "x64 profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda -o "$RUNS/out" --no-plot
+step "x64 profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'
 
 say "== the floor, and the classic networks"
@@ -251,7 +253,7 @@ if [ "$hangs" = 0 ]; then
         step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 2
         row "cerebellum 60 s, best of 2, $v" "$(bench_walls)"
     done
-    step "x64 5 s, counter barrier" env CBMC_CUDA_BARRIER=counter "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda -o "$RUNS/out" --no-plot
+    step "x64 5 s, counter barrier" env CBMC_CUDA_BARRIER=counter "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
     row "cerebellum x64, 5 s, CBMC_CUDA_BARRIER=counter" "$(wall) s wall"
 else
     say "skipped: an earlier step hung ($hung)"
