@@ -16,7 +16,7 @@ pub struct Args {
     /// Simulated duration, e.g. 60s.
     #[arg(long)]
     duration: Option<String>,
-    /// CPU threads (1 to 1024; results are the same for any number).
+    /// CPU threads, 1 to 1024 or `auto` (one per core); results are the same for any number.
     #[arg(long, default_value_t = 1, value_parser = super::parse_threads)]
     threads: usize,
     /// Repetitions of each measurement (the fastest is reported).

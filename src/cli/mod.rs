@@ -152,14 +152,20 @@ fn shell_word(text: &str) -> String {
 /// spends minutes starting threads.
 pub fn parse_threads(text: &str) -> Result<usize, String> {
     const MAX: usize = 1024;
+    let cores = || std::thread::available_parallelism().map_or(1, |n| n.get());
+    if text.trim().eq_ignore_ascii_case("auto") {
+        return Ok(cores().min(MAX));
+    }
     match text.trim().parse::<usize>() {
         Ok(n) if (1..=MAX).contains(&n) => Ok(n),
         Ok(0) => Err("at least one thread is needed".into()),
         Ok(n) => Err(format!(
             "{n} threads is more than the {MAX} allowed (this machine has {} cores)",
-            std::thread::available_parallelism().map_or(1, |n| n.get())
+            cores()
         )),
-        Err(_) => Err(format!("`{text}` is not a whole number")),
+        Err(_) => Err(format!(
+            "`{text}` is not a whole number (or `auto`: one thread per core)"
+        )),
     }
 }
 
@@ -174,4 +180,20 @@ pub fn gpu_options_from_env() -> cbmc::engine::cuda::GpuOptions {
         opts.chunk_steps = c;
     }
     opts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn threads_are_a_number_or_auto() {
+        assert_eq!(parse_threads("3"), Ok(3));
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(parse_threads("auto"), Ok(cores.min(1024)));
+        assert_eq!(parse_threads(" AUTO "), Ok(cores.min(1024)));
+        assert!(parse_threads("0").unwrap_err().contains("at least one"));
+        assert!(parse_threads("2000").unwrap_err().contains("1024"));
+        assert!(parse_threads("many").unwrap_err().contains("auto"));
+    }
 }

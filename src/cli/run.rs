@@ -20,7 +20,7 @@ pub struct Args {
     /// Engine: auto (CUDA when usable, else CPU), cpu or cuda.
     #[arg(long, value_enum, default_value = "auto")]
     pub backend: Backend,
-    /// CPU threads (1 to 1024; results are the same for any number).
+    /// CPU threads, 1 to 1024 or `auto` (one per core); results are the same for any number.
     #[arg(long, default_value_t = 1, value_parser = super::parse_threads)]
     pub threads: usize,
     /// Output folder.
