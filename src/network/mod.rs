@@ -283,18 +283,8 @@ fn wire(
             k,
             replace,
             allow_self,
-        } => {
-            let draws = Draws {
-                k,
-                replace,
-                skip_self: same && !allow_self,
-                rng,
-                s,
-                threads,
-            };
-            pairs = draws.each(n_dst, n_src, |j, i| (i, j));
         }
-        Wiring::FixedOutDegree {
+        | Wiring::FixedOutDegree {
             k,
             replace,
             allow_self,
@@ -307,7 +297,12 @@ fn wire(
                 s,
                 threads,
             };
-            pairs = draws.each(n_src, n_dst, |i, j| (i, j));
+            pairs = match w {
+                // Each target draws its sources.
+                Wiring::FixedInDegree { .. } => draws.each(n_dst, n_src, |j, i| (i, j)),
+                // Each source draws its targets.
+                _ => draws.each(n_src, n_dst, |i, j| (i, j)),
+            };
         }
         Wiring::Probability { p, allow_self } => {
             pairs = chunks::map_runs(n_dst, threads, |targets| {
