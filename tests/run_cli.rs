@@ -526,6 +526,36 @@ record wc = weights(cf_p.w, every = 5 ms, max = 200000)
     );
 }
 
+/// A population of at least 200,000 cells (`parts.rs`) updates in runs of
+/// cells, one per thread, each listing its spikes in its own stretch: the
+/// same spikes, traces and arrivals as one thread (cells on either side of
+/// the runs' bounds for 2 and 3 threads are traced).
+#[test]
+fn a_large_population_updates_on_several_threads_as_on_one() {
+    same_with_any_threads(
+        "parallel_cells",
+        r#"
+simulation { dt = 1 ms  duration = 30 ms  seed = 3 }
+neuron Noisy {
+    parameters { tau = 10 ms  sigma = 6 mV }
+    state { V = uniform(-70 mV, -50 mV); I: mV = 0 mV }
+    equations { dV/dt = (-65 mV - V) / tau [exact] }
+    update { V += sigma * randn() * sqrt(dt / tau) + I }
+    spike when V > -52 mV
+    reset { V = -65 mV }
+    refractory 2 ms
+}
+synapse Kick { on_pre { target += 0.5 mV } }
+population In[1000] = poisson(rate = 100 Hz)
+population Big[210000] = Noisy()
+projection kick: In -> Big.I { synapse = Kick()  connect = fixed_outdegree(50) }
+record s = spike_times(Big)
+record v = trace(Big.V, cells = [0, 69999, 70000, 104999, 105000, 139999, 140000, 209999])
+"#,
+        &["v"],
+    );
+}
+
 #[test]
 fn without_a_c_compiler_the_engine_interprets_and_says_why() {
     let path = small_model("no_cc");

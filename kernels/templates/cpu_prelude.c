@@ -23,7 +23,8 @@ typedef struct {
     // The part of a busy projection's work this call does (src/engine/cpu/
     // parts.rs); a whole call has every target and every source.
     u64 tlo, thi;     // on_pre: the synapses onto targets tlo .. thi - 1;
-                      // periodic rules: the per-target values of those
+                      // periodic rules: the per-target values of those;
+                      // cell functions: the cells tlo .. thi - 1
     u64 slo, shi;     // periodic rules: the synapses of sources slo .. shi - 1
 } CbmCtx;
 

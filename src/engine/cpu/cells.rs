@@ -53,7 +53,9 @@ impl CpuEngine {
         let pop = &mut self.pops[pi];
         let native = self.native.as_ref().and_then(|n| n.cells[pi].as_ref());
         match native {
-            Some(f) => native::bind::cells(f, pop, &mut self.projs, &signals, clock),
+            Some(f) => {
+                native::bind::cells(f, pop, &mut self.projs, &signals, clock, self.pool.as_ref())
+            }
             None => interpret_cells(pop, pi, &mut self.regs, rng, t, s, &signals),
         }
         let pop = &self.pops[pi];

@@ -82,6 +82,9 @@ pub(crate) struct PopRt {
     /// reads them (`Ir::spike_marks_read`).
     pub keeps_marks: bool,
     pub refr: Vec<u32>,
+    /// Where a large population's update is split between threads
+    /// (`parts::cell_parts`; empty: never).
+    pub(crate) cell_parts: Vec<u32>,
     neuron: Option<NeuronRt>,
     source: Option<SourceRt>,
 }
@@ -255,6 +258,10 @@ impl CpuEngine {
                 last_spike: vec![-1e9; n],
                 keeps_marks: marks_read[pi],
                 refr: vec![0; n],
+                cell_parts: match native.as_ref().and_then(|f| f.cells[pi].as_ref()) {
+                    Some(_) => parts::cell_parts(n, threads),
+                    None => vec![],
+                },
                 neuron,
                 source,
             });

@@ -53,13 +53,17 @@ fn read(x: &[f64]) -> *mut c_void {
 }
 
 /// Run a population's cell function; the cells that spiked are appended
-/// to `pop.spikes` (ascending).
+/// to `pop.spikes` (ascending). With `pool`, a large population runs as one
+/// call per run of its cells (`pop.cell_parts`) on the pool's threads: cell
+/// code reads and writes only its own cell (and its arriving ring cells),
+/// and each part lists its spikes in its own stretch of the list.
 pub fn cells(
     f: &Loaded<CellFn>,
     pop: &mut PopRt,
     projs: &mut [ProjRt],
     signals: &[f64],
     clock: Clock,
+    pool: Option<&rayon::ThreadPool>,
 ) {
     let mut out = std::mem::take(&mut pop.spikes);
     out.clear();
@@ -78,24 +82,35 @@ pub fn cells(
         // Cell code sees no other buffer (the generator never asks).
         _ => std::ptr::null_mut(),
     };
-    let n = with_table(&f.args, resolve, |table| {
-        let c = Ctx {
-            p: table,
+    let whole = [0, pop.size as u32];
+    let bounds = match pool {
+        Some(_) if pop.cell_parts.len() > 2 => pop.cell_parts.as_slice(),
+        _ => &whole,
+    };
+    // Spikes per part, each listed from its first cell on.
+    let counts: Vec<usize> = with_table(&f.args, resolve, |table| {
+        let shared = Shared {
+            table,
             ids: std::ptr::null(),
-            n: pop.size as u64,
-            t: clock.t,
-            s: clock.s,
-            first_slot: 0,
-            key: clock.key,
-            target_lo: 0,
-            target_hi: 0,
-            source_lo: 0,
-            source_hi: 0,
         };
-        // SAFETY: see the module comment; `out` has room for every cell.
-        unsafe { (f.f)(&c) as usize }
+        let size = pop.size;
+        let call = |w: &[u32]| shared.cells(f.f, size, clock, (w[0], w[1]));
+        match pool {
+            Some(pool) if bounds.len() > 2 => pool.install(|| {
+                use rayon::prelude::*;
+                bounds.par_windows(2).map(call).collect()
+            }),
+            _ => bounds.windows(2).map(call).collect(),
+        }
     });
-    out.truncate(n.min(pop.size));
+    // Close the gaps between the parts' lists, in order.
+    let mut n = 0;
+    for (w, &count) in bounds.windows(2).zip(&counts) {
+        let from = w[0] as usize;
+        out.copy_within(from..from + count, n);
+        n += count;
+    }
+    out.truncate(n);
     pop.spikes = out;
 }
 
@@ -154,6 +169,27 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl Shared {
+    /// Call cell function `f` of a population of `size` cells for the cells
+    /// `cells.0..cells.1`: how many of them spiked.
+    fn cells(self, f: CellFn, size: usize, clock: Clock, cells: (u32, u32)) -> usize {
+        let c = Ctx {
+            p: self.table,
+            ids: self.ids,
+            n: size as u64,
+            t: clock.t,
+            s: clock.s,
+            first_slot: 0,
+            key: clock.key,
+            target_lo: cells.0 as u64,
+            target_hi: cells.1 as u64,
+            source_lo: 0,
+            source_hi: 0,
+        };
+        // SAFETY: see the module comment; the spike list has room for every
+        // cell, and a part lists at most its own cells from its first on.
+        (unsafe { f(&c) } as usize).min((cells.1 - cells.0) as usize)
+    }
+
     /// Call `f` for the part of the work given by `targets` and `sources`
     /// (see `Ctx`).
     fn call(

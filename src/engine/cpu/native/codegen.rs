@@ -413,8 +413,9 @@ fn ident(name: &str) -> String {
 
 /// The cell function of a neuron population: the step program cell by
 /// cell, then the spike condition with the refractory count and the reset
-/// (a block of cells at a time); returns how many cells spiked and writes
-/// them, ascending, to `spikes_out`.
+/// (a block of cells at a time), for the cells `ctx.tlo .. ctx.thi - 1`;
+/// returns how many of them spiked and writes them, ascending, to
+/// `spikes_out` from `ctx.tlo` on.
 fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     let PopulationKindIr::Neuron(nir) = &ir.populations[pi].kind else {
         return None;
@@ -429,7 +430,10 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
     // every cell (free of branches in most models, so the compiler can
     // vectorise it), then spikes, refractory counts and resets.
     let mut body = String::new();
-    let _ = writeln!(body, "    for (u64 i = 0; i < {n}u; ++i) {{");
+    // The cells c->tlo .. c->thi - 1: all of them, or a part of a large
+    // population (each part writes only its own cells and its spikes from
+    // spikes_out[c->tlo] on).
+    let _ = writeln!(body, "    for (u64 i = c->tlo; i < c->thi; ++i) {{");
     body.push_str(&c_expr::locals(nir.locals, "        "));
     for qi in arriving_read_by_cells(ir, pi) {
         let arriving = b.buf(Arg::Arriving { proj: qi });
@@ -458,12 +462,11 @@ fn cell_function(ir: &Ir, pi: usize, out: &mut String) -> Option<Function> {
         );
         let _ = writeln!(test, "            {refr}[i] = r_ > 0u ? r_ - 1u : 0u;");
         let names = ("i", "fire_", "fired_", "nf_");
-        let cells = ("0u", format!("{n}u"));
-        select_in_blocks(&mut body, (cells.0, &cells.1), CELL_BLOCK, names, &test);
+        select_in_blocks(&mut body, ("c->tlo", "c->thi"), CELL_BLOCK, names, &test);
         let _ = writeln!(body, "        for (u64 x = 0; x < nf_; ++x) {{");
         let _ = writeln!(body, "            const u64 i = fired_[x];");
         body.push_str(&c_expr::locals(nir.locals, "            "));
-        let _ = writeln!(body, "            {spikes_out}[nspk++] = (u32)i;");
+        let _ = writeln!(body, "            {spikes_out}[c->tlo + nspk++] = (u32)i;");
         let _ = writeln!(body, "            {refr}[i] = {}u;", nir.refractory_steps);
         b.stmts(&mut body, &nir.reset, site, 3);
         let _ = writeln!(body, "        }}");

@@ -31,7 +31,8 @@ pub struct Ctx {
     /// The part of the work (see `parts.rs`): `on_pre` visits the synapses
     /// onto targets `target_lo..target_hi`, a periodic rule computes their
     /// per-target values and visits the synapses of sources
-    /// `source_lo..source_hi` (cell functions do not read them).
+    /// `source_lo..source_hi`; a cell function updates the cells
+    /// `target_lo..target_hi`.
     pub target_lo: u64,
     pub target_hi: u64,
     pub source_lo: u64,
