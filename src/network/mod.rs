@@ -368,13 +368,7 @@ fn csr(pairs: Vec<(u32, u32)>, n_src: usize, n_dst: usize) -> ProjectionNet {
     } else {
         counting_sort(&pairs, n_dst, |p| p.1)
     };
-    let mut offsets = vec![0u32; n_src + 1];
-    for p in &by_post {
-        offsets[p.0 as usize + 1] += 1;
-    }
-    for i in 0..n_src {
-        offsets[i + 1] += offsets[i];
-    }
+    let offsets = run_starts(&by_post, n_src, |p| p.0);
     let mut next = offsets.clone();
     let mut post = vec![0u32; by_post.len()];
     for &(i, j) in &by_post {
@@ -395,19 +389,26 @@ fn csr(pairs: Vec<(u32, u32)>, n_src: usize, n_dst: usize) -> ProjectionNet {
     }
 }
 
+/// Where each key's run starts once `pairs` are sorted by `key` (below
+/// `n`): `n + 1` offsets, the last the number of pairs.
+fn run_starts(pairs: &[(u32, u32)], n: usize, key: impl Fn(&(u32, u32)) -> u32) -> Vec<u32> {
+    let mut starts = vec![0u32; n + 1];
+    for p in pairs {
+        starts[key(p) as usize + 1] += 1;
+    }
+    for i in 0..n {
+        starts[i + 1] += starts[i];
+    }
+    starts
+}
+
 /// `pairs` stably sorted by `key` (below `n`).
 fn counting_sort(
     pairs: &[(u32, u32)],
     n: usize,
     key: impl Fn(&(u32, u32)) -> u32,
 ) -> Vec<(u32, u32)> {
-    let mut next = vec![0u32; n + 1];
-    for p in pairs {
-        next[key(p) as usize + 1] += 1;
-    }
-    for i in 0..n {
-        next[i + 1] += next[i];
-    }
+    let mut next = run_starts(pairs, n, &key);
     let mut out = vec![(0, 0); pairs.len()];
     for p in pairs {
         let at = &mut next[key(p) as usize];

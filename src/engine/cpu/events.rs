@@ -98,26 +98,33 @@ impl CpuEngine {
         // projection with many synapse events this step.
         let pool = self.pool.as_ref();
         let n = spikes.len();
-        let events: Vec<usize> = (self.projs.iter().zip(&ir.projections))
-            .map(|(proj, q)| {
-                let offsets = &proj.net.offsets;
-                let fan_out = |i: &u32| (offsets[*i as usize + 1] - offsets[*i as usize]) as usize;
-                let (least, most) = proj.fan_out;
-                match () {
-                    _ if pool.is_none() || q.source != pi => 0,
-                    // The fan-out bounds answer most steps without a sum.
-                    _ if n * most < PARALLEL_MIN_WORK => 0,
-                    _ if least == most => n * most,
-                    _ => spikes.iter().map(fan_out).sum(),
-                }
-            })
-            .collect();
-        let busy = |qi: usize| events[qi] >= PARALLEL_MIN_WORK;
+        // Synapse events per projection this step (none counted, and no
+        // list made, on one thread).
+        let events: Vec<usize> = match pool {
+            None => vec![],
+            Some(_) => (self.projs.iter().zip(&ir.projections))
+                .map(|(proj, q)| {
+                    let offsets = &proj.net.offsets;
+                    let fan_out =
+                        |i: &u32| (offsets[*i as usize + 1] - offsets[*i as usize]) as usize;
+                    let (least, most) = proj.fan_out;
+                    match () {
+                        _ if q.source != pi => 0,
+                        // The fan-out bounds answer most steps without a sum.
+                        _ if n * most < PARALLEL_MIN_WORK => 0,
+                        _ if least == most => n * most,
+                        _ => spikes.iter().map(fan_out).sum(),
+                    }
+                })
+                .collect(),
+        };
+        let events_of = |qi: usize| events.get(qi).copied().unwrap_or(0);
+        let busy = |qi: usize| events_of(qi) >= PARALLEL_MIN_WORK;
         // Split by targets (`parts.rs`): every part walks every spike, so
         // only with many synapses a spike (and not where counting does it).
         let split = |qi: usize, proj: &ProjRt| {
-            events[qi] >= SPLIT_MIN_WORK
-                && events[qi] >= SPLIT_MIN_FAN_OUT * n
+            events_of(qi) >= SPLIT_MIN_WORK
+                && events_of(qi) >= SPLIT_MIN_FAN_OUT * n
                 && !proj.target_parts.is_empty()
                 && !proj.counting.as_ref().is_some_and(|c| c.worth_it(n))
         };

@@ -295,15 +295,17 @@ impl CpuEngine {
             // `on_pre` with several deposits, say).
             let generated =
                 |h: native::Handler| native.as_ref().and_then(|n| n.synapse(qi, h)).is_some();
-            let target_parts = match generated(native::Handler::Pre) {
-                true => parts::target_parts(&qnet, n_target, threads),
-                false => vec![],
+            let target_parts = if generated(native::Handler::Pre) {
+                parts::target_parts(&qnet, n_target, threads)
+            } else {
+                vec![]
             };
-            let source_parts =
-                match (0..q.every.len()).all(|k| generated(native::Handler::Every(k))) {
-                    true if !q.every.is_empty() => parts::source_parts(&qnet, threads),
-                    _ => vec![],
-                };
+            let rules_generated = (0..q.every.len()).all(|k| generated(native::Handler::Every(k)));
+            let source_parts = if rules_generated && !q.every.is_empty() {
+                parts::source_parts(&qnet, threads)
+            } else {
+                vec![]
+            };
             let post_narrow = match native {
                 Some(_) => NarrowIndex::of(&qnet.post, native::post_width(ir, qi)),
                 None => NarrowIndex::None,

@@ -82,34 +82,33 @@ pub fn cells(
         // Cell code sees no other buffer (the generator never asks).
         _ => std::ptr::null_mut(),
     };
-    let whole = [0, pop.size as u32];
-    let bounds = match pool {
-        Some(_) if pop.cell_parts.len() > 2 => pop.cell_parts.as_slice(),
-        _ => &whole,
-    };
-    // Spikes per part, each listed from its first cell on.
-    let counts: Vec<usize> = with_table(&f.args, resolve, |table| {
+    let parts = pool.filter(|_| pop.cell_parts.len() > 2);
+    let bounds = pop.cell_parts.as_slice();
+    let size = pop.size;
+    let n = with_table(&f.args, resolve, |table| {
         let shared = Shared {
             table,
             ids: std::ptr::null(),
         };
-        let size = pop.size;
-        let call = |w: &[u32]| shared.cells(f.f, size, clock, (w[0], w[1]));
-        match pool {
-            Some(pool) if bounds.len() > 2 => pool.install(|| {
-                use rayon::prelude::*;
-                bounds.par_windows(2).map(call).collect()
-            }),
-            _ => bounds.windows(2).map(call).collect(),
+        let Some(pool) = parts else {
+            return shared.cells(f.f, size, clock, (0, size as u32));
+        };
+        // Spikes per part, each listed from its first cell on.
+        let counts: Vec<usize> = pool.install(|| {
+            use rayon::prelude::*;
+            (bounds.par_windows(2))
+                .map(|w| shared.cells(f.f, size, clock, (w[0], w[1])))
+                .collect()
+        });
+        // Close the gaps between the parts' lists, in order.
+        let mut n = 0;
+        for (w, &count) in bounds.windows(2).zip(&counts) {
+            let from = w[0] as usize;
+            out.copy_within(from..from + count, n);
+            n += count;
         }
+        n
     });
-    // Close the gaps between the parts' lists, in order.
-    let mut n = 0;
-    for (w, &count) in bounds.windows(2).zip(&counts) {
-        let from = w[0] as usize;
-        out.copy_within(from..from + count, n);
-        n += count;
-    }
     out.truncate(n);
     pop.spikes = out;
 }
