@@ -30,11 +30,10 @@ LOG=$OUT/gpu-check.log
 RUNS=$(mktemp -d)
 export CBMC_ROOT=$PWD
 T=${T:-90}
-# The usual step unless a row asks for the fused one (CBMC_CUDA_FUSE=1), so
-# that the baseline rows stay the baseline whatever FUSE_BY_DEFAULT says.
-export CBMC_CUDA_FUSE=0
+# The rows run the defaults unless they say otherwise.
 
 say() { echo "$@" | tee -a "$LOG"; }
+T0=$(date +%s)
 
 # NVRTC on LD_LIBRARY_PATH (sets NVRTC_LIB).
 . scripts/nvrtc-path.sh
@@ -64,7 +63,7 @@ step() {
     fi
     name=$1
     shift
-    say "-- $name"
+    say "-- $name (at $(($(date +%s) - T0)) s)"
     : >"$RUNS/step.log"
     if [ -z "$cpu" ] && [ "$hangs" -ge 2 ]; then
         say "skipped: two earlier steps hung (the last: $hung)"
@@ -92,123 +91,67 @@ bench_walls() { awk '/^no recording/ {a=$3} /^with recording/ {b=$3} END {printf
 compile_line() { grep -E '^cuda: kernels' "$RUNS/step.log" | head -1 | sed 's/^cuda: //'; }
 
 say "== parity: CUDA vs CPU engine (tests/cuda_gpu.rs)"
-if step "parity (persistent kernel)" env CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-    row "parity tests (persistent kernel)" "passed"
+# The defaults: the counter barrier, tasks in warps of their own, the fused
+# step where it pays (the cerebellum), one delivery way per projection.
+if step "parity (defaults)" env CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
+    row "parity tests (defaults, persistent kernel)" "passed"
 else
-    row "parity tests (persistent kernel)" "FAILED (see gpu-check.log)"
+    row "parity tests (defaults, persistent kernel)" "FAILED (see gpu-check.log)"
     failed=1
 fi
-last | grep -E "identical|part at|bitwise" | sed 's/^/  /'
+last | grep -E "identical|part at|bitwise|kernels:" | sed 's/^/  /'
 if step "parity (one launch per phase)" env CBMC_CUDA_NO_PERSISTENT=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" bitwise --nocapture --test-threads=1; then
     row "bitwise parity (one launch per phase)" "passed"
 else
     row "bitwise parity (one launch per phase)" "FAILED (see gpu-check.log)"
     failed=1
 fi
-
-# The kernels' other ways (codegen::Variant): every delivery that can
-# through source words, a task's warps spread over the multiprocessors.
-if step "parity (source words, spread warps)" env CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-    row "parity tests (words, spread)" "passed"
+# Every other way at once: every model fused, every delivery that can
+# through source words, warps spread, equal shares, the generation barrier.
+if step "parity (the other ways)" env CBMC_CUDA_FUSE=1 CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
+    row "parity tests (fused, words, spread, even, generation)" "passed"
 else
-    row "parity tests (words, spread)" "FAILED (see gpu-check.log)"
+    row "parity tests (fused, words, spread, even, generation)" "FAILED (see gpu-check.log)"
+    failed=1
+fi
+if step "parity (usual step)" env CBMC_CUDA_FUSE=0 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
+    row "cerebellum parity (usual step, CBMC_CUDA_FUSE=0)" "passed"
+else
+    row "cerebellum parity (usual step, CBMC_CUDA_FUSE=0)" "FAILED (see gpu-check.log)"
     failed=1
 fi
 
 say "== compilation: cold, then cached"
 export CBMC_CACHE_DIR=$RUNS/cache
-step "compile cold" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
-row "compile + load, empty cache (parity tests saw it)" "$(compile_line)"
-# The same source compiled again takes a tenth of the time on some
-# machines (the parity tests compiled it first), so three sources never
-# compiled before: the LTD step changed in its last digits.
+# Sources never compiled before on this machine (NVRTC 13 seems to reuse
+# work for a source it has seen): the LTD step changed in its last digits.
 for ltd in 0.0027501 0.0027502 0.0027503; do
     step "compile cold, new source" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=$ltd --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
     row "compile + load, cold (1 s), ltd = $ltd" "$(compile_line)"
 done
-step "compile cached" "$CBMC" run models/cerebellum.cbm --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+step "compile cached" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027503 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
 row "compile + load, cached (limit 50 ms)" "$(compile_line)"
-# ptxas on all host cores too (the same CUBIN, byte for byte, with NVRTC
-# 12.9 on the development machine): does it cut the cold compile there?
-step "compile cold, ptxas split" env CBMC_NVRTC_OPTIONS=--ptxas-options=--split-compile=0 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027504 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
-row "compile + load, cold, ptxas --split-compile=0" "$(compile_line)"
+step "compile cold, ptxas -O1" env CBMC_NVRTC_OPTIONS=--ptxas-options=-O1 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027504 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+row "compile + load, cold, ptxas -O1" "$(compile_line)"
 
 say "== cerebellum, 60 s simulated"
 step "cerebellum 60 s" "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -v '^cuda profile'
-row "cerebellum 60 s, persistent kernel (limit 0.5 s)" "$(wall) s wall"
-# The fastest of three, and the same with the kernels' other ways (the
-# default finds the PF deliveries' spiking synapses through source words).
+row "cerebellum 60 s, defaults (limit 0.5 s)" "$(wall) s wall"
 step "cerebellum 60 s, bench" "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
 last
 row "cerebellum 60 s, best of 3 (limit 0.5 s)" "$(bench_walls)"
-# One phase a step (CBMC_CUDA_FUSE=1; docs/cuda.md): deliveries ordered by
-# per-target flags in their targets' phase, and the rest that needs. A
-# wrong wait would hang, so a short run first, with a short limit. (The
-# grid sweep, scripts/gpu-sweep.sh, was run in the eleventh session.) It
-# comes early, being the change most likely to make the 0.5 s limit.
-say "== one phase a step (CBMC_CUDA_FUSE=1)"
-if [ "$hangs" = 0 ] && T=30 step "fused, cerebellum 1 s" env CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --duration 1s --backend cuda -o "$RUNS/out" --no-plot; then
-    if step "parity (fused)" env CBMC_CUDA_FUSE=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-        row "parity tests (fused)" "passed"
-    else
-        row "parity tests (fused)" "FAILED (see gpu-check.log)"
-        failed=1
-    fi
-    for v in CBMC_CUDA_FUSE=1 "CBMC_CUDA_FUSE=1 CBMC_CUDA_SPREAD=1" "CBMC_CUDA_FUSE=1 CBMC_CUDA_DELIVERY=scan"; do
-        # shellcheck disable=SC2086 # $v is one or two assignments
-        step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
-        row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
-    done
-    step "floor 60 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
-    row "floor (1 phase a step fused), 60 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
-    step "x64 5 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
-    row "cerebellum x64, 5 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
-    # x64 is too large for the CPU parity test: its fused recordings must
-    # equal the usual kernels' (per-cell flags order its olive's step).
-    step "x64 2 s, usual" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda --threads "$NT" -o "$RUNS/x64_usual" --no-plot
-    step "x64 2 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda --threads "$NT" -o "$RUNS/x64_fused" --no-plot
-    step --cpu "x64, same recordings" python3 scripts/same-npz.py "$RUNS"/x64_usual/*.npz "$RUNS"/x64_fused/*.npz
-    case $? in
-    0) row "x64 2 s, fused vs usual recordings" "identical" ;;
-    1)
-        row "x64 2 s, fused vs usual recordings" "DIFFERENT (see gpu-check.log)"
-        failed=1
-        ;;
-    *) row "x64 2 s, fused vs usual recordings" "not compared: a run failed (see gpu-check.log)" ;;
-    esac
-    for m in cuba coba brunel_poisson; do
-        step "$m 1 s, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run "bench/models/$m.cbm" --duration 1s --backend cuda -o "$RUNS/out" --no-plot
-        row "bench/models/$m.cbm, 1 s, CBMC_CUDA_FUSE=1" "$(wall) s wall"
-    done
-    step "compile cold, fused" env CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027505 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
-    row "compile + load, cold, CBMC_CUDA_FUSE=1" "$(compile_line)"
-    step "cerebellum profile, fused" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_FUSE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
-    last | grep -A40 '^cuda profile'
-else
-    row "one phase a step (CBMC_CUDA_FUSE=1)" "not run or hung (see gpu-check.log)"
-fi
-
-say "== cerebellum 60 s, the usual step's other variants"
-for v in CBMC_CUDA_DELIVERY=scan CBMC_CUDA_SPREAD=1 "CBMC_CUDA_DELIVERY=scan CBMC_CUDA_SPREAD=1"; do
-    # shellcheck disable=SC2086 # $v is one or two assignments
-    step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 2
-    row "cerebellum 60 s, best of 2, $v" "$(bench_walls)"
+# The defaults' other ways, one at a time.
+for v in CBMC_CUDA_SHARES=even CBMC_CUDA_FUSE=0 CBMC_CUDA_SPREAD=1 CBMC_CUDA_BARRIER=generation CBMC_CUDA_DELIVERY=scan; do
+    step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
+    row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
 done
-# What NVRTC's fastest-compiling setting that keeps optimising costs the run
-# (NVRTC 12.8 on; a new cache key, so this compiles cold).
 step "cerebellum 60 s, --Ofast-compile=min" env CBMC_NVRTC_OPTIONS=--Ofast-compile=min "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
 row "cerebellum 60 s, --Ofast-compile=min" "$(wall) s wall; $(compile_line)"
-# ... and the next level, which compiled in half the time of the default
-# on the development machine (0.36 s against 0.7-0.9 s, NVRTC 12.9).
-step "cerebellum 60 s, --Ofast-compile=mid" env CBMC_NVRTC_OPTIONS=--Ofast-compile=mid "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
-row "cerebellum 60 s, --Ofast-compile=mid" "$(wall) s wall; $(compile_line)"
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
 step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'
-# The same with the deliveries scanning their synapses: what the source
-# words change, task by task.
-step "cerebellum profile, scan" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_DELIVERY=scan "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
+step "cerebellum profile, even shares" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_SHARES=even "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'
 step "cerebellum 10 s, one launch per phase" env CBMC_CUDA_NO_PERSISTENT=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 row "cerebellum 10 s, one launch per phase" "$(wall) s wall"
@@ -220,44 +163,37 @@ step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --ba
 last
 w=$(wall)
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
-step "x64 5 s, spread warps" env CBMC_CUDA_SPREAD=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
-row "cerebellum x64, 5 s, CBMC_CUDA_SPREAD=1" "$(wall) s wall"
-step "x64 profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
-last | grep -A40 '^cuda profile'
+for v in CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation; do
+    step "x64 5 s, $v" env $v "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
+    row "cerebellum x64, 5 s, $v" "$(wall) s wall"
+done
+# x64 is too large for the CPU parity test: its fused recordings must
+# equal the usual kernels' (per-cell flags order its olive's step).
+step "x64 2 s, usual" env CBMC_CUDA_FUSE=0 "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda --threads "$NT" -o "$RUNS/x64_usual" --no-plot
+step "x64 2 s, fused" env CBMC_CUDA_FUSE=1 CBMC_CUDA_SHARES=even "$CBMC" run models/variants/cerebellum_x64.cbm --duration 2s --backend cuda --threads "$NT" -o "$RUNS/x64_fused" --no-plot
+step --cpu "x64, same recordings" python3 scripts/same-npz.py "$RUNS"/x64_usual/*.npz "$RUNS"/x64_fused/*.npz
+case $? in
+0) row "x64 2 s, fused (even shares) vs usual recordings" "identical" ;;
+1)
+    row "x64 2 s, fused (even shares) vs usual recordings" "DIFFERENT (see gpu-check.log)"
+    failed=1
+    ;;
+*) row "x64 2 s, fused (even shares) vs usual recordings" "not compared: a run failed (see gpu-check.log)" ;;
+esac
 
 say "== the floor, and the classic networks"
-# bench/models/floor.cbm: a step with nothing to do but its two phases'
+# bench/models/floor.cbm: a step with nothing to do but its phases'
 # barriers, the least any model's step costs.
-step "floor 60 s" "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
-row "floor (32 cells, 2 phases a step), 60 s" "$(wall) s wall"
-for m in cuba coba brunel_poisson; do
-    step "$m 1 s" "$CBMC" run "bench/models/$m.cbm" --duration 1s --backend cuda -o "$RUNS/out" --no-plot
-    row "bench/models/$m.cbm, 1 s" "$(wall) s wall"
+for v in CBMC_CUDA_FUSE=0 CBMC_CUDA_FUSE=1; do
+    step "floor 60 s, $v" env $v "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+    row "floor (32 cells), 60 s, $v" "$(wall) s wall"
 done
-
-# Last, as it could hang (a hang makes the later steps launch a kernel per
-# phase): the grid barrier by one count the host zeroes before each launch
-# (CBMC_CUDA_BARRIER=counter; kernels/templates/prelude.cu).
-say "== the counter barrier"
-if [ "$hangs" = 0 ]; then
-    if step "parity (counter barrier)" env CBMC_CUDA_BARRIER=counter CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-        row "parity tests (counter barrier)" "passed"
-    else
-        row "parity tests (counter barrier)" "FAILED (see gpu-check.log)"
-        failed=1
-    fi
-    step "floor 60 s, counter barrier" env CBMC_CUDA_BARRIER=counter "$CBMC" run bench/models/floor.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
-    row "floor, 60 s, CBMC_CUDA_BARRIER=counter" "$(wall) s wall"
-    for v in CBMC_CUDA_BARRIER=counter "CBMC_CUDA_BARRIER=counter CBMC_CUDA_SPREAD=1" "CBMC_CUDA_BARRIER=counter CBMC_CUDA_FUSE=1"; do
-        # shellcheck disable=SC2086 # $v is one or two assignments
-        step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 2
-        row "cerebellum 60 s, best of 2, $v" "$(bench_walls)"
+for m in cuba coba brunel_poisson; do
+    for v in CBMC_CUDA_SHARES=packed CBMC_CUDA_SHARES=even; do
+        step "$m 1 s, $v" env $v "$CBMC" run "bench/models/$m.cbm" --duration 1s --backend cuda -o "$RUNS/out" --no-plot
+        row "bench/models/$m.cbm, 1 s, $v" "$(wall) s wall"
     done
-    step "x64 5 s, counter barrier" env CBMC_CUDA_BARRIER=counter "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
-    row "cerebellum x64, 5 s, CBMC_CUDA_BARRIER=counter" "$(wall) s wall"
-else
-    say "skipped: an earlier step hung ($hung)"
-fi
+done
 
 say ""
 say "== summary ($(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1))"

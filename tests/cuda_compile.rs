@@ -67,7 +67,7 @@ fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
 
 /// The kernels' variants (`codegen::Variant`): profiling timers, each way
 /// of finding a delivery's spiking synapses, warps spread over the blocks,
-/// the counter barrier, the step of fewer phases (with the profile's
+/// tasks in equal shares of the grid, the generation barrier, the step of fewer phases (with the profile's
 /// timers too, as gpu-check.sh runs it).
 #[test]
 fn every_variant_of_the_kernels_compiles() {
@@ -83,11 +83,12 @@ fn every_variant_of_the_kernels_compiles() {
         codegen::Variant {
             delivery: codegen::Delivery::Scan,
             spread: true,
+            even_shares: true,
             ..Default::default()
         },
         codegen::Variant {
             delivery: codegen::Delivery::Words,
-            counter_barrier: true,
+            generation_barrier: true,
             ..Default::default()
         },
         codegen::Variant {
@@ -235,6 +236,37 @@ fn the_fused_cerebellum_step_is_one_phase_but_every_fifth() {
             "{want}"
         );
     }
+}
+
+/// The fused step is the default where its flags are few enough to pay
+/// (`codegen::fuse_pays`): the cerebellum's four one-step deliveries reach
+/// 776 cells; x64's reach 64 times as many, CUBA's 8,000.
+#[test]
+fn the_fused_step_is_the_default_for_few_flagged_targets() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let ir = |file: &str| {
+        cbmc::session::prepare(&root.join(file), &[])
+            .unwrap_or_else(|_| panic!("{file} does not check"))
+            .ir
+    };
+    let small = ir("models/cerebellum.cbm");
+    assert!(codegen::fuse_pays(&small));
+    for large in [
+        "models/variants/cerebellum_x64.cbm",
+        "bench/models/cuba.cbm",
+    ] {
+        assert!(!codegen::fuse_pays(&ir(large)), "{large}");
+    }
+    // What a run on a GPU would build with the environment silent, and
+    // without cooperative launches (no waits): the usual step.
+    let silent = |_: &str| None;
+    let v = codegen::Variant::from_vars(silent, codegen::fuse_pays(&small)).expect("variant");
+    assert!(v.fuse);
+    assert!(
+        !codegen::Variant::from_vars(silent, false)
+            .expect("variant")
+            .fuse
+    );
 }
 
 /// A pulse's length does not grow the kernel: long pulses add into the ring

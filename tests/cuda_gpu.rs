@@ -33,15 +33,16 @@ fn gpu_required() -> bool {
 
 /// The variant the environment asks for (`CBMC_CUDA_DELIVERY`,
 /// `CBMC_CUDA_SPREAD`, `CBMC_CUDA_BARRIER`, `CBMC_CUDA_FUSE`:
-/// scripts/gpu-check.sh runs the parity tests in each).
-fn variant() -> codegen::Variant {
-    codegen::Variant::from_env().expect("CBMC_CUDA_* variables")
+/// scripts/gpu-check.sh runs the parity tests in each), else the default
+/// for `ir`, as `cbmc run` would choose it.
+fn variant(ir: &Ir) -> codegen::Variant {
+    let cooperative = std::env::var_os("CBMC_CUDA_NO_PERSISTENT").is_none();
+    codegen::Variant::from_env_for(ir, cooperative).expect("CBMC_CUDA_* variables")
 }
 
-/// The kernels of `ir` on the GPU, in the environment's variant.
-fn device(ir: &Ir) -> CudaDevice {
-    let v = variant();
-    let g = codegen::generate_with(ir, &v).expect("generate");
+/// The kernels of `ir` on the GPU, in variant `v`.
+fn device(ir: &Ir, v: &codegen::Variant) -> CudaDevice {
+    let g = codegen::generate_with(ir, v).expect("generate");
     let dev = CudaDevice::new(&g.source, g.phases.len(), parallel_items(ir)).expect("CUDA device");
     // (`cbmc run` falls back to the usual kernels; a test must not test
     // something else silently, nor wait where not every block is resident.)
@@ -119,7 +120,8 @@ fn models_without_transcendentals_agree_bitwise_on_the_gpu() {
             chunk: 100,
             full_state: true,
         };
-        let c = compare_on_with(&name, &ir, device(&ir), &setup, &variant());
+        let v = variant(&ir);
+        let c = compare_on_with(&name, &ir, device(&ir, &v), &setup, &v);
         eprintln!(
             "{name}: bitwise over {} steps, {} spikes",
             c.steps, c.spikes
@@ -146,8 +148,11 @@ fn cerebellum_10s_matches_the_cpu_engine() {
     let ir = p.ir;
     let net = cbmc::network::build(&ir).expect("network");
     let mut cpu = CpuEngine::new(&ir, net.clone(), 1);
-    let g = codegen::generate_with(&ir, &variant()).expect("generate");
-    let mut gpu = GpuEngine::new(&ir, net, g, device(&ir), &GpuOptions::default()).expect("engine");
+    let v = variant(&ir);
+    eprintln!("cerebellum kernels: {v:?}");
+    let g = codegen::generate_with(&ir, &v).expect("generate");
+    let mut gpu =
+        GpuEngine::new(&ir, net, g, device(&ir, &v), &GpuOptions::default()).expect("engine");
     let n_pop = ir.populations.len();
     let mut counts = vec![[0u64; 2]; n_pop];
     let mut first_difference: Option<(u64, String)> = None;

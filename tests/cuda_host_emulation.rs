@@ -53,13 +53,15 @@ fn fused() -> Variant {
 }
 
 /// Every delivery that can finds its spiking synapses through source
-/// words, and a task's warps are spread over the blocks (the counter
-/// barrier too, though the emulated grid barrier is the host's either way).
+/// words, a task's warps are spread over the blocks and start at equal
+/// shares of the grid (the generation barrier too, though the emulated
+/// grid barrier is the host's either way).
 fn words_and_spread() -> Variant {
     Variant {
         delivery: Delivery::Words,
         spread: true,
-        counter_barrier: true,
+        even_shares: true,
+        generation_barrier: true,
         ..Variant::default()
     }
 }

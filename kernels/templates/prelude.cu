@@ -54,6 +54,32 @@ __device__ __forceinline__ u64 cbm_tid_r(u64 rot) {
     return t >= n ? t - n : t;
 }
 __device__ __forceinline__ u64 cbm_warp_r(u64 rot) { return cbm_tid_r(rot) >> 5; }
+// The rotation (`rot_`, see `cbm_tid_r`) of the next task of a phase
+// packed into the grid's `nw` warps (src/engine/cuda/schedule.rs,
+// `rotations`): its first item goes to warp `f` when `rot_` is `nw - f`
+// warps. Up from the first warp, after the `*next` warps given so far, or
+// down from the last, below the `*used` warps given so far; `warps` of its
+// own (counted in full where a task has more items than the grid has
+// warps, so that the next task starts where its last round ends). Past the
+// grid's end, packing goes round again. (32-bit remainders: a 64-bit one
+// costs ~100 cycles.)
+__device__ __forceinline__ u64 cbm_pack_up(u64* next, u64 warps, u64 nw) {
+    const u32 f = (u32)*next % (u32)nw;
+    *next += warps;
+    return (f == 0u ? 0ull : nw - f) << 5;
+}
+__device__ __forceinline__ u64 cbm_pack_down(u64* used, u64 warps, u64 nw) {
+    *used += warps;
+    return (u64)((u32)*used % (u32)nw) << 5; // (its first warp: nw - that)
+}
+// A task's rotation in `cbm_phase`: packed (the second argument), or with
+// CBM_EVEN_SHARES (`CBMC_CUDA_SHARES=even`) the first, the task's equal
+// share of the grid.
+#ifdef CBM_EVEN_SHARES
+#define CBM_ROT(even, packed) (even)
+#else
+#define CBM_ROT(even, packed) (packed)
+#endif
 // Cells per warp where a warp tests cells in a ballot and then works through
 // the active ones one after another (guarded rules, `on_post`): few, so that
 // the work spreads over the grid instead of queueing in a few warps; at most 32.
@@ -151,36 +177,21 @@ __device__ __forceinline__ double cbm_last(i64 step) { return step < 0 ? -1e9 : 
 // returns whether a thread found a NaN (`cbm_note_error`), so that the
 // kernel reads the error step only when there is one. Two ways:
 //
-// - by default, a count of arrivals that the last to arrive resets, and a
-//   generation counter it then advances, which the others wait for; the
-//   NaN flag is the generation's top bit (kept across launches);
-// - with CBM_COUNTER_BARRIER (`CBMC_CUDA_BARRIER=counter`), one count of
-//   arrivals that the host zeroes before each launch: the k-th barrier
-//   waits until every block has arrived k times. The last block to arrive
-//   then waits for one atomic instead of four round trips to memory. The
-//   NaN flag is the count's top bit, cleared with it: the engine starts no
-//   launch after one that found a NaN (`GpuEngine::run_chunk`).
+// - by default, one count of arrivals that the host zeroes before each
+//   launch: the k-th barrier waits until every block has arrived k times.
+//   The last block to arrive then waits for one atomic instead of four
+//   round trips to memory (on an H200, a step of the floor model's two
+//   phases took 3.2 us against 4.35 us). The NaN flag is the count's top
+//   bit, cleared with it: the engine starts no launch after one that found
+//   a NaN (`GpuEngine::run_chunk`);
+// - with CBM_GENERATION_BARRIER (`CBMC_CUDA_BARRIER=generation`), a count
+//   of arrivals that the last to arrive resets, and a generation counter
+//   it then advances, which the others wait for; the NaN flag is the
+//   generation's top bit (kept across launches).
 #ifdef CBM_HOST_EMULATION
 #define cbm_grid_sync(k) ((void)(k), cbm_emu_grid_sync(), 1)
 #define cbm_note_error()
-#elif defined(CBM_COUNTER_BARRIER)
-__device__ u32 cbm_count;
-__device__ __forceinline__ void cbm_note_error() { atomicOr(&cbm_count, 0x80000000u); }
-__device__ __forceinline__ int cbm_grid_sync(u32 k) {
-    __shared__ u32 seen_;
-    __syncthreads();
-    if (threadIdx.x == 0) {
-        const u32 all = k * gridDim.x;
-        __threadfence();
-        u32 x = atomicAdd(&cbm_count, 1u) + 1u;
-        while ((x & 0x7fffffffu) < all) x = *(volatile u32*)&cbm_count;
-        seen_ = x;
-        __threadfence();
-    }
-    __syncthreads();
-    return (int)(seen_ >> 31);
-}
-#else
+#elif defined(CBM_GENERATION_BARRIER)
 __device__ u32 cbm_bar[2];
 __device__ __forceinline__ void cbm_note_error() { atomicOr(&cbm_bar[1], 0x80000000u); }
 __device__ __forceinline__ int cbm_grid_sync(u32) {
@@ -200,6 +211,23 @@ __device__ __forceinline__ int cbm_grid_sync(u32) {
             while (((x = *gen) & 0x7fffffffu) == g) {
             }
         }
+        seen_ = x;
+        __threadfence();
+    }
+    __syncthreads();
+    return (int)(seen_ >> 31);
+}
+#else
+__device__ u32 cbm_count;
+__device__ __forceinline__ void cbm_note_error() { atomicOr(&cbm_count, 0x80000000u); }
+__device__ __forceinline__ int cbm_grid_sync(u32 k) {
+    __shared__ u32 seen_;
+    __syncthreads();
+    if (threadIdx.x == 0) {
+        const u32 all = k * gridDim.x;
+        __threadfence();
+        u32 x = atomicAdd(&cbm_count, 1u) + 1u;
+        while ((x & 0x7fffffffu) < all) x = *(volatile u32*)&cbm_count;
         seen_ = x;
         __threadfence();
     }

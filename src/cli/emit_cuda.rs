@@ -21,10 +21,13 @@ pub fn main(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    // The kernels a run would compile: with the variant the environment
-    // asks for (`CBMC_CUDA_DELIVERY`, `CBMC_CUDA_FUSE`, ...).
+    // The kernels a run on a GPU that takes cooperative launches would
+    // compile: with the variant the environment asks for
+    // (`CBMC_CUDA_DELIVERY`, `CBMC_CUDA_FUSE`, ...), else the default.
     use cbmc::engine::cuda::codegen::{generate_with, Variant};
-    let generated = match Variant::from_env().and_then(|v| generate_with(&prepared.ir, &v)) {
+    let generated = match Variant::from_env_for(&prepared.ir, true)
+        .and_then(|v| generate_with(&prepared.ir, &v))
+    {
         Ok(g) => g,
         Err(e) => {
             eprintln!("error: {e}");

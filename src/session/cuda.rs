@@ -18,9 +18,11 @@ pub fn run_cuda(
     progress: &mut dyn FnMut(u64),
     report: &mut CompileReport,
 ) -> Result<RunResult, String> {
-    let mut variant = codegen::Variant::from_env()?;
     super::check_memory(ir)?;
     let target = driver::Target::find()?;
+    let mut variant = codegen::Variant::from_env_for(ir, target.cooperative())?;
+    // (Only a CBMC_CUDA_FUSE=1 asks for it here: the default is the
+    // usual step where the device cannot wait.)
     if variant.fuse && !target.cooperative() {
         eprintln!(
             "note: CBMC_CUDA_FUSE=1 needs cooperative launches, which this device does not \

@@ -414,8 +414,9 @@ impl Device for CudaDevice {
                 let arrivals = (n as u64 + 1) * self.phases as u64 * self.blocks as u64;
                 if arrivals >= 1 << 31 {
                     return Err(format!(
-                        "{n} steps a launch are too many for the counter barrier \
-                         (CBMC_CUDA_BARRIER=counter) on {} blocks: set CBMC_CUDA_CHUNK lower",
+                        "{n} steps a launch are too many for the grid barrier's count \
+                         on {} blocks: set CBMC_CUDA_CHUNK lower (the default is 1000), \
+                         or CBMC_CUDA_BARRIER=generation",
                         self.blocks
                     ));
                 }

@@ -82,6 +82,18 @@ pub(super) struct Task {
     pub period: Option<u64>,
     pub defer: Defer,
     pub cell_flags: CellFlags,
+    /// The most warps the task keeps busy (a warp a target, or a warp per
+    /// 32 cells or synapses; `ALL_WARPS`: as many as the grid has), so
+    /// that the tasks of a phase get warps of their own (`emit`).
+    pub warps: u64,
+}
+
+/// `Task::warps` of a task whose threads cover the whole grid.
+pub(super) const ALL_WARPS: u64 = u64::MAX;
+
+/// The warps of a task with a thread per item.
+pub(super) fn warps_for(items: usize) -> u64 {
+    (items as u64).div_ceil(32).max(1)
 }
 
 /// Per-cell flags between a population's arrivals task (with its gap
@@ -394,6 +406,36 @@ fn cost(tasks: &[Task], s: &Schedule) -> f64 {
         .sum()
 }
 
+/// The first thread of each task of a phase (its `rot_`), as C
+/// expressions in `cbm_phase`: the tasks packed one after another into the
+/// grid's warps, each given as many as it keeps busy (`Task::warps`), so
+/// that no two share a warp while the grid has enough. Tasks that wait for
+/// flags (a fused step's cell updates) are packed down from the last warp,
+/// the others up from the first: where the grid is too small, a task that
+/// waits then shares its warps with the last of the others, not with a
+/// delivery it waits for. With `CBM_EVEN_SHARES` (`CBM_ROT`'s first
+/// argument), the grid in equal shares in the order of the tasks, as
+/// before the fifteenth session.
+fn rotations<'a>(tasks: impl Iterator<Item = &'a Task>) -> Vec<String> {
+    tasks
+        .enumerate()
+        .map(|(x, t)| {
+            // (`cbm_await(`: the code waits for a flag; see codegen/flags.rs.)
+            let pack = if t.code.contains("cbm_await(") {
+                "cbm_pack_down(&down_"
+            } else {
+                "cbm_pack_up(&up_"
+            };
+            let warps = if t.warps == ALL_WARPS {
+                "nw_".to_string()
+            } else {
+                format!("{}ull", t.warps)
+            };
+            format!("CBM_ROT({x}ull * share_, {pack}, {warps}, nw_))")
+        })
+        .collect()
+}
+
 impl Schedule {
     /// The phases a step runs on average (periodic ones only in their steps).
     pub(super) fn expected_phases(&self, tasks: &[Task]) -> f64 {
@@ -416,12 +458,19 @@ impl Schedule {
         let mut timed_phase = vec![];
         for (p, slots) in self.phases.iter().enumerate() {
             run.push_str(&format!(
-                "    case {p}: {{\n        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;\n",
+                "    case {p}: {{\n#ifdef CBM_EVEN_SHARES\n        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;\n#else\n        const u64 nw_ = cbm_nwarps();\n        u64 up_ = 0, down_ = 0;\n        (void)up_;\n        (void)down_;\n#endif\n",
                 slots.len().max(1)
             ));
             let mut parts: [(bool, Vec<String>); 2] = Default::default();
-            // The tasks of a phase are independent: each starts at its own
-            // share of the grid (whole warps), so small tasks run side by side.
+            // The tasks of a phase are independent but for flags: each
+            // starts at warps of its own (`rotations`), so that they run
+            // side by side instead of one after another in the same warps.
+            for (x, r) in rotations(slots.iter().map(|slot| &tasks[slot.task]))
+                .iter()
+                .enumerate()
+            {
+                run.push_str(&format!("        const u64 r{x}_ = {r};\n"));
+            }
             for (x, slot) in slots.iter().enumerate() {
                 let t = &tasks[slot.task];
                 let (bit, step) = if slot.deferred {
@@ -430,7 +479,7 @@ impl Schedule {
                     (2, "s")
                 };
                 run.push_str(&format!(
-                    "        if (parts & {bit}) CBM_TIMED({}, cbm_{}({step}, c0, {x}ull * share_));{}\n",
+                    "        if (parts & {bit}) CBM_TIMED({}, cbm_{}({step}, c0, r{x}_));{}\n",
                     timed_phase.len(),
                     t.name,
                     if slot.deferred {
@@ -535,6 +584,7 @@ mod tests {
             period,
             defer,
             cell_flags: CellFlags::None,
+            warps: 1,
         }
     }
 

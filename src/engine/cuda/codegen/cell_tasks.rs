@@ -99,6 +99,7 @@ impl Gen<'_> {
             period: None,
             defer: Defer::No,
             cell_flags: CellFlags::None,
+            warps: warps_for(n),
         }
     }
 
@@ -386,6 +387,7 @@ impl Gen<'_> {
             period: None,
             defer: Defer::No,
             cell_flags,
+            warps: if one_warp { 1 } else { warps_for(n) },
         }
     }
 
@@ -434,6 +436,7 @@ impl Gen<'_> {
             period: None,
             defer: Defer::No,
             cell_flags: CellFlags::None,
+            warps: warps_for(n),
         }
     }
 }

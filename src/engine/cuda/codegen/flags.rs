@@ -14,19 +14,51 @@
 
 use super::*;
 
+/// Projections whose deliveries may be ordered by flags: those with a
+/// delay of one step that deposit or count teacher arrivals (`teachers`:
+/// `super::teachers(ir)`).
+fn flaggable(ir: &Ir, teachers: &[bool]) -> Vec<usize> {
+    (0..ir.projections.len())
+        .filter(|&qi| {
+            let q = &ir.projections[qi];
+            q.delay_steps == 1 && (!q.on_pre.is_empty() || teachers[qi])
+        })
+        .collect()
+}
+
+/// The most target cells, over all the deliveries that flags would order,
+/// for which the fused step pays. Each target's flag costs its delivery
+/// warp a fence (~1 us), and a warp delivers to its targets one after
+/// another. With no more targets than a grid has warps (132
+/// multiprocessors of 8 warps on an H100 or H200), the fences run side by
+/// side and the step saves a grid barrier; with many more, they queue up
+/// and cost more than the barrier. Measured on an H200 (fifteenth
+/// session, fused against usual, 60 s of the cerebellum, 1 s of the
+/// others): the cerebellum, 776 targets, 0.722 against 0.819 s; CUBA and
+/// COBA, 8,000, 0.117 against 0.107 s and 0.132 against 0.115 s; the
+/// cerebellum x64, 49,664, 1.287 against 0.945 s (5 s).
+pub const FUSE_MAX_TARGETS: usize = 1024;
+
+/// Whether the fused step (`Variant::fuse`) is expected to be the faster
+/// for `ir`: the targets of its flagged deliveries are few (see
+/// `FUSE_MAX_TARGETS`) and there is at least one.
+pub fn fuse_pays(ir: &Ir) -> bool {
+    let flagged = flaggable(ir, &teachers(ir));
+    let targets: usize = flagged
+        .iter()
+        .map(|&qi| ir.populations[ir.projections[qi].target].size)
+        .sum();
+    !flagged.is_empty() && targets <= FUSE_MAX_TARGETS
+}
+
 impl Gen<'_> {
-    /// Projections whose deliveries may be ordered by flags: those with a
-    /// delay of one step that deposit or count teacher arrivals.
+    /// Projections whose deliveries may be ordered by flags (`flaggable`),
+    /// none unless the step is fused.
     pub(super) fn flag_candidates(&self) -> Vec<usize> {
         if !self.fuse {
             return vec![];
         }
-        (0..self.ir.projections.len())
-            .filter(|&qi| {
-                let q = &self.ir.projections[qi];
-                q.delay_steps == 1 && (!q.on_pre.is_empty() || self.teachers[qi])
-            })
-            .collect()
+        flaggable(self.ir, &self.teachers)
     }
 
     /// The waits of target cell `i` (of step `s`) for the deliveries of

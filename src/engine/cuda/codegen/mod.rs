@@ -36,6 +36,7 @@ mod synapse_tasks;
 mod variant;
 
 pub use entries::Entry;
+pub use flags::{fuse_pays, FUSE_MAX_TARGETS};
 pub use variant::{Delivery, Variant};
 
 const ENTRY: &str = include_str!("../../../../kernels/templates/entry.cu");
@@ -111,7 +112,7 @@ pub fn teachers(ir: &Ir) -> Vec<bool> {
     t
 }
 
-use super::schedule::{CellFlags, Defer, Res, Task};
+use super::schedule::{warps_for, CellFlags, Defer, Res, Task, ALL_WARPS};
 pub use crate::engine::c_expr::lit;
 
 /// Where an expression is evaluated.

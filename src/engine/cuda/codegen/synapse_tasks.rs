@@ -313,6 +313,7 @@ impl Gen<'_> {
             } else {
                 Defer::Delivery { delay: d as u32 }
             },
+            warps: nt as u64, // a warp a target
             cell_flags: CellFlags::None,
         }
     }
@@ -435,6 +436,7 @@ impl Gen<'_> {
             period: None,
             defer: Defer::No,
             cell_flags: CellFlags::None,
+            warps: nt as u64,
         }
     }
 
@@ -459,6 +461,8 @@ impl Gen<'_> {
         };
         let guarded = crate::engine::cpu::hoisted_guard(body_stmts);
         let reads;
+        // A warp per group of source cells (`cbm_group`), or every thread.
+        let warps;
         if let Some((cond, then)) = guarded {
             self.touch_syn_vars(qi, then);
             let cv = self.expr(cond, Ctx::PreCell { pop: q.source });
@@ -473,6 +477,7 @@ impl Gen<'_> {
                 Self::locals(q.locals, 4)
             );
             reads = self.handler_reads(qi, then, Some(cond));
+            warps = ns as u64;
         } else {
             self.touch_syn_vars(qi, body_stmts);
             let pre = self.name(Entry::Pre { proj: qi });
@@ -487,6 +492,7 @@ impl Gen<'_> {
                 Self::locals(q.locals, 2)
             );
             reads = self.handler_reads(qi, body_stmts, None);
+            warps = ALL_WARPS;
         }
         Task {
             name,
@@ -496,6 +502,7 @@ impl Gen<'_> {
             period: Some(*period as u64),
             defer: Defer::Yes,
             cell_flags: CellFlags::None,
+            warps,
         }
     }
 
@@ -553,7 +560,7 @@ impl Gen<'_> {
             if self.traced_by_cells[ri] {
                 continue;
             }
-            let (e, count, buf, value, read) = match &r.kind {
+            let (e, warps, count, buf, value, read) = match &r.kind {
                 RecorderKindIr::Trace {
                     population,
                     var,
@@ -567,6 +574,7 @@ impl Gen<'_> {
                     let tc = self.name(Entry::TraceCells { rec: ri });
                     (
                         *every_steps,
+                        warps_for(cells.len()),
                         format!("{}ull", cells.len()),
                         self.name(Entry::TraceBuf { rec: ri }),
                         format!("{v}[{tc}[c]]"),
@@ -586,6 +594,7 @@ impl Gen<'_> {
                     let ids = self.name(Entry::WeightIds { rec: ri });
                     (
                         *every_steps,
+                        ALL_WARPS, // (as many synapses as the network gives)
                         self.name(Entry::NWeightIds { rec: ri }),
                         self.name(Entry::WeightBuf { rec: ri }),
                         format!("{v}[{ids}[c]]"),
@@ -607,6 +616,7 @@ impl Gen<'_> {
                 period: Some(e as u64),
                 defer: Defer::Yes,
                 cell_flags: CellFlags::None,
+                warps,
             });
         }
         tasks

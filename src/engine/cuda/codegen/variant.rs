@@ -3,12 +3,7 @@
 //! the generated step itself), for comparisons on a GPU
 //! (`scripts/gpu-check.sh`) and for the profiling timers.
 
-/// Whether runs use the step of fewer phases (`Variant::fuse`) unless
-/// `CBMC_CUDA_FUSE` says otherwise. Off until a GPU session has timed it
-/// and run the parity tests with it (`scripts/gpu-check.sh`, section "one
-/// phase a step"): host emulation checks its results, but not its speed
-/// nor the GPU's memory ordering.
-pub const FUSE_BY_DEFAULT: bool = false;
+use crate::ir::Ir;
 
 /// The source's switches that change how the kernels work but not what
 /// they compute, for comparisons on a GPU: each a `#define` before the
@@ -22,16 +17,25 @@ pub struct Variant {
     pub delivery: Delivery,
     /// A task's consecutive warps on different multiprocessors (`CBM_SPREAD`).
     pub spread: bool,
-    /// The grid barrier by one count of arrivals that the host zeroes
-    /// before each launch (`CBM_COUNTER_BARRIER`; kernels/templates/prelude.cu).
-    pub counter_barrier: bool,
+    /// The grid barrier by a generation counter that the last block to
+    /// arrive advances (`CBM_GENERATION_BARRIER`), instead of one count of
+    /// arrivals that the host zeroes before each launch (the default since
+    /// the fifteenth session: on an H200 the floor's 60 s took 0.192
+    /// against 0.261 s, the cerebellum's 0.742 against 0.819 s;
+    /// kernels/templates/prelude.cu).
+    pub generation_barrier: bool,
+    /// The tasks of a phase start at equal shares of the grid in turn
+    /// (`CBM_EVEN_SHARES`), instead of at warps of their own, packed by
+    /// the warps each keeps busy (`schedule::rotations`).
+    pub even_shares: bool,
     /// Fewer phases a step (`CBMC_CUDA_FUSE=1`; `generate_with` builds the
     /// step differently, so it is no `#define`): deliveries with a delay
     /// of one step ordered by per-target flags in their targets' phase,
     /// last spike and teacher steps kept per step parity where a periodic
     /// rule reads them, a population with gap junctions that fits one warp
     /// updated by one warp, traces recorded by the cells' own threads.
-    /// Needs the persistent kernel (every block resident).
+    /// Needs the persistent kernel (every block resident). Unless the
+    /// environment says, it is used where it pays (`super::fuse_pays`).
     pub fuse: bool,
 }
 
@@ -48,16 +52,22 @@ pub enum Delivery {
 }
 
 impl Variant {
-    /// The variant the environment asks for (the default where it is
-    /// silent): `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
-    /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=generation|counter`,
-    /// `CBMC_CUDA_FUSE=1`.
-    pub fn from_env() -> Result<Self, String> {
-        Self::from_vars(|name| std::env::var(name).ok())
+    /// The variant the environment asks for, for the kernels of `ir` on a
+    /// device that does (`cooperative`) or does not take cooperative
+    /// launches: `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
+    /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=counter|generation`,
+    /// `CBMC_CUDA_SHARES=packed|even`, `CBMC_CUDA_FUSE=0|1`. Where it is silent, the default: the fused
+    /// step where it pays for `ir` and the device can run it.
+    pub fn from_env_for(ir: &Ir, cooperative: bool) -> Result<Self, String> {
+        Self::from_vars(
+            |name| std::env::var(name).ok(),
+            cooperative && super::fuse_pays(ir),
+        )
     }
 
-    /// As `from_env`, with the variables' values from `var`.
-    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    /// As `from_env_for`, with the variables' values from `var`, and
+    /// `fuse` where `CBMC_CUDA_FUSE` is unset.
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>, fuse: bool) -> Result<Self, String> {
         let on = |name: &str| var(name).is_some_and(|v| !v.is_empty() && v != "0");
         // Set, the variable decides (`0` or empty: off); unset, the default.
         let on_or =
@@ -72,12 +82,21 @@ impl Variant {
                 ))
             }
         };
-        let counter_barrier = match var("CBMC_CUDA_BARRIER").as_deref() {
-            None | Some("") | Some("generation") => false,
-            Some("counter") => true,
+        let generation_barrier = match var("CBMC_CUDA_BARRIER").as_deref() {
+            None | Some("") | Some("counter") => false,
+            Some("generation") => true,
             Some(other) => {
                 return Err(format!(
-                    "CBMC_CUDA_BARRIER is `{other}`: it takes generation or counter"
+                    "CBMC_CUDA_BARRIER is `{other}`: it takes counter or generation"
+                ))
+            }
+        };
+        let even_shares = match var("CBMC_CUDA_SHARES").as_deref() {
+            None | Some("") | Some("packed") => false,
+            Some("even") => true,
+            Some(other) => {
+                return Err(format!(
+                    "CBMC_CUDA_SHARES is `{other}`: it takes packed or even"
                 ))
             }
         };
@@ -85,8 +104,9 @@ impl Variant {
             profile: on("CBMC_CUDA_PROFILE"),
             delivery,
             spread: on("CBMC_CUDA_SPREAD"),
-            counter_barrier,
-            fuse: on_or("CBMC_CUDA_FUSE", FUSE_BY_DEFAULT),
+            generation_barrier,
+            even_shares,
+            fuse: on_or("CBMC_CUDA_FUSE", fuse),
         })
     }
 
@@ -104,8 +124,11 @@ impl Variant {
         if self.spread {
             defs.push_str("#define CBM_SPREAD 1\n");
         }
-        if self.counter_barrier {
-            defs.push_str("#define CBM_COUNTER_BARRIER 1\n");
+        if self.generation_barrier {
+            defs.push_str("#define CBM_GENERATION_BARRIER 1\n");
+        }
+        if self.even_shares {
+            defs.push_str("#define CBM_EVEN_SHARES 1\n");
         }
         format!("{defs}{source}")
     }
@@ -115,29 +138,49 @@ impl Variant {
 mod tests {
     use super::*;
 
+    /// The variant of `pairs` (name, value), where the fused step would
+    /// be the default or not (`fuse`).
+    fn from_with(pairs: &[(&str, &str)], fuse: bool) -> Result<Variant, String> {
+        Variant::from_vars(
+            |name| {
+                pairs
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, v)| v.to_string())
+            },
+            fuse,
+        )
+    }
+
     fn from(pairs: &[(&str, &str)]) -> Result<Variant, String> {
-        Variant::from_vars(|name| {
-            pairs
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| v.to_string())
-        })
+        from_with(pairs, false)
     }
 
     #[test]
     fn the_environment_chooses_the_variant() {
-        assert_eq!(from(&[]).map(|v| v.fuse), Ok(FUSE_BY_DEFAULT));
-        assert_eq!(from(&[("CBMC_CUDA_FUSE", "0")]).map(|v| v.fuse), Ok(false));
-        let plain = Variant {
-            fuse: FUSE_BY_DEFAULT,
-            ..Variant::default()
-        };
-        assert_eq!(from(&[]), Ok(plain));
+        // Unset, the fused step is the model's default; set, it decides.
+        for default in [false, true] {
+            assert_eq!(from_with(&[], default).map(|v| v.fuse), Ok(default));
+            assert_eq!(
+                from_with(&[("CBMC_CUDA_FUSE", "0")], default).map(|v| v.fuse),
+                Ok(false)
+            );
+            assert_eq!(
+                from_with(&[("CBMC_CUDA_FUSE", "1")], default).map(|v| v.fuse),
+                Ok(true)
+            );
+        }
+        assert_eq!(from(&[]), Ok(Variant::default()));
+        assert_eq!(
+            from(&[("CBMC_CUDA_BARRIER", "counter")]),
+            Ok(Variant::default())
+        );
         assert_eq!(Variant::default().apply("x"), "x");
         let v = from(&[
             ("CBMC_CUDA_DELIVERY", "scan"),
             ("CBMC_CUDA_SPREAD", "1"),
-            ("CBMC_CUDA_BARRIER", "counter"),
+            ("CBMC_CUDA_BARRIER", "generation"),
+            ("CBMC_CUDA_SHARES", "even"),
             ("CBMC_CUDA_PROFILE", "0"),
             ("CBMC_CUDA_FUSE", "1"),
         ])
@@ -145,7 +188,7 @@ mod tests {
         assert!(v.fuse);
         assert_eq!(
             v.apply("x"),
-            "#define CBM_DELIVERY 1\n#define CBM_SPREAD 1\n#define CBM_COUNTER_BARRIER 1\nx"
+            "#define CBM_DELIVERY 1\n#define CBM_SPREAD 1\n#define CBM_GENERATION_BARRIER 1\n#define CBM_EVEN_SHARES 1\nx"
         );
         let words = from(&[("CBMC_CUDA_DELIVERY", "words"), ("CBMC_CUDA_PROFILE", "1")]);
         assert_eq!(
@@ -162,6 +205,8 @@ mod tests {
             "{e}"
         );
         let e = from(&[("CBMC_CUDA_BARRIER", "flags")]).expect_err("unknown");
-        assert!(e.contains("generation or counter"), "{e}");
+        assert!(e.contains("counter or generation"), "{e}");
+        let e = from(&[("CBMC_CUDA_SHARES", "odd")]).expect_err("unknown");
+        assert!(e.contains("packed or even"), "{e}");
     }
 }
