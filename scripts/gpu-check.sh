@@ -141,6 +141,10 @@ row "cerebellum 60 s, defaults (limit 0.5 s)" "$(wall) s wall"
 step "cerebellum 60 s, bench" "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
 last
 row "cerebellum 60 s, best of 3 (limit 0.5 s)" "$(bench_walls)"
+# Where the host's time goes over the run (the device's timers make it
+# slower: the waits are longer, the copies and launches are not).
+step "cerebellum 60 s, host profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+last | grep -E '^cuda host|^simulated'
 # The defaults' other ways, one at a time.
 for v in CBMC_CUDA_SHARES=even CBMC_CUDA_FUSE=0 CBMC_CUDA_SPREAD=1 CBMC_CUDA_BARRIER=generation CBMC_CUDA_DELIVERY=scan; do
     step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3

@@ -234,12 +234,13 @@ fn cerebellum_matches_the_cpu_engine() {
     eprintln!("cerebellum.cbm: {c:?}");
     assert_eq!(c.steps, ir.steps);
     assert!(c.spikes > 10_000, "{c:?}");
-    // One phase a step but every fifth (`CBMC_CUDA_FUSE=1`): the deliveries
-    // ordered by per-target flags, the rule reading its rows per step
+    // One phase a step but every hundredth (`CBMC_CUDA_FUSE=1`): the
+    // deliveries ordered by per-target flags, the rule in the same phase
+    // after the PF->PKJ delivery (the same flags) reading its rows per step
     // parity, the olive in one warp, its trace recorded by its cells.
     let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused()).expect("generate");
-    assert_eq!(g.phases[0].len(), 13, "{:?}", g.phases);
-    assert_eq!(g.phases.len(), 3, "{:?}", g.phases);
+    assert_eq!(g.phases[0].len(), 14, "{:?}", g.phases);
+    assert_eq!(g.phases.len(), 2, "{:?}", g.phases);
     let lib = library_of(&ir, "cerebellum_fused", fused());
     let c = compare_with("cerebellum.cbm, fused", &ir, &lib, &setup, &fused());
     eprintln!("cerebellum.cbm, fused: {c:?}");

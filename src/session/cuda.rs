@@ -93,5 +93,8 @@ pub fn run_cuda(
     if let Some(p) = engine.device().profile(&names) {
         eprintln!("{p}");
     }
+    if std::env::var_os("CBMC_CUDA_PROFILE").is_some() {
+        eprintln!("{}", engine.host_profile());
+    }
     result
 }

@@ -11,6 +11,7 @@ use super::codegen::{mask_words, Entry, Generated};
 use crate::engine::{Engine, NumericalError, StateView};
 use crate::ir::{Ir, PopulationKindIr, RecorderKindIr};
 use crate::network::Network;
+use std::time::Instant;
 
 /// What runs the generated module: a GPU, or the host emulation.
 pub trait Device {
@@ -92,6 +93,18 @@ pub struct GpuEngine<D: Device> {
     pairs: Vec<(Vec<u32>, Vec<u32>)>,
     /// Bytes of device memory the model takes.
     pub bytes: usize,
+    /// Where the host's time went in `run_chunk` (`host_profile`).
+    host: HostTimes,
+}
+
+/// Seconds the host spent, over a run, waiting for chunks to finish,
+/// copying their recordings back, and launching chunks.
+#[derive(Clone, Copy, Debug, Default)]
+struct HostTimes {
+    waiting: f64,
+    copying: f64,
+    launching: f64,
+    chunks: u64,
 }
 
 impl<D: Device> GpuEngine<D> {
@@ -178,6 +191,7 @@ impl<D: Device> GpuEngine<D> {
             pairs,
             generated,
             bytes,
+            host: HostTimes::default(),
         })
     }
 
@@ -203,6 +217,7 @@ impl<D: Device> GpuEngine<D> {
         if self.error.is_some() {
             return Ok(());
         }
+        let t0 = Instant::now();
         let (c0, n) = match self.ahead.take() {
             Some(started) => started?,
             None => {
@@ -211,7 +226,9 @@ impl<D: Device> GpuEngine<D> {
                 (c0, n)
             }
         };
+        let t1 = Instant::now();
         self.dev.finish()?;
+        let t2 = Instant::now();
         let mut err = [0u64; 2];
         if let Some(a) = self.addr_of(Entry::Err) {
             self.dev.download(a, bytes_of_mut(&mut err))?;
@@ -259,13 +276,32 @@ impl<D: Device> GpuEngine<D> {
         }
         self.c0 = c0;
         self.computed = c0 + done;
+        let t3 = Instant::now();
         // Everything this chunk left on the device is on the host now, so
         // the next chunk may overwrite it.
         if self.overlap && self.error.is_none() && self.computed < self.ir.steps {
             let (c0, n) = self.next_chunk();
             self.ahead = Some(self.dev.launch(c0, n, c0).map(|()| (c0, n)));
         }
+        let h = &mut self.host;
+        h.launching += (t1 - t0).as_secs_f64() + t3.elapsed().as_secs_f64();
+        h.waiting += (t2 - t1).as_secs_f64();
+        h.copying += (t3 - t2).as_secs_f64();
+        h.chunks += 1;
         Ok(())
+    }
+
+    /// Where the host's time went in the chunks so far: waiting for the
+    /// device, copying recordings back, launching (`CBMC_CUDA_PROFILE=1`
+    /// prints it). The rest of a run's wall time is the host's own work
+    /// (serving steps, recording), done while the device computes the
+    /// chunk ahead.
+    pub fn host_profile(&self) -> String {
+        let h = &self.host;
+        format!(
+            "cuda host: {} chunks; waited for the device {:.3} s, copied recordings back {:.3} s, launched {:.3} s",
+            h.chunks, h.waiting, h.copying, h.launching
+        )
     }
 
     fn numerical_error(&mut self, key: u64, step: u64) -> Result<NumericalError, String> {

@@ -27,7 +27,10 @@
 //!   the target's deposits and the target's thread waits for it
 //!   (`cbm_signal` and `cbm_await` in kernels/templates/prelude.cu);
 //! - per cell (`CellFlags`): a population's arrivals and gap currents, and
-//!   its step; the step of a cell waits for its own and its gap partners'.
+//!   its step; the step of a cell waits for its own and its gap partners';
+//! - per synapse: the same delivery and a periodic rule of its projection,
+//!   deferred too, which writes the synapses the delivery reads; each
+//!   synapse of the rule waits for its target's flag (`Task::target_flags`).
 //!
 //! A wait only waits for work in an earlier slot of its phase, every warp
 //! runs its slots in order, and every warp is resident: so waits end.
@@ -82,6 +85,10 @@ pub(super) struct Task {
     pub period: Option<u64>,
     pub defer: Defer,
     pub cell_flags: CellFlags,
+    /// A periodic rule of this projection whose every synapse waits for
+    /// its target's per-target flag (the delivery's, of the rule's step)
+    /// before it touches the synapse (`Flag::Synapses`).
+    pub target_flags: Option<usize>,
     /// The most warps the task keeps busy (a warp a target, or a warp per
     /// 32 cells or synapses; `ALL_WARPS`: as many as the grid has), so
     /// that the tasks of a phase get warps of their own (`emit`).
@@ -147,6 +154,10 @@ enum Flag {
     Target(usize),
     /// Per cell: this population's arrivals and its step (`CellFlags`).
     Cell(usize),
+    /// Per target, for a rule: a delivery of this projection with a delay
+    /// of one step, deferred, and a rule of the projection, deferred, whose
+    /// synapses wait for their targets' flags (`Task::target_flags`).
+    Synapses(usize),
 }
 
 impl Flag {
@@ -155,9 +166,14 @@ impl Flag {
     fn between(tasks: &[Task], m: Slot, n: Slot) -> Option<Flag> {
         let (a, b) = (&tasks[m.task], &tasks[n.task]);
         if m.deferred && a.defer == (Defer::Delivery { delay: 1 }) {
-            return a.writes.iter().find_map(|w| match *w {
-                Res::RingLater(q) | Res::ArrLater(q) => Some(Flag::Target(q)),
+            let q = a.writes.iter().find_map(|w| match *w {
+                Res::RingLater(q) | Res::ArrLater(q) => Some(q),
                 _ => None,
+            })?;
+            return Some(if n.deferred && b.target_flags == Some(q) {
+                Flag::Synapses(q)
+            } else {
+                Flag::Target(q)
             });
         }
         match (a.cell_flags, b.cell_flags) {
@@ -175,6 +191,7 @@ impl Flag {
         match (self, *r) {
             (Flag::Target(q), Res::RingNow(p) | Res::ArrNow(p)) => p == q,
             (Flag::Cell(x), Res::Var(p, _)) => p == x,
+            (Flag::Synapses(q), Res::Syn(p)) => p == q,
             _ => false,
         }
     }
@@ -377,12 +394,12 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
         v
     };
     let flagged = ids(|f| match f {
-        Flag::Target(q) => Some(q),
+        Flag::Target(q) | Flag::Synapses(q) => Some(q),
         Flag::Cell(_) => None,
     });
     let cell_flagged = ids(|f| match f {
         Flag::Cell(x) => Some(x),
-        Flag::Target(_) => None,
+        Flag::Target(_) | Flag::Synapses(_) => None,
     });
     Schedule {
         phases,
@@ -584,6 +601,7 @@ mod tests {
             period,
             defer,
             cell_flags: CellFlags::None,
+            target_flags: None,
             warps: 1,
         }
     }

@@ -99,6 +99,7 @@ impl Gen<'_> {
             period: None,
             defer: Defer::No,
             cell_flags: CellFlags::None,
+            target_flags: None,
             warps: warps_for(n),
         }
     }
@@ -387,6 +388,7 @@ impl Gen<'_> {
             period: None,
             defer: Defer::No,
             cell_flags,
+            target_flags: None,
             warps: if one_warp { 1 } else { warps_for(n) },
         }
     }
@@ -436,6 +438,7 @@ impl Gen<'_> {
             period: None,
             defer: Defer::No,
             cell_flags: CellFlags::None,
+            target_flags: None,
             warps: warps_for(n),
         }
     }

@@ -89,6 +89,22 @@ impl Gen<'_> {
         out
     }
 
+    /// A rule's wait, in synapse `k` of target `pj_`, for that target's
+    /// flag of step `s` (the delivery of the rule's step done reading and
+    /// writing the target's synapses), then a fence (the acquire), before
+    /// the synapse is read or written. Flags order the pair only where the
+    /// schedule puts the rule in the delivery's phase (`Flag::Synapses`);
+    /// elsewhere the flag is set already.
+    pub(super) fn await_delivery(&mut self, qi: usize, pad: &str) -> String {
+        if !self.flag_candidates().contains(&qi) {
+            return String::new();
+        }
+        let flag = self.name(Entry::Flag { proj: qi });
+        format!(
+            "#if CBM_FLAG_{qi}\n{pad}cbm_await({flag} + pj_, s);\n{pad}__threadfence(); // (the acquire of the delivery's reads and writes)\n#endif\n"
+        )
+    }
+
     /// The delivery warp's signal that target `j`'s deposits of step `s`
     /// are in (after every lane's stores).
     pub(super) fn signal_delivery(&mut self, qi: usize, pad: &str) -> String {

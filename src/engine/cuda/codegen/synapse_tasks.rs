@@ -315,6 +315,7 @@ impl Gen<'_> {
             },
             warps: nt as u64, // a warp a target
             cell_flags: CellFlags::None,
+            target_flags: None,
         }
     }
 
@@ -436,6 +437,7 @@ impl Gen<'_> {
             period: None,
             defer: Defer::No,
             cell_flags: CellFlags::None,
+            target_flags: None,
             warps: nt as u64,
         }
     }
@@ -460,6 +462,10 @@ impl Gen<'_> {
             "kk_".to_string()
         };
         let guarded = crate::engine::cpu::hoisted_guard(body_stmts);
+        // With the fused step, each synapse may wait for its target's flag
+        // (the delivery of the rule's step done with that target), so that
+        // the rule may share the delivery's phase.
+        let target_flags = self.flag_candidates().contains(&qi).then_some(qi);
         let reads;
         // A warp per group of source cells (`cbm_group`), or every thread.
         let warps;
@@ -468,7 +474,7 @@ impl Gen<'_> {
             let cv = self.expr(cond, Ctx::PreCell { pop: q.source });
             let off = self.name(Entry::CsrOff { proj: qi });
             let post = self.name(Entry::Post { proj: qi });
-            let mut body = String::new();
+            let mut body = self.await_delivery(qi, &ind(4));
             let mut dep = 0;
             self.stmts(&mut body, then, c, 4, &mut dep);
             let _ = write!(
@@ -483,7 +489,7 @@ impl Gen<'_> {
             let pre = self.name(Entry::Pre { proj: qi });
             let post = self.name(Entry::Post { proj: qi });
             let nsyn = self.name(Entry::NSyn { proj: qi });
-            let mut body = String::new();
+            let mut body = self.await_delivery(qi, &ind(2));
             let mut dep = 0;
             self.stmts(&mut body, body_stmts, c, 2, &mut dep);
             let _ = write!(
@@ -502,6 +508,7 @@ impl Gen<'_> {
             period: Some(*period as u64),
             defer: Defer::Yes,
             cell_flags: CellFlags::None,
+            target_flags,
             warps,
         }
     }
@@ -616,6 +623,7 @@ impl Gen<'_> {
                 period: Some(e as u64),
                 defer: Defer::Yes,
                 cell_flags: CellFlags::None,
+                target_flags: None,
                 warps,
             });
         }
