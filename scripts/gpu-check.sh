@@ -106,12 +106,19 @@ else
     row "bitwise parity (one launch per phase)" "FAILED (see gpu-check.log)"
     failed=1
 fi
-# Every other way at once: every model fused, every delivery that can
-# through source words, warps spread, equal shares, the generation barrier.
-if step "parity (the other ways)" env CBMC_CUDA_FUSE=1 CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-    row "parity tests (fused, words, spread, even, generation)" "passed"
+# Every other way at once: every model fused with its rules in their
+# deliveries' phase, every delivery that can through source words, warps
+# spread, equal shares, the generation barrier.
+if step "parity (the other ways)" env CBMC_CUDA_FUSE=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
+    row "parity tests (fused, rule flags, words, spread, even, generation)" "passed"
 else
-    row "parity tests (fused, words, spread, even, generation)" "FAILED (see gpu-check.log)"
+    row "parity tests (fused, rule flags, words, spread, even, generation)" "FAILED (see gpu-check.log)"
+    failed=1
+fi
+if step "parity (rule flags)" env CBMC_CUDA_RULE_FLAGS=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
+    row "cerebellum parity (rule flags, CBMC_CUDA_RULE_FLAGS=1)" "passed"
+else
+    row "cerebellum parity (rule flags, CBMC_CUDA_RULE_FLAGS=1)" "FAILED (see gpu-check.log)"
     failed=1
 fi
 if step "parity (usual step)" env CBMC_CUDA_FUSE=0 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
@@ -143,10 +150,12 @@ last
 row "cerebellum 60 s, best of 3 (limit 0.5 s)" "$(bench_walls)"
 # Where the host's time goes over the run (the device's timers make it
 # slower: the waits are longer, the copies and launches are not).
-step "cerebellum 60 s, host profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
-last | grep -E '^cuda host|^simulated'
+for v in CBMC_CUDA_STAGE=1 CBMC_CUDA_STAGE=0; do
+    step "cerebellum 60 s, host profile, $v" env CBMC_CUDA_PROFILE=1 $v "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+    last | grep -E '^cuda host|^simulated'
+done
 # The defaults' other ways, one at a time.
-for v in CBMC_CUDA_SHARES=even CBMC_CUDA_FUSE=0 CBMC_CUDA_SPREAD=1 CBMC_CUDA_BARRIER=generation CBMC_CUDA_DELIVERY=scan; do
+for v in CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even CBMC_CUDA_FUSE=0 CBMC_CUDA_SPREAD=1 CBMC_CUDA_BARRIER=generation CBMC_CUDA_DELIVERY=scan; do
     step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
     row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
 done
@@ -167,7 +176,7 @@ step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --ba
 last
 w=$(wall)
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
-for v in CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation; do
+for v in CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even; do
     step "x64 5 s, $v" env $v "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
     row "cerebellum x64, 5 s, $v" "$(wall) s wall"
 done

@@ -200,18 +200,19 @@ fn the_cerebellum_step_takes_two_phases_and_the_rule_a_third() {
 /// The step of fewer phases (`CBMC_CUDA_FUSE=1`; docs/cuda.md): every
 /// delivery deferred into the next step's one phase (those with a delay of
 /// one step ordered by flags), the olive in one warp with its trace, the
-/// rule deferred into the same phase (its synapses ordered after the
-/// PF->PKJ delivery by the same flags), the weights recorder in a phase of
-/// its own every hundredth step. No NVRTC needed.
+/// rule in a phase of its own every fifth step, the weights recorder after
+/// it every hundredth. With `CBMC_CUDA_RULE_FLAGS=1`, the rule deferred
+/// into the one phase, last (its synapses ordered after the PF->PKJ
+/// delivery by the same flags). No NVRTC needed.
 #[test]
-fn the_fused_cerebellum_step_is_one_phase_but_every_hundredth() {
+fn the_fused_cerebellum_step_is_one_phase_but_every_fifth() {
     let ir = cerebellum_ir(&[]);
     let fused = codegen::Variant {
         fuse: true,
         ..Default::default()
     };
     let g = codegen::generate_with(&ir, &fused).expect("generate");
-    assert_eq!(g.phases.len(), 2, "{:?}", g.phases);
+    assert_eq!(g.phases.len(), 3, "{:?}", g.phases);
     for q in [
         "pf_pkj", "pf_bc", "mf_dcn", "bc_pkj", "pkj_dcn", "dcn_io", "cf_pkj",
     ] {
@@ -223,18 +224,27 @@ fn the_fused_cerebellum_step_is_one_phase_but_every_hundredth() {
         "{:?}",
         g.phases
     );
-    assert!(
-        g.phases[0]
-            .iter()
-            .any(|t| t == "every0_pf_pkj (step before)"),
+    assert_eq!(g.phases[1], ["every0_pf_pkj (step before)"]);
+    assert_eq!(g.phases[2], ["record_weights (step before)"]);
+    assert!(g
+        .source
+        .contains("case 1: return ((parts & 1) && ((u64)(s - 1) % 5ull == 0ull));"));
+    assert!(!g.source.contains("cbm_await(FLAG_pf_pkj + pj_, s);"));
+    // The rule last in the one phase, each synapse waiting for its
+    // target's PF->PKJ flag.
+    let rules = codegen::Variant {
+        rule_flags: true,
+        ..fused
+    };
+    let g = codegen::generate_with(&ir, &rules).expect("generate");
+    assert_eq!(g.phases.len(), 2, "{:?}", g.phases);
+    assert_eq!(
+        g.phases[0].last().map(String::as_str),
+        Some("every0_pf_pkj (step before)"),
         "{:?}",
         g.phases
     );
     assert_eq!(g.phases[1], ["record_weights (step before)"]);
-    assert!(g
-        .source
-        .contains("case 1: return ((parts & 1) && ((u64)(s - 1) % 100ull == 0ull));"));
-    // Each of the rule's synapses waits for its target's PF->PKJ flag.
     assert!(g.source.contains("cbm_await(FLAG_pf_pkj + pj_, s);"));
     // The four deliveries with a delay of one step, and no other, flagged.
     for (q, flagged) in [(0, 1), (1, 1), (2, 1), (3, 0), (4, 0), (5, 1), (6, 0)] {

@@ -52,6 +52,15 @@ fn fused() -> Variant {
     }
 }
 
+/// The step of fewer phases with its rules in their deliveries' phase,
+/// ordered by the deliveries' flags (`CBMC_CUDA_RULE_FLAGS=1`).
+fn fused_rules() -> Variant {
+    Variant {
+        rule_flags: true,
+        ..fused()
+    }
+}
+
 /// Every delivery that can finds its spiking synapses through source
 /// words, a task's warps are spread over the blocks and start at equal
 /// shares of the grid (the generation barrier too, though the emulated
@@ -138,6 +147,12 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
         eprintln!("kernels.cbm, fused, {setup:?}: {c:?}");
         assert_eq!(c.steps, ir.steps);
     }
+    let lib = library_of(&ir, "kernels_fused_rules", fused_rules());
+    for setup in [&setups[0], &setups[3]] {
+        let c = compare_with("kernels.cbm", &ir, &lib, setup, &fused_rules());
+        eprintln!("kernels.cbm, fused, rules flagged, {setup:?}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
+    }
 }
 
 /// Every mechanism of the step of fewer phases in one small model
@@ -163,19 +178,29 @@ fn the_fused_step_matches_the_cpu_engine() {
     ] {
         assert!(g.source.contains(what), "no `{what}` in the fused kernels");
     }
-    let lib = library_of(&ir, "fused_teacher", fused());
-    for (blocks, chunk, full_state) in [(2, 1, true), (3, 37, true), (1, 16, false)] {
-        let setup = Setup {
-            blocks,
-            threads: 64,
-            persistent: true,
-            chunk,
-            full_state,
-        };
-        let c = compare_with("fused_teacher.cbm", &ir, &lib, &setup, &fused());
-        eprintln!("fused_teacher.cbm {setup:?}: {c:?}");
-        assert_eq!(c.steps, ir.steps);
-        assert!(c.spikes > 300, "too few spikes to test anything: {c:?}");
+    // With its rule in the delivery's phase, each synapse waiting for its
+    // target's flag (`CBMC_CUDA_RULE_FLAGS=1`), and without.
+    let rules = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_rules()).expect("generate");
+    assert_eq!(rules.phases.len() + 1, g.phases.len(), "{:?}", rules.phases);
+    assert!(rules.source.contains("cbm_await(FLAG_s_p + pj_, s);"));
+    for (name, variant) in [
+        ("fused_teacher", fused()),
+        ("fused_teacher_rules", fused_rules()),
+    ] {
+        let lib = library_of(&ir, name, variant);
+        for (blocks, chunk, full_state) in [(2, 1, true), (3, 37, true), (1, 15, false)] {
+            let setup = Setup {
+                blocks,
+                threads: 64,
+                persistent: true,
+                chunk,
+                full_state,
+            };
+            let c = compare_with("fused_teacher.cbm", &ir, &lib, &setup, &variant);
+            eprintln!("{name} {setup:?}: {c:?}");
+            assert_eq!(c.steps, ir.steps);
+            assert!(c.spikes > 300, "too few spikes to test anything: {c:?}");
+        }
     }
     // A rule and `on_teacher` both read `post.last_spike`; `on_teacher`
     // runs before the step that writes it (fused_on_teacher.cbm).
@@ -234,13 +259,12 @@ fn cerebellum_matches_the_cpu_engine() {
     eprintln!("cerebellum.cbm: {c:?}");
     assert_eq!(c.steps, ir.steps);
     assert!(c.spikes > 10_000, "{c:?}");
-    // One phase a step but every hundredth (`CBMC_CUDA_FUSE=1`): the
-    // deliveries ordered by per-target flags, the rule in the same phase
-    // after the PF->PKJ delivery (the same flags) reading its rows per step
-    // parity, the olive in one warp, its trace recorded by its cells.
+    // One phase a step but every fifth (`CBMC_CUDA_FUSE=1`): the
+    // deliveries ordered by per-target flags, the rule reading its rows per
+    // step parity, the olive in one warp, its trace recorded by its cells.
     let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused()).expect("generate");
-    assert_eq!(g.phases[0].len(), 14, "{:?}", g.phases);
-    assert_eq!(g.phases.len(), 2, "{:?}", g.phases);
+    assert_eq!(g.phases[0].len(), 13, "{:?}", g.phases);
+    assert_eq!(g.phases.len(), 3, "{:?}", g.phases);
     let lib = library_of(&ir, "cerebellum_fused", fused());
     let c = compare_with("cerebellum.cbm, fused", &ir, &lib, &setup, &fused());
     eprintln!("cerebellum.cbm, fused: {c:?}");
@@ -428,6 +452,7 @@ fn a_device_failing_mid_run_keeps_what_was_recorded() {
         let opts = GpuOptions {
             chunk_steps: 100,
             overlap: true,
+            stage: true,
         };
         let mut engine = GpuEngine::new(&ir, net, generated, dev, &opts).expect("engine");
         let rec = cbmc::record::Recording::for_run(&ir, &|q| engine.synapse_pairs(q), &gaps);
@@ -483,6 +508,7 @@ fn the_state_is_not_copied_back_while_a_chunk_runs_ahead() {
         let opts = GpuOptions {
             chunk_steps: 10,
             overlap,
+            stage: true,
         };
         let mut engine = GpuEngine::new(&ir, net, generated, dev, &opts).expect("engine");
         engine.run_chunk().expect("the first chunk");

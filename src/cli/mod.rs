@@ -170,9 +170,13 @@ pub fn parse_threads(text: &str) -> Result<usize, String> {
 }
 
 /// The CUDA engine's options, with `CBMC_CUDA_CHUNK` (steps per launch)
-/// from the environment where it is a number.
+/// from the environment where it is a number, and `CBMC_CUDA_STAGE=0`
+/// (recordings copied back before the next chunk starts).
 pub fn gpu_options_from_env() -> cbmc::engine::cuda::GpuOptions {
-    let mut opts = cbmc::engine::cuda::GpuOptions::default();
+    let mut opts = cbmc::engine::cuda::GpuOptions {
+        stage: std::env::var("CBMC_CUDA_STAGE").map_or(true, |v| v != "0"),
+        ..Default::default()
+    };
     if let Some(c) = std::env::var("CBMC_CUDA_CHUNK")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -114,8 +114,11 @@ pub struct CudaDevice {
     prof: Option<sys::CUdeviceptr>,
     /// Their `cbm_task_prof`, and its size in bytes.
     task_prof: Option<(sys::CUdeviceptr, usize)>,
-    /// `cbm_count` of kernels built with `CBM_COUNTER_BARRIER`.
+    /// `cbm_count` of the counter grid barrier (the default).
     barrier_count: Option<sys::CUdeviceptr>,
+    /// A stream that does not wait for the kernels' (the null stream), for
+    /// copying a finished chunk's recordings back while the next runs.
+    copies: sys::CUstream,
     pub compiled: Compiled,
     /// Seconds to load the module (after compilation or the cache).
     pub load_seconds: f64,
@@ -252,7 +255,10 @@ impl CudaDevice {
         let resident = per_sm * info.sms.max(1) as u32;
         let wanted = (items.div_ceil(threads as usize) as u32).max(info.sms.max(1) as u32);
         let blocks = env("CBMC_CUDA_BLOCKS").unwrap_or(wanted).clamp(1, resident);
+        let copies = result::stream::create(result::stream::StreamKind::NonBlocking)
+            .map_err(|e| err("cuStreamCreate", e))?;
         Ok(CudaDevice {
+            copies,
             info,
             _module: loaded,
             _context: context,
@@ -472,6 +478,29 @@ impl Device for CudaDevice {
         unsafe { result::stream::synchronize(std::ptr::null_mut()) }
             .map_err(|e| err("running the kernels", e))
     }
+
+    fn copy(&mut self, dst: u64, src: u64, bytes: usize) -> Result<(), String> {
+        if bytes == 0 {
+            return Ok(());
+        }
+        // SAFETY: both were allocated here with at least `bytes` bytes; on
+        // the null stream, after the launches before it.
+        unsafe { result::memcpy_dtod_async(dst, src, bytes, std::ptr::null_mut()) }
+            .map_err(|e| err("cuMemcpyDtoDAsync", e))
+    }
+
+    fn download_beside(&mut self, src: u64, out: &mut [u8]) -> Result<(), String> {
+        if out.is_empty() {
+            return Ok(());
+        }
+        // SAFETY: `src` holds at least `out.len()` bytes and no launched
+        // kernel writes it; the copy is done when the stream is.
+        unsafe {
+            result::memcpy_dtoh_async(out, src, self.copies)
+                .map_err(|e| err("cuMemcpyDtoHAsync", e))?;
+            result::stream::synchronize(self.copies).map_err(|e| err("cuStreamSynchronize", e))
+        }
+    }
 }
 
 impl Drop for CudaDevice {
@@ -481,6 +510,8 @@ impl Drop for CudaDevice {
         // started ahead (a run stopped early) may still be using them.
         unsafe {
             let _ = result::stream::synchronize(std::ptr::null_mut());
+            let _ = result::stream::synchronize(self.copies);
+            let _ = result::stream::destroy(self.copies);
             for &p in &self.allocs {
                 let _ = result::free_sync(p);
             }

@@ -34,6 +34,19 @@ pub trait Device {
     fn finish(&mut self) -> Result<(), String> {
         Ok(())
     }
+    /// Copy `bytes` bytes from `src` to `dst` on the device, after what was
+    /// launched before (`finish` waits for it). By default through the
+    /// host.
+    fn copy(&mut self, dst: u64, src: u64, bytes: usize) -> Result<(), String> {
+        let mut tmp = vec![0u8; bytes];
+        self.download(src, &mut tmp)?;
+        self.upload(dst, &tmp)
+    }
+    /// As `download`, but without waiting for launched steps (which must
+    /// not write `src`): a GPU copies while it computes.
+    fn download_beside(&mut self, src: u64, out: &mut [u8]) -> Result<(), String> {
+        self.download(src, out)
+    }
 }
 
 /// Engine options.
@@ -47,6 +60,11 @@ pub struct GpuOptions {
     /// served, so [`GpuEngine::sync_state`] is refused until it has caught up:
     /// tests that compare the whole state after each chunk turn this off.
     pub overlap: bool,
+    /// With `overlap`, copy a finished chunk's recordings aside on the
+    /// device and start the next chunk before copying them back, so that
+    /// the device does not wait for the copies (`CBMC_CUDA_STAGE=0` turns
+    /// it off).
+    pub stage: bool,
 }
 
 impl Default for GpuOptions {
@@ -54,6 +72,7 @@ impl Default for GpuOptions {
         GpuOptions {
             chunk_steps: 1000,
             overlap: true,
+            stage: true,
         }
     }
 }
@@ -95,6 +114,11 @@ pub struct GpuEngine<D: Device> {
     pub bytes: usize,
     /// Where the host's time went in `run_chunk` (`host_profile`).
     host: HostTimes,
+    /// Per table entry, for the recording buffers (spike bits, trace and
+    /// weight samples) with `overlap`: a buffer of the same size that a
+    /// finished chunk's recordings are copied into on the device, so that
+    /// the next chunk starts before they are copied back to the host.
+    aside: Vec<Option<u64>>,
 }
 
 /// Seconds the host spent, over a run, waiting for chunks to finish,
@@ -135,6 +159,23 @@ impl<D: Device> GpuEngine<D> {
             .filter(|(_, s)| s.is_none())
             .map(|(i, _)| i.len_bytes().max(8).next_multiple_of(256))
             .sum();
+        // The recording buffers' twins (`aside`), with `overlap`.
+        let staged = |e: &Entry| {
+            opts.overlap
+                && opts.stage
+                && matches!(
+                    e,
+                    Entry::Mask { .. } | Entry::TraceBuf { .. } | Entry::WeightBuf { .. }
+                )
+        };
+        let aside_bytes: usize = inits
+            .iter()
+            .zip(&scalars)
+            .zip(&generated.entries)
+            .filter(|((_, s), e)| s.is_none() && staged(e))
+            .map(|((i, _), _)| i.len_bytes().max(8).next_multiple_of(256))
+            .sum();
+        let bytes = bytes + aside_bytes;
         if let Some(free) = dev.free_bytes() {
             if bytes > free {
                 return Err(format!(
@@ -160,6 +201,14 @@ impl<D: Device> GpuEngine<D> {
                 }
             }
             addr.push(a);
+        }
+        let mut aside = vec![None; addr.len()];
+        for (k, (init, e)) in inits.iter().zip(&generated.entries).enumerate() {
+            if scalars[k].is_none() && staged(e) {
+                aside[k] = Some(dev.alloc(init.len_bytes().max(8)).map_err(|e| {
+                    format!("{e} (the model needs {bytes} bytes of GPU memory in all)")
+                })?);
+            }
         }
         dev.set_table(&addr, [ir.seed as u32, (ir.seed >> 32) as u32])?;
         let pairs = net
@@ -192,6 +241,7 @@ impl<D: Device> GpuEngine<D> {
             generated,
             bytes,
             host: HostTimes::default(),
+            aside,
         })
     }
 
@@ -238,57 +288,109 @@ impl<D: Device> GpuEngine<D> {
         } else {
             n as u64
         };
-        for p in 0..self.ir.populations.len() {
-            let w = mask_words(self.ir.populations[p].size);
-            let mut m = vec![0u32; w * done as usize];
-            if let Some(a) = self.addr_of(Entry::Mask { pop: p }) {
-                self.dev.download(a, bytes_of_mut(&mut m))?;
+        self.c0 = c0;
+        self.computed = c0 + done;
+        // Without an error, the next chunk may start now (`overlap`). Then
+        // this chunk's recordings are copied aside on the device first (a
+        // few microseconds), and copied back to the host while it runs.
+        let start_next = self.overlap && err[1] == u64::MAX && self.computed < self.ir.steps;
+        let staged = start_next && self.aside.iter().any(Option::is_some);
+        if staged {
+            for (e, bytes) in self.recordings(done) {
+                if let Some(k) = self.generated.slot(e) {
+                    if let Some(a) = self.aside[k] {
+                        self.dev.copy(a, self.addr[k], bytes)?;
+                    }
+                }
             }
-            self.masks[p] = m;
+            self.dev.finish()?;
+        } else {
+            // The next chunk overwrites them: first to the host.
+            self.fetch_recordings(done, false)?;
+        }
+        let t3 = Instant::now();
+        if start_next {
+            let (c0, n) = self.next_chunk();
+            self.ahead = Some(self.dev.launch(c0, n, c0).map(|()| (c0, n)));
+        }
+        let t4 = Instant::now();
+        if staged {
+            self.fetch_recordings(done, true)?;
+        }
+        if err[1] != u64::MAX {
+            self.error = Some(self.numerical_error(err[0], err[1])?);
+        }
+        let h = &mut self.host;
+        h.launching += (t1 - t0 + (t4 - t3)).as_secs_f64();
+        h.waiting += (t2 - t1).as_secs_f64();
+        h.copying += (t3 - t2 + t4.elapsed()).as_secs_f64();
+        h.chunks += 1;
+        Ok(())
+    }
+
+    /// The recording buffers a chunk of `done` steps fills, and the bytes
+    /// of each that hold them.
+    fn recordings(&self, done: u64) -> Vec<(Entry, usize)> {
+        let mut out = vec![];
+        for (p, pop) in self.ir.populations.iter().enumerate() {
+            out.push((
+                Entry::Mask { pop: p },
+                4 * mask_words(pop.size) * done as usize,
+            ));
         }
         for (ri, r) in self.ir.recorders.iter().enumerate() {
             match &r.kind {
                 RecorderKindIr::Trace {
                     cells, every_steps, ..
-                } => {
-                    let mut b = vec![0.0; cells.len() * sample_rows(self.chunk, *every_steps)];
-                    if let Some(a) = self.addr_of(Entry::TraceBuf { rec: ri }) {
-                        self.dev.download(a, bytes_of_mut(&mut b))?;
-                    }
-                    self.traces[ri] = b;
+                } => out.push((
+                    Entry::TraceBuf { rec: ri },
+                    8 * cells.len() * sample_rows(self.chunk, *every_steps),
+                )),
+                RecorderKindIr::Weights { every_steps, .. } => out.push((
+                    Entry::WeightBuf { rec: ri },
+                    8 * self.weight_ids[ri].len() * sample_rows(self.chunk, *every_steps),
+                )),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// Copy a chunk's recordings of `done` steps to the host: from their
+    /// copies aside (`staged`, while the next chunk runs) or from the
+    /// buffers the kernels write.
+    fn fetch_recordings(&mut self, done: u64, staged: bool) -> Result<(), String> {
+        for (e, bytes) in self.recordings(done) {
+            match e {
+                Entry::Mask { pop } => {
+                    let mut m = vec![0u32; bytes / 4];
+                    self.fetch(e, staged, bytes_of_mut(&mut m))?;
+                    self.masks[pop] = m;
                 }
-                RecorderKindIr::Weights { every_steps, .. } => {
-                    let mut b = vec![
-                        0.0;
-                        self.weight_ids[ri].len()
-                            * sample_rows(self.chunk, *every_steps)
-                    ];
-                    if let Some(a) = self.addr_of(Entry::WeightBuf { rec: ri }) {
-                        self.dev.download(a, bytes_of_mut(&mut b))?;
+                Entry::TraceBuf { rec } | Entry::WeightBuf { rec } => {
+                    let mut b = vec![0.0f64; bytes / 8];
+                    self.fetch(e, staged, bytes_of_mut(&mut b))?;
+                    if matches!(e, Entry::TraceBuf { .. }) {
+                        self.traces[rec] = b;
+                    } else {
+                        self.weights[rec] = b;
                     }
-                    self.weights[ri] = b;
                 }
                 _ => {}
             }
         }
-        if err[1] != u64::MAX {
-            self.error = Some(self.numerical_error(err[0], err[1])?);
-        }
-        self.c0 = c0;
-        self.computed = c0 + done;
-        let t3 = Instant::now();
-        // Everything this chunk left on the device is on the host now, so
-        // the next chunk may overwrite it.
-        if self.overlap && self.error.is_none() && self.computed < self.ir.steps {
-            let (c0, n) = self.next_chunk();
-            self.ahead = Some(self.dev.launch(c0, n, c0).map(|()| (c0, n)));
-        }
-        let h = &mut self.host;
-        h.launching += (t1 - t0).as_secs_f64() + t3.elapsed().as_secs_f64();
-        h.waiting += (t2 - t1).as_secs_f64();
-        h.copying += (t3 - t2).as_secs_f64();
-        h.chunks += 1;
         Ok(())
+    }
+
+    /// One recording buffer's bytes (none where the kernels have none).
+    fn fetch(&mut self, e: Entry, staged: bool, out: &mut [u8]) -> Result<(), String> {
+        let Some(k) = self.generated.slot(e) else {
+            return Ok(());
+        };
+        match (staged, self.aside[k]) {
+            (true, Some(a)) => self.dev.download_beside(a, out),
+            _ => self.dev.download(self.addr[k], out),
+        }
     }
 
     /// Where the host's time went in the chunks so far: waiting for the

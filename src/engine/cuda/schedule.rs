@@ -383,9 +383,16 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
         phase_of.push(p);
     }
     let n_phases = phase_of.iter().map(|p| p + 1).max().unwrap_or(0);
-    let mut phases = vec![vec![]; n_phases];
+    let mut phases: Vec<Vec<Slot>> = vec![vec![]; n_phases];
     for (s, p) in order.iter().zip(&phase_of) {
         phases[*p].push(*s);
+    }
+    // A rule that waits for its delivery's flags goes last in its phase, so
+    // that its waits hold up no other task of the warps it shares. Nothing
+    // waits for a rule, and what shares a phase with it without a flag
+    // touches nothing it touches: its place changes no result.
+    for slots in &mut phases {
+        slots.sort_by_key(|s| tasks[s.task].target_flags.is_some());
     }
     let ids = |kind: fn(Flag) -> Option<usize>| {
         let mut v: Vec<usize> = used.iter().filter_map(|&f| kind(f)).collect();

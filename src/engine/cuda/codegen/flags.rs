@@ -96,7 +96,7 @@ impl Gen<'_> {
     /// schedule puts the rule in the delivery's phase (`Flag::Synapses`);
     /// elsewhere the flag is set already.
     pub(super) fn await_delivery(&mut self, qi: usize, pad: &str) -> String {
-        if !self.flag_candidates().contains(&qi) {
+        if !self.rule_flags || !self.flag_candidates().contains(&qi) {
             return String::new();
         }
         let flag = self.name(Entry::Flag { proj: qi });

@@ -137,6 +137,8 @@ struct Gen<'a> {
     csc_order: Vec<bool>,
     /// `Variant::fuse`: fewer phases a step (see `generate_with`).
     fuse: bool,
+    /// `Variant::rule_flags`: rules ordered after their deliveries by flags.
+    rule_flags: bool,
     rows: rows::ParityRows,
     /// Per recorder: a trace the cells' own threads record (`Variant::fuse`).
     traced_by_cells: Vec<bool>,
@@ -162,6 +164,7 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
         teachers: teachers(ir),
         csc_order: csc_order(ir),
         fuse: variant.fuse,
+        rule_flags: variant.fuse && variant.rule_flags,
         rows: rows::parity_rows(ir, variant.fuse),
         traced_by_cells: vec![false; ir.recorders.len()],
         cell_flag_pops: vec![],

@@ -465,7 +465,7 @@ impl Gen<'_> {
         // With the fused step, each synapse may wait for its target's flag
         // (the delivery of the rule's step done with that target), so that
         // the rule may share the delivery's phase.
-        let target_flags = self.flag_candidates().contains(&qi).then_some(qi);
+        let target_flags = (self.rule_flags && self.flag_candidates().contains(&qi)).then_some(qi);
         let reads;
         // A warp per group of source cells (`cbm_group`), or every thread.
         let warps;
