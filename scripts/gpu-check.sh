@@ -138,8 +138,10 @@ for ltd in 0.0027501 0.0027502 0.0027503; do
 done
 step "compile cached" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027503 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
 row "compile + load, cached (limit 50 ms)" "$(compile_line)"
-step "compile cold, ptxas -O1" env CBMC_NVRTC_OPTIONS=--ptxas-options=-O1 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027504 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
-row "compile + load, cold, ptxas -O1" "$(compile_line)"
+# ptxas on all host cores too (the same CUBIN, byte for byte, with NVRTC
+# 12.9 on the development machine).
+step "compile cold, ptxas split" env CBMC_NVRTC_OPTIONS=--ptxas-options=--split-compile=0 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027504 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+row "compile + load, cold, ptxas --split-compile=0" "$(compile_line)"
 
 say "== cerebellum, 60 s simulated"
 step "cerebellum 60 s" "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
