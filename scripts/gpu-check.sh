@@ -138,6 +138,24 @@ for ltd in 0.0027501 0.0027502 0.0027503; do
 done
 step "compile cached" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027503 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
 row "compile + load, cached (limit 50 ms)" "$(compile_line)"
+# The tasks as relocatable units compiled side by side, then linked by the
+# driver (CBMC_NVRTC_UNITS; src/engine/cuda/units.rs): first its parity,
+# then cold compiles of new sources, then what it costs the run.
+if step "parity (8 units)" env CBMC_NVRTC_UNITS=8 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
+    row "cerebellum parity, kernels linked from 8 units" "passed"
+else
+    row "cerebellum parity, kernels linked from 8 units" "FAILED (see gpu-check.log)"
+    failed=1
+fi
+for u in "4 0.0027511" "8 0.0027512" "8 0.0027513" "16 0.0027514"; do
+    set -- $u
+    step "compile cold, $1 units" env CBMC_NVRTC_UNITS=$1 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=$2 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+    row "compile + link + load, cold, $1 units" "$(compile_line)"
+done
+step "compile cached, 16 units" env CBMC_NVRTC_UNITS=16 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027514 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+row "compile + load, cached, 16 units" "$(compile_line)"
+step "cerebellum 60 s, 8 units" env CBMC_NVRTC_UNITS=8 "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
+row "cerebellum 60 s, best of 3, CBMC_NVRTC_UNITS=8" "$(bench_walls)"
 # ptxas on all host cores too (the same CUBIN, byte for byte, with NVRTC
 # 12.9 on the development machine).
 step "compile cold, ptxas split" env CBMC_NVRTC_OPTIONS=--ptxas-options=--split-compile=0 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027504 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot

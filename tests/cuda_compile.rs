@@ -257,6 +257,35 @@ fn the_fused_cerebellum_step_is_one_phase_but_every_fifth() {
     }
 }
 
+/// The kernels compiled as relocatable units side by side
+/// (`CBMC_NVRTC_UNITS`; linking them needs a GPU's driver): every task in
+/// exactly one unit, and each unit a CUBIN for sm_80 and sm_90.
+#[test]
+fn the_kernels_compile_as_units() {
+    use cbmc::engine::cuda::units;
+    if !nvrtc_here() {
+        return;
+    }
+    let g = cerebellum(&[]);
+    let source = codegen::one_entry(&g.source, true);
+    let sizes = units::task_sizes(&source);
+    assert_eq!(sizes.len(), g.phases.iter().map(Vec::len).sum::<usize>());
+    let parts = units::partition(&sizes, 4);
+    let mut all: Vec<usize> = parts.concat();
+    all.sort_unstable();
+    assert_eq!(all, (0..sizes.len()).collect::<Vec<_>>());
+    for arch in [80, 90] {
+        let c = units::compile(&source, arch, None, 4)
+            .unwrap_or_else(|e| panic!("units for sm_{arch}: {e}"));
+        assert_eq!(
+            c.units.len(),
+            parts.len() + 1,
+            "the main unit and {parts:?}"
+        );
+        assert!(c.units.iter().all(|u| u.len() > 1000), "sm_{arch}");
+    }
+}
+
 /// The fused step is the default where its flags are few enough to pay
 /// (`codegen::fuse_pays`): the cerebellum's four one-step deliveries reach
 /// 776 cells; x64's reach 64 times as many, CUBA's 8,000.

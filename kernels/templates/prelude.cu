@@ -19,8 +19,15 @@ typedef long long i64;
 
 // The table of buffer addresses and scalars (set by the engine before a launch)
 // and the Philox key (the seed), so that a new seed needs no new compilation.
-__constant__ u64 cbm_p[CBM_NPTR];
-__constant__ u32 cbm_key[2];
+// Compiled as units (`CBM_UNIT`, src/engine/cuda/nvrtc.rs), the module's
+// globals are defined in the main unit (0) and declared in the others.
+#if defined(CBM_UNIT) && CBM_UNIT != 0
+#define CBM_GLOBAL extern
+#else
+#define CBM_GLOBAL
+#endif
+CBM_GLOBAL __constant__ u64 cbm_p[CBM_NPTR];
+CBM_GLOBAL __constant__ u32 cbm_key[2];
 
 #ifdef CBM_PROFILE
 // The GPU's nanosecond clock, for the profiled kernels' timers.
@@ -192,7 +199,7 @@ __device__ __forceinline__ double cbm_last(i64 step) { return step < 0 ? -1e9 : 
 #define cbm_grid_sync(k) ((void)(k), cbm_emu_grid_sync(), 1)
 #define cbm_note_error()
 #elif defined(CBM_GENERATION_BARRIER)
-__device__ u32 cbm_bar[2];
+CBM_GLOBAL __device__ u32 cbm_bar[2];
 __device__ __forceinline__ void cbm_note_error() { atomicOr(&cbm_bar[1], 0x80000000u); }
 __device__ __forceinline__ int cbm_grid_sync(u32) {
     __shared__ u32 seen_;
@@ -218,7 +225,7 @@ __device__ __forceinline__ int cbm_grid_sync(u32) {
     return (int)(seen_ >> 31);
 }
 #else
-__device__ u32 cbm_count;
+CBM_GLOBAL __device__ u32 cbm_count;
 __device__ __forceinline__ void cbm_note_error() { atomicOr(&cbm_count, 0x80000000u); }
 __device__ __forceinline__ int cbm_grid_sync(u32 k) {
     __shared__ u32 seen_;

@@ -36,10 +36,30 @@ pub fn main(args: Args) -> ExitCode {
     };
     print!("{}", generated.source);
     if let Some(arch) = args.arch {
-        // Each entry point alone, as a run compiles the one it launches.
+        use cbmc::engine::cuda::{nvrtc, units};
+        let k = match units::from_env() {
+            Ok(k) => k,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        // Each entry point alone, as a run compiles the one it launches;
+        // with CBMC_NVRTC_UNITS, as units (linking needs a GPU's driver).
         for (entry, persistent) in [("cbm_run", true), ("cbm_phase_kernel", false)] {
             let source = cbmc::engine::cuda::codegen::one_entry(&generated.source, persistent);
-            match cbmc::engine::cuda::nvrtc::compile(&source, arch, None) {
+            let compiled = match k {
+                0 => nvrtc::compile(&source, arch, None),
+                k => units::compile(&source, arch, None, k),
+            };
+            match compiled {
+                Ok(c) if !c.units.is_empty() => eprintln!(
+                    "{entry}: compiled for {} in {:.3} s as {} relocatable units of {} bytes in all (linked on a GPU)",
+                    c.arch,
+                    c.seconds,
+                    c.units.len(),
+                    c.units.iter().map(Vec::len).sum::<usize>()
+                ),
                 Ok(c) => eprintln!(
                     "{entry}: compiled for {} in {:.3} s: {} bytes of {}",
                     c.arch,

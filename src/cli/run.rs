@@ -104,10 +104,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
                     eprintln!(
                         "cuda: kernels for {} {} in {:.3} s, module loaded in {:.3} s (CUDA context created in {:.3} s)",
                         report.arch,
-                        if report.cached {
-                            "from the cache"
-                        } else {
-                            "compiled"
+                        match (report.cached, report.linked_units) {
+                            (true, _) => "from the cache".to_string(),
+                            (false, 0) => "compiled".to_string(),
+                            (false, n) => format!("compiled as {n} units and linked"),
                         },
                         report.compile_seconds,
                         report.load_seconds,

@@ -73,6 +73,7 @@ pub fn run_cuda(
         cached: dev.compiled.cached,
         cubin: dev.compiled.cubin,
         arch: dev.compiled.arch.clone(),
+        linked_units: dev.compiled.linked,
         load_seconds: dev.load_seconds,
         context_seconds: dev.context_seconds,
     };

@@ -165,12 +165,15 @@ impl Target {
     /// Compile (or take from the cache) the entry point of `source` this GPU
     /// launches. NVRTC needs no CUDA context, so this may run on another
     /// thread while the network is built.
+    /// With `CBMC_NVRTC_UNITS=k`, as `k` units side by side, linked by
+    /// `CudaDevice::load` (`super::units`).
     pub fn compile(&self, source: &str) -> Result<Compiled, String> {
-        nvrtc::compile(
-            &super::codegen::one_entry(source, self.cooperative),
-            self.info.arch(),
-            crate::engine::cache::dir().as_deref(),
-        )
+        let source = super::codegen::one_entry(source, self.cooperative);
+        let cache = crate::engine::cache::dir();
+        match super::units::from_env()? {
+            0 => nvrtc::compile(&source, self.info.arch(), cache.as_deref()),
+            k => super::units::compile(&source, self.info.arch(), cache.as_deref(), k),
+        }
     }
 }
 
@@ -204,6 +207,17 @@ impl CudaDevice {
         // SAFETY: `ctx` is live.
         unsafe { result::ctx::set_current(ctx) }.map_err(|e| err("cuCtxSetCurrent", e))?;
         let context_seconds = t0.elapsed().as_secs_f64();
+        let mut compiled = compiled;
+        if !compiled.units.is_empty() {
+            let t0 = Instant::now();
+            compiled.image = link(&compiled.units)?;
+            compiled.linked = compiled.units.len();
+            compiled.units.clear();
+            compiled.seconds += t0.elapsed().as_secs_f64();
+            if let Some(entry) = compiled.store.take() {
+                crate::engine::cache::store(&compiled.image, &entry);
+            }
+        }
         let t0 = Instant::now();
         let mut image = compiled.image.clone();
         if !compiled.cubin && image.last() != Some(&0) {
@@ -516,5 +530,55 @@ impl Drop for CudaDevice {
                 let _ = result::free_sync(p);
             }
         }
+    }
+}
+
+/// Link relocatable CUBINs (`units::compile`) into one image, with the
+/// driver's linker (the context must be current). The linker's error log
+/// is in the message.
+fn link(units: &[Vec<u8>]) -> Result<Vec<u8>, String> {
+    let mut log = vec![0u8; 1 << 14];
+    let mut options = [
+        sys::CUjit_option::CU_JIT_ERROR_LOG_BUFFER,
+        sys::CUjit_option::CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+    ];
+    let mut values = [log.as_mut_ptr() as *mut c_void, log.len() as *mut c_void];
+    let mut state: sys::CUlinkState = std::ptr::null_mut();
+    // SAFETY: the option arrays and the log outlive the link state, which
+    // is destroyed below; each unit's bytes outlive their `cuLinkAddData`.
+    unsafe {
+        sys::cuLinkCreate_v2(2, options.as_mut_ptr(), values.as_mut_ptr(), &mut state)
+            .result()
+            .map_err(|e| err("cuLinkCreate", e))?;
+        let linked = (|| {
+            for (u, image) in units.iter().enumerate() {
+                let name = CString::new(format!("unit{u}")).expect("no NUL");
+                sys::cuLinkAddData_v2(
+                    state,
+                    sys::CUjitInputType::CU_JIT_INPUT_CUBIN,
+                    image.as_ptr() as *mut c_void,
+                    image.len(),
+                    name.as_ptr(),
+                    0,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                )
+                .result()
+                .map_err(|e| err(&format!("cuLinkAddData(unit {u})"), e))?;
+            }
+            let mut out: *mut c_void = std::ptr::null_mut();
+            let mut size = 0usize;
+            sys::cuLinkComplete(state, &mut out, &mut size)
+                .result()
+                .map_err(|e| err("cuLinkComplete", e))?;
+            // (The image belongs to the link state: copied before it goes.)
+            Ok(std::slice::from_raw_parts(out as *const u8, size).to_vec())
+        })();
+        let _ = sys::cuLinkDestroy(state);
+        linked.map_err(|e: String| {
+            let end = log.iter().position(|&b| b == 0).unwrap_or(log.len());
+            let text = String::from_utf8_lossy(&log[..end]).into_owned();
+            format!("{e}: linking the kernels' units (CBMC_NVRTC_UNITS) failed\n{text}")
+        })
     }
 }

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod nvrtc;
 mod schedule;
 mod source_words;
+pub mod units;
 
 pub use engine::{Device, GpuEngine, GpuOptions};
 
@@ -38,6 +39,8 @@ pub struct CompileReport {
     pub cached: bool,
     pub cubin: bool,
     pub arch: String,
+    /// Units linked into the module (`CBMC_NVRTC_UNITS`; 0: one program).
+    pub linked_units: usize,
     /// Loading the module and finding its functions and globals.
     pub load_seconds: f64,
     /// Creating the CUDA context (before the module: once per process).

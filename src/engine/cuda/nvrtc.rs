@@ -26,7 +26,7 @@ const SPLIT_COMPILE: &str = "-split-compile=0";
 pub const EXTRA_OPTIONS_VAR: &str = "CBMC_NVRTC_OPTIONS";
 
 /// The options of a compilation with this NVRTC, the extra ones last.
-fn options(version: (i32, i32), split: bool, extra: Option<&str>) -> Vec<String> {
+pub(super) fn options(version: (i32, i32), split: bool, extra: Option<&str>) -> Vec<String> {
     let mut opts: Vec<String> = OPTIONS.iter().map(|s| s.to_string()).collect();
     if split && version >= (12, 1) {
         opts.push(SPLIT_COMPILE.to_string());
@@ -67,6 +67,13 @@ pub struct Compiled {
     pub cached: bool,
     pub seconds: f64,
     pub arch: String,
+    /// Relocatable CUBINs still to be linked into `image` by the driver
+    /// (`units::compile`); empty for a whole-program image.
+    pub units: Vec<Vec<u8>>,
+    /// Where the linked image goes in the disk cache, once linked.
+    pub store: Option<std::path::PathBuf>,
+    /// How many units were linked into `image` (0: one program).
+    pub linked: usize,
 }
 
 /// Compile `source` for `sm_<arch>` (e.g. 90), through the disk cache in
@@ -101,6 +108,9 @@ pub fn compile(
                             cached: true,
                             seconds: t0.elapsed().as_secs_f64(),
                             arch: format!("sm_{arch}"),
+                            units: vec![],
+                            store: None,
+                            linked: 0,
                         });
                     }
                 }
@@ -122,6 +132,9 @@ pub fn compile(
         cached: false,
         seconds: t0.elapsed().as_secs_f64(),
         arch: format!("sm_{arch}"),
+        units: vec![],
+        store: None,
+        linked: 0,
     })
 }
 
@@ -191,7 +204,7 @@ fn newest_supported_below(arch: u32) -> Option<u32> {
 }
 
 /// (is CUBIN, image)
-fn compile_now(
+pub(super) fn compile_now(
     source: &str,
     options: &[String],
     arch: &str,

@@ -265,13 +265,24 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
             u8::from(sched.cell_flagged.contains(&pi))
         );
     }
-    for t in &tasks {
-        src.push_str(&t.code);
-        src.push('\n');
+    // Each task in a guard, so that NVRTC may also compile the tasks as
+    // separate units (`nvrtc::compile_units`): in a unit (`CBM_UNIT`) that
+    // does not hold it (no `CBM_HAS_<t>`), only its declaration.
+    for (t, task) in tasks.iter().enumerate() {
+        let _ = writeln!(
+            src,
+            "{UNIT_GUARD}{t})\nCBM_TASK void cbm_{}(i64 s, i64 c0, u64 rot_);\n#else",
+            task.name
+        );
+        src.push_str(&task.code);
+        src.push_str("#endif\n\n");
     }
+    // The phases and the entry points: the main unit's (`CBM_UNIT` 0).
+    src.push_str("#if !defined(CBM_UNIT) || CBM_UNIT == 0\n");
     src.push_str("// ---- phases ----\n");
     src.push_str(&sched.emit(&tasks));
     src.push_str(ENTRY);
+    src.push_str("#endif\n");
     let parity_rows = g.parity_entries();
     Ok(Generated {
         source: variant.apply(&src),
@@ -281,6 +292,11 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
         parity_rows,
     })
 }
+
+/// The start of the line that opens each task's guard in the generated
+/// source, followed by the task's number and `)`: in a unit that does not
+/// hold the task, only its declaration (see `nvrtc::compile_units`).
+pub const UNIT_GUARD: &str = "#if defined(CBM_UNIT) && !defined(CBM_HAS_";
 
 /// `source` with one entry point: `cbm_run` (persistent) or
 /// `cbm_phase_kernel`. Each inlines the whole step, so compiling only the

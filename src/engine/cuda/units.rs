@@ -1,0 +1,186 @@
+//! The generated source compiled as several relocatable units side by side,
+//! to be linked by the driver (`CBMC_NVRTC_UNITS=k`): the step's tasks
+//! spread over `k` units by the size of their code, and a main unit (0)
+//! with the phases, the entry point and the module's globals. NVRTC's back
+//! end (ptxas) takes most of a cold compile and works on one function after
+//! another; the units give it the host's cores.
+//!
+//! The source carries what this needs (codegen/mod.rs): each task in a
+//! guard that leaves only its declaration in a unit without `CBM_HAS_<t>`,
+//! the phases and entry points only in unit 0, and the globals declared
+//! `extern` outside unit 0 (`CBM_GLOBAL` in kernels/templates/prelude.cu).
+//! Without `CBM_UNIT` the source is one program, as usual.
+
+use super::codegen::UNIT_GUARD;
+use super::nvrtc::{self, Compiled};
+use std::time::Instant;
+
+/// How many units the environment asks for (`CBMC_NVRTC_UNITS`; unset or
+/// 0: one program).
+pub fn from_env() -> Result<usize, String> {
+    match std::env::var("CBMC_NVRTC_UNITS").as_deref() {
+        Err(_) | Ok("") => Ok(0),
+        Ok(v) => v.parse::<usize>().ok().filter(|&k| k <= 64).ok_or_else(|| {
+            format!("CBMC_NVRTC_UNITS is `{v}`: it takes a number of units, 0 to 64")
+        }),
+    }
+}
+
+/// The tasks of `source` (by the number in their guard) and the bytes of
+/// each one's code.
+pub fn task_sizes(source: &str) -> Vec<(usize, usize)> {
+    let starts: Vec<(usize, usize)> = source
+        .match_indices(UNIT_GUARD)
+        .filter_map(|(at, _)| {
+            let rest = &source[at + UNIT_GUARD.len()..];
+            let t = rest[..rest.find(')')?].parse().ok()?;
+            Some((t, at))
+        })
+        .collect();
+    let end = source
+        .find("#if !defined(CBM_UNIT) || CBM_UNIT == 0")
+        .unwrap_or(source.len());
+    starts
+        .iter()
+        .enumerate()
+        .map(|(k, &(t, at))| {
+            let next = starts.get(k + 1).map_or(end, |&(_, a)| a);
+            (t, next.saturating_sub(at))
+        })
+        .collect()
+}
+
+/// The tasks spread over `k` units, largest first, each into the unit with
+/// the least code so far.
+pub fn partition(sizes: &[(usize, usize)], k: usize) -> Vec<Vec<usize>> {
+    let k = k.max(1);
+    let mut order = sizes.to_vec();
+    order.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let mut units = vec![vec![]; k];
+    let mut load = vec![0usize; k];
+    for (t, size) in order {
+        let u = (0..k).min_by_key(|&u| (load[u], u)).unwrap_or(0);
+        units[u].push(t);
+        load[u] += size;
+    }
+    units.retain(|u| !u.is_empty());
+    for u in &mut units {
+        u.sort_unstable();
+    }
+    units
+}
+
+/// The source of unit `unit` (0: the main unit) holding `tasks`.
+pub fn unit_source(source: &str, unit: usize, tasks: &[usize]) -> String {
+    let mut head = format!("#define CBM_UNIT {unit}\n");
+    for t in tasks {
+        head.push_str(&format!("#define CBM_HAS_{t} 1\n"));
+    }
+    head + source
+}
+
+/// Compile `source` for `sm_<arch>` as `k` task units and a main unit, on
+/// as many threads, each to a relocatable CUBIN; through the disk cache in
+/// `cache`, which holds the linked image (stored by the driver once it has
+/// linked them: `Compiled::store`).
+pub fn compile(
+    source: &str,
+    arch: u32,
+    cache: Option<&std::path::Path>,
+    k: usize,
+) -> Result<Compiled, String> {
+    nvrtc::available()?;
+    let t0 = Instant::now();
+    let version = nvrtc::version()?;
+    let extra = std::env::var(nvrtc::EXTRA_OPTIONS_VAR).ok();
+    let mut opts = nvrtc::options(version, true, extra.as_deref());
+    opts.push("-rdc=true".to_string());
+    let key = crate::engine::cache::hash128(&[
+        source.as_bytes(),
+        opts.join(" ").as_bytes(),
+        format!("nvrtc {}.{} sm_{arch} units {k}", version.0, version.1).as_bytes(),
+    ]);
+    let entry = cache.map(|d| d.join(format!("{key}.cubin")));
+    if let Some(image) = entry
+        .as_deref()
+        .and_then(crate::engine::cache::read_intact)
+        .filter(|i| !i.is_empty())
+    {
+        return Ok(Compiled {
+            image,
+            cubin: true,
+            cached: true,
+            seconds: t0.elapsed().as_secs_f64(),
+            arch: format!("sm_{arch}"),
+            units: vec![],
+            store: None,
+            linked: 0,
+        });
+    }
+    let mut sources = vec![unit_source(source, 0, &[])];
+    for (u, tasks) in partition(&task_sizes(source), k).iter().enumerate() {
+        sources.push(unit_source(source, u + 1, tasks));
+    }
+    let sm = format!("sm_{arch}");
+    let compiled: Vec<Result<(bool, Vec<u8>), String>> = std::thread::scope(|scope| {
+        let running: Vec<_> = sources
+            .iter()
+            .map(|s| {
+                let (opts, sm) = (&opts, &sm);
+                scope.spawn(move || nvrtc::compile_now(s, opts, sm, true))
+            })
+            .collect();
+        running
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("an NVRTC thread failed".to_string()))
+            })
+            .collect()
+    });
+    let mut units = vec![];
+    for (u, c) in compiled.into_iter().enumerate() {
+        let (cubin, image) = c.map_err(|e| format!("unit {u} of {}: {e}", sources.len()))?;
+        if !cubin {
+            return Err(format!("unit {u}: NVRTC made PTX, not a CUBIN to link"));
+        }
+        units.push(image);
+    }
+    if let Some(d) = cache {
+        let _ = std::fs::create_dir_all(d);
+    }
+    Ok(Compiled {
+        image: vec![],
+        cubin: true,
+        cached: false,
+        seconds: t0.elapsed().as_secs_f64(),
+        arch: sm,
+        units,
+        store: entry,
+        linked: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tasks_are_found_by_their_guards_and_spread_by_size() {
+        let src = format!(
+            "head\n{UNIT_GUARD}0)\nA\n#else\naaaaaaaaaaaaaaaa\n#endif\n{UNIT_GUARD}1)\nB\n#else\nb\n#endif\n{UNIT_GUARD}2)\nC\n#else\ncccccccc\n#endif\n#if !defined(CBM_UNIT) || CBM_UNIT == 0\ntail\n#endif\n"
+        );
+        let sizes = task_sizes(&src);
+        assert_eq!(sizes.iter().map(|s| s.0).collect::<Vec<_>>(), [0, 1, 2]);
+        assert!(
+            sizes[0].1 > sizes[2].1 && sizes[2].1 > sizes[1].1,
+            "{sizes:?}"
+        );
+        // The largest alone, the two others together; never an empty unit.
+        assert_eq!(partition(&sizes, 2), [vec![0], vec![1, 2]]);
+        assert_eq!(partition(&sizes, 5).len(), 3);
+        assert_eq!(partition(&sizes, 1), [vec![0, 1, 2]]);
+        let unit = unit_source(&src, 2, &[1, 2]);
+        assert!(unit.starts_with("#define CBM_UNIT 2\n#define CBM_HAS_1 1\n#define CBM_HAS_2 1\n"));
+    }
+}
