@@ -57,6 +57,23 @@ pub fn version() -> Result<(i32, i32), String> {
     Ok((major, minor))
 }
 
+impl Compiled {
+    /// A whole image (not units to link), compiled `seconds` ago or taken
+    /// from the cache (`cached`).
+    pub fn image(image: Vec<u8>, cubin: bool, cached: bool, seconds: f64, arch: u32) -> Self {
+        Compiled {
+            image,
+            cubin,
+            cached,
+            seconds,
+            arch: format!("sm_{arch}"),
+            units: vec![],
+            store: None,
+            linked: 0,
+        }
+    }
+}
+
 /// A compiled module image.
 #[derive(Clone, Debug)]
 pub struct Compiled {
@@ -102,16 +119,8 @@ pub fn compile(
                     crate::engine::cache::read_intact(&d.join(format!("{key}.{ext}")))
                 {
                     if !image.is_empty() {
-                        return Ok(Compiled {
-                            image,
-                            cubin,
-                            cached: true,
-                            seconds: t0.elapsed().as_secs_f64(),
-                            arch: format!("sm_{arch}"),
-                            units: vec![],
-                            store: None,
-                            linked: 0,
-                        });
+                        let seconds = t0.elapsed().as_secs_f64();
+                        return Ok(Compiled::image(image, cubin, true, seconds, arch));
                     }
                 }
             }
@@ -126,16 +135,14 @@ pub fn compile(
             }
         }
     }
-    Ok(Compiled {
-        image: compiled.1,
-        cubin: compiled.0,
-        cached: false,
-        seconds: t0.elapsed().as_secs_f64(),
-        arch: format!("sm_{arch}"),
-        units: vec![],
-        store: None,
-        linked: 0,
-    })
+    let (cubin, image) = compiled;
+    Ok(Compiled::image(
+        image,
+        cubin,
+        false,
+        t0.elapsed().as_secs_f64(),
+        arch,
+    ))
 }
 
 /// Compile for `sm_<arch>`. An NVRTC that refuses `-split-compile` is asked

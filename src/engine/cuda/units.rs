@@ -106,16 +106,8 @@ pub fn compile(
         .and_then(crate::engine::cache::read_intact)
         .filter(|i| !i.is_empty())
     {
-        return Ok(Compiled {
-            image,
-            cubin: true,
-            cached: true,
-            seconds: t0.elapsed().as_secs_f64(),
-            arch: format!("sm_{arch}"),
-            units: vec![],
-            store: None,
-            linked: 0,
-        });
+        let seconds = t0.elapsed().as_secs_f64();
+        return Ok(Compiled::image(image, true, true, seconds, arch));
     }
     let mut sources = vec![unit_source(source, 0, &[])];
     for (u, tasks) in partition(&task_sizes(source), k).iter().enumerate() {
@@ -150,14 +142,9 @@ pub fn compile(
         let _ = std::fs::create_dir_all(d);
     }
     Ok(Compiled {
-        image: vec![],
-        cubin: true,
-        cached: false,
-        seconds: t0.elapsed().as_secs_f64(),
-        arch: sm,
         units,
         store: entry,
-        linked: 0,
+        ..Compiled::image(vec![], true, false, t0.elapsed().as_secs_f64(), arch)
     })
 }
 

@@ -90,24 +90,16 @@ impl Variant {
                 ))
             }
         };
-        let generation_barrier = match var("CBMC_CUDA_BARRIER").as_deref() {
-            None | Some("") | Some("counter") => false,
-            Some("generation") => true,
-            Some(other) => {
-                return Err(format!(
-                    "CBMC_CUDA_BARRIER is `{other}`: it takes counter or generation"
-                ))
-            }
+        // A variable of two values: unset, empty or the default (`usual`)
+        // gives false, `other` true.
+        let either = |name: &str, usual: &str, other: &str| match var(name).as_deref() {
+            None | Some("") => Ok(false),
+            Some(v) if v == usual => Ok(false),
+            Some(v) if v == other => Ok(true),
+            Some(v) => Err(format!("{name} is `{v}`: it takes {usual} or {other}")),
         };
-        let even_shares = match var("CBMC_CUDA_SHARES").as_deref() {
-            None | Some("") | Some("packed") => false,
-            Some("even") => true,
-            Some(other) => {
-                return Err(format!(
-                    "CBMC_CUDA_SHARES is `{other}`: it takes packed or even"
-                ))
-            }
-        };
+        let generation_barrier = either("CBMC_CUDA_BARRIER", "counter", "generation")?;
+        let even_shares = either("CBMC_CUDA_SHARES", "packed", "even")?;
         Ok(Variant {
             profile: on("CBMC_CUDA_PROFILE"),
             delivery,
