@@ -96,6 +96,11 @@ fn every_variant_of_the_kernels_compiles() {
             profile: true,
             ..Default::default()
         },
+        codegen::Variant {
+            fuse: true,
+            rule_flags: true,
+            ..Default::default()
+        },
     ];
     for v in variants {
         let g = codegen::generate_with(&ir, &v).expect("generate");

@@ -36,8 +36,8 @@ fn gpu_required() -> bool {
 /// scripts/gpu-check.sh runs the parity tests in each), else the default
 /// for `ir`, as `cbmc run` would choose it.
 fn variant(ir: &Ir) -> codegen::Variant {
-    let cooperative = std::env::var_os("CBMC_CUDA_NO_PERSISTENT").is_none();
-    codegen::Variant::from_env_for(ir, cooperative).expect("CBMC_CUDA_* variables")
+    let target = cbmc::engine::cuda::driver::Target::find().expect("a GPU");
+    codegen::Variant::from_env_for(ir, target.cooperative()).expect("CBMC_CUDA_* variables")
 }
 
 /// The kernels of `ir` on the GPU, in variant `v`.

@@ -132,7 +132,8 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
         assert!(c.spikes > 500, "too few spikes to test anything: {c:?}");
     }
     // The other ways of the kernels (`CBMC_CUDA_DELIVERY=words`,
-    // `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=counter`): the same results.
+    // `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_SHARES=even`,
+    // `CBMC_CUDA_BARRIER=generation`): the same results.
     let lib = library_of(&ir, "kernels_words", words_and_spread());
     for setup in [&setups[0], &setups[3]] {
         let c = compare("kernels.cbm", &ir, &lib, setup);

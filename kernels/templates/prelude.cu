@@ -19,7 +19,7 @@ typedef long long i64;
 
 // The table of buffer addresses and scalars (set by the engine before a launch)
 // and the Philox key (the seed), so that a new seed needs no new compilation.
-// Compiled as units (`CBM_UNIT`, src/engine/cuda/nvrtc.rs), the module's
+// Compiled as units (`CBM_UNIT`, src/engine/cuda/units.rs), the module's
 // globals are defined in the main unit (0) and declared in the others.
 #if defined(CBM_UNIT) && CBM_UNIT != 0
 #define CBM_GLOBAL extern
@@ -243,7 +243,7 @@ __device__ __forceinline__ int cbm_grid_sync(u32 k) {
 }
 #endif
 
-// Per-target flags (CBMC_CUDA_FUSE=1; src/engine/cuda/codegen/flags.rs): a
+// Per-target flags (the fused step; src/engine/cuda/codegen/flags.rs): a
 // delivery's warp marks target `j` delivered for step `s` after every
 // lane's deposits, and the target's thread waits for it before it takes
 // its ring slot. The fences make the pair a release and an acquire, as in

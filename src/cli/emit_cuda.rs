@@ -44,10 +44,21 @@ pub fn main(args: Args) -> ExitCode {
                 return ExitCode::from(1);
             }
         };
-        // Each entry point alone, as a run compiles the one it launches;
-        // with CBMC_NVRTC_UNITS, as units (linking needs a GPU's driver).
+        // Each entry point alone, as a run compiles the one it launches
+        // (one launch per phase: where cooperative launches are not to be
+        // had, so from the kernels such a run builds); with
+        // CBMC_NVRTC_UNITS, as units (linking needs a GPU's driver).
         for (entry, persistent) in [("cbm_run", true), ("cbm_phase_kernel", false)] {
-            let source = cbmc::engine::cuda::codegen::one_entry(&generated.source, persistent);
+            let kernels = match Variant::from_env_for(&prepared.ir, persistent)
+                .and_then(|v| generate_with(&prepared.ir, &v))
+            {
+                Ok(g) => g.source,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            let source = cbmc::engine::cuda::codegen::one_entry(&kernels, persistent);
             let compiled = match k {
                 0 => nvrtc::compile(&source, arch, None),
                 k => units::compile(&source, arch, None, k),

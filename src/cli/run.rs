@@ -107,7 +107,10 @@ fn run(args: Args) -> Result<ExitCode, String> {
                         match (report.cached, report.linked_units) {
                             (true, _) => "from the cache".to_string(),
                             (false, 0) => "compiled".to_string(),
-                            (false, n) => format!("compiled as {n} units and linked"),
+                            (false, n) => format!(
+                                "compiled as {} task units and a main unit, linked,",
+                                n - 1
+                            ),
                         },
                         report.compile_seconds,
                         report.load_seconds,

@@ -94,7 +94,7 @@ pub fn run_cuda(
     if let Some(p) = engine.device().profile(&names) {
         eprintln!("{p}");
     }
-    if std::env::var_os("CBMC_CUDA_PROFILE").is_some() {
+    if std::env::var("CBMC_CUDA_PROFILE").is_ok_and(|v| !v.is_empty() && v != "0") {
         eprintln!("{}", engine.host_profile());
     }
     result

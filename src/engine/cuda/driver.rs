@@ -170,9 +170,15 @@ impl Target {
     pub fn compile(&self, source: &str) -> Result<Compiled, String> {
         let source = super::codegen::one_entry(source, self.cooperative);
         let cache = crate::engine::cache::dir();
+        let arch = self.info.arch();
         match super::units::from_env()? {
-            0 => nvrtc::compile(&source, self.info.arch(), cache.as_deref()),
-            k => super::units::compile(&source, self.info.arch(), cache.as_deref(), k),
+            0 => nvrtc::compile(&source, arch, cache.as_deref()),
+            k => super::units::compile(&source, arch, cache.as_deref(), k).or_else(|e| {
+                eprintln!(
+                    "note: the kernels as {k} units failed ({e}); compiling them as one program"
+                );
+                nvrtc::compile(&source, arch, cache.as_deref())
+            }),
         }
     }
 }
@@ -210,13 +216,29 @@ impl CudaDevice {
         let mut compiled = compiled;
         if !compiled.units.is_empty() {
             let t0 = Instant::now();
-            compiled.image = link(&compiled.units)?;
-            compiled.linked = compiled.units.len();
-            compiled.units.clear();
-            compiled.seconds += t0.elapsed().as_secs_f64();
-            if let Some(entry) = compiled.store.take() {
-                crate::engine::cache::store(&compiled.image, &entry);
+            match link(&compiled.units) {
+                Ok(image) => {
+                    compiled.image = image;
+                    compiled.linked = compiled.units.len();
+                    compiled.seconds += t0.elapsed().as_secs_f64();
+                    if let Some(entry) = compiled.store.take() {
+                        crate::engine::cache::store(&compiled.image, &entry);
+                    }
+                }
+                // (A driver older than NVRTC may not link what it made.)
+                Err(e) => {
+                    eprintln!("note: {e}\ncompiling the kernels as one program instead");
+                    let whole = compiled.whole.take().unwrap_or_default();
+                    let seconds = compiled.seconds;
+                    compiled = nvrtc::compile(
+                        &whole,
+                        info.arch(),
+                        crate::engine::cache::dir().as_deref(),
+                    )?;
+                    compiled.seconds += seconds + t0.elapsed().as_secs_f64();
+                }
             }
+            compiled.units.clear();
         }
         let t0 = Instant::now();
         let mut image = compiled.image.clone();
@@ -245,7 +267,8 @@ impl CudaDevice {
         let (table, table_bytes) = global("cbm_p")?;
         let (key, _) = global("cbm_key")?;
         let prof = global("cbm_prof").ok().map(|(p, _)| p);
-        // The counter barrier's count (CBM_COUNTER_BARRIER), zeroed before each launch.
+        // The counter barrier's count (the default; none with
+        // CBM_GENERATION_BARRIER), zeroed before each launch.
         let barrier_count = global("cbm_count").ok().map(|(p, _)| p);
         let task_prof = global("cbm_task_prof").ok();
         let env = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<u32>().ok());

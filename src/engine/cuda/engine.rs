@@ -159,24 +159,30 @@ impl<D: Device> GpuEngine<D> {
             .filter(|(_, s)| s.is_none())
             .map(|(i, _)| i.len_bytes().max(8).next_multiple_of(256))
             .sum();
-        // The recording buffers' twins (`aside`), with `overlap`.
-        let staged = |e: &Entry| {
-            opts.overlap
-                && opts.stage
-                && matches!(
-                    e,
-                    Entry::Mask { .. } | Entry::TraceBuf { .. } | Entry::WeightBuf { .. }
-                )
+        // The recording buffers' twins (`aside`), with `overlap` and more
+        // than one chunk to run; left out (the copies then made before the
+        // next chunk starts) where they would not fit beside the rest.
+        let recording = |e: &Entry| {
+            matches!(
+                e,
+                Entry::Mask { .. } | Entry::TraceBuf { .. } | Entry::WeightBuf { .. }
+            )
         };
         let aside_bytes: usize = inits
             .iter()
             .zip(&scalars)
             .zip(&generated.entries)
-            .filter(|((_, s), e)| s.is_none() && staged(e))
+            .filter(|((_, s), e)| s.is_none() && recording(e))
             .map(|((i, _), _)| i.len_bytes().max(8).next_multiple_of(256))
             .sum();
-        let bytes = bytes + aside_bytes;
-        if let Some(free) = dev.free_bytes() {
+        let free = dev.free_bytes();
+        let stage = opts.overlap
+            && opts.stage
+            && ir.steps > chunk as u64
+            && free.is_none_or(|f| bytes + aside_bytes <= f);
+        let staged = |e: &Entry| stage && recording(e);
+        let bytes = bytes + if stage { aside_bytes } else { 0 };
+        if let Some(free) = free {
             if bytes > free {
                 return Err(format!(
                     "the model needs {bytes} bytes ({:.1} MiB) of GPU memory; {} has {free} bytes ({:.1} MiB) free",

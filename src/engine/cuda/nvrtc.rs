@@ -70,6 +70,7 @@ impl Compiled {
             units: vec![],
             store: None,
             linked: 0,
+            whole: None,
         }
     }
 }
@@ -91,6 +92,9 @@ pub struct Compiled {
     pub store: Option<std::path::PathBuf>,
     /// How many units were linked into `image` (0: one program).
     pub linked: usize,
+    /// With `units`: the source, to compile as one program should the
+    /// driver fail to link them.
+    pub whole: Option<String>,
 }
 
 /// Compile `source` for `sm_<arch>` (e.g. 90), through the disk cache in

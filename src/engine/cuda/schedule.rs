@@ -19,8 +19,9 @@
 //! The deferred tasks are chosen to make the step's expected number of
 //! phases smallest (all valid choices are tried when there are few).
 //!
-//! With **flags** (`CBMC_CUDA_FUSE=1`, persistent kernel only), two kinds
-//! of conflict are ordered within a phase instead of by a barrier:
+//! With **flags** (the fused step, `Variant::fuse`: persistent kernel
+//! only), three kinds of conflict are ordered within a phase instead of
+//! by a barrier:
 //!
 //! - per target: a delivery with a delay of one step, deferred, and its
 //!   targets' cell update; the delivery's warp sets a target's flag after
@@ -226,6 +227,9 @@ pub(super) struct Schedule {
     /// Populations whose step waits for per-cell flags of their arrivals
     /// (`CellFlags`; ascending).
     pub cell_flagged: Vec<usize>,
+    /// Projections whose rule shares its delivery's phase, each synapse
+    /// waiting for its target's flag (`Flag::Synapses`; ascending).
+    pub rule_flagged: Vec<usize>,
 }
 
 /// Pack `tasks` (in the CPU engine's order) into phases, deferring what
@@ -408,10 +412,15 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
         Flag::Cell(x) => Some(x),
         Flag::Target(_) | Flag::Synapses(_) => None,
     });
+    let rule_flagged = ids(|f| match f {
+        Flag::Synapses(q) => Some(q),
+        Flag::Target(_) | Flag::Cell(_) => None,
+    });
     Schedule {
         phases,
         flagged,
         cell_flagged,
+        rule_flagged,
     }
 }
 

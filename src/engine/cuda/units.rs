@@ -114,19 +114,26 @@ pub fn compile(
         sources.push(unit_source(source, u + 1, tasks));
     }
     let sm = format!("sm_{arch}");
+    // NVRTC's parser wants a large stack (see session/cuda.rs), so each
+    // thread gets one; a thread not to be had is an error, not a panic.
     let compiled: Vec<Result<(bool, Vec<u8>), String>> = std::thread::scope(|scope| {
         let running: Vec<_> = sources
             .iter()
             .map(|s| {
                 let (opts, sm) = (&opts, &sm);
-                scope.spawn(move || nvrtc::compile_now(s, opts, sm, true))
+                std::thread::Builder::new()
+                    .name("nvrtc unit".into())
+                    .stack_size(64 << 20)
+                    .spawn_scoped(scope, move || nvrtc::compile_now(s, opts, sm, true))
             })
             .collect();
         running
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| Err("an NVRTC thread failed".to_string()))
+            .map(|h| match h {
+                Ok(h) => h
+                    .join()
+                    .unwrap_or_else(|_| Err("an NVRTC thread failed".to_string())),
+                Err(e) => Err(format!("no thread for NVRTC: {e}")),
             })
             .collect()
     });
@@ -144,6 +151,7 @@ pub fn compile(
     Ok(Compiled {
         units,
         store: entry,
+        whole: Some(source.to_string()),
         ..Compiled::image(vec![], true, false, t0.elapsed().as_secs_f64(), arch)
     })
 }

@@ -92,16 +92,16 @@ impl Gen<'_> {
     /// A rule's wait, in synapse `k` of target `pj_`, for that target's
     /// flag of step `s` (the delivery of the rule's step done reading and
     /// writing the target's synapses), then a fence (the acquire), before
-    /// the synapse is read or written. Flags order the pair only where the
-    /// schedule puts the rule in the delivery's phase (`Flag::Synapses`);
-    /// elsewhere the flag is set already.
+    /// the synapse is read or written: only where the schedule puts the
+    /// rule in the delivery's phase (`Flag::Synapses`, `CBM_RULEFLAG_<q>`);
+    /// elsewhere a barrier orders them.
     pub(super) fn await_delivery(&mut self, qi: usize, pad: &str) -> String {
         if !self.rule_flags || !self.flag_candidates().contains(&qi) {
             return String::new();
         }
         let flag = self.name(Entry::Flag { proj: qi });
         format!(
-            "#if CBM_FLAG_{qi}\n{pad}cbm_await({flag} + pj_, s);\n{pad}__threadfence(); // (the acquire of the delivery's reads and writes)\n#endif\n"
+            "#if CBM_RULEFLAG_{qi}\n{pad}cbm_await({flag} + pj_, s);\n{pad}__threadfence(); // (the acquire of the delivery's reads and writes)\n#endif\n"
         )
     }
 

@@ -258,6 +258,15 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
             u8::from(sched.flagged.contains(&qi))
         );
     }
+    if g.rule_flags {
+        for qi in g.flag_candidates() {
+            let _ = writeln!(
+                src,
+                "#define CBM_RULEFLAG_{qi} {}",
+                u8::from(sched.rule_flagged.contains(&qi))
+            );
+        }
+    }
     for &pi in &g.cell_flag_pops {
         let _ = writeln!(
             src,
@@ -266,7 +275,7 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
         );
     }
     // Each task in a guard, so that NVRTC may also compile the tasks as
-    // separate units (`nvrtc::compile_units`): in a unit (`CBM_UNIT`) that
+    // separate units (`units::compile`): in a unit (`CBM_UNIT`) that
     // does not hold it (no `CBM_HAS_<t>`), only its declaration.
     for (t, task) in tasks.iter().enumerate() {
         let _ = writeln!(
@@ -295,7 +304,7 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
 
 /// The start of the line that opens each task's guard in the generated
 /// source, followed by the task's number and `)`: in a unit that does not
-/// hold the task, only its declaration (see `nvrtc::compile_units`).
+/// hold the task, only its declaration (see `units::compile`).
 pub const UNIT_GUARD: &str = "#if defined(CBM_UNIT) && !defined(CBM_HAS_";
 
 /// `source` with one entry point: `cbm_run` (persistent) or
