@@ -147,13 +147,13 @@ else
     row "cerebellum parity, kernels linked from 8 units" "FAILED (see gpu-check.log)"
     failed=1
 fi
-for u in "4 0.0027511" "8 0.0027512" "8 0.0027513" "16 0.0027514"; do
+for u in "4 0.0027511" "8 0.0027512" "8 0.0027513" "16 0.0027514" "auto 0.0027515"; do
     set -- $u
     step "compile cold, $1 units" env CBMC_NVRTC_UNITS=$1 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=$2 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
     row "compile + link + load, cold, $1 units" "$(compile_line)"
 done
-step "compile cached, 16 units" env CBMC_NVRTC_UNITS=16 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027514 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
-row "compile + load, cached, 16 units" "$(compile_line)"
+step "compile cached, auto units" env CBMC_NVRTC_UNITS=auto "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027515 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+row "compile + load, cached, CBMC_NVRTC_UNITS=auto" "$(compile_line)"
 step "cerebellum 60 s, 8 units" env CBMC_NVRTC_UNITS=8 "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
 row "cerebellum 60 s, best of 3, CBMC_NVRTC_UNITS=8" "$(bench_walls)"
 # ptxas on all host cores too (the same CUBIN, byte for byte, with NVRTC

@@ -15,13 +15,21 @@ use super::codegen::UNIT_GUARD;
 use super::nvrtc::{self, Compiled};
 use std::time::Instant;
 
-/// How many units the environment asks for (`CBMC_NVRTC_UNITS`; unset or
-/// 0: one program).
+/// How many task units the environment asks for (`CBMC_NVRTC_UNITS`: a
+/// number, or `auto` for one per host core; unset or 0: one program).
 pub fn from_env() -> Result<usize, String> {
-    match std::env::var("CBMC_NVRTC_UNITS").as_deref() {
-        Err(_) | Ok("") => Ok(0),
-        Ok(v) => v.parse::<usize>().ok().filter(|&k| k <= 64).ok_or_else(|| {
-            format!("CBMC_NVRTC_UNITS is `{v}`: it takes a number of units, 0 to 64")
+    parse(std::env::var("CBMC_NVRTC_UNITS").ok().as_deref(), || {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    })
+}
+
+/// `from_env` of the variable's value `v`, with `cores` for `auto`.
+fn parse(v: Option<&str>, cores: impl Fn() -> usize) -> Result<usize, String> {
+    match v {
+        None | Some("") => Ok(0),
+        Some("auto") => Ok(cores().clamp(1, 64)),
+        Some(v) => v.parse::<usize>().ok().filter(|&k| k <= 64).ok_or_else(|| {
+            format!("CBMC_NVRTC_UNITS is `{v}`: it takes a number of units, 0 to 64, or auto")
         }),
     }
 }
@@ -159,6 +167,20 @@ pub fn compile(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_units_asked_for_are_a_number_or_one_per_core() {
+        let cores = || 16;
+        assert_eq!(parse(None, cores), Ok(0));
+        assert_eq!(parse(Some(""), cores), Ok(0));
+        assert_eq!(parse(Some("8"), cores), Ok(8));
+        assert_eq!(parse(Some("auto"), cores), Ok(16));
+        assert_eq!(parse(Some("auto"), || 500), Ok(64));
+        for bad in ["-1", "many", "65"] {
+            let e = parse(Some(bad), cores).expect_err(bad);
+            assert!(e.contains(&format!("`{bad}`")) && e.contains("auto"), "{e}");
+        }
+    }
 
     #[test]
     fn tasks_are_found_by_their_guards_and_spread_by_size() {
