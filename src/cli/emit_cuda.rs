@@ -21,69 +21,54 @@ pub fn main(args: Args) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    // The kernels a run on a GPU that takes cooperative launches would
-    // compile: with the variant the environment asks for
+    // The kernels a run would compile, on a GPU that does or does not take
+    // cooperative launches: with the variant the environment asks for
     // (`CBMC_CUDA_DELIVERY`, `CBMC_CUDA_FUSE`, ...), else the default.
-    use cbmc::engine::cuda::codegen::{generate_with, Variant};
-    let generated = match Variant::from_env_for(&prepared.ir, true)
-        .and_then(|v| generate_with(&prepared.ir, &v))
-    {
-        Ok(g) => g,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
+    // Printed: the cooperative one's.
+    use cbmc::engine::cuda::codegen::{generate_with, one_entry, Variant};
+    use cbmc::engine::cuda::{nvrtc, units};
+    let ir = &prepared.ir;
+    let kernels = |cooperative: bool| {
+        Variant::from_env_for(ir, cooperative)
+            .and_then(|v| generate_with(ir, &v))
+            .map(|g| g.source)
     };
-    print!("{}", generated.source);
-    if let Some(arch) = args.arch {
-        use cbmc::engine::cuda::{nvrtc, units};
-        let k = match units::from_env() {
-            Ok(k) => k,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(1);
-            }
-        };
+    let compiled = |arch: u32| -> Result<(), String> {
+        let k = units::from_env()?;
         // Each entry point alone, as a run compiles the one it launches
-        // (one launch per phase: where cooperative launches are not to be
-        // had, so from the kernels such a run builds); with
-        // CBMC_NVRTC_UNITS, as units (linking needs a GPU's driver).
+        // (one launch per phase where cooperative launches are not to be
+        // had, so from such a run's kernels); with CBMC_NVRTC_UNITS, as
+        // units (linking needs a GPU's driver).
         for (entry, persistent) in [("cbm_run", true), ("cbm_phase_kernel", false)] {
-            let kernels = match Variant::from_env_for(&prepared.ir, persistent)
-                .and_then(|v| generate_with(&prepared.ir, &v))
-            {
-                Ok(g) => g.source,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
+            let source = one_entry(&kernels(persistent)?, persistent);
+            let c = match k {
+                0 => nvrtc::compile(&source, arch, None)?,
+                k => units::compile(&source, arch, None, k)?,
             };
-            let source = cbmc::engine::cuda::codegen::one_entry(&kernels, persistent);
-            let compiled = match k {
-                0 => nvrtc::compile(&source, arch, None),
-                k => units::compile(&source, arch, None, k),
-            };
-            match compiled {
-                Ok(c) if !c.units.is_empty() => eprintln!(
-                    "{entry}: compiled for {} in {:.3} s as {} relocatable units of {} bytes in all (linked on a GPU)",
-                    c.arch,
-                    c.seconds,
-                    c.units.len(),
-                    c.units.iter().map(Vec::len).sum::<usize>()
-                ),
-                Ok(c) => eprintln!(
+            if c.units.is_empty() {
+                eprintln!(
                     "{entry}: compiled for {} in {:.3} s: {} bytes of {}",
                     c.arch,
                     c.seconds,
                     c.image.len(),
                     if c.cubin { "CUBIN" } else { "PTX" }
-                ),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::from(1);
-                }
+                );
+            } else {
+                eprintln!(
+                    "{entry}: compiled for {} in {:.3} s as {} relocatable units of {} bytes in all (linked on a GPU)",
+                    c.arch,
+                    c.seconds,
+                    c.units.len(),
+                    c.units.iter().map(Vec::len).sum::<usize>()
+                );
             }
         }
+        Ok(())
+    };
+    let shown = kernels(true).map(|source| print!("{source}"));
+    if let Err(e) = shown.and_then(|()| args.arch.map_or(Ok(()), compiled)) {
+        eprintln!("error: {e}");
+        return ExitCode::from(1);
     }
     ExitCode::SUCCESS
 }

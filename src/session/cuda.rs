@@ -84,7 +84,7 @@ pub fn run_cuda(
     rec.set_synapse_delays(ir, &delays);
     drop(delays);
     let built = Built {
-        threads: 1,
+        threads,
         build_seconds,
         synapses,
         synapse_bytes,
@@ -94,7 +94,7 @@ pub fn run_cuda(
     if let Some(p) = engine.device().profile(&names) {
         eprintln!("{p}");
     }
-    if std::env::var("CBMC_CUDA_PROFILE").is_ok_and(|v| !v.is_empty() && v != "0") {
+    if variant.profile {
         eprintln!("{}", engine.host_profile());
     }
     result

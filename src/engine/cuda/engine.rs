@@ -153,28 +153,26 @@ impl<D: Device> GpuEngine<D> {
             .into_iter()
             .unzip();
         let syn_order = contents.into_device_order();
-        let bytes: usize = inits
-            .iter()
-            .zip(&scalars)
-            .filter(|(_, s)| s.is_none())
-            .map(|(i, _)| i.len_bytes().max(8).next_multiple_of(256))
-            .sum();
-        // The recording buffers' twins (`aside`), with `overlap` and more
-        // than one chunk to run; left out (the copies then made before the
-        // next chunk starts) where they would not fit beside the rest.
+        // The buffers' bytes, and those of the recording buffers' twins
+        // (`aside`): these with `overlap` and more than one chunk to run;
+        // left out (the copies then made before the next chunk starts)
+        // where they would not fit beside the rest.
         let recording = |e: &Entry| {
             matches!(
                 e,
                 Entry::Mask { .. } | Entry::TraceBuf { .. } | Entry::WeightBuf { .. }
             )
         };
-        let aside_bytes: usize = inits
-            .iter()
-            .zip(&scalars)
-            .zip(&generated.entries)
-            .filter(|((_, s), e)| s.is_none() && recording(e))
-            .map(|((i, _), _)| i.len_bytes().max(8).next_multiple_of(256))
-            .sum();
+        let (mut bytes, mut aside_bytes) = (0usize, 0usize);
+        for ((init, scalar), e) in inits.iter().zip(&scalars).zip(&generated.entries) {
+            if scalar.is_none() {
+                let b = init.len_bytes().max(8).next_multiple_of(256);
+                bytes += b;
+                if recording(e) {
+                    aside_bytes += b;
+                }
+            }
+        }
         let free = dev.free_bytes();
         let stage = opts.overlap
             && opts.stage
@@ -368,35 +366,32 @@ impl<D: Device> GpuEngine<D> {
     fn fetch_recordings(&mut self, done: u64, staged: bool) -> Result<(), String> {
         for (e, bytes) in self.recordings(done) {
             match e {
-                Entry::Mask { pop } => {
-                    let mut m = vec![0u32; bytes / 4];
-                    self.fetch(e, staged, bytes_of_mut(&mut m))?;
-                    self.masks[pop] = m;
-                }
-                Entry::TraceBuf { rec } | Entry::WeightBuf { rec } => {
-                    let mut b = vec![0.0f64; bytes / 8];
-                    self.fetch(e, staged, bytes_of_mut(&mut b))?;
-                    if matches!(e, Entry::TraceBuf { .. }) {
-                        self.traces[rec] = b;
-                    } else {
-                        self.weights[rec] = b;
-                    }
-                }
+                Entry::Mask { pop } => self.masks[pop] = self.fetch(e, staged, bytes)?,
+                Entry::TraceBuf { rec } => self.traces[rec] = self.fetch(e, staged, bytes)?,
+                Entry::WeightBuf { rec } => self.weights[rec] = self.fetch(e, staged, bytes)?,
                 _ => {}
             }
         }
         Ok(())
     }
 
-    /// One recording buffer's bytes (none where the kernels have none).
-    fn fetch(&mut self, e: Entry, staged: bool, out: &mut [u8]) -> Result<(), String> {
-        let Some(k) = self.generated.slot(e) else {
-            return Ok(());
-        };
-        match (staged, self.aside[k]) {
-            (true, Some(a)) => self.dev.download_beside(a, out),
-            _ => self.dev.download(self.addr[k], out),
+    /// One recording buffer's first `bytes` bytes (zeros where the kernels
+    /// have no such buffer).
+    fn fetch<T: Copy + Default>(
+        &mut self,
+        e: Entry,
+        staged: bool,
+        bytes: usize,
+    ) -> Result<Vec<T>, String> {
+        let mut out = vec![T::default(); bytes / std::mem::size_of::<T>()];
+        if let Some(k) = self.generated.slot(e) {
+            let to = bytes_of_mut(&mut out);
+            match (staged, self.aside[k]) {
+                (true, Some(a)) => self.dev.download_beside(a, to)?,
+                _ => self.dev.download(self.addr[k], to)?,
+            }
         }
+        Ok(out)
     }
 
     /// Where the host's time went in the chunks so far: waiting for the

@@ -57,24 +57,6 @@ pub fn version() -> Result<(i32, i32), String> {
     Ok((major, minor))
 }
 
-impl Compiled {
-    /// A whole image (not units to link), compiled `seconds` ago or taken
-    /// from the cache (`cached`).
-    pub fn image(image: Vec<u8>, cubin: bool, cached: bool, seconds: f64, arch: u32) -> Self {
-        Compiled {
-            image,
-            cubin,
-            cached,
-            seconds,
-            arch: format!("sm_{arch}"),
-            units: vec![],
-            store: None,
-            linked: 0,
-            whole: None,
-        }
-    }
-}
-
 /// A compiled module image.
 #[derive(Clone, Debug)]
 pub struct Compiled {
@@ -95,6 +77,24 @@ pub struct Compiled {
     /// With `units`: the source, to compile as one program should the
     /// driver fail to link them.
     pub whole: Option<String>,
+}
+
+impl Compiled {
+    /// A whole image (not units to link), compiled `seconds` ago or taken
+    /// from the cache (`cached`).
+    pub fn image(image: Vec<u8>, cubin: bool, cached: bool, seconds: f64, arch: u32) -> Self {
+        Compiled {
+            image,
+            cubin,
+            cached,
+            seconds,
+            arch: format!("sm_{arch}"),
+            units: vec![],
+            store: None,
+            linked: 0,
+            whole: None,
+        }
+    }
 }
 
 /// Compile `source` for `sm_<arch>` (e.g. 90), through the disk cache in

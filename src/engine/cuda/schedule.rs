@@ -215,6 +215,9 @@ pub(super) struct Slot {
     pub task: usize,
     /// Runs the previous step's instance of the task (deferred).
     pub deferred: bool,
+    /// Waits within its phase for flags that an earlier slot sets (a fused
+    /// step's cell update, a rule ordered by flags).
+    pub waits: bool,
 }
 
 /// The phases of a step, in order.
@@ -333,12 +336,13 @@ fn greedy(tasks: &[Task], flags: bool) -> Schedule {
 /// the others", each after every earlier item it conflicts with (or, for
 /// what flags order, in the same phase or after).
 fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
-    let order: Vec<Slot> = (0..tasks.len())
+    let mut order: Vec<Slot> = (0..tasks.len())
         .filter(|&t| deferred[t])
         .chain((0..tasks.len()).filter(|&t| !deferred[t]))
         .map(|task| Slot {
             task,
             deferred: deferred[task],
+            waits: false,
         })
         .collect();
     let (reads, writes): (Vec<Vec<Res>>, Vec<Vec<Res>>) = order
@@ -378,12 +382,13 @@ fn pack(tasks: &[Task], deferred: &[bool], flags: bool) -> Schedule {
         }
         // Flags only where the pair shares a phase (else a barrier
         // orders them, and waits would cost for nothing).
-        used.extend(
-            waived
-                .iter()
-                .filter(|(m, _)| phase_of[*m] == p)
-                .map(|(_, f)| *f),
-        );
+        let in_phase: Vec<Flag> = waived
+            .iter()
+            .filter(|(m, _)| phase_of[*m] == p)
+            .map(|(_, f)| *f)
+            .collect();
+        order[n].waits = !in_phase.is_empty();
+        used.extend(in_phase);
         phase_of.push(p);
     }
     let n_phases = phase_of.iter().map(|p| p + 1).max().unwrap_or(0);
@@ -443,18 +448,19 @@ fn cost(tasks: &[Task], s: &Schedule) -> f64 {
 /// expressions in `cbm_phase`: the tasks packed one after another into the
 /// grid's warps, each given as many as it keeps busy (`Task::warps`), so
 /// that no two share a warp while the grid has enough. Tasks that wait for
-/// flags (a fused step's cell updates) are packed down from the last warp,
+/// flags (`Slot::waits`: a fused step's cell updates) are packed down from the last warp,
 /// the others up from the first: where the grid is too small, a task that
 /// waits then shares its warps with the last of the others, not with a
 /// delivery it waits for. With `CBM_EVEN_SHARES` (`CBM_ROT`'s first
 /// argument), the grid in equal shares in the order of the tasks, as
 /// before the fifteenth session.
-fn rotations<'a>(tasks: impl Iterator<Item = &'a Task>) -> Vec<String> {
-    tasks
+fn rotations(slots: &[Slot], tasks: &[Task]) -> Vec<String> {
+    slots
+        .iter()
         .enumerate()
-        .map(|(x, t)| {
-            // (`cbm_await(`: the code waits for a flag; see codegen/flags.rs.)
-            let pack = if t.code.contains("cbm_await(") {
+        .map(|(x, slot)| {
+            let t = &tasks[slot.task];
+            let pack = if slot.waits {
                 "cbm_pack_down(&down_"
             } else {
                 "cbm_pack_up(&up_"
@@ -498,10 +504,7 @@ impl Schedule {
             // The tasks of a phase are independent but for flags: each
             // starts at warps of its own (`rotations`), so that they run
             // side by side instead of one after another in the same warps.
-            for (x, r) in rotations(slots.iter().map(|slot| &tasks[slot.task]))
-                .iter()
-                .enumerate()
-            {
+            for (x, r) in rotations(slots, tasks).iter().enumerate() {
                 run.push_str(&format!("        const u64 r{x}_ = {r};\n"));
             }
             for (x, slot) in slots.iter().enumerate() {
@@ -655,7 +658,8 @@ mod tests {
         assert_eq!(s.phases.len(), 1, "{s:?}");
         assert!(s.phases[0].contains(&Slot {
             task: 1,
-            deferred: true
+            deferred: true,
+            waits: false
         }));
         let rec = task("rec", &[Res::Var(0, 0)], &[], None, Defer::Yes);
         let tasks = [tasks[0].clone(), tasks[1].clone(), rec];
@@ -663,7 +667,8 @@ mod tests {
         assert_eq!(s.phases.len(), 2, "{s:?}");
         assert!(s.phases[1].contains(&Slot {
             task: 2,
-            deferred: false
+            deferred: false,
+            waits: false
         }));
     }
 
@@ -702,11 +707,13 @@ mod tests {
             vec![
                 Slot {
                     task: 1,
-                    deferred: true
+                    deferred: true,
+                    waits: false
                 },
                 Slot {
                     task: 0,
-                    deferred: false
+                    deferred: false,
+                    waits: true
                 }
             ]
         );

@@ -76,10 +76,10 @@ impl Variant {
     /// As `from_env_for`, with the variables' values from `var`, and
     /// `fuse` where `CBMC_CUDA_FUSE` is unset.
     pub fn from_vars(var: impl Fn(&str) -> Option<String>, fuse: bool) -> Result<Self, String> {
-        let on = |name: &str| var(name).is_some_and(|v| !v.is_empty() && v != "0");
         // Set, the variable decides (`0` or empty: off); unset, the default.
         let on_or =
             |name: &str, default: bool| var(name).map_or(default, |v| !v.is_empty() && v != "0");
+        let on = |name: &str| on_or(name, false);
         let delivery = match var("CBMC_CUDA_DELIVERY").as_deref() {
             None | Some("") | Some("auto") => Delivery::Auto,
             Some("scan") => Delivery::Scan,
