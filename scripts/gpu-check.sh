@@ -107,12 +107,18 @@ else
     failed=1
 fi
 # Every other way at once: every model fused with its rules in their
-# deliveries' phase, every delivery that can through source words, warps
-# spread, equal shares, the generation barrier.
-if step "parity (the other ways)" env CBMC_CUDA_FUSE=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-    row "parity tests (fused, rule flags, words, spread, even, generation)" "passed"
+# deliveries' phase and its sources drawn early, every delivery that can
+# through source words, warps spread, equal shares, the generation barrier.
+if step "parity (the other ways)" env CBMC_CUDA_FUSE=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
+    row "parity tests (fused, rule flags, sources early, words, spread, even, generation)" "passed"
 else
-    row "parity tests (fused, rule flags, words, spread, even, generation)" "FAILED (see gpu-check.log)"
+    row "parity tests (fused, rule flags, sources early, words, spread, even, generation)" "FAILED (see gpu-check.log)"
+    failed=1
+fi
+if step "parity (sources early)" env CBMC_CUDA_EARLY_SOURCES=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
+    row "cerebellum parity (sources drawn early, CBMC_CUDA_EARLY_SOURCES=1)" "passed"
+else
+    row "cerebellum parity (sources drawn early, CBMC_CUDA_EARLY_SOURCES=1)" "FAILED (see gpu-check.log)"
     failed=1
 fi
 if step "parity (rule flags)" env CBMC_CUDA_RULE_FLAGS=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
@@ -175,7 +181,7 @@ for v in CBMC_CUDA_STAGE=1 CBMC_CUDA_STAGE=0; do
     last | grep -E '^cuda host|^simulated'
 done
 # The defaults' other ways, one at a time.
-for v in CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even CBMC_CUDA_FUSE=0 CBMC_CUDA_SPREAD=1 CBMC_CUDA_BARRIER=generation CBMC_CUDA_DELIVERY=scan; do
+for v in CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even CBMC_CUDA_FUSE=0 CBMC_CUDA_SPREAD=1 CBMC_CUDA_BARRIER=generation CBMC_CUDA_DELIVERY=scan; do
     step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
     row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
 done
@@ -183,6 +189,8 @@ step "cerebellum 60 s, --Ofast-compile=min" env CBMC_NVRTC_OPTIONS=--Ofast-compi
 row "cerebellum 60 s, --Ofast-compile=min" "$(wall) s wall; $(compile_line)"
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
 step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
+last | grep -A40 '^cuda profile'
+step "cerebellum profile, sources early" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_EARLY_SOURCES=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'
 step "cerebellum profile, even shares" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_SHARES=even "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'

@@ -67,8 +67,9 @@ fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
 
 /// The kernels' variants (`codegen::Variant`): profiling timers, each way
 /// of finding a delivery's spiking synapses, warps spread over the blocks,
-/// tasks in equal shares of the grid, the generation barrier, the step of fewer phases (with the profile's
-/// timers too, as gpu-check.sh runs it).
+/// tasks in equal shares of the grid, the generation barrier, the step of
+/// fewer phases (with the profile's timers too, as gpu-check.sh runs it),
+/// with its rules flagged, with its sources drawn a step early.
 #[test]
 fn every_variant_of_the_kernels_compiles() {
     if !nvrtc_here() {
@@ -99,6 +100,12 @@ fn every_variant_of_the_kernels_compiles() {
         codegen::Variant {
             fuse: true,
             rule_flags: true,
+            ..Default::default()
+        },
+        codegen::Variant {
+            fuse: true,
+            early_sources: true,
+            profile: true,
             ..Default::default()
         },
     ];

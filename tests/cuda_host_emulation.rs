@@ -61,6 +61,16 @@ fn fused_rules() -> Variant {
     }
 }
 
+/// The step of fewer phases with its spike sources drawn a step early
+/// (`CBMC_CUDA_EARLY_SOURCES=1`): their deliveries run beside the cells of
+/// the step, a launch's first step drawn before it.
+fn fused_early() -> Variant {
+    Variant {
+        early_sources: true,
+        ..fused()
+    }
+}
+
 /// Every delivery that can finds its spiking synapses through source
 /// words, a task's warps are spread over the blocks and start at equal
 /// shares of the grid (the generation barrier too, though the emulated
@@ -154,6 +164,27 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
         eprintln!("kernels.cbm, fused, rules flagged, {setup:?}: {c:?}");
         assert_eq!(c.steps, ir.steps);
     }
+    // Its sources drawn a step early: time-varying ones, spike times, a
+    // teacher, a rule and an `on_post` reading a source's last spikes
+    // (kept in three rows).
+    let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
+    for what in [
+        "cbm_src_Drive(s + 1, c0,",
+        "cbm_src_Times(s + 1, c0,",
+        "cbm_src_Drive(s, c0,",
+        "LSPK_Const[((u64)s % 3ull)",
+    ] {
+        assert!(
+            g.source.contains(what),
+            "no `{what}` with sources drawn early"
+        );
+    }
+    let lib = library_of(&ir, "kernels_fused_early", fused_early());
+    for setup in [&setups[0], &setups[2], &setups[3]] {
+        let c = compare_with("kernels.cbm", &ir, &lib, setup, &fused_early());
+        eprintln!("kernels.cbm, fused, sources early, {setup:?}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
+    }
 }
 
 /// Every mechanism of the step of fewer phases in one small model
@@ -218,6 +249,58 @@ fn the_fused_step_matches_the_cpu_engine() {
     assert_eq!(c.steps, ir.steps);
 }
 
+/// Sources drawn a step early (`CBMC_CUDA_EARLY_SOURCES=1`): a rule that
+/// reads a source's last spikes runs at the start of the next step beside
+/// the source drawing the step after (three rows: early_sources.cbm); a
+/// source whose spikes an `on_post` reads before it in the step is not
+/// drawn early (late_source.cbm). Chunks of one step (every launch starts
+/// with its prologue), odd ones and ones started ahead.
+#[test]
+fn sources_drawn_early_match_the_cpu_engine() {
+    if skip() {
+        return;
+    }
+    for (file, early, late) in [
+        ("early_sources", "cbm_src_S(s + 1, c0,", None),
+        (
+            "late_source",
+            "cbm_src_S(s + 1, c0,",
+            Some("cbm_src_Late(s, c0,"),
+        ),
+    ] {
+        let ir = prepare(&format!("tests/cuda_models/{file}.cbm"), &[]);
+        let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
+        assert!(g.source.contains(early), "{file}: no `{early}`");
+        if let Some(late) = late {
+            assert!(g.source.contains(late), "{file}: no `{late}`");
+        } else {
+            let deferred = "cbm_every0_watch(s - 1, c0, r0_)); // deferred";
+            assert!(
+                g.source.contains(deferred),
+                "{file}: the rule is not deferred"
+            );
+            assert!(
+                g.source.contains("LSPK_S[((u64)s % 3ull)"),
+                "{file}: not three rows"
+            );
+        }
+        let lib = library_of(&ir, &format!("{file}_early"), fused_early());
+        for (blocks, chunk, full_state) in [(2, 1, true), (3, 37, true), (2, 15, false)] {
+            let setup = Setup {
+                blocks,
+                threads: 64,
+                persistent: true,
+                chunk,
+                full_state,
+            };
+            let c = compare_with(file, &ir, &lib, &setup, &fused_early());
+            eprintln!("{file}, sources early, {setup:?}: {c:?}");
+            assert_eq!(c.steps, ir.steps);
+            assert!(c.spikes > 300, "too few spikes to test anything: {c:?}");
+        }
+    }
+}
+
 #[test]
 fn other_seeds_and_a_larger_grid() {
     if skip() {
@@ -269,6 +352,30 @@ fn cerebellum_matches_the_cpu_engine() {
     let lib = library_of(&ir, "cerebellum_fused", fused());
     let c = compare_with("cerebellum.cbm, fused", &ir, &lib, &setup, &fused());
     eprintln!("cerebellum.cbm, fused: {c:?}");
+    assert_eq!(c.steps, ir.steps);
+    // Its PF and MF drawn a step early (`CBMC_CUDA_EARLY_SOURCES=1`): their
+    // deliveries share the cells' phase unflagged, the PKJ wait only for
+    // the BC deliveries.
+    let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
+    assert_eq!(g.phases[0].len(), 14, "{:?}", g.phases);
+    assert!(
+        g.phases[0].contains(&"deliver_pf_pkj".to_string()),
+        "{:?}",
+        g.phases
+    );
+    assert!(
+        g.source.contains("#define CBM_FLAG_0 0"),
+        "the PF->PKJ delivery is flagged"
+    );
+    let lib = library_of(&ir, "cerebellum_fused_early", fused_early());
+    let c = compare_with(
+        "cerebellum.cbm, sources early",
+        &ir,
+        &lib,
+        &setup,
+        &fused_early(),
+    );
+    eprintln!("cerebellum.cbm, sources early: {c:?}");
     assert_eq!(c.steps, ir.steps);
 }
 

@@ -37,16 +37,19 @@ __device__ u64 cbm_prof[2 * CBM_PHASES];
 // compile test build both.
 #ifndef CBM_ONLY_PHASE_KERNEL
 extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
+    int flagged = 0;  // a NaN somewhere (the top bit of the barrier word)
+    u32 barriers = 0; // this launch's grid barriers so far
+    // Sources drawn a step early (`cbm_phase`'s parts & 4) draw the first
+    // step's spikes here; each later step's in the step before it.
+    if (cbm_prologue(s0, c0)) flagged = cbm_grid_sync(++barriers);
     CBM_PROFILE_START
     // Iterations 0 .. n - 1 are the steps; iteration `last` (n, or the one
     // after an error) runs only the deferred tasks of the step before it.
     // One loop, so that the step's code appears once in the kernel.
     int last = n;
-    int flagged = 0;  // a NaN somewhere (the top bit of the barrier word)
-    u32 barriers = 0; // this launch's grid barriers so far
     for (int it = 0; it <= last; ++it) {
         const i64 s = s0 + it;
-        const int parts = it == last ? 1 : it > 0 ? 3 : 2;
+        const int parts = (it == last ? 1 : it > 0 ? 3 : 2) | (it + 1 < last ? 4 : 0);
         for (int k = 0; k < CBM_PHASES; ++k) {
             if (!cbm_phase_active(k, s, parts)) continue;
             cbm_phase(k, s, c0, parts);
@@ -64,7 +67,8 @@ extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
 #endif
 
 // One phase of one step, for launches without a cooperative grid; `parts`
-// as in `cbm_phase`. The host launches every phase of every step of a
+// as in `cbm_phase` (never with 4: sources are drawn early only in the
+// persistent kernel's fused step). The host launches every phase of every step of a
 // chunk (the first with parts = 2, the others with 3), then every phase
 // with parts = 1 and the step after the last, for its deferred tasks.
 // Nothing runs for the steps after one in which a value became NaN.

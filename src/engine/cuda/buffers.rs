@@ -90,8 +90,8 @@ pub(super) struct Contents<'a> {
     /// The source words and runs of each projection whose delivery may
     /// read them (`Entry::CscWords`, `Entry::CscRuns`).
     words: Vec<Option<(Vec<u64>, Vec<u32>)>>,
-    /// Buffers kept per step parity (`Generated::parity_rows`).
-    parity_rows: Vec<Entry>,
+    /// Buffers kept in rows, with their rows (`Generated::parity_rows`).
+    parity_rows: Vec<(Entry, usize)>,
 }
 
 impl<'a> Contents<'a> {
@@ -148,13 +148,12 @@ impl<'a> Contents<'a> {
         })
     }
 
-    /// Copies of a buffer: two where it is kept per step parity.
+    /// Copies of a buffer: more than one where it is kept in rows.
     fn rows_of(&self, e: &Entry) -> usize {
-        if self.parity_rows.contains(e) {
-            2
-        } else {
-            1
-        }
+        self.parity_rows
+            .iter()
+            .find(|(x, _)| x == e)
+            .map_or(1, |&(_, rows)| rows)
     }
 
     fn csc_ids(&self, q: usize) -> Option<&Vec<u32>> {

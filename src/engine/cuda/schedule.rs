@@ -35,6 +35,15 @@
 //!
 //! A wait only waits for work in an earlier slot of its phase, every warp
 //! runs its slots in order, and every warp is resident: so waits end.
+//!
+//! **Sources drawn a step early** (`Task::early`, with flags only) come
+//! last in the task list and run for the step after: their spikes depend
+//! on nothing but their own state, so the deliveries of a step's spikes
+//! find them drawn at the step's start and need not be deferred behind
+//! flags to the next one. The kernel draws a launch's first step before
+//! it (`cbm_prologue`).
+
+use std::fmt::Write;
 
 /// What a task reads or writes, for deciding which tasks may share a phase.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -94,6 +103,11 @@ pub(super) struct Task {
     /// 32 cells or synapses; `ALL_WARPS`: as many as the grid has), so
     /// that the tasks of a phase get warps of their own (`emit`).
     pub warps: u64,
+    /// A spike source drawn a step early (`Variant::early_sources`): at
+    /// step `s` it runs for step `s + 1`, after every other task (its place
+    /// in the task list), and before a launch's first step for that step
+    /// (`cbm_prologue`). What it writes is then the next step's.
+    pub early: bool,
 }
 
 /// `Task::warps` of a task whose threads cover the whole grid.
@@ -475,6 +489,22 @@ fn rotations(slots: &[Slot], tasks: &[Task]) -> Vec<String> {
         .collect()
 }
 
+/// The start of a phase's code in `cbm_phase`: the first thread of each
+/// of its tasks, `r<x>_` (`rotations`).
+fn phase_rotations(slots: &[Slot], tasks: &[Task]) -> String {
+    let mut out = format!(
+        "#ifdef CBM_EVEN_SHARES\n        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;\n#else\n        const u64 nw_ = cbm_nwarps();\n        u64 up_ = 0, down_ = 0;\n        (void)up_;\n        (void)down_;\n#endif\n",
+        slots.len().max(1)
+    );
+    // The tasks of a phase are independent but for flags: each starts at
+    // warps of its own (`rotations`), so that they run side by side
+    // instead of one after another in the same warps.
+    for (x, r) in rotations(slots, tasks).iter().enumerate() {
+        let _ = writeln!(out, "        const u64 r{x}_ = {r};");
+    }
+    out
+}
+
 impl Schedule {
     /// The phases a step runs on average (periodic ones only in their steps).
     pub(super) fn expected_phases(&self, tasks: &[Task]) -> f64 {
@@ -483,7 +513,7 @@ impl Schedule {
 
     /// `cbm_phase(k, s, c0, parts)`: the tasks of phase `k`; bit 0 of
     /// `parts` runs the deferred tasks of step `s - 1`, bit 1 the others
-    /// of step `s`. And `cbm_phase_active(k, s, parts)`: whether any of
+    /// of step `s`, bit 2 the sources drawn early, for step `s + 1`. And `cbm_phase_active(k, s, parts)`: whether any of
     /// them acts, so that the kernel can skip the phase and its barrier.
     pub(super) fn emit(&self, tasks: &[Task]) -> String {
         let mut run = String::from(
@@ -496,21 +526,17 @@ impl Schedule {
         // `names`, each with its phase.
         let mut timed_phase = vec![];
         for (p, slots) in self.phases.iter().enumerate() {
-            run.push_str(&format!(
-                "    case {p}: {{\n#ifdef CBM_EVEN_SHARES\n        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;\n#else\n        const u64 nw_ = cbm_nwarps();\n        u64 up_ = 0, down_ = 0;\n        (void)up_;\n        (void)down_;\n#endif\n",
-                slots.len().max(1)
-            ));
-            let mut parts: [(bool, Vec<String>); 2] = Default::default();
-            // The tasks of a phase are independent but for flags: each
-            // starts at warps of its own (`rotations`), so that they run
-            // side by side instead of one after another in the same warps.
-            for (x, r) in rotations(slots, tasks).iter().enumerate() {
-                run.push_str(&format!("        const u64 r{x}_ = {r};\n"));
-            }
+            let _ = writeln!(run, "    case {p}: {{");
+            run.push_str(&phase_rotations(slots, tasks));
+            // Per bit of `parts` (1, 2, 4): whether a task always acts, and
+            // the periods of those that do not.
+            let mut parts: [(bool, Vec<String>); 3] = Default::default();
             for (x, slot) in slots.iter().enumerate() {
                 let t = &tasks[slot.task];
                 let (bit, step) = if slot.deferred {
                     (1, "s - 1")
+                } else if t.early {
+                    (4, "s + 1")
                 } else {
                     (2, "s")
                 };
@@ -520,12 +546,14 @@ impl Schedule {
                     t.name,
                     if slot.deferred {
                         " // deferred: the step before"
+                    } else if t.early {
+                        " // drawn early: the step after"
                     } else {
                         ""
                     }
                 ));
                 timed_phase.push(p.to_string());
-                let part = &mut parts[usize::from(slot.deferred)];
+                let part = &mut parts[bit >> 1];
                 match t.period {
                     Some(per) if per > 1 => {
                         part.1.push(format!("(u64)({step}) % {per}ull == 0ull"))
@@ -535,7 +563,8 @@ impl Schedule {
             }
             // Per bit of `parts`: always, or at the steps of some period.
             let mut conds = vec![];
-            for (bit, (always, periods)) in [2, 1].into_iter().zip(parts.iter_mut()) {
+            for bit in [2, 1, 4] {
+                let (always, periods) = &mut parts[bit >> 1];
                 periods.dedup();
                 if *always {
                     conds.push(format!("(parts & {bit})"));
@@ -555,7 +584,34 @@ impl Schedule {
         }
         run.push_str("    default: break;\n    }\n    (void)s;\n    (void)c0;\n}\n\n");
         active.push_str("    default: return 0;\n    }\n    (void)s;\n    (void)parts;\n}\n\n");
-        task_timers(&timed_phase) + &active + &run
+        task_timers(&timed_phase) + &active + &run + &self.prologue(tasks)
+    }
+
+    /// `cbm_prologue(s, c0)`: the sources drawn a step early
+    /// (`Task::early`), drawing step `s` itself, for a launch's first step
+    /// (whose step before ran in the launch before, or not at all); 1 if
+    /// there are any, for the grid barrier after them.
+    fn prologue(&self, tasks: &[Task]) -> String {
+        let slots: Vec<Slot> = self
+            .phases
+            .iter()
+            .flatten()
+            .filter(|s| tasks[s.task].early)
+            .copied()
+            .collect();
+        let mut out = String::from("__device__ int cbm_prologue(i64 s, i64 c0) {\n");
+        if !slots.is_empty() {
+            out.push_str(&phase_rotations(&slots, tasks));
+            for (x, slot) in slots.iter().enumerate() {
+                let _ = writeln!(out, "        cbm_{}(s, c0, r{x}_);", tasks[slot.task].name);
+            }
+        }
+        let _ = write!(
+            out,
+            "    (void)s;\n    (void)c0;\n    return {};\n}}\n\n",
+            u8::from(!slots.is_empty())
+        );
+        out
     }
 
     /// Task names per phase; deferred ones marked.
@@ -569,6 +625,8 @@ impl Schedule {
                         let n = tasks[s.task].name.clone();
                         if s.deferred {
                             format!("{n} (step before)")
+                        } else if tasks[s.task].early {
+                            format!("{n} (step after)")
                         } else {
                             n
                         }
@@ -621,6 +679,7 @@ mod tests {
             defer,
             cell_flags: CellFlags::None,
             target_flags: None,
+            early: false,
             warps: 1,
         }
     }
@@ -781,6 +840,57 @@ mod tests {
         let bump = task("bump", &[], &[Res::Syn(0)], None, Defer::No);
         let s = schedule(&[rule, bump], false);
         assert!(s.phases.iter().flatten().all(|x| !x.deferred), "{s:?}");
+    }
+
+    /// A source drawn a step early (last in the list, writing only its own
+    /// state) lets a one-step delivery of its spikes run undeferred and
+    /// unflagged beside the cells it feeds; the kernel draws a launch's
+    /// first step in `cbm_prologue`.
+    #[test]
+    fn a_source_drawn_early_frees_its_deliveries_from_flags() {
+        let target = task(
+            "cells",
+            &[Res::Var(1, 0), Res::RingNow(0)],
+            &[Res::Var(1, 0), Res::Spk(1), Res::Mask(1), Res::RingNow(0)],
+            None,
+            Defer::No,
+        );
+        let mut source = task(
+            "src",
+            &[],
+            &[Res::Spk(0), Res::Mask(0), Res::Src(0)],
+            None,
+            Defer::No,
+        );
+        let usual = [source.clone(), one_step_delivery(), target.clone()];
+        let s = schedule(&usual, true);
+        assert_eq!(s.flagged, vec![0], "{s:?}");
+        source.writes = vec![Res::Src(0)];
+        source.early = true;
+        let tasks = [one_step_delivery(), target, source];
+        let s = schedule(&tasks, true);
+        assert_eq!(s.phases.len(), 1, "{s:?}");
+        assert!(s.flagged.is_empty(), "{s:?}");
+        assert!(s.phases[0].iter().all(|x| !x.deferred && !x.waits), "{s:?}");
+        let code = s.emit(&tasks);
+        assert!(
+            code.contains("if (parts & 4) CBM_TIMED(2, cbm_src(s + 1, c0, r2_));"),
+            "{code}"
+        );
+        assert!(
+            code.contains("case 0: return (parts & 2) || (parts & 4);"),
+            "{code}"
+        );
+        assert!(
+            code.contains("cbm_src(s, c0, r0_);\n    (void)s;"),
+            "{code}"
+        );
+        assert!(code.contains("return 1;\n}"), "{code}");
+        let none = schedule(&usual, true).emit(&usual);
+        assert!(
+            none.contains("int cbm_prologue(i64 s, i64 c0) {\n    (void)s;"),
+            "{none}"
+        );
     }
 
     /// A phase of periodic tasks is skipped in the other steps.

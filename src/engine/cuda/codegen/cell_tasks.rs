@@ -10,6 +10,7 @@ impl Gen<'_> {
         let n = p.size;
         let w = mask_words(n);
         let name = format!("src_{}", p.name);
+        let early = self.rows.early[pi];
         let lspk = self.row_of(Entry::Lspk { pop: pi });
         let mask = self.name(Entry::Mask { pop: pi });
         let mut body = self.carry(Entry::Lspk { pop: pi }, &ind(3));
@@ -95,11 +96,21 @@ impl Gen<'_> {
             name,
             code,
             reads: vec![],
-            writes: vec![Res::Spk(pi), self.spk_res(pi), Res::Mask(pi), Res::Src(pi)],
+            // Drawn a step early, the task writes the next step's mask row
+            // and last spike row, which no task of the step touches (the
+            // step's are written, those of the step before no longer
+            // written: `rows`): of what it touches, only its own state is
+            // this step's.
+            writes: if early {
+                vec![Res::Src(pi)]
+            } else {
+                vec![Res::Spk(pi), self.spk_res(pi), Res::Mask(pi), Res::Src(pi)]
+            },
             period: None,
             defer: Defer::No,
             cell_flags: CellFlags::None,
             target_flags: None,
+            early,
             warps: warps_for(n),
         }
     }
@@ -389,6 +400,7 @@ impl Gen<'_> {
             defer: Defer::No,
             cell_flags,
             target_flags: None,
+            early: false,
             warps: if one_warp { 1 } else { warps_for(n) },
         }
     }
@@ -439,6 +451,7 @@ impl Gen<'_> {
             defer: Defer::No,
             cell_flags: CellFlags::None,
             target_flags: None,
+            early: false,
             warps: warps_for(n),
         }
     }

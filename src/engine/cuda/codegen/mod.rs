@@ -70,8 +70,10 @@ pub struct Generated {
     /// first looking up its id; periodic rules look up the position
     /// (`CsrPos`).
     pub csc_order: Vec<bool>,
-    /// Buffers kept per step parity: twice the cells (`Variant::fuse`).
-    pub parity_rows: Vec<Entry>,
+    /// Buffers kept in rows, each with its rows (copies of the cells):
+    /// per step parity (`Variant::fuse`), or three for a source drawn a
+    /// step early (`Variant::early_sources`).
+    pub parity_rows: Vec<(Entry, usize)>,
 }
 
 /// Which projections keep their synapse variables in CSC order: those with
@@ -165,7 +167,7 @@ pub fn generate_with(ir: &Ir, variant: &Variant) -> Result<Generated, String> {
         csc_order: csc_order(ir),
         fuse: variant.fuse,
         rule_flags: variant.fuse && variant.rule_flags,
-        rows: rows::parity_rows(ir, variant.fuse),
+        rows: rows::parity_rows(ir, variant.fuse, variant.early_sources),
         traced_by_cells: vec![false; ir.recorders.len()],
         cell_flag_pops: vec![],
     };
@@ -606,6 +608,9 @@ impl Gen<'_> {
             }
         }
         tasks.extend(self.record_tasks());
+        // Sources drawn a step early come last: at step `s` they draw step
+        // `s + 1`, after everything of step `s` (stable: in their order).
+        tasks.sort_by_key(|t| t.early);
         Ok(tasks)
     }
 }

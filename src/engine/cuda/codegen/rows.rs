@@ -1,4 +1,5 @@
-//! Last spike and last teacher steps kept per step parity (`Variant::fuse`).
+//! Last spike and last teacher steps kept per step parity (`Variant::fuse`),
+//! and the sources drawn a step early (`Variant::early_sources`).
 //!
 //! A periodic rule that reads `pre.last_spike` or `post.last_teacher` may
 //! run at the start of the next step only if that step's cells do not
@@ -11,15 +12,24 @@
 //! A reader that comes before the writer in the step would find the row
 //! not yet carried over, so a buffer is kept per parity only where every
 //! reader comes after its writer.
+//!
+//! A source drawn a step early writes step `s + 1`'s row during step `s`,
+//! while step `s` reads row `s` and a task deferred from step `s - 1`
+//! reads row `s - 1`: its last spikes, where anything reads them, are kept
+//! in three rows (`s % 3`). It may be drawn early only where every reader of
+//! its last spikes comes after it in the step (else that reader would find
+//! the step's spikes already there).
 
 use super::*;
 
-/// Per population (`Lspk`) and per teacher projection (`Tarr`): kept per
-/// step parity?
+/// Per population (`Lspk`): how many rows (1, 2 per step parity, or 3
+/// for a source drawn early); per teacher projection (`Tarr`): kept per step
+/// parity?; per population: a source drawn a step early?
 #[derive(Clone, Debug, Default)]
 pub(super) struct ParityRows {
-    pub spk: Vec<bool>,
+    pub spk: Vec<usize>,
     pub tarr: Vec<bool>,
+    pub early: Vec<bool>,
 }
 
 /// Where a handler runs in the step, by the position of the population
@@ -32,11 +42,13 @@ enum Place {
     BeforeStep(usize),
 }
 
-/// Which last spike and teacher steps to keep per step parity.
-pub(super) fn parity_rows(ir: &Ir, fuse: bool) -> ParityRows {
+/// Which last spike and teacher steps to keep per step parity, and which
+/// sources are drawn a step early (`early`: where they may).
+pub(super) fn parity_rows(ir: &Ir, fuse: bool, early: bool) -> ParityRows {
     let mut rows = ParityRows {
-        spk: vec![false; ir.populations.len()],
+        spk: vec![1; ir.populations.len()],
         tarr: vec![false; ir.projections.len()],
+        early: vec![false; ir.populations.len()],
     };
     if !fuse {
         return rows;
@@ -45,8 +57,10 @@ pub(super) fn parity_rows(ir: &Ir, fuse: bool) -> ParityRows {
     for (k, &p) in ir.schedule.iter().enumerate() {
         pos[p] = k;
     }
-    // Per buffer: read by a rule; read before its writer.
+    // Per buffer: read by a rule; read before its writer. And whether
+    // anything reads a population's last spikes at all.
     let mut spk = vec![(false, false); ir.populations.len()];
+    let mut spk_read = vec![false; ir.populations.len()];
     let mut tarr = vec![(false, false); ir.projections.len()];
     for q in &ir.projections {
         let teacher = q.teacher;
@@ -78,9 +92,11 @@ pub(super) fn parity_rows(ir: &Ir, fuse: bool) -> ParityRows {
             visit_exprs(stmts, &mut |e| {
                 walk(e, &mut |x| match x {
                     Expr::Pre(CellAccess::LastSpike | CellAccess::Spiked) => {
+                        spk_read[q.source] = true;
                         note(&mut spk[q.source], q.source, true)
                     }
                     Expr::Post(CellAccess::LastSpike | CellAccess::Spiked) => {
+                        spk_read[q.target] = true;
                         note(&mut spk[q.target], q.target, true)
                     }
                     Expr::Post(CellAccess::LastTeacher) => {
@@ -93,8 +109,16 @@ pub(super) fn parity_rows(ir: &Ir, fuse: bool) -> ParityRows {
             });
         }
     }
-    for (p, &(by_rule, early)) in spk.iter().enumerate() {
-        rows.spk[p] = by_rule && !early;
+    for (p, &(by_rule, read_early)) in spk.iter().enumerate() {
+        let source = matches!(ir.populations[p].kind, PopulationKindIr::Source(_));
+        rows.early[p] = early && source && !read_early;
+        rows.spk[p] = if rows.early[p] && spk_read[p] {
+            3
+        } else if by_rule && !read_early {
+            2
+        } else {
+            1
+        };
     }
     for (t, &(by_rule, early)) in tarr.iter().enumerate() {
         rows.tarr[t] = by_rule && !early;
@@ -103,13 +127,15 @@ pub(super) fn parity_rows(ir: &Ir, fuse: bool) -> ParityRows {
 }
 
 impl Gen<'_> {
-    /// Cells of a last spike (`Entry::Lspk`) or last teacher
-    /// (`Entry::Tarr`) buffer kept per step parity; None where it is one row.
-    fn parity_cells(&self, e: Entry) -> Option<usize> {
+    /// The cells and rows of a last spike (`Entry::Lspk`) or last teacher
+    /// (`Entry::Tarr`) buffer kept in rows; None where it is one row.
+    fn row_cells(&self, e: Entry) -> Option<(usize, usize)> {
         match e {
-            Entry::Lspk { pop } if self.rows.spk[pop] => Some(self.pop_size(pop)),
+            Entry::Lspk { pop } if self.rows.spk[pop] > 1 => {
+                Some((self.pop_size(pop), self.rows.spk[pop]))
+            }
             Entry::Tarr { proj } if self.rows.tarr[proj] => {
-                Some(self.pop_size(self.ir.projections[proj].target))
+                Some((self.pop_size(self.ir.projections[proj].target), 2))
             }
             _ => None,
         }
@@ -118,8 +144,8 @@ impl Gen<'_> {
     /// Such a buffer as step `s` reads and writes it.
     pub(super) fn row_of(&mut self, e: Entry) -> String {
         let name = self.name(e);
-        match self.parity_cells(e) {
-            Some(n) => format!("({name} + ((u64)s & 1ull) * {n}ull)"),
+        match self.row_cells(e) {
+            Some((n, rows)) => format!("({name} + {} * {n}ull)", row_index(rows, 0)),
             None => name,
         }
     }
@@ -127,16 +153,25 @@ impl Gen<'_> {
     /// The line that carries cell `i`'s value of such a buffer over from
     /// the row of the step before (nothing where there is one row).
     pub(super) fn carry(&mut self, e: Entry, pad: &str) -> String {
-        let Some(n) = self.parity_cells(e) else {
+        let Some((n, rows)) = self.row_cells(e) else {
             return String::new();
         };
         let name = self.name(e);
-        format!("{pad}{name}[((u64)s & 1ull) * {n}ull + i] = {name}[(((u64)s + 1ull) & 1ull) * {n}ull + i]; // (a row per step parity)\n")
+        let what = if rows == 2 {
+            "a row per step parity"
+        } else {
+            "a row per step modulo 3"
+        };
+        format!(
+            "{pad}{name}[{} * {n}ull + i] = {name}[{} * {n}ull + i]; // ({what})\n",
+            row_index(rows, 0),
+            row_index(rows, rows - 1)
+        )
     }
 
     /// What a task that reads the cells' last spike steps reads.
     pub(super) fn spk_res(&self, pop: usize) -> Res {
-        if self.rows.spk[pop] {
+        if self.rows.spk[pop] > 1 {
             Res::SpkRow(pop)
         } else {
             Res::Spk(pop)
@@ -152,14 +187,29 @@ impl Gen<'_> {
         }
     }
 
-    /// The buffers kept per step parity (twice the cells).
-    pub(super) fn parity_entries(&self) -> Vec<Entry> {
+    /// The buffers kept in rows, each with its rows (copies of the cells).
+    pub(super) fn parity_entries(&self) -> Vec<(Entry, usize)> {
         let spk = (0..self.rows.spk.len())
-            .filter(|&p| self.rows.spk[p])
-            .map(|pop| Entry::Lspk { pop });
+            .filter(|&p| self.rows.spk[p] > 1)
+            .map(|pop| (Entry::Lspk { pop }, self.rows.spk[pop]));
         let tarr = (0..self.rows.tarr.len())
             .filter(|&t| self.rows.tarr[t])
-            .map(|proj| Entry::Tarr { proj });
+            .map(|proj| (Entry::Tarr { proj }, 2));
         spk.chain(tarr).collect()
+    }
+}
+
+/// The row of step `s + plus` in a buffer of `rows` rows (2: by the step's
+/// parity), as C.
+fn row_index(rows: usize, plus: usize) -> String {
+    let s = if plus == 0 {
+        "(u64)s".to_string()
+    } else {
+        format!("((u64)s + {plus}ull)")
+    };
+    if rows == 2 {
+        format!("({s} & 1ull)")
+    } else {
+        format!("({s} % {rows}ull)")
     }
 }

@@ -316,6 +316,7 @@ impl Gen<'_> {
             warps: nt as u64, // a warp a target
             cell_flags: CellFlags::None,
             target_flags: None,
+            early: false,
         }
     }
 
@@ -438,6 +439,7 @@ impl Gen<'_> {
             defer: Defer::No,
             cell_flags: CellFlags::None,
             target_flags: None,
+            early: false,
             warps: nt as u64,
         }
     }
@@ -509,6 +511,7 @@ impl Gen<'_> {
             defer: Defer::Yes,
             cell_flags: CellFlags::None,
             target_flags,
+            early: false,
             warps,
         }
     }
@@ -624,6 +627,7 @@ impl Gen<'_> {
                 defer: Defer::Yes,
                 cell_flags: CellFlags::None,
                 target_flags: None,
+                early: false,
                 warps,
             });
         }

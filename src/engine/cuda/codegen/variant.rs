@@ -44,6 +44,17 @@ pub struct Variant {
     /// cerebellum took 0.581 s for 60 s with it (the rule first in the
     /// phase) against 0.545 s without.
     pub rule_flags: bool,
+    /// With `fuse`, spike sources drawn a step early
+    /// (`CBMC_CUDA_EARLY_SOURCES=1`; `generate_with` builds the step
+    /// differently): at step `s` a source draws the spikes of step `s + 1`,
+    /// which depend on nothing but its own state and the time, so the deliveries of a source's spikes need not wait
+    /// for them in their step and run beside the cells they feed, with no
+    /// flags, instead of before them at the start of the next step. A
+    /// launch's first step has its sources' spikes drawn before it, behind
+    /// a grid barrier of its own (`cbm_prologue`). Built after the
+    /// fifteenth session's GPU calls, for the cerebellum, whose step waits
+    /// for its PF deliveries; off until a GPU has timed it.
+    pub early_sources: bool,
 }
 
 /// See `CBM_DELIVERY` in kernels/templates/prelude.cu.
@@ -64,7 +75,7 @@ impl Variant {
     /// launches: `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
     /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=counter|generation`,
     /// `CBMC_CUDA_SHARES=packed|even`, `CBMC_CUDA_FUSE=0|1`,
-    /// `CBMC_CUDA_RULE_FLAGS=0|1`. Where it is silent, the default: the fused
+    /// `CBMC_CUDA_RULE_FLAGS=0|1`, `CBMC_CUDA_EARLY_SOURCES=0|1`. Where it is silent, the default: the fused
     /// step where it pays for `ir` and the device can run it.
     pub fn from_env_for(ir: &Ir, cooperative: bool) -> Result<Self, String> {
         Self::from_vars(
@@ -108,6 +119,7 @@ impl Variant {
             even_shares,
             fuse: on_or("CBMC_CUDA_FUSE", fuse),
             rule_flags: on("CBMC_CUDA_RULE_FLAGS"),
+            early_sources: on("CBMC_CUDA_EARLY_SOURCES"),
         })
     }
 
@@ -185,9 +197,10 @@ mod tests {
             ("CBMC_CUDA_PROFILE", "0"),
             ("CBMC_CUDA_FUSE", "1"),
             ("CBMC_CUDA_RULE_FLAGS", "1"),
+            ("CBMC_CUDA_EARLY_SOURCES", "1"),
         ])
         .expect("valid");
-        assert!(v.fuse && v.rule_flags);
+        assert!(v.fuse && v.rule_flags && v.early_sources);
         assert_eq!(
             v.apply("x"),
             "#define CBM_DELIVERY 1\n#define CBM_SPREAD 1\n#define CBM_GENERATION_BARRIER 1\n#define CBM_EVEN_SHARES 1\nx"
