@@ -89,50 +89,37 @@ wall() { sed -n 's/^simulated \([0-9.]*\) s in \([0-9.]*\) s wall.*/\2/p' "$RUNS
 # `cbmc bench`'s fastest wall seconds, without and with recording.
 bench_walls() { awk '/^no recording/ {a=$3} /^with recording/ {b=$3} END {printf "%s s without recording, %s s with", a, b}' "$RUNS/step.log"; }
 compile_line() { grep -E '^cuda: kernels' "$RUNS/step.log" | head -1 | sed 's/^cuda: //'; }
+# parity LABEL [VAR=VALUE...] [TEST FILTER...]: the parity tests
+# (tests/cuda_gpu.rs, CBMC_REQUIRE_GPU=1) with those variables, and a row.
+parity() {
+    local label=$1
+    shift
+    local vars=()
+    while [ $# -gt 0 ] && [[ $1 == *=* ]]; do
+        vars+=("$1")
+        shift
+    done
+    if step "parity: $label" env ${vars[@]+"${vars[@]}"} CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" "$@" --nocapture --test-threads=1; then
+        row "$label" "passed"
+    else
+        row "$label" "FAILED (see gpu-check.log)"
+        failed=1
+    fi
+}
 
 say "== parity: CUDA vs CPU engine (tests/cuda_gpu.rs)"
 # The defaults: the counter barrier, tasks in warps of their own, the fused
 # step where it pays (the cerebellum), one delivery way per projection.
-if step "parity (defaults)" env CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-    row "parity tests (defaults, persistent kernel)" "passed"
-else
-    row "parity tests (defaults, persistent kernel)" "FAILED (see gpu-check.log)"
-    failed=1
-fi
+parity "parity tests (defaults, persistent kernel)"
 last | grep -E "identical|part at|bitwise|kernels:" | sed 's/^/  /'
-if step "parity (one launch per phase)" env CBMC_CUDA_NO_PERSISTENT=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" bitwise --nocapture --test-threads=1; then
-    row "bitwise parity (one launch per phase)" "passed"
-else
-    row "bitwise parity (one launch per phase)" "FAILED (see gpu-check.log)"
-    failed=1
-fi
+parity "bitwise parity (one launch per phase)" CBMC_CUDA_NO_PERSISTENT=1 bitwise
 # Every other way at once: every model fused with its rules in their
 # deliveries' phase and its sources drawn early, every delivery that can
 # through source words, warps spread, equal shares, the generation barrier.
-if step "parity (the other ways)" env CBMC_CUDA_FUSE=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" --nocapture --test-threads=1; then
-    row "parity tests (fused, rule flags, sources early, words, spread, even, generation)" "passed"
-else
-    row "parity tests (fused, rule flags, sources early, words, spread, even, generation)" "FAILED (see gpu-check.log)"
-    failed=1
-fi
-if step "parity (sources early)" env CBMC_CUDA_EARLY_SOURCES=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
-    row "cerebellum parity (sources drawn early, CBMC_CUDA_EARLY_SOURCES=1)" "passed"
-else
-    row "cerebellum parity (sources drawn early, CBMC_CUDA_EARLY_SOURCES=1)" "FAILED (see gpu-check.log)"
-    failed=1
-fi
-if step "parity (rule flags)" env CBMC_CUDA_RULE_FLAGS=1 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
-    row "cerebellum parity (rule flags, CBMC_CUDA_RULE_FLAGS=1)" "passed"
-else
-    row "cerebellum parity (rule flags, CBMC_CUDA_RULE_FLAGS=1)" "FAILED (see gpu-check.log)"
-    failed=1
-fi
-if step "parity (usual step)" env CBMC_CUDA_FUSE=0 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
-    row "cerebellum parity (usual step, CBMC_CUDA_FUSE=0)" "passed"
-else
-    row "cerebellum parity (usual step, CBMC_CUDA_FUSE=0)" "FAILED (see gpu-check.log)"
-    failed=1
-fi
+parity "parity tests (fused, rule flags, sources early, words, spread, even, generation)" CBMC_CUDA_FUSE=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation
+parity "cerebellum parity (sources drawn early, CBMC_CUDA_EARLY_SOURCES=1)" CBMC_CUDA_EARLY_SOURCES=1 cerebellum
+parity "cerebellum parity (rule flags, CBMC_CUDA_RULE_FLAGS=1)" CBMC_CUDA_RULE_FLAGS=1 cerebellum
+parity "cerebellum parity (usual step, CBMC_CUDA_FUSE=0)" CBMC_CUDA_FUSE=0 cerebellum
 
 say "== compilation: cold, then cached"
 export CBMC_CACHE_DIR=$RUNS/cache
@@ -147,12 +134,7 @@ row "compile + load, cached (limit 50 ms)" "$(compile_line)"
 # The tasks as relocatable units compiled side by side, then linked by the
 # driver (CBMC_NVRTC_UNITS; src/engine/cuda/units.rs): first its parity,
 # then cold compiles of new sources, then what it costs the run.
-if step "parity (8 units)" env CBMC_NVRTC_UNITS=8 CBMC_REQUIRE_GPU=1 "$BIN/cuda_gpu" cerebellum --nocapture --test-threads=1; then
-    row "cerebellum parity, kernels linked from 8 units" "passed"
-else
-    row "cerebellum parity, kernels linked from 8 units" "FAILED (see gpu-check.log)"
-    failed=1
-fi
+parity "cerebellum parity, kernels linked from 8 units" CBMC_NVRTC_UNITS=8 cerebellum
 for u in "4 0.0027511" "8 0.0027512" "8 0.0027513" "16 0.0027514" "auto 0.0027515"; do
     set -- $u
     step "compile cold, $1 units" env CBMC_NVRTC_UNITS=$1 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=$2 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot

@@ -85,6 +85,32 @@ fn words_and_spread() -> Variant {
     }
 }
 
+/// The persistent kernel of `lib` (built with `variant`) on grids of
+/// `blocks` x 64 threads with chunks of `chunk` steps, the whole state
+/// compared after each chunk where `full_state`: every step as the CPU
+/// engine's, and enough spikes to test something.
+fn on_persistent_grids(
+    label: &str,
+    ir: &Ir,
+    lib: &Path,
+    variant: &Variant,
+    grids: &[(i32, u32, bool)],
+) {
+    for &(blocks, chunk, full_state) in grids {
+        let setup = Setup {
+            blocks,
+            threads: 64,
+            persistent: true,
+            chunk,
+            full_state,
+        };
+        let c = compare_with(label, ir, lib, &setup, variant);
+        eprintln!("{label} {setup:?}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
+        assert!(c.spikes > 300, "too few spikes to test anything: {c:?}");
+    }
+}
+
 fn skip() -> bool {
     if !have_cxx() {
         eprintln!("skipped: no host C++ compiler (g++) to emulate the CUDA kernels");
@@ -220,19 +246,13 @@ fn the_fused_step_matches_the_cpu_engine() {
         ("fused_teacher_rules", fused_rules()),
     ] {
         let lib = library_of(&ir, name, variant);
-        for (blocks, chunk, full_state) in [(2, 1, true), (3, 37, true), (1, 15, false)] {
-            let setup = Setup {
-                blocks,
-                threads: 64,
-                persistent: true,
-                chunk,
-                full_state,
-            };
-            let c = compare_with("fused_teacher.cbm", &ir, &lib, &setup, &variant);
-            eprintln!("{name} {setup:?}: {c:?}");
-            assert_eq!(c.steps, ir.steps);
-            assert!(c.spikes > 300, "too few spikes to test anything: {c:?}");
-        }
+        on_persistent_grids(
+            name,
+            &ir,
+            &lib,
+            &variant,
+            &[(2, 1, true), (3, 37, true), (1, 15, false)],
+        );
     }
     // A rule and `on_teacher` both read `post.last_spike`; `on_teacher`
     // runs before the step that writes it (fused_on_teacher.cbm).
@@ -285,19 +305,14 @@ fn sources_drawn_early_match_the_cpu_engine() {
             );
         }
         let lib = library_of(&ir, &format!("{file}_early"), fused_early());
-        for (blocks, chunk, full_state) in [(2, 1, true), (3, 37, true), (2, 15, false)] {
-            let setup = Setup {
-                blocks,
-                threads: 64,
-                persistent: true,
-                chunk,
-                full_state,
-            };
-            let c = compare_with(file, &ir, &lib, &setup, &fused_early());
-            eprintln!("{file}, sources early, {setup:?}: {c:?}");
-            assert_eq!(c.steps, ir.steps);
-            assert!(c.spikes > 300, "too few spikes to test anything: {c:?}");
-        }
+        let label = format!("{file}, sources early");
+        on_persistent_grids(
+            &label,
+            &ir,
+            &lib,
+            &fused_early(),
+            &[(2, 1, true), (3, 37, true), (2, 15, false)],
+        );
     }
 }
 
