@@ -167,6 +167,13 @@ for v in CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_STAGE=0 CBMC
     step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
     row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
 done
+# Sources drawn early with a grid of more warps: the fused phase packs
+# about 1,075 warps of tasks (`cbm_phase` in `cbmc emit-cuda`) into the
+# default 132 blocks of 8 warps (1,056), so a few tasks share warps.
+for v in "CBMC_CUDA_BLOCKS=136" "CBMC_CUDA_THREADS=512"; do
+    step "cerebellum 60 s, sources early, $v" env CBMC_CUDA_EARLY_SOURCES=1 $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
+    row "cerebellum 60 s, best of 3, sources early, $v" "$(bench_walls)"
+done
 step "cerebellum 60 s, --Ofast-compile=min" env CBMC_NVRTC_OPTIONS=--Ofast-compile=min "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
 row "cerebellum 60 s, --Ofast-compile=min" "$(wall) s wall; $(compile_line)"
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
