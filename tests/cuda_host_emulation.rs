@@ -464,11 +464,14 @@ fn every_model_runs_like_the_cpu_engine() {
         ir.steps = ir.steps.min(200);
         // Every other model with all deliveries through source words and
         // spread warps (the cerebellum's big fan-ins take them by default).
-        // Every fourth with the step of fewer phases (persistent kernel).
+        // Every fourth with the step of fewer phases (persistent kernel),
+        // every other of those with its sources drawn a step early.
         let variant = if n % 2 == 1 {
             words_and_spread()
-        } else if n % 4 == 2 {
+        } else if n % 8 == 2 {
             fused()
+        } else if n % 8 == 6 {
+            fused_early()
         } else {
             Variant::default()
         };
