@@ -434,15 +434,23 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
     let c = compare("blowup.cbm", &ir, &lib, &setup);
     assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
     // The step of fewer phases: the flagged deliveries of the step with
-    // the error still run in the launch's last iteration.
-    let lib = library_of(&ir, "blowup_fused", fused());
-    for full_state in [true, false] {
-        let setup = Setup {
-            full_state,
-            ..setup.clone()
-        };
-        let c = compare_with("blowup.cbm, fused", &ir, &lib, &setup, &fused());
-        assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
+    // the error still run in the launch's last iteration; with its source
+    // drawn early, the source has drawn the step after the error's.
+    let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
+    assert!(
+        g.source.contains("cbm_src_Noise(s + 1, c0,"),
+        "Noise not drawn early"
+    );
+    for (name, variant) in [("blowup_fused", fused()), ("blowup_early", fused_early())] {
+        let lib = library_of(&ir, name, variant);
+        for full_state in [true, false] {
+            let setup = Setup {
+                full_state,
+                ..setup.clone()
+            };
+            let c = compare_with(name, &ir, &lib, &setup, &variant);
+            assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
+        }
     }
 }
 

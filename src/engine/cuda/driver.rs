@@ -453,8 +453,9 @@ impl Device for CudaDevice {
         if self.cooperative {
             if let Some(count) = self.barrier_count {
                 // The count's 31 bits hold every block's arrivals at every
-                // barrier of the launch (at most a barrier per phase and step).
-                let arrivals = (n as u64 + 1) * self.phases as u64 * self.blocks as u64;
+                // barrier of the launch (at most a barrier per phase and step,
+                // and one after `cbm_prologue`).
+                let arrivals = ((n as u64 + 1) * self.phases as u64 + 1) * self.blocks as u64;
                 if arrivals >= 1 << 31 {
                     return Err(format!(
                         "{n} steps a launch are too many for the grid barrier's count \

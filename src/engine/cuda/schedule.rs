@@ -104,9 +104,10 @@ pub(super) struct Task {
     /// that the tasks of a phase get warps of their own (`emit`).
     pub warps: u64,
     /// A spike source drawn a step early (`Variant::early_sources`): at
-    /// step `s` it runs for step `s + 1`, after every other task (its place
-    /// in the task list), and before a launch's first step for that step
-    /// (`cbm_prologue`). What it writes is then the next step's.
+    /// step `s` it runs for step `s + 1` (last in the task list, but in
+    /// the first phase, beside the whole step: what it writes is the next
+    /// step's rows and its own state, which no other task touches), and
+    /// before a launch's first step for that step (`cbm_prologue`).
     pub early: bool,
 }
 

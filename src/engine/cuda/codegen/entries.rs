@@ -13,8 +13,9 @@ pub enum Entry {
     Refr {
         pop: usize,
     },
-    /// i64[n]: step of the last spike, -1 before the first (i64[2 n], a
-    /// copy per step parity, where `Generated::parity_rows` says so).
+    /// i64[n]: step of the last spike, -1 before the first (i64[2 n] or
+    /// [3 n], a copy per step parity or per step modulo 3, where
+    /// `Generated::parity_rows` says so).
     Lspk {
         pop: usize,
     },

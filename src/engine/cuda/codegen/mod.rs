@@ -608,8 +608,10 @@ impl Gen<'_> {
             }
         }
         tasks.extend(self.record_tasks());
-        // Sources drawn a step early come last: at step `s` they draw step
-        // `s + 1`, after everything of step `s` (stable: in their order).
+        // Sources drawn a step early come last in the list, as the step
+        // after's first tasks would (stable: in their order). They touch
+        // only the next step's rows and their own state, so the schedule
+        // puts them in the first phase, beside the whole step.
         tasks.sort_by_key(|t| t.early);
         Ok(tasks)
     }
