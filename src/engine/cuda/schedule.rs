@@ -490,18 +490,19 @@ fn rotations(slots: &[Slot], tasks: &[Task]) -> Vec<String> {
         .collect()
 }
 
-/// The start of a phase's code in `cbm_phase`: the first thread of each
-/// of its tasks, `r<x>_` (`rotations`).
-fn phase_rotations(slots: &[Slot], tasks: &[Task]) -> String {
+/// The start of a phase's code in `cbm_phase` (or of `cbm_prologue`),
+/// each line after `pad`: the first thread of each of its tasks, `r<x>_`
+/// (`rotations`).
+fn phase_rotations(slots: &[Slot], tasks: &[Task], pad: &str) -> String {
     let mut out = format!(
-        "#ifdef CBM_EVEN_SHARES\n        const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;\n#else\n        const u64 nw_ = cbm_nwarps();\n        u64 up_ = 0, down_ = 0;\n        (void)up_;\n        (void)down_;\n#endif\n",
+        "#ifdef CBM_EVEN_SHARES\n{pad}const u64 share_ = (cbm_nthr() / {}ull) & ~31ull;\n#else\n{pad}const u64 nw_ = cbm_nwarps();\n{pad}u64 up_ = 0, down_ = 0;\n{pad}(void)up_;\n{pad}(void)down_;\n#endif\n",
         slots.len().max(1)
     );
     // The tasks of a phase are independent but for flags: each starts at
     // warps of its own (`rotations`), so that they run side by side
     // instead of one after another in the same warps.
     for (x, r) in rotations(slots, tasks).iter().enumerate() {
-        let _ = writeln!(out, "        const u64 r{x}_ = {r};");
+        let _ = writeln!(out, "{pad}const u64 r{x}_ = {r};");
     }
     out
 }
@@ -528,7 +529,7 @@ impl Schedule {
         let mut timed_phase = vec![];
         for (p, slots) in self.phases.iter().enumerate() {
             let _ = writeln!(run, "    case {p}: {{");
-            run.push_str(&phase_rotations(slots, tasks));
+            run.push_str(&phase_rotations(slots, tasks, "        "));
             // Per bit of `parts` (1, 2, 4): whether a task always acts, and
             // the periods of those that do not.
             let mut parts: [(bool, Vec<String>); 3] = Default::default();
@@ -602,9 +603,9 @@ impl Schedule {
             .collect();
         let mut out = String::from("__device__ int cbm_prologue(i64 s, i64 c0) {\n");
         if !slots.is_empty() {
-            out.push_str(&phase_rotations(&slots, tasks));
+            out.push_str(&phase_rotations(&slots, tasks, "    "));
             for (x, slot) in slots.iter().enumerate() {
-                let _ = writeln!(out, "        cbm_{}(s, c0, r{x}_);", tasks[slot.task].name);
+                let _ = writeln!(out, "    cbm_{}(s, c0, r{x}_);", tasks[slot.task].name);
             }
         }
         let _ = write!(
