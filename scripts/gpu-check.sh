@@ -167,10 +167,11 @@ for v in CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_STAGE=0 CBMC
     step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
     row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
 done
-# Sources drawn early with a grid of more warps: the fused phase packs
-# about 1,075 warps of tasks (`cbm_phase` in `cbmc emit-cuda`) into the
-# default 132 blocks of 8 warps (1,056), so a few tasks share warps.
-for v in "CBMC_CUDA_BLOCKS=136" "CBMC_CUDA_THREADS=512"; do
+# Sources drawn early with a grid of more warps (the fused phase packs
+# about 1,075 warps of tasks, `cbm_phase` in `cbmc emit-cuda`, into the
+# default 132 blocks of 8 warps, 1,056, so a few tasks share warps), and
+# with launches of 4,000 steps instead of 1,000 (15 chunks, not 60).
+for v in "CBMC_CUDA_BLOCKS=136" "CBMC_CUDA_THREADS=512" "CBMC_CUDA_CHUNK=4000"; do
     step "cerebellum 60 s, sources early, $v" env CBMC_CUDA_EARLY_SOURCES=1 $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
     row "cerebellum 60 s, best of 3, sources early, $v" "$(bench_walls)"
 done
