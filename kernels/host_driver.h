@@ -39,11 +39,15 @@ int cbm_emu_run(long long s0, int n, long long c0, int blocks, int threads, unsi
     CbmEmuArgs a{s0, n, c0, 0, 0};
     if (persistent) return cbm_emu_launch(blocks, threads, cbm_emu_body_run, &a, seed);
     // As the engine's driver launches them (src/engine/cuda/driver.rs):
-    // every phase of every step, then the deferred tasks of the last step;
-    // after a NaN the kernels themselves skip the later steps.
+    // the prologue (phase -1), every phase of every step, then the
+    // deferred tasks of the last step; after a NaN the kernels themselves
+    // skip the later steps.
+    CbmEmuArgs p{s0, 1, c0, -1, 0};
+    int rc0 = cbm_emu_launch(blocks, threads, cbm_emu_body_phase, &p, seed + 977);
+    if (rc0) return rc0;
     for (int it = 0; it < n; ++it) {
         for (int k = 0; k < CBM_PHASES; ++k) {
-            CbmEmuArgs b{s0 + it, 1, c0, k, it > 0 ? 3 : 2};
+            CbmEmuArgs b{s0 + it, 1, c0, k, (it > 0 ? 3 : 2) | (it + 1 < n ? 4 : 0)};
             int rc = cbm_emu_launch(blocks, threads, cbm_emu_body_phase, &b, seed + it * 131 + k);
             if (rc) return rc;
         }

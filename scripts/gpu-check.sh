@@ -113,6 +113,7 @@ say "== parity: CUDA vs CPU engine (tests/cuda_gpu.rs)"
 parity "parity tests (defaults, persistent kernel)"
 last | grep -E "identical|part at|bitwise|kernels:" | sed 's/^/  /'
 parity "bitwise parity (one launch per phase)" CBMC_CUDA_NO_PERSISTENT=1 bitwise
+parity "bitwise parity (one launch per phase, sources early)" CBMC_CUDA_NO_PERSISTENT=1 CBMC_CUDA_EARLY_SOURCES=1 bitwise
 # Every other way at once: every model fused with its rules in their
 # deliveries' phase and its sources drawn early, every delivery that can
 # through source words, warps spread, equal shares, the generation barrier.
@@ -120,6 +121,7 @@ parity "parity tests (fused, rule flags, sources early, words, spread, even, gen
 parity "cerebellum parity (sources drawn early, CBMC_CUDA_EARLY_SOURCES=1)" CBMC_CUDA_EARLY_SOURCES=1 cerebellum
 parity "cerebellum parity (rule flags, CBMC_CUDA_RULE_FLAGS=1)" CBMC_CUDA_RULE_FLAGS=1 cerebellum
 parity "cerebellum parity (usual step, CBMC_CUDA_FUSE=0)" CBMC_CUDA_FUSE=0 cerebellum
+parity "cerebellum parity (usual step, sources early, one launch per phase)" CBMC_CUDA_FUSE=0 CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_NO_PERSISTENT=1 cerebellum
 
 say "== compilation: cold, then cached"
 export CBMC_CACHE_DIR=$RUNS/cache
@@ -194,7 +196,7 @@ step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --ba
 last
 w=$(wall)
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
-for v in CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even; do
+for v in CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even; do
     step "x64 5 s, $v" env $v "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
     row "cerebellum x64, 5 s, $v" "$(wall) s wall"
 done

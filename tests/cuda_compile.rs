@@ -69,7 +69,8 @@ fn every_model_compiles_to_cubin_for_sm80_and_sm90() {
 /// of finding a delivery's spiking synapses, warps spread over the blocks,
 /// tasks in equal shares of the grid, the generation barrier, the step of
 /// fewer phases (with the profile's timers too, as gpu-check.sh runs it),
-/// with its rules flagged, with its sources drawn a step early.
+/// with its rules flagged, with its sources drawn a step early; the usual
+/// step with its sources drawn early, one launch per phase.
 #[test]
 fn every_variant_of_the_kernels_compiles() {
     if !nvrtc_here() {
@@ -115,6 +116,16 @@ fn every_variant_of_the_kernels_compiles() {
         let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{v:?}: {e}"));
         assert!(c.cubin && c.image.len() > 1000, "{v:?}");
     }
+    // The usual step with sources drawn early, in one launch per phase
+    // (whose phase -1 is the prologue).
+    let early = codegen::Variant {
+        early_sources: true,
+        ..Default::default()
+    };
+    let g = codegen::generate_with(&ir, &early).expect("generate");
+    let source = codegen::one_entry(&g.source, false);
+    let c = nvrtc::compile(&source, 90, None).unwrap_or_else(|e| panic!("{early:?}: {e}"));
+    assert!(c.cubin && c.image.len() > 1000);
     // The fused x64 variant: its olive's step waits for per-cell flags.
     let path = models::root().join("models/variants/cerebellum_x64.cbm");
     let Ok(p) = cbmc::session::prepare(&path, &[]) else {

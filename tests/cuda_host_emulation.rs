@@ -71,6 +71,15 @@ fn fused_early() -> Variant {
     }
 }
 
+/// The usual step with its spike sources drawn a step early: their
+/// deliveries move into the cells' phase.
+fn usual_early() -> Variant {
+    Variant {
+        early_sources: true,
+        ..Variant::default()
+    }
+}
+
 /// Every delivery that can finds its spiking synapses through source
 /// words, a task's warps are spread over the blocks and start at equal
 /// shares of the grid (the generation barrier too, though the emulated
@@ -211,6 +220,14 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
         eprintln!("kernels.cbm, fused, sources early, {setup:?}: {c:?}");
         assert_eq!(c.steps, ir.steps);
     }
+    // And in the usual step, in one launch per phase too (the prologue a
+    // launch of its own).
+    let lib = library_of(&ir, "kernels_early", usual_early());
+    for setup in &setups {
+        let c = compare_with("kernels.cbm", &ir, &lib, setup, &usual_early());
+        eprintln!("kernels.cbm, sources early, {setup:?}: {c:?}");
+        assert_eq!(c.steps, ir.steps);
+    }
 }
 
 /// Every mechanism of the step of fewer phases in one small model
@@ -280,7 +297,7 @@ fn sources_drawn_early_match_the_cpu_engine() {
     if skip() {
         return;
     }
-    for (file, early, late) in [
+    for (file, drawn_early, late) in [
         ("early_sources", "cbm_src_S(s + 1, c0,", None),
         (
             "late_source",
@@ -290,7 +307,7 @@ fn sources_drawn_early_match_the_cpu_engine() {
     ] {
         let ir = prepare(&format!("tests/cuda_models/{file}.cbm"), &[]);
         let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
-        assert!(g.source.contains(early), "{file}: no `{early}`");
+        assert!(g.source.contains(drawn_early), "{file}: no `{drawn_early}`");
         if let Some(late) = late {
             assert!(g.source.contains(late), "{file}: no `{late}`");
         } else {
@@ -303,6 +320,21 @@ fn sources_drawn_early_match_the_cpu_engine() {
                 g.source.contains("LSPK_S[((u64)s % 3ull)"),
                 "{file}: not three rows"
             );
+        }
+        // The usual step, one launch per phase, chunks of one step and of
+        // more (the prologue launched before each).
+        let lib = library_of(&ir, &format!("{file}_early_usual"), usual_early());
+        for (chunk, full_state) in [(1, true), (37, true), (15, false)] {
+            let setup = Setup {
+                blocks: 3,
+                threads: 32,
+                persistent: false,
+                chunk,
+                full_state,
+            };
+            let c = compare_with(file, &ir, &lib, &setup, &usual_early());
+            eprintln!("{file}, usual step, sources early, {setup:?}: {c:?}");
+            assert_eq!(c.steps, ir.steps);
         }
         let lib = library_of(&ir, &format!("{file}_early"), fused_early());
         let label = format!("{file}, sources early");
@@ -435,17 +467,28 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
     assert!(c.steps > 0 && c.steps < ir.steps, "no error seen: {c:?}");
     // The step of fewer phases: the flagged deliveries of the step with
     // the error still run in the launch's last iteration; with its source
-    // drawn early, the source has drawn the step after the error's.
+    // drawn early (in the usual step too, and there also in one launch per
+    // phase), the source has drawn the step after the error's.
     let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
     assert!(
         g.source.contains("cbm_src_Noise(s + 1, c0,"),
         "Noise not drawn early"
     );
-    for (name, variant) in [("blowup_fused", fused()), ("blowup_early", fused_early())] {
+    for (name, variant) in [
+        ("blowup_fused", fused()),
+        ("blowup_fused_early", fused_early()),
+        ("blowup_early", usual_early()),
+    ] {
         let lib = library_of(&ir, name, variant);
-        for full_state in [true, false] {
+        let launches = if variant.fuse {
+            &[true][..]
+        } else {
+            &[true, false][..]
+        };
+        for (&persistent, full_state) in launches.iter().flat_map(|p| [(p, true), (p, false)]) {
             let setup = Setup {
                 full_state,
+                persistent,
                 ..setup.clone()
             };
             let c = compare_with(name, &ir, &lib, &setup, &variant);
@@ -473,8 +516,15 @@ fn every_model_runs_like_the_cpu_engine() {
         // Every other model with all deliveries through source words and
         // spread warps (the cerebellum's big fan-ins take them by default).
         // Every fourth with the step of fewer phases (persistent kernel),
-        // every other of those with its sources drawn a step early.
-        let variant = if n % 2 == 1 {
+        // every other of those with its sources drawn a step early; every
+        // fourth its sources drawn early in the usual step (with words and
+        // spread warps, one launch per phase).
+        let variant = if n % 4 == 3 {
+            Variant {
+                early_sources: true,
+                ..words_and_spread()
+            }
+        } else if n % 2 == 1 {
             words_and_spread()
         } else if n % 8 == 2 {
             fused()

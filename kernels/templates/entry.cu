@@ -67,15 +67,20 @@ extern "C" __global__ void cbm_run(i64 s0, int n, i64 c0) {
 #endif
 
 // One phase of one step, for launches without a cooperative grid; `parts`
-// as in `cbm_phase` (never with 4: sources are drawn early only in the
-// persistent kernel's fused step). The host launches every phase of every step of a
-// chunk (the first with parts = 2, the others with 3), then every phase
-// with parts = 1 and the step after the last, for its deferred tasks.
-// Nothing runs for the steps after one in which a value became NaN.
+// as in `cbm_phase`. The host launches `cbm_prologue` as phase -1 of the
+// chunk's first step, then every phase of every step of the chunk (the
+// first with parts = 2, the others with 3; and 4 but in the last), then
+// every phase with parts = 1 and the step after the last, for its
+// deferred tasks. Nothing runs for the steps after one in which a value
+// became NaN.
 #ifndef CBM_ONLY_PERSISTENT
 extern "C" __global__ void cbm_phase_kernel(int k, i64 s, i64 c0, int parts) {
+    if (k < 0) {
+        cbm_prologue(s, c0);
+        return;
+    }
     const u64 err = *(volatile u64*)&CBM_ERR[1];
-    if (err < (u64)s) parts &= ~2;
+    if (err < (u64)s) parts &= ~6;
     if (err < (u64)(s - 1)) parts &= ~1;
     if (!cbm_phase_active(k, s, parts)) return;
     cbm_phase(k, s, c0, parts);

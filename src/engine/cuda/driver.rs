@@ -484,16 +484,21 @@ impl Device for CudaDevice {
             }
             .map_err(|e| err("cuLaunchCooperativeKernel(cbm_run)", e))?;
         } else {
-            // Every phase of every step (the first step without the
-            // deferred tasks of the step before), then the deferred tasks
-            // of the last step: as `cbm_run` does.
-            let launches = (0..n as u64)
-                .flat_map(|it| {
-                    (0..self.phases).map(move |k| (k, s0 + it, if it > 0 { 3 } else { 2 }))
-                })
-                .chain((0..self.phases).map(|k| (k, s0 + n as u64, 1)));
+            // The prologue (phase -1: the first step's spikes of sources
+            // drawn a step early, a launch that does nothing where there
+            // are none), every phase of every step (the first step without
+            // the deferred tasks of the step before, the last without
+            // drawing early), then the deferred tasks of the last step: as
+            // `cbm_run` does.
+            let phases = self.phases as i32;
+            let launches = std::iter::once((-1, s0, 0))
+                .chain((0..n as u64).flat_map(|it| {
+                    let parts = if it > 0 { 3 } else { 2 } | if it + 1 < n as u64 { 4 } else { 0 };
+                    (0..phases).map(move |k| (k, s0 + it, parts))
+                }))
+                .chain((0..phases).map(|k| (k, s0 + n as u64, 1)));
             for (k, s, parts) in launches {
-                let mut a0 = k as i32;
+                let mut a0: i32 = k;
                 let mut a1 = s as i64;
                 let mut a2 = c0 as i64;
                 let mut a3: i32 = parts;

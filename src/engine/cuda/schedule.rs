@@ -36,12 +36,12 @@
 //! A wait only waits for work in an earlier slot of its phase, every warp
 //! runs its slots in order, and every warp is resident: so waits end.
 //!
-//! **Sources drawn a step early** (`Task::early`, with flags only) come
-//! last in the task list and run for the step after: their spikes depend
-//! on nothing but their own state, so the deliveries of a step's spikes
-//! find them drawn at the step's start and need not be deferred behind
-//! flags to the next one. The kernel draws a launch's first step before
-//! it (`cbm_prologue`).
+//! **Sources drawn a step early** (`Task::early`) come last in the task
+//! list and run for the step after: their spikes depend on nothing but
+//! their own state and the time, so the deliveries of a step's spikes find
+//! them drawn at the step's start and may share the phase of the cells
+//! they feed, with neither a flag nor deferral. The kernel draws a
+//! launch's first step before it (`cbm_prologue`).
 
 use std::fmt::Write;
 

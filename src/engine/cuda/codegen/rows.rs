@@ -1,5 +1,6 @@
 //! Last spike and last teacher steps kept per step parity (`Variant::fuse`),
-//! and the sources drawn a step early (`Variant::early_sources`).
+//! and the sources drawn a step early (`Variant::early_sources`, with or
+//! without `fuse`).
 //!
 //! A periodic rule that reads `pre.last_spike` or `post.last_teacher` may
 //! run at the start of the next step only if that step's cells do not
@@ -50,9 +51,6 @@ pub(super) fn parity_rows(ir: &Ir, fuse: bool, early: bool) -> ParityRows {
         tarr: vec![false; ir.projections.len()],
         early: vec![false; ir.populations.len()],
     };
-    if !fuse {
-        return rows;
-    }
     let mut pos = vec![0; ir.populations.len()];
     for (k, &p) in ir.schedule.iter().enumerate() {
         pos[p] = k;
@@ -114,14 +112,14 @@ pub(super) fn parity_rows(ir: &Ir, fuse: bool, early: bool) -> ParityRows {
         rows.early[p] = early && source && !read_early;
         rows.spk[p] = if rows.early[p] && spk_read[p] {
             3
-        } else if by_rule && !read_early {
+        } else if fuse && by_rule && !read_early {
             2
         } else {
             1
         };
     }
     for (t, &(by_rule, early)) in tarr.iter().enumerate() {
-        rows.tarr[t] = by_rule && !early;
+        rows.tarr[t] = fuse && by_rule && !early;
     }
     rows
 }

@@ -44,14 +44,15 @@ pub struct Variant {
     /// cerebellum took 0.581 s for 60 s with it (the rule first in the
     /// phase) against 0.545 s without.
     pub rule_flags: bool,
-    /// With `fuse`, spike sources drawn a step early
-    /// (`CBMC_CUDA_EARLY_SOURCES=1`; `generate_with` builds the step
-    /// differently): at step `s` a source draws the spikes of step `s + 1`,
+    /// Spike sources drawn a step early (`CBMC_CUDA_EARLY_SOURCES=1`;
+    /// `generate_with` builds the step differently, fused or not): at step
+    /// `s` a source draws the spikes of step `s + 1`,
     /// which depend on nothing but its own state and the time, so the deliveries of a source's spikes need not wait
     /// for them in their step and run beside the cells they feed, with no
     /// flags, instead of before them at the start of the next step. A
     /// launch's first step has its sources' spikes drawn before it, behind
-    /// a grid barrier of its own (`cbm_prologue`). Built after the
+    /// a grid barrier of its own (`cbm_prologue`; without cooperative
+    /// launches, a launch of its own). Built after the
     /// fifteenth session's GPU calls, for the cerebellum, whose step waits
     /// for its PF deliveries; off until a GPU has timed it.
     pub early_sources: bool,
