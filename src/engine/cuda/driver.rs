@@ -493,7 +493,8 @@ impl Device for CudaDevice {
             let phases = self.phases as i32;
             let launches = std::iter::once((-1, s0, 0))
                 .chain((0..n as u64).flat_map(|it| {
-                    let parts = if it > 0 { 3 } else { 2 } | if it + 1 < n as u64 { 4 } else { 0 };
+                    let parts =
+                        (if it > 0 { 3 } else { 2 }) | (if it + 1 < n as u64 { 4 } else { 0 });
                     (0..phases).map(move |k| (k, s0 + it, parts))
                 }))
                 .chain((0..phases).map(|k| (k, s0 + n as u64, 1)));
