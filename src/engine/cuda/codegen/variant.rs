@@ -51,8 +51,8 @@ pub struct Variant {
     /// for them in their step and run beside the cells they feed, with no
     /// flags, instead of before them at the start of the next step. A
     /// launch's first step has its sources' spikes drawn before it, behind
-    /// a grid barrier of its own (`cbm_prologue`; without cooperative
-    /// launches, a launch of its own). Built after the
+    /// a grid barrier of its own (`cbm_prologue`; with one launch per
+    /// phase, a launch of its own). Built after the
     /// fifteenth session's GPU calls, for the cerebellum, whose step waits
     /// for its PF deliveries; off until a GPU has timed it.
     pub early_sources: bool,
