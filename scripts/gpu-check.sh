@@ -196,7 +196,7 @@ step "x64 5 s" "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --ba
 last
 w=$(wall)
 row "cerebellum x64, per simulated second (limit 0.3 s)" "$(python3 -c "print(f'{float(\"${w:-nan}\")/5:.3f} s wall')" 2>/dev/null || echo "$w s / 5")"
-for v in CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even; do
+for v in CBMC_CUDA_EARLY_SOURCES=1 "CBMC_CUDA_FUSE=1 CBMC_CUDA_EARLY_SOURCES=1" CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even; do
     step "x64 5 s, $v" env $v "$CBMC" run models/variants/cerebellum_x64.cbm --duration 5s --backend cuda --threads "$NT" -o "$RUNS/out" --no-plot
     row "cerebellum x64, 5 s, $v" "$(wall) s wall"
 done
