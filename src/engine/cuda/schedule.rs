@@ -515,8 +515,9 @@ impl Schedule {
 
     /// `cbm_phase(k, s, c0, parts)`: the tasks of phase `k`; bit 0 of
     /// `parts` runs the deferred tasks of step `s - 1`, bit 1 the others
-    /// of step `s`, bit 2 the sources drawn early, for step `s + 1`. And `cbm_phase_active(k, s, parts)`: whether any of
-    /// them acts, so that the kernel can skip the phase and its barrier.
+    /// of step `s`, bit 2 the sources drawn early, for step `s + 1`. And
+    /// `cbm_phase_active(k, s, parts)`: whether any of them acts, so that
+    /// the kernel can skip the phase and its barrier. And `cbm_prologue`.
     pub(super) fn emit(&self, tasks: &[Task]) -> String {
         let mut run = String::from(
             "__device__ void cbm_phase(int k, i64 s, i64 c0, int parts) {\n    switch (k) {\n",
