@@ -13,7 +13,7 @@ mod mutants;
 #[path = "common/state.rs"]
 mod state;
 
-use cbmc::engine::cuda::codegen::{Delivery, Variant};
+use cbmc::engine::cuda::codegen::{Delivery, Generated, Variant};
 use cbmc::ir::Ir;
 use emu::{build_library, compare, compare_with, have_cxx, Setup};
 use std::path::{Path, PathBuf};
@@ -180,52 +180,68 @@ fn every_kernel_kind_matches_the_cpu_engine_step_by_step() {
     // `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_SHARES=even`,
     // `CBMC_CUDA_BARRIER=generation`): the same results.
     let lib = library_of(&ir, "kernels_words", words_and_spread());
-    for setup in [&setups[0], &setups[3]] {
-        let c = compare("kernels.cbm", &ir, &lib, setup);
-        eprintln!("kernels.cbm, words and spread, {setup:?}: {c:?}");
-        assert_eq!(c.steps, ir.steps);
-    }
+    let label = "kernels.cbm, words and spread";
+    every_step_alike(
+        label,
+        &ir,
+        &lib,
+        &Variant::default(),
+        &[&setups[0], &setups[3]],
+    );
     // The step of fewer phases (persistent kernel only: its flag waits
     // need every block resident), the whole state after every step too.
     let lib = library_of(&ir, "kernels_fused", fused());
-    for setup in [&setups[0], &setups[2], &setups[3]] {
-        let c = compare_with("kernels.cbm", &ir, &lib, setup, &fused());
-        eprintln!("kernels.cbm, fused, {setup:?}: {c:?}");
-        assert_eq!(c.steps, ir.steps);
-    }
+    let persistent = [&setups[0], &setups[2], &setups[3]];
+    every_step_alike("kernels.cbm, fused", &ir, &lib, &fused(), &persistent);
     let lib = library_of(&ir, "kernels_fused_rules", fused_rules());
-    for setup in [&setups[0], &setups[3]] {
-        let c = compare_with("kernels.cbm", &ir, &lib, setup, &fused_rules());
-        eprintln!("kernels.cbm, fused, rules flagged, {setup:?}: {c:?}");
-        assert_eq!(c.steps, ir.steps);
-    }
+    let label = "kernels.cbm, fused, rules flagged";
+    every_step_alike(label, &ir, &lib, &fused_rules(), &[&setups[0], &setups[3]]);
     // Its sources drawn a step early: time-varying ones, spike times, a
     // teacher, a rule and an `on_post` reading a source's last spikes
     // (kept in three rows).
-    let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
-    for what in [
-        "cbm_src_Drive(s + 1, c0,",
-        "cbm_src_Times(s + 1, c0,",
-        "cbm_src_Drive(s, c0,",
-        "LSPK_Const[((u64)s % 3ull)",
-    ] {
-        assert!(
-            g.source.contains(what),
-            "no `{what}` with sources drawn early"
-        );
-    }
+    kernels_containing(
+        "kernels.cbm, sources early",
+        &ir,
+        &fused_early(),
+        &[
+            "cbm_src_Drive(s + 1, c0,",
+            "cbm_src_Times(s + 1, c0,",
+            "cbm_src_Drive(s, c0,",
+            "LSPK_Const[((u64)s % 3ull)",
+        ],
+    );
     let lib = library_of(&ir, "kernels_fused_early", fused_early());
-    for setup in [&setups[0], &setups[2], &setups[3]] {
-        let c = compare_with("kernels.cbm", &ir, &lib, setup, &fused_early());
-        eprintln!("kernels.cbm, fused, sources early, {setup:?}: {c:?}");
-        assert_eq!(c.steps, ir.steps);
-    }
+    let label = "kernels.cbm, fused, sources early";
+    every_step_alike(label, &ir, &lib, &fused_early(), &persistent);
     // And in the usual step, in one launch per phase too (the prologue a
     // launch of its own).
     let lib = library_of(&ir, "kernels_early", usual_early());
-    for setup in &setups {
-        let c = compare_with("kernels.cbm", &ir, &lib, setup, &usual_early());
-        eprintln!("kernels.cbm, sources early, {setup:?}: {c:?}");
+    let all: Vec<&Setup> = setups.iter().collect();
+    every_step_alike(
+        "kernels.cbm, sources early",
+        &ir,
+        &lib,
+        &usual_early(),
+        &all,
+    );
+}
+
+/// The kernels of `ir` as `variant` makes them, which must contain each
+/// of `needles` (what a test relies on the generator to have done).
+fn kernels_containing(label: &str, ir: &Ir, variant: &Variant, needles: &[&str]) -> Generated {
+    let g = cbmc::engine::cuda::codegen::generate_with(ir, variant).expect("generate");
+    for n in needles {
+        assert!(g.source.contains(n), "{label}: no `{n}` in the kernels");
+    }
+    g
+}
+
+/// `lib` against the CPU engine in each of `setups` (`variant`: what the
+/// buffers are laid out for, see `library_of`): every step the same.
+fn every_step_alike(label: &str, ir: &Ir, lib: &Path, variant: &Variant, setups: &[&Setup]) {
+    for setup in setups {
+        let c = compare_with(label, ir, lib, setup, variant);
+        eprintln!("{label}, {setup:?}: {c:?}");
         assert_eq!(c.steps, ir.steps);
     }
 }
@@ -242,17 +258,19 @@ fn the_fused_step_matches_the_cpu_engine() {
         return;
     }
     let ir = prepare("tests/cuda_models/fused_teacher.cbm", &[]);
-    let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused()).expect("generate");
-    for what in [
-        "#define CBM_FLAG_0 1",
-        "#define CBM_FLAG_1 1",
-        "#define CBM_CELLFLAG_2 1",
-        "LSPK_S[((u64)s & 1ull)",
-        "TARR_t_p[((u64)s & 1ull)",
-        "by the cells' own threads",
-    ] {
-        assert!(g.source.contains(what), "no `{what}` in the fused kernels");
-    }
+    let g = kernels_containing(
+        "fused_teacher.cbm, fused",
+        &ir,
+        &fused(),
+        &[
+            "#define CBM_FLAG_0 1",
+            "#define CBM_FLAG_1 1",
+            "#define CBM_CELLFLAG_2 1",
+            "LSPK_S[((u64)s & 1ull)",
+            "TARR_t_p[((u64)s & 1ull)",
+            "by the cells' own threads",
+        ],
+    );
     // With its rule in the delivery's phase, each synapse waiting for its
     // target's flag (`CBMC_CUDA_RULE_FLAGS=1`), and without.
     let rules = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_rules()).expect("generate");
@@ -306,21 +324,17 @@ fn sources_drawn_early_match_the_cpu_engine() {
         ),
     ] {
         let ir = prepare(&format!("tests/cuda_models/{file}.cbm"), &[]);
-        let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
-        assert!(g.source.contains(drawn_early), "{file}: no `{drawn_early}`");
-        if let Some(late) = late {
-            assert!(g.source.contains(late), "{file}: no `{late}`");
-        } else {
-            let deferred = "cbm_every0_watch(s - 1, c0, r0_)); // deferred";
-            assert!(
-                g.source.contains(deferred),
-                "{file}: the rule is not deferred"
-            );
-            assert!(
-                g.source.contains("LSPK_S[((u64)s % 3ull)"),
-                "{file}: not three rows"
-            );
-        }
+        // Where nothing reads S before it, a rule deferred beside it
+        // reads its three rows; else Late stays in its step.
+        let others = match late {
+            Some(late) => vec![late],
+            None => vec![
+                "cbm_every0_watch(s - 1, c0, r0_)); // deferred",
+                "LSPK_S[((u64)s % 3ull)",
+            ],
+        };
+        let needles: Vec<&str> = std::iter::once(drawn_early).chain(others).collect();
+        kernels_containing(file, &ir, &fused_early(), &needles);
         // The usual step, one launch per phase, chunks of one step and of
         // more (the prologue launched before each).
         let lib = library_of(&ir, &format!("{file}_early_usual"), usual_early());
@@ -469,10 +483,11 @@ fn a_runaway_value_stops_both_engines_at_the_same_place() {
     // the error still run in the launch's last iteration; with its source
     // drawn early (in the usual step too, and there also in one launch per
     // phase), the source has drawn the step after the error's.
-    let g = cbmc::engine::cuda::codegen::generate_with(&ir, &fused_early()).expect("generate");
-    assert!(
-        g.source.contains("cbm_src_Noise(s + 1, c0,"),
-        "Noise not drawn early"
+    kernels_containing(
+        "blowup.cbm",
+        &ir,
+        &fused_early(),
+        &["cbm_src_Noise(s + 1, c0,"],
     );
     for (name, variant) in [
         ("blowup_fused", fused()),
