@@ -130,6 +130,14 @@ fn spans_inside(checked: &Checked) -> Result<(), String> {
     Ok(())
 }
 
+/// FNV-1a: the same on every machine and every Rust version (unlike
+/// `DefaultHasher`, which promises neither).
+fn stable_hash(text: &str) -> u64 {
+    text.bytes().fold(0xCBF2_9CE4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01B3)
+    })
+}
+
 fn seed() -> u64 {
     std::env::var("CBMC_FUZZ_SEED")
         .ok()
@@ -407,15 +415,26 @@ fn run_one(path: &Path, text: &str) -> Result<bool, String> {
 fn valid_mutants_run_without_panics() {
     silence_panics();
     let seed = seed();
-    let mut files = corpus();
-    files.extend(models::valid_model_files().into_iter().map(|(_, p)| p));
+    // Each file's mutants come from the seed and the file's name in the
+    // repository, not its place in a list: the doc examples are written to
+    // a temporary folder, and sorting their paths among the repository's
+    // gave each machine (each checkout folder) its own mutants.
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<(String, PathBuf)> = corpus()
+        .into_iter()
+        .map(|p| {
+            let name = p.strip_prefix(&root).unwrap_or(&p).display().to_string();
+            (name, p)
+        })
+        .collect();
+    files.extend(models::valid_model_files());
     files.sort();
-    files.dedup();
+    files.dedup_by(|a, b| a.1 == b.1);
     let mut failures = Vec::new();
     let (mut total, mut ran) = (0, 0);
-    for (fi, path) in files.iter().enumerate() {
+    for (name, path) in &files {
         let text = std::fs::read_to_string(path).unwrap();
-        let mut rng = Rng(seed ^ (fi as u64 + 7).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let mut rng = Rng(seed ^ stable_hash(name).wrapping_mul(0xD1B5_4A32_D192_ED03));
         for case in 0..PIPELINE_MUTATIONS_PER_MODEL * scale() {
             let m = if rng.chance(70) {
                 mutants::mutant(&text, &mut rng).unwrap_or_else(|| mutate(&text, &mut rng))

@@ -31,6 +31,20 @@ pub struct TExpr {
     pub span: Span,
 }
 
+impl TExpr {
+    /// The first reference in `self` (left to right) that `wanted` accepts,
+    /// with where it was written.
+    pub fn find_ref(&self, wanted: &dyn Fn(Ref) -> bool) -> Option<(Ref, Span)> {
+        match &self.kind {
+            TKind::Ref(r) if wanted(*r) => Some((*r, self.span)),
+            TKind::Unary(_, x) => x.find_ref(wanted),
+            TKind::Binary(_, a, b) => a.find_ref(wanted).or_else(|| b.find_ref(wanted)),
+            TKind::Call(_, args) => args.iter().find_map(|a| a.find_ref(wanted)),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum TKind {
     Const(f64),
@@ -131,6 +145,26 @@ pub enum Init {
         low: TExpr,
         high: TExpr,
     },
+}
+
+impl Init {
+    /// Its expressions: the value, or a distribution's arguments.
+    pub fn exprs(&self) -> Vec<&TExpr> {
+        match self {
+            Init::Expr(e) => vec![e],
+            Init::Normal {
+                mean,
+                sd,
+                low,
+                high,
+                ..
+            } => [Some(mean), Some(sd), low.as_ref(), high.as_ref()]
+                .into_iter()
+                .flatten()
+                .collect(),
+            Init::Uniform { low, high } => vec![low, high],
+        }
+    }
 }
 
 #[derive(Clone, Debug)]

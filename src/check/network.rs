@@ -439,7 +439,46 @@ impl Checker {
         let owner = format!("population `{population}`");
         for init in inits.iter().flatten() {
             self.check_distribution(init, &scope, Some(&owner));
+            self.no_drawn_params_in_distribution(init, params, &owner);
         }
+    }
+
+    /// A distribution is drawn from constants: its arguments cannot use a
+    /// parameter that has a value per cell in this population (`a =
+    /// normal(...)`, then `V = uniform(a, ...)`). An expression may (`V = a`
+    /// starts each cell at its own `a`).
+    fn no_drawn_params_in_distribution(&mut self, init: &Init, params: &[Var], owner: &str) {
+        if matches!(init, Init::Expr(_)) {
+            return;
+        }
+        // Per cell: drawn, or worked out from a parameter that is (in
+        // declaration order, which is the order values are worked out in).
+        let mut per_cell: Vec<bool> = Vec::with_capacity(params.len());
+        for v in params {
+            let yes = match &v.init {
+                Some(Init::Expr(e)) => e
+                    .find_ref(&|r| matches!(r, Ref::Param(j) if per_cell.get(j) == Some(&true)))
+                    .is_some(),
+                Some(_) => true,
+                None => false,
+            };
+            per_cell.push(yes);
+        }
+        let drawn = |r: Ref| matches!(r, Ref::Param(j) if per_cell.get(j) == Some(&true));
+        let Some((Ref::Param(j), span)) = init.exprs().iter().find_map(|e| e.find_ref(&drawn))
+        else {
+            return;
+        };
+        let name = &params[j].name;
+        self.emit(
+            Diagnostic::error(
+                "cbm::E028",
+                span,
+                format!("a distribution's arguments must be constants, but {owner} gives `{name}` a value per cell"),
+            )
+            .label("a different value in each cell")
+            .help(format!("give `{name}` one value in {owner}, or write this distribution's arguments out")),
+        );
     }
 
     /// Every parameter declared without a value (`th: mV`) must get one from
@@ -554,6 +593,9 @@ impl Checker {
             };
             if let Some(i) = params.iter().position(|v| v.name == name.name) {
                 if let Some(init) = self.init(&a.value, scope, params_may_vary) {
+                    if !self.uses_earlier_params_only(&init, i, params, owner) {
+                        continue;
+                    }
                     self.check_init_dim(&init, params[i].dim, &format!("`{}`", name.name), scope);
                     out.push((ArgVar::Param(i), init));
                 }
@@ -577,6 +619,50 @@ impl Checker {
             }
         }
         out
+    }
+
+    /// A parameter's value is worked out in declaration order, so an
+    /// argument for parameter `i` may use parameters before it (with the
+    /// values this call gives them), as a default in the type may; itself
+    /// or a later one is an error, not a value lowering cannot find.
+    fn uses_earlier_params_only(
+        &mut self,
+        init: &Init,
+        i: usize,
+        params: &[Var],
+        owner: &str,
+    ) -> bool {
+        let not_yet = |r: Ref| matches!(r, Ref::Param(j) | Ref::SynParam(j) if j >= i);
+        let Some((Ref::Param(j) | Ref::SynParam(j), span)) =
+            init.exprs().iter().find_map(|e| e.find_ref(&not_yet))
+        else {
+            return true;
+        };
+        let (name, used) = (&params[i].name, &params[j].name);
+        let earlier: Vec<&str> = params[..i].iter().map(|v| v.name.as_str()).collect();
+        let reason = if i == j {
+            format!("`{name}` cannot be given in terms of itself")
+        } else {
+            format!("`{used}` is declared after `{name}` in {owner}")
+        };
+        let help = if earlier.is_empty() {
+            format!("write the value of `{name}` out: it is the first parameter, so it can use only numbers and dt")
+        } else {
+            format!(
+                "write the value out, or use parameters declared before `{name}`: {}",
+                earlier.join(", ")
+            )
+        };
+        self.emit(
+            Diagnostic::error(
+                "cbm::E026",
+                span,
+                format!("the value of parameter `{name}` uses `{used}`: {reason}"),
+            )
+            .label("not known yet")
+            .help(help),
+        );
+        false
     }
 
     pub(super) fn pop_ref(&mut self, id: &ast::Ident, m: &Model) -> Option<usize> {
