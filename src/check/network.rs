@@ -424,11 +424,13 @@ impl Checker {
         params: &[Var],
         population: &str,
     ) {
-        let mut inits: Vec<Option<Init>> = neuron.state.iter().map(|v| v.init.clone()).collect();
+        let mut state_inits: Vec<Option<Init>> =
+            neuron.state.iter().map(|v| v.init.clone()).collect();
+        let mut param_inits = Vec::new();
         for (v, init) in args {
             match v {
-                ArgVar::Param(_) => inits.push(Some(init.clone())),
-                ArgVar::State(i) => inits[*i] = Some(init.clone()),
+                ArgVar::Param(_) => param_inits.push(init),
+                ArgVar::State(i) => state_inits[*i] = Some(init.clone()),
             }
         }
         let scope = Scope {
@@ -437,44 +439,38 @@ impl Checker {
             ..Scope::default()
         };
         let owner = format!("population `{population}`");
-        for init in inits.iter().flatten() {
+        let per_cell = per_cell_values(params, &state_inits);
+        for init in state_inits.iter().flatten().chain(param_inits) {
             self.check_distribution(init, &scope, Some(&owner));
-            self.no_drawn_params_in_distribution(init, params, &owner);
+            self.distribution_of_constants(init, &per_cell, params, &neuron.state, &owner);
         }
     }
 
     /// A distribution is drawn from constants: its arguments cannot use a
-    /// parameter that has a value per cell in this population (`a =
-    /// normal(...)`, then `V = uniform(a, ...)`). An expression may (`V = a`
-    /// starts each cell at its own `a`).
-    fn no_drawn_params_in_distribution(&mut self, init: &Init, params: &[Var], owner: &str) {
+    /// parameter or state variable that has a value per cell in this
+    /// population (`a = normal(...)`, then `V = uniform(a, ...)`). An
+    /// expression may (`V = a` starts each cell at its own `a`).
+    fn distribution_of_constants(
+        &mut self,
+        init: &Init,
+        per_cell: &dyn Fn(Ref) -> bool,
+        params: &[Var],
+        state: &[Var],
+        owner: &str,
+    ) {
         if matches!(init, Init::Expr(_)) {
             return;
         }
-        // Per cell: drawn, or worked out from a parameter that is (in
-        // declaration order, which is the order values are worked out in).
-        let mut per_cell: Vec<bool> = Vec::with_capacity(params.len());
-        for v in params {
-            let yes = match &v.init {
-                Some(Init::Expr(e)) => e
-                    .find_ref(&|r| matches!(r, Ref::Param(j) if per_cell.get(j) == Some(&true)))
-                    .is_some(),
-                Some(_) => true,
-                None => false,
-            };
-            per_cell.push(yes);
-        }
-        let drawn = |r: Ref| matches!(r, Ref::Param(j) if per_cell.get(j) == Some(&true));
-        let Some((Ref::Param(j), span)) = init.exprs().iter().find_map(|e| e.find_ref(&drawn))
-        else {
-            return;
+        let (name, span) = match init.exprs().iter().find_map(|e| e.find_ref(per_cell)) {
+            Some((Ref::Param(j), span)) => (&params[j].name, span),
+            Some((Ref::State(j), span)) => (&state[j].name, span),
+            _ => return,
         };
-        let name = &params[j].name;
         self.emit(
             Diagnostic::error(
                 "cbm::E028",
                 span,
-                format!("a distribution's arguments must be constants, but {owner} gives `{name}` a value per cell"),
+                format!("a distribution's arguments must be constants: `{name}` has a value per cell in {owner}"),
             )
             .label("a different value in each cell")
             .help(format!("give `{name}` one value in {owner}, or write this distribution's arguments out")),
@@ -734,6 +730,43 @@ fn params_of_population(neuron: &NeuronType, args: &[(ArgVar, Init)]) -> Vec<Var
         }
     }
     params
+}
+
+/// Which parameters and state variables have a value per cell in a
+/// population: drawn, or worked out from one that has (in declaration
+/// order, parameters first: the order lowering works values out in).
+fn per_cell_values(params: &[Var], state_inits: &[Option<Init>]) -> impl Fn(Ref) -> bool {
+    let mut params_per_cell: Vec<bool> = Vec::with_capacity(params.len());
+    let mut state_per_cell: Vec<bool> = Vec::with_capacity(state_inits.len());
+    let uses_per_cell = |e: &TExpr, p: &[bool], s: &[bool]| {
+        e.find_ref(&|r| match r {
+            Ref::Param(j) => p.get(j) == Some(&true),
+            Ref::State(j) => s.get(j) == Some(&true),
+            _ => false,
+        })
+        .is_some()
+    };
+    for init in params.iter().map(|v| v.init.as_ref()) {
+        let yes = match init {
+            Some(Init::Expr(e)) => uses_per_cell(e, &params_per_cell, &[]),
+            Some(_) => true,
+            None => false,
+        };
+        params_per_cell.push(yes);
+    }
+    for init in state_inits.iter().map(Option::as_ref) {
+        let yes = match init {
+            Some(Init::Expr(e)) => uses_per_cell(e, &params_per_cell, &state_per_cell),
+            Some(_) => true,
+            None => false,
+        };
+        state_per_cell.push(yes);
+    }
+    move |r| match r {
+        Ref::Param(j) => params_per_cell.get(j) == Some(&true),
+        Ref::State(j) => state_per_cell.get(j) == Some(&true),
+        _ => false,
+    }
 }
 
 impl Checker {
