@@ -370,6 +370,7 @@ fn tokenize_gives_back_the_text() {
 const PIPELINE_MUTATIONS_PER_MODEL: usize = 60;
 const MAX_MODEL_BYTES: u64 = 64 << 20;
 const MAX_STEPS: u64 = 40;
+const MAX_CELL_STEPS: u64 = 2_000_000;
 
 /// Check a text; where it checks clean, lower it, generate both engines'
 /// code, build its network and run it for a few steps on the interpreter.
@@ -386,7 +387,14 @@ fn run_one(path: &Path, text: &str) -> Result<bool, String> {
         if cbmc::network::estimated_bytes(&ir) > MAX_MODEL_BYTES {
             return Ok(());
         }
-        ir.steps = ir.steps.min(MAX_STEPS);
+        // A few steps, fewer for a big network: a mutant that makes a
+        // population a million cells tests nothing more by running long
+        // (one drawing 1,000 Poisson inputs per cell and step took minutes).
+        let cells: u64 = ir.populations.iter().map(|p| p.size as u64).sum();
+        ir.steps = ir
+            .steps
+            .min(MAX_STEPS)
+            .min((MAX_CELL_STEPS / cells.max(1)).max(1));
         let _ = cbmc::engine::cpu::native::codegen::generate(&ir);
         let _ = cbmc::engine::cuda::codegen::generate(&ir);
         let Ok(net) = cbmc::network::build(&ir) else {
@@ -442,7 +450,14 @@ fn valid_mutants_run_without_panics() {
                 mutate(&text, &mut rng)
             };
             total += 1;
-            match run_one(path, &m) {
+            let started = std::time::Instant::now();
+            let outcome = run_one(path, &m);
+            // Not a failure (a big model is slow to build), but worth a look.
+            let seconds = started.elapsed().as_secs_f64();
+            if seconds > 5.0 {
+                eprintln!("slow mutant ({seconds:.1} s): {name} mutation {case}:\n{m:?}");
+            }
+            match outcome {
                 Ok(r) => ran += r as usize,
                 Err(why) => failures.push((
                     format!("{} pipeline mutation {case}", path.display()),
