@@ -1046,3 +1046,36 @@ record last = trace(P.last, cells = 50)
         "the 257th call repeats the 1st"
     );
 }
+
+/// Initial values worked out from per-cell parameters, in the order the
+/// checker allows them: a parameter from an earlier drawn one (`b = a * 2`),
+/// a state variable from a parameter worked out so (`V = b`) and from an
+/// earlier state variable (`U = V + W`). Every cell starts with its own
+/// values, related as written (`V` once started at 0: it was worked out
+/// before `b`).
+#[test]
+fn initial_values_follow_per_cell_parameters_worked_out_from_drawn_ones() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 1 ms }
+neuron C {
+    parameters { a = 1 mV; b = 2 mV }
+    state { V = b; W = a; U = V + W }
+    update { V += 0 mV }
+}
+population P[50] = C(a = normal(1 mV, 10%), b = a * 2)
+record v = trace(P.V, cells = 50)
+record w = trace(P.W, cells = 50)
+record u = trace(P.U, cells = 50)
+"#;
+    let r = run_text("per_cell_exprs", model);
+    let (_, v) = f64s(&r, "v");
+    let (_, w) = f64s(&r, "w");
+    let (_, u) = f64s(&r, "u");
+    assert_eq!(v.len(), 50);
+    for i in 0..50 {
+        assert!(w[i] > 0.5e-3 && w[i] < 1.5e-3, "cell {i}: W = {}", w[i]);
+        assert_eq!(v[i], 2.0 * w[i], "cell {i}: V = 2 a");
+        assert_eq!(u[i], v[i] + w[i], "cell {i}: U = V + W");
+    }
+    assert!(w.iter().any(|&x| x != w[0]), "a is drawn per cell");
+}

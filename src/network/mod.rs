@@ -8,7 +8,7 @@ pub mod rng;
 pub use memory::{available_bytes, check_memory, estimated_bytes, expected_synapses};
 
 use crate::ir::{
-    DelayDrawIr, Expr, InitIr, Ir, PopulationKindIr, ProjectionIr, UnOp, VarIr, Wiring,
+    DelayDrawIr, Expr, InitIr, Ir, PopulationKindIr, ProjectionIr, UnOp, VarIr, VarKind, Wiring,
 };
 use rng::{stream, Rng};
 
@@ -485,12 +485,19 @@ fn init_vars(
     }
     let mut out: Vec<Vec<f64>> = Vec::with_capacity(vars.len());
     // Per-cell parameters come last in a population's vars but may be used by
-    // state initial values, so fill in two passes: non-expressions first.
+    // state initial values, so fill in two passes: non-expressions first,
+    // then expressions, per-cell parameters before state (a parameter's
+    // expression uses only earlier parameters; a state variable's, any
+    // parameter and earlier state).
     out.resize(vars.len(), vec![]);
     for (v, var) in vars.iter().enumerate() {
         out[v] = draw_column(&var.init, n, rng, stream_of(v, 0), threads);
     }
-    for (v, var) in vars.iter().enumerate() {
+    let params_first = (0..vars.len())
+        .filter(|&v| vars[v].kind == VarKind::CellParam)
+        .chain((0..vars.len()).filter(|&v| vars[v].kind != VarKind::CellParam));
+    for v in params_first {
+        let var = &vars[v];
         if let InitIr::Expr(e) = &var.init {
             let mut col = vec![0.0; n];
             for (i, x) in col.iter_mut().enumerate() {
