@@ -12,7 +12,7 @@ impl Checker {
         vars_kind: VarsKind,
         out: &mut Vec<Var>,
     ) {
-        for d in decls {
+        for (k, d) in decls.iter().enumerate() {
             if out.iter().any(|v| v.name == d.name.name) {
                 self.emit(ast_dup(&d.name.name, d.name.span));
                 continue;
@@ -20,6 +20,7 @@ impl Checker {
             let written = d.unit.as_ref().and_then(|u| self.unit(u));
             let unit = written.as_ref().map(|(dim, _)| *dim);
             let mut scope = scope_base.clone();
+            scope.declared_later = &decls[k + 1..];
             match vars_kind {
                 VarsKind::Params => scope.params = out,
                 VarsKind::State => scope.state = out,

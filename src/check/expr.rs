@@ -34,6 +34,9 @@ pub struct Scope<'a> {
     pub allow_random: bool,
     /// Human name of the context, for messages ("a parameter default").
     pub context: &'static str,
+    /// In a declaration's value: the declarations after it in its block,
+    /// which it cannot use yet (named in the message if it tries).
+    pub declared_later: &'a [crate::syntax::ast::Decl],
 }
 
 impl Scope<'_> {
@@ -283,7 +286,11 @@ impl Checker {
             }
             let mut d = Diagnostic::error("cbm::E003", span, format!("undefined name `{name}`"))
                 .label("not defined here");
-            if let Some(s) = closest(name, &scope.all_names()) {
+            if scope.declared_later.iter().any(|l| l.name.name == *name) {
+                d = d.label("declared after this value").help(format!(
+                    "a value may use only what is declared before it: declare `{name}` earlier, or write its value here"
+                ));
+            } else if let Some(s) = closest(name, &scope.all_names()) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else if scope.context == "the refractory period" {
                 d = d.help(format!(

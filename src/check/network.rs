@@ -592,17 +592,19 @@ impl Checker {
                     if !self.uses_earlier_params_only(&init, i, params, owner) {
                         continue;
                     }
-                    self.check_init_dim(&init, params[i].dim, &format!("`{}`", name.name), scope);
+                    // A declaration in error has no dimension to hold to.
+                    if !params[i].broken {
+                        let what = format!("`{}`", name.name);
+                        self.check_init_dim(&init, params[i].dim, &what, scope);
+                    }
                     out.push((ArgVar::Param(i), init));
                 }
             } else if let Some(i) = state.iter().position(|v| v.name == name.name) {
                 if let Some(init) = self.init(&a.value, scope, true) {
-                    self.check_init_dim(
-                        &init,
-                        state[i].dim,
-                        &format!("the initial `{}`", name.name),
-                        scope,
-                    );
+                    if !state[i].broken {
+                        let what = format!("the initial `{}`", name.name);
+                        self.check_init_dim(&init, state[i].dim, &what, scope);
+                    }
                     out.push((ArgVar::State(i), init));
                 }
             } else {

@@ -109,12 +109,16 @@ impl Checker {
                             let Some(t) = self.assign_target(&a.target, scope, writes) else {
                                 continue;
                             };
-                            let dim = match t {
-                                Target::State(i) => scope.state[i].dim,
-                                Target::SynState(i) => scope.syn_state[i].dim,
-                                Target::Deposit => Dim::NONE,
+                            let (dim, broken) = match t {
+                                Target::State(i) => (scope.state[i].dim, scope.state[i].broken),
+                                Target::SynState(i) => {
+                                    (scope.syn_state[i].dim, scope.syn_state[i].broken)
+                                }
+                                Target::Deposit => (Dim::NONE, false),
                             };
+                            // A declaration in error has no dimension to hold to.
                             match a.op {
+                                _ if broken => {}
                                 AssignOp::Mul | AssignOp::Div => {
                                     self.expect_dim(
                                         &value,
