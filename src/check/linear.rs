@@ -37,13 +37,7 @@ pub fn map_refs(e: &TExpr, f: &dyn Fn(Ref) -> Option<TExpr>) -> TExpr {
 }
 
 pub fn mentions(e: &TExpr, r: Ref) -> bool {
-    match &e.kind {
-        TKind::Ref(x) => *x == r,
-        TKind::Unary(_, x) => mentions(x, r),
-        TKind::Binary(_, a, b) => mentions(a, r) || mentions(b, r),
-        TKind::Call(_, args) => args.iter().any(|a| mentions(a, r)),
-        _ => false,
-    }
+    e.find_ref(&|x| x == r).is_some()
 }
 
 fn node(kind: TKind, like: &TExpr) -> TExpr {

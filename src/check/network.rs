@@ -738,30 +738,27 @@ fn params_of_population(neuron: &NeuronType, args: &[(ArgVar, Init)]) -> Vec<Var
 /// population: drawn, or worked out from one that has (in declaration
 /// order, parameters first: the order lowering works values out in).
 fn per_cell_values(params: &[Var], state_inits: &[Option<Init>]) -> impl Fn(Ref) -> bool {
-    let mut params_per_cell: Vec<bool> = Vec::with_capacity(params.len());
-    let mut state_per_cell: Vec<bool> = Vec::with_capacity(state_inits.len());
-    let uses_per_cell = |e: &TExpr, p: &[bool], s: &[bool]| {
-        e.find_ref(&|r| match r {
-            Ref::Param(j) => p.get(j) == Some(&true),
-            Ref::State(j) => s.get(j) == Some(&true),
-            _ => false,
-        })
-        .is_some()
+    // Drawn, or an expression that uses a value per cell (`p`, `s`: those
+    // of the parameters and state variables before it).
+    let per_cell = |init: Option<&Init>, p: &[bool], s: &[bool]| match init {
+        Some(Init::Expr(e)) => e
+            .find_ref(&|r| match r {
+                Ref::Param(j) => p.get(j) == Some(&true),
+                Ref::State(j) => s.get(j) == Some(&true),
+                _ => false,
+            })
+            .is_some(),
+        Some(_) => true,
+        None => false,
     };
-    for init in params.iter().map(|v| v.init.as_ref()) {
-        let yes = match init {
-            Some(Init::Expr(e)) => uses_per_cell(e, &params_per_cell, &[]),
-            Some(_) => true,
-            None => false,
-        };
+    let mut params_per_cell: Vec<bool> = Vec::with_capacity(params.len());
+    for v in params {
+        let yes = per_cell(v.init.as_ref(), &params_per_cell, &[]);
         params_per_cell.push(yes);
     }
-    for init in state_inits.iter().map(Option::as_ref) {
-        let yes = match init {
-            Some(Init::Expr(e)) => uses_per_cell(e, &params_per_cell, &state_per_cell),
-            Some(_) => true,
-            None => false,
-        };
+    let mut state_per_cell: Vec<bool> = Vec::with_capacity(state_inits.len());
+    for init in state_inits {
+        let yes = per_cell(init.as_ref(), &params_per_cell, &state_per_cell);
         state_per_cell.push(yes);
     }
     move |r| match r {

@@ -116,9 +116,7 @@ impl Checker {
                                 }
                                 Target::Deposit => (Dim::NONE, false),
                             };
-                            // A declaration in error has no dimension to hold to.
                             match a.op {
-                                _ if broken => {}
                                 AssignOp::Mul | AssignOp::Div => {
                                     self.expect_dim(
                                         &value,
@@ -130,6 +128,8 @@ impl Checker {
                                         scope,
                                     );
                                 }
+                                // A declaration in error has no dimension to hold to.
+                                _ if broken => {}
                                 _ => {
                                     self.expect_dim(
                                         &value,

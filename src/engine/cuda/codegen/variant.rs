@@ -46,15 +46,15 @@ pub struct Variant {
     pub rule_flags: bool,
     /// Spike sources drawn a step early (`CBMC_CUDA_EARLY_SOURCES=1`;
     /// `generate_with` builds the step differently, fused or not): at step
-    /// `s` a source draws the spikes of step `s + 1`,
-    /// which depend on nothing but its own state and the time, so the deliveries of a source's spikes need not wait
-    /// for them in their step and run beside the cells they feed, with no
-    /// flags, instead of before them at the start of the next step. A
-    /// launch's first step has its sources' spikes drawn before it, behind
-    /// a grid barrier of its own (`cbm_prologue`; with one launch per
-    /// phase, a launch of its own). Built after the
-    /// fifteenth session's GPU calls, for the cerebellum, whose step waits
-    /// for its PF deliveries; off until a GPU has timed it.
+    /// `s` a source draws the spikes of step `s + 1`, which depend on
+    /// nothing but its own state and the time, so the deliveries of a
+    /// source's spikes need not wait for them in their step and run beside
+    /// the cells they feed, with no flags, instead of before them at the
+    /// start of the next step. A launch's first step has its sources'
+    /// spikes drawn before it, behind a grid barrier of its own
+    /// (`cbm_prologue`; with one launch per phase, a launch of its own).
+    /// Built after the fifteenth session's GPU calls, for the cerebellum,
+    /// whose step waits for its PF deliveries; off until a GPU has timed it.
     pub early_sources: bool,
 }
 
@@ -76,8 +76,9 @@ impl Variant {
     /// launches: `CBMC_CUDA_PROFILE=1`, `CBMC_CUDA_DELIVERY=auto|scan|words`,
     /// `CBMC_CUDA_SPREAD=1`, `CBMC_CUDA_BARRIER=counter|generation`,
     /// `CBMC_CUDA_SHARES=packed|even`, `CBMC_CUDA_FUSE=0|1`,
-    /// `CBMC_CUDA_RULE_FLAGS=0|1`, `CBMC_CUDA_EARLY_SOURCES=0|1`. Where it is silent, the default: the fused
-    /// step where it pays for `ir` and the device can run it.
+    /// `CBMC_CUDA_RULE_FLAGS=0|1`, `CBMC_CUDA_EARLY_SOURCES=0|1`. Where it
+    /// is silent, the default: the fused step where it pays for `ir` and
+    /// the device can run it.
     pub fn from_env_for(ir: &Ir, cooperative: bool) -> Result<Self, String> {
         Self::from_vars(
             |name| std::env::var(name).ok(),
