@@ -1079,3 +1079,46 @@ record u = trace(P.U, cells = 50)
     }
     assert!(w.iter().any(|&x| x != w[0]), "a is drawn per cell");
 }
+
+/// `i` and `n_cells` in a population's arguments: each cell's own values
+/// along the population, in parameters (`I`, and `J` worked out from it)
+/// and initial values; a drawn parameter beside them keeps its draws (the
+/// index has a variable of its own, not one of the drawn ones' streams).
+#[test]
+fn population_arguments_vary_along_the_cell_index() {
+    let model = |args: &str| {
+        format!(
+            r#"
+simulation {{ dt = 1 ms  duration = 1 ms  seed = 3 }}
+neuron C {{
+    parameters {{ a = 1 mV; I = 0 mV; J = 0 mV }}
+    state {{ V = 0 mV; W = a; X = J }}
+    update {{ V += 0 mV }}
+}}
+population P[10] = C({args})
+record v = trace(P.V, cells = 10)
+record w = trace(P.W, cells = 10)
+record x = trace(P.X, cells = 10)
+"#
+        )
+    };
+    let r = run_text(
+        "cell_index",
+        &model("a = normal(1 mV, 10%), I = 2 mV * i / (n_cells - 1), J = I + 1 mV, V = -i * 1 mV"),
+    );
+    let (_, v) = f64s(&r, "v");
+    let (_, w) = f64s(&r, "w");
+    let (_, x) = f64s(&r, "x");
+    assert_eq!(v.len(), 10);
+    for i in 0..10 {
+        let f = i as f64;
+        assert_eq!(v[i], -f * 1e-3, "cell {i}: V = -i mV");
+        assert_eq!(x[i], 2e-3 * f / 9.0 + 1e-3, "cell {i}: X = J = I + 1 mV");
+    }
+    let plain = run_text("cell_index_plain", &model("a = normal(1 mV, 10%)"));
+    assert_eq!(
+        w,
+        f64s(&plain, "w").1,
+        "the draws of `a` are those without `i`"
+    );
+}

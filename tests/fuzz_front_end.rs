@@ -48,7 +48,7 @@ const FRAGMENTS: &[&str] = &[
     "log", "sqrt", "abs", "min", "max", "clip", "select", "floor", "rand", "randn", "normal",
     "uniform", "poisson", "bernoulli", "spike_times", "rate", "p", "times", "cells", "all_to_all",
     "one_to_one", "fixed_indegree", "fixed_outdegree", "probability", "blocks", "replace",
-    "allow_self", "k", "spike_counts", "trace", "weights", "bin", "max", "ms", "s", "us", "mV",
+    "allow_self", "k", "i", "n_cells", "spike_counts", "trace", "weights", "bin", "max", "ms", "s", "us", "mV",
     "V", "Hz", "kHz", "nS", "pF", "nA", "Mohm", "um", "min", "cm2", "µs", "/ms", "mV/ms", "1/ms",
     "%", "0", "1", "2", "-60", "0.5", "1e-3", ".5", "1e", "1e309", "-1e309", "1e-400",
     "99999999999999999999999", "4096", "0.0", "3.", "1e8", "1e12", "2^31", "[exact]", "[euler]",

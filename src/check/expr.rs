@@ -37,6 +37,9 @@ pub struct Scope<'a> {
     /// In a declaration's value: the declarations after it in its block,
     /// which it cannot use yet (named in the message if it tries).
     pub declared_later: &'a [crate::syntax::ast::Decl],
+    /// In a population's arguments: its size. There `i` is the cell's index
+    /// and `n_cells` the size (after the type's own names).
+    pub cells: Option<usize>,
 }
 
 impl Scope<'_> {
@@ -54,6 +57,9 @@ impl Scope<'_> {
             v.extend(vars.iter().map(|x| x.name.clone()));
         }
         v.extend(self.signals.iter().map(|s| s.name.clone()));
+        if self.cells.is_some() {
+            v.push("n_cells".into());
+        }
         v
     }
 }
@@ -242,6 +248,16 @@ impl Checker {
                     return typed(TKind::Ref(make(i)), ty, span);
                 }
             }
+            // A population's arguments may vary along it (after the type's
+            // own names, which take precedence, as a parameter named `delay`
+            // does in synapse code).
+            if let Some(n) = scope.cells {
+                match name {
+                    "i" => return typed(TKind::Ref(Ref::CellIndex), Ty::Num(Dim::NONE), span),
+                    "n_cells" => return typed(TKind::Const(n as f64), Ty::Num(Dim::NONE), span),
+                    _ => {}
+                }
+            }
             if name == "t" || name == "dt" {
                 if !scope.allow_time && name == "t" {
                     self.emit(
@@ -290,6 +306,10 @@ impl Checker {
                 d = d.label("declared after this value").help(format!(
                     "a value may use only what is declared before it: declare `{name}` earlier, or write its value here"
                 ));
+            } else if name == "i" || name == "n_cells" {
+                d = d.help(
+                    "`i` (a cell's index, from 0) and `n_cells` (its population's size) can be used in a population's arguments, e.g. `I = i * 0.5 nA`",
+                );
             } else if let Some(s) = closest(name, &scope.all_names()) {
                 d = d.help(format!("did you mean `{s}`?"));
             } else if scope.context == "the refractory period" {

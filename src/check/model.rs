@@ -80,6 +80,9 @@ pub enum Ref {
     Signal(usize),
     /// `delay` in synapse code: the synapse's own delay (a time).
     SynDelay,
+    /// `i` in a population's arguments: the cell's index in its population
+    /// (0 to size - 1), so that a value can vary along it.
+    CellIndex,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

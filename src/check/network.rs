@@ -146,6 +146,7 @@ impl Checker {
                 let scope = Scope {
                     params: &neuron.params,
                     context: "a population argument",
+                    cells: Some(size),
                     ..Scope::default()
                 };
                 let args = self.named_args(
@@ -158,7 +159,7 @@ impl Checker {
                 );
                 // The type's parameters with this population's values.
                 let params = params_of_population(neuron, &args);
-                self.check_population_distributions(neuron, &args, &params, &p.name.name);
+                self.check_population_distributions(neuron, &args, &params, &p.name.name, size);
                 if !self.parameters_have_values(neuron, &args, call) {
                     return None;
                 }
@@ -423,6 +424,7 @@ impl Checker {
         args: &[(ArgVar, Init)],
         params: &[Var],
         population: &str,
+        size: usize,
     ) {
         let mut state_inits: Vec<Option<Init>> =
             neuron.state.iter().map(|v| v.init.clone()).collect();
@@ -436,6 +438,7 @@ impl Checker {
         let scope = Scope {
             params,
             context: "a population argument",
+            cells: Some(size),
             ..Scope::default()
         };
         let owner = format!("population `{population}`");
@@ -462,8 +465,9 @@ impl Checker {
             return;
         }
         let (name, span) = match init.exprs().iter().find_map(|e| e.find_ref(per_cell)) {
-            Some((Ref::Param(j), span)) => (&params[j].name, span),
-            Some((Ref::State(j), span)) => (&state[j].name, span),
+            Some((Ref::Param(j), span)) => (params[j].name.as_str(), span),
+            Some((Ref::State(j), span)) => (state[j].name.as_str(), span),
+            Some((Ref::CellIndex, span)) => ("i", span),
             _ => return,
         };
         self.emit(
@@ -473,7 +477,11 @@ impl Checker {
                 format!("a distribution's arguments must be constants: `{name}` has a value per cell in {owner}"),
             )
             .label("a different value in each cell")
-            .help(format!("give `{name}` one value in {owner}, or write this distribution's arguments out")),
+            .help(if name == "i" {
+                "a distribution is one for the whole population: draw a parameter declared before this one, and add it to a value of `i` here (`noise = normal(...), I = noise + i * ...`)".to_string()
+            } else {
+                format!("give `{name}` one value in {owner}, or write this distribution's arguments out")
+            }),
         );
     }
 
@@ -548,7 +556,7 @@ impl Checker {
                         span,
                         format!("the refractory period of population `{population}` must be one constant for all its cells"),
                     )
-                    .label("a parameter of the period is drawn per cell here")
+                    .label("a parameter of the period has a value per cell here")
                     .help("give the parameters the refractory period reads one value each, e.g. `t_ref = 2 ms`"),
                 );
                 return None;
@@ -745,6 +753,7 @@ fn per_cell_values(params: &[Var], state_inits: &[Option<Init>]) -> impl Fn(Ref)
             .find_ref(&|r| match r {
                 Ref::Param(j) => p.get(j) == Some(&true),
                 Ref::State(j) => s.get(j) == Some(&true),
+                Ref::CellIndex => true,
                 _ => false,
             })
             .is_some(),
@@ -764,6 +773,7 @@ fn per_cell_values(params: &[Var], state_inits: &[Option<Init>]) -> impl Fn(Ref)
     move |r| match r {
         Ref::Param(j) => params_per_cell.get(j) == Some(&true),
         Ref::State(j) => state_per_cell.get(j) == Some(&true),
+        Ref::CellIndex => true,
         _ => false,
     }
 }

@@ -307,6 +307,12 @@ fn scale_initial(ir: &mut Ir, projection: &str, var: &str, scale: f64) -> Result
             low: low * scale,
             high: high * scale,
         },
+        // Only a population's hidden index variable starts this way.
+        InitIr::CellIndex => {
+            return Err(format!(
+                "synapse variable `{var}` of `{projection}` cannot be scaled (--weight)"
+            ))
+        }
     };
     Ok(())
 }

@@ -125,6 +125,9 @@ struct Layout {
     state: Vec<usize>,
     inputs: Vec<usize>,
     params: Vec<Expr>,
+    /// The variable holding each cell's index, where the population's
+    /// arguments use `i`.
+    cell_index: Option<usize>,
 }
 
 impl Layout {
@@ -266,6 +269,9 @@ impl<'a> Ctx<'a> {
             }
             Ref::SynParam(i) => Expr::Const(*self.syn_params.get(i).ok_or_else(missing)?),
             Ref::SynState(i) => Expr::Var(i),
+            Ref::CellIndex => {
+                Expr::Var(self.layout.and_then(|l| l.cell_index).ok_or_else(missing)?)
+            }
             Ref::Pre(c) => cell(self.pre, c, true).ok_or_else(missing)?,
             Ref::Post(c) => cell(self.post, c, false).ok_or_else(missing)?,
         })
@@ -401,9 +407,24 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
         state: (0..n_state).collect(),
         inputs: (n_state..n_state + n_inputs).collect(),
         params: vec![],
+        cell_index: None,
     };
     let mut vars: Vec<VarIr> = Vec::new();
     let mut cell_params = Vec::new();
+    // `i` in the population's arguments reads a variable of its own, after
+    // the other per-cell ones: each variable draws from a random stream of
+    // its place, so the draws of a model are the same with `i` or without.
+    // Its place is known once the parameters are lowered; until then they
+    // read a stand-in.
+    const INDEX_STAND_IN: usize = usize::MAX;
+    let uses_index = overrides.iter().any(|(_, init)| {
+        init.exprs()
+            .iter()
+            .any(|e| e.find_ref(&|r| r == Ref::CellIndex).is_some())
+    });
+    if uses_index {
+        layout.cell_index = Some(INDEX_STAND_IN);
+    }
     // Parameters: constants, or per-cell variables when drawn per cell.
     for (i, param) in neuron.params.iter().enumerate() {
         let over = overrides
@@ -428,6 +449,26 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
             }
         };
         layout.params.push(e);
+    }
+    if uses_index {
+        let index = n_state + n_inputs + cell_params.len();
+        let mut place = |e: &Expr| -> Option<Expr> {
+            matches!(e, Expr::Var(INDEX_STAND_IN)).then_some(Expr::Var(index))
+        };
+        for p in &mut cell_params {
+            if let InitIr::Expr(e) = &p.init {
+                p.init = InitIr::Expr(e.map_leaves(&mut place));
+            }
+        }
+        for e in &mut layout.params {
+            *e = e.map_leaves(&mut place);
+        }
+        layout.cell_index = Some(index);
+        cell_params.push(VarIr {
+            name: "i".into(),
+            kind: VarKind::CellParam,
+            init: InitIr::CellIndex,
+        });
     }
     for (i, s) in neuron.state.iter().enumerate() {
         let over = overrides

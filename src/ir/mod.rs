@@ -216,6 +216,10 @@ pub enum InitIr {
         low: f64,
         high: f64,
     },
+    /// The element's index in its population, from 0: the variable behind
+    /// `i` in a population's arguments (`I = i * 0.5 nA`), which the
+    /// expressions of the values that use it read.
+    CellIndex,
 }
 
 #[derive(Clone, Debug)]

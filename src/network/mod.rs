@@ -441,6 +441,7 @@ fn draw_column(init: &InitIr, n: usize, rng: &Rng, s: u32, threads: usize) -> Ve
             })
             .collect()
         }),
+        InitIr::CellIndex => (0..n).map(|i| i as f64).collect(),
         InitIr::Expr(_) => vec![0.0; n],
     }
 }
