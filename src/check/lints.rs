@@ -267,10 +267,14 @@ fn unused_parameters(c: &mut Checker, m: &Model) {
 
 fn unconnected_and_unrecorded(c: &mut Checker, items: &[Item], m: &Model) {
     let _ = items;
+    // A model without any connection is a study of isolated cells (an f-I
+    // curve, a gallery of firing patterns): only in a network is a
+    // population left out of it worth a word.
+    let network = !m.projections.is_empty() || !m.gaps.is_empty();
     for (i, p) in m.populations.iter().enumerate() {
         let connected = m.projections.iter().any(|q| q.source == i || q.target == i)
             || m.gaps.iter().any(|g| g.population == i);
-        if !connected && m.populations.len() > 1 {
+        if !connected && network {
             c.emit(
                 Diagnostic::warning(
                     "cbm::W102",

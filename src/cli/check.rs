@@ -18,8 +18,8 @@ pub struct Args {
     /// Override a setting or parameter: NAME=VALUE (repeatable).
     #[arg(long = "set", value_name = "NAME=VALUE")]
     sets: Vec<String>,
-    /// Do not report this warning, e.g. W102 for a gallery of unconnected
-    /// cells (repeatable; errors cannot be allowed).
+    /// Do not report this warning, e.g. W103 for input cells left
+    /// unrecorded on purpose (repeatable; errors cannot be allowed).
     #[arg(long = "allow", value_name = "CODE")]
     allow: Vec<String>,
 }
@@ -30,7 +30,7 @@ enum Format {
     Json,
 }
 
-/// `--allow W102` (or `cbm::W102`) as the diagnostic codes to drop; only
+/// `--allow W103` (or `cbm::W103`) as the diagnostic codes to drop; only
 /// warning codes the checker has.
 fn allowed_codes(given: &[String]) -> Result<Vec<&'static str>, String> {
     given

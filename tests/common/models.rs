@@ -1,6 +1,6 @@
-//! Models to exercise the CUDA code generator on: models/, the CUDA test
-//! models, the checker's valid test models and the complete examples of
-//! docs/language.md.
+//! Models to exercise the CUDA code generator on: models/, examples/, the
+//! CUDA test models, the checker's valid test models and the complete
+//! examples of docs/language.md.
 #![allow(dead_code)]
 
 use cbmc::ir::Ir;
@@ -28,6 +28,7 @@ pub fn all_models() -> Vec<(String, Ir)> {
     let mut out = Vec::new();
     let mut files = cbm_files(&root().join("models"));
     files.extend(cbm_files(&root().join("models/variants")));
+    files.extend(cbm_files(&root().join("examples")));
     files.extend(cbm_files(&root().join("tests/cuda_models")));
     files.extend(cbm_files(&root().join("tests/check")));
     for f in files {
