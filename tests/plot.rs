@@ -286,6 +286,67 @@ fn a_population_without_spikes_gets_figures_that_say_so() {
     ));
 }
 
+/// A population's rate over time comes from its finest record: spike
+/// counts in one bin over the run (an f-I run) give way to its spike
+/// times; counts in one bin alone give no rate figure (a single point).
+#[test]
+fn the_rate_figure_is_drawn_from_the_finest_record() {
+    let d = temp_dir("plot_rate_source_model");
+    let model = d.join("fi.cbm");
+    std::fs::write(
+        &model,
+        r#"
+simulation { dt = 1 ms  duration = 2 s  seed = 2 }
+neuron Cell {
+    parameters { EL = -65 mV; theta = -50 mV; I = 0 mV }
+    state { V = EL }
+    equations { dV/dt = (EL - V + I) / 10 ms [exact] }
+    spike when V >= theta
+    reset { V = EL }
+}
+population A[10] = Cell(I = 30 mV * i / n_cells)
+population B[10] = Cell(I = 30 mV * i / n_cells)
+population C[10] = Cell(I = 30 mV * i / n_cells)
+record A_counts = spike_counts(A, bin = 2 s)
+record A_times = spike_times(A)
+record B_counts = spike_counts(B, bin = 2 s)
+record C_counts = spike_counts(C, bin = 100 ms)
+record C_times = spike_times(C)
+"#,
+    )
+    .unwrap();
+    let npz = run_to_npz(&model, "plot_rate_source", &[]);
+    let out = plot(&npz, false);
+    let rate_of = |pop: &str| {
+        out.figures
+            .iter()
+            .find(|f| f.spec.stem == format!("rate_{pop}"))
+            .map(|f| f.spec.plan.clone())
+    };
+    assert!(matches!(
+        rate_of("A"),
+        Some(figures::Plan::Rate {
+            src: figures::RateSrc::Times(_),
+            ..
+        })
+    ));
+    assert!(rate_of("B").is_none(), "a rate figure of one bin");
+    assert!(matches!(
+        rate_of("C"),
+        Some(figures::Plan::Rate {
+            src: figures::RateSrc::Counts(_),
+            ..
+        })
+    ));
+    // The raster still shows every population.
+    for pop in ["A", "B", "C"] {
+        assert!(out
+            .figures
+            .iter()
+            .any(|f| f.spec.stem == format!("raster_{pop}")));
+    }
+}
+
 /// Rewrite a run file with `edit` applied to its arrays.
 fn rewrite(npz: &Path, to: &Path, edit: impl Fn(&mut Vec<(String, NpzArray)>)) {
     let data = {

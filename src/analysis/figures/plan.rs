@@ -34,6 +34,31 @@ pub(super) fn population_order(d: &RunData) -> Vec<String> {
     ordered
 }
 
+/// Where a population's rate over time comes from: its spike counts, its
+/// rate recorder or its spike times, in that order, unless the first has
+/// fewer than 10 bins and another more (counts in one 1 s bin beside spike
+/// times, in an f-I run). None where it would be one bin: a point, which
+/// the raster's mean already gives.
+fn rate_source(d: &RunData, pop: &str) -> Option<RateSrc> {
+    let mut found: Vec<(RateSrc, usize)> = Vec::new();
+    if let Some(k) = d.counts.iter().position(|c| c.population == pop) {
+        found.push((RateSrc::Counts(k), d.counts[k].data.nrows()));
+    }
+    if let Some(k) = d.rates.iter().position(|r| r.population == pop) {
+        found.push((RateSrc::Rate(k), d.rates[k].data.len()));
+    }
+    if let Some(k) = d.times.iter().position(|t| t.population == pop) {
+        found.push((RateSrc::Times(k), super::rate::times_bins(d)));
+    }
+    let (mut src, mut bins) = *found.first()?;
+    for &(s, b) in &found[1..] {
+        if bins < 10 && b > bins {
+            (src, bins) = (s, b);
+        }
+    }
+    (bins >= 2).then_some(src)
+}
+
 /// Every figure that the recorded arrays allow.
 pub fn plan(d: &RunData) -> Vec<FigureSpec> {
     let mut out = Vec::new();
@@ -91,13 +116,7 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
     }
     // Population rates.
     for pop in &pops {
-        let src = if let Some(k) = d.counts.iter().position(|c| &c.population == pop) {
-            RateSrc::Counts(k)
-        } else if let Some(k) = d.rates.iter().position(|r| &r.population == pop) {
-            RateSrc::Rate(k)
-        } else if let Some(k) = d.times.iter().position(|t| &t.population == pop) {
-            RateSrc::Times(k)
-        } else {
+        let Some(src) = rate_source(d, pop) else {
             continue;
         };
         let reference_hz = (pop == "IO").then_some(1.0);

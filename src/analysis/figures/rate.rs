@@ -25,9 +25,7 @@ pub(super) fn population_rate(d: &RunData, src: RateSrc) -> (Vec<f64>, f64, usiz
         RateSrc::Times(k) => {
             let t = &d.times[k];
             let bin = times_bin(d.duration(), d.meta.dt);
-            // Whole bins only: a last bin cut short by the end of the run
-            // would read low.
-            let n = ((d.duration() / bin) * (1.0 + 1e-9)).floor().max(1.0) as usize;
+            let n = times_bins(d);
             let cells = t
                 .cells
                 .unwrap_or_else(|| t.i.iter().max().map_or(1, |m| *m as usize + 1))
@@ -47,6 +45,13 @@ pub(super) fn population_rate(d: &RunData, src: RateSrc) -> (Vec<f64>, f64, usiz
             (v, bin, cells)
         }
     }
+}
+
+/// How many bins a rate drawn from spike times has: whole bins only, as a
+/// last bin cut short by the end of the run would read low.
+pub(super) fn times_bins(d: &RunData) -> usize {
+    let bin = times_bin(d.duration(), d.meta.dt);
+    ((d.duration() / bin) * (1.0 + 1e-9)).floor().max(1.0) as usize
 }
 
 /// The bin of a rate drawn from spike times: 50 ms, or for a run shorter
