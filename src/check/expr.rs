@@ -68,6 +68,9 @@ fn e_text(value: f64, unit: &str) -> String {
     format!("{} {unit}", units::trim_float(value))
 }
 
+/// The context of a spike source's arguments.
+pub const SOURCE_RATE: &str = "a spike source's rate";
+
 /// A list of variables and how a match among them becomes a reference.
 type VarLookup<'a, R> = (&'a [Var], fn(usize) -> R);
 
@@ -306,6 +309,10 @@ impl Checker {
                 d = d.label("declared after this value").help(format!(
                     "a value may use only what is declared before it: declare `{name}` earlier, or write its value here"
                 ));
+            } else if (name == "i" || name == "n_cells") && scope.context == SOURCE_RATE {
+                d = d.help(
+                    "a spike source's rate is one for all its cells; for rates along a population, make the cells a neuron type that fires at random (`parameters { rate = 0 Hz }`, `spike when rand() < rate * dt`), whose arguments can use `i`",
+                );
             } else if name == "i" || name == "n_cells" {
                 d = d.help(
                     "`i` (a cell's index, from 0) and `n_cells` (its population's size) can be used in a population's arguments, e.g. `I = i * 0.5 nA`",

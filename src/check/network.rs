@@ -196,7 +196,7 @@ impl Checker {
         let scope = Scope {
             signals: &m.signals,
             allow_time: true,
-            context: "a spike source's rate",
+            context: super::expr::SOURCE_RATE,
             ..Scope::default()
         };
         let arg = |n: &str, pos: usize| -> Option<&Expr> {
