@@ -151,11 +151,13 @@ fn own_spike_time_in_its_handler(c: &mut Checker, m: &Model) {
 
 /// A cell with a spike condition but neither `reset` nor `refractory`
 /// spikes on every step the condition holds (a Hodgkin-Huxley cell with
-/// `spike when V >= 0 mV` counts each step of its action potential).
+/// `spike when V >= 0 mV` counts each step of its action potential). Not
+/// said of a condition that draws (`rand() < rate * dt`): a new draw each
+/// step is what such a cell is for.
 fn spikes_without_reset(c: &mut Checker, m: &Model) {
     for n in &m.neurons {
         let Some(spike) = &n.spike else { continue };
-        if !n.reset.is_empty() || n.refractory.is_some() {
+        if !n.reset.is_empty() || n.refractory.is_some() || spike.draws_random() {
             continue;
         }
         if !m

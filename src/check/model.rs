@@ -43,6 +43,16 @@ impl TExpr {
             _ => None,
         }
     }
+
+    /// Does it call `rand()`, `randn()` or `rand_poisson()`?
+    pub fn draws_random(&self) -> bool {
+        match &self.kind {
+            TKind::Call(f, args) => f.is_random() || args.iter().any(TExpr::draws_random),
+            TKind::Unary(_, x) => x.draws_random(),
+            TKind::Binary(_, a, b) => a.draws_random() || b.draws_random(),
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
