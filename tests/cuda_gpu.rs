@@ -55,8 +55,9 @@ fn device(ir: &Ir, v: &codegen::Variant) -> CudaDevice {
 }
 
 /// Does the model evaluate a function whose last bit differs between libm
-/// and CUDA (exp, expm1, log, pow, randn, and rand_poisson beyond its
-/// exact range, where it uses randn's log and cos) while it runs? A
+/// and CUDA (exp, expm1, log, sin, cos, tanh, pow, randn, and rand_poisson
+/// beyond its exact range, where it uses randn's log and cos) while it
+/// runs? A
 /// rand_poisson whose mean is a constant within the exact range is the
 /// same on every engine.
 fn transcendental_at_step_time(ir: &Ir) -> bool {
@@ -66,9 +67,7 @@ fn transcendental_at_step_time(ir: &Ir) -> bool {
                 !matches!(a.first(), Some(Expr::Const(m)) if *m <= POISSON_EXACT_MAX)
                     || a.iter().any(e)
             }
-            Expr::Call(f, a, _) => {
-                matches!(f, Func::Exp | Func::Expm1 | Func::Log | Func::Randn) || a.iter().any(e)
-            }
+            Expr::Call(f, a, _) => !f.same_on_every_engine() || a.iter().any(e),
             Expr::Binary(cbmc::ir::BinOp::Pow, _, _) => true,
             Expr::Binary(_, a, b) => e(a) || e(b),
             Expr::Unary(_, a) => e(a),

@@ -1122,3 +1122,109 @@ record x = trace(P.X, cells = 10)
         "the draws of `a` are those without `i`"
     );
 }
+
+/// sin, cos and tanh, and `pi`: each is its function (a trace of each
+/// against Rust's), with angles in radians.
+#[test]
+fn trigonometric_functions_are_what_they_say() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 50 ms }
+neuron C {
+    state { s = 0; c = 0; h = 0 }
+    update {
+        s = sin(2 * pi * 10 Hz * t)
+        c = cos(2 * pi * 10 Hz * t)
+        h = tanh(40 Hz * t - 1)
+    }
+}
+population P[1] = C()
+record s = trace(P.s, cells = 1)
+record c = trace(P.c, cells = 1)
+record h = trace(P.h, cells = 1)
+"#;
+    let r = run_text("trig", model);
+    let (_, s) = f64s(&r, "s");
+    let (_, c) = f64s(&r, "c");
+    let (_, h) = f64s(&r, "h");
+    assert_eq!(s.len(), 50);
+    for k in 0..50 {
+        // Recorded after the step's update, which saw the step's start time.
+        let t = k as f64 * 1e-3;
+        let angle = 2.0 * std::f64::consts::PI * 10.0 * t;
+        assert!((s[k] - angle.sin()).abs() < 1e-12, "step {k}: sin {}", s[k]);
+        assert!((c[k] - angle.cos()).abs() < 1e-12, "step {k}: cos {}", c[k]);
+        assert!(
+            (h[k] - (40.0 * t - 1.0).tanh()).abs() < 1e-12,
+            "step {k}: tanh {}",
+            h[k]
+        );
+    }
+    // A quarter period in: sin is 1, cos 0.
+    assert!((s[25] - 1.0).abs() < 1e-12 && c[25].abs() < 1e-12);
+}
+
+/// A projection's initial values read each synapse's two cells as they
+/// start: a parameter worked out from `i`, a drawn one and a state
+/// variable, synapse by synapse (`weights` records every synapse with its
+/// cells).
+#[test]
+fn synapse_initial_values_read_their_cells() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 2 ms  seed = 4 }
+neuron C {
+    parameters { phi = 0; a = 0 }
+    state { V = 0 mV }
+    inputs { syn: mV }
+    update { V += syn }
+}
+synapse S {
+    state { w = 0; u = 0 mV }
+    on_pre { target += u * w }
+}
+population A[6] = C(phi = 2 * pi * i / n_cells, a = uniform(0, 1))
+population B[5] = C(phi = pi * i / n_cells, V = i * 1 mV)
+projection ab: A -> B.syn {
+    synapse = S(w = cos(pre.phi - post.phi) + pre.a, u = post.V * 2 - 1 mV)
+    connect = all_to_all
+}
+record w = weights(ab.w, every = 1 ms)
+record u = weights(ab.u, every = 1 ms)
+record a = trace(A.V, cells = 1)
+"#;
+    let (prepared, r) = {
+        let dir = temp_dir("syn_init_cells");
+        let path = dir.join("m.cbm");
+        std::fs::write(&path, model).unwrap();
+        run_file(&path, &[], 1)
+    };
+    let net = cbmc::network::build(&prepared.ir).unwrap();
+    let a_of = |cell: usize| {
+        let cbmc::ir::PopulationKindIr::Neuron(n) = &prepared.ir.populations[0].kind else {
+            panic!("A is a cell population")
+        };
+        let v = n
+            .vars
+            .iter()
+            .position(|v| v.name == "a")
+            .expect("a drawn per cell");
+        net.populations[0].vars[v][cell]
+    };
+    let (_, w) = f64s(&r, "w");
+    let (_, u) = f64s(&r, "u");
+    let pre = u32s(&r, "w_pre");
+    let post = u32s(&r, "w_post");
+    assert_eq!(pre.len(), 30);
+    let pi = std::f64::consts::PI;
+    for k in 0..30 {
+        let (i, j) = (pre[k] as usize, post[k] as usize);
+        let phi_i = 2.0 * pi * i as f64 / 6.0;
+        let phi_j = pi * j as f64 / 5.0;
+        assert_eq!(
+            w[k],
+            (phi_i - phi_j).cos() + a_of(i),
+            "synapse {i} -> {j}: w"
+        );
+        assert_eq!(u[k], j as f64 * 1e-3 * 2.0 - 1e-3, "synapse {i} -> {j}: u");
+    }
+    assert!((0..6).any(|i| a_of(i) != a_of(0)), "a is drawn per cell");
+}

@@ -68,6 +68,9 @@ fn e_text(value: f64, unit: &str) -> String {
     format!("{} {unit}", units::trim_float(value))
 }
 
+/// The context of a synapse type's initial values.
+pub const SYNAPSE_DEFAULT: &str = "a synapse type's initial value";
+
 /// The context of a spike source's arguments.
 pub const SOURCE_RATE: &str = "a spike source's rate";
 
@@ -300,6 +303,9 @@ impl Checker {
             if name == "delay" && scope.pre.is_some() && scope.allow_time {
                 return typed(TKind::Ref(Ref::SynDelay), Ty::Num(Dim::TIME), span);
             }
+            if name == "pi" {
+                return typed(TKind::Const(std::f64::consts::PI), Ty::Num(Dim::NONE), span);
+            }
             if let Some(u) = units::lookup(name) {
                 return typed(TKind::Const(u.scale), Ty::Num(u.dim), span);
             }
@@ -337,14 +343,16 @@ impl Checker {
             let side = if is_pre { scope.pre } else { scope.post };
             let field = &p.parts[1];
             let Some(cell) = side else {
-                self.emit(
-                    Diagnostic::error(
-                        "cbm::E003",
-                        span,
-                        format!("`{}.` is only available in synapse code", first.name),
-                    )
-                    .label("no pre/postsynaptic cell here"),
-                );
+                let mut d = Diagnostic::error(
+                    "cbm::E003",
+                    span,
+                    format!("`{}.` is only available in synapse code", first.name),
+                )
+                .label("no pre/postsynaptic cell here");
+                if scope.context == SYNAPSE_DEFAULT {
+                    d = d.help("a type's initial values are the same in every projection; a projection's arguments can read each synapse's cells: `synapse = Static(w = cos(pre.phi - post.phi))`");
+                }
+                self.emit(d);
                 return error(span);
             };
             let builtin = match field.name.as_str() {
@@ -374,6 +382,8 @@ impl Checker {
             ];
             for (vars, make) in lookups {
                 if let Some(i) = find(vars, &field.name) {
+                    // Read by synapse code or a synapse's initial value: used.
+                    self.used.insert(vars[i].span);
                     return typed(TKind::Ref(wrap(make(i))), Ty::Num(vars[i].dim), span);
                 }
             }
@@ -525,6 +535,9 @@ impl Checker {
             | Func::Expm1
             | Func::Log
             | Func::Sqrt
+            | Func::Sin
+            | Func::Cos
+            | Func::Tanh
             | Func::Abs
             | Func::Floor
             | Func::RandPoisson => 1,
@@ -606,9 +619,14 @@ impl Checker {
                 }
                 Ty::Num(Dim::NONE)
             }
-            Func::Exp | Func::Expm1 | Func::Log => {
+            Func::Exp | Func::Expm1 | Func::Log | Func::Sin | Func::Cos | Func::Tanh => {
                 let what = format!("{} of a quantity with a unit", func.name());
-                let help = "the argument must be dimensionless, e.g. exp(-dt/tau)";
+                let help = match func {
+                    Func::Sin | Func::Cos => {
+                        "the argument is an angle in radians, a plain number, e.g. sin(2 * pi * f * t) with f in Hz"
+                    }
+                    _ => "the argument must be dimensionless, e.g. exp(-dt/tau)",
+                };
                 if !dimensionless(self, &args[0], &what, help) {
                     return Ty::Error;
                 }
@@ -867,9 +885,10 @@ fn dim_with(e: &TExpr, r: Ref, d: Dim) -> Option<Dim> {
                 _ => None,
             }
         }
-        TKind::Call(Func::Exp | Func::Expm1 | Func::Log, args) => {
-            (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE)
-        }
+        TKind::Call(
+            Func::Exp | Func::Expm1 | Func::Log | Func::Sin | Func::Cos | Func::Tanh,
+            args,
+        ) => (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE),
         TKind::Call(Func::Abs | Func::Floor | Func::Min | Func::Max | Func::Clip, args) => {
             dim_with(&args[0], r, d)
         }

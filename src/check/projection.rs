@@ -11,6 +11,51 @@ use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{self, Expr, ExprKind, Item, Setting, Span};
 
 impl Checker {
+    /// A synapse's initial value may read its two cells' parameters and
+    /// state as they start (`w = cos(pre.phi - post.phi)`), in an
+    /// expression: not what only a running network has (`pre.last_spike`,
+    /// `pre.spiked`, an input), and not in a distribution's arguments,
+    /// which are one for the whole projection.
+    fn initial_value_reads_cells_as_they_start(&mut self, init: &Init) {
+        let at_run_time = |r: Ref| {
+            matches!(
+                r,
+                Ref::Pre(
+                    CellRef::LastSpike | CellRef::Spiked | CellRef::LastTeacher | CellRef::Input(_)
+                ) | Ref::Post(
+                    CellRef::LastSpike | CellRef::Spiked | CellRef::LastTeacher | CellRef::Input(_)
+                )
+            )
+        };
+        if let Some((_, span)) = init.exprs().iter().find_map(|e| e.find_ref(&at_run_time)) {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E028",
+                    span,
+                    "an initial value cannot read what changes as the network runs",
+                )
+                .label("no value before the run")
+                .help("a synapse's initial value may read its cells' parameters and state (`post.phi`), as they start"),
+            );
+            return;
+        }
+        if matches!(init, Init::Expr(_)) {
+            return;
+        }
+        let cell = |r: Ref| matches!(r, Ref::Pre(_) | Ref::Post(_));
+        if let Some((_, span)) = init.exprs().iter().find_map(|e| e.find_ref(&cell)) {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E028",
+                    span,
+                    "a distribution's arguments must be constants: this is a value of each synapse's cell",
+                )
+                .label("a different value for each synapse")
+                .help("draw with constants, or write an expression of the cells' values (`w = 0.5 * (1 + cos(pre.phi - post.phi))`)"),
+            );
+        }
+    }
+
     pub(super) fn projection(
         &mut self,
         p: &ast::ProjectionDecl,
@@ -214,8 +259,15 @@ impl Checker {
         // parameters and dt. Resolved in declaration order below.
         let mut param_exprs: Vec<Option<Init>> = ty.params.iter().map(|v| v.init.clone()).collect();
         let mut state_init: Vec<Option<Init>> = ty.state.iter().map(|v| v.init.clone()).collect();
+        // Initial values may read the two cells of each synapse (`w =
+        // cos(pre.phi - post.phi)`); a shared parameter that does is not a
+        // constant (E020 below).
+        let pre_cell = cell_scope(m, src);
+        let post_cell = cell_scope(m, dst);
         let scope = Scope {
             syn_params: &ty.params,
+            pre: Some(Some(pre_cell)),
+            post: Some(Some(post_cell)),
             context: "a synapse argument",
             ..Scope::default()
         };
@@ -247,6 +299,7 @@ impl Checker {
             let owner = format!("projection `{}`", p.name.name);
             for init in state_init.iter().flatten() {
                 self.check_distribution(init, &scope, Some(&owner));
+                self.initial_value_reads_cells_as_they_start(init);
             }
         }
         let mut params: Vec<Option<f64>> = Vec::new();
@@ -307,8 +360,6 @@ impl Checker {
         } else {
             vec![]
         };
-        let pre_cell = cell_scope(m, src);
-        let post_cell = cell_scope(m, dst);
         // A teacher that was named but is invalid has its own error already.
         let teacher_named = p.settings.iter().any(|s| s.name.name == "teacher");
         // The handlers see this projection's parameter values (a pulse

@@ -12,7 +12,7 @@ impl Checker {
         self.decls(&s.parameters, &base, VarsKind::SynParams, &mut params);
         let base = Scope {
             syn_params: &params,
-            context: "an initial value",
+            context: super::expr::SYNAPSE_DEFAULT,
             ..Scope::default()
         };
         let mut state = Vec::new();

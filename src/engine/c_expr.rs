@@ -205,6 +205,9 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
                 Func::Expm1 => format!("expm1({})", arg(0)),
                 Func::Log => format!("log({})", arg(0)),
                 Func::Sqrt => format!("sqrt({})", arg(0)),
+                Func::Sin => format!("sin({})", arg(0)),
+                Func::Cos => format!("cos({})", arg(0)),
+                Func::Tanh => format!("tanh({})", arg(0)),
                 Func::Abs => format!("fabs({})", arg(0)),
                 Func::Floor => format!("floor({})", arg(0)),
                 // cbm_min/cbm_max (math.inc): crate::ir::{min, max}.

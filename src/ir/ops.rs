@@ -13,6 +13,10 @@ pub enum Func {
     Expm1,
     Log,
     Sqrt,
+    /// Sine and cosine of an angle in radians; hyperbolic tangent.
+    Sin,
+    Cos,
+    Tanh,
     Abs,
     Min,
     Max,
@@ -29,11 +33,14 @@ pub enum Func {
 }
 
 /// Every built-in function and its name in the language.
-const NAMES: [(&str, Func); 13] = [
+const NAMES: [(&str, Func); 16] = [
     ("exp", Func::Exp),
     ("expm1", Func::Expm1),
     ("log", Func::Log),
     ("sqrt", Func::Sqrt),
+    ("sin", Func::Sin),
+    ("cos", Func::Cos),
+    ("tanh", Func::Tanh),
     ("abs", Func::Abs),
     ("min", Func::Min),
     ("max", Func::Max),
@@ -65,6 +72,22 @@ impl Func {
     pub fn is_random(self) -> bool {
         matches!(self, Func::Rand | Func::Randn | Func::RandPoisson)
     }
+    /// Is the result the same bits in every engine? IEEE's exactly rounded
+    /// operations and choices are; libm's transcendentals (exp, log, sin,
+    /// ...) and CUDA's may differ in the last bit, and randn uses them.
+    pub fn same_on_every_engine(self) -> bool {
+        matches!(
+            self,
+            Func::Sqrt
+                | Func::Abs
+                | Func::Floor
+                | Func::Min
+                | Func::Max
+                | Func::Clip
+                | Func::Select
+                | Func::Rand
+        )
+    }
     /// The value of a deterministic function; None for the random ones.
     /// The one definition of the built-ins' arithmetic, shared by constant
     /// folding in the checker and the IR and by the CPU engine.
@@ -74,6 +97,9 @@ impl Func {
             Func::Expm1 => v[0].exp_m1(),
             Func::Log => v[0].ln(),
             Func::Sqrt => v[0].sqrt(),
+            Func::Sin => v[0].sin(),
+            Func::Cos => v[0].cos(),
+            Func::Tanh => v[0].tanh(),
             Func::Abs => v[0].abs(),
             Func::Floor => v[0].floor(),
             Func::Min => min(v[0], v[1]),

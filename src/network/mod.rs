@@ -8,7 +8,8 @@ pub mod rng;
 pub use memory::{available_bytes, check_memory, estimated_bytes, expected_synapses};
 
 use crate::ir::{
-    DelayDrawIr, Expr, InitIr, Ir, PopulationKindIr, ProjectionIr, UnOp, VarIr, VarKind, Wiring,
+    CellAccess, DelayDrawIr, Expr, InitIr, Ir, PopulationKindIr, ProjectionIr, UnOp, VarIr,
+    VarKind, Wiring,
 };
 use rng::{stream, Rng};
 
@@ -124,11 +125,14 @@ pub fn build_on(ir: &Ir, threads: usize) -> Result<Network, String> {
     let mut populations = Vec::new();
     for (pi, p) in ir.populations.iter().enumerate() {
         let vars = match &p.kind {
-            PopulationKindIr::Neuron(n) => {
-                init_vars(&n.vars, p.size, &rng, threads, |var, site| {
-                    stream(rng::CELL_INIT, pi, (var as u32) << 4 | site)
-                })?
-            }
+            PopulationKindIr::Neuron(n) => init_vars(
+                &n.vars,
+                p.size,
+                &rng,
+                threads,
+                |var, site| stream(rng::CELL_INIT, pi, (var as u32) << 4 | site),
+                &|_, _| None,
+            )?,
             PopulationKindIr::Source(_) => vec![],
         };
         populations.push(PopulationNet { vars });
@@ -154,9 +158,21 @@ pub fn build_on(ir: &Ir, threads: usize) -> Result<Network, String> {
                 net.len()
             ));
         }
-        net.vars = init_vars(&q.vars, net.len(), &rng, threads, |var, site| {
-            stream(rng::SYN_INIT, qi, (var as u32) << 4 | site)
-        })?;
+        // Initial values may read each synapse's two cells as they start.
+        let (pre_vars, post_vars) = (&populations[q.source].vars, &populations[q.target].vars);
+        let cells = |e: usize, leaf: &Expr| match leaf {
+            Expr::Pre(CellAccess::Var(v)) => pre_vars.get(*v)?.get(net.pre[e] as usize).copied(),
+            Expr::Post(CellAccess::Var(v)) => post_vars.get(*v)?.get(net.post[e] as usize).copied(),
+            _ => None,
+        };
+        net.vars = init_vars(
+            &q.vars,
+            net.len(),
+            &rng,
+            threads,
+            |var, site| stream(rng::SYN_INIT, qi, (var as u32) << 4 | site),
+            &cells,
+        )?;
         if let Some(d) = &q.delay_draw {
             let s = stream(rng::DELAY, qi, 0);
             net.delay_extra = draw_delays(q, d, net.len(), &rng, s, ir.dt, threads);
@@ -470,12 +486,15 @@ fn draw_delays(
 
 /// Initial values of per-element variables, in declaration order (an
 /// expression may use variables declared before it).
+/// `cells(element, leaf)`: a value of the element's cells that its
+/// expressions read (a synapse's `pre.X`, `post.X`), or None.
 fn init_vars(
     vars: &[VarIr],
     n: usize,
     rng: &Rng,
     threads: usize,
     stream_of: impl Fn(usize, u32) -> u32,
+    cells: &dyn Fn(usize, &Expr) -> Option<f64>,
 ) -> Result<Vec<Vec<f64>>, String> {
     // Each variable's draws have their own stream site, 16 apart.
     if vars.len() > (rng::SITES / 16) as usize {
@@ -502,14 +521,16 @@ fn init_vars(
         if let InitIr::Expr(e) = &var.init {
             let mut col = vec![0.0; n];
             for (i, x) in col.iter_mut().enumerate() {
-                *x = eval_scalar(e, &|k| out.get(k).and_then(|c| c.get(i)).copied()).ok_or_else(
-                    || {
-                        format!(
-                            "the initial value of `{}` is not computable before the run",
-                            var.name
-                        )
-                    },
-                )?;
+                let leaf = |l: &Expr| match l {
+                    Expr::Var(k) => out.get(*k).and_then(|c| c.get(i)).copied(),
+                    other => cells(i, other),
+                };
+                *x = eval_leaves(e, &leaf).ok_or_else(|| {
+                    format!(
+                        "the initial value of `{}` is not computable before the run",
+                        var.name
+                    )
+                })?;
             }
             out[v] = col;
         }
@@ -519,19 +540,28 @@ fn init_vars(
 
 /// Evaluate an expression of constants and variables (no time, no noise).
 pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> {
+    eval_leaves(e, &|leaf| match leaf {
+        Expr::Var(v) => var(*v),
+        _ => None,
+    })
+}
+
+/// Evaluate an expression whose leaves other than constants `leaf` gives
+/// values for (None: not computable); no noise.
+fn eval_leaves(e: &Expr, leaf: &dyn Fn(&Expr) -> Option<f64>) -> Option<f64> {
     Some(match e {
         Expr::Const(c) => *c,
-        Expr::Var(v) => var(*v)?,
-        Expr::Unary(UnOp::Neg, x) => -eval_scalar(x, var)?,
-        Expr::Unary(UnOp::Not, x) => f64::from(u8::from(eval_scalar(x, var)? == 0.0)),
+        Expr::Unary(UnOp::Neg, x) => -eval_leaves(x, leaf)?,
+        Expr::Unary(UnOp::Not, x) => f64::from(u8::from(eval_leaves(x, leaf)? == 0.0)),
         Expr::Binary(op, a, b) => {
-            crate::ir::apply_binary(*op, eval_scalar(a, var)?, eval_scalar(b, var)?)
+            crate::ir::apply_binary(*op, eval_leaves(a, leaf)?, eval_leaves(b, leaf)?)
         }
         Expr::Call(f, args, _) if !f.is_random() => {
-            let v: Option<Vec<f64>> = args.iter().map(|a| eval_scalar(a, var)).collect();
+            let v: Option<Vec<f64>> = args.iter().map(|a| eval_leaves(a, leaf)).collect();
             crate::ir::apply_call(*f, &v?)
         }
-        _ => return None,
+        Expr::Call(..) => return None,
+        other => leaf(other)?,
     })
 }
 
