@@ -133,6 +133,12 @@ for ltd in 0.0027501 0.0027502 0.0027503; do
 done
 step "compile cached" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027503 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
 row "compile + load, cached (limit 50 ms)" "$(compile_line)"
+# Where NVRTC's time goes on this host: the front end and NVVM against
+# ptxas (bench/nvrtc-phases.py; the persistent kernel, fastest of 3).
+"$CBMC" emit-cuda models/cerebellum.cbm >"$RUNS/cerebellum.cu" 2>/dev/null
+if step --cpu "NVRTC phases" env CBMC_NVRTC_LIB="${NVRTC_LIB:-}" python3 bench/nvrtc-phases.py "$RUNS/cerebellum.cu"; then
+    row "NVRTC: front end + NVVM / ptxas" "$(awk '/^front end/ {a=$(NF-1)} /^ptxas/ {b=$(NF-1)} END {printf "%s / %s s", a, b}' "$RUNS/step.log")"
+fi
 # The tasks as relocatable units compiled side by side, then linked by the
 # driver (CBMC_NVRTC_UNITS; src/engine/cuda/units.rs): first its parity,
 # then cold compiles of new sources, then what it costs the run.
