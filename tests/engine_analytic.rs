@@ -1228,3 +1228,114 @@ record a = trace(A.V, cells = 1)
     }
     assert!((0..6).any(|i| a_of(i) != a_of(0)), "a is drawn per cell");
 }
+
+/// `probability(p = EXPR)` with p read from each pair's cells: a pair of
+/// probability 1 is always drawn and one of 0 (or below, or not a number)
+/// never, whatever the seed; in between, counts as expected; the same
+/// network on any thread count; and the estimate made before the build is
+/// close to what it draws.
+#[test]
+fn pair_probabilities_read_each_pairs_cells() {
+    let model = |p: &str| {
+        format!(
+            r#"
+simulation {{ dt = 1 ms  duration = 1 ms  seed = 9 }}
+neuron C {{
+    parameters {{ x = 0 um }}
+    state {{ V = 0 mV }}
+    inputs {{ syn: mV }}
+    update {{ V += syn }}
+}}
+synapse S {{
+    on_pre {{ target += 1 mV }}
+}}
+population A[300] = C(x = i * 10 um)
+population B[200] = C(x = i * 15 um)
+projection ab: A -> B.syn {{
+    synapse = S()
+    connect = probability(p = {p})
+}}
+projection aa: A -> A.syn {{
+    synapse = S()
+    connect = probability(p = {p})
+}}
+record a = spike_counts(A, bin = 1 ms)
+record b = spike_counts(B, bin = 1 ms)
+"#
+        )
+    };
+    let prepare = |name: &str, p: &str| {
+        let dir = temp_dir(name);
+        let path = dir.join("m.cbm");
+        std::fs::write(&path, model(p)).unwrap();
+        match cbmc::session::prepare(&path, &[]) {
+            Ok(p) => p.ir,
+            Err(_) => panic!("{name}: the model does not check"),
+        }
+    };
+    let pairs = |net: &cbmc::network::Network, q: usize| -> Vec<(u32, u32)> {
+        let n = &net.projections[q];
+        n.pre.iter().copied().zip(n.post.iter().copied()).collect()
+    };
+    // 0/1 (and beyond: 2 is always, -1 and 0/0 never): the cells within
+    // 52 um of each other (distances are multiples of 5 um), exactly.
+    let ir = prepare(
+        "pair_p_sharp",
+        "select(abs(pre.x - post.x) <= 52 um, 2, select(pre.x > post.x, -1, 0 / 0))",
+    );
+    let net = cbmc::network::build(&ir).unwrap();
+    let mut expected = Vec::new();
+    for i in 0..300u32 {
+        for j in 0..200u32 {
+            if (f64::from(i) * 10.0 - f64::from(j) * 15.0).abs() <= 52.0 {
+                expected.push((i, j));
+            }
+        }
+    }
+    let got = pairs(&net, 0);
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|p| !got.contains(p))
+        .take(5)
+        .collect();
+    let extra: Vec<_> = got
+        .iter()
+        .filter(|p| !expected.contains(p))
+        .take(5)
+        .collect();
+    assert!(
+        got == expected,
+        "A -> B: the pairs within 52 um; missing {missing:?}, extra {extra:?}"
+    );
+    // Onto itself: no cell is its own partner (allow_self is off).
+    let own = pairs(&net, 1);
+    assert!(own.iter().all(|&(i, j)| i != j && i.abs_diff(j) <= 5));
+    assert_eq!(own.len(), 300 * 10 - 2 * (1 + 2 + 3 + 4 + 5));
+    // Falling with distance: a count within 5 sd of the sum of the
+    // probabilities; the same pairs on 3 threads; the estimate within 20%.
+    let ir = prepare("pair_p_smooth", "exp(-abs(pre.x - post.x) / 200 um)");
+    let net = cbmc::network::build(&ir).unwrap();
+    let (mut mean, mut var) = (0.0, 0.0);
+    for i in 0..300 {
+        for j in 0..200 {
+            let p = (-((i as f64) * 10.0 - (j as f64) * 15.0).abs() / 200.0).exp();
+            mean += p;
+            var += p * (1.0 - p);
+        }
+    }
+    let n = net.projections[0].len() as f64;
+    assert!(
+        (n - mean).abs() < 5.0 * var.sqrt(),
+        "{n} synapses, expected {mean:.0}"
+    );
+    let threaded = cbmc::network::build_on(&ir, 3).unwrap();
+    assert_eq!(pairs(&threaded, 0), pairs(&net, 0), "3 threads");
+    let cbmc::ir::Wiring::PairProbability { expected, .. } = ir.projections[0].wiring else {
+        panic!("A -> B draws each pair with its own probability")
+    };
+    let drawn = n / (300.0 * 200.0);
+    assert!(
+        (expected - drawn).abs() < 0.2 * drawn,
+        "estimated {expected}, drew {drawn}"
+    );
+}

@@ -329,6 +329,10 @@ pub struct Projection {
     /// projection's parameter values.
     pub bounds: Vec<(usize, f64, f64)>,
     pub wiring: Wiring,
+    /// `probability(p = EXPR)` whose p reads each pair's cells
+    /// (`exp(-abs(pre.x - post.x) / 50 um)`): `wiring` is then the
+    /// all-to-all pairs it draws from, each kept with this probability.
+    pub pair_probability: Option<TExpr>,
     /// The delay in steps; with `delay_draw`, the shortest one.
     pub delay_steps: u32,
     /// `delay = uniform(...)` or `normal(...)`: a delay per synapse.

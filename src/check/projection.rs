@@ -17,17 +17,11 @@ impl Checker {
     /// `pre.spiked`, an input), and not in a distribution's arguments,
     /// which are one for the whole projection.
     fn initial_value_reads_cells_as_they_start(&mut self, init: &Init) {
-        let at_run_time = |r: Ref| {
-            matches!(
-                r,
-                Ref::Pre(
-                    CellRef::LastSpike | CellRef::Spiked | CellRef::LastTeacher | CellRef::Input(_)
-                ) | Ref::Post(
-                    CellRef::LastSpike | CellRef::Spiked | CellRef::LastTeacher | CellRef::Input(_)
-                )
-            )
-        };
-        if let Some((_, span)) = init.exprs().iter().find_map(|e| e.find_ref(&at_run_time)) {
+        if let Some((_, span)) = init
+            .exprs()
+            .iter()
+            .find_map(|e| e.find_ref(&reads_a_running_cell))
+        {
             self.emit(
                 Diagnostic::error(
                     "cbm::E028",
@@ -122,6 +116,7 @@ impl Checker {
             TargetVar::State(i) => post.state[i].dim,
         };
         let mut wiring = None;
+        let mut pair_probability = None;
         let mut delay_steps = 1;
         let mut delay_draw: Option<DelayDraw> = None;
         // A zero delay needs the source updated before the target.
@@ -212,12 +207,17 @@ impl Checker {
             }
         }
         if let Some(s) = connect_set {
-            wiring = self.wiring(
+            let cells = (cell_scope(m, src), cell_scope(m, dst));
+            if let Some((w, p)) = self.wiring(
                 &s.value,
                 m.populations[src].size,
                 m.populations[dst].size,
                 src == dst,
-            );
+                cells,
+            ) {
+                wiring = Some(w);
+                pair_probability = p;
+            }
         } else {
             self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("projection `{}` needs `connect = <rule>`", p.name.name)).label("no wiring rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks(), index(target = ...)"));
         }
@@ -395,6 +395,7 @@ impl Checker {
                 .collect(),
             bounds,
             wiring: wiring?,
+            pair_probability,
             delay_steps,
             delay_draw,
             teacher,
@@ -582,7 +583,8 @@ impl Checker {
         n_src: usize,
         n_dst: usize,
         same: bool,
-    ) -> Option<Wiring> {
+        (pre, post): (CellScope, CellScope),
+    ) -> Option<(Wiring, Option<TExpr>)> {
         let (name, args) = match &e.kind {
             ExprKind::Call(c) => (c.name.clone(), c.args.clone()),
             ExprKind::Path(p) if p.parts.len() == 1 => (p.parts[0].clone(), vec![]),
@@ -633,7 +635,7 @@ impl Checker {
                 }
             }
         }
-        Some(match name.name.as_str() {
+        let w = match name.name.as_str() {
             "all_to_all" => Wiring::AllToAll {
                 allow_self: flag(self, "allow_self", !same),
             },
@@ -718,13 +720,37 @@ impl Checker {
                     );
                     return None;
                 };
+                // p may read each pair's cells as they start: a probability
+                // that falls with their distance, or rises with the match
+                // of their preferred stimuli.
                 let scope = Scope {
+                    pre: Some(Some(pre)),
+                    post: Some(Some(post)),
                     context: "a wiring rule",
                     ..Scope::default()
                 };
                 let t = self.expr(p, &scope);
                 if !self.expect_dim(&t, Dim::NONE, "the connection probability", &scope) {
                     return None;
+                }
+                let cell = |r: Ref| matches!(r, Ref::Pre(_) | Ref::Post(_));
+                if t.find_ref(&cell).is_some() {
+                    if let Some((_, span)) = t.find_ref(&reads_a_running_cell) {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E028",
+                                span,
+                                "a wiring rule cannot read what changes as the network runs",
+                            )
+                            .label("no value before the run")
+                            .help("a pair's probability may read its cells' parameters and state (`post.x`), as they start"),
+                        );
+                        return None;
+                    }
+                    let all = Wiring::AllToAll {
+                        allow_self: flag(self, "allow_self", !same),
+                    };
+                    return Some((all, Some(t)));
                 }
                 match const_value(&t) {
                     Some(v) if (0.0..=1.0).contains(&v) => Wiring::Probability {
@@ -738,7 +764,8 @@ impl Checker {
                                 p.span,
                                 "a probability must be a constant in [0, 1]",
                             )
-                            .label("out of range"),
+                            .label("out of range")
+                            .help("or an expression of each pair's cells, e.g. `p = exp(-abs(pre.x - post.x) / 100 um)`"),
                         );
                         return None;
                     }
@@ -823,7 +850,8 @@ impl Checker {
                 self.emit(d);
                 return None;
             }
-        })
+        };
+        Some((w, None))
     }
 
     pub(super) fn gap(&mut self, g: &ast::GapJunctionDecl, m: &Model) -> Option<GapJunction> {
@@ -1018,4 +1046,17 @@ impl Checker {
 /// `normal(...)` or `uniform(...)`.
 fn is_distribution(e: &ast::Expr) -> bool {
     matches!(&e.kind, ExprKind::Call(c) if matches!(c.name.name.as_str(), "normal" | "uniform"))
+}
+
+/// A cell's value that only a running network has: its last spike, whether
+/// it spiked, its teacher's last spike, an input (zeroed every step). What
+/// initial values and wiring rules, worked out before the run, cannot read.
+fn reads_a_running_cell(r: Ref) -> bool {
+    let running = |c: CellRef| {
+        matches!(
+            c,
+            CellRef::LastSpike | CellRef::Spiked | CellRef::LastTeacher | CellRef::Input(_)
+        )
+    };
+    matches!(r, Ref::Pre(c) | Ref::Post(c) if running(c))
 }

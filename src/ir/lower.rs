@@ -849,6 +849,16 @@ fn projection(
     let on_teacher = fold_stmts(on_teacher);
     let every: Vec<(u32, Vec<Stmt>)> = every.into_iter().map(|(p, b)| (p, fold_stmts(b))).collect();
     let max_pulse_steps = max_pulse(&on_pre).max(1);
+    // A probability read from each pair's cells draws from all pairs.
+    let wiring = match (&p.pair_probability, &p.wiring) {
+        (Some(pair_p), Wiring::AllToAll { allow_self }) => Wiring::PairProbability {
+            p: fold(ctx.expr(pair_p)?),
+            allow_self: *allow_self,
+            expected: 1.0,
+        },
+        (Some(_), _) => return Err("internal error: a pair probability without all pairs".into()),
+        (None, w) => w.clone(),
+    };
     Ok(ProjectionIr {
         name: p.name.clone(),
         source: p.source,
@@ -861,7 +871,7 @@ fn projection(
         on_teacher,
         every,
         bounds: p.bounds.clone(),
-        wiring: p.wiring.clone(),
+        wiring,
         delay_steps: p.delay_steps,
         delay_draw: match &p.delay_draw {
             Some(d) => Some(DelayDrawIr {

@@ -56,6 +56,17 @@ pub enum Wiring {
         p: f64,
         allow_self: bool,
     },
+    /// `probability(p = EXPR)` with p read from each pair's cells
+    /// (`Expr::Pre`, `Expr::Post`: their values as they start): every pair
+    /// is drawn with its own probability (at most 1, at least 0; NaN
+    /// never). `expected`: the mean probability over the pairs, for
+    /// estimates made before the network is built (1 until
+    /// `network::estimate_pair_probabilities` has sampled it).
+    PairProbability {
+        p: Expr,
+        allow_self: bool,
+        expected: f64,
+    },
     /// Source i contacts targets [i*m, (i+1)*m), m = targets per source.
     Blocks {
         per_source: usize,
@@ -82,7 +93,8 @@ impl Wiring {
             } => n_src.saturating_mul(*k),
             Wiring::AllToAll { .. }
             | Wiring::FixedOutDegree { .. }
-            | Wiring::Probability { .. } => n_src,
+            | Wiring::Probability { .. }
+            | Wiring::PairProbability { .. } => n_src,
         }
     }
 }
@@ -102,6 +114,7 @@ impl Wiring {
             Wiring::FixedInDegree { k, .. } => *k as f64,
             Wiring::FixedOutDegree { k, .. } => per_target(n_src as f64 * *k as f64),
             Wiring::Probability { p, .. } => p * n_src as f64,
+            Wiring::PairProbability { expected, .. } => expected * n_src as f64,
         }
     }
 }

@@ -22,6 +22,9 @@ pub fn expected_synapses(ir: &Ir) -> Vec<u64> {
                 Wiring::FixedInDegree { k, .. } => n_dst * *k as u64,
                 Wiring::FixedOutDegree { k, .. } => n_src * *k as u64,
                 Wiring::Probability { p, .. } => (p * (n_src * n_dst) as f64).ceil() as u64,
+                Wiring::PairProbability { expected, .. } => {
+                    (expected * (n_src * n_dst) as f64).ceil() as u64
+                }
             }
         })
         .collect()

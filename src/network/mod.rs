@@ -123,24 +123,24 @@ pub fn build(ir: &Ir) -> Result<Network, String> {
 pub fn build_on(ir: &Ir, threads: usize) -> Result<Network, String> {
     let rng = Rng::new(ir.seed);
     let mut populations = Vec::new();
-    for (pi, p) in ir.populations.iter().enumerate() {
-        let vars = match &p.kind {
-            PopulationKindIr::Neuron(n) => init_vars(
-                &n.vars,
-                p.size,
-                &rng,
-                threads,
-                |var, site| stream(rng::CELL_INIT, pi, (var as u32) << 4 | site),
-                &|_, _| None,
-            )?,
-            PopulationKindIr::Source(_) => vec![],
-        };
+    for pi in 0..ir.populations.len() {
+        let vars = population_vars(ir, pi, &rng, threads)?;
         populations.push(PopulationNet { vars });
     }
     let mut projections = Vec::new();
     for (qi, q) in ir.projections.iter().enumerate() {
         let n_src = ir.populations[q.source].size;
         let n_dst = ir.populations[q.target].size;
+        // A pair's probability and a synapse's initial values may read
+        // the cells as they start.
+        let (pre_vars, post_vars) = (&populations[q.source].vars, &populations[q.target].vars);
+        let pair_p = |i: usize, j: usize| match &q.wiring {
+            Wiring::PairProbability { p, .. } => {
+                eval_leaves(p, &|leaf| cell_value(leaf, pre_vars, i, post_vars, j))
+                    .unwrap_or(f64::NAN)
+            }
+            _ => f64::NAN,
+        };
         let pairs = wire(
             &q.wiring,
             n_src,
@@ -149,6 +149,7 @@ pub fn build_on(ir: &Ir, threads: usize) -> Result<Network, String> {
             &rng,
             stream(rng::WIRING, qi, 0),
             threads,
+            Some(&pair_p),
         );
         let mut net = csr(pairs, n_src, n_dst);
         if net.len() > u32::MAX as usize / 2 {
@@ -158,12 +159,14 @@ pub fn build_on(ir: &Ir, threads: usize) -> Result<Network, String> {
                 net.len()
             ));
         }
-        // Initial values may read each synapse's two cells as they start.
-        let (pre_vars, post_vars) = (&populations[q.source].vars, &populations[q.target].vars);
-        let cells = |e: usize, leaf: &Expr| match leaf {
-            Expr::Pre(CellAccess::Var(v)) => pre_vars.get(*v)?.get(net.pre[e] as usize).copied(),
-            Expr::Post(CellAccess::Var(v)) => post_vars.get(*v)?.get(net.post[e] as usize).copied(),
-            _ => None,
+        let cells = |e: usize, leaf: &Expr| {
+            cell_value(
+                leaf,
+                pre_vars,
+                net.pre[e] as usize,
+                post_vars,
+                net.post[e] as usize,
+            )
         };
         net.vars = init_vars(
             &q.vars,
@@ -266,6 +269,71 @@ fn draw(
     }
 }
 
+/// Population `pi`'s variables as they start, cell by cell (none for a
+/// spike source).
+fn population_vars(ir: &Ir, pi: usize, rng: &Rng, threads: usize) -> Result<Vec<Vec<f64>>, String> {
+    let p = &ir.populations[pi];
+    match &p.kind {
+        PopulationKindIr::Neuron(n) => init_vars(
+            &n.vars,
+            p.size,
+            rng,
+            threads,
+            |var, site| stream(rng::CELL_INIT, pi, (var as u32) << 4 | site),
+            &|_, _| None,
+        ),
+        PopulationKindIr::Source(_) => Ok(vec![]),
+    }
+}
+
+/// Each `PairProbability` wiring's mean probability (its `expected`), for
+/// what is estimated before the network is built (the memory it needs,
+/// the CUDA delivery's way): the cells' values worked out as the build
+/// does, and the probability of up to 256 x 256 pairs spread evenly.
+pub fn estimate_pair_probabilities(ir: &mut Ir) -> Result<(), String> {
+    let rng = Rng::new(ir.seed);
+    let mut vars: Vec<Option<Vec<Vec<f64>>>> = vec![None; ir.populations.len()];
+    for qi in 0..ir.projections.len() {
+        let q = &ir.projections[qi];
+        let Wiring::PairProbability { p, .. } = &q.wiring else {
+            continue;
+        };
+        for pi in [q.source, q.target] {
+            if vars[pi].is_none() {
+                vars[pi] = Some(population_vars(ir, pi, &rng, 1)?);
+            }
+        }
+        let (pre_vars, post_vars) = (
+            vars[q.source].as_deref().unwrap_or_default(),
+            vars[q.target].as_deref().unwrap_or_default(),
+        );
+        let spread = |n: usize| {
+            let k = n.min(256);
+            (0..k).map(move |x| x * n / k)
+        };
+        let (n_src, n_dst) = (ir.populations[q.source].size, ir.populations[q.target].size);
+        let (mut sum, mut count) = (0.0, 0usize);
+        for i in spread(n_src) {
+            for j in spread(n_dst) {
+                let v = eval_leaves(p, &|leaf| cell_value(leaf, pre_vars, i, post_vars, j));
+                // As drawn: at most 1, at least 0, never where not a number.
+                sum += v.filter(|v| !v.is_nan()).map_or(0.0, |v| v.clamp(0.0, 1.0));
+                count += 1;
+            }
+        }
+        let mean = if count > 0 { sum / count as f64 } else { 0.0 };
+        if let Wiring::PairProbability { expected, .. } = &mut ir.projections[qi].wiring {
+            *expected = mean;
+        }
+    }
+    Ok(())
+}
+
+/// The probability of each pair (source, target) of a `PairProbability`
+/// wiring, from the two cells' values.
+type PairP<'a> = &'a (dyn Fn(usize, usize) -> f64 + Sync);
+
+#[allow(clippy::too_many_arguments)]
 fn wire(
     w: &Wiring,
     n_src: usize,
@@ -274,6 +342,7 @@ fn wire(
     rng: &Rng,
     s: u32,
     threads: usize,
+    pair_p: Option<PairP>,
 ) -> Vec<(u32, u32)> {
     let mut pairs = Vec::new();
     match *w {
@@ -321,22 +390,59 @@ fn wire(
             };
         }
         Wiring::Probability { p, allow_self } => {
-            pairs = chunks::map_runs(n_dst, threads, |targets| {
-                let mut pairs = Vec::new();
-                for j in targets {
-                    let mut seq = rng.sequence(s, j as u32);
-                    for i in 0..n_src {
-                        let u = Rng::uniform(seq.next_word());
-                        if u < p && (allow_self || !same || i != j) {
-                            pairs.push((i as u32, j as u32));
-                        }
-                    }
-                }
-                pairs
-            });
+            let each = Pairs {
+                n_src,
+                skip_self: same && !allow_self,
+                rng,
+                s,
+                threads,
+            };
+            pairs = each.draw(n_dst, &|_, _| p);
+        }
+        Wiring::PairProbability { allow_self, .. } => {
+            // Without the cells' values (`build_on` gives them) no pair has
+            // a probability: none is drawn.
+            debug_assert!(pair_p.is_some(), "PairProbability wired without its cells");
+            let each = Pairs {
+                n_src,
+                skip_self: same && !allow_self,
+                rng,
+                s,
+                threads,
+            };
+            pairs = each.draw(n_dst, pair_p.unwrap_or(&|_, _| f64::NAN));
         }
     }
     pairs
+}
+
+/// Every pair drawn on its own (`probability`): each target's sources from
+/// its own sequence, one number per source, whatever the thread count.
+struct Pairs<'r> {
+    n_src: usize,
+    skip_self: bool,
+    rng: &'r Rng,
+    s: u32,
+    threads: usize,
+}
+
+impl Pairs<'_> {
+    /// The pairs drawn with probability `p(i, j)` (a NaN: never).
+    fn draw(&self, n_dst: usize, p: PairP) -> Vec<(u32, u32)> {
+        chunks::map_runs(n_dst, self.threads, |targets| {
+            let mut pairs = Vec::new();
+            for j in targets {
+                let mut seq = self.rng.sequence(self.s, j as u32);
+                for i in 0..self.n_src {
+                    let u = Rng::uniform(seq.next_word());
+                    if u < p(i, j) && !(self.skip_self && i == j) {
+                        pairs.push((i as u32, j as u32));
+                    }
+                }
+            }
+            pairs
+        })
+    }
 }
 
 /// Fixed in- or out-degree wiring: `k` partners drawn for each cell.
@@ -538,6 +644,22 @@ fn init_vars(
     Ok(out)
 }
 
+/// A value of a synapse's (or a pair's) cells as they start: `pre.X` of
+/// source cell `i`, `post.X` of target cell `j`.
+fn cell_value(
+    leaf: &Expr,
+    pre_vars: &[Vec<f64>],
+    i: usize,
+    post_vars: &[Vec<f64>],
+    j: usize,
+) -> Option<f64> {
+    match leaf {
+        Expr::Pre(CellAccess::Var(v)) => pre_vars.get(*v)?.get(i).copied(),
+        Expr::Post(CellAccess::Var(v)) => post_vars.get(*v)?.get(j).copied(),
+        _ => None,
+    }
+}
+
 /// Evaluate an expression of constants and variables (no time, no noise).
 pub fn eval_scalar(e: &Expr, var: &dyn Fn(usize) -> Option<f64>) -> Option<f64> {
     eval_leaves(e, &|leaf| match leaf {
@@ -592,9 +714,13 @@ mod tests {
             },
         ];
         for w in rules {
-            let one = wire(&w, n_src, n_dst, false, &rng, 1, 1);
+            let one = wire(&w, n_src, n_dst, false, &rng, 1, 1, None);
             assert!(!one.is_empty());
-            assert_eq!(wire(&w, n_src, n_dst, false, &rng, 1, 3), one, "{w:?}");
+            assert_eq!(
+                wire(&w, n_src, n_dst, false, &rng, 1, 3, None),
+                one,
+                "{w:?}"
+            );
         }
         let normal = InitIr::Normal {
             mean: 1.0,
@@ -725,7 +851,7 @@ mod tests {
         for (w, exact) in rules {
             for same in [false, true] {
                 let n_dst = if same { n_src } else { n_dst };
-                let pairs = wire(&w, n_src, n_dst, same, &Rng::new(3), 0, 1);
+                let pairs = wire(&w, n_src, n_dst, same, &Rng::new(3), 0, 1, None);
                 let mut fan_in = vec![0usize; n_dst];
                 for &(_, j) in &pairs {
                     fan_in[j as usize] += 1;
@@ -751,7 +877,7 @@ mod tests {
             }
         }
         let blocks = Wiring::Blocks { per_source: 3 };
-        let pairs = wire(&blocks, 10, 30, false, &Rng::new(3), 0, 1);
+        let pairs = wire(&blocks, 10, 30, false, &Rng::new(3), 0, 1, None);
         let mut fan_in = [0usize; 30];
         pairs.iter().for_each(|&(_, j)| fan_in[j as usize] += 1);
         assert_eq!(fan_in.iter().max(), Some(&blocks.max_in_degree(10)));

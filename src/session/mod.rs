@@ -43,7 +43,8 @@ pub fn prepare(path: &Path, sets: &[(String, String)]) -> Result<Prepared, Prepa
     let Some(model) = &checked.model else {
         return Err(PrepareError::Invalid(Box::new(checked)));
     };
-    let ir = crate::ir::lower(model).map_err(PrepareError::Lowering)?;
+    let mut ir = crate::ir::lower(model).map_err(PrepareError::Lowering)?;
+    crate::network::estimate_pair_probabilities(&mut ir).map_err(PrepareError::Lowering)?;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     let mut feed = |bytes: &[u8]| {
         for b in bytes {
