@@ -1338,4 +1338,15 @@ record b = spike_counts(B, bin = 1 ms)
         (expected - drawn).abs() < 0.2 * drawn,
         "estimated {expected}, drew {drawn}"
     );
+    // A -> A: 90,000 pairs, so a random sample of them (a grid of sources
+    // and targets read every sampled source's own neighbourhood, and came
+    // out too high for a kernel falling with distance).
+    let cbmc::ir::Wiring::PairProbability { expected, .. } = ir.projections[1].wiring else {
+        panic!("A -> A draws each pair with its own probability")
+    };
+    let drawn = net.projections[1].len() as f64 / (300.0 * 299.0);
+    assert!(
+        (expected - drawn).abs() < 0.1 * drawn,
+        "A -> A: estimated {expected}, drew {drawn}"
+    );
 }

@@ -157,7 +157,8 @@ fn own_spike_time_in_its_handler(c: &mut Checker, m: &Model) {
 fn spikes_without_reset(c: &mut Checker, m: &Model) {
     for n in &m.neurons {
         let Some(spike) = &n.spike else { continue };
-        if !n.reset.is_empty() || n.refractory.is_some() || spike.draws_random() {
+        let draws = linear::inline_aliases(spike, &n.aliases).draws_random();
+        if !n.reset.is_empty() || n.refractory.is_some() || draws {
             continue;
         }
         if !m

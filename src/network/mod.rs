@@ -289,13 +289,16 @@ fn population_vars(ir: &Ir, pi: usize, rng: &Rng, threads: usize) -> Result<Vec<
 /// Each `PairProbability` wiring's mean probability (its `expected`), for
 /// what is estimated before the network is built (the memory it needs,
 /// the CUDA delivery's way): the cells' values worked out as the build
-/// does, and the probability of up to 256 x 256 pairs spread evenly.
+/// does, and the probability of 65,536 pairs drawn at random (all of them
+/// in a smaller projection). At random, not on a grid: a grid of sources
+/// and one of targets put each sampled source's own neighbourhood in its
+/// row, so a kernel that falls with distance read 20 times too high.
 pub fn estimate_pair_probabilities(ir: &mut Ir) -> Result<(), String> {
     let rng = Rng::new(ir.seed);
     let mut vars: Vec<Option<Vec<Vec<f64>>>> = vec![None; ir.populations.len()];
     for qi in 0..ir.projections.len() {
         let q = &ir.projections[qi];
-        let Wiring::PairProbability { p, .. } = &q.wiring else {
+        let Wiring::PairProbability { p, allow_self, .. } = &q.wiring else {
             continue;
         };
         for pi in [q.source, q.target] {
@@ -307,19 +310,24 @@ pub fn estimate_pair_probabilities(ir: &mut Ir) -> Result<(), String> {
             vars[q.source].as_deref().unwrap_or_default(),
             vars[q.target].as_deref().unwrap_or_default(),
         );
-        let spread = |n: usize| {
-            let k = n.min(256);
-            (0..k).map(move |x| x * n / k)
-        };
         let (n_src, n_dst) = (ir.populations[q.source].size, ir.populations[q.target].size);
-        let (mut sum, mut count) = (0.0, 0usize);
-        for i in spread(n_src) {
-            for j in spread(n_dst) {
-                let v = eval_leaves(p, &|leaf| cell_value(leaf, pre_vars, i, post_vars, j));
-                // As drawn: at most 1, at least 0, never where not a number.
-                sum += v.filter(|v| !v.is_nan()).map_or(0.0, |v| v.clamp(0.0, 1.0));
-                count += 1;
+        let skip_self = q.source == q.target && !allow_self;
+        let pairs = n_src as u64 * n_dst as u64;
+        let mut seq = rng.sequence(stream(rng::WIRING, qi, 1), 0);
+        let (mut sum, mut count) = (0.0, 0u64);
+        for k in 0..pairs.min(SAMPLED_PAIRS) {
+            let (i, j) = if pairs <= SAMPLED_PAIRS {
+                ((k / n_dst as u64) as usize, (k % n_dst as u64) as usize)
+            } else {
+                (seq.below(n_src), seq.below(n_dst))
+            };
+            if skip_self && i == j {
+                continue;
             }
+            let v = eval_leaves(p, &|leaf| cell_value(leaf, pre_vars, i, post_vars, j));
+            // As drawn: at most 1, at least 0, never where not a number.
+            sum += v.filter(|v| !v.is_nan()).map_or(0.0, |v| v.clamp(0.0, 1.0));
+            count += 1;
         }
         let mean = if count > 0 { sum / count as f64 } else { 0.0 };
         if let Wiring::PairProbability { expected, .. } = &mut ir.projections[qi].wiring {
@@ -328,6 +336,9 @@ pub fn estimate_pair_probabilities(ir: &mut Ir) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// How many pairs [`estimate_pair_probabilities`] samples.
+const SAMPLED_PAIRS: u64 = 1 << 16;
 
 /// The probability of each pair (source, target) of a `PairProbability`
 /// wiring, from the two cells' values.

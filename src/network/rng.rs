@@ -8,6 +8,7 @@
 //! | stream                         | index        | a                | b           |
 //! |--------------------------------|--------------|------------------|-------------|
 //! | `WIRING`  | projection         | target/source | draw block      | 0           |
+//! | `WIRING`  | projection, site 1 | 0 (pairs sampled for an estimate) | draw block | 0 |
 //! | `SYN_INIT`| projection, var << 4 | synapse id  | (synapse id>>32)| 0           |
 //! | `CELL_INIT`| population, var << 4 | cell       | (cell>>32)      | 0           |
 //! | `GAP`     | gap junction       | cell          | draw block      | 0           |
