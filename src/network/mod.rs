@@ -689,9 +689,14 @@ fn eval_leaves(e: &Expr, leaf: &dyn Fn(&Expr) -> Option<f64>) -> Option<f64> {
         Expr::Binary(op, a, b) => {
             crate::ir::apply_binary(*op, eval_leaves(a, leaf)?, eval_leaves(b, leaf)?)
         }
-        Expr::Call(f, args, _) if !f.is_random() => {
-            let v: Option<Vec<f64>> = args.iter().map(|a| eval_leaves(a, leaf)).collect();
-            crate::ir::apply_call(*f, &v?)
+        // (Built-ins take at most 3 arguments: no allocation per call, as a
+        // pair probability is worked out for every pair of two populations.)
+        Expr::Call(f, args, _) if !f.is_random() && args.len() <= 3 => {
+            let mut v = [0.0; 3];
+            for (slot, a) in v.iter_mut().zip(args) {
+                *slot = eval_leaves(a, leaf)?;
+            }
+            crate::ir::apply_call(*f, &v[..args.len()])
         }
         Expr::Call(..) => return None,
         other => leaf(other)?,
