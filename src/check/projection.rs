@@ -17,20 +17,11 @@ impl Checker {
     /// `pre.spiked`, an input), and not in a distribution's arguments,
     /// which are one for the whole projection.
     fn initial_value_reads_cells_as_they_start(&mut self, init: &Init) {
-        if let Some((_, span)) = init
+        if init
             .exprs()
             .iter()
-            .find_map(|e| e.find_ref(&reads_a_running_cell))
+            .any(|e| self.reads_a_running_cell(e, "an initial value", "a synapse's initial value"))
         {
-            self.emit(
-                Diagnostic::error(
-                    "cbm::E028",
-                    span,
-                    "an initial value cannot read what changes as the network runs",
-                )
-                .label("no value before the run")
-                .help("a synapse's initial value may read its cells' parameters and state (`post.phi`), as they start"),
-            );
             return;
         }
         if matches!(init, Init::Expr(_)) {
@@ -48,6 +39,34 @@ impl Checker {
                 .help("draw with constants, or write an expression of the cells' values (`w = 0.5 * (1 + cos(pre.phi - post.phi))`)"),
             );
         }
+    }
+
+    /// E028 where `e`, worked out before the run (`what`), reads a cell's
+    /// value that only a running network has: its last spike, whether it
+    /// spiked, its teacher's last spike, an input (zeroed every step).
+    fn reads_a_running_cell(&mut self, e: &TExpr, what: &str, whose: &str) -> bool {
+        let running = |c: CellRef| {
+            matches!(
+                c,
+                CellRef::LastSpike | CellRef::Spiked | CellRef::LastTeacher | CellRef::Input(_)
+            )
+        };
+        let at_run_time = |r: Ref| matches!(r, Ref::Pre(c) | Ref::Post(c) if running(c));
+        let Some((_, span)) = e.find_ref(&at_run_time) else {
+            return false;
+        };
+        self.emit(
+            Diagnostic::error(
+                "cbm::E028",
+                span,
+                format!("{what} cannot read what changes as the network runs"),
+            )
+            .label("no value before the run")
+            .help(format!(
+                "{whose} may read its cells' parameters and state (`post.x`), as they start"
+            )),
+        );
+        true
     }
 
     pub(super) fn projection(
@@ -115,6 +134,9 @@ impl Checker {
             TargetVar::Input(i) => post.inputs[i].dim,
             TargetVar::State(i) => post.state[i].dim,
         };
+        // Wiring rules and initial values may read each pair's cells.
+        let pre_cell = cell_scope(m, src);
+        let post_cell = cell_scope(m, dst);
         let mut wiring = None;
         let mut pair_probability = None;
         let mut delay_steps = 1;
@@ -207,13 +229,12 @@ impl Checker {
             }
         }
         if let Some(s) = connect_set {
-            let cells = (cell_scope(m, src), cell_scope(m, dst));
             if let Some((w, p)) = self.wiring(
                 &s.value,
                 m.populations[src].size,
                 m.populations[dst].size,
                 src == dst,
-                cells,
+                (pre_cell, post_cell),
             ) {
                 wiring = Some(w);
                 pair_probability = p;
@@ -262,8 +283,6 @@ impl Checker {
         // Initial values may read the two cells of each synapse (`w =
         // cos(pre.phi - post.phi)`); a shared parameter that does is not a
         // constant (E020 below).
-        let pre_cell = cell_scope(m, src);
-        let post_cell = cell_scope(m, dst);
         let scope = Scope {
             syn_params: &ty.params,
             pre: Some(Some(pre_cell)),
@@ -735,16 +754,7 @@ impl Checker {
                 }
                 let cell = |r: Ref| matches!(r, Ref::Pre(_) | Ref::Post(_));
                 if t.find_ref(&cell).is_some() {
-                    if let Some((_, span)) = t.find_ref(&reads_a_running_cell) {
-                        self.emit(
-                            Diagnostic::error(
-                                "cbm::E028",
-                                span,
-                                "a wiring rule cannot read what changes as the network runs",
-                            )
-                            .label("no value before the run")
-                            .help("a pair's probability may read its cells' parameters and state (`post.x`), as they start"),
-                        );
+                    if self.reads_a_running_cell(&t, "a wiring rule", "a pair's probability") {
                         return None;
                     }
                     let all = Wiring::AllToAll {
@@ -1046,17 +1056,4 @@ impl Checker {
 /// `normal(...)` or `uniform(...)`.
 fn is_distribution(e: &ast::Expr) -> bool {
     matches!(&e.kind, ExprKind::Call(c) if matches!(c.name.name.as_str(), "normal" | "uniform"))
-}
-
-/// A cell's value that only a running network has: its last spike, whether
-/// it spiked, its teacher's last spike, an input (zeroed every step). What
-/// initial values and wiring rules, worked out before the run, cannot read.
-fn reads_a_running_cell(r: Ref) -> bool {
-    let running = |c: CellRef| {
-        matches!(
-            c,
-            CellRef::LastSpike | CellRef::Spiked | CellRef::LastTeacher | CellRef::Input(_)
-        )
-    };
-    matches!(r, Ref::Pre(c) | Ref::Post(c) if running(c))
 }

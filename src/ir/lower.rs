@@ -451,6 +451,8 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
         layout.params.push(e);
     }
     if uses_index {
+        // (Only per-cell parameters can read it: `layout.params` holds
+        // constants and their variables.)
         let index = n_state + n_inputs + cell_params.len();
         let mut place = |e: &Expr| -> Option<Expr> {
             matches!(e, Expr::Var(INDEX_STAND_IN)).then_some(Expr::Var(index))
@@ -459,9 +461,6 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
             if let InitIr::Expr(e) = &p.init {
                 p.init = InitIr::Expr(e.map_leaves(&mut place));
             }
-        }
-        for e in &mut layout.params {
-            *e = e.map_leaves(&mut place);
         }
         layout.cell_index = Some(index);
         cell_params.push(VarIr {

@@ -400,60 +400,37 @@ fn wire(
                 _ => draws.each(n_src, n_dst, |i, j| (i, j)),
             };
         }
-        Wiring::Probability { p, allow_self } => {
-            let each = Pairs {
-                n_src,
-                skip_self: same && !allow_self,
-                rng,
-                s,
-                threads,
+        Wiring::Probability { allow_self, .. } | Wiring::PairProbability { allow_self, .. } => {
+            // Each target's sources from its own sequence, one number per
+            // source, whatever the thread count; a pair is drawn with its
+            // probability (the one of the rule, or its cells' from
+            // `pair_p`, which `build_on` gives; a NaN: never).
+            let constant = match *w {
+                Wiring::Probability { p, .. } => p,
+                _ => f64::NAN,
             };
-            pairs = each.draw(n_dst, &|_, _| p);
-        }
-        Wiring::PairProbability { allow_self, .. } => {
-            // Without the cells' values (`build_on` gives them) no pair has
-            // a probability: none is drawn.
-            debug_assert!(pair_p.is_some(), "PairProbability wired without its cells");
-            let each = Pairs {
-                n_src,
-                skip_self: same && !allow_self,
-                rng,
-                s,
-                threads,
+            let fixed = move |_: usize, _: usize| constant;
+            let p: PairP = match (w, pair_p) {
+                (Wiring::PairProbability { .. }, Some(f)) => f,
+                _ => &fixed,
             };
-            pairs = each.draw(n_dst, pair_p.unwrap_or(&|_, _| f64::NAN));
+            let skip_self = same && !allow_self;
+            pairs = chunks::map_runs(n_dst, threads, |targets| {
+                let mut pairs = Vec::new();
+                for j in targets {
+                    let mut seq = rng.sequence(s, j as u32);
+                    for i in 0..n_src {
+                        let u = Rng::uniform(seq.next_word());
+                        if u < p(i, j) && !(skip_self && i == j) {
+                            pairs.push((i as u32, j as u32));
+                        }
+                    }
+                }
+                pairs
+            });
         }
     }
     pairs
-}
-
-/// Every pair drawn on its own (`probability`): each target's sources from
-/// its own sequence, one number per source, whatever the thread count.
-struct Pairs<'r> {
-    n_src: usize,
-    skip_self: bool,
-    rng: &'r Rng,
-    s: u32,
-    threads: usize,
-}
-
-impl Pairs<'_> {
-    /// The pairs drawn with probability `p(i, j)` (a NaN: never).
-    fn draw(&self, n_dst: usize, p: PairP) -> Vec<(u32, u32)> {
-        chunks::map_runs(n_dst, self.threads, |targets| {
-            let mut pairs = Vec::new();
-            for j in targets {
-                let mut seq = self.rng.sequence(self.s, j as u32);
-                for i in 0..self.n_src {
-                    let u = Rng::uniform(seq.next_word());
-                    if u < p(i, j) && !(self.skip_self && i == j) {
-                        pairs.push((i as u32, j as u32));
-                    }
-                }
-            }
-            pairs
-        })
-    }
 }
 
 /// Fixed in- or out-degree wiring: `k` partners drawn for each cell.
