@@ -85,16 +85,10 @@ fn transcendental_at_step_time(ir: &Ir) -> bool {
         PopulationKindIr::Source(src) => match src.fixed_probability(ir.dt) {
             // Geometric gaps draw with log().
             Some(p) => p > 0.0 && p < 1.0,
+            // So do those of cells with constant probabilities of their own.
+            None if src.per_cell_constant() => true,
             // A time-varying rate becomes a probability through exp().
-            None => {
-                matches!(src, SourceIr::Poisson { .. }) || {
-                    let (SourceIr::Bernoulli { p: x, .. } | SourceIr::Poisson { rate: x }) = src
-                    else {
-                        unreachable!()
-                    };
-                    e(x)
-                }
-            }
+            None => matches!(src, SourceIr::Poisson { .. }) || src.rate_or_p().is_some_and(e),
         },
     }) || ir.projections.iter().any(|q| {
         s(&q.on_pre) || s(&q.on_post) || s(&q.on_teacher) || q.every.iter().any(|(_, b)| s(b))

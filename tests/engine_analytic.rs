@@ -111,6 +111,157 @@ record s = spike_counts(S, bin = 1 s)
     rate_within_3_sigma(&totals(&r, 0), 20_000, 1.0 - (-0.01f64).exp());
 }
 
+/// Each cell's count against its own spike probability per step `p[i]`
+/// (with `k` refractory steps after a spike: rate p / (1 + k p)): a cell
+/// of probability 0 never spikes, one of 1 every step it may, the others
+/// within 5 sd, and the sum of squared z-scores near the number of cells.
+fn counts_follow_per_cell_probabilities(counts: &[u64], steps: u64, p: &[f64], k: f64) {
+    assert_eq!(counts.len(), p.len());
+    let mut chi2 = 0.0;
+    let mut free = 0.0;
+    for (i, (&c, &p)) in counts.iter().zip(p).enumerate() {
+        if p <= 0.0 {
+            assert_eq!(c, 0, "cell {i} of probability {p} spiked");
+            continue;
+        }
+        if p >= 1.0 {
+            assert_eq!(c, steps / (1 + k as u64), "cell {i} of probability {p}");
+            continue;
+        }
+        let rate = p / (1.0 + k * p);
+        let mean = rate * steps as f64;
+        // A renewal process's count variance: n rate (1 - p) / (1 + k p)^2.
+        let sd = (steps as f64 * rate * (1.0 - p) / (1.0 + k * p).powi(2)).sqrt();
+        let z = (c as f64 - mean) / sd;
+        assert!(
+            z.abs() < 5.0,
+            "cell {i}: {c} spikes, expected {mean:.1} (sd {sd:.1})"
+        );
+        chi2 += z * z;
+        free += 1.0;
+    }
+    assert!(
+        (chi2 - free).abs() < 5.0 * (2.0 * free).sqrt(),
+        "sum of squared z-scores {chi2:.1} for {free} cells"
+    );
+}
+
+/// `i` in a source's rate gives each cell its own constant rate (geometric
+/// gaps from each cell's own probability): rates below zero and 0/0 count
+/// as none, and a probability of 1 or more spikes every free step.
+#[test]
+fn source_rates_follow_the_cell_index() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 50 s }
+population P[30] = poisson(rate = 2 Hz * (i - 2) + 0 Hz * i / i)
+population B[12] = bernoulli(p = select(i > 10, 1.5, 0.01 * i), refractory = 4 ms)
+record p = spike_counts(P, bin = 50 s)
+record b = spike_counts(B, bin = 50 s)
+"#;
+    let r = run_text("source_index", model);
+    let steps = 50_000;
+    let p: Vec<f64> = (0..30)
+        .map(|i| {
+            let rate = 2.0 * (i as f64 - 2.0);
+            if i == 0 {
+                f64::NAN
+            } else {
+                1.0 - (-rate * 1e-3).exp()
+            }
+        })
+        .collect();
+    assert_eq!(totals(&r, 0)[0], 0, "a rate of 0/0 spikes");
+    counts_follow_per_cell_probabilities(&totals(&r, 0)[1..], steps, &p[1..], 0.0);
+    let p: Vec<f64> = (0..12)
+        .map(|i| if i > 10 { 1.5 } else { 0.01 * i as f64 })
+        .collect();
+    counts_follow_per_cell_probabilities(&totals(&r, 1), steps, &p, 4.0);
+}
+
+/// A rate drawn per cell: the spread of the counts is the drawn rates'
+/// (a shared rate would give a variance near the mean count, 200 here;
+/// uniform(5, 15) Hz over 20 s adds 20^2 * 100/12 = 3,333), and the mean
+/// is the distribution's.
+#[test]
+fn source_rates_drawn_per_cell_spread_the_counts() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 20 s  seed = 4 }
+population P[600] = poisson(rate = uniform(5 Hz, 15 Hz))
+record p = spike_counts(P, bin = 20 s)
+"#;
+    let r = run_text("source_drawn", model);
+    let c: Vec<f64> = totals(&r, 0).iter().map(|&c| c as f64).collect();
+    let n = c.len() as f64;
+    let mean = c.iter().sum::<f64>() / n;
+    let var = c.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    // Per cell: 20 s x (1 - exp(-r dt)) / dt, r ~ U(5, 15) Hz; about 199.
+    let expected = (0..1000)
+        .map(|k| {
+            let r = 5.0 + 10.0 * (k as f64 + 0.5) / 1000.0;
+            20_000.0 * (1.0 - (-r * 1e-3_f64).exp())
+        })
+        .sum::<f64>()
+        / 1000.0;
+    let se = (var / n).sqrt();
+    assert!(
+        (mean - expected).abs() < 4.0 * se,
+        "mean count {mean} vs {expected} (se {se})"
+    );
+    assert!(
+        var > 2_500.0 && var < 4_500.0,
+        "variance of the counts {var}"
+    );
+}
+
+/// A rate that changes along the population and in time: each cell draws
+/// each step from its own probability of that step. The cells' rates are
+/// 3 i Hz outside the stimulus and 4 times that inside it (a quarter of
+/// each trial).
+#[test]
+fn source_rates_along_the_population_and_in_time() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 40 s }
+protocol stim { trial = 1 s; cs = window(0 ms, 250 ms) }
+population P[20] = poisson(rate = 3 Hz * i * (1 + 3 * cs))
+population Inside[20] = bernoulli(p = 0.004 * i * cs)
+record p = spike_counts(P, bin = 250 ms)
+record q = spike_counts(Inside, bin = 250 ms)
+"#;
+    let r = run_text("source_moving", model);
+    let (shape, c) = u16s(&r, "p");
+    assert_eq!(shape, vec![160, 20]);
+    let (mut inside, mut outside) = (vec![0u64; 20], vec![0u64; 20]);
+    for (b, row) in c.chunks(20).enumerate() {
+        let to = if b % 4 == 0 {
+            &mut inside
+        } else {
+            &mut outside
+        };
+        for (t, &x) in to.iter_mut().zip(row) {
+            *t += u64::from(x);
+        }
+    }
+    let p_of = |hz: f64| 1.0 - (-hz * 1e-3_f64).exp();
+    let p_in: Vec<f64> = (0..20).map(|i| p_of(12.0 * i as f64)).collect();
+    let p_out: Vec<f64> = (0..20).map(|i| p_of(3.0 * i as f64)).collect();
+    counts_follow_per_cell_probabilities(&inside, 10_000, &p_in, 0.0);
+    counts_follow_per_cell_probabilities(&outside, 30_000, &p_out, 0.0);
+    // The Bernoulli source spikes only inside the window.
+    let (_, q) = u16s(&r, "q");
+    let mut q_in = vec![0u64; 20];
+    for (b, row) in q.chunks(20).enumerate() {
+        for (i, &x) in row.iter().enumerate() {
+            if b % 4 == 0 {
+                q_in[i] += u64::from(x);
+            } else {
+                assert_eq!(x, 0, "cell {i} spiked outside the window (bin {b})");
+            }
+        }
+    }
+    let p: Vec<f64> = (0..20).map(|i| 0.004 * i as f64).collect();
+    counts_follow_per_cell_probabilities(&q_in, 10_000, &p, 0.0);
+}
+
 #[test]
 fn spike_arrives_exactly_delay_steps_later() {
     let model = r#"

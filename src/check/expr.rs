@@ -71,8 +71,10 @@ fn e_text(value: f64, unit: &str) -> String {
 /// The context of a synapse type's initial values.
 pub const SYNAPSE_DEFAULT: &str = "a synapse type's initial value";
 
-/// The context of a spike source's arguments.
+/// The context of a spike source's rate (or probability per step).
 pub const SOURCE_RATE: &str = "a spike source's rate";
+/// The context of a spike source's other settings (one for all its cells).
+pub const SOURCE_SETTING: &str = "a spike source's refractory period or spike times";
 
 /// A list of variables and how a match among them becomes a reference.
 type VarLookup<'a, R> = (&'a [Var], fn(usize) -> R);
@@ -315,13 +317,13 @@ impl Checker {
                 d = d.label("declared after this value").help(format!(
                     "a value may use only what is declared before it: declare `{name}` earlier, or write its value here"
                 ));
-            } else if (name == "i" || name == "n_cells") && scope.context == SOURCE_RATE {
+            } else if (name == "i" || name == "n_cells") && scope.context == SOURCE_SETTING {
                 d = d.help(
-                    "a spike source's rate is one for all its cells; for rates along a population, make the cells a neuron type that fires at random (`parameters { rate = 0 Hz }`, `spike when rand() < rate * dt`), whose arguments can use `i`",
+                    "a spike source's refractory period and spike times are one for all its cells; its rate may use `i` (`rate = 5 Hz + 10 Hz * i / n_cells`)",
                 );
             } else if name == "i" || name == "n_cells" {
                 d = d.help(
-                    "`i` (a cell's index, from 0) and `n_cells` (its population's size) can be used in a population's arguments, e.g. `I = i * 0.5 nA`",
+                    "`i` (a cell's index, from 0) and `n_cells` (its population's size) can be used in a population's arguments, e.g. `I = i * 0.5 nA`, and in a spike source's rate, e.g. `poisson(rate = 5 Hz + 10 Hz * i / n_cells)`",
                 );
             } else if let Some(s) = closest(name, &scope.all_names()) {
                 d = d.help(format!("did you mean `{s}`?"));

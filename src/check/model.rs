@@ -161,6 +161,31 @@ pub enum Init {
 }
 
 impl Init {
+    /// The same value or distribution with `f` applied to each of its
+    /// expressions (a relative sd stays relative).
+    pub fn map(self, f: &dyn Fn(TExpr) -> TExpr) -> Init {
+        match self {
+            Init::Expr(e) => Init::Expr(f(e)),
+            Init::Normal {
+                mean,
+                sd,
+                sd_relative,
+                low,
+                high,
+            } => Init::Normal {
+                mean: f(mean),
+                sd: if sd_relative { sd } else { f(sd) },
+                sd_relative,
+                low: low.map(f),
+                high: high.map(f),
+            },
+            Init::Uniform { low, high } => Init::Uniform {
+                low: f(low),
+                high: f(high),
+            },
+        }
+    }
+
     /// Its expressions: the value, or a distribution's arguments.
     pub fn exprs(&self) -> Vec<&TExpr> {
         match self {
@@ -272,9 +297,10 @@ pub struct Handlers {
 #[derive(Clone, Debug)]
 pub enum SourceKind {
     /// Spike with probability 1 - exp(-rate dt) per step; rate may vary with t.
-    Poisson { rate: TExpr },
+    /// It may differ between cells (`i`, a distribution).
+    Poisson { rate: Init },
     /// Spike with probability p per step, then `refractory_steps` blocked.
-    Bernoulli { p: TExpr, refractory_steps: u32 },
+    Bernoulli { p: Init, refractory_steps: u32 },
     /// Every listed cell (or all) spikes at each listed time (step indices).
     SpikeTimes {
         steps: Vec<u64>,
@@ -291,7 +317,7 @@ pub enum PopulationKind {
         /// The refractory period in steps, with this population's values.
         refractory_steps: u32,
     },
-    Source(SourceKind),
+    Source(Box<SourceKind>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -33,10 +33,10 @@ impl Checker {
                     m.populations.push(Population {
                         name: p.name.name.clone(),
                         size,
-                        kind: PopulationKind::Source(SourceKind::SpikeTimes {
+                        kind: PopulationKind::Source(Box::new(SourceKind::SpikeTimes {
                             steps: vec![],
                             cells: None,
-                        }),
+                        })),
                         span: p.name.span,
                     });
                 }
@@ -118,7 +118,7 @@ impl Checker {
         let call = &p.model;
         let kind = match call.name.name.as_str() {
             "poisson" | "bernoulli" | "spike_times" => {
-                PopulationKind::Source(self.source(call, size, m)?)
+                PopulationKind::Source(Box::new(self.source(call, size, m)?))
             }
             name => {
                 let Some(ni) = m.neurons.iter().position(|n| n.name == name) else {
@@ -196,8 +196,14 @@ impl Checker {
         let scope = Scope {
             signals: &m.signals,
             allow_time: true,
-            context: super::expr::SOURCE_RATE,
+            context: super::expr::SOURCE_SETTING,
             ..Scope::default()
+        };
+        // A rate may differ between cells: `i`, `n_cells`, a distribution.
+        let rate_scope = Scope {
+            cells: Some(size),
+            context: super::expr::SOURCE_RATE,
+            ..scope.clone()
         };
         let arg = |n: &str, pos: usize| -> Option<&Expr> {
             call.args
@@ -241,68 +247,69 @@ impl Checker {
                     );
                     return None;
                 };
-                let rate = self.expr(r, &scope);
-                if !self.expect_dim(&rate, Dim::RATE, "the rate", &scope) {
-                    return None;
-                }
-                if let Some(v) = const_value(&rate).filter(|v| !(*v >= 0.0 && v.is_finite())) {
-                    let message = if v.is_nan() {
-                        "the rate is not a number (0/0?)".to_string()
-                    } else if v.is_infinite() {
-                        "the rate is infinite".to_string()
-                    } else {
-                        format!(
-                            "a rate cannot be negative: {}",
-                            units::format_quantity(v, Dim::RATE)
-                        )
-                    };
-                    self.emit(
-                        Diagnostic::error("cbm::E020", rate.span, message).label("not a rate"),
-                    );
-                    return None;
-                }
-                if let Some(v) = const_value(&rate) {
-                    self.poisson_saturation(v, rate.span);
+                let rate = self.source_rate(r, Dim::RATE, "the rate", &rate_scope)?;
+                if let Init::Expr(rate) = &rate {
+                    if let Some(v) = const_value(rate).filter(|v| !(*v >= 0.0 && v.is_finite())) {
+                        let message = if v.is_nan() {
+                            "the rate is not a number (0/0?)".to_string()
+                        } else if v.is_infinite() {
+                            "the rate is infinite".to_string()
+                        } else {
+                            format!(
+                                "a rate cannot be negative: {}",
+                                units::format_quantity(v, Dim::RATE)
+                            )
+                        };
+                        self.emit(
+                            Diagnostic::error("cbm::E020", rate.span, message).label("not a rate"),
+                        );
+                        return None;
+                    }
+                    if let Some(v) = const_value(rate) {
+                        self.poisson_saturation(v, rate.span);
+                    }
                 }
                 Some(SourceKind::Poisson { rate })
             }
             "bernoulli" => {
                 let p = match (arg("p", usize::MAX), arg("rate", usize::MAX)) {
-                    (Some(p), None) => {
-                        let p = self.expr(p, &scope);
-                        if !self.expect_dim(&p, Dim::NONE, "the spike probability per step", &scope)
-                        {
-                            return None;
-                        }
-                        p
-                    }
+                    (Some(p), None) => self.source_rate(
+                        p,
+                        Dim::NONE,
+                        "the spike probability per step",
+                        &rate_scope,
+                    )?,
                     (None, Some(r)) => {
-                        let r = self.expr(r, &scope);
-                        if !self.expect_dim(&r, Dim::RATE, "the rate", &scope) {
-                            return None;
-                        }
-                        let span = r.span;
-                        let dt = TExpr {
-                            kind: TKind::Const(self.dt),
-                            ty: Ty::Num(Dim::TIME),
-                            span,
-                        };
-                        TExpr {
-                            kind: TKind::Binary(ast::BinOp::Mul, Box::new(r), Box::new(dt)),
-                            ty: Ty::Num(Dim::NONE),
-                            span,
-                        }
+                        let r = self.source_rate(r, Dim::RATE, "the rate", &rate_scope)?;
+                        // p = rate * dt (a distribution's every argument).
+                        let dt = self.dt;
+                        r.map(&|e: TExpr| {
+                            let span = e.span;
+                            let dt = TExpr {
+                                kind: TKind::Const(dt),
+                                ty: Ty::Num(Dim::TIME),
+                                span,
+                            };
+                            TExpr {
+                                kind: TKind::Binary(ast::BinOp::Mul, Box::new(e), Box::new(dt)),
+                                ty: Ty::Num(Dim::NONE),
+                                span,
+                            }
+                        })
                     }
                     _ => {
                         self.emit(Diagnostic::error("cbm::E026", call.span, "bernoulli(...) needs exactly one of `p = <probability per step>` or `rate = <frequency>`").label("here"));
                         return None;
                     }
                 };
-                if let Some(v) = const_value(&p) {
+                if let Some((v, span)) = match &p {
+                    Init::Expr(e) => const_value(e).map(|v| (v, e.span)),
+                    _ => None,
+                } {
                     if !(0.0..=1.0).contains(&v) {
                         let d = Diagnostic::error(
                             "cbm::E022",
-                            p.span,
+                            span,
                             format!(
                                 "spike probability per step is {}, outside [0, 1]",
                                 units::trim_float(v)
@@ -783,6 +790,41 @@ impl Checker {
     /// R fires with probability 1 - exp(-R dt) per step, which falls short
     /// of R dt as R dt grows (8 kHz at dt = 0.1 ms delivers 5.5 kHz). Said
     /// where the shortfall passes 2.5% (R dt > 0.05).
+    /// A spike source's rate (or probability per step): an expression of
+    /// time, signals, `i` and `n_cells`, or a distribution drawn once per
+    /// cell from constants.
+    fn source_rate(&mut self, e: &Expr, dim: Dim, what: &str, scope: &Scope) -> Option<Init> {
+        let errors = self.diagnostics.len();
+        let init = self.init(e, scope, true)?;
+        self.check_init_dim(&init, dim, what, scope);
+        let varying = |r: Ref| matches!(r, Ref::CellIndex | Ref::Time | Ref::Signal(_));
+        let drawn = !matches!(init, Init::Expr(_));
+        if let Some((r, span)) = init
+            .exprs()
+            .iter()
+            .filter(|_| drawn)
+            .find_map(|x| x.find_ref(&varying))
+        {
+            let name = match r {
+                Ref::CellIndex => "`i`".to_string(),
+                Ref::Time => "`t`".to_string(),
+                _ => "a protocol signal".to_string(),
+            };
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E028",
+                    span,
+                    format!("a distribution's arguments must be constants, not {name}"),
+                )
+                .label("not a constant")
+                .help("a distribution draws each cell's rate once, from constants (`rate = normal(10 Hz, 2 Hz, low = 0 Hz)`); a rate that changes in time or along the population is an expression: `rate = 5 Hz + 10 Hz * i / n_cells + 20 Hz * cs`"),
+            );
+            return None;
+        }
+        // (`init` checked the distribution's values: they are literals.)
+        (!self.diagnostics[errors..].iter().any(|d| d.is_error())).then_some(init)
+    }
+
     fn poisson_saturation(&mut self, rate: f64, span: Span) {
         let x = rate * self.dt;
         if x <= 0.05 {

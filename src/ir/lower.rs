@@ -369,18 +369,22 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
     let dt = model.dt;
     let (neuron, overrides, refractory_steps) = match &p.kind {
         m::PopulationKind::Source(s) => {
-            let mut ctx = Ctx::cell(dt, None, &[]);
-            let kind = match s {
-                m::SourceKind::Poisson { rate } => SourceIr::Poisson {
-                    rate: fold(ctx.expr(rate)?),
-                },
+            let kind = match s.as_ref() {
+                m::SourceKind::Poisson { rate } => {
+                    let (rate, per_cell) = source_rate(dt, rate, "rate")?;
+                    SourceIr::Poisson { rate, per_cell }
+                }
                 m::SourceKind::Bernoulli {
                     p,
                     refractory_steps,
-                } => SourceIr::Bernoulli {
-                    p: fold(ctx.expr(p)?),
-                    refractory_steps: *refractory_steps,
-                },
+                } => {
+                    let (p, per_cell) = source_rate(dt, p, "p")?;
+                    SourceIr::Bernoulli {
+                        p,
+                        refractory_steps: *refractory_steps,
+                        per_cell,
+                    }
+                }
                 m::SourceKind::SpikeTimes { steps, cells } => SourceIr::SpikeTimes {
                     steps: steps.clone(),
                     cells: cells.clone(),
@@ -526,6 +530,35 @@ fn population(model: &Model, p: &m::Population) -> Result<(PopulationIr, Layout)
         },
         layout,
     ))
+}
+
+/// A spike source's rate (or probability) and the per-cell values it
+/// reads: a distribution becomes a variable drawn per cell (`Var(0)`), `i`
+/// a variable holding each cell's index.
+fn source_rate(dt: f64, init: &Init, name: &str) -> Result<(Expr, Vec<VarIr>), String> {
+    let layout = Layout {
+        cell_index: Some(0),
+        ..Layout::default()
+    };
+    let mut ctx = Ctx::cell(dt, Some(&layout), &[]);
+    let (e, init) = match init_ir(&mut ctx, init)? {
+        InitIr::Const(v) => return Ok((Expr::Const(v), vec![])),
+        InitIr::Expr(e) => (e, InitIr::CellIndex),
+        drawn => (Expr::Var(0), drawn),
+    };
+    let mut per_cell = vec![];
+    if crate::ir::walk_finds(&e, &|x| *x == Expr::Var(0)) {
+        per_cell.push(VarIr {
+            name: if matches!(init, InitIr::CellIndex) {
+                "i".into()
+            } else {
+                name.into()
+            },
+            kind: VarKind::CellParam,
+            init,
+        });
+    }
+    Ok((e, per_cell))
 }
 
 fn init_ir(ctx: &mut Ctx, init: &Init) -> Result<InitIr, String> {

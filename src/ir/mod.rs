@@ -170,10 +170,15 @@ pub enum PopulationKindIr {
 
 #[derive(Clone, Debug)]
 pub enum SourceIr {
-    /// Spike when u < 1 - exp(-rate * dt); `rate` is evaluated once per step.
-    Poisson { rate: Expr },
+    /// Spike when u < 1 - exp(-rate * dt); `rate` is evaluated once per step
+    /// (for each cell where it reads `per_cell` values).
+    Poisson { rate: Expr, per_cell: Vec<VarIr> },
     /// Spike when u < p, then `refractory_steps` steps blocked.
-    Bernoulli { p: Expr, refractory_steps: u32 },
+    Bernoulli {
+        p: Expr,
+        refractory_steps: u32,
+        per_cell: Vec<VarIr>,
+    },
     SpikeTimes {
         steps: Vec<u64>,
         cells: Option<Vec<usize>>,
@@ -184,14 +189,54 @@ impl SourceIr {
     /// The per-step spike probability of a source with a constant rate (both
     /// engines then draw geometric gaps from it).
     pub fn fixed_probability(&self, dt: f64) -> Option<f64> {
+        match self.rate_or_p()? {
+            Expr::Const(v) => Some(self.probability(*v, dt)),
+            _ => None,
+        }
+    }
+
+    /// The rate (poisson) or probability (bernoulli) expression.
+    pub fn rate_or_p(&self) -> Option<&Expr> {
+        match self {
+            SourceIr::Poisson { rate, .. } => Some(rate),
+            SourceIr::Bernoulli { p, .. } => Some(p),
+            SourceIr::SpikeTimes { .. } => None,
+        }
+    }
+
+    /// The spike probability per step of a value of `rate_or_p`.
+    pub fn probability(&self, value: f64, dt: f64) -> f64 {
+        match self {
+            SourceIr::Poisson { .. } => 1.0 - (-value * dt).exp(),
+            _ => value,
+        }
+    }
+
+    /// Values of each cell that the rate reads as `Expr::Var` (a drawn rate,
+    /// the cell index): made when the network is built, constant in time.
+    pub fn per_cell(&self) -> &[VarIr] {
+        match self {
+            SourceIr::Poisson { per_cell, .. } | SourceIr::Bernoulli { per_cell, .. } => per_cell,
+            SourceIr::SpikeTimes { .. } => &[],
+        }
+    }
+
+    /// The rate differs between cells but not in time: each cell has a
+    /// constant probability, and both engines draw geometric gaps from it.
+    pub fn per_cell_constant(&self) -> bool {
+        self.rate_or_p().is_some_and(|e| {
+            walk_finds(e, &|x| matches!(x, Expr::Var(_)))
+                && !walk_finds(e, &|x| matches!(x, Expr::Time | Expr::Signal(_)))
+        })
+    }
+
+    /// The refractory steps after a spike (bernoulli only).
+    pub fn refractory_steps(&self) -> u32 {
         match self {
             SourceIr::Bernoulli {
-                p: Expr::Const(p), ..
-            } => Some(*p),
-            SourceIr::Poisson {
-                rate: Expr::Const(r),
-            } => Some(1.0 - (-r * dt).exp()),
-            _ => None,
+                refractory_steps, ..
+            } => *refractory_steps,
+            _ => 0,
         }
     }
 }
@@ -361,6 +406,13 @@ pub fn walk(e: &Expr, f: &mut dyn FnMut(&Expr)) {
         Expr::Call(_, args, _) => args.iter().for_each(|a| walk(a, f)),
         _ => {}
     }
+}
+
+/// Is `e`, or any expression inside it, one for which `f` holds?
+pub fn walk_finds(e: &Expr, f: &dyn Fn(&Expr) -> bool) -> bool {
+    let mut found = false;
+    walk(e, &mut |x| found |= f(x));
+    found
 }
 
 /// Does any expression of `stmts` read synapse (or cell) variable `v`?

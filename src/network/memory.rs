@@ -39,7 +39,7 @@ pub fn estimated_bytes(ir: &Ir) -> u64 {
         .map(|p| {
             let vars = match &p.kind {
                 PopulationKindIr::Neuron(n) => n.vars.len() as u64,
-                PopulationKindIr::Source(_) => 0,
+                PopulationKindIr::Source(s) => s.per_cell().len() as u64,
             };
             p.size as u64 * (vars * 8 + 24)
         })

@@ -269,21 +269,22 @@ fn draw(
     }
 }
 
-/// Population `pi`'s variables as they start, cell by cell (none for a
-/// spike source).
+/// Population `pi`'s variables as they start, cell by cell (for a spike
+/// source, the values its rate reads: a drawn rate, the cell index).
 fn population_vars(ir: &Ir, pi: usize, rng: &Rng, threads: usize) -> Result<Vec<Vec<f64>>, String> {
     let p = &ir.populations[pi];
-    match &p.kind {
-        PopulationKindIr::Neuron(n) => init_vars(
-            &n.vars,
-            p.size,
-            rng,
-            threads,
-            |var, site| stream(rng::CELL_INIT, pi, (var as u32) << 4 | site),
-            &|_, _| None,
-        ),
-        PopulationKindIr::Source(_) => Ok(vec![]),
-    }
+    let vars = match &p.kind {
+        PopulationKindIr::Neuron(n) => &n.vars[..],
+        PopulationKindIr::Source(s) => s.per_cell(),
+    };
+    init_vars(
+        vars,
+        p.size,
+        rng,
+        threads,
+        |var, site| stream(rng::CELL_INIT, pi, (var as u32) << 4 | site),
+        &|_, _| None,
+    )
 }
 
 /// Each `PairProbability` wiring's mean probability (its `expected`), for

@@ -104,14 +104,20 @@ struct NeuronRt {
 
 struct SourceRt {
     kind: SourceIr,
-    /// For fixed p: the gaps between spikes, each cell's spike count, and
-    /// the cells waiting for their next spike.
+    /// For probabilities constant in time: the gaps between spikes, each
+    /// cell's spike count, and the cells waiting for their next spike.
     spike_gaps: Option<SpikeGaps>,
     wheel: wheel::Wheel,
     /// Reused buffer: the gaps drawn this step.
     gaps: Vec<u64>,
     count: Vec<u32>,
     cursor: usize,
+    /// A rate that reads the cells' own values and changes in time: its
+    /// program (run over all cells each step), registers and the cells'
+    /// probabilities of the step.
+    per_cell_rate: Option<(Program, Reg)>,
+    regs: Regs,
+    probabilities: Vec<f64>,
 }
 
 pub(crate) struct ProjRt {
@@ -236,16 +242,23 @@ impl CpuEngine {
                     None,
                 ),
                 PopulationKindIr::Source(s) => {
-                    let fixed_p = s.fixed_probability(ir.dt);
+                    let spike_gaps = SpikeGaps::of_source(s, ir.dt, &pnet.vars, n);
+                    let wheel_cells = if spike_gaps.is_some() { n } else { 0 };
                     (
                         None,
                         Some(SourceRt {
                             kind: s.clone(),
-                            spike_gaps: fixed_p.map(SpikeGaps::new),
-                            wheel: wheel::Wheel::new(if fixed_p.is_some() { n } else { 0 }),
+                            spike_gaps,
+                            wheel: wheel::Wheel::new(wheel_cells),
                             gaps: vec![],
                             count: vec![0; n],
                             cursor: 0,
+                            per_cell_rate: s
+                                .rate_or_p()
+                                .filter(|_| !s.per_cell().is_empty())
+                                .map(|e| vm::compile_expr(e, 0)),
+                            regs: Regs::default(),
+                            probabilities: vec![],
                         }),
                     )
                 }

@@ -5,7 +5,7 @@
 //! chunk).
 
 use super::codegen::{mask_words, Entry, Generated};
-use crate::engine::spike_gaps::SpikeGaps;
+use crate::engine::spike_gaps::{device_log_q, SpikeGaps};
 use crate::ir::{Ir, PopulationKindIr, RecorderKindIr, SourceIr};
 use crate::network::rng::Rng;
 use crate::network::Network;
@@ -169,6 +169,14 @@ impl<'a> Contents<'a> {
             .collect()
     }
 
+    /// The geometric gaps of source `pop` (the CPU engine's: the first
+    /// gap of each cell is drawn here, the others on the device).
+    fn spike_gaps(&self, pop: usize, s: &SourceIr) -> SpikeGaps {
+        let n = self.ir.populations[pop].size;
+        SpikeGaps::of_source(s, self.ir.dt, &self.net.populations[pop].vars, n)
+            .unwrap_or_else(|| SpikeGaps::new(0.0))
+    }
+
     /// A buffer's initial contents, or the value of a scalar entry (a
     /// count the kernels read from the table itself).
     pub(super) fn of(&self, e: &Entry) -> Result<(Init, Option<u64>), String> {
@@ -189,11 +197,21 @@ impl<'a> Contents<'a> {
                 let PopulationKindIr::Source(s) = &self.ir.populations[pop].kind else {
                     return Err("internal error: source state of a neuron population".into());
                 };
-                let gaps = SpikeGaps::new(s.fixed_probability(self.ir.dt).unwrap_or(0.0));
+                let gaps = self.spike_gaps(pop, s);
                 let next = (0..self.ir.populations[pop].size)
                     .map(|i| gaps.draw(&self.rng, pop, i, 0))
                     .collect();
                 (Init::U64(next), None)
+            }
+            Entry::SrcLogQ { pop } => {
+                let PopulationKindIr::Source(s) = &self.ir.populations[pop].kind else {
+                    return Err("internal error: source state of a neuron population".into());
+                };
+                let gaps = self.spike_gaps(pop, s);
+                let log_q = (0..self.ir.populations[pop].size)
+                    .map(|i| device_log_q(gaps.probability_of(i)))
+                    .collect();
+                (Init::F64(log_q), None)
             }
             Entry::SrcCount { pop } => (Init::Zero(4 * self.ir.populations[pop].size), None),
             Entry::SrcTimes { pop } => match &self.ir.populations[pop].kind {

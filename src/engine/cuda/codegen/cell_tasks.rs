@@ -16,31 +16,32 @@ impl Gen<'_> {
         let mut body = self.carry(Entry::Lspk { pop: pi }, &ind(3));
         let mut pre = String::new();
         let kind;
-        if let Some(prob) = s.fixed_probability(ir.dt) {
-            kind = "constant probability, geometric gaps";
-            let refractory = match s {
-                SourceIr::Bernoulli {
-                    refractory_steps, ..
-                } => *refractory_steps as u64,
-                _ => 0,
-            };
+        let fixed = s.fixed_probability(ir.dt);
+        if fixed.is_some() || s.per_cell_constant() {
             let next = self.name(Entry::SrcNext { pop: pi });
             let count = self.name(Entry::SrcCount { pop: pi });
-            let gap = if prob <= 0.0 {
-                format!("{}ull", u64::MAX / 4)
-            } else if prob >= 1.0 {
-                "0ull".into()
-            } else {
-                format!(
-                    "cbm_geometric({}u, i, c_, {})",
-                    stream(rng::SOURCE, pi, 1),
+            let st = stream(rng::SOURCE, pi, 1);
+            let gap = match fixed {
+                Some(prob) if prob <= 0.0 => format!("{}ull", u64::MAX / 4),
+                Some(prob) if prob >= 1.0 => "0ull".into(),
+                Some(prob) => format!(
+                    "cbm_geometric({st}u, i, c_, {})",
                     lit(crate::engine::spike_gaps::log_q(prob))
-                )
+                ),
+                None => format!(
+                    "cbm_geometric({st}u, i, c_, {}[i])",
+                    self.name(Entry::SrcLogQ { pop: pi })
+                ),
+            };
+            kind = if fixed.is_some() {
+                "constant probability, geometric gaps"
+            } else {
+                "a constant probability per cell, geometric gaps"
             };
             let _ = write!(
                 body,
                 "            const u32 cn_ = {count}[i]; // (loaded with the next step, not after it)\n            if ({next}[i] == (u64)s) {{\n                spk = 1;\n                const u32 c_ = cn_ + 1u;\n                {count}[i] = c_;\n                {next}[i] = (u64)s + {}ull + {gap};\n                {lspk}[i] = s;\n                (void)c_;\n            }}\n",
-                1 + refractory
+                1 + s.refractory_steps()
             );
         } else {
             match s {
@@ -62,21 +63,32 @@ impl Gen<'_> {
                         "            if (fire_{who}) {{\n                spk = 1;\n                {lspk}[i] = s;\n            }}\n"
                     );
                 }
-                SourceIr::Bernoulli {
-                    p,
-                    refractory_steps,
-                } => {
-                    kind = "bernoulli, time-varying";
-                    let v = self.expr(p, Ctx::Time);
-                    let _ = writeln!(pre, "    const double prob_ = {v};");
-                    self.draw_body(&mut body, pi, *refractory_steps, &lspk);
-                }
-                SourceIr::Poisson { rate } => {
-                    kind = "poisson, time-varying";
-                    let v = self.expr(rate, Ctx::Time);
-                    let _ = writeln!(pre, "    const double v_ = {v};");
-                    let _ = writeln!(pre, "    const double prob_ = 1.0 - exp(-v_ * CBM_DT);");
-                    self.draw_body(&mut body, pi, 0, &lspk);
+                SourceIr::Bernoulli { p: e, .. } | SourceIr::Poisson { rate: e, .. } => {
+                    let poisson = matches!(s, SourceIr::Poisson { .. });
+                    kind = if poisson {
+                        "poisson, time-varying"
+                    } else {
+                        "bernoulli, time-varying"
+                    };
+                    let v = self.expr(e, Ctx::Source { pop: pi });
+                    let prob = if poisson {
+                        vec![
+                            format!("const double v_ = {v};"),
+                            "const double prob_ = 1.0 - exp(-v_ * CBM_DT);".to_string(),
+                        ]
+                    } else {
+                        vec![format!("const double prob_ = {v};")]
+                    };
+                    // One probability for all cells, or each cell's own.
+                    let (out, pad) = if s.per_cell().is_empty() {
+                        (&mut pre, ind(1))
+                    } else {
+                        (&mut body, ind(3))
+                    };
+                    for line in prob {
+                        let _ = writeln!(out, "{pad}{line}");
+                    }
+                    self.draw_body(&mut body, pi, s.refractory_steps(), &lspk);
                 }
             }
         }

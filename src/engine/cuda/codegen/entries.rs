@@ -30,6 +30,11 @@ pub enum Entry {
     SrcCount {
         pop: usize,
     },
+    /// f64[n]: ln(1 - p) of each cell of a source whose cells spike with
+    /// probabilities of their own, constant in time (`device_log_q`).
+    SrcLogQ {
+        pop: usize,
+    },
     /// u64[len]: the steps of a spike-time source; u32[n] 1 for cells that fire.
     SrcTimes {
         pop: usize,
@@ -180,6 +185,7 @@ impl Entry {
                 | Entry::GapList { .. }
                 | Entry::SrcTimes { .. }
                 | Entry::SrcCells { .. }
+                | Entry::SrcLogQ { .. }
                 | Entry::TraceCells { .. }
                 | Entry::TraceAt { .. }
                 | Entry::WeightIds { .. }
@@ -192,7 +198,8 @@ impl Entry {
             | Entry::Ring { .. }
             | Entry::DepVal { .. }
             | Entry::TraceBuf { .. }
-            | Entry::WeightBuf { .. } => "double",
+            | Entry::WeightBuf { .. }
+            | Entry::SrcLogQ { .. } => "double",
             Entry::Lspk { .. } | Entry::Tarr { .. } => "i64",
             Entry::SrcNext { .. }
             | Entry::SrcTimes { .. }

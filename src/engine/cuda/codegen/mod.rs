@@ -126,8 +126,9 @@ enum Ctx {
     Synapse { proj: usize },
     /// A guard on the presynaptic cell `pi_` of a periodic rule.
     PreCell { pop: usize },
-    /// A source's rate: time and signals only.
-    Time,
+    /// A source's rate: time, signals and the source's own values of
+    /// cell `i` (a drawn rate, the cell index).
+    Source { pop: usize },
 }
 
 struct Gen<'a> {
@@ -378,12 +379,12 @@ fn syn_vars_used(stmts: &[Stmt], out: &mut Vec<usize>) {
 }
 
 /// Can a source rate be evaluated before the step (time and signals only)?
-fn time_only(e: &Expr) -> bool {
+fn source_rate_only(e: &Expr) -> bool {
     match e {
-        Expr::Const(_) | Expr::Time | Expr::Signal(_) => true,
-        Expr::Unary(_, x) => time_only(x),
-        Expr::Binary(_, a, b) => time_only(a) && time_only(b),
-        Expr::Call(f, args, _) => !f.is_random() && args.iter().all(time_only),
+        Expr::Const(_) | Expr::Time | Expr::Signal(_) | Expr::Var(_) => true,
+        Expr::Unary(_, x) => source_rate_only(x),
+        Expr::Binary(_, a, b) => source_rate_only(a) && source_rate_only(b),
+        Expr::Call(f, args, _) => !f.is_random() && args.iter().all(source_rate_only),
         _ => false,
     }
 }
@@ -403,7 +404,10 @@ impl Gen<'_> {
         let proj = |q: usize| ir.projections[q].name.clone();
         let pvar = |p: usize, v: usize| match &ir.populations[p].kind {
             PopulationKindIr::Neuron(n) => n.vars[v].name.clone(),
-            _ => format!("v{v}"),
+            PopulationKindIr::Source(s) => s
+                .per_cell()
+                .get(v)
+                .map_or_else(|| format!("v{v}"), |x| x.name.clone()),
         };
         let qvar = |q: usize, v: usize| ir.projections[q].vars[v].name.clone();
         let mut name = match e {
@@ -413,6 +417,7 @@ impl Gen<'_> {
             Entry::Mask { pop: p } => format!("MASK_{}", pop(p)),
             Entry::SrcNext { pop: p } => format!("NEXT_{}", pop(p)),
             Entry::SrcCount { pop: p } => format!("COUNT_{}", pop(p)),
+            Entry::SrcLogQ { pop: p } => format!("LOGQ_{}", pop(p)),
             Entry::SrcTimes { pop: p } => format!("TIMES_{}", pop(p)),
             Entry::SrcCells { pop: p } => format!("FIRES_{}", pop(p)),
             Entry::SynVar { proj: q, var } => format!("S_{}_{}", proj(q), qvar(q, var)),
@@ -488,8 +493,8 @@ impl Gen<'_> {
     }
 
     fn expr(&mut self, e: &Expr, c: Ctx) -> String {
-        if let Ctx::Time = c {
-            if !time_only(e) {
+        if let Ctx::Source { .. } = c {
+            if !source_rate_only(e) {
                 // eval_scalar gives up, and the CPU engine uses 0.
                 return "0.0".into();
             }
@@ -632,6 +637,7 @@ impl c_expr::Leaves for CudaLeaves<'_, '_> {
             // cell tasks hold the cell's variables in registers
             Ctx::Neuron { .. } => format!("cv{v}_"),
             Ctx::Synapse { proj } => format!("{}[k]", self.g.name(Entry::SynVar { proj, var: v })),
+            Ctx::Source { pop } => format!("{}[i]", self.g.name(Entry::CellVar { pop, var: v })),
             _ => "0.0".into(),
         }
     }
