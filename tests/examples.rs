@@ -1,7 +1,9 @@
 //! The models in `examples/` show, in kind, what their papers report:
 //! Hodgkin and Huxley's type II f-I curve, Izhikevich's five firing
-//! classes, and the competition between synapses under Song, Miller and
-//! Abbott's STDP. Each bound is a property of the class of behaviour (a
+//! classes, the competition between synapses under Song, Miller and
+//! Abbott's STDP, and Tsodyks and Markram's depressing and facilitating
+//! synapses (whose every amplitude is also checked against the model's
+//! recursion). Each bound is a property of the class of behaviour (a
 //! burst is spikes a few ms apart), far from what the opposite behaviour
 //! would give, not a number read off a run.
 
@@ -136,4 +138,55 @@ fn song_stdp_makes_the_synapses_compete() {
         "{} Hz at first, {tail} Hz at the end",
         counts[0]
     );
+}
+
+/// The Tsodyks-Markram synapse: each recorded postsynaptic potential is
+/// the model's recursion worked out here (u relaxes to U, x to 1, between
+/// spikes; at a spike u += U (1 - u), then u x of the resources go), and
+/// in kind: the D1 synapse depresses along the 20 Hz train and recovers in
+/// the pause, the F1 synapse facilitates.
+#[test]
+fn tsodyks_markram_synapses_depress_and_facilitate() {
+    let r = example("tsodyks_markram.cbm");
+    let (shape, psp) = f64s(&r, "psp");
+    assert_eq!(shape, vec![1200, 2]);
+    let spikes_ms = [
+        100.0, 150.0, 200.0, 250.0, 300.0, 350.0, 400.0, 450.0, 1000.0,
+    ];
+    // (U, tau_d, tau_f) of the two projections, cells 0 and 1.
+    for (cell, (big_u, tau_d, tau_f)) in [(0.25, 706.0, 21.0), (0.16, 45.0, 376.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let (mut u, mut x, mut last) = (big_u, 1.0_f64, -10_000.0);
+        let mut amplitudes = vec![];
+        for &t in &spikes_ms {
+            let gap: f64 = t - last;
+            u = big_u + (u - big_u) * (-gap / tau_f).exp();
+            x = 1.0 + (x - 1.0) * (-gap / tau_d).exp();
+            u += big_u * (1.0 - u);
+            let want = 1e-3 * u * x; // J = 1 mV
+            x -= u * x;
+            last = t;
+            // Delivered one step later; the 1 ms sample after it holds it.
+            let got = psp[(t as usize + 1) * 2 + cell];
+            assert!(
+                ((got - want) / want).abs() < 1e-9,
+                "cell {cell}, spike at {t} ms: psp {got} V, the recursion gives {want} V"
+            );
+            amplitudes.push(got);
+        }
+        let train = &amplitudes[..8];
+        if cell == 0 {
+            assert!(train.windows(2).all(|w| w[1] < w[0]), "D1: {train:?}");
+            assert!(train[7] < 0.25 * train[0], "D1: {train:?}");
+            assert!(
+                amplitudes[8] > 2.0 * train[7],
+                "D1 recovery: {amplitudes:?}"
+            );
+        } else {
+            assert!(train.windows(2).all(|w| w[1] > w[0]), "F1: {train:?}");
+            assert!(train[7] > 1.4 * train[0], "F1: {train:?}");
+        }
+    }
 }
