@@ -257,9 +257,10 @@ impl Checker {
                 }
             }
             // A population's arguments may vary along it (after the type's
-            // own names, which take precedence, as a parameter named `delay`
-            // does in synapse code).
-            if let Some(n) = scope.cells {
+            // own names and a source's protocol signals, which take
+            // precedence, as a parameter named `delay` does in synapse code).
+            let is_signal = scope.signals.iter().any(|s| s.name == name);
+            if let Some(n) = scope.cells.filter(|_| !is_signal) {
                 match name {
                     "i" => return typed(TKind::Ref(Ref::CellIndex), Ty::Num(Dim::NONE), span),
                     "n_cells" => return typed(TKind::Const(n as f64), Ty::Num(Dim::NONE), span),

@@ -29,6 +29,7 @@ pub const WARNING_CODES: &[&str] = &[
     "cbm::W117",
     "cbm::W118",
     "cbm::W119",
+    "cbm::W120",
 ];
 
 pub fn run(c: &mut Checker, items: &[Item], m: &Model) {

@@ -15,6 +15,7 @@ mod projection;
 mod protocol;
 mod recorders;
 mod simulation;
+mod sources;
 mod stmt;
 mod synapse;
 pub mod units;

@@ -39,7 +39,10 @@ pub fn estimated_bytes(ir: &Ir) -> u64 {
         .map(|p| {
             let vars = match &p.kind {
                 PopulationKindIr::Neuron(n) => n.vars.len() as u64,
-                PopulationKindIr::Source(s) => s.per_cell().len() as u64,
+                // With each cell's own probability and its logarithm.
+                PopulationKindIr::Source(s) => {
+                    s.per_cell().len() as u64 + 2 * u64::from(s.per_cell_constant())
+                }
             };
             p.size as u64 * (vars * 8 + 24)
         })

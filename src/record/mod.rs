@@ -7,7 +7,7 @@ pub use npz::{write_npz, NpzArray};
 use std::borrow::Cow;
 
 use crate::engine::StateView;
-use crate::ir::{Ir, RecorderKindIr};
+use crate::ir::{InitIr, Ir, RecorderKindIr, SourceIr};
 
 /// Everything recorded so far in one run.
 pub struct Recording {
@@ -70,7 +70,7 @@ enum Buffer {
 
 /// Bytes a run's recorders will hold at its end, roughly: spike counts,
 /// rates, traces and weight snapshots (whose sizes the model fixes), spike
-/// times of sources with a constant rate (their expected number), and the
+/// times of sources with rates constant in time (their expected number), and the
 /// per-cell spike totals. Spike times of neurons depend on the activity and
 /// are not counted.
 pub fn recording_bytes(ir: &Ir) -> u64 {
@@ -86,9 +86,11 @@ pub fn recording_bytes(ir: &Ir) -> u64 {
             RecorderKindIr::Rate { bin_steps, .. } => steps / (*bin_steps).max(1) as u64 * 8,
             RecorderKindIr::SpikeTimes { population, cells } => {
                 match &ir.populations[*population].kind {
-                    crate::ir::PopulationKindIr::Source(src) => src
-                        .fixed_probability(ir.dt)
-                        .map_or(0, |p| (p * steps as f64 * *cells as f64 * 12.0) as u64),
+                    crate::ir::PopulationKindIr::Source(src) => {
+                        let size = ir.populations[*population].size;
+                        mean_probability(src, ir.dt, size)
+                            .map_or(0, |p| (p * steps as f64 * *cells as f64 * 12.0) as u64)
+                    }
                     crate::ir::PopulationKindIr::Neuron(_) => 0,
                 }
             }
@@ -607,6 +609,37 @@ pub fn summarise(ir: &Ir, rec: &Recording) -> Vec<PopulationSummary> {
         .collect()
 }
 
+/// A source's spike probability per step, on average over its cells,
+/// where it is constant in time: the shared one, the mean over up to 1,000
+/// cells of a rate along the population, or the probability of a drawn
+/// rate's mean (within its bounds). None where it changes in time.
+fn mean_probability(src: &SourceIr, dt: f64, size: usize) -> Option<f64> {
+    if let Some(p) = src.fixed_probability(dt) {
+        return Some(p);
+    }
+    if !src.per_cell_constant() {
+        return None;
+    }
+    let rate = src.rate_or_p()?;
+    let p_of = |v: f64| src.probability(v, dt).clamp(0.0, 1.0);
+    match &src.per_cell().first()?.init {
+        InitIr::CellIndex => {
+            let n = size.clamp(1, 1000);
+            let cells = (0..n).map(|k| if n == 1 { 0 } else { k * (size - 1) / (n - 1) });
+            let total: f64 = cells
+                .filter_map(|i| crate::network::eval_scalar(rate, &|_| Some(i as f64)))
+                .map(|v| if v.is_nan() { 0.0 } else { p_of(v) })
+                .sum();
+            Some(total / n as f64)
+        }
+        InitIr::Uniform { low, high } => Some(p_of((low + high) / 2.0)),
+        InitIr::Normal {
+            mean, low, high, ..
+        } => Some(p_of(mean.clamp(*low, *high))),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -615,5 +648,34 @@ mod tests {
         assert_eq!(super::median(&[3.0]), 3.0);
         assert_eq!(super::median(&[1.0, 2.0, 7.0]), 2.0);
         assert_eq!(super::median(&[1.0, 2.0, 4.0, 9.0]), 3.0);
+    }
+
+    /// The spike times of a source whose cells have rates of their own are
+    /// counted at their mean rate, as a shared rate's are.
+    #[test]
+    fn spike_times_of_sources_with_rates_of_their_own_are_counted() {
+        let bytes = |source: &str| {
+            let text = format!(
+                "simulation {{ dt = 1 ms; duration = 10 s }}\npopulation S[100] = {source}\nrecord s = spike_times(S)\n"
+            );
+            let checked = crate::check::check_text(std::path::Path::new("m.cbm"), &text);
+            let model = checked.model.expect("a valid model");
+            super::recording_bytes(&crate::ir::lower(&model).expect("lowered"))
+        };
+        let shared = bytes("poisson(rate = 20 Hz)");
+        // 100 cells x 200 spikes x 12 bytes, less the Poisson shortfall.
+        assert!(shared > 230_000 && shared < 245_000, "{shared} bytes");
+        for per_cell in [
+            "poisson(rate = 40 Hz * i / (n_cells - 1))",
+            "poisson(rate = uniform(10 Hz, 30 Hz))",
+            "poisson(rate = normal(20 Hz, 5 Hz, low = 0 Hz))",
+            "bernoulli(rate = uniform(0 Hz, 40 Hz))",
+        ] {
+            let b = bytes(per_cell);
+            assert!(
+                b > shared * 9 / 10 && b < shared * 11 / 10,
+                "{per_cell}: {b} bytes against {shared}"
+            );
+        }
     }
 }
