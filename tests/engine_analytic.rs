@@ -1493,3 +1493,34 @@ record b = spike_counts(B, bin = 1 ms)
         "A -> A: estimated {expected}, drew {drawn}"
     );
 }
+
+/// A parameter with a value per cell can be traced: its values, the same
+/// in every sample (drawn within their bounds, or along the population).
+#[test]
+fn parameters_with_a_value_per_cell_are_traced() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 10 ms }
+neuron L {
+    parameters { tau = 10 ms; nu = 1 Hz; k = 2 }
+    state { V = 0 mV }
+    equations { dV/dt = -V / tau + nu * 1 mV }
+}
+population Drawn[4] = L(nu = uniform(1 Hz, 5 Hz))
+population Along[4] = L(nu = 1 Hz * i, k = nu / 1 Hz + 1)
+record drawn = trace(Drawn.nu)
+record along = trace(Along.k)
+"#;
+    let r = run_text("trace_parameters", model);
+    let (shape, drawn) = f64s(&r, "drawn");
+    assert_eq!(shape, vec![10, 4]);
+    let first = &drawn[..4];
+    assert!(first.iter().all(|x| (1.0..5.0).contains(x)), "{first:?}");
+    assert!(first.windows(2).any(|w| w[0] != w[1]), "one value: {first:?}");
+    for row in drawn.chunks(4) {
+        assert_eq!(row, first);
+    }
+    let (_, along) = f64s(&r, "along");
+    for row in along.chunks(4) {
+        assert_eq!(row, &[1.0, 2.0, 3.0, 4.0]);
+    }
+}

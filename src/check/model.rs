@@ -448,6 +448,9 @@ impl RecorderKind {
 pub enum TraceVar {
     State(usize),
     Input(usize),
+    /// A parameter with a value per cell in the population (drawn, or
+    /// along it): constant in time, recorded to see the values.
+    Param(usize),
 }
 
 #[derive(Clone, Debug)]

@@ -549,6 +549,27 @@ fn params_of_population(neuron: &NeuronType, args: &[(ArgVar, Init)]) -> Vec<Var
     params
 }
 
+/// Does parameter `param` of neuron population `pop` have a value per cell
+/// (drawn, or along the population), kept as a variable of each cell?
+pub(super) fn param_per_cell(m: &Model, pop: usize, param: usize) -> bool {
+    let PopulationKind::Neuron {
+        neuron, overrides, ..
+    } = &m.populations[pop].kind
+    else {
+        return false;
+    };
+    let neuron = &m.neurons[*neuron];
+    let mut params = neuron.params.clone();
+    let mut state_inits: Vec<Option<Init>> = neuron.state.iter().map(|v| v.init.clone()).collect();
+    for (v, init) in overrides {
+        match v {
+            OverrideVar::Param(i) => params[*i].init = Some(init.clone()),
+            OverrideVar::State(i) => state_inits[*i] = Some(init.clone()),
+        }
+    }
+    per_cell_values(&params, &state_inits)(Ref::Param(param))
+}
+
 /// Which parameters and state variables have a value per cell in a
 /// population: drawn, or worked out from one that has (in declaration
 /// order, parameters first: the order lowering works values out in).

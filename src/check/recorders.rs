@@ -207,15 +207,41 @@ impl Checker {
                     TraceVar::State(i)
                 } else if let Some(i) = ty.inputs.iter().position(|v| v.name == field.name) {
                     TraceVar::Input(i)
+                } else if let Some(i) = ty.params.iter().position(|v| v.name == field.name) {
+                    if !super::network::param_per_cell(m, pop, i) {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E031",
+                                field.span,
+                                format!(
+                                    "parameter `{}` has one value for every cell of `{}`: there is nothing to trace",
+                                    field.name, parts[0].name
+                                ),
+                            )
+                            .label("one value")
+                            .help("a parameter can be traced where it has a value per cell: drawn (`normal(...)`, `uniform(...)`) or along the population with `i`"),
+                        );
+                        return None;
+                    }
+                    TraceVar::Param(i)
                 } else {
-                    self.emit(
-                        Diagnostic::error(
-                            "cbm::E031",
-                            field.span,
-                            format!("`{}` has no state or input `{}`", ty.name, field.name),
-                        )
-                        .label("unknown variable"),
-                    );
+                    let alias = ty.aliases.iter().any(|(name, _)| *name == field.name);
+                    let mut d = Diagnostic::error(
+                        "cbm::E031",
+                        field.span,
+                        format!(
+                            "`{}` has no state, input or parameter `{}`",
+                            ty.name, field.name
+                        ),
+                    )
+                    .label("unknown variable");
+                    if alias {
+                        d = d.label("an alias (`let`), worked out in each step and not kept").help(format!(
+                            "to record it, keep it in a state variable: declare `{0}_kept` in `state` and set `{0}_kept = ...` in `update`",
+                            field.name
+                        ));
+                    }
+                    self.emit(d);
                     return None;
                 };
                 let size = m.populations[pop].size;

@@ -42,7 +42,8 @@ pub fn lower(model: &Model) -> Result<Ir, String> {
     let recorders = model
         .recorders
         .iter()
-        .map(|r| RecorderIr {
+        .map(|r| -> Result<RecorderIr, String> {
+            Ok(RecorderIr {
             name: r.name.clone(),
             kind: match &r.kind {
                 m::RecorderKind::SpikeCounts {
@@ -75,6 +76,15 @@ pub fn lower(model: &Model) -> Result<Ir, String> {
                     let var = match var {
                         m::TraceVar::State(i) => l.state[*i],
                         m::TraceVar::Input(i) => l.inputs[*i],
+                        m::TraceVar::Param(i) => match l.params.get(*i) {
+                            Some(Expr::Var(v)) => *v,
+                            _ => {
+                                return Err(format!(
+                                    "internal error: recorder `{}` traces a parameter with one value for all cells",
+                                    r.name
+                                ))
+                            }
+                        },
                     };
                     RecorderKindIr::Trace {
                         population: *population,
@@ -96,7 +106,8 @@ pub fn lower(model: &Model) -> Result<Ir, String> {
                 },
             },
         })
-        .collect();
+        })
+        .collect::<Result<_, _>>()?;
     Ok(Ir {
         model_name: model.name.clone(),
         dt: model.dt,

@@ -62,6 +62,7 @@ pub fn recorders_meta(model: &Model) -> serde_json::Value {
                             match var {
                                 TraceVar::State(k) => n.state.get(*k),
                                 TraceVar::Input(k) => n.inputs.get(*k),
+                                TraceVar::Param(k) => n.params.get(*k),
                             }
                         }
                         PopulationKind::Source(_) => None,
