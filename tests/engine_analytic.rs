@@ -1515,7 +1515,10 @@ record along = trace(Along.k)
     assert_eq!(shape, vec![10, 4]);
     let first = &drawn[..4];
     assert!(first.iter().all(|x| (1.0..5.0).contains(x)), "{first:?}");
-    assert!(first.windows(2).any(|w| w[0] != w[1]), "one value: {first:?}");
+    assert!(
+        first.windows(2).any(|w| w[0] != w[1]),
+        "one value: {first:?}"
+    );
     for row in drawn.chunks(4) {
         assert_eq!(row, first);
     }
@@ -1523,4 +1526,57 @@ record along = trace(Along.k)
     for row in along.chunks(4) {
         assert_eq!(row, &[1.0, 2.0, 3.0, 4.0]);
     }
+}
+
+/// `connect = same_as(P)`: the synapses of P, pair for pair (for drawn
+/// in-degrees and per-pair probabilities, on any thread count), with
+/// values and delays of their own; a projection drawn with the same rule
+/// gets other synapses.
+#[test]
+fn same_as_takes_the_synapses_of_another_projection() {
+    let model = r#"
+simulation { dt = 0.1 ms  duration = 1 ms  seed = 3 }
+neuron C {
+    parameters { x = 0 um }
+    inputs { I_ampa: mV; I_nmda: mV }
+    state { V = 0 mV }
+    update { V += I_ampa + I_nmda }
+}
+synapse K {
+    parameters { J = 0.1 mV }
+    state { w = uniform(0, 1) }
+    on_pre { target += J * w }
+}
+population In[300] = C(x = i * 10 um)
+population Out[40] = C(x = i * 75 um)
+projection ampa: In -> Out.I_ampa { synapse = K(); connect = fixed_indegree(30) }
+projection nmda: In -> Out.I_nmda { synapse = K(J = 0.05 mV); connect = same_as(ampa); delay = uniform(1 ms, 5 ms) }
+projection other: In -> Out.I_nmda { synapse = K(); connect = fixed_indegree(30) }
+projection near: In -> Out.I_ampa { synapse = K(); connect = probability(p = exp(-abs(pre.x - post.x) / 200 um)) }
+projection near_too: In -> Out.I_nmda { synapse = K(); connect = same_as(near) }
+record o = spike_counts(Out, bin = 1 ms)
+"#;
+    let path = model_file("same_as", model);
+    let ir = match cbmc::session::prepare(&path, &[]) {
+        Ok(p) => p.ir,
+        Err(_) => panic!("the model does not check"),
+    };
+    let pairs = |net: &cbmc::network::Network, q: usize| -> Vec<(u32, u32)> {
+        let n = &net.projections[q];
+        n.pre.iter().copied().zip(n.post.iter().copied()).collect()
+    };
+    let one = cbmc::network::build_on(&ir, 1).unwrap();
+    let three = cbmc::network::build_on(&ir, 3).unwrap();
+    for net in [&one, &three] {
+        assert_eq!(pairs(net, 1), pairs(net, 0), "nmda against ampa");
+        assert_ne!(pairs(net, 2), pairs(net, 0), "other against ampa");
+        assert_eq!(pairs(net, 4), pairs(net, 3), "near_too against near");
+        // Values drawn for each projection: not the same numbers.
+        assert_ne!(net.projections[1].vars[0], net.projections[0].vars[0]);
+        assert!(net.projections[1].delay_extra.iter().any(|&d| d > 0));
+    }
+    assert_eq!(pairs(&one, 1), pairs(&three, 1));
+    assert_eq!(pairs(&one, 4), pairs(&three, 4));
+    assert_eq!(pairs(&one, 0).len(), 40 * 30);
+    assert!(pairs(&one, 3).len() > 100, "{} pairs", pairs(&one, 3).len());
 }

@@ -359,6 +359,10 @@ pub struct Projection {
     /// (`exp(-abs(pre.x - post.x) / 50 um)`): `wiring` is then the
     /// all-to-all pairs it draws from, each kept with this probability.
     pub pair_probability: Option<TExpr>,
+    /// `connect = same_as(P)`: the synapses of projection P (declared
+    /// before, between the same populations), pair for pair; `wiring` is
+    /// then P's rule, for the estimates made before the network is built.
+    pub wiring_of: Option<usize>,
     /// The delay in steps; with `delay_draw`, the shortest one.
     pub delay_steps: u32,
     /// `delay = uniform(...)` or `normal(...)`: a delay per synapse.

@@ -228,7 +228,21 @@ impl Checker {
                 )),
             }
         }
-        if let Some(s) = connect_set {
+        let mut wiring_of = None;
+        if let Some((q, same)) = connect_set.and_then(|s| {
+            let ExprKind::Call(c) = &s.value.kind else {
+                return None;
+            };
+            (c.name.name == "same_as").then_some((c, s))
+        }) {
+            if let Some((r, w, pair_p)) =
+                self.same_wiring(q, same.value.span, p, (src, dst), all, m)
+            {
+                wiring = Some(w);
+                pair_probability = pair_p;
+                wiring_of = Some(r);
+            }
+        } else if let Some(s) = connect_set {
             if let Some((w, p)) = self.wiring(
                 &s.value,
                 m.populations[src].size,
@@ -240,7 +254,7 @@ impl Checker {
                 pair_probability = p;
             }
         } else {
-            self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("projection `{}` needs `connect = <rule>`", p.name.name)).label("no wiring rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks(), index(target = ...)"));
+            self.emit(Diagnostic::error("cbm::E026", p.name.span, format!("projection `{}` needs `connect = <rule>`", p.name.name)).label("no wiring rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks(), index(target = ...), same_as(projection)"));
         }
         let Some(call) = syn_call else {
             self.emit(
@@ -415,12 +429,96 @@ impl Checker {
             bounds,
             wiring: wiring?,
             pair_probability,
+            wiring_of,
             delay_steps,
             delay_draw,
             teacher,
             handlers,
             span: p.name.span,
         })
+    }
+
+    /// `connect = same_as(P)`: projection P's index, its rule and pair
+    /// probability, where P is declared before this one and joins the same
+    /// two populations (the synapses are then P's, pair for pair: an AMPA
+    /// and an NMDA projection through the same contacts).
+    fn same_wiring(
+        &mut self,
+        call: &ast::Call,
+        span: Span,
+        p: &ast::ProjectionDecl,
+        (src, dst): (usize, usize),
+        all: &[&ast::ProjectionDecl],
+        m: &Model,
+    ) -> Option<(usize, Wiring, Option<TExpr>)> {
+        let name = match call.args.as_slice() {
+            [a] if a.name.as_ref().is_none_or(|n| n.name == "projection") => match &a.value.kind {
+                ExprKind::Path(path) if path.parts.len() == 1 => path.parts[0].clone(),
+                _ => {
+                    self.emit(
+                        Diagnostic::error(
+                            "cbm::E027",
+                            a.value.span,
+                            "same_as(...) takes a projection's name",
+                        )
+                        .label("not a projection name")
+                        .help("e.g. `connect = same_as(pf_pkj_ampa)`"),
+                    );
+                    return None;
+                }
+            },
+            _ => {
+                self.emit(Diagnostic::error("cbm::E026", span, "same_as(...) needs one projection's name").label("here").help("e.g. `connect = same_as(pf_pkj_ampa)`: the synapses of that projection, pair for pair"));
+                return None;
+            }
+        };
+        if self.broken.contains(&name.name) {
+            return None;
+        }
+        let Some(r) = m.projections.iter().position(|q| q.name == name.name) else {
+            let later = all.iter().any(|q| q.name.name == name.name);
+            let mut d = Diagnostic::error(
+                "cbm::E003",
+                name.span,
+                format!("no projection `{}` declared before this one", name.name),
+            )
+            .label("not a projection declared before");
+            d = if name.name == p.name.name {
+                d.help("a projection cannot take its synapses from itself")
+            } else if later {
+                d.help(format!("declare `{}` before `{}`: same_as copies the synapses of a projection already built", name.name, p.name.name))
+            } else {
+                let names: Vec<String> = m.projections.iter().map(|q| q.name.clone()).collect();
+                match super::expr::closest(&name.name, &names) {
+                    Some(s) => d.help(format!("did you mean `{s}`?")),
+                    None => d,
+                }
+            };
+            self.emit(d);
+            return None;
+        };
+        let q = &m.projections[r];
+        if (q.source, q.target) != (src, dst) {
+            let pop = |i: usize| m.populations[i].name.as_str();
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E023",
+                    name.span,
+                    format!(
+                        "same_as(`{}`) needs the same two populations: it joins {} -> {}, this projection {} -> {}",
+                        name.name,
+                        pop(q.source),
+                        pop(q.target),
+                        pop(src),
+                        pop(dst)
+                    ),
+                )
+                .label("other populations")
+                .help("same_as gives this projection the other's synapses, pair for pair: both must join the same source and target populations"),
+            );
+            return None;
+        }
+        Some((r, q.wiring.clone(), q.pair_probability.clone()))
     }
 
     /// A delay drawn per synapse (`uniform(...)`, or `normal(...)` with
@@ -608,7 +706,7 @@ impl Checker {
             ExprKind::Call(c) => (c.name.clone(), c.args.clone()),
             ExprKind::Path(p) if p.parts.len() == 1 => (p.parts[0].clone(), vec![]),
             _ => {
-                self.emit(Diagnostic::error("cbm::E027", e.span, "`connect` takes a wiring rule").label("not a rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks(), index(target = ...)"));
+                self.emit(Diagnostic::error("cbm::E027", e.span, "`connect` takes a wiring rule").label("not a rule").help("rules: all_to_all(), one_to_one(), fixed_indegree(k), fixed_outdegree(k), probability(p), blocks(), index(target = ...), same_as(projection)"));
                 return None;
             }
         };
@@ -844,6 +942,7 @@ impl Checker {
                     "probability",
                     "blocks",
                     "index",
+                    "same_as",
                 ]
                 .map(String::from)
                 .to_vec();

@@ -915,6 +915,7 @@ fn projection(
         every,
         bounds: p.bounds.clone(),
         wiring,
+        wiring_of: p.wiring_of,
         delay_steps: p.delay_steps,
         delay_draw: match &p.delay_draw {
             Some(d) => Some(DelayDrawIr {

@@ -461,6 +461,9 @@ pub struct ProjectionIr {
     /// (var, low, high): clipped after every handler that runs.
     pub bounds: Vec<(usize, f64, f64)>,
     pub wiring: Wiring,
+    /// `connect = same_as(P)`: the synapses of projection P (an earlier
+    /// one, between the same populations), pair for pair; `wiring` is P's.
+    pub wiring_of: Option<usize>,
     /// The delay in steps; with `delay_draw`, the shortest one.
     pub delay_steps: u32,
     /// Delays drawn per synapse (the network holds each synapse's).

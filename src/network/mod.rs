@@ -141,16 +141,28 @@ pub fn build_on(ir: &Ir, threads: usize) -> Result<Network, String> {
             }
             _ => f64::NAN,
         };
-        let pairs = wire(
-            &q.wiring,
-            n_src,
-            n_dst,
-            q.source == q.target,
-            &rng,
-            stream(rng::WIRING, qi, 0),
-            threads,
-            Some(&pair_p),
-        );
+        let pairs = match q.wiring_of {
+            // The synapses of an earlier projection, pair for pair.
+            Some(r) => {
+                let of: &ProjectionNet = projections.get(r).ok_or_else(|| {
+                    format!(
+                        "internal error: `{}` takes the synapses of a later projection",
+                        q.name
+                    )
+                })?;
+                of.pre.iter().zip(&of.post).map(|(&i, &j)| (i, j)).collect()
+            }
+            None => wire(
+                &q.wiring,
+                n_src,
+                n_dst,
+                q.source == q.target,
+                &rng,
+                stream(rng::WIRING, qi, 0),
+                threads,
+                Some(&pair_p),
+            ),
+        };
         let mut net = csr(pairs, n_src, n_dst);
         if net.len() > u32::MAX as usize / 2 {
             return Err(format!(
