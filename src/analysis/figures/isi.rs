@@ -80,7 +80,7 @@ pub(super) fn draw_isi<DB: DrawingBackend>(
     }))
     .map_err(de)?
     .label(format!(
-        "{} intervals, mean {}, CV {:.2}",
+        "{} intervals of all cells, mean {}, CV {:.2} (pooled)",
         isi.len(),
         fmt_time(mean),
         if mean > 0.0 { sd / mean } else { 0.0 }

@@ -225,7 +225,7 @@ mod tests {
     }
 
     #[test]
-    fn pf_subset_is_seeded_and_sorted() {
+    fn raster_rows_are_a_seeded_pf_subset_or_spread_evenly() {
         let (a, _) = choose_rows("PF", 512, 1);
         let (b, _) = choose_rows("PF", 512, 1);
         let (c, _) = choose_rows("PF", 512, 2);
@@ -234,7 +234,12 @@ mod tests {
         assert_eq!(a.len(), PF_SUBSET);
         assert!(a.windows(2).all(|w| w[0] < w[1]));
         let (p, _) = choose_rows("PKJ", 1000, 1);
-        assert_eq!(p, (0..200).collect::<Vec<u32>>());
+        assert_eq!(p.len(), 200);
+        assert_eq!((p[0], p[1], p[199]), (0, 5, 999));
+        assert!(p.windows(2).all(|w| w[0] < w[1]), "distinct, ascending");
+        let (ring, _) = choose_rows("Ring", 201, 1);
+        assert_eq!(ring.len(), 200);
+        assert_eq!(ring[199], 200);
         let (io, _) = choose_rows("IO", 16, 1);
         assert_eq!(io.len(), 16);
     }

@@ -302,7 +302,8 @@ pub fn file_safe(s: &str) -> String {
         .collect()
 }
 
-/// Rows of a raster: PF a seeded random subset, others the first 200.
+/// Rows of a raster: PF a seeded random subset, others all up to 200, or
+/// 200 evenly spread.
 pub(super) fn choose_rows(pop: &str, recorded: usize, seed: u64) -> (Vec<u32>, String) {
     if pop == "PF" && recorded > PF_SUBSET {
         let mut idx: Vec<u32> = (0..recorded as u32).collect();
@@ -315,9 +316,17 @@ pub(super) fn choose_rows(pop: &str, recorded: usize, seed: u64) -> (Vec<u32>, S
         rows.sort_unstable();
         (rows, format!("random {PF_SUBSET} of {recorded} recorded"))
     } else if recorded > MAX_RASTER_ROWS {
+        // Spread evenly, the first and the last cell among them: a map or
+        // a ring shows its whole extent (the first 200 of 512 cells hid a
+        // bump around cell 256), and the rows' mean rate is the whole
+        // population's, not that of one end.
+        let last = (recorded - 1) as u64;
+        let step = (MAX_RASTER_ROWS - 1) as u64;
         (
-            (0..MAX_RASTER_ROWS as u32).collect(),
-            format!("first {MAX_RASTER_ROWS} of {recorded} recorded"),
+            (0..MAX_RASTER_ROWS as u64)
+                .map(|k| (k * last / step) as u32)
+                .collect(),
+            format!("{MAX_RASTER_ROWS} of {recorded} recorded, evenly spread"),
         )
     } else {
         (
