@@ -1273,22 +1273,28 @@ fn trigonometric_functions_are_what_they_say() {
     let model = r#"
 simulation { dt = 1 ms  duration = 50 ms }
 neuron C {
-    state { s = 0; c = 0; h = 0 }
+    state { s = 0; c = 0; h = 0; hs = 0; hc = 0 }
     update {
         s = sin(2 * pi * 10 Hz * t)
         c = cos(2 * pi * 10 Hz * t)
         h = tanh(40 Hz * t - 1)
+        hs = sinh(40 Hz * t - 1)
+        hc = cosh(40 Hz * t - 1)
     }
 }
 population P[1] = C()
 record s = trace(P.s, cells = 1)
 record c = trace(P.c, cells = 1)
 record h = trace(P.h, cells = 1)
+record hs = trace(P.hs, cells = 1)
+record hc = trace(P.hc, cells = 1)
 "#;
     let r = run_text("trig", model);
     let (_, s) = f64s(&r, "s");
     let (_, c) = f64s(&r, "c");
     let (_, h) = f64s(&r, "h");
+    let (_, hs) = f64s(&r, "hs");
+    let (_, hc) = f64s(&r, "hc");
     assert_eq!(s.len(), 50);
     for k in 0..50 {
         // Recorded after the step's update, which saw the step's start time.
@@ -1301,6 +1307,10 @@ record h = trace(P.h, cells = 1)
             "step {k}: tanh {}",
             h[k]
         );
+        let x = 40.0 * t - 1.0;
+        assert!((hs[k] - x.sinh()).abs() < 1e-12, "step {k}: sinh {}", hs[k]);
+        assert!((hc[k] - x.cosh()).abs() < 1e-12, "step {k}: cosh {}", hc[k]);
+        assert!((hc[k] * hc[k] - hs[k] * hs[k] - 1.0).abs() < 1e-9);
     }
     // A quarter period in: sin is 1, cos 0.
     assert!((s[25] - 1.0).abs() < 1e-12 && c[25].abs() < 1e-12);

@@ -540,6 +540,8 @@ impl Checker {
             | Func::Sqrt
             | Func::Sin
             | Func::Cos
+            | Func::Sinh
+            | Func::Cosh
             | Func::Tanh
             | Func::Abs
             | Func::Floor
@@ -622,7 +624,14 @@ impl Checker {
                 }
                 Ty::Num(Dim::NONE)
             }
-            Func::Exp | Func::Expm1 | Func::Log | Func::Sin | Func::Cos | Func::Tanh => {
+            Func::Exp
+            | Func::Expm1
+            | Func::Log
+            | Func::Sin
+            | Func::Cos
+            | Func::Sinh
+            | Func::Cosh
+            | Func::Tanh => {
                 let what = format!("{} of a quantity with a unit", func.name());
                 let help = match func {
                     Func::Sin | Func::Cos => {
@@ -889,7 +898,14 @@ fn dim_with(e: &TExpr, r: Ref, d: Dim) -> Option<Dim> {
             }
         }
         TKind::Call(
-            Func::Exp | Func::Expm1 | Func::Log | Func::Sin | Func::Cos | Func::Tanh,
+            Func::Exp
+            | Func::Expm1
+            | Func::Log
+            | Func::Sin
+            | Func::Cos
+            | Func::Sinh
+            | Func::Cosh
+            | Func::Tanh,
             args,
         ) => (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE),
         TKind::Call(Func::Abs | Func::Floor | Func::Min | Func::Max | Func::Clip, args) => {
@@ -942,6 +958,7 @@ fn short(d: Dim) -> String {
 pub fn unknown_unit(name: &str, span: Span) -> Diagnostic {
     let known = [
         "ms", "s", "us", "mV", "V", "Hz", "kHz", "nS", "uS", "pF", "nF", "nA", "pA", "Mohm", "um",
+        "mM", "uM",
     ];
     let mut d =
         Diagnostic::error("cbm::E004", span, format!("unknown unit `{name}`")).label("not a unit");
@@ -949,7 +966,7 @@ pub fn unknown_unit(name: &str, span: Span) -> Diagnostic {
     if let Some(s) = closest(name, &names) {
         d = d.help(format!("did you mean `{s}`?"));
     } else {
-        d = d.help("units: s, V, A, S, F, ohm, Hz, m with SI prefixes (e.g. ms, mV, nS, pF)");
+        d = d.help("units: s, V, A, S, F, ohm, Hz, m, mol, M (molar) with SI prefixes (e.g. ms, mV, nS, pF, mM)");
     }
     d
 }

@@ -9,29 +9,48 @@ use std::ops::{Div, Mul};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Dim {
-    /// Exponents of metre, kilogram, second, ampere.
-    pub exp: [i8; 4],
+    /// Exponents of metre, kilogram, second, ampere, mole.
+    pub exp: [i8; 5],
 }
 
 impl Dim {
-    pub const NONE: Dim = Dim { exp: [0, 0, 0, 0] };
-    pub const TIME: Dim = Dim { exp: [0, 0, 1, 0] };
-    pub const RATE: Dim = Dim { exp: [0, 0, -1, 0] };
-    pub const CURRENT: Dim = Dim { exp: [0, 0, 0, 1] };
+    pub const NONE: Dim = Dim {
+        exp: [0, 0, 0, 0, 0],
+    };
+    pub const TIME: Dim = Dim {
+        exp: [0, 0, 1, 0, 0],
+    };
+    pub const RATE: Dim = Dim {
+        exp: [0, 0, -1, 0, 0],
+    };
+    pub const CURRENT: Dim = Dim {
+        exp: [0, 0, 0, 1, 0],
+    };
     pub const VOLTAGE: Dim = Dim {
-        exp: [2, 1, -3, -1],
+        exp: [2, 1, -3, -1, 0],
     };
     pub const CONDUCTANCE: Dim = Dim {
-        exp: [-2, -1, 3, 2],
+        exp: [-2, -1, 3, 2, 0],
     };
     pub const CAPACITANCE: Dim = Dim {
-        exp: [-2, -1, 4, 2],
+        exp: [-2, -1, 4, 2, 0],
     };
     pub const RESISTANCE: Dim = Dim {
-        exp: [2, 1, -3, -2],
+        exp: [2, 1, -3, -2, 0],
     };
-    pub const LENGTH: Dim = Dim { exp: [1, 0, 0, 0] };
-    pub const CHARGE: Dim = Dim { exp: [0, 0, 1, 1] };
+    pub const LENGTH: Dim = Dim {
+        exp: [1, 0, 0, 0, 0],
+    };
+    pub const CHARGE: Dim = Dim {
+        exp: [0, 0, 1, 1, 0],
+    };
+    pub const AMOUNT: Dim = Dim {
+        exp: [0, 0, 0, 0, 1],
+    };
+    /// Amount of substance per volume (`mM`: a millimole per litre).
+    pub const CONCENTRATION: Dim = Dim {
+        exp: [-3, 0, 0, 0, 1],
+    };
 
     pub fn is_none(self) -> bool {
         self == Dim::NONE
@@ -127,48 +146,60 @@ impl Dim {
 const COMPOUND_PREFERRED: &[(Dim, &str, f64)] = &[
     (
         Dim {
-            exp: [2, 1, -4, -1],
+            exp: [2, 1, -4, -1, 0],
         },
         "mV/ms",
         1.0,
     ),
     (
         Dim {
-            exp: [4, 2, -6, -2],
+            exp: [4, 2, -6, -2, 0],
         },
         "mV^2",
         1e-6,
     ),
     (
         Dim {
-            exp: [4, 2, -7, -2],
+            exp: [4, 2, -7, -2, 0],
         },
         "mV^2/ms",
         1e-3,
     ),
     (
         Dim {
-            exp: [-2, -1, 2, 1],
+            exp: [-2, -1, 2, 1, 0],
         },
         "1/(mV*ms)",
         1e6,
     ),
-    (Dim { exp: [-2, 0, 0, 1] }, "uA/cm2", 1e-2),
     (
         Dim {
-            exp: [-4, -1, 3, 2],
+            exp: [-2, 0, 0, 1, 0],
+        },
+        "uA/cm2",
+        1e-2,
+    ),
+    (
+        Dim {
+            exp: [-4, -1, 3, 2, 0],
         },
         "mS/cm2",
         10.0,
     ),
     (
         Dim {
-            exp: [-4, -1, 4, 2],
+            exp: [-4, -1, 4, 2, 0],
         },
         "uF/cm2",
         1e-2,
     ),
-    (Dim { exp: [0, 0, -2, 0] }, "1/ms^2", 1e6),
+    (
+        Dim {
+            exp: [0, 0, -2, 0, 0],
+        },
+        "1/ms^2",
+        1e6,
+    ),
 ];
 
 /// Dimensions to describe others by (`composite`), with a usual unit each.
@@ -181,6 +212,7 @@ const BASIC_DIMS: &[(Dim, &str, &str)] = &[
     (Dim::RESISTANCE, "resistance", "Mohm"),
     (Dim::CHARGE, "charge", "pC"),
     (Dim::LENGTH, "length", "um"),
+    (Dim::CONCENTRATION, "concentration", "mM"),
 ];
 
 const NAMED_DIMS: &[(Dim, &str)] = &[
@@ -197,42 +229,49 @@ const NAMED_DIMS: &[(Dim, &str)] = &[
     (Dim::RESISTANCE, "resistance (e.g. Mohm)"),
     (Dim::CHARGE, "charge"),
     (Dim::LENGTH, "length (e.g. um)"),
+    (Dim::CONCENTRATION, "concentration (e.g. mM)"),
+    (Dim::AMOUNT, "amount of substance (e.g. mol)"),
     (
         Dim {
-            exp: [2, 1, -4, -1],
+            exp: [2, 1, -4, -1, 0],
         },
         "voltage/time (e.g. mV/ms; also current per capacitance)",
     ),
     (
         Dim {
-            exp: [4, 2, -6, -2],
+            exp: [4, 2, -6, -2, 0],
         },
         "voltage squared (e.g. mV^2)",
     ),
     (
         Dim {
-            exp: [4, 2, -7, -2],
+            exp: [4, 2, -7, -2, 0],
         },
         "voltage squared per time (e.g. mV^2/ms)",
     ),
     // The quadratic (Izhikevich) model's k in k*(V - Vr)*(V - Vt).
     (
         Dim {
-            exp: [-2, -1, 2, 1],
+            exp: [-2, -1, 2, 1, 0],
         },
         "1/(voltage*time) (e.g. 1/(mV*ms))",
     ),
     // Hodgkin-Huxley models written per membrane area.
-    (Dim { exp: [-2, 0, 0, 1] }, "current per area (e.g. uA/cm2)"),
     (
         Dim {
-            exp: [-4, -1, 3, 2],
+            exp: [-2, 0, 0, 1, 0],
+        },
+        "current per area (e.g. uA/cm2)",
+    ),
+    (
+        Dim {
+            exp: [-4, -1, 3, 2, 0],
         },
         "conductance per area (e.g. mS/cm2)",
     ),
     (
         Dim {
-            exp: [-4, -1, 4, 2],
+            exp: [-4, -1, 4, 2, 0],
         },
         "capacitance per area (e.g. uF/cm2)",
     ),
@@ -247,6 +286,7 @@ const PREFERRED: &[(Dim, &str)] = &[
     (Dim::CAPACITANCE, "pF"),
     (Dim::RESISTANCE, "Mohm"),
     (Dim::LENGTH, "um"),
+    (Dim::CONCENTRATION, "mM"),
 ];
 
 impl Mul for Dim {
@@ -276,7 +316,7 @@ impl fmt::Display for Dim {
         if self.is_none() {
             return f.write_str("1");
         }
-        let names = ["m", "kg", "s", "A"];
+        let names = ["m", "kg", "s", "A", "mol"];
         let mut parts = Vec::new();
         for (n, e) in names.iter().zip(self.exp) {
             match e {
@@ -319,6 +359,7 @@ const BASE_UNITS: &[(&str, Dim)] = &[
     ("Hz", Dim::RATE),
     ("m", Dim::LENGTH),
     ("C", Dim::CHARGE),
+    ("mol", Dim::AMOUNT),
 ];
 
 /// Look a unit name up: a base unit, optionally with an SI prefix (`mV`, `nS`,
@@ -342,6 +383,21 @@ pub fn lookup(name: &str) -> Option<Unit> {
                     });
                 }
             }
+        }
+    }
+    // Molar: a mole per litre, 1000 mol/m^3 in SI, with the small prefixes
+    // (`mM`, `uM`, `nM`; `MM` is not mega-molar).
+    if let Some(prefix) = name.strip_suffix('M') {
+        let scale = match prefix {
+            "" => Some(1.0),
+            "G" | "M" | "k" => None,
+            _ => PREFIXES.iter().find(|(p, _)| *p == prefix).map(|(_, s)| *s),
+        };
+        if let Some(scale) = scale {
+            return Some(Unit {
+                scale: scale * 1e3,
+                dim: Dim::CONCENTRATION,
+            });
         }
     }
     match name {
@@ -440,6 +496,23 @@ mod tests {
         assert!(lookup("mx").is_none());
         assert_eq!(format_quantity(0.2, Dim::TIME), "200 ms");
         assert_eq!(format_quantity(2.0, Dim::VOLTAGE / Dim::TIME), "2 mV/ms");
+    }
+
+    /// Concentrations: molar with the small prefixes, in SI mol/m^3
+    /// (1 mM is 1 mol/m^3); `MM` and `kM` are not units.
+    #[test]
+    fn molar_concentrations() {
+        let mm = lookup("mM").unwrap();
+        assert_eq!(mm.dim, Dim::CONCENTRATION);
+        assert!((mm.scale - 1.0).abs() < 1e-15);
+        assert!((lookup("uM").unwrap().scale - 1e-3).abs() < 1e-18);
+        assert!((lookup("nM").unwrap().scale - 1e-6).abs() < 1e-21);
+        assert_eq!(lookup("M").unwrap().scale, 1e3);
+        assert_eq!(lookup("mol").unwrap().dim, Dim::AMOUNT);
+        assert!(lookup("MM").is_none() && lookup("kM").is_none());
+        assert_eq!(Dim::AMOUNT / Dim::LENGTH.powi(3), Dim::CONCENTRATION);
+        assert_eq!(format_quantity(2e-3, Dim::CONCENTRATION), "0.002 mM");
+        assert_eq!(Dim::CONCENTRATION.describe(), "concentration (e.g. mM)");
     }
 
     #[test]

@@ -207,6 +207,8 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
                 Func::Sqrt => format!("sqrt({})", arg(0)),
                 Func::Sin => format!("sin({})", arg(0)),
                 Func::Cos => format!("cos({})", arg(0)),
+                Func::Sinh => format!("sinh({})", arg(0)),
+                Func::Cosh => format!("cosh({})", arg(0)),
                 Func::Tanh => format!("tanh({})", arg(0)),
                 Func::Abs => format!("fabs({})", arg(0)),
                 Func::Floor => format!("floor({})", arg(0)),

@@ -13,9 +13,12 @@ pub enum Func {
     Expm1,
     Log,
     Sqrt,
-    /// Sine and cosine of an angle in radians; hyperbolic tangent.
+    /// Sine and cosine of an angle in radians; hyperbolic sine, cosine
+    /// and tangent.
     Sin,
     Cos,
+    Sinh,
+    Cosh,
     Tanh,
     Abs,
     Min,
@@ -33,13 +36,15 @@ pub enum Func {
 }
 
 /// Every built-in function and its name in the language.
-const NAMES: [(&str, Func); 16] = [
+const NAMES: [(&str, Func); 18] = [
     ("exp", Func::Exp),
     ("expm1", Func::Expm1),
     ("log", Func::Log),
     ("sqrt", Func::Sqrt),
     ("sin", Func::Sin),
     ("cos", Func::Cos),
+    ("sinh", Func::Sinh),
+    ("cosh", Func::Cosh),
     ("tanh", Func::Tanh),
     ("abs", Func::Abs),
     ("min", Func::Min),
@@ -99,6 +104,8 @@ impl Func {
             Func::Sqrt => v[0].sqrt(),
             Func::Sin => v[0].sin(),
             Func::Cos => v[0].cos(),
+            Func::Sinh => v[0].sinh(),
+            Func::Cosh => v[0].cosh(),
             Func::Tanh => v[0].tanh(),
             Func::Abs => v[0].abs(),
             Func::Floor => v[0].floor(),
