@@ -1590,3 +1590,45 @@ record o = spike_counts(Out, bin = 1 ms)
     assert_eq!(pairs(&one, 0).len(), 40 * 30);
     assert!(pairs(&one, 3).len() > 100, "{} pairs", pairs(&one, 3).len());
 }
+
+/// `--set PROTOCOL.trials` and a signal's window, applied as if written in
+/// the file: the stimulus stops after the trials given, and the window
+/// moves.
+#[test]
+fn protocol_settings_are_set_from_the_command_line() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 10 s }
+protocol eyeblink { trial = 1 s; trials = 5; cs = window(100 ms, 400 ms) }
+population MF[10] = poisson(rate = 200 Hz * cs)
+record mf = spike_counts(MF, bin = 100 ms)
+"#;
+    let path = model_file("protocol_set", model);
+    let per_bin = |sets: &[(&str, &str)]| -> Vec<u32> {
+        let (_, r) = run_file(&path, sets, 1);
+        let (_, c) = u16s(&r, "mf");
+        c.chunks(10)
+            .map(|row| row.iter().map(|&x| u32::from(x)).sum())
+            .collect()
+    };
+    let active = |bins: &[u32]| -> Vec<usize> {
+        bins.iter()
+            .enumerate()
+            .filter(|(_, &n)| n > 0)
+            .map(|(b, _)| b)
+            .collect()
+    };
+    let window = |trials: usize, from: usize, to: usize| -> Vec<usize> {
+        (0..trials)
+            .flat_map(|t| (from..to).map(move |b| t * 10 + b))
+            .collect()
+    };
+    assert_eq!(active(&per_bin(&[])), window(5, 1, 4));
+    assert_eq!(
+        active(&per_bin(&[("eyeblink.trials", "8")])),
+        window(8, 1, 4)
+    );
+    assert_eq!(
+        active(&per_bin(&[("eyeblink.cs", "window(500 ms, 600 ms)")])),
+        window(5, 5, 6)
+    );
+}

@@ -2,8 +2,9 @@
 //! before checking, so the values are unit-checked exactly like the model's.
 //!
 //! Names: `dt`, `duration`, `seed`; `POP.param` (a population argument);
-//! `PROJ.name` (a synapse argument or `delay`); `TYPE.param` (the default
-//! of a neuron or synapse type's parameter).
+//! `PROJ.name` (a synapse argument or `delay`); `PROTOCOL.setting` (its
+//! trials, or a signal's window); `TYPE.param` (the default of a neuron or
+//! synapse type's parameter).
 
 use crate::diagnostics::{Diagnostic, SourceMap};
 use crate::syntax::ast::{Arg, Expr, Ident, Item, Setting, Settings, Span};
@@ -83,7 +84,7 @@ pub fn apply(
 /// Why `TYPE.field` is not settable when TYPE is a neuron or synapse type
 /// (a state variable, or no such parameter), else the settable names.
 fn unknown_help(items: &[Item], name: &str) -> String {
-    let settable = "settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, TYPE.parameter (a neuron or synapse type's default)".to_string();
+    let settable = "settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, PROTOCOL.trial|trials|probe_every|signal, TYPE.parameter (a neuron or synapse type's default)".to_string();
     let Some((owner, field)) = name.split_once('.') else {
         return settable;
     };
@@ -155,6 +156,20 @@ fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
                     .retain(|a| a.name.as_ref().is_none_or(|n| n.name != field));
                 p.model.args.push(Arg {
                     name: Some(ident(field)),
+                    value,
+                });
+                return true;
+            }
+            // `PROTOCOL.trials`, `.trial`, `.probe_every` or a signal's
+            // window (`eyeblink.us=window(880 ms, 900 ms, probe = off)`).
+            Item::Protocol(p)
+                if p.name.name == owner
+                    && (matches!(field, "trial" | "trials" | "probe_every")
+                        || p.settings.iter().any(|s| s.name.name == field)) =>
+            {
+                p.settings.retain(|s| s.name.name != field);
+                p.settings.push(Setting {
+                    name: ident(field),
                     value,
                 });
                 return true;
