@@ -1632,3 +1632,35 @@ record mf = spike_counts(MF, bin = 100 ms)
         window(5, 5, 6)
     );
 }
+
+/// `mod(a, b)`: a - b floor(a / b), with the sign of b, in b's unit: the
+/// phase within a period, also for times before its start.
+#[test]
+fn mod_gives_the_phase_within_a_period() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 30 ms }
+neuron C {
+    state { ph = 0 ms; back = 0 ms }
+    update {
+        ph = mod(t, 7 ms)
+        back = mod(t - 20 ms, 7 ms)
+    }
+}
+population P[1] = C()
+record ph = trace(P.ph, cells = 1)
+record back = trace(P.back, cells = 1)
+"#;
+    let r = run_text("mod", model);
+    let (_, ph) = f64s(&r, "ph");
+    let (_, back) = f64s(&r, "back");
+    for k in 0..30 {
+        let want = (k % 7) as f64 * 1e-3;
+        assert!((ph[k] - want).abs() < 1e-15, "step {k}: {} s", ph[k]);
+        // (t - 20 ms is rounded: where it is a whole period, the phase may
+        // be a period less a rounding error rather than 0.)
+        let b = (k as i64 - 20).rem_euclid(7) as f64 * 1e-3;
+        let close = (back[k] - b).abs() < 1e-15 || (b == 0.0 && (back[k] - 7e-3).abs() < 1e-15);
+        assert!(close, "step {k}: {} s, expected {b} s", back[k]);
+        assert!((0.0..7e-3).contains(&back[k]));
+    }
+}

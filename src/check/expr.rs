@@ -546,7 +546,7 @@ impl Checker {
             | Func::Abs
             | Func::Floor
             | Func::RandPoisson => 1,
-            Func::Min | Func::Max => 2,
+            Func::Min | Func::Max | Func::Mod => 2,
             Func::Clip | Func::Select => 3,
         };
         if args.len() != arity {
@@ -664,7 +664,7 @@ impl Checker {
                 }
             }
             Func::Abs | Func::Floor => num(self, &args[0]).map(Ty::Num).unwrap_or(Ty::Error),
-            Func::Min | Func::Max | Func::Clip => {
+            Func::Min | Func::Max | Func::Mod | Func::Clip => {
                 let dims: Vec<Option<Dim>> = args.iter().map(|a| num(self, a)).collect();
                 if dims.iter().any(|d| d.is_none()) {
                     return Ty::Error;
@@ -908,9 +908,10 @@ fn dim_with(e: &TExpr, r: Ref, d: Dim) -> Option<Dim> {
             | Func::Tanh,
             args,
         ) => (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE),
-        TKind::Call(Func::Abs | Func::Floor | Func::Min | Func::Max | Func::Clip, args) => {
-            dim_with(&args[0], r, d)
-        }
+        TKind::Call(
+            Func::Abs | Func::Floor | Func::Min | Func::Max | Func::Mod | Func::Clip,
+            args,
+        ) => dim_with(&args[0], r, d),
         _ => e.ty.dim(),
     }
 }

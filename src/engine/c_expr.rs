@@ -215,6 +215,7 @@ pub fn expr(e: &Expr, l: &mut dyn Leaves) -> String {
                 // cbm_min/cbm_max (math.inc): crate::ir::{min, max}.
                 Func::Min => format!("cbm_min({}, {})", arg(0), arg(1)),
                 Func::Max => format!("cbm_max({}, {})", arg(0), arg(1)),
+                Func::Mod => format!("cbm_mod({}, {})", arg(0), arg(1)),
                 Func::Clip => format!("cbm_min(cbm_max({}, {}), {})", arg(0), arg(1), arg(2)),
                 Func::Select => format!("({} != 0.0 ? {} : {})", arg(0), arg(1), arg(2)),
                 Func::Rand | Func::Randn | Func::RandPoisson => "0.0".into(),

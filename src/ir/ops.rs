@@ -23,6 +23,8 @@ pub enum Func {
     Abs,
     Min,
     Max,
+    /// mod(a, b) = a - b * floor(a / b): a phase within a period.
+    Mod,
     Clip,
     Select,
     Floor,
@@ -36,7 +38,7 @@ pub enum Func {
 }
 
 /// Every built-in function and its name in the language.
-const NAMES: [(&str, Func); 18] = [
+const NAMES: [(&str, Func); 19] = [
     ("exp", Func::Exp),
     ("expm1", Func::Expm1),
     ("log", Func::Log),
@@ -48,6 +50,7 @@ const NAMES: [(&str, Func); 18] = [
     ("tanh", Func::Tanh),
     ("abs", Func::Abs),
     ("min", Func::Min),
+    ("mod", Func::Mod),
     ("max", Func::Max),
     ("clip", Func::Clip),
     ("select", Func::Select),
@@ -88,6 +91,7 @@ impl Func {
                 | Func::Floor
                 | Func::Min
                 | Func::Max
+                | Func::Mod
                 | Func::Clip
                 | Func::Select
                 | Func::Rand
@@ -111,6 +115,7 @@ impl Func {
             Func::Floor => v[0].floor(),
             Func::Min => min(v[0], v[1]),
             Func::Max => max(v[0], v[1]),
+            Func::Mod => modulo(v[0], v[1]),
             Func::Clip => min(max(v[0], v[1]), v[2]),
             Func::Select => {
                 if v[0] != 0.0 {
@@ -122,6 +127,12 @@ impl Func {
             Func::Rand | Func::Randn | Func::RandPoisson => return None,
         })
     }
+}
+
+/// mod(a, b) as every engine computes it: a - b * floor(a / b), with the
+/// sign of b (`mod(-1 ms, 250 ms)` is 249 ms), a phase within a period.
+pub fn modulo(a: f64, b: f64) -> f64 {
+    a - b * (a / b).floor()
 }
 
 /// min(a, b) as every engine computes it: b when b < a or a is NaN, else a
