@@ -897,17 +897,9 @@ fn dim_with(e: &TExpr, r: Ref, d: Dim) -> Option<Dim> {
                 _ => None,
             }
         }
-        TKind::Call(
-            Func::Exp
-            | Func::Expm1
-            | Func::Log
-            | Func::Sin
-            | Func::Cos
-            | Func::Sinh
-            | Func::Cosh
-            | Func::Tanh,
-            args,
-        ) => (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE),
+        TKind::Call(f, args) if f.of_a_plain_number() => {
+            (dim_with(&args[0], r, d)? == Dim::NONE).then_some(Dim::NONE)
+        }
         TKind::Call(
             Func::Abs | Func::Floor | Func::Min | Func::Max | Func::Mod | Func::Clip,
             args,

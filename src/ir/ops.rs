@@ -75,6 +75,21 @@ impl Func {
             .find(|(_, f)| *f == self)
             .map_or("?", |(n, _)| n)
     }
+    /// exp, log, the trigonometric and hyperbolic functions: of a plain
+    /// number (no unit), giving one.
+    pub fn of_a_plain_number(self) -> bool {
+        matches!(
+            self,
+            Func::Exp
+                | Func::Expm1
+                | Func::Log
+                | Func::Sin
+                | Func::Cos
+                | Func::Sinh
+                | Func::Cosh
+                | Func::Tanh
+        )
+    }
     /// rand(), randn() and rand_poisson(): drawn afresh at each call, never
     /// folded, each call site with its own numbers.
     pub fn is_random(self) -> bool {
