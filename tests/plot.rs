@@ -862,3 +862,80 @@ record w = weights(ip, every = 10 ms)
     assert!(out.figures.iter().all(|f| f.spec.stem != "weights_delay_w"));
     assert!(out.figures.iter().any(|f| f.spec.stem == "weights_mean_w"));
 }
+
+/// A run with a protocol gets each population's rate within the trial,
+/// averaged over the usual trials and over the probe trials apart: spike
+/// times folded into a fiftieth of the trial, counts in their own bins
+/// (where they divide the trial), only complete trials, the signals in
+/// the metadata. A run without a protocol gets none.
+#[test]
+fn the_rate_within_the_trial_folds_the_trials() {
+    let d = temp_dir("plot_trial_model");
+    let model = d.join("trials.cbm");
+    std::fs::write(
+        &model,
+        r#"
+simulation { dt = 1 ms  duration = 450 ms }
+protocol p {
+    trial = 100 ms
+    probe_every = 2
+    cs = window(20 ms, 60 ms)
+    us = window(50 ms, 60 ms, probe = off)
+}
+population S[2] = spike_times(times = [10 ms, 110 ms, 120 ms, 210 ms, 330 ms, 410 ms], cells = [1])
+population Q[1] = spike_times(times = [5 ms, 115 ms, 305 ms, 310 ms])
+record s = spike_times(S)
+record q = spike_counts(Q, bin = 10 ms)
+"#,
+    )
+    .unwrap();
+    let npz = run_to_npz(&model, "plot_trial", &[]);
+    let data = analysis::data::load(&npz).expect("load");
+    assert_eq!(data.meta.signals.len(), 2);
+    assert_eq!(data.meta.signals[1].name, "us");
+    assert!(data.meta.signals[1].silenced_in_probe);
+    let p = &data.meta.signals[0];
+    assert_eq!((p.trial, p.probe_every), (0.1, Some(2)));
+    // Four complete trials (the 410 ms spike is in the fifth, cut short):
+    // the first and third usual, the second and fourth probes. Two cells,
+    // 2 ms bins: a spike is 1 / (2 cells x 2 trials x 2 ms) = 125 Hz.
+    let s = figures::trial_rate(&data, figures::SpikeSrc::Times(0), p).expect("a trial rate");
+    assert_eq!((s.usual_trials, s.probe_trials), (2, 2));
+    assert!((s.bin - 0.002).abs() < 1e-12);
+    assert_eq!(s.usual.len(), 50);
+    assert!((s.usual[5] - 250.0).abs() < 1e-9, "10 ms in trials 1 and 3");
+    assert_eq!(s.usual.iter().filter(|&&x| x > 0.0).count(), 1);
+    for b in [5, 10, 15] {
+        assert!(
+            (s.probe[b] - 125.0).abs() < 1e-9,
+            "probe bin {b}: {}",
+            s.probe[b]
+        );
+    }
+    assert_eq!(s.probe.iter().filter(|&&x| x > 0.0).count(), 3);
+    // Counts in 10 ms bins: 1 cell, 2 trials of each kind.
+    let q = figures::trial_rate(&data, figures::SpikeSrc::Counts(0), p).expect("from counts");
+    assert!((q.bin - 0.01).abs() < 1e-12);
+    assert_eq!(q.usual.len(), 10);
+    // 5 ms in trial 1; 115 ms and 310 ms (probes) in the second bin, 305 ms
+    // in the first.
+    assert!((q.usual[0] - 50.0).abs() < 1e-9);
+    assert_eq!(q.usual.iter().filter(|&&x| x > 0.0).count(), 1);
+    assert!((q.probe[0] - 50.0).abs() < 1e-9 && (q.probe[1] - 100.0).abs() < 1e-9);
+    let out = plot(&npz, false);
+    for pop in ["S", "Q"] {
+        let f = out
+            .figures
+            .iter()
+            .find(|f| f.spec.stem == format!("trial_{pop}"))
+            .unwrap_or_else(|| panic!("no trial figure of {pop}"));
+        let img = decode(&f.png);
+        assert!(coloured_pixels(&img, f.drawn.plot_area) > 100);
+    }
+    // Without a protocol, no such figure.
+    let plain = run_to_npz(&cerebellum(), "plot_trial_none", &[("duration", "200ms")]);
+    assert!(!plot(&plain, false)
+        .figures
+        .iter()
+        .any(|f| f.spec.stem.starts_with("trial_")));
+}

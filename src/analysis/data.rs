@@ -40,6 +40,25 @@ pub struct Meta {
     pub populations: Vec<crate::record::PopulationSummary>,
     /// Written by cbmc since the plotting stage; absent in older files.
     pub recorders: Option<Vec<RecorderMeta>>,
+    /// The protocol's signals (empty without a protocol, and in files
+    /// written before the nineteenth session).
+    pub signals: Vec<SignalMeta>,
+}
+
+/// A protocol signal as the metadata gives it (times in seconds): 1 in
+/// [start, end) of every trial of `trial` seconds, the first `trials` of
+/// them; every `probe_every`-th trial is a probe, silent where
+/// `silenced_in_probe`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignalMeta {
+    pub name: String,
+    pub start: f64,
+    pub end: f64,
+    pub trial: f64,
+    pub trials: Option<u64>,
+    pub probe_every: Option<u64>,
+    pub silenced_in_probe: bool,
 }
 
 /// What the metadata says about one recorder (see `recorders_meta`).

@@ -30,6 +30,11 @@ pub fn metadata(p: &Prepared, r: &RunResult) -> serde_json::Value {
         "synapses": r.synapses,
         "populations": r.summary,
         "recorders": p.checked.model.as_ref().map(recorders_meta),
+        "signals": p.ir.signals.iter().map(|s| serde_json::json!({
+            "name": s.name, "start": s.start, "end": s.end, "trial": s.trial,
+            "trials": s.trials, "probe_every": s.probe_every,
+            "silenced_in_probe": s.silenced_in_probe,
+        })).collect::<Vec<_>>(),
     })
 }
 

@@ -21,6 +21,7 @@ mod plan;
 mod raster;
 mod rate;
 mod trace;
+mod trial;
 mod weights;
 
 pub use chart::*;
@@ -29,6 +30,8 @@ pub use plan::*;
 use raster::*;
 use rate::*;
 use trace::*;
+use trial::*;
+pub use trial::{trial_rate, TrialRate};
 use weights::*;
 
 pub const FONT: &str = "sans-serif";
@@ -114,6 +117,11 @@ pub enum Plan {
     Isi {
         idx: usize,
     },
+    /// The rate within the protocol's trial, averaged over the trials.
+    Trial {
+        pop: String,
+        src: SpikeSrc,
+    },
 }
 
 /// One figure to draw.
@@ -171,6 +179,7 @@ pub fn draw<DB: DrawingBackend>(
         Plan::Weights { idx, fig } => draw_weights(d, &body, *idx, *fig),
         Plan::Trace { idx } => draw_trace(d, &body, *idx),
         Plan::Isi { idx } => draw_isi(d, &body, *idx),
+        Plan::Trial { pop, src } => draw_trial(d, &body, pop, *src),
     }
 }
 

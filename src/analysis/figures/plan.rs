@@ -143,6 +143,44 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
             },
         });
     }
+    // Rates within the protocol's trial: spike times, else counts in bins
+    // that divide the trial.
+    if let Some(p) = super::trial::protocol(d) {
+        for pop in &pops {
+            let times = d.times.iter().position(|t| &t.population == pop);
+            let counts = d.counts.iter().position(|c| &c.population == pop);
+            let Some((src, r)) = [times.map(SpikeSrc::Times), counts.map(SpikeSrc::Counts)]
+                .into_iter()
+                .flatten()
+                .find_map(|src| Some((src, trial_rate(d, src, p)?)))
+            else {
+                continue;
+            };
+            let probes = if r.probe_trials > 0 {
+                format!(", and over its {} probe trials apart", r.probe_trials)
+            } else {
+                String::new()
+            };
+            out.push(FigureSpec {
+                stem: format!("trial_{}", file_safe(pop)),
+                title: format!(
+                    "{pop} rate within the trial ({} trials of {})",
+                    r.usual_trials + r.probe_trials,
+                    fmt_time(p.trial)
+                ),
+                caption: format!(
+                    "{pop}: spikes per cell per second at each time within the protocol's trial, \
+                     averaged over its complete trials{probes}; the signals' windows shaded."
+                ),
+                width: WIDTH,
+                height: RATE_HEIGHT,
+                plan: Plan::Trial {
+                    pop: pop.clone(),
+                    src,
+                },
+            });
+        }
+    }
     // Weights.
     for (idx, w) in d.weights.iter().enumerate() {
         let what = weights_label(w);

@@ -1,0 +1,206 @@
+//! A population's rate within the trial of a protocol, averaged over the
+//! trials (a peri-stimulus time histogram), with the signals' windows
+//! shaded: the usual trials, and the probe trials apart.
+
+use super::*;
+use crate::analysis::data::SignalMeta;
+
+/// The rate within the trial: bin `b` covers [b bin, (b + 1) bin) of it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TrialRate {
+    pub bin: f64,
+    /// Spikes per cell per second in each bin, over the usual trials.
+    pub usual: Vec<f64>,
+    pub usual_trials: usize,
+    /// The same over the probe trials (empty where there are none).
+    pub probe: Vec<f64>,
+    pub probe_trials: usize,
+}
+
+/// The protocol the figure follows: the first signal's trials (a model
+/// whose protocols have other trial lengths shows the first one's).
+pub(super) fn protocol(d: &RunData) -> Option<&SignalMeta> {
+    d.meta.signals.first().filter(|s| s.trial > 0.0)
+}
+
+/// Complete trials of the run, and whether the k-th (from 0) is a probe.
+fn trials(d: &RunData, p: &SignalMeta) -> (usize, impl Fn(usize) -> bool) {
+    let done = (d.duration() / p.trial * (1.0 + 1e-9)).floor() as usize;
+    let n = p.trials.map_or(done, |t| done.min(t as usize));
+    let every = p.probe_every.filter(|&k| k > 0).map(|k| k as usize);
+    (n, move |k: usize| {
+        every.is_some_and(|e| (k + 1).is_multiple_of(e))
+    })
+}
+
+/// The bin of a rate within the trial from spike times: a fiftieth of the
+/// trial in whole steps, at least one step.
+fn times_bin(trial: f64, dt: f64) -> f64 {
+    let dt = if dt > 0.0 { dt } else { 1e-3 };
+    (trial / 50.0 / dt).round().max(1.0) * dt
+}
+
+/// The rate within the trial of `src`'s spikes, or None where it has no
+/// complete trial or its bins do not divide the trial (counts in bins of
+/// 300 ms in a trial of 1 s).
+pub fn trial_rate(d: &RunData, src: SpikeSrc, p: &SignalMeta) -> Option<TrialRate> {
+    let (n, is_probe) = trials(d, p);
+    if n == 0 {
+        return None;
+    }
+    // Spikes per (trial, bin within it) and the cells they come from.
+    let (bin, cells, events): (f64, usize, Vec<(f64, u64)>) = match src {
+        SpikeSrc::Times(k) => {
+            let t = &d.times[k];
+            let cells = t
+                .cells
+                .unwrap_or_else(|| t.i.iter().max().map_or(1, |m| *m as usize + 1));
+            (
+                times_bin(p.trial, d.meta.dt),
+                cells,
+                t.t.iter().map(|&s| (s, 1)).collect(),
+            )
+        }
+        SpikeSrc::Counts(k) => {
+            let c = &d.counts[k];
+            let per_trial = p.trial / c.bin;
+            if per_trial < 4.0 || (per_trial - per_trial.round()).abs() > 1e-6 {
+                return None;
+            }
+            let events = c
+                .data
+                .outer_iter()
+                .enumerate()
+                .map(|(r, row)| {
+                    let spikes: u64 = row.iter().map(|&x| u64::from(x)).sum();
+                    (r as f64 * c.bin, spikes)
+                })
+                .collect();
+            (c.bin, c.data.ncols(), events)
+        }
+    };
+    let bins = (p.trial / bin * (1.0 + 1e-9)).floor().max(1.0) as usize;
+    let (mut usual, mut probe) = (vec![0.0; bins], vec![0.0; bins]);
+    for (t, spikes) in events {
+        // A time at a trial's or bin's first step can divide to a hair
+        // below it: nudge up, as the rate figure does.
+        let k = (t / p.trial * (1.0 + 1e-12)).floor().max(0.0) as usize;
+        if k >= n {
+            continue;
+        }
+        let within = (t - k as f64 * p.trial).max(0.0);
+        let b = ((within / bin) * (1.0 + 1e-12)).floor() as usize;
+        if b < bins {
+            let to = if is_probe(k) { &mut probe } else { &mut usual };
+            to[b] += spikes as f64;
+        }
+    }
+    let probe_trials = (0..n).filter(|&k| is_probe(k)).count();
+    let usual_trials = n - probe_trials;
+    let norm = |v: &mut Vec<f64>, trials: usize| {
+        if trials == 0 {
+            v.clear();
+        }
+        for x in v.iter_mut() {
+            *x /= (cells.max(1) * trials) as f64 * bin;
+        }
+    };
+    norm(&mut usual, usual_trials);
+    norm(&mut probe, probe_trials);
+    Some(TrialRate {
+        bin,
+        usual,
+        usual_trials,
+        probe,
+        probe_trials,
+    })
+}
+
+/// Light fills for the signals' windows, one per signal.
+const WINDOW_FILLS: [RGBColor; 4] = [
+    RGBColor(255, 236, 204),
+    RGBColor(214, 234, 248),
+    RGBColor(220, 240, 220),
+    RGBColor(236, 226, 244),
+];
+
+pub(super) fn draw_trial<DB: DrawingBackend>(
+    d: &RunData,
+    body: &DrawingArea<DB, Shift>,
+    pop: &str,
+    src: SpikeSrc,
+) -> Result<Drawn, String> {
+    let Some(p) = protocol(d) else {
+        return Err("the run has no protocol".into());
+    };
+    let Some(r) = trial_rate(d, src, p) else {
+        return Err(format!("no complete trial of {pop}'s spikes"));
+    };
+    let max = r.usual.iter().chain(&r.probe).copied().fold(0.0, f64::max);
+    let hi = if max > 0.0 { max * 1.35 } else { 1.0 };
+    let mut c = build(body, None, 0.0..p.trial, 0.0..hi, 78)?;
+    grid(&mut c, "time within the trial (s)", "rate per cell (Hz)")?;
+    // The windows of the signals of this protocol, under the data.
+    let windows = d
+        .meta
+        .signals
+        .iter()
+        .filter(|s| (s.trial - p.trial).abs() <= 1e-9 * p.trial);
+    for (k, s) in windows.enumerate() {
+        let fill = WINDOW_FILLS[k % WINDOW_FILLS.len()];
+        let probe = if s.silenced_in_probe {
+            " (off in probes)"
+        } else {
+            ""
+        };
+        c.draw_series(std::iter::once(Rectangle::new(
+            [(s.start, 0.0), (s.end.min(p.trial), hi)],
+            fill.filled(),
+        )))
+        .map_err(de)?
+        .label(format!(
+            "{}: {} to {}{probe}",
+            s.name,
+            fmt_time(s.start),
+            fmt_time(s.end)
+        ))
+        .legend(move |(x, y)| Rectangle::new([(x, y - 6), (x + 16, y + 6)], fill.filled()));
+    }
+    let steps = |v: &[f64]| -> Vec<(f64, f64)> {
+        v.iter()
+            .enumerate()
+            .flat_map(|(b, &x)| [(b as f64 * r.bin, x), ((b + 1) as f64 * r.bin, x)])
+            .collect()
+    };
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    if !r.usual.is_empty() {
+        c.draw_series(line(steps(&r.usual), DATA.stroke_width(2)))
+            .map_err(de)?
+            .label(format!(
+                "{} trial{}, {} bins",
+                r.usual_trials,
+                plural(r.usual_trials),
+                fmt_time(r.bin)
+            ))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], DATA.stroke_width(2)));
+    }
+    if !r.probe.is_empty() {
+        c.draw_series(line(steps(&r.probe), ACCENT.stroke_width(2)))
+            .map_err(de)?
+            .label(format!(
+                "{} probe trial{}",
+                r.probe_trials,
+                plural(r.probe_trials)
+            ))
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], ACCENT.stroke_width(2)));
+    }
+    let empty = max <= 0.0;
+    if empty {
+        message(&c, &format!("no spikes of {pop} in its complete trials"))?;
+    }
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    Ok(Drawn {
+        plot_area: area_of(&c),
+        empty,
+    })
+}
