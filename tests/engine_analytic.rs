@@ -1664,3 +1664,38 @@ record back = trace(P.back, cells = 1)
         assert!((0.0..7e-3).contains(&back[k]));
     }
 }
+
+/// Model constants: a population size, a count and a synapse argument
+/// from them, changed for a run by `--set` as if written in the file.
+#[test]
+fn model_constants_size_and_drive_the_network() {
+    let model = r#"
+let N = 30
+let k = N / 10
+let kick = 2 mV
+simulation { dt = 1 ms  duration = 3 ms }
+neuron C {
+    state { V = 0 mV }
+    inputs { I: mV }
+    update { V += I }
+}
+synapse Jump { parameters { w = 0 mV } on_pre { target += w } }
+population Src[N] = spike_times(times = [0 ms])
+population Dst[N] = C()
+projection p: Src -> Dst.I { synapse = Jump(w = kick); connect = fixed_indegree(k) }
+record v = trace(Dst.V, cells = 2)
+"#;
+    let path = model_file("model_constants", model);
+    let v_of = |sets: &[(&str, &str)]| {
+        let (prepared, r) = run_file(&path, sets, 1);
+        let (_, v) = f64s(&r, "v");
+        (prepared.ir.populations[1].size, v[v.len() - 1])
+    };
+    // Every source spikes once: each target gets k kicks.
+    let (n, v) = v_of(&[]);
+    assert_eq!(n, 30);
+    assert!((v - 3.0 * 2e-3).abs() < 1e-12, "{v}");
+    let (n, v) = v_of(&[("N", "50"), ("kick", "1 mV")]);
+    assert_eq!(n, 50);
+    assert!((v - 5.0 * 1e-3).abs() < 1e-12, "{v}");
+}

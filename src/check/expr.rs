@@ -306,6 +306,11 @@ impl Checker {
             if name == "delay" && scope.pre.is_some() && scope.allow_time {
                 return typed(TKind::Ref(Ref::SynDelay), Ty::Num(Dim::TIME), span);
             }
+            // The model's constants, after every name of the scope (a
+            // parameter of the same name is read instead).
+            if let Some(c) = self.constant(name) {
+                return typed(TKind::Const(c.value), Ty::Num(c.dim), span);
+            }
             if name == "pi" {
                 return typed(TKind::Const(std::f64::consts::PI), Ty::Num(Dim::NONE), span);
             }

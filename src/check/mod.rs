@@ -6,6 +6,7 @@ pub mod expr;
 pub mod linear;
 mod lints;
 pub use lints::WARNING_CODES;
+mod constants;
 pub mod load;
 pub mod model;
 mod network;
@@ -96,6 +97,9 @@ pub struct Checker {
     /// The unit written in the declaration whose value is being checked
     /// (`k: 1/(mV*ms) = 0.04` suggests `0.04 /(mV*ms)`, in that unit).
     pub declared_unit: Option<String>,
+    /// The model's constants (`let N_E = 4000` at the top level), in file
+    /// order: each value in SI units with its dimension.
+    pub constants: Vec<constants::Constant>,
 }
 
 impl Checker {
@@ -119,6 +123,7 @@ impl Checker {
             schedule: vec![],
         };
         self.duplicates(items);
+        self.constants(items);
         for item in items {
             match item {
                 Item::Model(name) => m.name = name.name.clone(),

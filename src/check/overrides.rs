@@ -1,7 +1,8 @@
 //! `--set NAME=VALUE` from the command line, applied to the syntax tree
 //! before checking, so the values are unit-checked exactly like the model's.
 //!
-//! Names: `dt`, `duration`, `seed`; `POP.param` (a population argument);
+//! Names: `dt`, `duration`, `seed`; `NAME` (a model constant, `let NAME =
+//! ...` at the top level); `POP.param` (a population argument);
 //! `PROJ.name` (a synapse argument or `delay`); `PROTOCOL.setting` (its
 //! trials, or a signal's window); `TYPE.param` (the default of a neuron or
 //! synapse type's parameter).
@@ -84,7 +85,7 @@ pub fn apply(
 /// Why `TYPE.field` is not settable when TYPE is a neuron or synapse type
 /// (a state variable, or no such parameter), else the settable names.
 fn unknown_help(items: &[Item], name: &str) -> String {
-    let settable = "settable: dt, duration, seed, POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, PROTOCOL.trial|trials|probe_every|signal, TYPE.parameter (a neuron or synapse type's default)".to_string();
+    let settable = "settable: dt, duration, seed, a model constant (`let NAME = ...`), POPULATION.parameter, PROJECTION.parameter, PROJECTION.delay|synapse|connect|teacher, GAP_JUNCTION.setting, PROTOCOL.trial|trials|probe_every|signal, TYPE.parameter (a neuron or synapse type's default)".to_string();
     let Some((owner, field)) = name.split_once('.') else {
         return settable;
     };
@@ -146,6 +147,15 @@ fn set_one(items: &mut Vec<Item>, name: &str, value: Expr, span: Span) -> bool {
         return true;
     }
     let Some((owner, field)) = name.split_once('.') else {
+        // A constant of the model (`let J = 0.2 mV`).
+        for item in items.iter_mut() {
+            if let Item::Constant(c) = item {
+                if c.name.name == name {
+                    c.value = value;
+                    return true;
+                }
+            }
+        }
         return false;
     };
     for item in items.iter_mut() {

@@ -186,8 +186,16 @@ impl Checker {
         if !self.expect_dim(&t, Dim::NONE, what, &scope) {
             return None;
         }
+        // A count worked out from constants (`0.2 * N_E`) may be a whole
+        // number but for the rounding of its last bits.
+        let whole = |v: f64| {
+            let r = v.round();
+            ((v - r).abs() <= 1e-9 * r.abs().max(1.0)).then_some(r)
+        };
         match const_value(&t) {
-            Some(v) if v.fract() == 0.0 && v >= min as f64 && v < MAX_COUNT => Some(v as u64),
+            Some(v) if whole(v).is_some_and(|r| r >= min as f64 && r < MAX_COUNT) => {
+                whole(v).map(|r| r as u64)
+            }
             v => {
                 let message = match v {
                     Some(v) if v >= MAX_COUNT => {

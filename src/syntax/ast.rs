@@ -64,6 +64,15 @@ pub enum Item {
     Protocol(ProtocolDecl),
     /// `set NAME = value`: an override written in the file.
     Set(SetItem),
+    /// `let NAME = value` at the top level: a constant of the model.
+    Constant(ConstantDecl),
+}
+
+#[derive(Clone, Debug)]
+pub struct ConstantDecl {
+    pub name: Ident,
+    pub value: Expr,
+    pub span: Span,
 }
 
 #[derive(Clone, Debug)]

@@ -320,6 +320,12 @@ impl Builder {
                 let value = self.expr(next(&mut it));
                 Item::Set(SetItem { path, value, span })
             }
+            Rule::constant => {
+                let mut it = p.into_inner();
+                let name = self.ident(next(&mut it));
+                let value = self.expr(next(&mut it));
+                Item::Constant(ConstantDecl { name, value, span })
+            }
             r => unreachable!("grammar item rule {r:?}"),
         }
     }
