@@ -1666,7 +1666,8 @@ record back = trace(P.back, cells = 1)
 }
 
 /// Model constants: a population size, a count and a synapse argument
-/// from them, changed for a run by `--set` as if written in the file.
+/// from them (the constant before the type's parameter of its name),
+/// changed for a run by `--set` as if written in the file.
 #[test]
 fn model_constants_size_and_drive_the_network() {
     let model = r#"
@@ -1679,10 +1680,10 @@ neuron C {
     inputs { I: mV }
     update { V += I }
 }
-synapse Jump { parameters { w = 0 mV } on_pre { target += w } }
+synapse Jump { parameters { kick = 5 mV } on_pre { target += kick } }
 population Src[N] = spike_times(times = [0 ms])
 population Dst[N] = C()
-projection p: Src -> Dst.I { synapse = Jump(w = kick); connect = fixed_indegree(k) }
+projection p: Src -> Dst.I { synapse = Jump(kick = kick); connect = fixed_indegree(k) }
 record v = trace(Dst.V, cells = 2)
 "#;
     let path = model_file("model_constants", model);

@@ -939,3 +939,35 @@ record q = spike_counts(Q, bin = 10 ms)
         .iter()
         .any(|f| f.spec.stem.starts_with("trial_")));
 }
+
+/// Over a long run, counts in one-step bins go in the right bin of the
+/// trial (placing them by dividing times put each trial's first bin in
+/// the one before: 25, 21 and 12 Hz for a flat 20 Hz), joined into bins
+/// of a fiftieth of the trial.
+#[test]
+fn a_long_run_folds_into_the_trial_by_whole_bins() {
+    let d = temp_dir("plot_trial_long_model");
+    let model = d.join("flat.cbm");
+    std::fs::write(
+        &model,
+        r#"
+simulation { dt = 1 ms  duration = 100 s  seed = 5 }
+protocol p { trial = 1 s; cs = window(200 ms, 300 ms) }
+population In[20] = poisson(rate = 20 Hz)
+record c = spike_counts(In, bin = 1 ms)
+"#,
+    )
+    .unwrap();
+    let npz = run_to_npz(&model, "plot_trial_long", &[]);
+    let data = analysis::data::load(&npz).expect("load");
+    let p = &data.meta.signals[0];
+    let r = figures::trial_rate(&data, figures::SpikeSrc::Counts(0), p).expect("a trial rate");
+    assert_eq!(r.usual_trials, 100);
+    assert!((r.bin - 0.02).abs() < 1e-12, "bins of {} s", r.bin);
+    assert_eq!(r.usual.len(), 50);
+    // 800 spikes a bin expected (sd 3.5%): every bin within 20%.
+    let expected = 1000.0 * (1.0 - (-0.02f64).exp());
+    for (b, &hz) in r.usual.iter().enumerate() {
+        assert!((hz - expected).abs() < 0.2 * expected, "bin {b}: {hz} Hz");
+    }
+}

@@ -49,6 +49,28 @@ impl Checker {
                 declared_later: &all[k + 1..],
                 ..Scope::default()
             };
+            let name = c.name.name.as_str();
+            let taken = if super::units::lookup(name).is_some() {
+                Some("a unit")
+            } else if matches!(name, "t" | "dt" | "pi" | "i" | "n_cells" | "delay") {
+                Some("a name the language gives a meaning")
+            } else {
+                None
+            };
+            if let Some(what) = taken {
+                self.emit(
+                    Diagnostic::error(
+                        "cbm::E002",
+                        c.name.span,
+                        format!("`{name}` is {what}: a constant cannot take its name"),
+                    )
+                    .label("already a name")
+                    .help(format!(
+                        "give the constant another name, e.g. `{name}_value`"
+                    )),
+                );
+                continue;
+            }
             if self.constants.iter().any(|k| k.name == c.name.name) {
                 self.emit(
                     Diagnostic::error(

@@ -40,6 +40,10 @@ pub struct Scope<'a> {
     /// In a population's arguments: its size. There `i` is the cell's index
     /// and `n_cells` the size (after the type's own names).
     pub cells: Option<usize>,
+    /// In a population's or projection's arguments: the model's constants
+    /// come before the type's own names (`Jump(J = J)` gives the type's
+    /// `J` the constant's value).
+    pub constants_first: bool,
 }
 
 impl Scope<'_> {
@@ -232,6 +236,9 @@ impl Checker {
         let first = &p.parts[0];
         if p.parts.len() == 1 {
             let name = first.name.as_str();
+            if let Some(c) = self.constant(name).filter(|_| scope.constants_first) {
+                return typed(TKind::Const(c.value), Ty::Num(c.dim), span);
+            }
             if let Some(i) = scope.locals.iter().rposition(|l| l.0 == name) {
                 return typed(TKind::Ref(Ref::Local(i)), scope.locals[i].1, span);
             }

@@ -145,6 +145,7 @@ impl Checker {
                 let scope = Scope {
                     params: &neuron.params,
                     context: "a population argument",
+                    constants_first: true,
                     cells: Some(size),
                     ..Scope::default()
                 };
@@ -245,6 +246,7 @@ impl Checker {
         let scope = Scope {
             params,
             context: "a population argument",
+            constants_first: true,
             cells: Some(size),
             ..Scope::default()
         };

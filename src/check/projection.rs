@@ -302,6 +302,7 @@ impl Checker {
             pre: Some(Some(pre_cell)),
             post: Some(Some(post_cell)),
             context: "a synapse argument",
+            constants_first: true,
             ..Scope::default()
         };
         for (var, init) in self.named_args(
@@ -327,6 +328,7 @@ impl Checker {
             let scope = Scope {
                 syn_params: &given,
                 context: "a synapse argument",
+                constants_first: true,
                 ..Scope::default()
             };
             let owner = format!("projection `{}`", p.name.name);

@@ -187,10 +187,10 @@ impl Checker {
             return None;
         }
         // A count worked out from constants (`0.2 * N_E`) may be a whole
-        // number but for the rounding of its last bits.
+        // number but for the rounding of its last bits (a few ulps).
         let whole = |v: f64| {
             let r = v.round();
-            ((v - r).abs() <= 1e-9 * r.abs().max(1.0)).then_some(r)
+            ((v - r).abs() <= 8.0 * f64::EPSILON * r.abs().max(1.0)).then_some(r)
         };
         match const_value(&t) {
             Some(v) if whole(v).is_some_and(|r| r >= min as f64 && r < MAX_COUNT) => {

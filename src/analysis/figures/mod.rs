@@ -120,7 +120,7 @@ pub enum Plan {
     /// The rate within the protocol's trial, averaged over the trials.
     Trial {
         pop: String,
-        src: SpikeSrc,
+        rate: TrialRate,
     },
 }
 
@@ -179,7 +179,7 @@ pub fn draw<DB: DrawingBackend>(
         Plan::Weights { idx, fig } => draw_weights(d, &body, *idx, *fig),
         Plan::Trace { idx } => draw_trace(d, &body, *idx),
         Plan::Isi { idx } => draw_isi(d, &body, *idx),
-        Plan::Trial { pop, src } => draw_trial(d, &body, pop, *src),
+        Plan::Trial { pop, rate } => draw_trial(d, &body, pop, rate),
     }
 }
 

@@ -149,10 +149,10 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
         for pop in &pops {
             let times = d.times.iter().position(|t| &t.population == pop);
             let counts = d.counts.iter().position(|c| &c.population == pop);
-            let Some((src, r)) = [times.map(SpikeSrc::Times), counts.map(SpikeSrc::Counts)]
+            let Some(r) = [times.map(SpikeSrc::Times), counts.map(SpikeSrc::Counts)]
                 .into_iter()
                 .flatten()
-                .find_map(|src| Some((src, trial_rate(d, src, p)?)))
+                .find_map(|src| trial_rate(d, src, p))
             else {
                 continue;
             };
@@ -176,7 +176,7 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
                 height: RATE_HEIGHT,
                 plan: Plan::Trial {
                     pop: pop.clone(),
-                    src,
+                    rate: r,
                 },
             });
         }

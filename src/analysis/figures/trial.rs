@@ -33,68 +33,71 @@ fn trials(d: &RunData, p: &SignalMeta) -> (usize, impl Fn(usize) -> bool) {
     })
 }
 
-/// The bin of a rate within the trial from spike times: a fiftieth of the
-/// trial in whole steps, at least one step.
-fn times_bin(trial: f64, dt: f64) -> f64 {
-    let dt = if dt > 0.0 { dt } else { 1e-3 };
-    (trial / 50.0 / dt).round().max(1.0) * dt
+/// `x / unit` as a whole number, where it is one (to a millionth).
+fn whole(x: f64, unit: f64) -> Option<usize> {
+    let r = (x / unit).round();
+    (r >= 1.0 && (x / unit - r).abs() <= 1e-6).then_some(r as usize)
+}
+
+/// Units of a trial of `per` units joined into bins: the largest divisor
+/// of `per` up to a fiftieth of it (one unit for short trials), so that
+/// every bin has the same width.
+fn joined(per: usize) -> usize {
+    (1..=(per / 50).max(1))
+        .rev()
+        .find(|g| per.is_multiple_of(*g))
+        .unwrap_or(1)
 }
 
 /// The rate within the trial of `src`'s spikes, or None where it has no
 /// complete trial or its bins do not divide the trial (counts in bins of
-/// 300 ms in a trial of 1 s).
+/// 300 ms in a trial of 1 s). Everything is placed by whole steps (or
+/// count bins), not by dividing times: over a long run the rounding of a
+/// time put the first bin of a trial in the one before.
 pub fn trial_rate(d: &RunData, src: SpikeSrc, p: &SignalMeta) -> Option<TrialRate> {
     let (n, is_probe) = trials(d, p);
     if n == 0 {
         return None;
     }
-    // Spikes per (trial, bin within it) and the cells they come from.
-    let (bin, cells, events): (f64, usize, Vec<(f64, u64)>) = match src {
+    // The unit spikes are placed in (a step, or a count bin), units per
+    // trial, units per bin of the figure, and the cells.
+    let (unit, cells) = match src {
         SpikeSrc::Times(k) => {
             let t = &d.times[k];
             let cells = t
                 .cells
                 .unwrap_or_else(|| t.i.iter().max().map_or(1, |m| *m as usize + 1));
-            (
-                times_bin(p.trial, d.meta.dt),
-                cells,
-                t.t.iter().map(|&s| (s, 1)).collect(),
-            )
+            (if d.meta.dt > 0.0 { d.meta.dt } else { 1e-3 }, cells)
         }
-        SpikeSrc::Counts(k) => {
-            let c = &d.counts[k];
-            let per_trial = p.trial / c.bin;
-            if per_trial < 4.0 || (per_trial - per_trial.round()).abs() > 1e-6 {
-                return None;
-            }
-            let events = c
-                .data
-                .outer_iter()
-                .enumerate()
-                .map(|(r, row)| {
-                    let spikes: u64 = row.iter().map(|&x| u64::from(x)).sum();
-                    (r as f64 * c.bin, spikes)
-                })
-                .collect();
-            (c.bin, c.data.ncols(), events)
+        SpikeSrc::Counts(k) => (d.counts[k].bin, d.counts[k].data.ncols()),
+    };
+    let per = whole(p.trial, unit)?;
+    if matches!(src, SpikeSrc::Counts(_)) && per < 4 {
+        return None;
+    }
+    let g = joined(per);
+    let bins = per / g;
+    let (mut usual, mut probe) = (vec![0.0; bins], vec![0.0; bins]);
+    let mut add = |u: usize, spikes: f64| {
+        let k = u / per;
+        if k < n {
+            let to = if is_probe(k) { &mut probe } else { &mut usual };
+            to[(u % per) / g] += spikes;
         }
     };
-    let bins = (p.trial / bin * (1.0 + 1e-9)).floor().max(1.0) as usize;
-    let (mut usual, mut probe) = (vec![0.0; bins], vec![0.0; bins]);
-    for (t, spikes) in events {
-        // A time at a trial's or bin's first step can divide to a hair
-        // below it: nudge up, as the rate figure does.
-        let k = (t / p.trial * (1.0 + 1e-12)).floor().max(0.0) as usize;
-        if k >= n {
-            continue;
+    match src {
+        SpikeSrc::Times(k) => {
+            for &t in &d.times[k].t {
+                add((t / unit).round().max(0.0) as usize, 1.0);
+            }
         }
-        let within = (t - k as f64 * p.trial).max(0.0);
-        let b = ((within / bin) * (1.0 + 1e-12)).floor() as usize;
-        if b < bins {
-            let to = if is_probe(k) { &mut probe } else { &mut usual };
-            to[b] += spikes as f64;
+        SpikeSrc::Counts(k) => {
+            for (r, row) in d.counts[k].data.outer_iter().enumerate() {
+                add(r, row.iter().map(|&x| f64::from(x)).sum());
+            }
         }
     }
+    let bin = unit * g as f64;
     let probe_trials = (0..n).filter(|&k| is_probe(k)).count();
     let usual_trials = n - probe_trials;
     let norm = |v: &mut Vec<f64>, trials: usize| {
@@ -128,13 +131,10 @@ pub(super) fn draw_trial<DB: DrawingBackend>(
     d: &RunData,
     body: &DrawingArea<DB, Shift>,
     pop: &str,
-    src: SpikeSrc,
+    r: &TrialRate,
 ) -> Result<Drawn, String> {
     let Some(p) = protocol(d) else {
         return Err("the run has no protocol".into());
-    };
-    let Some(r) = trial_rate(d, src, p) else {
-        return Err(format!("no complete trial of {pop}'s spikes"));
     };
     let max = r.usual.iter().chain(&r.probe).copied().fold(0.0, f64::max);
     let hi = if max > 0.0 { max * 1.35 } else { 1.0 };
