@@ -193,6 +193,27 @@ fn ast_dup(name: &str, span: Span) -> Diagnostic {
     .label("second definition")
 }
 
+impl Checker {
+    /// E026 for each named argument of `args` that is not one of `known`
+    /// (`what`: the call, as `poisson(...)`).
+    pub(super) fn unknown_arguments(
+        &mut self,
+        args: &[crate::syntax::ast::Arg],
+        known: &[&str],
+        what: &str,
+    ) {
+        for a in args {
+            if let Some(n) = a
+                .name
+                .as_ref()
+                .filter(|n| !known.contains(&n.name.as_str()))
+            {
+                self.emit(unknown_setting(&n.name, n.span, known, what));
+            }
+        }
+    }
+}
+
 pub fn unknown_setting(name: &str, span: Span, known: &[&str], what: &str) -> Diagnostic {
     let names: Vec<String> = known.iter().map(|s| s.to_string()).collect();
     let mut d = Diagnostic::error(

@@ -742,18 +742,7 @@ impl Checker {
             "index" => &["target"],
             _ => &[],
         };
-        for a in &args {
-            if let Some(n) = &a.name {
-                if !known.contains(&n.name.as_str()) {
-                    self.emit(unknown_setting(
-                        &n.name,
-                        n.span,
-                        known,
-                        &format!("{}(...)", name.name),
-                    ));
-                }
-            }
-        }
+        self.unknown_arguments(&args, known, &format!("{}(...)", name.name));
         let w = match name.name.as_str() {
             "all_to_all" => Wiring::AllToAll {
                 allow_self: flag(self, "allow_self", !same),

@@ -3,7 +3,7 @@
 use super::expr::Scope;
 use super::model::*;
 use super::network::list_items;
-use super::{unknown_setting, Checker};
+use super::Checker;
 use crate::diagnostics::Diagnostic;
 use crate::npz_keys;
 use crate::syntax::ast::{self, Expr, ExprKind};
@@ -101,18 +101,8 @@ impl Checker {
             "weights" => &["every", "max"],
             _ => &[],
         };
-        for a in call.args.iter().skip(1) {
-            if let Some(n) = &a.name {
-                if !known.contains(&n.name.as_str()) {
-                    self.emit(unknown_setting(
-                        &n.name,
-                        n.span,
-                        known,
-                        &format!("{kind_name}(...)"),
-                    ));
-                }
-            }
-        }
+        let settings = call.args.get(1..).unwrap_or_default();
+        self.unknown_arguments(settings, known, &format!("{kind_name}(...)"));
         let Some(parts) = path(first) else {
             self.emit(
                 Diagnostic::error(

@@ -5,7 +5,7 @@ use super::expr::{const_value, eval, Scope};
 use super::model::*;
 use super::network::list_items;
 use super::units::{self, Dim};
-use super::{unknown_setting, Checker};
+use super::Checker;
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{self, Expr, Span};
 
@@ -57,18 +57,7 @@ impl Checker {
             "bernoulli" => &["p", "rate", "refractory"],
             _ => &["times", "cells"],
         };
-        for a in &call.args {
-            if let Some(n) = &a.name {
-                if !known.contains(&n.name.as_str()) {
-                    self.emit(unknown_setting(
-                        &n.name,
-                        n.span,
-                        known,
-                        &format!("{}(...)", call.name.name),
-                    ));
-                }
-            }
-        }
+        self.unknown_arguments(&call.args, known, &format!("{}(...)", call.name.name));
         match call.name.name.as_str() {
             "poisson" => {
                 let Some(r) = arg("rate", 0) else {
