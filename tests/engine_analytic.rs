@@ -1700,3 +1700,32 @@ record v = trace(Dst.V, cells = 2)
     assert_eq!(n, 50);
     assert!((v - 5.0 * 1e-3).abs() < 1e-12, "{v}");
 }
+
+/// `let` is a whole word: `letter = 5` in an update assigns the state
+/// variable `letter` (it used to define a local `ter`, leaving `letter`
+/// at 0), and `let` still defines locals and aliases.
+#[test]
+fn a_name_that_starts_with_let_is_assigned() {
+    let model = r#"
+simulation { dt = 1 ms  duration = 3 ms }
+neuron N {
+    state { letter = 0; V = 0 }
+    equations {
+        let a = 1 / 1 ms
+        dV/dt = a
+    }
+    update {
+        let b = 2
+        letter = 5 + b
+    }
+}
+population P[1] = N()
+record l = trace(P.letter)
+record v = trace(P.V)
+"#;
+    let r = run_text("let_word", model);
+    let (_, l) = f64s(&r, "l");
+    assert!(l.iter().all(|&x| x == 7.0), "{l:?}");
+    let (_, v) = f64s(&r, "v");
+    assert!((v[2] - 3.0).abs() < 1e-12, "{v:?}");
+}

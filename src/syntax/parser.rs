@@ -321,7 +321,7 @@ impl Builder {
                 Item::Set(SetItem { path, value, span })
             }
             Rule::constant => {
-                let mut it = p.into_inner();
+                let mut it = p.into_inner().skip(1); // the `let` keyword
                 let name = self.ident(next(&mut it));
                 let value = self.expr(next(&mut it));
                 Item::Constant(ConstantDecl { name, value, span })
@@ -563,7 +563,7 @@ impl Builder {
 
     fn let_stmt(&self, p: Pair<Rule>) -> LetStmt {
         let span = self.span(&p);
-        let mut it = p.into_inner();
+        let mut it = p.into_inner().skip(1); // the `let` keyword
         LetStmt {
             name: self.ident(next(&mut it)),
             value: self.expr(next(&mut it)),
