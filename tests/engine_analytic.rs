@@ -1701,15 +1701,17 @@ record v = trace(Dst.V, cells = 2)
     assert!((v - 5.0 * 1e-3).abs() < 1e-12, "{v}");
 }
 
-/// `let` is a whole word: `letter = 5` in an update assigns the state
-/// variable `letter` (it used to define a local `ter`, leaving `letter`
-/// at 0), and `let` still defines locals and aliases.
+/// `let` and `for` are whole words: `letter = 5` in an update assigns the
+/// state variable `letter` (it used to define a local `ter`, leaving
+/// `letter` at 0), and `formula = 3` after `w += 1` is a statement of its
+/// own (it was read as `w += 1 for mula`, a syntax error); `let` still
+/// defines locals and aliases.
 #[test]
-fn a_name_that_starts_with_let_is_assigned() {
+fn names_that_start_with_a_keyword_are_assigned() {
     let model = r#"
 simulation { dt = 1 ms  duration = 3 ms }
 neuron N {
-    state { letter = 0; V = 0 }
+    state { letter = 0; V = 0; w = 0; formula = 0 }
     equations {
         let a = 1 / 1 ms
         dV/dt = a
@@ -1717,15 +1719,20 @@ neuron N {
     update {
         let b = 2
         letter = 5 + b
+        w += 1
+        formula = 3
     }
 }
 population P[1] = N()
 record l = trace(P.letter)
 record v = trace(P.V)
+record f = trace(P.formula)
 "#;
     let r = run_text("let_word", model);
     let (_, l) = f64s(&r, "l");
     assert!(l.iter().all(|&x| x == 7.0), "{l:?}");
+    let (_, f) = f64s(&r, "f");
+    assert!(f.iter().all(|&x| x == 3.0), "{f:?}");
     let (_, v) = f64s(&r, "v");
     assert!((v[2] - 3.0).abs() < 1e-12, "{v:?}");
 }

@@ -586,7 +586,7 @@ impl Builder {
                     _ => AssignOp::Set,
                 };
                 let value = self.expr(next(&mut it));
-                let duration = it.next().map(|d| self.expr(d));
+                let duration = it.nth(1).map(|d| self.expr(d)); // after `for`
                 Stmt::Assign(Assign {
                     target,
                     op,
