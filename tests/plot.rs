@@ -971,3 +971,44 @@ record c = spike_counts(In, bin = 1 ms)
         assert!((hz - expected).abs() < 0.2 * expected, "bin {b}: {hz} Hz");
     }
 }
+
+/// With a protocol, each weights recorder gets its mean at the end of each
+/// trial, by trial number, the probe trials marked.
+#[test]
+fn weights_by_trial_take_each_trials_last_snapshot() {
+    let d = temp_dir("plot_weights_trials_model");
+    let model = d.join("grow.cbm");
+    std::fs::write(
+        &model,
+        r#"
+simulation { dt = 1 ms  duration = 1 s }
+protocol p { trial = 100 ms; probe_every = 3; cs = window(10 ms, 50 ms) }
+neuron C { state { V = 0 mV } inputs { I: mV } update { V += I } }
+synapse Grow { state { w = 1 } on_pre { target += w * 1 mV } every 100 ms { w += 0.1 } }
+population In[5] = poisson(rate = 20 Hz * cs)
+population Out[5] = C()
+projection g: In -> Out.I { synapse = Grow(); connect = all_to_all() }
+record w = weights(g.w, every = 10 ms)
+record o = spike_counts(Out, bin = 10 ms)
+"#,
+    )
+    .unwrap();
+    let npz = run_to_npz(&model, "plot_weights_trials", &[]);
+    let data = analysis::data::load(&npz).expect("load");
+    let by_trial = figures::weights_by_trial(&data, 0).expect("by trial");
+    assert_eq!(by_trial.len(), 10);
+    for (k, &(trial, probe, mean)) in by_trial.iter().enumerate() {
+        assert_eq!(trial, k + 1);
+        assert_eq!(probe, trial % 3 == 0, "trial {trial}");
+        // The rule adds 0.1 once in each trial.
+        assert!(
+            (mean - (1.0 + 0.1 * trial as f64)).abs() < 1e-9,
+            "trial {trial}: {mean}"
+        );
+    }
+    let out = plot(&npz, false);
+    assert!(out
+        .figures
+        .iter()
+        .any(|f| f.spec.stem == "weights_trials_w"));
+}

@@ -31,7 +31,7 @@ use raster::*;
 use rate::*;
 use trace::*;
 use trial::*;
-pub use trial::{trial_rate, TrialRate};
+pub use trial::{trial_rate, weights_by_trial, TrialRate};
 use weights::*;
 
 pub const FONT: &str = "sans-serif";
@@ -90,6 +90,8 @@ pub enum WeightsFig {
     Distributions,
     /// Against each synapse's delay (delays drawn per synapse only).
     ByDelay,
+    /// The mean at the end of each trial of the protocol.
+    ByTrial,
 }
 
 #[derive(Clone, Debug)]

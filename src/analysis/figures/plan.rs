@@ -220,6 +220,16 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
                  per synapse), the mean at each delay, and that mean at the first snapshot."
                     .to_string(),
             )
+        }))
+        .chain(weights_by_trial(d, idx).map(|_| {
+            (
+                WeightsFig::ByTrial,
+                format!("weights_trials_{n}"),
+                format!("{what}: by trial"),
+                "The mean over the recorded synapses at the end of each complete trial of the \
+                 protocol (its last snapshot in the trial), probe trials marked apart."
+                    .to_string(),
+            )
         })) {
             out.push(FigureSpec {
                 stem,

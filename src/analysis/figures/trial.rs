@@ -24,7 +24,7 @@ pub(super) fn protocol(d: &RunData) -> Option<&SignalMeta> {
 }
 
 /// Complete trials of the run, and whether the k-th (from 0) is a probe.
-fn trials(d: &RunData, p: &SignalMeta) -> (usize, impl Fn(usize) -> bool) {
+pub(super) fn trials(d: &RunData, p: &SignalMeta) -> (usize, impl Fn(usize) -> bool) {
     let done = (d.duration() / p.trial * (1.0 + 1e-9)).floor() as usize;
     let n = p.trials.map_or(done, |t| done.min(t as usize));
     let every = p.probe_every.filter(|&k| k > 0).map(|k| k as usize);
@@ -117,6 +117,34 @@ pub fn trial_rate(d: &RunData, src: SpikeSrc, p: &SignalMeta) -> Option<TrialRat
         probe,
         probe_trials,
     })
+}
+
+/// The mean of weights recorder `idx`'s last snapshot in each complete
+/// trial: (trial number from 1, whether it is a probe, the mean in SI
+/// units), for the trials that have a snapshot. Placed by whole steps.
+pub fn weights_by_trial(d: &RunData, idx: usize) -> Option<Vec<(usize, bool, f64)>> {
+    let p = protocol(d)?;
+    let (n, is_probe) = trials(d, p);
+    let dt = if d.meta.dt > 0.0 { d.meta.dt } else { 1e-3 };
+    let per = whole(p.trial, dt)?;
+    let w = d.weights.get(idx)?;
+    let mut last: Vec<Option<usize>> = vec![None; n];
+    for (i, &t) in w.t.iter().enumerate() {
+        let k = (t / dt).round().max(0.0) as usize / per;
+        if k < n {
+            last[k] = Some(i);
+        }
+    }
+    let out: Vec<(usize, bool, f64)> = last
+        .iter()
+        .enumerate()
+        .filter_map(|(k, s)| {
+            let row = w.data.row((*s)?);
+            let mean = row.iter().sum::<f64>() / row.len().max(1) as f64;
+            Some((k + 1, is_probe(k), mean))
+        })
+        .collect();
+    (out.len() >= 2).then_some(out)
 }
 
 /// Light fills for the signals' windows, one per signal.

@@ -129,7 +129,63 @@ pub(super) fn draw_weights<DB: DrawingBackend>(
         }
         WeightsFig::Distributions => draw_weight_distributions(d, body, idx, lo, hi, t_end),
         WeightsFig::ByDelay => draw_weights_by_delay(w, &data, body, lo, hi, &y_desc),
+        WeightsFig::ByTrial => draw_weights_by_trial(d, idx, body, &y_desc),
     }
+}
+
+/// The mean weight at the end of each trial, by trial number; probe
+/// trials as their own points.
+fn draw_weights_by_trial<DB: DrawingBackend>(
+    d: &RunData,
+    idx: usize,
+    body: &DrawingArea<DB, Shift>,
+    y_desc: &str,
+) -> Result<Drawn, String> {
+    let scale = d.weights[idx].unit_scale;
+    let points: Vec<(usize, bool, f64)> = weights_by_trial(d, idx)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, probe, m)| (k, probe, m * scale))
+        .collect();
+    let last = points.last().map_or(1, |p| p.0) as f64;
+    let lo = points.iter().map(|p| p.2).fold(f64::INFINITY, f64::min);
+    let hi = points.iter().map(|p| p.2).fold(f64::NEG_INFINITY, f64::max);
+    let (lo, hi) = if lo.is_finite() { (lo, hi) } else { (0.0, 1.0) };
+    let mut c = build(
+        body,
+        None,
+        0.5..last + 0.5,
+        y_range_under_legend(lo, hi),
+        78,
+    )?;
+    grid(&mut c, "trial", y_desc)?;
+    let usual: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| !p.1)
+        .map(|p| (p.0 as f64, p.2))
+        .collect();
+    c.draw_series(line(usual.clone(), DATA.stroke_width(2)))
+        .map_err(de)?
+        .label("mean at the end of each trial")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], DATA.stroke_width(2)));
+    c.draw_series(usual.iter().map(|&p| Circle::new(p, 3, DATA.filled())))
+        .map_err(de)?;
+    let probes: Vec<(f64, f64)> = points
+        .iter()
+        .filter(|p| p.1)
+        .map(|p| (p.0 as f64, p.2))
+        .collect();
+    if !probes.is_empty() {
+        c.draw_series(probes.iter().map(|&p| Circle::new(p, 5, ACCENT.filled())))
+            .map_err(de)?
+            .label("probe trials")
+            .legend(|(x, y)| Circle::new((x + 10, y), 5, ACCENT.filled()));
+    }
+    legend(&mut c, SeriesLabelPosition::UpperRight)?;
+    Ok(Drawn {
+        plot_area: area_of(&c),
+        empty: points.is_empty(),
+    })
 }
 
 /// The last snapshot against each synapse's delay (ms), the mean at each
