@@ -1588,6 +1588,12 @@ record o = spike_counts(Out, bin = 1 ms)
     assert_eq!(pairs(&one, 1), pairs(&three, 1));
     assert_eq!(pairs(&one, 4), pairs(&three, 4));
     assert_eq!(pairs(&one, 0).len(), 40 * 30);
+    // The estimate made before the build is the projection's it copies.
+    let expected = |q: usize| match ir.projections[q].wiring {
+        cbmc::ir::Wiring::PairProbability { expected, .. } => expected,
+        _ => panic!("projection {q} draws pairs by probability"),
+    };
+    assert_eq!(expected(4), expected(3));
     assert!(pairs(&one, 3).len() > 100, "{} pairs", pairs(&one, 3).len());
 }
 

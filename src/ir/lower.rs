@@ -42,71 +42,7 @@ pub fn lower(model: &Model) -> Result<Ir, String> {
     let recorders = model
         .recorders
         .iter()
-        .map(|r| -> Result<RecorderIr, String> {
-            Ok(RecorderIr {
-            name: r.name.clone(),
-            kind: match &r.kind {
-                m::RecorderKind::SpikeCounts {
-                    population,
-                    bin_steps,
-                    cells,
-                } => RecorderKindIr::SpikeCounts {
-                    population: *population,
-                    bin_steps: *bin_steps,
-                    cells: *cells,
-                },
-                m::RecorderKind::SpikeTimes { population, cells } => RecorderKindIr::SpikeTimes {
-                    population: *population,
-                    cells: *cells,
-                },
-                m::RecorderKind::Rate {
-                    population,
-                    bin_steps,
-                } => RecorderKindIr::Rate {
-                    population: *population,
-                    bin_steps: *bin_steps,
-                },
-                m::RecorderKind::Trace {
-                    population,
-                    var,
-                    cells,
-                    every_steps,
-                } => {
-                    let l = &layouts[*population];
-                    let var = match var {
-                        m::TraceVar::State(i) => l.state[*i],
-                        m::TraceVar::Input(i) => l.inputs[*i],
-                        m::TraceVar::Param(i) => match l.params.get(*i) {
-                            Some(Expr::Var(v)) => *v,
-                            _ => {
-                                return Err(format!(
-                                    "internal error: recorder `{}` traces a parameter with one value for all cells",
-                                    r.name
-                                ))
-                            }
-                        },
-                    };
-                    RecorderKindIr::Trace {
-                        population: *population,
-                        var,
-                        cells: cells.clone(),
-                        every_steps: *every_steps,
-                    }
-                }
-                m::RecorderKind::Weights {
-                    projection,
-                    var,
-                    every_steps,
-                    max_synapses,
-                } => RecorderKindIr::Weights {
-                    projection: *projection,
-                    var: *var,
-                    every_steps: *every_steps,
-                    max_synapses: *max_synapses,
-                },
-            },
-        })
-        })
+        .map(|r| recorder(r, &layouts))
         .collect::<Result<_, _>>()?;
     Ok(Ir {
         model_name: model.name.clone(),
@@ -119,6 +55,73 @@ pub fn lower(model: &Model) -> Result<Ir, String> {
         recorders,
         signals: model.signals.clone(),
         schedule: model.schedule.clone(),
+    })
+}
+
+/// A recorder in IR terms: the variables it reads, where lowering put them.
+fn recorder(r: &m::Recorder, layouts: &[Layout]) -> Result<RecorderIr, String> {
+    Ok(RecorderIr {
+        name: r.name.clone(),
+        kind: match &r.kind {
+            m::RecorderKind::SpikeCounts {
+                population,
+                bin_steps,
+                cells,
+            } => RecorderKindIr::SpikeCounts {
+                population: *population,
+                bin_steps: *bin_steps,
+                cells: *cells,
+            },
+            m::RecorderKind::SpikeTimes { population, cells } => RecorderKindIr::SpikeTimes {
+                population: *population,
+                cells: *cells,
+            },
+            m::RecorderKind::Rate {
+                population,
+                bin_steps,
+            } => RecorderKindIr::Rate {
+                population: *population,
+                bin_steps: *bin_steps,
+            },
+            m::RecorderKind::Trace {
+                population,
+                var,
+                cells,
+                every_steps,
+            } => {
+                let l = &layouts[*population];
+                let var = match var {
+                    m::TraceVar::State(i) => l.state[*i],
+                    m::TraceVar::Input(i) => l.inputs[*i],
+                    m::TraceVar::Param(i) => match l.params.get(*i) {
+                        Some(Expr::Var(v)) => *v,
+                        _ => {
+                            return Err(format!(
+                                "internal error: recorder `{}` traces a parameter with one value for all cells",
+                                r.name
+                            ))
+                        }
+                    },
+                };
+                RecorderKindIr::Trace {
+                    population: *population,
+                    var,
+                    cells: cells.clone(),
+                    every_steps: *every_steps,
+                }
+            }
+            m::RecorderKind::Weights {
+                projection,
+                var,
+                every_steps,
+                max_synapses,
+            } => RecorderKindIr::Weights {
+                projection: *projection,
+                var: *var,
+                every_steps: *every_steps,
+                max_synapses: *max_synapses,
+            },
+        },
     })
 }
 

@@ -314,6 +314,17 @@ pub fn estimate_pair_probabilities(ir: &mut Ir) -> Result<(), String> {
         let Wiring::PairProbability { p, allow_self, .. } = &q.wiring else {
             continue;
         };
+        // `same_as(P)`: P's synapses, so P's estimate (P comes first).
+        let of_earlier = q.wiring_of.and_then(|r| match ir.projections[r].wiring {
+            Wiring::PairProbability { expected, .. } => Some(expected),
+            _ => None,
+        });
+        if let Some(mean) = of_earlier {
+            if let Wiring::PairProbability { expected, .. } = &mut ir.projections[qi].wiring {
+                *expected = mean;
+            }
+            continue;
+        }
         for pi in [q.source, q.target] {
             if vars[pi].is_none() {
                 vars[pi] = Some(population_vars(ir, pi, &rng, 1)?);
