@@ -118,7 +118,7 @@ parity "bitwise parity (one launch per phase, sources early)" CBMC_CUDA_NO_PERSI
 # deliveries' phase and its sources drawn early, every delivery that can
 # through source words, warps spread, equal shares, the generation barrier.
 parity "parity tests (fused, rule flags, sources early, words, spread, even, generation)" CBMC_CUDA_FUSE=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_DELIVERY=words CBMC_CUDA_SPREAD=1 CBMC_CUDA_SHARES=even CBMC_CUDA_BARRIER=generation
-parity "cerebellum parity (sources drawn early, CBMC_CUDA_EARLY_SOURCES=1)" CBMC_CUDA_EARLY_SOURCES=1 cerebellum
+parity "cerebellum parity (sources not early, CBMC_CUDA_EARLY_SOURCES=0)" CBMC_CUDA_EARLY_SOURCES=0 cerebellum
 parity "cerebellum parity (rule flags, CBMC_CUDA_RULE_FLAGS=1)" CBMC_CUDA_RULE_FLAGS=1 cerebellum
 parity "cerebellum parity (usual step, CBMC_CUDA_FUSE=0)" CBMC_CUDA_FUSE=0 cerebellum
 parity "cerebellum parity (usual step, sources early, one launch per phase)" CBMC_CUDA_FUSE=0 CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_NO_PERSISTENT=1 cerebellum
@@ -127,12 +127,22 @@ say "== compilation: cold, then cached"
 export CBMC_CACHE_DIR=$RUNS/cache
 # Sources never compiled before on this machine (NVRTC 13 seems to reuse
 # work for a source it has seen): the LTD step changed in its last digits.
+# The default on this host is tiered (units first, the whole program
+# beside the run: src/engine/cuda/tiers.rs); CBMC_NVRTC_UNITS=0 is the
+# whole program alone.
 for ltd in 0.0027501 0.0027502 0.0027503; do
     step "compile cold, new source" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=$ltd --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
     row "compile + load, cold (1 s), ltd = $ltd" "$(compile_line)"
 done
 step "compile cached" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027503 --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
 row "compile + load, cached (limit 50 ms)" "$(compile_line)"
+for ltd in 0.0027505 0.0027506; do
+    step "compile cold, one program" env CBMC_NVRTC_UNITS=0 "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=$ltd --duration 0.1s --backend cuda -o "$RUNS/out" --no-plot
+    row "compile + load, cold, one program, ltd = $ltd" "$(compile_line)"
+done
+# A first run of 60 s, tiered: its wall time, and when the whole program took over.
+step "cerebellum 60 s, cold, tiered" "$CBMC" run models/cerebellum.cbm --set PlasticPF.ltd=0.0027507 --duration 60s --backend cuda -o "$RUNS/out" --no-plot
+row "cerebellum 60 s, a cold first run, tiered" "$(wall) s wall; $(compile_line)"
 # Where NVRTC's time goes on this host: the front end and NVVM against
 # ptxas (bench/nvrtc-phases.py; the persistent kernel, fastest of 3).
 "$CBMC" emit-cuda models/cerebellum.cbm >"$RUNS/cerebellum.cu" 2>/dev/null
@@ -171,24 +181,25 @@ for v in CBMC_CUDA_STAGE=1 CBMC_CUDA_STAGE=0; do
     last | grep -E '^cuda host|^simulated'
 done
 # The defaults' other ways, one at a time.
-for v in CBMC_CUDA_EARLY_SOURCES=1 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even CBMC_CUDA_FUSE=0 CBMC_CUDA_SPREAD=1 CBMC_CUDA_BARRIER=generation CBMC_CUDA_DELIVERY=scan; do
+for v in CBMC_CUDA_EARLY_SOURCES=0 CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_STAGE=0 CBMC_CUDA_SHARES=even CBMC_CUDA_FUSE=0 CBMC_CUDA_SPREAD=1 CBMC_CUDA_BARRIER=generation CBMC_CUDA_DELIVERY=scan CBMC_CUDA_DELIVERY=words; do
     step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
     row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
 done
-# Sources drawn early with a grid of more warps (the fused phase packs
-# about 1,075 warps of tasks, `cbm_phase` in `cbmc emit-cuda`, into the
-# default 132 blocks of 8 warps, 1,056, so a few tasks share warps), and
-# with launches of 4,000 steps instead of 1,000 (15 chunks, not 60).
-for v in "CBMC_CUDA_BLOCKS=136" "CBMC_CUDA_THREADS=512" "CBMC_CUDA_CHUNK=4000"; do
-    step "cerebellum 60 s, sources early, $v" env CBMC_CUDA_EARLY_SOURCES=1 $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
-    row "cerebellum 60 s, best of 3, sources early, $v" "$(bench_walls)"
+# A grid of more warps (the fused phase packs about 1,075 warps of tasks,
+# `cbm_phase` in `cbmc emit-cuda`, into the default 132 blocks of 8
+# warps, 1,056, so a few tasks share warps), launches of 4,000 steps
+# instead of 1,000 (15 chunks, not 60), and the rule in the fused phase
+# with its warps spread.
+for v in "CBMC_CUDA_BLOCKS=136" "CBMC_CUDA_CHUNK=4000" "CBMC_CUDA_RULE_FLAGS=1 CBMC_CUDA_SPREAD=1"; do
+    step "cerebellum 60 s, $v" env $v "$CBMC" bench models/cerebellum.cbm --duration 60s --backend cuda --repeat 3
+    row "cerebellum 60 s, best of 3, $v" "$(bench_walls)"
 done
 step "cerebellum 60 s, --Ofast-compile=min" env CBMC_NVRTC_OPTIONS=--Ofast-compile=min "$CBMC" run models/cerebellum.cbm --duration 60s --backend cuda -o "$RUNS/out" --no-plot
 row "cerebellum 60 s, --Ofast-compile=min" "$(wall) s wall; $(compile_line)"
 # Where the step's time goes: each phase's mean time (block 0, globaltimer).
 step "cerebellum profile" env CBMC_CUDA_PROFILE=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'
-step "cerebellum profile, sources early" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_EARLY_SOURCES=1 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
+step "cerebellum profile, sources not early" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_EARLY_SOURCES=0 "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'
 step "cerebellum profile, even shares" env CBMC_CUDA_PROFILE=1 CBMC_CUDA_SHARES=even "$CBMC" run models/cerebellum.cbm --duration 10s --backend cuda -o "$RUNS/out" --no-plot
 last | grep -A40 '^cuda profile'

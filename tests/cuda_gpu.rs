@@ -13,6 +13,8 @@ mod state;
 
 use cbmc::engine::cpu::CpuEngine;
 use cbmc::engine::cuda::driver::{self, CudaDevice};
+use cbmc::engine::cuda::tiers::Beside;
+use cbmc::engine::cuda::units::Plan;
 use cbmc::engine::cuda::{codegen, parallel_items, GpuEngine, GpuOptions};
 use cbmc::engine::{Engine, StateView};
 use cbmc::ir::{Expr, Func, Ir, PopulationKindIr, SourceIr, Stmt};
@@ -204,6 +206,53 @@ fn cerebellum_10s_matches_the_cpu_engine() {
             );
         }
     }
+}
+
+/// Tiered compilation (`engine::cuda::tiers`, the default on a host of 4
+/// cores or more): a run starts on kernels linked from units and the whole
+/// program takes over between two chunks (here at the fourth launch).
+/// Across the take-over every step's spikes, and the whole state after
+/// each chunk, equal the CPU engine's bitwise.
+#[test]
+fn the_whole_program_takes_over_between_chunks_with_the_same_results() {
+    if !gpu_required() {
+        return;
+    }
+    let mut done = 0;
+    for (name, mut ir) in models::all_models() {
+        if transcendental_at_step_time(&ir) {
+            continue;
+        }
+        ir.steps = ir.steps.min(1000);
+        let v = variant(&ir);
+        let g = codegen::generate_with(&ir, &v).expect("generate");
+        let target = driver::Target::find().expect("a GPU");
+        let units = target.compile_as(&g.source, Plan::Units(4)).expect("units");
+        let whole = target.compile_as(&g.source, Plan::Whole).expect("whole");
+        let mut dev = CudaDevice::load(target, units, g.phases.len(), parallel_items(&ir))
+            .expect("CUDA device");
+        assert!(dev.compiled.linked >= 2, "{name}: not linked from units");
+        dev.offer(Beside::after_launches(whole, 3).expect("a thread"));
+        let setup = Setup {
+            blocks: 0,
+            threads: 0,
+            persistent: true,
+            chunk: 100,
+            full_state: true,
+        };
+        let c = compare_on_with(&name, &ir, dev, &setup, &v);
+        assert!(
+            c.engine.contains("the whole program from step 300"),
+            "{name}: {}",
+            c.engine
+        );
+        eprintln!(
+            "{name}: bitwise over {} steps across the take-over",
+            c.steps
+        );
+        done += 1;
+    }
+    assert!(done >= 3, "only {done} transcendental-free models");
 }
 
 /// Runs everywhere: the bitwise GPU test above has models to work on.

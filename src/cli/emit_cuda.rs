@@ -34,16 +34,25 @@ pub fn main(args: Args) -> ExitCode {
             .map(|g| g.source)
     };
     let compiled = |arch: u32| -> Result<(), String> {
-        let k = units::from_env()?;
         // Each entry point alone, as a run compiles the one it launches
         // (one launch per phase where cooperative launches are not to be
-        // had, so from such a run's kernels); with CBMC_NVRTC_UNITS, as
-        // units (linking needs a GPU's driver).
-        for (entry, persistent) in [("cbm_run", true), ("cbm_phase_kernel", false)] {
+        // had, so from such a run's kernels); as units too where a run
+        // would compile them (linking needs a GPU's driver), and tiered
+        // both ways.
+        let (units_of, whole) = match units::from_env()? {
+            units::Plan::Whole => (None, true),
+            units::Plan::Units(k) => (Some(k), false),
+            units::Plan::Tiered(k) => (Some(k), true),
+        };
+        let entries = [("cbm_run", true), ("cbm_phase_kernel", false)];
+        for ((entry, persistent), as_units) in
+            entries.into_iter().flat_map(|e| [(e, true), (e, false)])
+        {
             let source = one_entry(&kernels(persistent)?, persistent);
-            let c = match k {
-                0 => nvrtc::compile(&source, arch, None)?,
-                k => units::compile(&source, arch, None, k)?,
+            let c = match (as_units, units_of) {
+                (true, Some(k)) => units::compile(&source, arch, None, k)?,
+                (false, _) if whole => nvrtc::compile(&source, arch, None)?,
+                _ => continue,
             };
             if c.units.is_empty() {
                 eprintln!(

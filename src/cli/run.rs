@@ -102,7 +102,7 @@ fn run(args: Args) -> Result<ExitCode, String> {
             Ok(r) => {
                 if !args.quiet {
                     eprintln!(
-                        "cuda: kernels for {} {} in {:.3} s, module loaded in {:.3} s (CUDA context created in {:.3} s)",
+                        "cuda: kernels for {} {} in {:.3} s, module loaded in {:.3} s (CUDA context created in {:.3} s){}",
                         report.arch,
                         match (report.cached, report.linked_units) {
                             (true, _) => "from the cache".to_string(),
@@ -114,7 +114,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
                         },
                         report.compile_seconds,
                         report.load_seconds,
-                        report.context_seconds
+                        report.context_seconds,
+                        match &report.beside {
+                            Some(b) => format!("; {}", b.describe()),
+                            None => String::new(),
+                        }
                     );
                 }
                 r

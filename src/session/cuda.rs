@@ -76,6 +76,7 @@ pub fn run_cuda(
         linked_units: dev.compiled.linked,
         load_seconds: dev.load_seconds,
         context_seconds: dev.context_seconds,
+        beside: None,
     };
     let gaps = net.gaps.clone();
     let delays = net.recorded_delays(ir);
@@ -90,6 +91,9 @@ pub fn run_cuda(
         synapse_bytes,
     };
     let result = drive(ir, &mut engine, rec, built, stop, progress_every, progress);
+    // (After the run's own time: a whole program still compiling beside
+    // it is waited for, so that the cache has it for the next run.)
+    report.beside = engine.device().whole_program_outcome();
     let names = engine.generated().phases.clone();
     if let Some(p) = engine.device().profile(&names) {
         eprintln!("{p}");

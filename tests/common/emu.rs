@@ -179,6 +179,8 @@ pub struct Compared {
     pub spikes: u64,
     pub state_checks: u64,
     pub values: u64,
+    /// The device's description at the end of the comparison.
+    pub engine: String,
 }
 
 use crate::state::same;
@@ -340,6 +342,7 @@ pub fn compare_on_with<D: Device>(
                 c.values += same_whole_state(&label, s, ir, &cpu, &mut gpu);
             }
             c.steps = s;
+            c.engine = gpu.describe();
             return c;
         }
         for p in 0..ir.populations.len() {
@@ -361,5 +364,6 @@ pub fn compare_on_with<D: Device>(
         }
     }
     compare_arrays(&label, &rec_cpu.arrays(), &rec_gpu.arrays());
+    c.engine = gpu.describe();
     c
 }

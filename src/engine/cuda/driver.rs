@@ -86,9 +86,91 @@ struct LoadedModule(sys::CUmodule);
 
 impl Drop for LoadedModule {
     fn drop(&mut self) {
-        // SAFETY: loaded once in `CudaDevice::new`, unloaded once here.
+        // SAFETY: loaded once in `Module::load`, unloaded once here.
         unsafe {
             let _ = result::module::unload(self.0);
+        }
+    }
+}
+
+/// A loaded module's entry point and the globals the host sets.
+struct Module {
+    _loaded: LoadedModule,
+    /// `cbm_run` when `cooperative`, else `cbm_phase_kernel`.
+    entry: sys::CUfunction,
+    table: sys::CUdeviceptr,
+    table_bytes: usize,
+    key: sys::CUdeviceptr,
+    /// `cbm_prof` of kernels built with `CBM_PROFILE` (see `profile`).
+    prof: Option<sys::CUdeviceptr>,
+    /// Their `cbm_task_prof`, and its size in bytes.
+    task_prof: Option<(sys::CUdeviceptr, usize)>,
+    /// `cbm_count` of the counter grid barrier (the default).
+    barrier_count: Option<sys::CUdeviceptr>,
+}
+
+impl Module {
+    /// Load `compiled`'s image into the current context.
+    fn load(compiled: &Compiled, cooperative: bool) -> Result<Self, String> {
+        let mut image = compiled.image.clone();
+        if !compiled.cubin && image.last() != Some(&0) {
+            image.push(0);
+        }
+        // SAFETY: a CUBIN or NUL-terminated PTX image.
+        let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }
+            .map_err(|e| err("cuModuleLoadData", e))?;
+        let loaded = LoadedModule(module);
+        let get = |n: &str| {
+            // SAFETY: `module` is loaded.
+            unsafe { result::module::get_function(module, CString::new(n).expect("no NUL")) }
+                .map_err(|e| err(&format!("cuModuleGetFunction({n})"), e))
+        };
+        let entry = get(if cooperative {
+            "cbm_run"
+        } else {
+            "cbm_phase_kernel"
+        })?;
+        let global = |n: &str| {
+            // SAFETY: `module` is loaded.
+            unsafe { result::module::get_global(module, CString::new(n).expect("no NUL")) }
+                .map_err(|e| err(&format!("cuModuleGetGlobal({n})"), e))
+        };
+        let (table, table_bytes) = global("cbm_p")?;
+        let (key, _) = global("cbm_key")?;
+        Ok(Module {
+            _loaded: loaded,
+            entry,
+            table,
+            table_bytes,
+            key,
+            prof: global("cbm_prof").ok().map(|(p, _)| p),
+            task_prof: global("cbm_task_prof").ok(),
+            // The counter barrier's count (the default; none with
+            // CBM_GENERATION_BARRIER), zeroed before each launch.
+            barrier_count: global("cbm_count").ok().map(|(p, _)| p),
+        })
+    }
+
+    /// Blocks of `threads` threads that fit a multiprocessor at once.
+    fn blocks_per_sm(&self, threads: u32) -> Result<i32, String> {
+        // SAFETY: `entry` is a loaded function.
+        unsafe {
+            result::occupancy::max_active_block_per_multiprocessor(self.entry, threads as i32, 0)
+        }
+        .map_err(|e| err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))
+    }
+
+    /// Fill the module's table of buffers and its key.
+    fn set_table(&self, table: &[u64], key: [u32; 2]) -> Result<(), String> {
+        if std::mem::size_of_val(table) > self.table_bytes {
+            return Err("internal error: the table is larger than cbm_p".into());
+        }
+        // SAFETY: module globals of the right sizes.
+        unsafe {
+            result::memcpy_htod_sync(self.table, table)
+                .map_err(|e| err("cuMemcpyHtoD(cbm_p)", e))?;
+            result::memcpy_htod_sync(self.key, &key[..])
+                .map_err(|e| err("cuMemcpyHtoD(cbm_key)", e))
         }
     }
 }
@@ -97,25 +179,24 @@ impl Drop for LoadedModule {
 pub struct CudaDevice {
     info: GpuInfo,
     // Dropped in this order, after `Drop::drop` has freed the buffers: the
-    // module, then the context.
-    _module: LoadedModule,
+    // modules, then the context.
+    module: Module,
+    /// Modules that ran before `module` took over (`tiers`), kept until
+    /// the end of the run.
+    retired: Vec<Module>,
     _context: PrimaryContext,
-    /// `cbm_run` when `cooperative`, else `cbm_phase_kernel`.
-    entry: sys::CUfunction,
-    table: sys::CUdeviceptr,
-    table_bytes: usize,
-    key: sys::CUdeviceptr,
     allocs: Vec<sys::CUdeviceptr>,
     cooperative: bool,
     blocks: u32,
     threads: u32,
     phases: u32,
-    /// `cbm_prof` of kernels built with `CBM_PROFILE` (see `profile`).
-    prof: Option<sys::CUdeviceptr>,
-    /// Their `cbm_task_prof`, and its size in bytes.
-    task_prof: Option<(sys::CUdeviceptr, usize)>,
-    /// `cbm_count` of the counter grid barrier (the default).
-    barrier_count: Option<sys::CUdeviceptr>,
+    /// The table and key last set, for a module that takes over.
+    table: Vec<u64>,
+    key: [u32; 2],
+    /// A tiered compile's whole program, compiling beside the run, and
+    /// what became of it.
+    beside: Option<super::tiers::Beside>,
+    outcome: Option<super::tiers::Outcome>,
     /// A stream that does not wait for the kernels' (the null stream), for
     /// copying a finished chunk's recordings back while the next runs.
     copies: sys::CUstream,
@@ -164,21 +245,52 @@ impl Target {
 
     /// Compile (or take from the cache) the entry point of `source` this GPU
     /// launches. NVRTC needs no CUDA context, so this may run on another
-    /// thread while the network is built.
-    /// With `CBMC_NVRTC_UNITS=k`, as `k` units side by side, linked by
-    /// `CudaDevice::load` (`super::units`).
+    /// thread while the network is built. As one program, as units linked
+    /// by `CudaDevice::load`, or tiered: units now and the whole program
+    /// beside the run (`CBMC_NVRTC_UNITS`, `super::units::Plan`).
     pub fn compile(&self, source: &str) -> Result<Compiled, String> {
+        self.compile_as(source, super::units::from_env()?)
+    }
+
+    /// `compile` as `plan` says.
+    pub fn compile_as(&self, source: &str, plan: super::units::Plan) -> Result<Compiled, String> {
+        use super::units::{self, Plan};
         let source = super::codegen::one_entry(source, self.cooperative);
         let cache = crate::engine::cache::dir();
         let arch = self.info.arch();
-        match super::units::from_env()? {
-            0 => nvrtc::compile(&source, arch, cache.as_deref()),
-            k => super::units::compile(&source, arch, cache.as_deref(), k).or_else(|e| {
+        let whole = || nvrtc::compile(&source, arch, cache.as_deref());
+        let units_or_whole = |k: usize| {
+            units::compile(&source, arch, cache.as_deref(), k).or_else(|e| {
                 eprintln!(
                     "note: the kernels as {k} units failed ({e}); compiling them as one program"
                 );
-                nvrtc::compile(&source, arch, cache.as_deref())
-            }),
+                whole()
+            })
+        };
+        match plan {
+            Plan::Whole => whole(),
+            Plan::Units(k) => units_or_whole(k),
+            // Timers must time one module over the whole run.
+            Plan::Tiered(_) if super::codegen::profiled(&source) => whole(),
+            Plan::Tiered(k) => {
+                if let Some(hit) = nvrtc::cached(&source, arch, cache.as_deref())? {
+                    return Ok(hit);
+                }
+                let Ok(beside) = super::tiers::Beside::spawn(source.clone(), arch, cache.clone())
+                else {
+                    return whole();
+                };
+                match units::compile(&source, arch, cache.as_deref(), k) {
+                    Ok(mut c) => {
+                        c.beside = Some(beside);
+                        Ok(c)
+                    }
+                    Err(e) => {
+                        eprintln!("note: the kernels as {k} units failed ({e}); waiting for them as one program");
+                        beside.wait().unwrap_or_else(whole)
+                    }
+                }
+            }
         }
     }
 }
@@ -228,65 +340,32 @@ impl CudaDevice {
                 // (A driver older than NVRTC may not link what it made.)
                 Err(e) => {
                     eprintln!("note: {e}\ncompiling the kernels as one program instead");
-                    let whole = compiled.whole.take().unwrap_or_default();
                     let seconds = compiled.seconds;
-                    compiled = nvrtc::compile(
-                        &whole,
-                        info.arch(),
-                        crate::engine::cache::dir().as_deref(),
-                    )?;
+                    let beside = compiled.beside.take().and_then(|b| b.wait());
+                    compiled = match beside {
+                        Some(whole) => whole?,
+                        None => nvrtc::compile(
+                            &compiled.whole.take().unwrap_or_default(),
+                            info.arch(),
+                            crate::engine::cache::dir().as_deref(),
+                        )?,
+                    };
                     compiled.seconds += seconds + t0.elapsed().as_secs_f64();
                 }
             }
             compiled.units.clear();
         }
         let t0 = Instant::now();
-        let mut image = compiled.image.clone();
-        if !compiled.cubin && image.last() != Some(&0) {
-            image.push(0);
-        }
-        // SAFETY: a CUBIN or NUL-terminated PTX image.
-        let module = unsafe { result::module::load_data(image.as_ptr() as *const c_void) }
-            .map_err(|e| err("cuModuleLoadData", e))?;
-        let loaded = LoadedModule(module);
-        let get = |n: &str| {
-            // SAFETY: `module` is loaded.
-            unsafe { result::module::get_function(module, CString::new(n).expect("no NUL")) }
-                .map_err(|e| err(&format!("cuModuleGetFunction({n})"), e))
-        };
-        let entry = get(if cooperative {
-            "cbm_run"
-        } else {
-            "cbm_phase_kernel"
-        })?;
-        let global = |n: &str| {
-            // SAFETY: `module` is loaded.
-            unsafe { result::module::get_global(module, CString::new(n).expect("no NUL")) }
-                .map_err(|e| err(&format!("cuModuleGetGlobal({n})"), e))
-        };
-        let (table, table_bytes) = global("cbm_p")?;
-        let (key, _) = global("cbm_key")?;
-        let prof = global("cbm_prof").ok().map(|(p, _)| p);
-        // The counter barrier's count (the default; none with
-        // CBM_GENERATION_BARRIER), zeroed before each launch.
-        let barrier_count = global("cbm_count").ok().map(|(p, _)| p);
-        let task_prof = global("cbm_task_prof").ok();
+        let module = Module::load(&compiled, cooperative)?;
         let env = |n: &str| std::env::var(n).ok().and_then(|v| v.parse::<u32>().ok());
         let mut threads = env("CBMC_CUDA_THREADS").unwrap_or(256).clamp(32, 1024) / 32 * 32;
-        let blocks_per_sm = |threads: u32| {
-            // SAFETY: `entry` is a loaded function.
-            unsafe {
-                result::occupancy::max_active_block_per_multiprocessor(entry, threads as i32, 0)
-            }
-            .map_err(|e| err("cuOccupancyMaxActiveBlocksPerMultiprocessor", e))
-        };
         // A block too large for a multiprocessor's registers (1024 threads
         // of 128 registers) cannot launch at all: halve it until one fits.
-        let mut per_sm = blocks_per_sm(threads)?;
+        let mut per_sm = module.blocks_per_sm(threads)?;
         while per_sm < 1 && threads > 32 {
             // Whole warps: the kernels take warp = thread / 32, lane = thread % 32.
             threads = (threads / 64 * 32).max(32);
-            per_sm = blocks_per_sm(threads)?;
+            per_sm = module.blocks_per_sm(threads)?;
         }
         let per_sm = per_sm.max(1) as u32;
         let resident = per_sm * info.sms.max(1) as u32;
@@ -294,27 +373,75 @@ impl CudaDevice {
         let blocks = env("CBMC_CUDA_BLOCKS").unwrap_or(wanted).clamp(1, resident);
         let copies = result::stream::create(result::stream::StreamKind::NonBlocking)
             .map_err(|e| err("cuStreamCreate", e))?;
+        let beside = compiled.beside.take();
         Ok(CudaDevice {
             copies,
             info,
-            _module: loaded,
+            module,
+            retired: vec![],
             _context: context,
-            entry,
-            table,
-            table_bytes,
-            key,
             allocs: vec![],
             cooperative,
             blocks,
             threads,
             phases: phases as u32,
-            prof,
-            task_prof,
-            barrier_count,
+            table: vec![],
+            key: [0; 2],
+            beside,
+            outcome: None,
             compiled,
             load_seconds: t0.elapsed().as_secs_f64(),
             context_seconds,
         })
+    }
+
+    /// Before a launch at step `step`: if the whole program compiling
+    /// beside the run (`tiers`) is ready, it takes over (what launched
+    /// before is done or ordered before on the same stream; the modules it
+    /// ran on stay loaded until the end). It failing, or not fitting the
+    /// run's grid, leaves the units running, with a note.
+    fn take_over_if_ready(&mut self, step: u64) {
+        let Some(ready) = self.beside.as_ref().and_then(|b| b.ready()) else {
+            return;
+        };
+        self.beside = None;
+        let outcome = match ready.and_then(|whole| self.take_over(&whole).map(|()| whole.seconds)) {
+            Ok(seconds) => super::tiers::Outcome::TookOver { step, seconds },
+            Err(e) => super::tiers::Outcome::Failed(e),
+        };
+        self.outcome = Some(outcome);
+    }
+
+    fn take_over(&mut self, whole: &Compiled) -> Result<(), String> {
+        let module = Module::load(whole, self.cooperative)?;
+        let fits = module.blocks_per_sm(self.threads)?.max(0) as u32 * self.info.sms.max(1) as u32;
+        if fits < self.blocks {
+            return Err(format!(
+                "{fits} of its blocks of {} threads fit on the device at once, the run uses {}",
+                self.threads, self.blocks
+            ));
+        }
+        module.set_table(&self.table, self.key)?;
+        let before = std::mem::replace(&mut self.module, module);
+        self.retired.push(before);
+        Ok(())
+    }
+
+    /// What became of a tiered compile's whole program (none for another
+    /// compile), waiting for it if the run ended before it was compiled.
+    pub fn whole_program_outcome(&mut self) -> Option<super::tiers::Outcome> {
+        if let Some(b) = self.beside.take() {
+            self.outcome = b.wait().map(|whole| match whole {
+                Ok(c) => super::tiers::Outcome::After { seconds: c.seconds },
+                Err(e) => super::tiers::Outcome::Failed(e),
+            });
+        }
+        self.outcome.clone()
+    }
+
+    /// From the next launch on, `whole` takes over (tests of a take-over).
+    pub fn offer(&mut self, whole: super::tiers::Beside) {
+        self.beside = Some(whole);
     }
 
     pub fn info(&self) -> &GpuInfo {
@@ -333,7 +460,7 @@ impl CudaDevice {
 
     /// `names`: the tasks of each phase.
     pub fn profile(&mut self, names: &[Vec<String>]) -> Option<String> {
-        let ptr = self.prof?;
+        let ptr = self.module.prof?;
         if !self.cooperative {
             return Some("cuda profile: only the persistent kernel is timed".into());
         }
@@ -342,7 +469,7 @@ impl CudaDevice {
         // SAFETY: `cbm_prof` holds 2 * CBM_PHASES u64s.
         unsafe { result::memcpy_dtoh_sync(&mut words[..], ptr) }.ok()?;
         let mut tasks = vec![];
-        if let Some((p, bytes)) = self.task_prof {
+        if let Some((p, bytes)) = self.module.task_prof {
             tasks = vec![0u64; bytes / 8];
             // SAFETY: `cbm_task_prof` holds `bytes` bytes.
             unsafe { result::memcpy_dtoh_sync(&mut tasks[..], p) }.ok()?;
@@ -396,7 +523,12 @@ impl Device for CudaDevice {
             } else {
                 "one launch per phase"
             }
-        )
+        ) + &match &self.outcome {
+            Some(super::tiers::Outcome::TookOver { step, .. }) => {
+                format!(", the whole program from step {step}")
+            }
+            _ => String::new(),
+        }
     }
 
     fn free_bytes(&self) -> Option<usize> {
@@ -431,27 +563,22 @@ impl Device for CudaDevice {
     }
 
     fn set_table(&mut self, table: &[u64], key: [u32; 2]) -> Result<(), String> {
-        if std::mem::size_of_val(table) > self.table_bytes {
-            return Err("internal error: the table is larger than cbm_p".into());
-        }
-        // SAFETY: module globals of the right sizes.
-        unsafe {
-            result::memcpy_htod_sync(self.table, table)
-                .map_err(|e| err("cuMemcpyHtoD(cbm_p)", e))?;
-            result::memcpy_htod_sync(self.key, &key[..])
-                .map_err(|e| err("cuMemcpyHtoD(cbm_key)", e))
-        }
+        self.module.set_table(table, key)?;
+        self.table = table.to_vec();
+        self.key = key;
+        Ok(())
     }
 
     fn launch(&mut self, s0: u64, n: u32, c0: u64) -> Result<(), String> {
         if n == 0 {
             return Ok(());
         }
+        self.take_over_if_ready(s0);
         let stream: sys::CUstream = std::ptr::null_mut();
         let grid = (self.blocks, 1, 1);
         let block = (self.threads, 1, 1);
         if self.cooperative {
-            if let Some(count) = self.barrier_count {
+            if let Some(count) = self.module.barrier_count {
                 // The count's 31 bits hold every block's arrivals at every
                 // barrier of the launch (at most a barrier per phase and step,
                 // and one after `cbm_prologue`).
@@ -480,7 +607,14 @@ impl Device for CudaDevice {
             // SAFETY: the arguments match `cbm_run(i64, int, i64)`; the grid
             // fits on the device at once (occupancy checked in `new`).
             unsafe {
-                result::launch_cooperative_kernel(self.entry, grid, block, 0, stream, &mut params)
+                result::launch_cooperative_kernel(
+                    self.module.entry,
+                    grid,
+                    block,
+                    0,
+                    stream,
+                    &mut params,
+                )
             }
             .map_err(|e| err("cuLaunchCooperativeKernel(cbm_run)", e))?;
         } else {
@@ -510,8 +644,10 @@ impl Device for CudaDevice {
                     &mut a3 as *mut i32 as *mut c_void,
                 ];
                 // SAFETY: the arguments match `cbm_phase_kernel(int, i64, i64, int)`.
-                unsafe { result::launch_kernel(self.entry, grid, block, 0, stream, &mut params) }
-                    .map_err(|e| err("cuLaunchKernel(cbm_phase_kernel)", e))?;
+                unsafe {
+                    result::launch_kernel(self.module.entry, grid, block, 0, stream, &mut params)
+                }
+                .map_err(|e| err("cuLaunchKernel(cbm_phase_kernel)", e))?;
             }
         }
         Ok(())
@@ -549,6 +685,11 @@ impl Device for CudaDevice {
 
 impl Drop for CudaDevice {
     fn drop(&mut self) {
+        // A whole program still compiling is waited for, so that the cache
+        // gets it for the next run.
+        if let Some(b) = self.beside.take() {
+            let _ = b.wait();
+        }
         // SAFETY: each pointer was allocated by this device once. The
         // module and the context go after this (field order). A chunk
         // started ahead (a run stopped early) may still be using them.

@@ -13,6 +13,7 @@ pub mod engine;
 pub mod nvrtc;
 mod schedule;
 mod source_words;
+pub mod tiers;
 pub mod units;
 
 pub use engine::{Device, GpuEngine, GpuOptions};
@@ -45,4 +46,6 @@ pub struct CompileReport {
     pub load_seconds: f64,
     /// Creating the CUDA context (before the module: once per process).
     pub context_seconds: f64,
+    /// A tiered compile's whole program: what became of it (`tiers`).
+    pub beside: Option<tiers::Outcome>,
 }

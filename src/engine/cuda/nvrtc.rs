@@ -77,6 +77,9 @@ pub struct Compiled {
     /// With `units`: the source, to compile as one program should the
     /// driver fail to link them.
     pub whole: Option<String>,
+    /// With `units` of a tiered compile: the whole program, compiling
+    /// beside the run (`super::tiers`).
+    pub beside: Option<super::tiers::Beside>,
 }
 
 impl Compiled {
@@ -93,6 +96,7 @@ impl Compiled {
             store: None,
             linked: 0,
             whole: None,
+            beside: None,
         }
     }
 }
@@ -106,40 +110,19 @@ pub fn compile(
 ) -> Result<Compiled, String> {
     available()?;
     let t0 = Instant::now();
-    let (major, minor) = version()?;
-    let use_cache = cache.is_some();
+    if let Some(hit) = cached(source, arch, cache)? {
+        return Ok(hit);
+    }
+    let version = version()?;
     let extra = std::env::var(EXTRA_OPTIONS_VAR).ok();
-    let opts = options((major, minor), true, extra.as_deref());
-    let key = crate::engine::cache::hash128(&[
-        source.as_bytes(),
-        opts.join(" ").as_bytes(),
-        format!("nvrtc {major}.{minor} sm_{arch}").as_bytes(),
-    ]);
-    let dir = cache.map(|d| d.to_path_buf());
-    if use_cache {
-        if let Some(d) = &dir {
-            for (ext, cubin) in [("cubin", true), ("ptx", false)] {
-                if let Some(image) =
-                    crate::engine::cache::read_intact(&d.join(format!("{key}.{ext}")))
-                {
-                    if !image.is_empty() {
-                        let seconds = t0.elapsed().as_secs_f64();
-                        return Ok(Compiled::image(image, cubin, true, seconds, arch));
-                    }
-                }
-            }
+    let (cubin, image) = compile_for(source, version, extra.as_deref(), arch)?;
+    if let Some(d) = cache {
+        let ext = if cubin { "cubin" } else { "ptx" };
+        if std::fs::create_dir_all(d).is_ok() {
+            let key = cache_key(source, arch)?;
+            crate::engine::cache::store(&image, &d.join(format!("{key}.{ext}")));
         }
     }
-    let compiled = compile_for(source, (major, minor), extra.as_deref(), arch)?;
-    if use_cache {
-        if let Some(d) = &dir {
-            let ext = if compiled.0 { "cubin" } else { "ptx" };
-            if std::fs::create_dir_all(d).is_ok() {
-                crate::engine::cache::store(&compiled.1, &d.join(format!("{key}.{ext}")));
-            }
-        }
-    }
-    let (cubin, image) = compiled;
     Ok(Compiled::image(
         image,
         cubin,
@@ -147,6 +130,42 @@ pub fn compile(
         t0.elapsed().as_secs_f64(),
         arch,
     ))
+}
+
+/// The image `compile` would make of `source`, if the cache in `cache`
+/// holds it (intact).
+pub fn cached(
+    source: &str,
+    arch: u32,
+    cache: Option<&std::path::Path>,
+) -> Result<Option<Compiled>, String> {
+    let Some(d) = cache else {
+        return Ok(None);
+    };
+    let t0 = Instant::now();
+    let key = cache_key(source, arch)?;
+    for (ext, cubin) in [("cubin", true), ("ptx", false)] {
+        if let Some(image) = crate::engine::cache::read_intact(&d.join(format!("{key}.{ext}"))) {
+            if !image.is_empty() {
+                let seconds = t0.elapsed().as_secs_f64();
+                return Ok(Some(Compiled::image(image, cubin, true, seconds, arch)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The cache's key for `source` compiled as one program for `sm_<arch>`:
+/// the source, the options and NVRTC's version.
+fn cache_key(source: &str, arch: u32) -> Result<String, String> {
+    let (major, minor) = version()?;
+    let extra = std::env::var(EXTRA_OPTIONS_VAR).ok();
+    let opts = options((major, minor), true, extra.as_deref());
+    Ok(crate::engine::cache::hash128(&[
+        source.as_bytes(),
+        opts.join(" ").as_bytes(),
+        format!("nvrtc {major}.{minor} sm_{arch}").as_bytes(),
+    ]))
 }
 
 /// Compile for `sm_<arch>`. An NVRTC that refuses `-split-compile` is asked

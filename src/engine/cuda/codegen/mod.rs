@@ -322,6 +322,15 @@ pub fn one_entry(source: &str, persistent: bool) -> String {
     format!("#define {only} 1\n{source}")
 }
 
+/// Whether `source` has the profiling timers (`Variant::profile`; its
+/// `#define`s come first, see `Variant::apply`).
+pub fn profiled(source: &str) -> bool {
+    source
+        .lines()
+        .take_while(|l| l.starts_with("#define "))
+        .any(|l| l == "#define CBM_PROFILE 1")
+}
+
 /// The statements' `Deposit`s in program order: pulse steps of each.
 fn deposits(stmts: &[Stmt], out: &mut Vec<u32>) {
     for s in stmts {
