@@ -331,11 +331,11 @@ fn the_fused_step_is_the_default_for_few_flagged_targets() {
     // What a run on a GPU would build with the environment silent, and
     // without cooperative launches (no waits): the usual step.
     let silent = |_: &str| None;
-    // The fused step draws its sources a step early.
+    // The fused step draws its sources a step early, its warps spread.
     let v = codegen::Variant::from_vars(silent, codegen::fuse_pays(&small)).expect("variant");
-    assert!(v.fuse && v.early_sources);
+    assert!(v.fuse && v.early_sources && v.spread);
     let usual = codegen::Variant::from_vars(silent, false).expect("variant");
-    assert!(!usual.fuse && !usual.early_sources);
+    assert!(!usual.fuse && !usual.early_sources && !usual.spread);
 }
 
 /// A pulse's length does not grow the kernel: long pulses add into the ring
