@@ -188,6 +188,9 @@ pub struct CudaDevice {
     allocs: Vec<sys::CUdeviceptr>,
     cooperative: bool,
     blocks: u32,
+    /// The blocks the run would have if they all fitted at once (the
+    /// kernels take any grid: a module that takes over sizes it anew).
+    wanted_blocks: u32,
     threads: u32,
     phases: u32,
     /// The table and key last set, for a module that takes over.
@@ -370,7 +373,8 @@ impl CudaDevice {
         let per_sm = per_sm.max(1) as u32;
         let resident = per_sm * info.sms.max(1) as u32;
         let wanted = (items.div_ceil(threads as usize) as u32).max(info.sms.max(1) as u32);
-        let blocks = env("CBMC_CUDA_BLOCKS").unwrap_or(wanted).clamp(1, resident);
+        let wanted = env("CBMC_CUDA_BLOCKS").unwrap_or(wanted);
+        let blocks = wanted.clamp(1, resident);
         let copies = result::stream::create(result::stream::StreamKind::NonBlocking)
             .map_err(|e| err("cuStreamCreate", e))?;
         let beside = compiled.beside.take();
@@ -383,6 +387,7 @@ impl CudaDevice {
             allocs: vec![],
             cooperative,
             blocks,
+            wanted_blocks: wanted,
             threads,
             phases: phases as u32,
             table: vec![],
@@ -412,18 +417,23 @@ impl CudaDevice {
         self.outcome = Some(outcome);
     }
 
+    /// `whole` loaded and launched from now on, on as many blocks as the
+    /// run wants and it fits at once (the units' kernels use more
+    /// registers: CUBA's fit 264 blocks, the whole program's 396).
     fn take_over(&mut self, whole: &Compiled) -> Result<(), String> {
         let module = Module::load(whole, self.cooperative)?;
-        let fits = module.blocks_per_sm(self.threads)?.max(0) as u32 * self.info.sms.max(1) as u32;
-        if fits < self.blocks {
+        let per_sm = module.blocks_per_sm(self.threads)?;
+        if per_sm < 1 {
             return Err(format!(
-                "{fits} of its blocks of {} threads fit on the device at once, the run uses {}",
-                self.threads, self.blocks
+                "a block of {} threads does not fit a multiprocessor",
+                self.threads
             ));
         }
         module.set_table(&self.table, self.key)?;
         let before = std::mem::replace(&mut self.module, module);
         self.retired.push(before);
+        let resident = per_sm as u32 * self.info.sms.max(1) as u32;
+        self.blocks = self.wanted_blocks.clamp(1, resident);
         Ok(())
     }
 
