@@ -97,6 +97,17 @@ fn transcendental_at_step_time(ir: &Ir) -> bool {
     })
 }
 
+/// Chunks of 100 steps, the whole state compared after each.
+fn chunks_of_100_whole_state() -> Setup {
+    Setup {
+        blocks: 0,
+        threads: 0,
+        persistent: true,
+        chunk: 100,
+        full_state: true,
+    }
+}
+
 #[test]
 fn models_without_transcendentals_agree_bitwise_on_the_gpu() {
     if !gpu_required() {
@@ -108,13 +119,7 @@ fn models_without_transcendentals_agree_bitwise_on_the_gpu() {
             continue;
         }
         ir.steps = ir.steps.min(2000);
-        let setup = Setup {
-            blocks: 0,
-            threads: 0,
-            persistent: true,
-            chunk: 100,
-            full_state: true,
-        };
+        let setup = chunks_of_100_whole_state();
         let v = variant(&ir);
         let c = compare_on_with(&name, &ir, device(&ir, &v), &setup, &v);
         eprintln!(
@@ -234,13 +239,7 @@ fn the_whole_program_takes_over_between_chunks_with_the_same_results() {
             .expect("CUDA device");
         assert!(dev.compiled.linked >= 2, "{name}: not linked from units");
         dev.offer(Beside::after_launches(whole, 3).expect("a thread"));
-        let setup = Setup {
-            blocks: 0,
-            threads: 0,
-            persistent: true,
-            chunk: 100,
-            full_state: true,
-        };
+        let setup = chunks_of_100_whole_state();
         let c = compare_on_with(&name, &ir, dev, &setup, &v);
         assert!(
             c.engine.contains("the whole program from step 300"),
