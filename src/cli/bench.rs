@@ -124,15 +124,12 @@ pub fn main(args: Args) -> ExitCode {
     if let Some(first) = compiles.first() {
         let later = compiles[1..].iter().map(|c| c.compile_seconds);
         println!(
-            "cuda kernels for {}: {} in {:.3} s the first time (module load {:.3} s){}",
+            "cuda kernels for {}: {} in {:.3} s the first time (module load {:.3} s{}){}",
             first.arch,
-            if first.cached {
-                "from the cache"
-            } else {
-                "compiled"
-            },
+            first.how(),
             first.compile_seconds,
             first.load_seconds,
+            first.beside_note(),
             match later.reduce(f64::max) {
                 Some(most) => format!("; at most {most:.3} s in the later runs"),
                 None => String::new(),

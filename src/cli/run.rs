@@ -104,21 +104,11 @@ fn run(args: Args) -> Result<ExitCode, String> {
                     eprintln!(
                         "cuda: kernels for {} {} in {:.3} s, module loaded in {:.3} s (CUDA context created in {:.3} s){}",
                         report.arch,
-                        match (report.cached, report.linked_units) {
-                            (true, _) => "from the cache".to_string(),
-                            (false, 0) => "compiled".to_string(),
-                            (false, n) => format!(
-                                "compiled as {} task units and a main unit, linked,",
-                                n - 1
-                            ),
-                        },
+                        report.how(),
                         report.compile_seconds,
                         report.load_seconds,
                         report.context_seconds,
-                        match &report.beside {
-                            Some(b) => format!("; {}", b.describe()),
-                            None => String::new(),
-                        }
+                        report.beside_note()
                     );
                 }
                 r

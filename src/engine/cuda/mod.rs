@@ -49,3 +49,51 @@ pub struct CompileReport {
     /// A tiered compile's whole program: what became of it (`tiers`).
     pub beside: Option<tiers::Outcome>,
 }
+
+impl CompileReport {
+    /// How the kernels were had: "from the cache", "compiled", or
+    /// "compiled as N task units and a main unit, linked,".
+    pub fn how(&self) -> String {
+        match (self.cached, self.linked_units) {
+            (true, _) => "from the cache".to_string(),
+            (false, 0) => "compiled".to_string(),
+            (false, n) => format!("compiled as {} task units and a main unit, linked,", n - 1),
+        }
+    }
+
+    /// What became of a tiered compile's whole program, as "; ..." (empty
+    /// for another compile).
+    pub fn beside_note(&self) -> String {
+        self.beside
+            .as_ref()
+            .map_or(String::new(), |b| format!("; {}", b.describe()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_run_says_how_its_kernels_were_had() {
+        let mut r = CompileReport::default();
+        assert_eq!(
+            (r.how().as_str(), r.beside_note()),
+            ("compiled", String::new())
+        );
+        r.linked_units = 9;
+        r.beside = Some(tiers::Outcome::TookOver {
+            step: 46000,
+            seconds: 1.027,
+        });
+        assert_eq!(r.how(), "compiled as 8 task units and a main unit, linked,");
+        assert_eq!(
+            r.beside_note(),
+            "; the whole program, compiled beside the run in 1.027 s, took over at step 46000"
+        );
+        r.beside = Some(tiers::Outcome::After { seconds: 0.9 });
+        assert!(r.beside_note().ends_with("is cached for the next run"));
+        r.cached = true;
+        assert_eq!(r.how(), "from the cache");
+    }
+}
