@@ -182,9 +182,18 @@ impl Checker {
                 };
                 typed(TKind::Unary(*op, Box::new(x)), ty, e.span)
             }
-            ExprKind::Binary(op, a, b) => {
-                let a = self.expr(a, scope);
-                let b = self.expr(b, scope);
+            ExprKind::Binary(op, a_ast, b_ast) => {
+                let a = self.expr(a_ast, scope);
+                let b = self.expr(b_ast, scope);
+                if !matches!(op, BinOp::Mul | BinOp::Div | BinOp::Pow) {
+                    for (ast, typed) in [(a_ast, &a), (b_ast, &b)] {
+                        // (One-letter units are warned of where read.)
+                        if let Some(name) = bare_unit(ast, typed).filter(|n| n.chars().count() > 1)
+                        {
+                            self.emit(unit_read_as_a_value(name, ast.span, scope));
+                        }
+                    }
+                }
                 let ty = self.binary_ty(*op, &a, &b, e.span);
                 typed(TKind::Binary(*op, Box::new(a), Box::new(b)), ty, e.span)
             }
@@ -322,6 +331,11 @@ impl Checker {
                 return typed(TKind::Const(std::f64::consts::PI), Ty::Num(Dim::NONE), span);
             }
             if let Some(u) = units::lookup(name) {
+                // A one-letter unit (`C`, `m`, `V`) read bare is most often
+                // a variable not declared, or spelt in another case.
+                if name.chars().count() == 1 {
+                    self.emit(unit_read_as_a_value(name, span, scope));
+                }
                 return typed(TKind::Const(u.scale), Ty::Num(u.dim), span);
             }
             let mut d = Diagnostic::error("cbm::E003", span, format!("undefined name `{name}`"))
@@ -958,6 +972,55 @@ pub fn eval(e: &TExpr, env: &dyn Fn(Ref) -> Option<f64>) -> Option<f64> {
 fn short(d: Dim) -> String {
     let s = d.describe();
     s.split(" (").next().unwrap_or(&s).to_string()
+}
+
+/// The name of a unit that `ast` reads as a bare constant (`typed`), as in
+/// `0 mV - V` where no variable `V` is in scope.
+fn bare_unit<'e>(ast: &'e Expr, typed: &TExpr) -> Option<&'e str> {
+    let ExprKind::Path(p) = &ast.kind else {
+        return None;
+    };
+    let [part] = p.parts.as_slice() else {
+        return None;
+    };
+    let name = part.name.as_str();
+    (matches!(typed.kind, TKind::Const(_)) && units::lookup(name).is_some()).then_some(name)
+}
+
+/// W121: a unit name read as a value where a variable was almost
+/// certainly meant: one beside other values (added, subtracted or
+/// compared; a unit multiplies or divides: `5 * mV`, `x / ms`), or a
+/// one-letter unit anywhere: a synapse's `E - V` for the target's
+/// `post.V`, `V` for a cell's `v`, `/ C` with no `C` declared.
+fn unit_read_as_a_value(name: &str, span: Span, scope: &Scope) -> Diagnostic {
+    let d = Diagnostic::warning(
+        "cbm::W121",
+        span,
+        format!("`{name}` here is the unit {name}, a constant, not a variable"),
+    )
+    .label(format!("the unit {name}"));
+    let has = |cell: &Option<Option<CellScope>>| {
+        cell.as_ref().and_then(Option::as_ref).is_some_and(|c| {
+            [c.params, c.state, c.inputs]
+                .iter()
+                .any(|vars| vars.iter().any(|v| v.name == name))
+        })
+    };
+    let same_but_case = scope
+        .all_names()
+        .into_iter()
+        .find(|n| n.eq_ignore_ascii_case(name));
+    if has(&scope.post) {
+        d.help(format!("the target cell's `{name}` is `post.{name}`"))
+    } else if has(&scope.pre) {
+        d.help(format!("the source cell's `{name}` is `pre.{name}`"))
+    } else if let Some(n) = same_but_case {
+        d.help(format!("did you mean `{n}`? (names are case-sensitive)"))
+    } else {
+        d.help(format!(
+            "declare `{name}` if a variable is meant; for the unit itself write `1 {name}`"
+        ))
+    }
 }
 
 pub fn unknown_unit(name: &str, span: Span) -> Diagnostic {

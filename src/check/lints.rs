@@ -30,6 +30,7 @@ pub const WARNING_CODES: &[&str] = &[
     "cbm::W118",
     "cbm::W119",
     "cbm::W120",
+    "cbm::W121",
 ];
 
 pub fn run(c: &mut Checker, items: &[Item], m: &Model) {
