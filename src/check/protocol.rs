@@ -69,6 +69,8 @@ impl Checker {
                                 "signals are `name = window(start, end)`, optionally `probe = off`",
                             ),
                         );
+                        // (Defined all the same: see below.)
+                        windows.push((name.to_string(), 0.0, 0.0, false, s.name.span));
                         continue;
                     }
                     let mut start = None;
@@ -78,6 +80,7 @@ impl Checker {
                         let key = a.name.as_ref().map(|n| n.name.as_str()).unwrap_or(match i {
                             0 => "start",
                             1 => "end",
+                            2 => "probe",
                             _ => "?",
                         });
                         match key {
@@ -97,10 +100,21 @@ impl Checker {
                                     }
                                 }
                             }
-                            "probe" => {
-                                silenced = matches!(&a.value.kind, ExprKind::Path(p) if p.to_string() == "off")
-                                    || matches!(a.value.kind, ExprKind::Bool(false))
-                            }
+                            "probe" => match &a.value.kind {
+                                ExprKind::Path(p) if p.to_string() == "off" => silenced = true,
+                                ExprKind::Bool(false) => silenced = true,
+                                ExprKind::Path(p) if p.to_string() == "on" => silenced = false,
+                                ExprKind::Bool(true) => silenced = false,
+                                _ => self.emit(
+                                    Diagnostic::error(
+                                        "cbm::E027",
+                                        a.value.span,
+                                        "`probe` is on or off (or true or false)",
+                                    )
+                                    .label("not on or off")
+                                    .help("`probe = off` silences the window in probe trials; `on`, the default, keeps it"),
+                                ),
+                            },
                             other => self.emit(unknown_setting(
                                 other,
                                 a.value.span,
@@ -121,7 +135,9 @@ impl Checker {
                             )
                             .label("empty window"),
                         ),
-                        _ => {}
+                        // An error is out; the signal is still defined, so
+                        // that its uses are not reported as undefined too.
+                        _ => windows.push((name.to_string(), 0.0, 0.0, silenced, s.name.span)),
                     }
                 }
             }
