@@ -1012,3 +1012,40 @@ record o = spike_counts(Out, bin = 10 ms)
         .iter()
         .any(|f| f.spec.stem == "weights_trials_w"));
 }
+
+/// Snapshots as far apart as the trials (`every` = the trial's length) are
+/// taken in each trial's first step: trial k's end is the snapshot of the
+/// next trial's first step, not the one of its own first step (which
+/// showed each trial the weights of the trial before: a new-user trial).
+#[test]
+fn weights_by_trial_with_a_snapshot_a_trial_take_the_next_trials_first() {
+    let d = temp_dir("plot_weights_every_trial_model");
+    let model = d.join("grow.cbm");
+    std::fs::write(
+        &model,
+        r#"
+simulation { dt = 1 ms  duration = 1 s }
+protocol p { trial = 100 ms; probe_every = 3; cs = window(10 ms, 50 ms) }
+neuron C { state { V = 0 mV } inputs { I: mV } update { V += I } }
+synapse Grow { state { w = 1 } on_pre { target += w * 1 mV; w += 0.1 } }
+population In[1] = spike_times(times = [20 ms, 120 ms, 220 ms, 320 ms, 420 ms, 520 ms, 620 ms, 720 ms, 820 ms, 920 ms])
+population Out[2] = C()
+projection g: In -> Out.I { synapse = Grow(); connect = all_to_all() }
+record w = weights(g.w, every = 100 ms)
+record o = spike_counts(Out, bin = 10 ms)
+"#,
+    )
+    .unwrap();
+    let npz = run_to_npz(&model, "plot_weights_every_trial", &[]);
+    let data = analysis::data::load(&npz).expect("load");
+    let by_trial = figures::weights_by_trial(&data, 0).expect("by trial");
+    // The last trial has no snapshot after it.
+    assert_eq!(by_trial.len(), 9);
+    for &(trial, _, mean) in &by_trial {
+        // One spike a trial, each adding 0.1.
+        assert!(
+            (mean - (1.0 + 0.1 * trial as f64)).abs() < 1e-9,
+            "trial {trial}: {mean}"
+        );
+    }
+}

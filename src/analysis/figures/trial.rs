@@ -119,21 +119,31 @@ pub fn trial_rate(d: &RunData, src: SpikeSrc, p: &SignalMeta) -> Option<TrialRat
     })
 }
 
-/// The mean of weights recorder `idx`'s last snapshot in each complete
-/// trial: (trial number from 1, whether it is a probe, the mean in SI
-/// units), for the trials that have a snapshot. Placed by whole steps.
+/// The mean of weights recorder `idx`'s snapshot at the end of each
+/// complete trial (below): (trial number from 1, whether it is a probe,
+/// the mean in SI units), for the trials that have one. Placed by whole
+/// steps.
 pub fn weights_by_trial(d: &RunData, idx: usize) -> Option<Vec<(usize, bool, f64)>> {
     let p = protocol(d)?;
     let (n, is_probe) = trials(d, p);
     let dt = if d.meta.dt > 0.0 { d.meta.dt } else { 1e-3 };
     let per = whole(p.trial, dt)?;
     let w = d.weights.get(idx)?;
+    // A snapshot labelled with step s holds the state at the end of step s.
+    // Trial k's end is its last snapshot in the second half of the trial;
+    // failing that (snapshots as far apart as trials, or farther), the one
+    // of the next trial's first step, one step after its end.
+    let steps: Vec<usize> =
+        w.t.iter()
+            .map(|&t| (t / dt).round().max(0.0) as usize)
+            .collect();
     let mut last: Vec<Option<usize>> = vec![None; n];
-    for (i, &t) in w.t.iter().enumerate() {
-        let k = (t / dt).round().max(0.0) as usize / per;
-        if k < n {
-            last[k] = Some(i);
-        }
+    for (k, end) in last.iter_mut().enumerate() {
+        let (start, stop) = (k * per, (k + 1) * per);
+        let within = steps
+            .iter()
+            .rposition(|&s| s >= start + per / 2 && s < stop);
+        *end = within.or_else(|| steps.iter().position(|&s| s == stop));
     }
     let out: Vec<(usize, bool, f64)> = last
         .iter()
