@@ -52,16 +52,17 @@ impl Checker {
                 "seed" => {
                     if self.expect_dim(&e, Dim::NONE, "the seed", &scope) {
                         match const_value(&e) {
-                            // Every whole number up to 2^53 is exact in a
-                            // double; above it, two seeds could be one.
-                            Some(v) if (0.0..=MAX_SEED).contains(&v) && v.fract() == 0.0 => {
+                            // Every whole number below 2^53 is exact in a
+                            // double; from it on, two seeds could be one
+                            // (2^53 + 1 is read as 2^53).
+                            Some(v) if (0.0..MAX_SEED).contains(&v) && v.fract() == 0.0 => {
                                 m.seed = v as u64
                             }
                             _ => self.emit(
                                 Diagnostic::error(
                                     "cbm::E020",
                                     e.span,
-                                    "the seed must be a whole number from 0 to 2^53 (9007199254740992)",
+                                    "the seed must be a whole number from 0 to 2^53 - 1 (9007199254740991)",
                                 )
                                 .label("here"),
                             ),
@@ -120,6 +121,6 @@ impl Checker {
     }
 }
 
-/// The largest seed: 2^53, below which every whole number is exact in a
+/// 2^53: every whole number below it, and so every seed, is exact in a
 /// double (the language's numbers).
 pub(super) const MAX_SEED: f64 = 9_007_199_254_740_992.0;
