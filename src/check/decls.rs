@@ -98,7 +98,12 @@ impl Checker {
                     Dim::NONE
                 }
             };
-            let broken = value_failed || (d.unit.is_some() && unit.is_none());
+            // A value with an error in it (`V = EL`, no `EL`) gives no
+            // dimension: without a unit, the variable's uses would be
+            // reported too, as of the wrong dimension.
+            let value_broken =
+                unit.is_none() && matches!(&init, Some(Init::Expr(e)) if e.ty == Ty::Error);
+            let broken = value_failed || value_broken || (d.unit.is_some() && unit.is_none());
             out.push(Var {
                 name: d.name.name.clone(),
                 dim,

@@ -86,7 +86,10 @@ impl Checker {
                         continue;
                     }
                     let want = state[var].dim / Dim::TIME;
-                    self.expect_dim(&rhs, want, &format!("d{}/dt", o.var.name), &scope);
+                    // (A variable whose dimension is unknown was reported.)
+                    if !state[var].broken {
+                        self.expect_dim(&rhs, want, &format!("d{}/dt", o.var.name), &scope);
+                    }
                     let method = match o.method.as_ref().map(|m| m.name.as_str()) {
                         None | Some("euler") => Method::Euler,
                         Some("exact") => Method::Exact,
