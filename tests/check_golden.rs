@@ -40,7 +40,8 @@ enum Bug {
 /// blessed.
 const KNOWN_CHECKER_BUGS: &[(&str, Bug, &str)] = &[];
 
-/// Help texts the checker should give: (model, code, text the help must contain).
+/// Help texts the checker should give: (model, code, text the help, or
+/// else the message, must contain).
 const HINTS: &[(&str, &str, &str)] = &[
     ("original_tau_theta_without_unit", "cbm::E011", "200 ms"),
     ("original_tau_theta_declared_bare", "cbm::E012", "200 ms"),
@@ -70,6 +71,15 @@ const HINTS: &[(&str, &str, &str)] = &[
         "cbm::E011",
         "`tau_syn` is declared as voltage",
     ),
+    ("unit_for_post_variable", "cbm::W121", "`post.V`"),
+    ("unit_for_undeclared_parameter", "cbm::W121", "declare `C`"),
+    ("window_probe_not_on_or_off", "cbm::E027", "on or off"),
+    (
+        "bernoulli_p_above_one",
+        "cbm::E022",
+        "the probability of a spike in each step",
+    ),
+    ("connection_probability_above_one", "cbm::E020", "is 1.2"),
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).
@@ -384,7 +394,7 @@ fn hints_name_the_fix() {
             .diagnostics
             .iter()
             .filter(|d| d.code == *code)
-            .map(|d| d.help.clone().unwrap_or_default())
+            .map(|d| format!("{} | {}", d.help.clone().unwrap_or_default(), d.message))
             .collect();
         let ok = helps.iter().any(|h| h.contains(text));
         let known = KNOWN_HINT_BUGS.iter().find(|(n, _)| n == name);

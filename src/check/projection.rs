@@ -5,7 +5,7 @@ use super::expr::{self, const_value, CellScope, Scope};
 use super::model::*;
 use super::network::{cell_scope, ArgVar};
 use super::stmt::Writes;
-use super::units::Dim;
+use super::units::{self, Dim};
 use super::{unknown_setting, Checker};
 use crate::diagnostics::Diagnostic;
 use crate::syntax::ast::{self, Expr, ExprKind, Item, Setting, Span};
@@ -856,14 +856,32 @@ impl Checker {
                         p: v,
                         allow_self: flag(self, "allow_self", !same),
                     },
-                    _ => {
+                    Some(v) => {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E020",
+                                p.span,
+                                format!(
+                                    "the connection probability is {}, outside [0, 1]",
+                                    units::trim_float(v)
+                                ),
+                            )
+                            .label(if v > 1.0 {
+                                "above 1"
+                            } else {
+                                "negative"
+                            }),
+                        );
+                        return None;
+                    }
+                    None => {
                         self.emit(
                             Diagnostic::error(
                                 "cbm::E020",
                                 p.span,
                                 "a probability must be a constant in [0, 1]",
                             )
-                            .label("out of range")
+                            .label("not a constant")
                             .help("or an expression of each pair's cells, e.g. `p = exp(-abs(pre.x - post.x) / 100 um)`"),
                         );
                         return None;

@@ -129,6 +129,7 @@ impl Checker {
                         return None;
                     }
                 };
+                let given_as_rate = arg("rate", usize::MAX).is_some();
                 if let Some((v, span)) = match &p {
                     Init::Expr(e) => const_value(e).map(|v| (v, e.span)),
                     _ => None,
@@ -142,9 +143,13 @@ impl Checker {
                                 units::trim_float(v)
                             ),
                         );
-                        self.emit(if v > 1.0 {
+                        self.emit(if v > 1.0 && given_as_rate {
                             d.label("rate x dt > 1")
                                 .help("a Bernoulli source fires at most once per step: lower the rate or use a smaller dt")
+                        } else if v > 1.0 {
+                            d.label("a probability above 1").help(
+                                "`p` is the probability of a spike in each step, from 0 to 1",
+                            )
                         } else {
                             d.label("negative")
                         });
