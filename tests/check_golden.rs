@@ -80,6 +80,19 @@ const HINTS: &[(&str, &str, &str)] = &[
         "the probability of a spike in each step",
     ),
     ("connection_probability_above_one", "cbm::E020", "is 1.2"),
+    (
+        "misspelt_names_get_suggestions",
+        "cbm::E003",
+        "did you mean `V`?",
+    ),
+    ("misspelt_names_get_suggestions", "cbm::E003", "`post.V`"),
+    ("misspelt_names_get_suggestions", "cbm::E003", "`cf_pkj`"),
+    (
+        "misspelt_names_get_suggestions",
+        "cbm::E031",
+        "did you mean `V`?",
+    ),
+    ("misspelt_names_get_suggestions", "cbm::E031", "`A.V`"),
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).

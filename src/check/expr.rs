@@ -421,14 +421,20 @@ impl Checker {
             } else {
                 "its cell type"
             };
-            self.emit(
-                Diagnostic::error(
-                    "cbm::E003",
-                    field.span,
-                    format!("`{}` has no variable `{}`", first.name, field.name),
-                )
-                .label(format!("not in {what}")),
-            );
+            let mut d = Diagnostic::error(
+                "cbm::E003",
+                field.span,
+                format!("`{}` has no variable `{}`", first.name, field.name),
+            )
+            .label(format!("not in {what}"));
+            let names: Vec<String> = [cell.state, cell.inputs, cell.params]
+                .iter()
+                .flat_map(|vars| vars.iter().map(|v| v.name.clone()))
+                .collect();
+            if let Some(s) = closest(&field.name, &names) {
+                d = d.help(format!("did you mean `{}.{s}`?", first.name));
+            }
+            self.emit(d);
             return error(span);
         }
         self.emit(

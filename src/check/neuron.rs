@@ -188,14 +188,19 @@ impl Checker {
             for h in &r.holding {
                 match state.iter().position(|v| v.name == h.name) {
                     Some(i) => held.push(i),
-                    None => self.emit(
-                        Diagnostic::error(
+                    None => {
+                        let names: Vec<String> = state.iter().map(|v| v.name.clone()).collect();
+                        let mut d = Diagnostic::error(
                             "cbm::E031",
                             h.span,
                             format!("`{}` is not a state variable, so it cannot be held", h.name),
                         )
-                        .label("not in state"),
-                    ),
+                        .label("not in state");
+                        if let Some(s) = super::expr::closest(&h.name, &names) {
+                            d = d.help(format!("did you mean `{s}`?"));
+                        }
+                        self.emit(d)
+                    }
                 }
             }
             Some(Refractory { period: e, held })

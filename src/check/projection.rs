@@ -208,7 +208,20 @@ impl Checker {
                             Some(i) if all[i].name.name == p.name.name => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("projection `{name}` cannot be its own teacher")).label("itself").help("the teacher is another projection onto the same cells, e.g. CF -> PKJ for PF -> PKJ")),
                             Some(i) if all[i].target.name == p.target.name => teacher = Some(i),
                             Some(i) => self.emit(Diagnostic::error("cbm::E033", s.value.span, format!("teacher `{name}` targets `{}`, not `{}`", all[i].target.name, p.target.name)).label("different target population").help("a teacher projection must reach the same cells, e.g. CF -> PKJ for PF -> PKJ")),
-                            None => self.emit(Diagnostic::error("cbm::E003", s.value.span, format!("unknown projection `{name}`")).label("not a projection")),
+                            None => {
+                                let names: Vec<String> =
+                                    all.iter().map(|q| q.name.name.clone()).collect();
+                                let mut d = Diagnostic::error(
+                                    "cbm::E003",
+                                    s.value.span,
+                                    format!("unknown projection `{name}`"),
+                                )
+                                .label("not a projection");
+                                if let Some(s) = expr::closest(name, &names) {
+                                    d = d.help(format!("did you mean `{s}`?"));
+                                }
+                                self.emit(d)
+                            }
                         }
                     }
                     _ => self.emit(

@@ -193,10 +193,15 @@ impl Checker {
             } else if scope.locals.iter().any(|l| l.0 == n) {
                 ("a `let` value cannot be changed", "use a state variable")
             } else {
+                let state: Vec<String> = scope.state.iter().map(|v| v.name.clone()).collect();
+                let help = match super::expr::closest(&name, &state) {
+                    Some(s) => format!("did you mean `{s}`? (or declare `{name}` under `state`)"),
+                    None => "declare it under `state`".to_string(),
+                };
                 self.emit(
                     Diagnostic::error("cbm::E003", span, format!("undefined variable `{name}`"))
                         .label("not declared")
-                        .help("declare it under `state`"),
+                        .help(help),
                 );
                 return None;
             };
