@@ -1049,3 +1049,52 @@ record o = spike_counts(Out, bin = 10 ms)
         );
     }
 }
+
+/// A `wiring` recorder writes which cells each synapse joins (and the drawn
+/// delays), for a synapse type with no state, and gets a figure of the
+/// in- and out-degrees: every target of `fixed_indegree(3)` receives 3.
+#[test]
+fn wiring_records_the_synapses_of_a_stateless_projection() {
+    let d = temp_dir("plot_wiring_model");
+    let model = d.join("static.cbm");
+    std::fs::write(
+        &model,
+        r#"
+simulation { dt = 0.1 ms  duration = 20 ms }
+neuron C { state { V = 0 mV } inputs { I: mV } update { V += I } }
+synapse Jump { parameters { J = 1 mV } on_pre { target += J } }
+population In[10] = poisson(rate = 10 Hz)
+population Out[5] = C()
+projection p: In -> Out.I {
+    synapse = Jump()
+    connect = fixed_indegree(3)
+    delay = uniform(1 ms, 5 ms)
+}
+record c = wiring(p)
+record few = wiring(p, max = 4)
+record v = trace(Out.V)
+"#,
+    )
+    .unwrap();
+    let npz = run_to_npz(&model, "plot_wiring", &[]);
+    let data = analysis::data::load(&npz).expect("load");
+    let all = &data.wirings[0];
+    assert_eq!((all.name.as_str(), all.pre.len()), ("c", 15));
+    assert_eq!(figures::degrees(&all.post, 5), vec![3; 5]);
+    assert!(all.pre.iter().all(|&i| i < 10));
+    // Drawn delays, in whole steps from 1 to 5 ms.
+    assert_eq!(all.delay.len(), 15);
+    assert!(all.delay.iter().all(|&s| {
+        let steps = s / 1e-4;
+        (steps - steps.round()).abs() < 1e-6 && (10.0..=50.0).contains(&steps.round())
+    }));
+    // `max` spreads the recorded synapses evenly through the projection.
+    let few = &data.wirings[1];
+    assert_eq!(few.pre.len(), 4);
+    for (k, (&pre, &post)) in few.pre.iter().zip(&few.post).enumerate() {
+        let at = k * 15 / 4;
+        assert_eq!((pre, post), (all.pre[at], all.post[at]));
+    }
+    let out = plot(&npz, false);
+    assert!(out.figures.iter().any(|f| f.spec.stem == "wiring_c"));
+}

@@ -83,6 +83,19 @@ pub struct RecorderMeta {
     pub cells: Option<usize>,
 }
 
+/// A `wiring` recorder: the cells each recorded synapse of a projection
+/// joins.
+pub struct Wiring {
+    pub name: String,
+    pub projection: Option<String>,
+    pub source: Option<String>,
+    pub target: Option<String>,
+    pub pre: Vec<u32>,
+    pub post: Vec<u32>,
+    /// Each synapse's delay in seconds, where drawn per synapse (else empty).
+    pub delay: Vec<f64>,
+}
+
 pub struct Counts {
     pub name: String,
     pub population: String,
@@ -152,6 +165,7 @@ pub struct RunData {
     pub traces: Vec<Trace>,
     pub weights: Vec<Weights>,
     pub rates: Vec<Rate>,
+    pub wirings: Vec<Wiring>,
     /// Cell pairs coupled by gap junctions (keys `<gap>_pairs`), if stored.
     pub gap_pairs: Vec<(u32, u32)>,
 }
@@ -348,6 +362,7 @@ pub fn load(path: &Path) -> Result<RunData, String> {
         traces: vec![],
         weights: vec![],
         rates: vec![],
+        wirings: vec![],
         gap_pairs: vec![],
     };
     let pair_keys: Vec<String> = r
@@ -509,6 +524,34 @@ fn read_recorder(r: &mut Reader, rec: &RecorderMeta, data: &mut RunData) -> Resu
                 post,
                 delay,
                 data: values,
+            });
+        }
+        "wiring" => {
+            let what = |part: &str| format!("{part} of wiring recorder `{n}`");
+            let pre: Vec<u32> = r.vec(&key(n, PRE), &what("presynaptic cells"))?;
+            let post: Vec<u32> = r.vec(&key(n, POST), &what("postsynaptic cells"))?;
+            let delay: Vec<f64> = if rec.drawn_delays && r.has(&key(n, DELAY)) {
+                r.vec(&key(n, DELAY), &what("synapse delays"))?
+            } else {
+                vec![]
+            };
+            if pre.len() != post.len() || !(delay.is_empty() || delay.len() == pre.len()) {
+                return Err(format!(
+                    "{}: wiring `{n}` has {} presynaptic cells, {} postsynaptic and {} delays",
+                    r.path.display(),
+                    pre.len(),
+                    post.len(),
+                    delay.len()
+                ));
+            }
+            data.wirings.push(Wiring {
+                name: n.into(),
+                projection: rec.projection.clone(),
+                source: rec.source.clone(),
+                target: rec.target.clone(),
+                pre,
+                post,
+                delay,
             });
         }
         "rate" => {

@@ -295,7 +295,7 @@ fn unconnected_and_unrecorded(c: &mut Checker, items: &[Item], m: &Model) {
             | RecorderKind::SpikeTimes { population, .. }
             | RecorderKind::Rate { population, .. }
             | RecorderKind::Trace { population, .. } => *population == i,
-            RecorderKind::Weights { .. } => false,
+            RecorderKind::Weights { .. } | RecorderKind::Wiring { .. } => false,
         });
         if !recorded {
             c.emit(

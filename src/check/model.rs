@@ -422,6 +422,12 @@ pub enum RecorderKind {
         population: usize,
         bin_steps: u32,
     },
+    /// Which cells a projection's synapses join (and their delays where
+    /// drawn), once: for any synapse type, with or without state.
+    Wiring {
+        projection: usize,
+        max_synapses: usize,
+    },
 }
 
 impl RecorderKind {
@@ -444,6 +450,15 @@ impl RecorderKind {
                 &["", TIMES, PRE, POST, DELAY]
             }
             RecorderKind::Weights { .. } => &["", TIMES, PRE, POST],
+            RecorderKind::Wiring { projection, .. }
+                if model
+                    .projections
+                    .get(*projection)
+                    .is_some_and(|q| q.delay_draw.is_some()) =>
+            {
+                &[PRE, POST, DELAY]
+            }
+            RecorderKind::Wiring { .. } => &[PRE, POST],
         }
     }
 }

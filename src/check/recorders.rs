@@ -99,6 +99,7 @@ impl Checker {
             "spike_times" => &["cells"],
             "trace" => &["cells", "every"],
             "weights" => &["every", "max"],
+            "wiring" => &["max"],
             _ => &[],
         };
         let settings = call.args.get(1..).unwrap_or_default();
@@ -301,7 +302,7 @@ impl Checker {
                     every_steps: every,
                 }
             }
-            "weights" => {
+            "weights" | "wiring" => {
                 let Some(pi) = m.projection_index(&parts[0].name) else {
                     if self.broken.contains(&parts[0].name) {
                         return None;
@@ -316,25 +317,57 @@ impl Checker {
                     );
                     return None;
                 };
+                let max = match named("max") {
+                    Some(e) => self.count(e, "max", 1)? as usize,
+                    // The wiring of every synapse, unless told.
+                    None if kind_name == "wiring" => usize::MAX,
+                    None => 1000,
+                };
+                if kind_name == "wiring" {
+                    if let Some(field) = parts.get(1) {
+                        self.emit(
+                            Diagnostic::error(
+                                "cbm::E026",
+                                field.span,
+                                "wiring(...) takes a projection, not a variable",
+                            )
+                            .label("a variable")
+                            .help(format!(
+                                "`wiring({0})` records the cells each synapse joins; `weights({0}.{1})` records `{1}` over time",
+                                parts[0].name, field.name
+                            )),
+                        );
+                        return None;
+                    }
+                    return Some(Recorder {
+                        name: r.name.name.clone(),
+                        kind: RecorderKind::Wiring {
+                            projection: pi,
+                            max_synapses: max,
+                        },
+                        span: r.name.span,
+                    });
+                }
                 let proj = &m.projections[pi];
                 let ty = &m.synapses[proj.synapse];
                 let var_name = parts.get(1).map(|f| f.name.as_str()).unwrap_or("w");
                 let Some(var) = ty.state.iter().position(|v| v.name == var_name) else {
-                    self.emit(
-                        Diagnostic::error(
-                            "cbm::E031",
-                            parts.last().map(|p| p.span).unwrap_or(call.span),
-                            format!("synapse `{}` has no state `{var_name}`", ty.name),
-                        )
-                        .label("unknown variable"),
-                    );
+                    let mut d = Diagnostic::error(
+                        "cbm::E031",
+                        parts.last().map(|p| p.span).unwrap_or(call.span),
+                        format!("synapse `{}` has no state `{var_name}`", ty.name),
+                    )
+                    .label("unknown variable");
+                    if ty.state.is_empty() {
+                        d = d.help(format!(
+                            "`{}` keeps no state; to record which cells its synapses join, `wiring({})`",
+                            ty.name, parts[0].name
+                        ));
+                    }
+                    self.emit(d);
                     return None;
                 };
                 let every = steps_arg(self, "every", 1)?;
-                let max = match named("max") {
-                    Some(e) => self.count(e, "max", 1)? as usize,
-                    None => 1000,
-                };
                 RecorderKind::Weights {
                     projection: pi,
                     var,
@@ -343,11 +376,20 @@ impl Checker {
                 }
             }
             other => {
-                let kinds =
-                    ["spike_counts", "spike_times", "trace", "weights", "rate"].map(String::from);
+                let kinds = [
+                    "spike_counts",
+                    "spike_times",
+                    "trace",
+                    "weights",
+                    "rate",
+                    "wiring",
+                ]
+                .map(String::from);
                 let help = match super::expr::closest(other, &kinds) {
                     Some(k) => format!("did you mean `{k}`?"),
-                    None => "recorders: spike_counts, spike_times, trace, weights, rate".into(),
+                    None => {
+                        "recorders: spike_counts, spike_times, trace, weights, rate, wiring".into()
+                    }
                 };
                 self.emit(
                     Diagnostic::error(

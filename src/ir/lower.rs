@@ -121,6 +121,13 @@ fn recorder(r: &m::Recorder, layouts: &[Layout]) -> Result<RecorderIr, String> {
                 every_steps: *every_steps,
                 max_synapses: *max_synapses,
             },
+            m::RecorderKind::Wiring {
+                projection,
+                max_synapses,
+            } => RecorderKindIr::Wiring {
+                projection: *projection,
+                max_synapses: *max_synapses,
+            },
         },
     })
 }

@@ -548,6 +548,11 @@ pub enum RecorderKindIr {
         population: usize,
         bin_steps: u32,
     },
+    /// A projection's synapses' cells (and drawn delays), written once.
+    Wiring {
+        projection: usize,
+        max_synapses: usize,
+    },
 }
 
 #[derive(Clone, Debug)]

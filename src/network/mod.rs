@@ -25,13 +25,14 @@ impl Network {
         self.projections.iter().map(|p| p.len()).sum()
     }
 
-    /// Each projection's `delay_extra` where a `weights` recorder records
-    /// the projection (empty elsewhere, and for one delay): what a
-    /// recording needs of the drawn delays.
+    /// Each projection's `delay_extra` where a `weights` or `wiring`
+    /// recorder records the projection (empty elsewhere, and for one
+    /// delay): what a recording needs of the drawn delays.
     pub fn recorded_delays(&self, ir: &Ir) -> Vec<Vec<u32>> {
+        use crate::ir::RecorderKindIr::{Weights, Wiring};
         let recorded = |q: usize| {
             ir.recorders.iter().any(|r| {
-                matches!(r.kind, crate::ir::RecorderKindIr::Weights { projection, .. } if projection == q)
+                matches!(r.kind, Weights { projection, .. } | Wiring { projection, .. } if projection == q)
             })
         };
         self.projections

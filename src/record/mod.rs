@@ -66,6 +66,15 @@ enum Buffer {
         data: Vec<f64>,
         current: u64,
     },
+    /// Which cells each (sampled) synapse joins, and its delay where drawn:
+    /// known before the run, nothing to add in its steps.
+    Wiring {
+        proj: usize,
+        ids: Vec<usize>,
+        pre: Vec<u32>,
+        post: Vec<u32>,
+        delay: Option<Vec<f64>>,
+    },
 }
 
 /// Bytes a run's recorders will hold at its end, roughly: spike counts,
@@ -106,6 +115,11 @@ pub fn recording_bytes(ir: &Ir) -> u64 {
                 let recorded = synapses[*projection].min(*max_synapses as u64);
                 steps.div_ceil((*every_steps).max(1) as u64) * (recorded + 1) * 8
             }
+            // pre and post (u32), and a delay (f64) where drawn.
+            RecorderKindIr::Wiring {
+                projection,
+                max_synapses,
+            } => synapses[*projection].min(*max_synapses as u64) * 16,
         })
         .fold(0u64, u64::saturating_add);
     let totals: u64 = ir.populations.iter().map(|p| p.size as u64 * 8).sum();
@@ -217,6 +231,20 @@ impl Recording {
                         data: vec![],
                         current: 0,
                     },
+                    RecorderKindIr::Wiring {
+                        projection,
+                        max_synapses,
+                    } => {
+                        let (pre, post) = synapses[*projection];
+                        let ids = sampled_synapses(post.len(), *max_synapses);
+                        Buffer::Wiring {
+                            proj: *projection,
+                            pre: ids.iter().map(|&k| pre[k]).collect(),
+                            post: ids.iter().map(|&k| post[k]).collect(),
+                            delay: None,
+                            ids,
+                        }
+                    }
                 };
                 (r.name.clone(), b)
             })
@@ -256,6 +284,9 @@ impl Recording {
     pub fn set_synapse_delays(&mut self, ir: &Ir, delay_extra: &[Vec<u32>]) {
         for (_, b) in self.recs.iter_mut() {
             if let Buffer::Weights {
+                proj, ids, delay, ..
+            }
+            | Buffer::Wiring {
                 proj, ids, delay, ..
             } = b
             {
@@ -453,6 +484,7 @@ impl Recording {
                         *current = 0;
                     }
                 }
+                Buffer::Wiring { .. } => {}
             }
         }
         self.steps = step + 1;
@@ -531,6 +563,15 @@ impl Recording {
                         },
                     ));
                     out.push((key(name, TIMES), NpzArray::f64_vec(t)));
+                    out.push((key(name, PRE), NpzArray::u32_vec(pre)));
+                    out.push((key(name, POST), NpzArray::u32_vec(post)));
+                    if let Some(delay) = delay {
+                        out.push((key(name, DELAY), NpzArray::f64_vec(delay)));
+                    }
+                }
+                Buffer::Wiring {
+                    pre, post, delay, ..
+                } => {
                     out.push((key(name, PRE), NpzArray::u32_vec(pre)));
                     out.push((key(name, POST), NpzArray::u32_vec(post)));
                     if let Some(delay) = delay {

@@ -99,6 +99,16 @@ pub fn recorders_meta(model: &Model) -> serde_json::Value {
                     "drawn_delays": p.is_some_and(|p| p.delay_draw.is_some()),
                 })
             }
+            RecorderKind::Wiring { projection, .. } => {
+                let p = model.projections.get(*projection);
+                serde_json::json!({
+                    "name": r.name, "kind": "wiring",
+                    "projection": p.map(|p| p.name.clone()),
+                    "source": p.and_then(|p| pop_name(p.source)),
+                    "target": p.and_then(|p| pop_name(p.target)),
+                    "drawn_delays": p.is_some_and(|p| p.delay_draw.is_some()),
+                })
+            }
         })
         .collect();
     serde_json::Value::Array(list)

@@ -23,6 +23,7 @@ mod rate;
 mod trace;
 mod trial;
 mod weights;
+mod wiring;
 
 pub use chart::*;
 use isi::*;
@@ -33,6 +34,8 @@ use trace::*;
 use trial::*;
 pub use trial::{trial_rate, weights_by_trial, TrialRate};
 use weights::*;
+pub use wiring::degrees;
+use wiring::*;
 
 pub const FONT: &str = "sans-serif";
 pub const WIDTH: u32 = 1200;
@@ -124,6 +127,10 @@ pub enum Plan {
         pop: String,
         rate: TrialRate,
     },
+    /// In- and out-degrees of a `wiring` recorder's synapses.
+    Wiring {
+        idx: usize,
+    },
 }
 
 /// One figure to draw.
@@ -182,6 +189,7 @@ pub fn draw<DB: DrawingBackend>(
         Plan::Trace { idx } => draw_trace(d, &body, *idx),
         Plan::Isi { idx } => draw_isi(d, &body, *idx),
         Plan::Trial { pop, rate } => draw_trial(d, &body, pop, rate),
+        Plan::Wiring { idx } => draw_wiring(d, &body, *idx),
     }
 }
 

@@ -300,6 +300,20 @@ pub fn plan(d: &RunData) -> Vec<FigureSpec> {
             plan: Plan::Isi { idx },
         });
     }
+    for (idx, w) in d.wirings.iter().enumerate() {
+        let proj = w.projection.clone().unwrap_or_else(|| w.name.clone());
+        out.push(FigureSpec {
+            stem: format!("wiring_{}", file_safe(&w.name)),
+            title: format!("{proj} wiring ({})", w.name),
+            caption: format!(
+                "{proj}: how many of the {} recorded synapses each target cell receives and each source cell sends.",
+                w.pre.len()
+            ),
+            width: WIDTH,
+            height: ISI_HEIGHT,
+            plan: Plan::Wiring { idx },
+        });
+    }
     out
 }
 
