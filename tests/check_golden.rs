@@ -93,6 +93,18 @@ const HINTS: &[(&str, &str, &str)] = &[
         "did you mean `V`?",
     ),
     ("misspelt_names_get_suggestions", "cbm::E031", "`A.V`"),
+    (
+        "weights_of_a_synapse_without_state",
+        "cbm::E031",
+        "`wiring(p)`",
+    ),
+    ("wiring_of_a_variable", "cbm::E026", "`weights(p.J)`"),
+    (
+        "refractory_holds_without_reset",
+        "cbm::W117",
+        "spikes again as soon as the period ends",
+    ),
+    ("lint_unstable_euler", "cbm::W105", "below 2 not to grow"),
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).

@@ -160,7 +160,7 @@ fn spikes_without_reset(c: &mut Checker, m: &Model) {
     for n in &m.neurons {
         let Some(spike) = &n.spike else { continue };
         let draws = linear::inline_aliases(spike, &n.aliases).draws_random();
-        if !n.reset.is_empty() || n.refractory.is_some() || draws {
+        if !n.reset.is_empty() || draws {
             continue;
         }
         if !m
@@ -168,6 +168,28 @@ fn spikes_without_reset(c: &mut Checker, m: &Model) {
             .iter()
             .any(|p| matches!(p.kind, PopulationKind::Neuron { neuron, .. } if m.neurons.get(neuron).is_some_and(|x| x.name == n.name)))
         {
+            continue;
+        }
+        if let Some(r) = &n.refractory {
+            // Held at its value when the cell spiked, a variable the
+            // condition reads still meets it when the period ends.
+            let held_in_condition = r.held.iter().find(|&&v| {
+                let mut at = Vec::new();
+                find_ref(spike, Ref::State(v), &mut at);
+                !at.is_empty()
+            });
+            if let Some(&v) = held_in_condition {
+                let name = &n.state[v].name;
+                c.emit(
+                    Diagnostic::warning(
+                        "cbm::W117",
+                        spike.span,
+                        format!("`{}` has no `reset`: its refractory period holds `{name}` where it spiked, so it spikes again as soon as the period ends", n.name),
+                    )
+                    .label("still true after the refractory period")
+                    .help(format!("add a `reset` that ends the condition (`reset {{ {name} = ... }}`)")),
+                );
+            }
             continue;
         }
         c.emit(
@@ -421,10 +443,19 @@ fn unstable_euler(c: &mut Checker, m: &Model) {
                 _ => None,
             };
             if let Some(b) = eval(&b, &env) {
-                if b.abs() * m.dt >= 1.0 {
+                // x' = -b x by Euler: x *= 1 - b dt each step. From b dt = 1
+                // on, x overshoots its target and flips sign every step;
+                // from 2 on, the flips grow.
+                let k = b.abs() * m.dt;
+                if k >= 1.0 {
+                    let what = if k >= 2.0 {
+                        "unstable here: the solution grows, flipping sign every step"
+                    } else {
+                        "wrong here: the solution overshoots, flipping sign every step"
+                    };
                     found.push(
-                        Diagnostic::warning("cbm::W105", eq.span, format!("explicit Euler is unstable here: the rate of `{}` times dt is {:.3} (must be below 1)", n.state[eq.var].name, b.abs() * m.dt))
-                            .label("unstable step")
+                        Diagnostic::warning("cbm::W105", eq.span, format!("explicit Euler is {what} (the rate of `{}` times dt is {k:.3}; it must be below 1 to decay smoothly, and below 2 not to grow)", n.state[eq.var].name))
+                            .label(if k >= 2.0 { "unstable step" } else { "oscillating step" })
                             .help("use [exact] (linear equations) or [rk4], or a smaller dt"),
                     );
                 }
