@@ -105,6 +105,8 @@ const HINTS: &[(&str, &str, &str)] = &[
         "spikes again as soon as the period ends",
     ),
     ("lint_unstable_euler", "cbm::W105", "below 2 not to grow"),
+    ("syntax_python_power", "cbm::E001", "written `^`"),
+    ("syntax_brian_unit_after_equation", "cbm::E001", "`: volt`"),
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).

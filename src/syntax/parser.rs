@@ -144,6 +144,10 @@ fn likely_slip(line: &str, at: &pest::error::LineColLocation) -> Option<&'static
         Some("did you mean `>=`?")
     } else if near.contains("=<") {
         Some("did you mean `<=`?")
+    } else if near.contains("**") {
+        Some("powers are written `^`: `V^2`, `m^3 * h`")
+    } else if ode_with_brian_unit(line) {
+        Some("an equation's unit is not written after it (Brian's `: volt`): the unit of `dX/dt` comes from `X`'s declaration; an integration method goes there instead, `[exact]`, `[euler]` or `[rk4]`")
     } else if line.trim_start().starts_with("population")
         && line.contains('=')
         && !line.contains('(')
@@ -160,6 +164,13 @@ fn likely_slip(line: &str, at: &pest::error::LineColLocation) -> Option<&'static
     } else {
         None
     }
+}
+
+/// `dV/dt = ... : volt`, as in Brian: a `:` after an equation.
+fn ode_with_brian_unit(line: &str) -> bool {
+    line.find("/dt")
+        .and_then(|at| line[at..].find('=').map(|eq| at + eq))
+        .is_some_and(|eq| line[eq..].contains(':'))
 }
 
 fn rule_name(r: Rule) -> &'static str {
