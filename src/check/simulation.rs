@@ -103,6 +103,24 @@ impl Checker {
         if (steps - rounded).abs() <= 1e-6 * rounded.max(1.0) {
             return;
         }
+        // (A duration of zero, written so, is a run of no steps that still
+        // builds and writes the network: `wiring` recorders.)
+        if rounded == 0.0 {
+            self.emit(
+                Diagnostic::error(
+                    "cbm::E020",
+                    e.span,
+                    format!(
+                        "the duration ({}) is less than half a step (dt = {}): the run would have no steps",
+                        units::format_quantity(duration, Dim::TIME),
+                        units::format_quantity(self.dt, Dim::TIME)
+                    ),
+                )
+                .label("no steps")
+                .help("give at least one step, or `0 s` for a run of none"),
+            );
+            return;
+        }
         self.emit(
             Diagnostic::warning(
                 "cbm::W111",
