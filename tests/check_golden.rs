@@ -107,7 +107,11 @@ const HINTS: &[(&str, &str, &str)] = &[
     ("lint_unstable_euler", "cbm::W105", "below 2 not to grow"),
     ("syntax_python_power", "cbm::E001", "written `^`"),
     ("syntax_brian_unit_after_equation", "cbm::E001", "`: volt`"),
-    ("duration_under_half_a_step", "cbm::E020", "less than half a step"),
+    (
+        "duration_under_half_a_step",
+        "cbm::E020",
+        "less than half a step",
+    ),
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).

@@ -485,33 +485,75 @@ fn fires_at_rest(c: &mut Checker, m: &Model) {
                 None => param_value(n, i),
             }
         };
-        let state0 = |i: usize| -> Option<f64> {
+        let value = |e: &TExpr| {
+            eval(e, &|r| {
+                if let Ref::Param(j) = r {
+                    param(j)
+                } else {
+                    None
+                }
+            })
+        };
+        // Each state variable's initial values to try: its value, or for
+        // a draw its bounds and middle (a normal without bounds: its mean
+        // and 3 s.d. either side).
+        let state0 = |i: usize| -> Option<Vec<f64>> {
             let init = match overrides.iter().find(|(v, _)| *v == OverrideVar::State(i)) {
                 Some((_, init)) => Some(init),
                 None => n.state[i].init.as_ref(),
             };
             match init {
-                Some(Init::Expr(e)) => eval(e, &|r| {
-                    if let Ref::Param(j) = r {
-                        param(j)
-                    } else {
-                        None
-                    }
-                }),
-                None => Some(0.0),
-                _ => None,
+                Some(Init::Expr(e)) => value(e).map(|v| vec![v]),
+                None => Some(vec![0.0]),
+                Some(Init::Uniform { low, high }) => {
+                    let (a, b) = (value(low)?, value(high)?);
+                    Some(vec![a, 0.5 * (a + b), b])
+                }
+                Some(Init::Normal {
+                    mean,
+                    sd,
+                    sd_relative,
+                    low,
+                    high,
+                }) => {
+                    let mu = value(mean)?;
+                    let sd = value(sd)? * if *sd_relative { mu.abs() } else { 1.0 };
+                    let lo = low.as_ref().map_or(Some(mu - 3.0 * sd), value)?;
+                    let hi = high.as_ref().map_or(Some(mu + 3.0 * sd), value)?;
+                    Some(vec![lo.max(mu - 3.0 * sd), mu, hi.min(mu + 3.0 * sd)])
+                }
             }
         };
-        let env = |r: Ref| match r {
-            Ref::Param(i) => param(i),
-            Ref::State(i) => state0(i),
-            Ref::Input(_) => Some(0.0),
-            Ref::Time => Some(0.0),
-            Ref::Dt => Some(m.dt),
-            _ => None,
-        };
         let spike = linear::inline_aliases(spike, &n.aliases);
-        if eval(&spike, &env) == Some(1.0) {
+        // Every combination of the tried values (of at most 4 drawn
+        // variables), the condition holding for all of them.
+        // (A variable whose initial value is not known here is None: a
+        // condition that reads it is not judged.)
+        let tried: Vec<Option<Vec<f64>>> = (0..n.state.len()).map(state0).collect();
+        let len = |v: &Option<Vec<f64>>| v.as_ref().map_or(1, Vec::len);
+        let drawn = tried.iter().filter(|v| len(v) > 1).count();
+        let combos: usize = tried.iter().map(len).product();
+        let holds_for_all = drawn <= 4
+            && (0..combos).all(|mut k| {
+                let pick: Vec<Option<f64>> = tried
+                    .iter()
+                    .map(|v| {
+                        let x = v.as_ref().map(|v| v[k % v.len()]);
+                        k /= len(v);
+                        x
+                    })
+                    .collect();
+                let env = |r: Ref| match r {
+                    Ref::Param(i) => param(i),
+                    Ref::State(i) => pick.get(i).copied().flatten(),
+                    Ref::Input(_) => Some(0.0),
+                    Ref::Time => Some(0.0),
+                    Ref::Dt => Some(m.dt),
+                    _ => None,
+                };
+                eval(&spike, &env) == Some(1.0)
+            });
+        if holds_for_all {
             let _ = pi;
             found.push(
                 Diagnostic::warning("cbm::W106", pop.span, format!("`{}` fires at step 0 with no input: its spike condition already holds in the initial state", pop.name))
