@@ -426,8 +426,13 @@ pub fn lookup(name: &str) -> Option<Unit> {
 }
 
 /// Format a value given in SI base units in the conventional unit of its
-/// dimension, for messages: `0.2 s` of dimension time becomes `200 ms`.
+/// dimension, for messages: `0.2 s` of dimension time becomes `200 ms`
+/// (and a time of a second or more stays in seconds).
 pub fn format_quantity(value: f64, dim: Dim) -> String {
+    // Times of a second or more in seconds: a 30 s trial, not 30000 ms.
+    if dim == Dim::TIME && value.abs() >= 1.0 {
+        return format!("{} s", trim_float(value));
+    }
     match dim.display_unit() {
         Some((name, scale)) => format!("{} {name}", trim_float(value / scale)),
         None if dim.is_none() => trim_float(value),
@@ -495,6 +500,8 @@ mod tests {
         assert_eq!(lookup("kHz").unwrap().dim, Dim::RATE);
         assert!(lookup("mx").is_none());
         assert_eq!(format_quantity(0.2, Dim::TIME), "200 ms");
+        assert_eq!(format_quantity(30.0, Dim::TIME), "30 s");
+        assert_eq!(format_quantity(-1.5, Dim::TIME), "-1.5 s");
         assert_eq!(format_quantity(2.0, Dim::VOLTAGE / Dim::TIME), "2 mV/ms");
     }
 
