@@ -164,6 +164,11 @@ fn bad_input_fails_with_a_clear_message() {
         (&["--set", "Out.nonsense=3"], "unknown setting"),
         (&["--set", "Nowhere.x=3"], "no such setting"),
         (&["--set", "Out.gL=0.1 mV"], "wrong dimension"),
+        // An error that the value set causes is told so under it.
+        (
+            &["--set", "Out.gL=0.1 mV"],
+            "values from the command line (Out.gL=0.1 mV)",
+        ),
         (&["--set", "duration=5"], "needs a unit"),
         (&["--set", "novalue"], "NAME=VALUE"),
         // A bare duration: most likely seconds, so the hint offers both.

@@ -108,6 +108,9 @@ pub fn main(args: Args) -> ExitCode {
                         file.display()
                     );
                 }
+                if let Some(note) = super::overrides_note(&sets).filter(|_| errors > 0) {
+                    eprintln!("{note}");
+                }
             }
         }
     }

@@ -114,10 +114,25 @@ pub fn load(
         Err(PrepareError::Lowering(e)) => Err(format!("cannot compile {}: {e}", file.display())),
         Err(PrepareError::Invalid(checked)) => {
             print_diagnostics(&checked, false);
+            if let Some(note) = overrides_note(sets) {
+                eprintln!("{note}");
+            }
             let n = checked.diagnostics.iter().filter(|d| d.is_error()).count();
             Err(format!("{}: {n} error(s); nothing was run", file.display()))
         }
     }
+}
+
+/// Below errors of a model checked with overrides: which values were not
+/// the file's (an error about a population can come from `--set`).
+pub fn overrides_note(sets: &[(String, String)]) -> Option<String> {
+    (!sets.is_empty()).then(|| {
+        let list: Vec<String> = sets.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        format!(
+            "note: checked with values from the command line ({}): an error may come from one of them",
+            list.join(", ")
+        )
+    })
 }
 
 /// The `cbmc check` command that shows a run's warnings: the run's
