@@ -86,7 +86,49 @@ impl Dim {
         if let Some((name, unit)) = self.composite() {
             return format!("{name} (e.g. {unit})");
         }
-        format!("{self} (in SI base units)")
+        format!("{} ({self} in SI base units)", self.in_neural_units())
+    }
+
+    /// This dimension as powers of mV, ms, nA, um and mol (`1/(mV^2*ms)`),
+    /// units a model is written in, where its SI base units
+    /// (`m^-4 kg^-2 s^5 A^2`) say little. Volt, second, ampere, metre and
+    /// mole span the five base dimensions: kg = V s^3 A / m^2.
+    pub fn in_neural_units(self) -> String {
+        let [m, kg, s, a, mol] = self.exp.map(i32::from);
+        let powers = [
+            ("mV", kg),
+            ("ms", s + 3 * kg),
+            ("nA", a + kg),
+            ("um", m - 2 * kg),
+            ("mol", mol),
+        ];
+        let part = |(u, p): (&str, i32)| {
+            if p == 1 {
+                u.to_string()
+            } else {
+                format!("{u}^{p}")
+            }
+        };
+        let up: Vec<String> = powers
+            .iter()
+            .filter(|(_, p)| *p > 0)
+            .map(|&x| part(x))
+            .collect();
+        let down: Vec<String> = powers
+            .iter()
+            .filter(|(_, p)| *p < 0)
+            .map(|&(u, p)| part((u, -p)))
+            .collect();
+        let num = if up.is_empty() {
+            "1".to_string()
+        } else {
+            up.join("*")
+        };
+        match down.len() {
+            0 => num,
+            1 => format!("{num}/{}", down[0]),
+            _ => format!("{num}/({})", down.join("*")),
+        }
     }
 
     /// This dimension as one basic dimension divided by, or times, another
@@ -538,7 +580,15 @@ mod tests {
         );
         assert_eq!(
             (Dim::CURRENT * Dim::TIME * Dim::TIME * Dim::VOLTAGE).describe(),
-            "m^2 kg s^-1 (in SI base units)"
+            "mV*ms^2*nA (m^2 kg s^-1 in SI base units)"
+        );
+        // A user's plasticity constant, 1/(mV^2*ms), not m^-4 kg^-2 s^5 A^2.
+        let a_ltp = Dim::NONE / (Dim::VOLTAGE * Dim::VOLTAGE * Dim::TIME);
+        assert_eq!(a_ltp.in_neural_units(), "1/(mV^2*ms)");
+        assert!(
+            a_ltp.describe().starts_with("1/(mV^2*ms) ("),
+            "{}",
+            a_ltp.describe()
         );
         // Every description that offers a unit offers one that exists.
         for d in [Dim::CONDUCTANCE / Dim::TIME, Dim::NONE / Dim::VOLTAGE] {
