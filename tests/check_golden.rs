@@ -112,6 +112,7 @@ const HINTS: &[(&str, &str, &str)] = &[
         "cbm::E020",
         "less than half a step",
     ),
+    ("unit_power_without_caret", "cbm::E003", "`mV^2`"),
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).

@@ -354,6 +354,10 @@ impl Checker {
                 );
             } else if let Some(s) = closest(name, &scope.all_names()) {
                 d = d.help(format!("did you mean `{s}`?"));
+            } else if let Some((unit, power)) = unit_with_a_power(name) {
+                d = d.help(format!(
+                    "did you mean the unit `{unit}^{power}`? (a power is written with `^`)"
+                ));
             } else if scope.context == "the refractory period" {
                 d = d.help(format!(
                     "the refractory period reads quantities, `dt` and parameters: declare `{name}` in the parameters block"
@@ -978,6 +982,16 @@ pub fn eval(e: &TExpr, env: &dyn Fn(Ref) -> Option<f64>) -> Option<f64> {
 fn short(d: Dim) -> String {
     let s = d.describe();
     s.split(" (").next().unwrap_or(&s).to_string()
+}
+
+/// `mV2` as (`mV`, `2`): a unit name followed by a power in digits.
+fn unit_with_a_power(name: &str) -> Option<(&str, &str)> {
+    let digits = name.trim_start_matches(|c: char| !c.is_ascii_digit());
+    let unit = &name[..name.len() - digits.len()];
+    (!digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && units::lookup(unit).is_some())
+    .then_some((unit, digits))
 }
 
 /// The name of a unit that `ast` reads as a bare constant (`typed`), as in
