@@ -113,6 +113,11 @@ const HINTS: &[(&str, &str, &str)] = &[
         "less than half a step",
     ),
     ("unit_power_without_caret", "cbm::E003", "`mV^2`"),
+    (
+        "gap_coupling_without_unit",
+        "cbm::E012",
+        "did you mean `0.01 ",
+    ),
 ];
 
 /// Hints the checker currently gets wrong (strict: fails once they are right).

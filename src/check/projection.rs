@@ -1115,6 +1115,33 @@ impl Checker {
             TargetVar::State(i) => ty.state[i].dim,
         };
         let got = cdim * ty.state[voltage].dim;
+        let want = tdim / ty.state[voltage].dim;
+        if got != tdim && cdim == Dim::NONE {
+            // A bare number: say which unit, as for any other value.
+            let mut d = Diagnostic::error(
+                "cbm::E012",
+                cspan,
+                format!(
+                    "the coupling needs a unit: expected {}, found a bare number",
+                    want.describe()
+                ),
+            )
+            .label("no unit");
+            // (A rate of coupling is written per ms, `0.025 /ms`, not in Hz.)
+            let unit = if want == Dim::NONE / Dim::TIME {
+                Some("/ms")
+            } else {
+                want.display_unit().map(|(u, _)| u)
+            };
+            if let Some(unit) = unit {
+                d = d.help(format!(
+                    "did you mean `{} {unit}`?",
+                    units::trim_float(coupling)
+                ));
+            }
+            self.emit(d);
+            return None;
+        }
         if got != tdim {
             self.emit(
                 Diagnostic::error(
