@@ -1006,6 +1006,8 @@ impl Checker {
         };
         let errors_before = self.diagnostics.iter().filter(|d| d.is_error()).count();
         let mut partners = None;
+        // (Where the count is written, for an error about it.)
+        let mut partners_span = g.name.span;
         let mut distinct = true;
         let mut coupling = None;
         let mut voltage = None;
@@ -1018,7 +1020,10 @@ impl Checker {
         };
         for s in &g.settings {
             match s.name.name.as_str() {
-                "partners" => partners = self.count(&s.value, "the number of partners", 1),
+                "partners" => {
+                    partners = self.count(&s.value, "the number of partners", 1);
+                    partners_span = s.value.span;
+                }
                 "distinct" => match s.value.kind {
                     ExprKind::Bool(b) => distinct = b,
                     _ => self.emit(
@@ -1180,7 +1185,7 @@ impl Checker {
             self.emit(
                 Diagnostic::error(
                     "cbm::E024",
-                    g.name.span,
+                    partners_span,
                     format!("{partners} distinct partners in a population of {size}"),
                 )
                 .label("too many partners")
