@@ -20,6 +20,10 @@ pub struct Diagnostic {
     pub span: Span,
     pub label: String,
     pub help: Option<String>,
+    /// A second place the message is about, with its label (the first
+    /// definition of a name defined twice). Boxed: most diagnostics have
+    /// none, and a diagnostic travels in `Result`s.
+    pub related: Option<Box<(Span, String)>>,
 }
 
 impl Diagnostic {
@@ -31,6 +35,7 @@ impl Diagnostic {
             span,
             label: String::new(),
             help: None,
+            related: None,
         }
     }
     pub fn warning(code: &'static str, span: Span, message: impl Into<String>) -> Self {
@@ -45,6 +50,11 @@ impl Diagnostic {
     }
     pub fn help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+    /// A second labelled place (`first definition`).
+    pub fn also(mut self, span: Span, label: impl Into<String>) -> Self {
+        self.related = Some(Box::new((span, label.into())));
         self
     }
     pub fn is_error(&self) -> bool {
@@ -129,7 +139,16 @@ impl SourceMap {
         if let Some(h) = &d.help {
             out += &format!("\n  help: {h}");
         }
+        if let Some((span, label)) = d.related.as_deref() {
+            out += &format!("\n  = {label}: {}", self.place(*span));
+        }
         out
+    }
+
+    /// `path:line:col` of a span.
+    fn place(&self, span: Span) -> String {
+        let (line, col) = self.line_col(span);
+        format!("{}:{line}:{col}", self.file(span.file).path.display())
     }
 
     /// A miette report for one diagnostic, with the file's text attached.
@@ -150,8 +169,23 @@ impl SourceMap {
                 Severity::Warning => miette::Severity::Warning,
             })
             .with_label(LabeledSpan::new(label, start, end - start));
-        if let Some(h) = &d.help {
-            m = m.with_help(h.clone());
+        let mut help = d.help.clone();
+        match d.related.as_deref() {
+            // In the same file: a second label on the drawing.
+            Some((span, label)) if span.file == d.span.file => {
+                let s = floor_char_boundary(&file.text, span.start.min(len));
+                let e = floor_char_boundary(&file.text, span.end.clamp(s, len));
+                m = m.and_label(LabeledSpan::new(Some(label.clone()), s, e - s));
+            }
+            // In another (an import): said in words.
+            Some((span, label)) => {
+                let place = format!("{label}: {}", self.place(*span));
+                help = Some(help.map_or(place.clone(), |h| format!("{h}\n{place}")));
+            }
+            None => {}
+        }
+        if let Some(h) = help {
+            m = m.with_help(h);
         }
         Report::new(m).with_source_code(
             NamedSource::new(file.path.display().to_string(), file.text.clone())
@@ -171,6 +205,15 @@ impl SourceMap {
             "message": d.message,
             "label": d.label,
             "help": d.help,
+            "related": d.related.as_deref().map(|(span, label)| {
+                let (line, column) = self.line_col(*span);
+                serde_json::json!({
+                    "file": self.file(span.file).path.display().to_string(),
+                    "line": line,
+                    "column": column,
+                    "label": label,
+                })
+            }),
         })
     }
 }

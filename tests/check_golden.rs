@@ -475,3 +475,24 @@ fn import_cycle_back_to_a_relative_root_reads_it_once() {
     assert!(!abs.has_errors(), "cycle through an absolute path");
     assert_eq!(abs.sources.len(), 2);
 }
+
+/// A name defined twice shows both places: the second, and the first as a
+/// related place (drawn beside it; in JSON, `related`).
+#[test]
+fn a_name_defined_twice_shows_its_first_definition() {
+    let checked = check(&root().join("tests/check/duplicate_type_name.cbm"));
+    let d = checked
+        .diagnostics
+        .iter()
+        .find(|d| d.code == "cbm::E002")
+        .expect("E002");
+    let json = checked.sources.to_json(d);
+    assert_eq!(json["line"], 33, "{json}");
+    assert_eq!(json["related"]["line"], 11, "{json}");
+    assert_eq!(json["related"]["label"], "first definition");
+    let drawn = checked.sources.render(d);
+    assert!(
+        drawn.contains("first definition") && drawn.contains("second definition"),
+        "{drawn}"
+    );
+}

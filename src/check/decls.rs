@@ -13,8 +13,8 @@ impl Checker {
         out: &mut Vec<Var>,
     ) {
         for (k, d) in decls.iter().enumerate() {
-            if out.iter().any(|v| v.name == d.name.name) {
-                self.emit(ast_dup(&d.name.name, d.name.span));
+            if let Some(first) = out.iter().find(|v| v.name == d.name.name) {
+                self.emit(ast_dup(&d.name.name, d.name.span, first.span));
                 continue;
             }
             let written = d.unit.as_ref().and_then(|u| self.unit(u));

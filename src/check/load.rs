@@ -48,7 +48,7 @@ fn read_into(loaded: &mut Loaded, path: &Path, text: String, out: &mut Vec<Item>
     let parsed = match parse(&loaded.sources.file(file).text, file) {
         Ok(f) => f,
         Err(d) => {
-            loaded.diagnostics.push(d);
+            loaded.diagnostics.push(*d);
             return;
         }
     };

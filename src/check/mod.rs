@@ -172,9 +172,9 @@ impl Checker {
                 Item::Protocol(p) => &p.name,
                 _ => continue,
             };
-            if seen.iter().any(|(n, _)| *n == name.name) {
+            if let Some(&(_, first)) = seen.iter().find(|(n, _)| *n == name.name) {
                 self.emit(
-                    ast_dup(&name.name, name.span)
+                    ast_dup(&name.name, name.span, first)
                         .help("every neuron, synapse, population, projection, gap junction, recorder and protocol needs its own name"),
                 );
             } else {
@@ -184,13 +184,14 @@ impl Checker {
     }
 }
 
-fn ast_dup(name: &str, span: Span) -> Diagnostic {
+fn ast_dup(name: &str, span: Span, first: Span) -> Diagnostic {
     Diagnostic::error(
         "cbm::E002",
         span,
         format!("`{name}` is defined more than once"),
     )
     .label("second definition")
+    .also(first, "first definition")
 }
 
 impl Checker {

@@ -22,13 +22,13 @@ impl Checker {
         let mut inputs = Vec::new();
         self.decls(&n.inputs, &base, VarsKind::Inputs, &mut inputs);
         for i in &inputs {
-            if state.iter().chain(&params).any(|v| v.name == i.name) {
-                self.emit(ast_dup(&i.name, i.span));
+            if let Some(first) = state.iter().chain(&params).find(|v| v.name == i.name) {
+                self.emit(ast_dup(&i.name, i.span, first.span));
             }
         }
         for s in &state {
-            if params.iter().any(|v| v.name == s.name) {
-                self.emit(ast_dup(&s.name, s.span));
+            if let Some(first) = params.iter().find(|v| v.name == s.name) {
+                self.emit(ast_dup(&s.name, s.span, first.span));
             }
         }
         let mut aliases: Vec<(String, TExpr)> = Vec::new();

@@ -61,7 +61,7 @@ pub fn apply(
                 d.span.start += value_start;
                 d.span.end += value_start;
                 d.message = format!("cannot read the value of --set {name}: {}", d.message);
-                out.push(d);
+                out.push(*d);
                 ok = false;
                 continue;
             }

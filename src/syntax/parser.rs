@@ -12,9 +12,12 @@ use std::sync::OnceLock;
 struct CbmParser;
 
 /// Parse one file. `file` is its id in the source map, stored in every span.
-pub fn parse(text: &str, file: u32) -> Result<File, Diagnostic> {
+/// (The error is boxed: a diagnostic is large, and the parse succeeds
+/// far more often.)
+pub fn parse(text: &str, file: u32) -> Result<File, Box<Diagnostic>> {
     too_deep(text, file)?;
-    let mut pairs = CbmParser::parse(Rule::file, text).map_err(|e| syntax_error(e, file))?;
+    let mut pairs =
+        CbmParser::parse(Rule::file, text).map_err(|e| Box::new(syntax_error(e, file)))?;
     let root = pairs.next().expect("pest returns the file rule");
     let b = Builder { file };
     let mut items = Vec::new();
@@ -28,9 +31,10 @@ pub fn parse(text: &str, file: u32) -> Result<File, Diagnostic> {
 }
 
 /// Parse a lone expression (a `--set` value). `file` as for `parse`.
-pub fn parse_expr(text: &str, file: u32) -> Result<Expr, Diagnostic> {
+pub fn parse_expr(text: &str, file: u32) -> Result<Expr, Box<Diagnostic>> {
     too_deep(text, file)?;
-    let mut pairs = CbmParser::parse(Rule::expr_only, text).map_err(|e| syntax_error(e, file))?;
+    let mut pairs =
+        CbmParser::parse(Rule::expr_only, text).map_err(|e| Box::new(syntax_error(e, file)))?;
     let root = pairs.next().expect("pest returns the expr_only rule");
     let b = Builder { file };
     let expr = root.into_inner().next().expect("expr_only holds an expr");
@@ -43,7 +47,7 @@ pub fn parse_expr(text: &str, file: u32) -> Result<Expr, Diagnostic> {
 /// A statement with more operators than any model needs (a generated sum of
 /// 100,000 terms) is refused too: the checker walks expression trees
 /// recursively, and a flat chain is a tree as deep as it is long.
-fn too_deep(text: &str, file: u32) -> Result<(), Diagnostic> {
+fn too_deep(text: &str, file: u32) -> Result<(), Box<Diagnostic>> {
     const LIMIT: usize = 200;
     const OPERATORS: usize = 10_000;
     let mut depth = 0usize;
@@ -60,13 +64,15 @@ fn too_deep(text: &str, file: u32) -> Result<(), Diagnostic> {
             _ => {}
         }
         if operators > OPERATORS {
-            return Err(Diagnostic::error(
-                "cbm::E001",
-                Span::new(file, i, i + c.len_utf8()),
-                format!("a statement with more than {OPERATORS} operators"),
-            )
-            .label("too long")
-            .help("split the expression with `let`"));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "cbm::E001",
+                    Span::new(file, i, i + c.len_utf8()),
+                    format!("a statement with more than {OPERATORS} operators"),
+                )
+                .label("too long")
+                .help("split the expression with `let`"),
+            ));
         }
         match c {
             '(' | '[' | '{' => depth += 1,
@@ -79,13 +85,15 @@ fn too_deep(text: &str, file: u32) -> Result<(), Diagnostic> {
             _ => run = 0,
         }
         if depth > LIMIT || run > LIMIT {
-            return Err(Diagnostic::error(
-                "cbm::E001",
-                Span::new(file, i, i + c.len_utf8()),
-                format!("nesting deeper than {LIMIT} levels"),
-            )
-            .label("too deep")
-            .help("split the expression with `let`"));
+            return Err(Box::new(
+                Diagnostic::error(
+                    "cbm::E001",
+                    Span::new(file, i, i + c.len_utf8()),
+                    format!("nesting deeper than {LIMIT} levels"),
+                )
+                .label("too deep")
+                .help("split the expression with `let`"),
+            ));
         }
     }
     Ok(())
