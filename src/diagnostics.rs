@@ -193,10 +193,11 @@ impl SourceMap {
         )
     }
 
-    /// One JSON object per diagnostic, for editors and CI.
+    /// One JSON object per diagnostic, for editors and CI; `related` only
+    /// where there is a second place (a name's first definition).
     pub fn to_json(&self, d: &Diagnostic) -> serde_json::Value {
         let (line, column) = self.line_col(d.span);
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "code": d.code,
             "severity": d.severity,
             "file": self.file(d.span.file).path.display().to_string(),
@@ -205,16 +206,20 @@ impl SourceMap {
             "message": d.message,
             "label": d.label,
             "help": d.help,
-            "related": d.related.as_deref().map(|(span, label)| {
-                let (line, column) = self.line_col(*span);
+        });
+        if let (Some((span, label)), Some(object)) = (d.related.as_deref(), v.as_object_mut()) {
+            let (line, column) = self.line_col(*span);
+            object.insert(
+                "related".into(),
                 serde_json::json!({
                     "file": self.file(span.file).path.display().to_string(),
                     "line": line,
                     "column": column,
                     "label": label,
-                })
-            }),
-        })
+                }),
+            );
+        }
+        v
     }
 }
 
