@@ -532,9 +532,9 @@ fn fires_at_rest(c: &mut Checker, m: &Model) {
         let tried: Vec<Option<Vec<f64>>> = (0..n.state.len()).map(state0).collect();
         let len = |v: &Option<Vec<f64>>| v.as_ref().map_or(1, Vec::len);
         let drawn = tried.iter().filter(|v| len(v) > 1).count();
-        let combos: usize = tried.iter().map(len).product();
+        // (At most 3^4 combinations: counted only then, so no overflow.)
         let holds_for_all = drawn <= 4
-            && (0..combos).all(|mut k| {
+            && (0..tried.iter().map(len).product::<usize>()).all(|mut k| {
                 let pick: Vec<Option<f64>> = tried
                     .iter()
                     .map(|v| {

@@ -226,16 +226,18 @@ impl Checker {
                         ),
                     )
                     .label("unknown variable");
-                    let names: Vec<String> = [&ty.state, &ty.inputs, &ty.params]
-                        .iter()
-                        .flat_map(|vars| vars.iter().map(|v| v.name.clone()))
-                        .collect();
+                    let names = || -> Vec<String> {
+                        [&ty.state, &ty.inputs, &ty.params]
+                            .iter()
+                            .flat_map(|vars| vars.iter().map(|v| v.name.clone()))
+                            .collect()
+                    };
                     if alias {
                         d = d.label("an alias (`let`), worked out in each step and not kept").help(format!(
                             "to record it, keep it in a state variable: declare `{0}_kept` in `state` and set `{0}_kept = ...` in `update`",
                             field.name
                         ));
-                    } else if let Some(s) = super::expr::closest(&field.name, &names) {
+                    } else if let Some(s) = super::expr::closest(&field.name, &names()) {
                         d = d.help(format!("did you mean `{}.{s}`?", parts[0].name));
                     }
                     self.emit(d);
@@ -387,9 +389,7 @@ impl Checker {
                 .map(String::from);
                 let help = match super::expr::closest(other, &kinds) {
                     Some(k) => format!("did you mean `{k}`?"),
-                    None => {
-                        "recorders: spike_counts, spike_times, trace, weights, rate, wiring".into()
-                    }
+                    None => format!("recorders: {}", kinds.join(", ")),
                 };
                 self.emit(
                     Diagnostic::error(

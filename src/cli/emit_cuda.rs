@@ -39,20 +39,21 @@ pub fn main(args: Args) -> ExitCode {
         // had, so from such a run's kernels); as units too where a run
         // would compile them (linking needs a GPU's driver), and tiered
         // both ways.
-        let (units_of, whole) = match units::from_env()? {
-            units::Plan::Whole => (None, true),
-            units::Plan::Units(k) => (Some(k), false),
-            units::Plan::Tiered(k) => (Some(k), true),
+        // The ways to compile: Some(k) as k units, None as one program.
+        let ways = match units::from_env()? {
+            units::Plan::Whole => vec![None],
+            units::Plan::Units(k) => vec![Some(k)],
+            units::Plan::Tiered(k) => vec![Some(k), None],
         };
         let entries = [("cbm_run", true), ("cbm_phase_kernel", false)];
-        for ((entry, persistent), as_units) in
-            entries.into_iter().flat_map(|e| [(e, true), (e, false)])
+        for ((entry, persistent), way) in entries
+            .into_iter()
+            .flat_map(|e| ways.iter().map(move |w| (e, *w)))
         {
             let source = one_entry(&kernels(persistent)?, persistent);
-            let c = match (as_units, units_of) {
-                (true, Some(k)) => units::compile(&source, arch, None, k)?,
-                (false, _) if whole => nvrtc::compile(&source, arch, None)?,
-                _ => continue,
+            let c = match way {
+                Some(k) => units::compile(&source, arch, None, k)?,
+                None => nvrtc::compile(&source, arch, None)?,
             };
             if c.units.is_empty() {
                 eprintln!(

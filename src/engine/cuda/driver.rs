@@ -403,8 +403,8 @@ impl CudaDevice {
     /// Before a launch at step `step`: if the whole program compiling
     /// beside the run (`tiers`) is ready, it takes over (what launched
     /// before is done or ordered before on the same stream; the modules it
-    /// ran on stay loaded until the end). It failing, or not fitting the
-    /// run's grid, leaves the units running, with a note.
+    /// ran on stay loaded until the end). If it failed, or cannot load, the
+    /// units run on and the outcome says why.
     fn take_over_if_ready(&mut self, step: u64) {
         let Some(ready) = self.beside.as_ref().and_then(|b| b.ready()) else {
             return;

@@ -110,16 +110,19 @@ pub fn compile(
 ) -> Result<Compiled, String> {
     available()?;
     let t0 = Instant::now();
-    if let Some(hit) = cached(source, arch, cache)? {
+    let entry = match cache {
+        Some(d) => Some((d, cache_key(source, arch)?)),
+        None => None,
+    };
+    if let Some(hit) = entry.as_ref().and_then(|(d, key)| lookup(d, key, arch, t0)) {
         return Ok(hit);
     }
     let version = version()?;
     let extra = std::env::var(EXTRA_OPTIONS_VAR).ok();
     let (cubin, image) = compile_for(source, version, extra.as_deref(), arch)?;
-    if let Some(d) = cache {
+    if let Some((d, key)) = entry {
         let ext = if cubin { "cubin" } else { "ptx" };
         if std::fs::create_dir_all(d).is_ok() {
-            let key = cache_key(source, arch)?;
             crate::engine::cache::store(&image, &d.join(format!("{key}.{ext}")));
         }
     }
@@ -143,16 +146,19 @@ pub fn cached(
         return Ok(None);
     };
     let t0 = Instant::now();
-    let key = cache_key(source, arch)?;
-    for (ext, cubin) in [("cubin", true), ("ptx", false)] {
-        if let Some(image) = crate::engine::cache::read_intact(&d.join(format!("{key}.{ext}"))) {
-            if !image.is_empty() {
-                let seconds = t0.elapsed().as_secs_f64();
-                return Ok(Some(Compiled::image(image, cubin, true, seconds, arch)));
-            }
-        }
-    }
-    Ok(None)
+    Ok(lookup(d, &cache_key(source, arch)?, arch, t0))
+}
+
+/// The intact image stored under `key` in the cache `dir` (a CUBIN, else
+/// PTX), timed from `t0`.
+fn lookup(dir: &std::path::Path, key: &str, arch: u32, t0: Instant) -> Option<Compiled> {
+    [("cubin", true), ("ptx", false)]
+        .into_iter()
+        .find_map(|(ext, cubin)| {
+            let image = crate::engine::cache::read_intact(&dir.join(format!("{key}.{ext}")))?;
+            (!image.is_empty())
+                .then(|| Compiled::image(image, cubin, true, t0.elapsed().as_secs_f64(), arch))
+        })
 }
 
 /// The cache's key for `source` compiled as one program for `sm_<arch>`:
